@@ -1,0 +1,1 @@
+"""Paper reproductions: one script per table or figure, paper values beside ours."""
