@@ -1,0 +1,564 @@
+"""Caffe prototxt reader: protobuf text format -> plain Python -> a network description.
+
+Two layers of functionality:
+
+1. :func:`parse_text` reads protobuf *text format* as Caffe writes it (``name { ... }``
+   blocks, ``key: value`` scalars, repeated keys, ``#`` comments) into a
+   :class:`Message`: an ordered mapping from field name to the **list** of values given
+   for it (every field is treated as repeatable; the prototxt has no schema here).
+   Scalars become ``str`` (quoted strings), ``int``/``float`` (numbers), ``bool``
+   (``true``/``false``) or :class:`Enum` (bare identifiers such as ``MAX``).
+
+2. :func:`parse_net` / :func:`load_net` turn a parsed Caffe ``NetParameter`` into a
+   :class:`Net`: the input blobs and their shapes, the layer list (name, type, bottoms,
+   tops, convolution / pooling / inner-product parameters) and, by walking the graph in
+   order, the shape of every blob and the weight shape ``(out, in/group, kh, kw)`` of
+   every convolution (``(out, in)`` for InnerProduct).
+
+Shape rules follow Caffe: convolution output ``floor((H + 2p - k) / s) + 1``; pooling
+output ``ceil((H + 2p - k) / s) + 1``, reduced by one when padding would make the last
+window start inside the padding; global pooling takes the whole plane.
+
+Every error is a :class:`PrototxtError` naming the line (syntax) or the layer (graph).
+"""
+from __future__ import annotations
+
+import math
+import pathlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+__all__ = [
+    "PrototxtError", "Enum", "Message", "parse_text", "ConvParams", "PoolParams",
+    "LayerSpec", "Net", "parse_net", "load_net",
+]
+
+
+class PrototxtError(ValueError):
+    """A prototxt that cannot be read or whose graph is inconsistent."""
+
+
+class Enum(str):
+    """A bare identifier value (protobuf enum), e.g. ``pool: MAX`` -> ``Enum("MAX")``."""
+
+    def __repr__(self) -> str:
+        return f"Enum({str.__repr__(self)})"
+
+
+class Message(dict):
+    """A parsed text-format message: field name -> list of values, in file order.
+
+    ``line`` is the 1-based line where the message's opening brace stood (0 for the
+    top level). Convenience accessors :meth:`one` and :meth:`all` read fields.
+    """
+
+    def __init__(self, line: int = 0) -> None:
+        super().__init__()
+        self.line = line
+
+    def add(self, key: str, value: Any) -> None:
+        self.setdefault(key, []).append(value)
+
+    def all(self, key: str) -> list[Any]:
+        """Every value given for ``key`` (empty list when absent)."""
+        return list(self.get(key, []))
+
+    def one(self, key: str, default: Any = None) -> Any:
+        """The single value of ``key``; ``default`` when absent; error when repeated."""
+        vals = self.get(key, [])
+        if not vals:
+            return default
+        if len(vals) > 1:
+            raise PrototxtError(f"line {self.line}: field {key!r} given {len(vals)} times, expected once")
+        return vals[0]
+
+
+# --------------------------------------------------------------------------- lexer
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>[ \t\r\f\v]+)
+  | (?P<nl>\n)
+  | (?P<comment>\#[^\n]*)
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<number>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?[fF]?(?![A-Za-z_0-9]))
+  | (?P<ident>[-+]?[A-Za-z_][A-Za-z_0-9.]*)
+  | (?P<punct>[{}:;,\[\]<>])
+    """,
+    re.VERBOSE,
+)
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0"}
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    line: int
+
+
+def _unescape(body: str, line: int) -> str:
+    out = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            if i + 1 >= len(body):
+                raise PrototxtError(f"line {line}: dangling backslash in string")
+            e = body[i + 1]
+            if e not in _ESCAPES:
+                raise PrototxtError(f"line {line}: unsupported escape \\{e} in string")
+            out.append(_ESCAPES[e])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _tokenize(text: str) -> Iterator[_Tok]:
+    pos, line = 0, 1
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:
+            snippet = text[pos:pos + 20].split("\n")[0]
+            raise PrototxtError(f"line {line}: unknown syntax at {snippet!r}")
+        kind = m.lastgroup
+        tok = m.group()
+        if kind == "nl":
+            line += 1
+        elif kind not in ("ws", "comment"):
+            yield _Tok(kind, tok, line)
+        pos = m.end()
+    yield _Tok("eof", "", line)
+
+
+# -------------------------------------------------------------------------- parser
+def _scalar(tok: _Tok) -> Any:
+    if tok.kind == "string":
+        return _unescape(tok.text[1:-1], tok.line)
+    if tok.kind == "number":
+        t = tok.text.rstrip("fF")
+        if re.fullmatch(r"[-+]?\d+", t):
+            return int(t)
+        return float(t)
+    if tok.kind == "ident":
+        low = tok.text.lower()
+        if low in ("true", "false"):
+            return low == "true"
+        if low.lstrip("+-") in ("inf", "infinity", "nan"):
+            return float(low)
+        return Enum(tok.text)
+    raise PrototxtError(f"line {tok.line}: expected a value, found {tok.text or 'end of file'!r}")
+
+
+def parse_text(text: str) -> Message:
+    """Parse protobuf text format into a :class:`Message` (see module docstring)."""
+    toks = list(_tokenize(text))
+    i = 0
+    root = Message(0)
+    stack: list[tuple[Message, _Tok]] = []
+    cur = root
+
+    while True:
+        t = toks[i]
+        if t.kind == "eof":
+            if stack:
+                _, opener = stack[-1]
+                raise PrototxtError(f"line {opener.line}: block opened here is never closed (missing '}}')")
+            return root
+        if t.kind == "punct" and t.text in "};,":
+            if t.text == "}":
+                if not stack:
+                    raise PrototxtError(f"line {t.line}: '}}' without a matching '{{'")
+                cur, _ = stack.pop()
+            i += 1  # ';' and ',' are optional field separators
+            continue
+        if t.kind != "ident":
+            raise PrototxtError(f"line {t.line}: expected a field name, found {t.text!r}")
+        key = t.text
+        i += 1
+        nxt = toks[i]
+        colon = False
+        if nxt.kind == "punct" and nxt.text == ":":
+            colon = True
+            i += 1
+            nxt = toks[i]
+        if nxt.kind == "punct" and nxt.text in "{<":
+            if nxt.text == "<":
+                raise PrototxtError(f"line {nxt.line}: '<...>' message delimiters are not supported")
+            child = Message(nxt.line)
+            cur.add(key, child)
+            stack.append((cur, nxt))
+            cur = child
+            i += 1
+            continue
+        if not colon:
+            raise PrototxtError(f"line {nxt.line}: expected ':' or '{{' after field {key!r}, found "
+                                f"{nxt.text or 'end of file'!r}")
+        if nxt.kind == "punct" and nxt.text == "[":
+            i += 1
+            while True:
+                v = toks[i]
+                if v.kind == "punct" and v.text == "]":
+                    i += 1
+                    break
+                cur.add(key, _scalar(v))
+                i += 1
+                sep = toks[i]
+                if sep.kind == "punct" and sep.text == ",":
+                    i += 1
+                elif not (sep.kind == "punct" and sep.text == "]"):
+                    raise PrototxtError(f"line {sep.line}: expected ',' or ']' in list for {key!r}")
+            continue
+        # adjacent quoted strings concatenate, as in protobuf text format
+        if nxt.kind == "string":
+            parts = [_scalar(nxt)]
+            i += 1
+            while toks[i].kind == "string":
+                parts.append(_scalar(toks[i]))
+                i += 1
+            cur.add(key, "".join(parts))
+            continue
+        cur.add(key, _scalar(nxt))
+        i += 1
+
+
+# ------------------------------------------------------------------ network model
+@dataclass(frozen=True)
+class ConvParams:
+    """Convolution geometry (Caffe ``convolution_param``)."""
+
+    num_output: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)
+    group: int = 1
+    bias_term: bool = True
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    """Pooling geometry (Caffe ``pooling_param``); ``method`` is ``"MAX"`` or ``"AVE"``."""
+
+    method: str
+    kernel: tuple[int, int] | None
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)
+    global_pooling: bool = False
+
+
+@dataclass
+class LayerSpec:
+    """One layer of the network with its inferred shapes.
+
+    ``in_shapes`` / ``out_shapes`` are the blob shapes ``(N, C, H, W)`` (or ``(N, D)``)
+    of the bottoms / tops; ``weight_shape`` is set for Convolution ``(out, in/group,
+    kh, kw)`` and InnerProduct ``(out, in)`` layers, ``None`` otherwise.
+    """
+
+    name: str
+    type: str
+    bottoms: list[str]
+    tops: list[str]
+    line: int
+    conv: ConvParams | None = None
+    pool: PoolParams | None = None
+    num_output: int | None = None           # InnerProduct
+    bias_term: bool = True                  # InnerProduct / Convolution
+    concat_axis: int | None = None          # Concat
+    params: Message = field(default_factory=Message)
+    in_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    out_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    weight_shape: tuple[int, ...] | None = None
+
+    @property
+    def has_weights(self) -> bool:
+        return self.weight_shape is not None
+
+
+@dataclass
+class Net:
+    """A Caffe network: name, input blob shapes, layers in order, every blob's shape."""
+
+    name: str
+    inputs: dict[str, tuple[int, ...]]
+    layers: list[LayerSpec]
+    blob_shapes: dict[str, tuple[int, ...]]
+
+    def layer(self, name: str) -> LayerSpec:
+        for lay in self.layers:
+            if lay.name == name:
+                return lay
+        raise KeyError(f"no layer named {name!r}")
+
+    @property
+    def weight_layers(self) -> list[LayerSpec]:
+        """Layers that hold weights (Convolution, InnerProduct), in prototxt order."""
+        return [lay for lay in self.layers if lay.has_weights]
+
+
+# Caffe's deprecated V1 layer type enums (``layers { type: CONVOLUTION }``).
+_V1_TYPES = {
+    "CONVOLUTION": "Convolution", "RELU": "ReLU", "POOLING": "Pooling", "CONCAT": "Concat",
+    "DROPOUT": "Dropout", "SOFTMAX": "Softmax", "INNER_PRODUCT": "InnerProduct",
+    "LRN": "LRN", "FLATTEN": "Flatten", "SOFTMAX_LOSS": "SoftmaxWithLoss",
+}
+SUPPORTED_TYPES = ("Convolution", "InnerProduct", "ReLU", "Pooling", "Concat", "Dropout",
+                   "Softmax", "LRN", "Flatten", "Input")
+
+
+def _pos_int(v: Any, what: str, lay: str, minimum: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise PrototxtError(f"layer {lay!r}: {what} must be an integer >= {minimum}, got {v!r}")
+    return v
+
+
+def _pair(msg: Message, base: str, h: str, w: str, default: int | None, lay: str,
+          minimum: int) -> tuple[int, int] | None:
+    vals = msg.all(base)
+    hv, wv = msg.one(h), msg.one(w)
+    if hv is not None or wv is not None:
+        if vals:
+            raise PrototxtError(f"layer {lay!r}: give either {base} or {h}/{w}, not both")
+        if hv is None or wv is None:
+            if default is None:
+                raise PrototxtError(f"layer {lay!r}: {h} and {w} must be given together")
+            hv = default if hv is None else hv
+            wv = default if wv is None else wv
+        return (_pos_int(hv, h, lay, minimum), _pos_int(wv, w, lay, minimum))
+    if not vals:
+        return None if default is None else (default, default)
+    if len(vals) == 1:
+        v = _pos_int(vals[0], base, lay, minimum)
+        return (v, v)
+    if len(vals) == 2:
+        return (_pos_int(vals[0], base, lay, minimum), _pos_int(vals[1], base, lay, minimum))
+    raise PrototxtError(f"layer {lay!r}: {base} given {len(vals)} times (2-D layers take 1 or 2)")
+
+
+def _shape_from(msg: Message, lay: str) -> tuple[int, ...]:
+    dims = msg.all("dim")
+    if not dims:
+        raise PrototxtError(f"layer {lay!r}: shape without dim entries")
+    return tuple(_pos_int(d, "dim", lay) for d in dims)
+
+
+def _conv_params(lay: LayerSpec) -> ConvParams:
+    cp = lay.params.one("convolution_param")
+    if not isinstance(cp, Message):
+        raise PrototxtError(f"layer {lay.name!r} (line {lay.line}): Convolution without convolution_param")
+    n = lay.name
+    num_output = _pos_int(cp.one("num_output"), "num_output", n)
+    kernel = _pair(cp, "kernel_size", "kernel_h", "kernel_w", None, n, 1)
+    if kernel is None:
+        raise PrototxtError(f"layer {n!r}: convolution_param has no kernel_size")
+    stride = _pair(cp, "stride", "stride_h", "stride_w", 1, n, 1)
+    pad = _pair(cp, "pad", "pad_h", "pad_w", 0, n, 0)
+    if cp.all("dilation") and any(d != 1 for d in cp.all("dilation")):
+        raise PrototxtError(f"layer {n!r}: dilated convolution is not supported")
+    group = _pos_int(cp.one("group", 1), "group", n)
+    bias_term = cp.one("bias_term", True)
+    if num_output % group:
+        raise PrototxtError(f"layer {n!r}: num_output {num_output} not divisible by group {group}")
+    return ConvParams(num_output, kernel, stride, pad, group, bool(bias_term))
+
+
+def _pool_params(lay: LayerSpec) -> PoolParams:
+    pp = lay.params.one("pooling_param")
+    if not isinstance(pp, Message):
+        raise PrototxtError(f"layer {lay.name!r} (line {lay.line}): Pooling without pooling_param")
+    n = lay.name
+    method = str(pp.one("pool", "MAX"))
+    if method not in ("MAX", "AVE"):
+        raise PrototxtError(f"layer {n!r}: pooling method {method!r} not supported (MAX, AVE)")
+    glob = bool(pp.one("global_pooling", False))
+    kernel = _pair(pp, "kernel_size", "kernel_h", "kernel_w", None, n, 1)
+    if kernel is None and not glob:
+        raise PrototxtError(f"layer {n!r}: pooling_param has no kernel_size and is not global")
+    stride = _pair(pp, "stride", "stride_h", "stride_w", 1, n, 1)
+    pad = _pair(pp, "pad", "pad_h", "pad_w", 0, n, 0)
+    return PoolParams(method, kernel, stride, pad, glob)
+
+
+def conv_out_size(size: int, k: int, s: int, p: int) -> int:
+    """Caffe convolution output length: ``floor((size + 2p - k) / s) + 1``."""
+    return (size + 2 * p - k) // s + 1
+
+
+def pool_out_size(size: int, k: int, s: int, p: int) -> int:
+    """Caffe pooling output length (ceil mode, last window must start inside the input)."""
+    out = int(math.ceil((size + 2 * p - k) / s)) + 1
+    if p > 0 and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _infer(lay: LayerSpec, ins: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    t, n = lay.type, lay.name
+
+    def need(k: int) -> None:
+        if len(ins) != k:
+            raise PrototxtError(f"layer {n!r} ({t}): expects {k} bottom(s), has {len(ins)}")
+
+    def need4() -> tuple[int, int, int, int]:
+        if len(ins[0]) != 4:
+            raise PrototxtError(f"layer {n!r} ({t}): needs an (N, C, H, W) input, got {ins[0]}")
+        return ins[0]  # type: ignore[return-value]
+
+    if t == "Convolution":
+        need(1)
+        N, C, H, W = need4()
+        cp = lay.conv
+        assert cp is not None
+        if C % cp.group:
+            raise PrototxtError(f"layer {n!r}: {C} input channels not divisible by group {cp.group}")
+        (kh, kw), (sh, sw), (ph, pw) = cp.kernel, cp.stride, cp.pad
+        oh, ow = conv_out_size(H, kh, sh, ph), conv_out_size(W, kw, sw, pw)
+        if oh < 1 or ow < 1:
+            raise PrototxtError(f"layer {n!r}: kernel {cp.kernel} larger than padded input {H}x{W}")
+        lay.weight_shape = (cp.num_output, C // cp.group, kh, kw)
+        return [(N, cp.num_output, oh, ow)]
+    if t == "InnerProduct":
+        need(1)
+        lay.weight_shape = (lay.num_output, math.prod(ins[0][1:]))  # type: ignore[arg-type]
+        return [(ins[0][0], lay.num_output)]  # type: ignore[list-item]
+    if t == "Pooling":
+        need(1)
+        N, C, H, W = need4()
+        pp = lay.pool
+        assert pp is not None
+        if pp.global_pooling:
+            return [(N, C, 1, 1)]
+        assert pp.kernel is not None
+        (kh, kw), (sh, sw), (ph, pw) = pp.kernel, pp.stride, pp.pad
+        if kh > H + 2 * ph or kw > W + 2 * pw:
+            raise PrototxtError(f"layer {n!r}: pooling kernel {pp.kernel} larger than input {H}x{W}")
+        return [(N, C, pool_out_size(H, kh, sh, ph), pool_out_size(W, kw, sw, pw))]
+    if t == "Concat":
+        if not ins:
+            raise PrototxtError(f"layer {n!r} (Concat): no bottoms")
+        cp = lay.params.one("concat_param")
+        axis = 1 if cp is None else cp.one("axis", cp.one("concat_dim", 1))
+        ref = ins[0]
+        if not -len(ref) <= axis < len(ref):
+            raise PrototxtError(f"layer {n!r}: concat axis {axis} out of range for {ref}")
+        axis %= len(ref)
+        for s in ins[1:]:
+            if len(s) != len(ref) or any(a != b for d, (a, b) in enumerate(zip(s, ref)) if d != axis):
+                raise PrototxtError(f"layer {n!r}: cannot concatenate shapes {ins} along axis {axis}")
+        out = list(ref)
+        out[axis] = sum(s[axis] for s in ins)
+        lay.concat_axis = axis
+        return [tuple(out)]
+    if t in ("ReLU", "Dropout", "Softmax", "LRN"):
+        need(1)
+        return [ins[0]]
+    if t == "Flatten":
+        need(1)
+        return [(ins[0][0], math.prod(ins[0][1:]))]
+    raise PrototxtError(f"layer {n!r} (line {lay.line}): layer type {t!r} is not supported "
+                        f"(supported: {', '.join(SUPPORTED_TYPES)})")
+
+
+def parse_net(msg: Message) -> Net:
+    """Build a :class:`Net` from a parsed Caffe ``NetParameter`` and infer all shapes."""
+    name = msg.one("name", "")
+    inputs: dict[str, tuple[int, ...]] = {}
+    in_names = msg.all("input")
+    in_dims = msg.all("input_dim")
+    in_shapes = msg.all("input_shape")
+    if in_names:
+        if in_dims:
+            if len(in_dims) != 4 * len(in_names):
+                raise PrototxtError(f"{len(in_names)} input(s) need {4 * len(in_names)} input_dim "
+                                    f"values, found {len(in_dims)}")
+            for j, b in enumerate(in_names):
+                inputs[b] = tuple(_pos_int(d, "input_dim", b) for d in in_dims[4 * j:4 * j + 4])
+        elif in_shapes:
+            if len(in_shapes) != len(in_names):
+                raise PrototxtError(f"{len(in_names)} input(s) but {len(in_shapes)} input_shape blocks")
+            for b, s in zip(in_names, in_shapes):
+                inputs[b] = _shape_from(s, b)
+        else:
+            raise PrototxtError(f"input(s) {in_names} declared without input_dim or input_shape")
+
+    raw_layers = msg.all("layer") + msg.all("layers")
+    if msg.all("layer") and msg.all("layers"):
+        raise PrototxtError("the prototxt mixes 'layer' and deprecated 'layers' blocks")
+    layers: list[LayerSpec] = []
+    blob_shapes: dict[str, tuple[int, ...]] = dict(inputs)
+    seen_names: set[str] = set()
+    for raw in raw_layers:
+        if not isinstance(raw, Message):
+            raise PrototxtError("'layer' must be a { ... } block")
+        lname = raw.one("name")
+        if not isinstance(lname, str) or not lname:
+            raise PrototxtError(f"line {raw.line}: layer without a name")
+        if lname in seen_names:
+            raise PrototxtError(f"line {raw.line}: duplicate layer name {lname!r}")
+        seen_names.add(lname)
+        ltype = raw.one("type")
+        if ltype is None:
+            raise PrototxtError(f"layer {lname!r} (line {raw.line}): no type")
+        ltype = _V1_TYPES.get(str(ltype), str(ltype))
+        lay = LayerSpec(lname, ltype, [str(b) for b in raw.all("bottom")],
+                        [str(t) for t in raw.all("top")], raw.line, params=raw)
+        if ltype == "Input":
+            ip = raw.one("input_param")
+            shapes = ip.all("shape") if isinstance(ip, Message) else []
+            if len(shapes) != len(lay.tops):
+                raise PrototxtError(f"layer {lname!r}: Input needs one shape per top")
+            for tb, s in zip(lay.tops, shapes):
+                blob_shapes[tb] = inputs[tb] = _shape_from(s, lname)
+            lay.out_shapes = [inputs[tb] for tb in lay.tops]
+            layers.append(lay)
+            continue
+        # phase-specific layers (TRAIN-only data layers, losses) are not part of inference
+        if ltype in ("SoftmaxWithLoss", "Accuracy", "Data", "ImageData"):
+            raise PrototxtError(f"layer {lname!r}: type {ltype!r} is not an inference layer; "
+                                "give a deploy prototxt")
+        if ltype == "Convolution":
+            lay.conv = _conv_params(lay)
+            lay.bias_term = lay.conv.bias_term
+        elif ltype == "Pooling":
+            lay.pool = _pool_params(lay)
+        elif ltype == "InnerProduct":
+            ipp = raw.one("inner_product_param")
+            if not isinstance(ipp, Message):
+                raise PrototxtError(f"layer {lname!r}: InnerProduct without inner_product_param")
+            lay.num_output = _pos_int(ipp.one("num_output"), "num_output", lname)
+            lay.bias_term = bool(ipp.one("bias_term", True))
+        if not lay.tops:
+            raise PrototxtError(f"layer {lname!r} (line {raw.line}): no top blob")
+        for b in lay.bottoms:
+            if b not in blob_shapes:
+                raise PrototxtError(f"layer {lname!r} (line {raw.line}): bottom blob {b!r} is never "
+                                    "produced by an earlier layer or input")
+        lay.in_shapes = [blob_shapes[b] for b in lay.bottoms]
+        outs = _infer(lay, lay.in_shapes)
+        if len(lay.tops) != len(outs):
+            raise PrototxtError(f"layer {lname!r}: {len(lay.tops)} tops, expected {len(outs)}")
+        lay.out_shapes = outs
+        for tb, s in zip(lay.tops, outs):
+            blob_shapes[tb] = s
+        layers.append(lay)
+    if not inputs:
+        raise PrototxtError("the network declares no input (input/input_dim, input_shape or Input layer)")
+    return Net(str(name), inputs, layers, blob_shapes)
+
+
+def load_net(path: str | pathlib.Path) -> Net:
+    """Read and parse a prototxt file into a :class:`Net` (errors name the file)."""
+    p = pathlib.Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise PrototxtError(f"{p}: cannot read: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise PrototxtError(f"{p}: not a text file ({e})") from e
+    try:
+        return parse_net(parse_text(text))
+    except PrototxtError as e:
+        raise PrototxtError(f"{p}: {e}") from e
