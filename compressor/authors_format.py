@@ -179,7 +179,7 @@ def read_authors_records(net: Net, data: bytes | bytearray | memoryview | str | 
         codebook = np.frombuffer(buf, dtype="<f4", count=ncb, offset=off).astype(np.float32)
         if codebook[0] != 0.0:
             raise AuthorsFormatError(f"layer {lay.name!r}: codebook[0] at offset {off} is "
-                                     f"{codebook[0]!r}, must be 0.0 {hint}")
+                                     f"{float(codebook[0])!r}, must be 0.0 {hint}")
         if not np.all(np.isfinite(codebook)):
             bad = int(np.flatnonzero(~np.isfinite(codebook))[0])
             raise AuthorsFormatError(f"layer {lay.name!r}: codebook[{bad}] at offset "

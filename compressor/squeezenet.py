@@ -1,0 +1,346 @@
+"""The authors' compressed SqueezeNet as a real workload: decode, re-encode, tabulate.
+
+* :func:`load_squeezenet` parses the prototxt and the authors' ``.net`` file
+  (:mod:`compressor.authors_format`) into the stored per-layer streams and a
+  :class:`~compressor.model.QuantizedModel`.
+* :func:`squeezenet_table` builds a Deep Compression Table 4-style per-layer table: the
+  number of weights, density (non-zeros / weights), stored entries and fillers, fixed
+  weight / index widths, the average bits per entry after Huffman coding the *actual*
+  weight-code stream and the *actual* index stream (optimal code lengths from
+  :func:`compressor.huffman.code_lengths` on the streams' symbol counts), and the
+  compression rates; then the totals and the sizes (dense float32, the authors' file,
+  ours). :func:`table_markdown` / :func:`table_csv` render it.
+* :func:`main` is the command line (``python -m compressor.squeezenet``): decode, save our
+  compressed file, check that it decodes back to exactly the authors' weights, write the
+  dense ``.npz`` and the report. All outputs are written to temporary names first and
+  renamed only when everything succeeded, so a failure leaves no partial output.
+
+Rate rule (reference sheet, sec. 4; the paper's own accounting):
+``bits = entries x (weight bits + index bits) + 2**weight_bits x 32`` (codebook), with
+Huffman: the average code lengths in place of the fixed widths; ``rate = bits / (32 x
+weights)``. Biases, the entry-count header and Huffman tables are not in this rate;
+the file sizes in the totals count every byte.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import os
+import pathlib
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .authors_format import (INDEX_BITS, AuthorsFormatError, AuthorsLayerRecord,
+                             read_authors, read_authors_records)
+from .caffe_forward import SYNTHETIC_SEED, ForwardError, forward, synthetic_input
+from .huffman import code_lengths
+from .model import QuantizedModel
+from .prototxt import Net, PrototxtError, load_net
+
+__all__ = ["TableRow", "SqueezeNetTable", "huffman_average_bits", "layer_row",
+           "squeezenet_table", "table_markdown", "table_csv", "dense_arrays", "main"]
+
+
+def huffman_average_bits(symbols: np.ndarray, n_symbols: int) -> float:
+    """Average bits per symbol of an optimal prefix code for this very stream."""
+    s = np.asarray(symbols).ravel()
+    if s.size == 0:
+        return 0.0
+    freqs = np.bincount(s.astype(np.int64), minlength=n_symbols)
+    lens = code_lengths(freqs)
+    return float((freqs * lens.astype(np.int64)).sum()) / s.size
+
+
+@dataclass
+class TableRow:
+    """One layer of the table (see module docstring for the rate rule)."""
+
+    layer: str
+    weights: int
+    nonzeros: int
+    entries: int
+    fillers: int
+    weight_bits: float
+    index_bits: float
+    huffman_weight_bits: float
+    huffman_index_bits: float
+    codebook_bits: int
+    file_bytes: int              # bytes the layer occupies in the authors' file
+
+    @property
+    def density(self) -> float:
+        return self.nonzeros / self.weights
+
+    @property
+    def bits_pq(self) -> float:
+        return self.entries * (self.weight_bits + self.index_bits) + self.codebook_bits
+
+    @property
+    def bits_pqh(self) -> float:
+        return self.entries * (self.huffman_weight_bits + self.huffman_index_bits) + self.codebook_bits
+
+    @property
+    def rate_pq(self) -> float:
+        return self.bits_pq / (32 * self.weights)
+
+    @property
+    def rate_pqh(self) -> float:
+        return self.bits_pqh / (32 * self.weights)
+
+
+def layer_row(rec: AuthorsLayerRecord) -> TableRow:
+    """Table row of one stored layer."""
+    return TableRow(
+        layer=rec.name, weights=int(math.prod(rec.weight_shape)),
+        nonzeros=int(np.count_nonzero(rec.codes)), entries=rec.entries,
+        fillers=rec.zero_code_entries, weight_bits=rec.bits, index_bits=INDEX_BITS,
+        huffman_weight_bits=huffman_average_bits(rec.codes, 1 << rec.bits),
+        huffman_index_bits=huffman_average_bits(rec.index, 1 << INDEX_BITS),
+        codebook_bits=32 * rec.codebook.size, file_bytes=rec.nbytes)
+
+
+def _total_row(rows: list[TableRow]) -> TableRow:
+    """Sums; bit widths are entry-weighted averages (= total stream bits / total entries)."""
+    e = sum(r.entries for r in rows)
+
+    def avg(attr: str) -> float:
+        return sum(getattr(r, attr) * r.entries for r in rows) / e if e else 0.0
+
+    return TableRow("Total", sum(r.weights for r in rows), sum(r.nonzeros for r in rows), e,
+                    sum(r.fillers for r in rows), avg("weight_bits"), avg("index_bits"),
+                    avg("huffman_weight_bits"), avg("huffman_index_bits"),
+                    sum(r.codebook_bits for r in rows), sum(r.file_bytes for r in rows))
+
+
+@dataclass
+class SqueezeNetTable:
+    """Per-layer rows, the total row and the file sizes (bytes)."""
+
+    rows: list[TableRow]
+    total: TableRow
+    biases: int
+    dense_bytes: int                 # float32 weights + biases
+    authors_bytes: int               # the authors' .net file
+    ours_bytes: int | None = None    # our compressed file (compressor.fileformat)
+    notes: list[str] = field(default_factory=list)
+
+
+def squeezenet_table(records: list[AuthorsLayerRecord], authors_bytes: int,
+                     ours_bytes: int | None = None) -> SqueezeNetTable:
+    """Build the Table 4-style table from the stored streams of the authors' file."""
+    rows = [layer_row(r) for r in records]
+    total = _total_row(rows)
+    biases = sum(int(r.bias.size) for r in records)
+    return SqueezeNetTable(rows, total, biases, 4 * (total.weights + biases), authors_bytes, ours_bytes)
+
+
+def _fmt_k(n: int) -> str:
+    return f"{n / 1000:.1f}K" if n >= 1000 else str(n)
+
+
+def table_markdown(t: SqueezeNetTable) -> str:
+    """Markdown rendering: per-layer table, totals, sizes."""
+    head = ("| Layer | #Weights | Density (P) | Entries | Fillers | Weight bits P+Q | P+Q+H "
+            "| Index bits P+Q | P+Q+H | Rate P+Q | Rate P+Q+H |")
+    lines = [head, "|" + "---|" * 11]
+    for r in t.rows + [t.total]:
+        name = f"**{r.layer}**" if r is t.total else f"`{r.layer}`"
+        lines.append(
+            f"| {name} | {_fmt_k(r.weights)} | {100 * r.density:.1f} % | {r.entries:,} | {r.fillers:,} "
+            f"| {r.weight_bits:g} | {r.huffman_weight_bits:.2f} | {r.index_bits:g} | "
+            f"{r.huffman_index_bits:.2f} | {100 * r.rate_pq:.2f} % | {100 * r.rate_pqh:.2f} % |")
+    tt = t.total
+    lines += [
+        "",
+        f"Total: {tt.weights:,} weights, {tt.nonzeros:,} non-zeros ({100 * tt.density:.1f} %, "
+        f"{tt.weights / tt.nonzeros:.2f}x fewer), {tt.entries:,} entries of which {tt.fillers:,} "
+        f"fillers, {t.biases:,} biases. Paper-style rate P+Q {100 * tt.rate_pq:.2f} % "
+        f"({1 / tt.rate_pq:.1f}x), P+Q+H {100 * tt.rate_pqh:.2f} % ({1 / tt.rate_pqh:.1f}x).",
+        "",
+        "| Size | bytes | vs dense float32 |",
+        "|---|---|---|",
+        f"| dense float32 (weights + biases) | {t.dense_bytes:,} | 1.00x |",
+        f"| authors' `.net` file | {t.authors_bytes:,} | {t.dense_bytes / t.authors_bytes:.2f}x |",
+        f"| P+Q streams + codebooks (paper rule, no biases) | {tt.bits_pq / 8:,.0f} | "
+        f"{t.dense_bytes / (tt.bits_pq / 8):.2f}x |",
+        f"| P+Q+H streams + codebooks (paper rule, no biases, no code tables) | {tt.bits_pqh / 8:,.0f} | "
+        f"{t.dense_bytes / (tt.bits_pqh / 8):.2f}x |",
+    ]
+    if t.ours_bytes is not None:
+        lines.append(f"| our file (`compressor.fileformat`) | {t.ours_bytes:,} | "
+                     f"{t.dense_bytes / t.ours_bytes:.2f}x |")
+    for n in t.notes:
+        lines += ["", n]
+    return "\n".join(lines) + "\n"
+
+
+CSV_FIELDS = ["layer", "weights", "nonzeros", "density", "entries", "fillers", "weight_bits",
+              "huffman_weight_bits", "index_bits", "huffman_index_bits", "codebook_bits",
+              "rate_pq", "rate_pqh", "authors_file_bytes"]
+
+
+def table_csv(t: SqueezeNetTable) -> str:
+    """CSV rendering: one line per layer plus the total (rates as fractions)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_FIELDS)
+    for r in t.rows + [t.total]:
+        w.writerow([r.layer, r.weights, r.nonzeros, f"{r.density:.6f}", r.entries, r.fillers,
+                    f"{r.weight_bits:g}", f"{r.huffman_weight_bits:.4f}", f"{r.index_bits:g}",
+                    f"{r.huffman_index_bits:.4f}", r.codebook_bits, f"{r.rate_pq:.6f}",
+                    f"{r.rate_pqh:.6f}", r.file_bytes])
+    return buf.getvalue()
+
+
+def dense_arrays(model: QuantizedModel) -> dict[str, np.ndarray]:
+    """Dense float32 weights in the project's ``.npz`` convention (``X``, ``X.bias``)."""
+    out: dict[str, np.ndarray] = {}
+    for lay in model.layers:
+        out[lay.name] = lay.weights()
+        if lay.bias is not None:
+            out[lay.name + ".bias"] = lay.bias
+    return out
+
+
+def activation_markdown(net: Net, model: QuantizedModel, seed: int) -> tuple[str, bool]:
+    """Forward pass on the seeded synthetic input: per-ReLU density, finiteness."""
+    x = synthetic_input(net.inputs[next(iter(net.inputs))], seed=seed)
+    res = forward(net, model, x)
+    finite = all(bool(np.all(np.isfinite(b))) for b in res.blobs.values())
+    lines = [f"Forward pass on the synthetic input (seed {seed}, shape {x.shape}): all blobs "
+             f"finite: {finite}.", "", "| ReLU | non-zero fraction |", "|---|---|"]
+    lines += [f"| `{k}` | {v:.3f} |" for k, v in res.relu_density.items()]
+    return "\n".join(lines) + "\n", finite
+
+
+class _Outputs:
+    """Temporary files renamed into place together (or all removed on failure)."""
+
+    def __init__(self, inputs: list[pathlib.Path]) -> None:
+        self.pending: list[tuple[pathlib.Path, pathlib.Path]] = []
+        self.created_dirs: list[pathlib.Path] = []
+        self.inputs = {p.resolve() for p in inputs}
+
+    def temp_for(self, final: pathlib.Path) -> pathlib.Path:
+        if final.resolve() in self.inputs:
+            raise ValueError(f"output {final} would overwrite an input file")
+        missing = []
+        d = final.parent
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for d in reversed(missing):
+            d.mkdir()
+            self.created_dirs.append(d)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.close(fd)
+        self.pending.append((pathlib.Path(tmp), final))
+        return pathlib.Path(tmp)
+
+    def commit(self) -> None:
+        for tmp, final in self.pending:
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600
+            os.replace(tmp, final)
+        self.pending.clear()
+
+    def discard(self) -> None:
+        for tmp, _ in self.pending:
+            tmp.unlink(missing_ok=True)
+        self.pending.clear()
+        for d in reversed(self.created_dirs):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        self.created_dirs.clear()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="squeezenet",
+        description="Decode the Deep Compression authors' compressed SqueezeNet (.net + "
+        "prototxt), re-encode it in this project's file format, check the round trip is exact, "
+        "and write a Table 4-style per-layer report.")
+    p.add_argument("--prototxt", required=True, help="Caffe deploy prototxt describing the network")
+    p.add_argument("--net", required=True, help="the authors' compressed .net file")
+    p.add_argument("--out", help="write our compressed file here (.dcmp)")
+    p.add_argument("--npz", help="write the dense decoded weights here (X, X.bias per layer)")
+    p.add_argument("--report-dir", help="write squeezenet_table.md / .csv here")
+    p.add_argument("--seed", type=int, default=SYNTHETIC_SEED,
+                   help=f"seed of the synthetic input for the forward check (default {SYNTHETIC_SEED})")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line; returns 0 on success, 1 on bad input (message on stderr), 2 on usage."""
+    args = build_parser().parse_args(argv)
+    outs = _Outputs([pathlib.Path(args.prototxt), pathlib.Path(args.net)])
+    try:
+        from . import fileformat  # the project's compressed file (core module)
+
+        t0 = time.perf_counter()
+        net = load_net(args.prototxt)
+        net_path = pathlib.Path(args.net)
+        try:
+            blob = net_path.read_bytes()
+        except OSError as e:
+            raise AuthorsFormatError(f"{net_path}: cannot read: {e.strerror or e}") from e
+        try:
+            records = read_authors_records(net, blob)
+            model = read_authors(net, blob)
+        except AuthorsFormatError as e:
+            raise AuthorsFormatError(f"{net_path}: {e}") from e
+        dense = dense_arrays(model)
+
+        # our file: save, read back, demand bit-exact weights and biases
+        ours_path = outs.temp_for(pathlib.Path(args.out)) if args.out else None
+        with tempfile.TemporaryDirectory() as td:
+            target = ours_path or pathlib.Path(td) / "squeezenet.dcmp"
+            fileformat.save(model, target)
+            ours_bytes = target.stat().st_size
+            back = fileformat.load(target)
+        for lay in model.layers:
+            b = back.layer(lay.name)
+            if not (np.array_equal(b.weights(), dense[lay.name])
+                    and np.array_equal(b.bias, dense[lay.name + ".bias"])):
+                raise RuntimeError(f"layer {lay.name!r}: our file does not decode to the authors' weights")
+
+        table = squeezenet_table(records, len(blob), ours_bytes)
+        acts, finite = activation_markdown(net, model, args.seed)
+        if not finite:
+            raise ForwardError("forward pass produced non-finite values")
+        md = table_markdown(table)
+
+        if args.npz:
+            tmp = outs.temp_for(pathlib.Path(args.npz))
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **dense)
+        if args.report_dir:
+            rd = pathlib.Path(args.report_dir)
+            outs.temp_for(rd / "squeezenet_table.md").write_text(md + "\n" + acts)
+            outs.temp_for(rd / "squeezenet_table.csv").write_text(table_csv(table))
+        outs.commit()
+    except (PrototxtError, AuthorsFormatError, ForwardError, RuntimeError, OSError, ValueError) as e:
+        outs.discard()
+        print(f"squeezenet: error: {e}", file=sys.stderr)
+        return 1
+    except BaseException:
+        outs.discard()
+        raise
+    tt = table.total
+    print(md)
+    print(acts)
+    print(f"{len(table.rows)} parameter layers, {tt.weights:,} weights, {table.biases:,} biases, "
+          f"{tt.nonzeros:,} non-zeros; authors' file {len(blob):,} bytes, ours {ours_bytes:,} bytes; "
+          f"round trip exact; {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
