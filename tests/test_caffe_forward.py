@@ -135,3 +135,16 @@ def test_forward_errors():
         forward(net, {})
     with pytest.raises(ForwardError, match="input has shape"):
         forward(net, _model(net), np.zeros((1, 4, 5, 5), np.float32))
+
+
+def test_lrn_across_channels_matches_definition():
+    net = parse_net(parse_text('input: "d" input_dim: 1 input_dim: 6 input_dim: 2 input_dim: 3\n'
+                               'layer { name: "n" type: "LRN" bottom: "d" top: "n" '
+                               'lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 k: 2 } }'))
+    x = np.random.default_rng(0).normal(size=(1, 6, 2, 3)).astype(np.float32)
+    y = forward(net, {}, x).blobs["n"]
+    ref = np.empty_like(x)
+    for c in range(6):
+        lo, hi = max(0, c - 1), min(6, c + 2)
+        ref[:, c] = x[:, c] / (2 + 0.5 / 3 * (x[:, lo:hi] ** 2).sum(axis=1)) ** 0.75
+    np.testing.assert_allclose(y, ref, rtol=1e-5)
