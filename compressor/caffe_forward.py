@@ -279,6 +279,10 @@ class LayerWorkload:
     patches: np.ndarray
     out_shape: tuple[int, ...]
 
+    def __iter__(self):
+        """Unpack as ``name, layer, patches`` (the triple the simulator consumes)."""
+        return iter((self.name, self.layer, self.patches))
+
     def reference(self) -> np.ndarray:
         """``patches @ W.T + bias`` laid out as the layer's output blob (float32)."""
         y = self.patches @ self.layer.weights().T

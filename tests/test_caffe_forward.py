@@ -113,6 +113,8 @@ def test_workloads_reproduce_layer_outputs():
     for w in wls:
         np.testing.assert_allclose(w.reference(), r.layer_outputs[w.name], rtol=1e-5, atol=1e-4)
         assert w.patches.dtype == np.float32 and w.patches.shape[1] == w.layer.codes.shape[1]
+    name, mat, patches = wls[0]
+    assert name == "conv1" and mat is wls[0].layer and patches is wls[0].patches
     c1 = wls[0]
     # grouped conv: block-diagonal code matrix over all 4 input channels x 3 x 3
     assert c1.layer.codes.shape == (6, 36) and not c1.layer.codes[:3, 18:].any()
