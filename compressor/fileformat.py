@@ -118,6 +118,11 @@ def _frame(body: bytes) -> bytes:
     return head + body + struct.pack("<I", zlib.crc32(body, zlib.crc32(head)))
 
 
+def section_bytes(enc: EncodedLayer) -> bytes:
+    """The complete section (length, body, CRC) that :func:`save` writes for a layer."""
+    return _frame(_section_body(enc))
+
+
 def _header(model: QuantizedModel) -> bytes:
     meta = _json_bytes(model.meta, "model")
     head = MAGIC + struct.pack("<HHII", VERSION, 0, len(model.layers), len(meta)) + meta
@@ -129,7 +134,7 @@ def to_bytes(model: QuantizedModel) -> bytes:
     for lay in model.layers:
         if any(d > 0xFFFFFFFF for d in lay.shape):
             raise ValueError(f"layer {lay.name!r}: dimension too large for the format")
-    return _header(model) + b"".join(_frame(_section_body(encode_layer(l))) for l in model.layers)
+    return _header(model) + b"".join(section_bytes(encode_layer(l)) for l in model.layers)
 
 
 def save(model: QuantizedModel, path: str | os.PathLike) -> pathlib.Path:
@@ -393,4 +398,4 @@ def bits_per_entry(n_bits: int, n_entries: int) -> float:
 
 
 __all__ = ["MAGIC", "VERSION", "EXTENSION", "FormatError", "EncodedLayer", "encode_layer",
-           "to_bytes", "from_bytes", "save", "load", "inspect", "inspect_bytes", "bits_per_entry"]
+           "section_bytes", "to_bytes", "from_bytes", "save", "load", "inspect", "inspect_bytes", "bits_per_entry"]
