@@ -183,6 +183,78 @@ def _encode_runs(pe, col, local, code, n_pe, n_cols_total, max_z):
     return ptr, entry_start, out_code, out_z, out_local
 
 
+@numba.njit(cache=True)
+def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
+    """The same images as ``build_pass`` for rows ``start..stop`` of a dense code matrix.
+
+    A counting sort instead of ``nonzero`` + ``lexsort``: scanning the rows in order
+    visits every (PE, column) bucket in increasing local row, which is exactly the
+    (pe, col, local) order ``_encode_runs`` expects; padding is inserted the same way.
+    ``bias_nz[i]`` marks pass row ``i`` as having a bias entry (the bias column).
+    """
+    cols = codes.shape[1]
+    n_cols_total = cols + (1 if has_bias else 0)
+    step = max_z + 1
+    counts = np.zeros((n_pe, n_cols_total), dtype=np.int64)
+    last = np.full((n_pe, n_cols_total), -1, dtype=np.int64)
+    for r in range(start, stop):
+        rr = r - start
+        k = rr % n_pe
+        loc = rr // n_pe
+        for c in range(cols):
+            if codes[r, c] != 0:
+                counts[k, c] += 1 + (loc - last[k, c] - 1) // step
+                last[k, c] = loc
+        if has_bias and bias_nz[rr]:
+            counts[k, cols] += 1 + (loc - last[k, cols] - 1) // step
+            last[k, cols] = loc
+    ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
+    entry_start = np.zeros(n_pe + 1, dtype=np.int64)
+    cursor = np.empty((n_pe, n_cols_total), dtype=np.int64)
+    for k in range(n_pe):
+        s = 0
+        for j in range(n_cols_total):
+            ptr[k, j] = s
+            cursor[k, j] = entry_start[k] + s
+            s += counts[k, j]
+            last[k, j] = -1
+        ptr[k, n_cols_total] = s
+        entry_start[k + 1] = entry_start[k] + s
+    total = entry_start[n_pe]
+    out_code = np.zeros(total, dtype=np.uint8)
+    out_z = np.zeros(total, dtype=np.uint8)
+    out_local = np.zeros(total, dtype=np.int32)
+    for r in range(start, stop):
+        rr = r - start
+        k = rr % n_pe
+        loc = rr // n_pe
+        for c in range(n_cols_total):
+            if c < cols:
+                v = codes[r, c]
+                if v == 0:
+                    continue
+            else:
+                if not (has_bias and bias_nz[rr]):
+                    continue
+                v = 1
+            prev = last[k, c]
+            zeros = loc - prev - 1
+            w = cursor[k, c]
+            while zeros > max_z:
+                prev += step
+                out_code[w] = 0
+                out_z[w] = max_z
+                out_local[w] = prev
+                w += 1
+                zeros -= step
+            out_code[w] = v
+            out_z[w] = zeros
+            out_local[w] = loc
+            cursor[k, c] = w + 1
+            last[k, c] = loc
+    return ptr, entry_start, out_code, out_z, out_local
+
+
 def build_pass(rows_idx: np.ndarray, cols_idx: np.ndarray, codes: np.ndarray, *,
                n_pe: int, row_offset: int, rows: int, cols: int,
                bias_rows: np.ndarray | None, max_z: int) -> PassLayout:
@@ -248,23 +320,25 @@ def build_layer(codes: np.ndarray, codebook: np.ndarray, bias: np.ndarray | None
     else:
         bias_q = np.zeros(rows, dtype=np.int64)
 
-    r_all, c_all = np.nonzero(codes.T)  # column-major order: (col, row)
-    r_all, c_all = c_all, r_all
-    v_all = codes[r_all, c_all]
+    # One counting sort per pass straight from the dense matrix (the same images as
+    # build_pass on its non-zeros, without nonzero/lexsort over the whole layer).
+    dense = np.ascontiguousarray(codes)
+    if not np.issubdtype(dense.dtype, np.integer):
+        dense = dense.astype(np.int64)   # bool / integral floats, as build_pass casts them
+    bias_nz = (bias_q != 0) if bias is not None else np.zeros(rows, dtype=np.bool_)
     rows_per_pass = cfg.pes * cfg.act_regs_per_pe
     passes = []
     for start in range(0, rows, rows_per_pass):
         stop = min(rows, start + rows_per_pass)
-        sel = (r_all >= start) & (r_all < stop)
-        bias_rows = None
-        if bias is not None:
-            bias_rows = start + np.flatnonzero(bias_q[start:stop] != 0)
-        passes.append(build_pass(r_all[sel], c_all[sel], v_all[sel], n_pe=cfg.pes,
-                                 row_offset=start, rows=stop - start, cols=cols,
-                                 bias_rows=bias_rows, max_z=cfg.max_z))
+        ptr, entry_start, out_code, out_z, out_local = _layout_dense_rows(
+            dense, start, stop, cfg.pes, bias_nz[start:stop], bias is not None, cfg.max_z)
+        passes.append(PassLayout(n_pe=cfg.pes, row_offset=start, rows=stop - start,
+                                 cols=cols, has_bias=bias is not None, ptr=ptr,
+                                 entry_start=entry_start, code=out_code, z=out_z,
+                                 local_row=out_local))
     layout = LayerLayout(name=name, rows=rows, cols=cols, n_pe=cfg.pes, passes=passes,
                          codebook=full_cb, codebook_q=codebook_q, bias=bias, bias_q=bias_q,
-                         nnz=int(v_all.size))
+                         nnz=int(np.count_nonzero(dense)))
     if check_fit:
         check_layer_fits(layout, cfg)
     return layout

@@ -319,3 +319,49 @@ def test_matches_reference(seed, pes, depth, regs, rows, cols, w_density, a_dens
         f.check_accounting()
         assert f.differences(r) == []
     np.testing.assert_array_equal(layer_acc(fast, layout), numpy_acc(codes, layout, x_q, cfg))
+
+
+# ---------------------------------------------------------------------------------
+# layout.build_layer's counting-sort fast path gives the images of build_pass
+# ---------------------------------------------------------------------------------
+def _old_path_passes(codes, bias_q, has_bias, cfg):
+    """build_layer's original construction: nonzero + build_pass per output pass."""
+    from eie_sim.layout import build_pass
+    r_all, c_all = np.nonzero(codes)
+    v_all = codes[r_all, c_all]
+    rows, cols = codes.shape
+    out = []
+    step = cfg.pes * cfg.act_regs_per_pe
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        sel = (r_all >= start) & (r_all < stop)
+        bias_rows = start + np.flatnonzero(bias_q[start:stop] != 0) if has_bias else None
+        out.append(build_pass(r_all[sel], c_all[sel], v_all[sel], n_pe=cfg.pes,
+                              row_offset=start, rows=stop - start, cols=cols,
+                              bias_rows=bias_rows, max_z=cfg.max_z))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), pes=st.integers(1, 9), regs=st.sampled_from([1, 2, 64]),
+       rows=st.integers(1, 60), cols=st.integers(1, 30),
+       density=st.sampled_from([0.0, 0.05, 0.3, 1.0]), bias=st.booleans(),
+       index_bits=st.sampled_from([1, 2, 4]),
+       dtype=st.sampled_from([np.uint8, np.int64, np.int32]))
+def test_layout_fast_path_matches_build_pass(seed, pes, regs, rows, cols, density, bias,
+                                             index_bits, dtype):
+    cfg = ArchConfig(pes=pes, act_regs_per_pe=regs, index_bits=index_bits).validate()
+    rng = np.random.default_rng(seed)
+    codes = np.where(rng.random((rows, cols)) < density,
+                     rng.integers(1, 16, size=(rows, cols)), 0).astype(dtype)
+    b = np.where(rng.random(rows) < 0.5, rng.uniform(-1, 1, rows), 0.0) if bias else None
+    lay = build_layer(codes, np.linspace(0, 1, 16), b, cfg, check_fit=False)
+    old = _old_path_passes(codes, lay.bias_q, bias, cfg)
+    assert lay.nnz == np.count_nonzero(codes)
+    assert len(lay.passes) == len(old)
+    for p, q in zip(lay.passes, old):
+        for f in ("n_pe", "row_offset", "rows", "cols", "has_bias"):
+            assert getattr(p, f) == getattr(q, f)
+        for f in ("ptr", "entry_start", "code", "z", "local_row"):
+            a, c = getattr(p, f), getattr(q, f)
+            assert a.dtype == c.dtype and a.shape == c.shape and np.array_equal(a, c), f
