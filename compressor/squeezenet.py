@@ -32,7 +32,7 @@ import pathlib
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,7 +59,12 @@ def huffman_average_bits(symbols: np.ndarray, n_symbols: int) -> float:
 
 @dataclass
 class TableRow:
-    """One layer of the table (see module docstring for the rate rule)."""
+    """One layer of the table (see module docstring for the rate rule).
+
+    ``bits_pq`` / ``bits_pqh`` are the layer's paper-rule bit counts; ``authors_bytes``
+    the bytes the layer occupies in the authors' file (codebook, biases, codes, index;
+    header word not included); ``ours_bytes`` its whole section in our file, when known.
+    """
 
     layer: str
     weights: int
@@ -71,19 +76,14 @@ class TableRow:
     huffman_weight_bits: float
     huffman_index_bits: float
     codebook_bits: int
-    file_bytes: int              # bytes the layer occupies in the authors' file
+    bits_pq: float
+    bits_pqh: float
+    authors_bytes: int
+    ours_bytes: int | None = None
 
     @property
     def density(self) -> float:
         return self.nonzeros / self.weights
-
-    @property
-    def bits_pq(self) -> float:
-        return self.entries * (self.weight_bits + self.index_bits) + self.codebook_bits
-
-    @property
-    def bits_pqh(self) -> float:
-        return self.entries * (self.huffman_weight_bits + self.huffman_index_bits) + self.codebook_bits
 
     @property
     def rate_pq(self) -> float:
@@ -94,28 +94,35 @@ class TableRow:
         return self.bits_pqh / (32 * self.weights)
 
 
-def layer_row(rec: AuthorsLayerRecord) -> TableRow:
+def layer_row(rec: AuthorsLayerRecord, ours_bytes: int | None = None) -> TableRow:
     """Table row of one stored layer."""
+    hw = huffman_average_bits(rec.codes, 1 << rec.bits)
+    hi = huffman_average_bits(rec.index, 1 << INDEX_BITS)
+    cb = 32 * rec.codebook.size
+    n = rec.entries
     return TableRow(
         layer=rec.name, weights=int(math.prod(rec.weight_shape)),
-        nonzeros=int(np.count_nonzero(rec.codes)), entries=rec.entries,
+        nonzeros=int(np.count_nonzero(rec.codes)), entries=n,
         fillers=rec.zero_code_entries, weight_bits=rec.bits, index_bits=INDEX_BITS,
-        huffman_weight_bits=huffman_average_bits(rec.codes, 1 << rec.bits),
-        huffman_index_bits=huffman_average_bits(rec.index, 1 << INDEX_BITS),
-        codebook_bits=32 * rec.codebook.size, file_bytes=rec.nbytes)
+        huffman_weight_bits=hw, huffman_index_bits=hi, codebook_bits=cb,
+        bits_pq=n * (rec.bits + INDEX_BITS) + cb, bits_pqh=n * (hw + hi) + cb,
+        authors_bytes=rec.nbytes, ours_bytes=ours_bytes)
 
 
 def _total_row(rows: list[TableRow]) -> TableRow:
-    """Sums; bit widths are entry-weighted averages (= total stream bits / total entries)."""
-    e = sum(r.entries for r in rows)
+    """Sums of counts and bits; bit widths are non-zero-weighted averages (as the paper's
+    totals, and :mod:`compressor.accounting`); rates are total bits over total dense bits."""
+    nz = sum(r.nonzeros for r in rows)
 
     def avg(attr: str) -> float:
-        return sum(getattr(r, attr) * r.entries for r in rows) / e if e else 0.0
+        return sum(getattr(r, attr) * r.nonzeros for r in rows) / nz if nz else 0.0
 
-    return TableRow("Total", sum(r.weights for r in rows), sum(r.nonzeros for r in rows), e,
+    ours = None if any(r.ours_bytes is None for r in rows) else sum(r.ours_bytes for r in rows)
+    return TableRow("Total", sum(r.weights for r in rows), nz, sum(r.entries for r in rows),
                     sum(r.fillers for r in rows), avg("weight_bits"), avg("index_bits"),
                     avg("huffman_weight_bits"), avg("huffman_index_bits"),
-                    sum(r.codebook_bits for r in rows), sum(r.file_bytes for r in rows))
+                    sum(r.codebook_bits for r in rows), sum(r.bits_pq for r in rows),
+                    sum(r.bits_pqh for r in rows), sum(r.authors_bytes for r in rows), ours)
 
 
 @dataclass
@@ -128,16 +135,27 @@ class SqueezeNetTable:
     dense_bytes: int                 # float32 weights + biases
     authors_bytes: int               # the authors' .net file
     ours_bytes: int | None = None    # our compressed file (compressor.fileformat)
-    notes: list[str] = field(default_factory=list)
 
 
 def squeezenet_table(records: list[AuthorsLayerRecord], authors_bytes: int,
-                     ours_bytes: int | None = None) -> SqueezeNetTable:
-    """Build the Table 4-style table from the stored streams of the authors' file."""
-    rows = [layer_row(r) for r in records]
+                     ours: dict | None = None) -> SqueezeNetTable:
+    """Build the Table 4-style table from the stored streams of the authors' file.
+
+    ``ours``: optional :func:`compressor.fileformat.inspect` result of our file holding the
+    same layers; adds each layer's section size and the whole file's size.
+    """
+    ours_layers: list[int | None] = [None] * len(records)
+    ours_total = None
+    if ours is not None:
+        names = [l["name"] for l in ours["layers"]]
+        if names != [r.name for r in records]:
+            raise ValueError(f"our file holds layers {names}, the authors' file {[r.name for r in records]}")
+        ours_layers = [int(l["section_bytes"]) for l in ours["layers"]]
+        ours_total = int(ours["file_bytes"])
+    rows = [layer_row(r, o) for r, o in zip(records, ours_layers)]
     total = _total_row(rows)
     biases = sum(int(r.bias.size) for r in records)
-    return SqueezeNetTable(rows, total, biases, 4 * (total.weights + biases), authors_bytes, ours_bytes)
+    return SqueezeNetTable(rows, total, biases, 4 * (total.weights + biases), authors_bytes, ours_total)
 
 
 def _fmt_k(n: int) -> str:
@@ -146,15 +164,23 @@ def _fmt_k(n: int) -> str:
 
 def table_markdown(t: SqueezeNetTable) -> str:
     """Markdown rendering: per-layer table, totals, sizes."""
+    ours = t.ours_bytes is not None
     head = ("| Layer | #Weights | Density (P) | Entries | Fillers | Weight bits P+Q | P+Q+H "
-            "| Index bits P+Q | P+Q+H | Rate P+Q | Rate P+Q+H |")
-    lines = [head, "|" + "---|" * 11]
+            "| Index bits P+Q | P+Q+H | Rate P+Q | Rate P+Q+H | Authors' bytes |")
+    ncol = 12
+    if ours:
+        head += " Our bytes |"
+        ncol += 1
+    lines = [head, "|" + "---|" * ncol]
     for r in t.rows + [t.total]:
         name = f"**{r.layer}**" if r is t.total else f"`{r.layer}`"
-        lines.append(
-            f"| {name} | {_fmt_k(r.weights)} | {100 * r.density:.1f} % | {r.entries:,} | {r.fillers:,} "
-            f"| {r.weight_bits:g} | {r.huffman_weight_bits:.2f} | {r.index_bits:g} | "
-            f"{r.huffman_index_bits:.2f} | {100 * r.rate_pq:.2f} % | {100 * r.rate_pqh:.2f} % |")
+        line = (f"| {name} | {_fmt_k(r.weights)} | {100 * r.density:.1f} % | {r.entries:,} | {r.fillers:,} "
+                f"| {r.weight_bits:g} | {r.huffman_weight_bits:.2f} | {r.index_bits:g} | "
+                f"{r.huffman_index_bits:.2f} | {100 * r.rate_pq:.2f} % | {100 * r.rate_pqh:.2f} % "
+                f"| {r.authors_bytes:,} |")
+        if ours:
+            line += f" {r.ours_bytes:,} |"
+        lines.append(line)
     tt = t.total
     lines += [
         "",
@@ -172,17 +198,15 @@ def table_markdown(t: SqueezeNetTable) -> str:
         f"| P+Q+H streams + codebooks (paper rule, no biases, no code tables) | {tt.bits_pqh / 8:,.0f} | "
         f"{t.dense_bytes / (tt.bits_pqh / 8):.2f}x |",
     ]
-    if t.ours_bytes is not None:
+    if ours:
         lines.append(f"| our file (`compressor.fileformat`) | {t.ours_bytes:,} | "
                      f"{t.dense_bytes / t.ours_bytes:.2f}x |")
-    for n in t.notes:
-        lines += ["", n]
     return "\n".join(lines) + "\n"
 
 
 CSV_FIELDS = ["layer", "weights", "nonzeros", "density", "entries", "fillers", "weight_bits",
               "huffman_weight_bits", "index_bits", "huffman_index_bits", "codebook_bits",
-              "rate_pq", "rate_pqh", "authors_file_bytes"]
+              "bits_pq", "bits_pqh", "rate_pq", "rate_pqh", "authors_bytes", "ours_bytes"]
 
 
 def table_csv(t: SqueezeNetTable) -> str:
@@ -193,8 +217,9 @@ def table_csv(t: SqueezeNetTable) -> str:
     for r in t.rows + [t.total]:
         w.writerow([r.layer, r.weights, r.nonzeros, f"{r.density:.6f}", r.entries, r.fillers,
                     f"{r.weight_bits:g}", f"{r.huffman_weight_bits:.4f}", f"{r.index_bits:g}",
-                    f"{r.huffman_index_bits:.4f}", r.codebook_bits, f"{r.rate_pq:.6f}",
-                    f"{r.rate_pqh:.6f}", r.file_bytes])
+                    f"{r.huffman_index_bits:.4f}", r.codebook_bits, f"{r.bits_pq:.0f}",
+                    f"{r.bits_pqh:.0f}", f"{r.rate_pq:.6f}", f"{r.rate_pqh:.6f}", r.authors_bytes,
+                    "" if r.ours_bytes is None else r.ours_bytes])
     return buf.getvalue()
 
 
@@ -303,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as td:
             target = ours_path or pathlib.Path(td) / "squeezenet.dcmp"
             fileformat.save(model, target)
-            ours_bytes = target.stat().st_size
+            ours_info = fileformat.inspect(target)
+            ours_bytes = ours_info["file_bytes"]
             back = fileformat.load(target)
         for lay in model.layers:
             b = back.layer(lay.name)
@@ -311,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                     and np.array_equal(b.bias, dense[lay.name + ".bias"])):
                 raise RuntimeError(f"layer {lay.name!r}: our file does not decode to the authors' weights")
 
-        table = squeezenet_table(records, len(blob), ours_bytes)
+        table = squeezenet_table(records, len(blob), ours_info)
         acts, finite = activation_markdown(net, model, args.seed)
         if not finite:
             raise ForwardError("forward pass produced non-finite values")

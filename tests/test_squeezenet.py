@@ -166,17 +166,31 @@ def test_forward_and_workloads(net, model):
         np.testing.assert_allclose(by[name].reference(), res.layer_outputs[name], rtol=1e-5, atol=1e-3)
 
 
-def test_table(net, blob):
-    t = squeezenet_table(read_authors_records(net, blob), len(blob), 123)
+def test_table(net, blob, model, tmp_path):
+    from compressor import fileformat
+
+    path = fileformat.save(model, tmp_path / "sq.dcmp")
+    info = fileformat.inspect(path)
+    t = squeezenet_table(read_authors_records(net, blob), len(blob), info)
     assert len(t.rows) == 26
     assert t.total.weights == 1_244_448 and t.total.nonzeros == 415_921 and t.biases == 3_976
+    assert t.total.entries == 422_083 and t.total.fillers == 6_162
     assert t.dense_bytes == 4 * (1_244_448 + 3_976)
-    for r in t.rows:
+    assert t.ours_bytes == path.stat().st_size
+    assert 4 * 26 + t.total.authors_bytes == len(blob)
+    assert t.total.bits_pq == 422_083 * 12 + 26 * 256 * 32
+    for r, sec in zip(t.rows, info["layers"]):
         assert 0 < r.huffman_weight_bits <= 8 and 0 < r.huffman_index_bits <= 4
         assert r.rate_pqh < r.rate_pq
+        # our file Huffman-codes the very same streams: its stream lengths match the table
+        assert sec["n_entries"] == r.entries
+        assert sec["code_stream_bits"] == round(r.huffman_weight_bits * r.entries)
+        assert sec["gap_stream_bits"] == round(r.huffman_index_bits * r.entries)
     md, csv = table_markdown(t), table_csv(t)
     assert "| `fire9/conv3x3_2` |" in md and "675,763" in md and "| our file" in md
     assert len(csv.strip().splitlines()) == 1 + 26 + 1
+    no_ours = table_markdown(squeezenet_table(read_authors_records(net, blob), len(blob)))
+    assert "Our bytes" not in no_ours and "| our file" not in no_ours
 
 
 def test_cli_writes_everything(tmp_path, capsys, blob):
