@@ -159,6 +159,25 @@ def _lloyd_sorted(xs, centers0, max_iter, tol_abs):
     return c, it + 1, strict
 
 
+@numba.njit(cache=True)
+def _assign_sorted(values, mids):
+    """Index of the first midpoint >= value (= nearest of the sorted centres; ties left)."""
+    out = np.empty(values.shape[0], dtype=np.int64)
+    m = mids.shape[0]
+    for i in range(values.shape[0]):
+        x = values[i]
+        lo = 0
+        hi = m
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if mids[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] = lo
+    return out
+
+
 def assign_to_centroids(values: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Index of the nearest centroid for every value (ties go to the smaller centroid).
 
@@ -169,7 +188,8 @@ def assign_to_centroids(values: np.ndarray, centroids: np.ndarray) -> np.ndarray
     order = np.argsort(cen, kind="stable")
     cs = cen[order]
     mids = 0.5 * (cs[:-1] + cs[1:])
-    return order[np.searchsorted(mids, v, side="left")]
+    flat = np.ascontiguousarray(v.ravel())
+    return order[_assign_sorted(flat, mids)].reshape(v.shape)
 
 
 def kmeans_1d(values: np.ndarray, k: int, init: str | np.ndarray = "linear", seed: int = 0,
@@ -200,8 +220,9 @@ def kmeans_1d(values: np.ndarray, k: int, init: str | np.ndarray = "linear", see
     if flat.size == 0:
         return (np.zeros(k) if c0 is None else c0), np.zeros(v.shape, np.int64), 0.0, 0
     xs = np.sort(flat)
-    uniq = np.unique(xs)
-    if uniq.size <= k:
+    n_distinct = 1 + int(np.count_nonzero(xs[1:] != xs[:-1]))
+    if n_distinct <= k:
+        uniq = np.unique(xs)
         cen = np.concatenate([uniq, np.full(k - uniq.size, uniq[-1])])
         labels = np.searchsorted(uniq, flat).reshape(v.shape)
         return cen, labels.astype(np.int64), 0.0, 0
@@ -209,7 +230,7 @@ def kmeans_1d(values: np.ndarray, k: int, init: str | np.ndarray = "linear", see
         c0 = initial_centroids(xs, k, init, seed)
     tol_abs = float(tol) * float(np.var(xs))
     cen, n_iter, _strict = _lloyd_sorted(xs, c0, int(max_iter), tol_abs)
-    labels = np.searchsorted(0.5 * (cen[:-1] + cen[1:]), flat, side="left")
+    labels = _assign_sorted(np.ascontiguousarray(flat), 0.5 * (cen[:-1] + cen[1:]))
     d = flat - cen[labels]
     inertia = float(np.dot(d, d))
     return cen, labels.reshape(v.shape).astype(np.int64), inertia, int(n_iter)
