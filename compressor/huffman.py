@@ -210,9 +210,8 @@ def _decode_tables(lens: np.ndarray):
     into the (length, symbol)-sorted symbol list; plus a lookup table for short codes."""
     order = np.lexsort((np.arange(lens.size), lens))
     sorted_syms = order[lens[order] > 0].astype(np.int64)
-    count = np.zeros(MAX_CODE_LENGTH + 1, dtype=np.int64)
-    for ln in lens[lens > 0]:
-        count[ln] += 1
+    count = np.bincount(lens, minlength=MAX_CODE_LENGTH + 1).astype(np.int64)
+    count[0] = 0
     first = np.zeros(MAX_CODE_LENGTH + 1, dtype=np.int64)
     offset = np.zeros(MAX_CODE_LENGTH + 1, dtype=np.int64)
     code = 0
