@@ -197,34 +197,40 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
                 fin = p + 1
                 continue
             fin = p + (a1 - a0)
-            s = p + 1
+            # rule S: a line read whenever the line changes (per column: first line, then
+            # every line boundary crossed inside the column)
+            first_line = a0 // entries_per_line
+            last_line = (a1 - 1) // entries_per_line
+            lines += last_line - first_line
+            if first_line != prev_line:
+                lines += 1
+            prev_line = last_line
             is_bias = j == cols
             xj = np.int64(0)
             if not is_bias:
                 xj = x_q[j]
+            # rule A: the first entry issues in cycle p + 1; it follows the PE's previous
+            # issue directly only when that was in cycle p
+            chain = prev_writes and prev_issue_t == p
             for a in range(a0, a1):
-                line = a // entries_per_line
-                if line != prev_line:
-                    lines += 1
-                    prev_line = line
                 v = code[e0 + a]
-                ti = s + (a - a0)
                 if v != 0:
                     busy += 1
                     lr = np.int64(local_row[e0 + a])
-                    if prev_writes and prev_issue_t == ti - 1 and prev_row == lr:
+                    if chain and prev_row == lr:
                         bypass += 1
                     r = lr * N + k
                     if is_bias:
                         acc[r] += bias_q_pass[r]
                     else:
                         acc[r] += _round_product(codebook_q[v] * xj, weight_frac_bits)
-                    prev_writes = True
+                    chain = True
                     prev_row = lr
                 else:
                     pad += 1
-                    prev_writes = False
-                prev_issue_t = ti
+                    chain = False
+            prev_writes = chain
+            prev_issue_t = fin
         counters[0, k] = busy
         counters[1, k] = pad
         counters[2, k] = empty

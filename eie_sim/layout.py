@@ -183,6 +183,24 @@ def _encode_runs(pe, col, local, code, n_pe, n_cols_total, max_z):
     return ptr, entry_start, out_code, out_z, out_local
 
 
+@numba.njit(cache=True, inline="always")
+def _place_entry(out_code, out_z, out_local, w, prev, loc, v, max_z):
+    """Write one entry at ``w`` after the padding its zero run needs; return the next ``w``."""
+    step = max_z + 1
+    zeros = loc - prev - 1
+    while zeros > max_z:
+        prev += step
+        out_code[w] = 0
+        out_z[w] = max_z
+        out_local[w] = prev
+        w += 1
+        zeros -= step
+    out_code[w] = v
+    out_z[w] = zeros
+    out_local[w] = loc
+    return w + 1
+
+
 @numba.njit(cache=True)
 def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
     """The same images as ``build_pass`` for rows ``start..stop`` of a dense code matrix.
@@ -228,30 +246,16 @@ def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
         rr = r - start
         k = rr % n_pe
         loc = rr // n_pe
-        for c in range(n_cols_total):
-            if c < cols:
-                v = codes[r, c]
-                if v == 0:
-                    continue
-            else:
-                if not (has_bias and bias_nz[rr]):
-                    continue
-                v = 1
-            prev = last[k, c]
-            zeros = loc - prev - 1
-            w = cursor[k, c]
-            while zeros > max_z:
-                prev += step
-                out_code[w] = 0
-                out_z[w] = max_z
-                out_local[w] = prev
-                w += 1
-                zeros -= step
-            out_code[w] = v
-            out_z[w] = zeros
-            out_local[w] = loc
-            cursor[k, c] = w + 1
-            last[k, c] = loc
+        for c in range(cols):
+            v = codes[r, c]
+            if v != 0:
+                cursor[k, c] = _place_entry(out_code, out_z, out_local, cursor[k, c],
+                                            last[k, c], loc, v, max_z)
+                last[k, c] = loc
+        if has_bias and bias_nz[rr]:
+            cursor[k, cols] = _place_entry(out_code, out_z, out_local, cursor[k, cols],
+                                           last[k, cols], loc, 1, max_z)
+            last[k, cols] = loc
     return ptr, entry_start, out_code, out_z, out_local
 
 

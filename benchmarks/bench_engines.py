@@ -1,0 +1,338 @@
+"""Engine speed: the numba engine (and the simpy model) on the nine Table III layers.
+
+All layers are SYNTHETIC: random weight codes and activations at the sizes and densities
+of Table III (docs: ../shared/docs/eie-reference.md sec. 7), seeded; the real matrices
+are not available. Each layer has a random bias (the bias column is simulated). Layouts
+are built with ``check_fit=False`` (the sweep includes PE counts whose SRAMs cannot hold
+the layer; which layers do not fit the paper's 64-PE SRAMs is printed).
+
+Parts:
+1. every layer at 64 PEs, queue 8: layer cycles, fast-engine wall time after a warm-up,
+   simulated PE-cycles per second, and (unless ``--no-simpy`` or ``EIE_BENCH_NO_SIMPY=1``)
+   the simpy engine's wall time, the speed ratio and whether both engines agree;
+2. Alex-8 at 43 % activations (the issue's goal case);
+3. a sweep: nine layers x PEs 1, 2, 4, ..., 256 in a 2-process pool (spawned processes
+   with an empty numba cache, so the wall time includes compilation), layout build time
+   reported separately from engine time;
+4. peak memory (ru_maxrss) of a fresh process that builds and runs VGG-6 at 64 PEs.
+
+``main(outdir)`` writes ``bench_engines.csv``, ``bench_engines_sweep.csv`` and
+``bench_engines.md`` under ``outdir``.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import csv
+import multiprocessing
+import os
+import pathlib
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from eie_sim.config import ArchConfig
+from eie_sim.engine_fast import run_pass as fast_run_pass
+from eie_sim.layout import LayoutError, build_layer, check_layer_fits
+
+#: name, inputs (cols), outputs (rows), weight density, activation density (Table III)
+TABLE3: list[tuple[str, int, int, float, float]] = [
+    ("Alex-6", 9216, 4096, 0.09, 0.351),
+    ("Alex-7", 4096, 4096, 0.09, 0.353),
+    ("Alex-8", 4096, 1000, 0.25, 0.375),
+    ("VGG-6", 25088, 4096, 0.04, 0.183),
+    ("VGG-7", 4096, 4096, 0.04, 0.375),
+    ("VGG-8", 4096, 1000, 0.23, 0.411),
+    ("NT-We", 4096, 600, 0.10, 1.0),
+    ("NT-Wd", 600, 8791, 0.11, 1.0),
+    ("NT-LSTM", 1201, 2400, 0.10, 1.0),
+]
+SPEC = {t[0]: t for t in TABLE3}
+PES_SWEEP = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+SEED = 2016
+
+GOALS = {
+    "alex8_ms": 8.0,       # Alex-8 (4096 x 1000, 25 % weights, 43 % activations) at 64 PEs
+    "nine_s": 1.0,         # all nine layers at 64 PEs
+    "sweep_s": 60.0,       # nine layers x PEs 1..256, including compilation
+    "vgg6_mb": 2048.0,     # peak memory for VGG-6
+}
+
+
+# ------------------------------------------------------------------------------------
+# synthetic layers
+# ------------------------------------------------------------------------------------
+def synthetic_codes(rows: int, cols: int, density: float, seed: int, codebook_size: int = 16):
+    """uint8 (rows, cols) weight codes, each kept with probability ``density`` (1..15)."""
+    rng = np.random.default_rng(seed)
+    codes = np.zeros((rows, cols), dtype=np.uint8)
+    chunk = max(1, (1 << 22) // cols)      # keep the float32 mask small (VGG-6 is 100 M)
+    for s in range(0, rows, chunk):
+        mask = rng.random((min(chunk, rows - s), cols), dtype=np.float32) < density
+        codes[s:s + chunk][mask] = rng.integers(1, codebook_size, size=int(mask.sum()),
+                                                dtype=np.uint8)
+    return codes
+
+
+def synthetic_layer(name: str, seed: int = SEED, act_density: float | None = None):
+    """(codes, codebook, bias, x_float) of one Table III layer, seeded by name."""
+    _, cols, rows, wd, ad = SPEC[name]
+    if act_density is not None:
+        ad = act_density
+    s = seed + sum(map(ord, name)) * 7919
+    rng = np.random.default_rng(s)
+    codebook = np.concatenate([[0.0], np.sort(rng.uniform(-1.0, 1.0, 15))])
+    bias = rng.uniform(-0.5, 0.5, rows)
+    x = np.where(rng.random(cols) < ad, rng.uniform(0.05, 4.0, cols), 0.0)
+    codes = synthetic_codes(rows, cols, wd, s + 1)
+    return codes, codebook, bias, x
+
+
+def quantize_acts(x: np.ndarray, cfg: ArchConfig) -> np.ndarray:
+    """Round to nearest on the activation grid (all values here are > 0 and small)."""
+    return np.floor(x * (1 << cfg.act_frac_bits) + 0.5).astype(np.int64)
+
+
+def bench_config(pes: int = 64) -> ArchConfig:
+    return ArchConfig(pes=pes, queue_depth=8).validate()
+
+
+def layer_cycles(stats, cfg: ArchConfig) -> int:
+    """docs/timing.md "Output passes": sum over passes of (pass cycles + store cycles)."""
+    return sum(s.cycles + cfg.batch_store_cycles for s in stats)
+
+
+def _run_layer(engine, layout, x_q, cfg):
+    return [engine(p, layout, x_q, cfg) for p in layout.passes]
+
+
+def _time_fast(layout, x_q, cfg, repeats: int = 5):
+    _run_layer(fast_run_pass, layout, x_q, cfg)          # warm-up (compilation / cache load)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        stats = _run_layer(fast_run_pass, layout, x_q, cfg)
+        times.append(time.perf_counter() - t0)
+    return stats, statistics.median(times)
+
+
+# ------------------------------------------------------------------------------------
+# sweep worker (runs in spawned processes)
+# ------------------------------------------------------------------------------------
+def _sweep_layer(name: str) -> list[dict]:
+    t0 = time.perf_counter()
+    codes, codebook, bias, x = synthetic_layer(name)
+    gen_s = time.perf_counter() - t0
+    out = []
+    for pes in PES_SWEEP:
+        cfg = bench_config(pes)
+        t0 = time.perf_counter()
+        layout = build_layer(codes, codebook, bias, cfg, name=name, check_fit=False)
+        build_s = time.perf_counter() - t0
+        x_q = quantize_acts(x, cfg)
+        t0 = time.perf_counter()
+        stats = _run_layer(fast_run_pass, layout, x_q, cfg)
+        engine_s = time.perf_counter() - t0
+        busy = sum(int(s.busy.sum()) for s in stats)
+        starved = sum(int(s.starved.sum()) for s in stats)
+        cyc = layer_cycles(stats, cfg)
+        out.append(dict(layer=name, pes=pes, passes=len(stats), cycles=cyc,
+                        load_efficiency=1 - starved / max(1, pes * sum(s.cycles for s in stats)),
+                        busy=busy, gen_s=gen_s if pes == PES_SWEEP[0] else 0.0,
+                        build_s=build_s, engine_s=engine_s, pid=os.getpid()))
+    return out
+
+
+def _vgg6_memory() -> dict:
+    cfg = bench_config(64)
+    codes, codebook, bias, x = synthetic_layer("VGG-6")
+    layout = build_layer(codes, codebook, bias, cfg, name="VGG-6", check_fit=False)
+    stats = _run_layer(fast_run_pass, layout, quantize_acts(x, cfg), cfg)
+    return dict(maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                cycles=layer_cycles(stats, cfg))
+
+
+def _spawn_pool(workers: int, cache_dir: str) -> cf.ProcessPoolExecutor:
+    """Fresh interpreters whose numba cache is empty: their time includes compilation."""
+    old = os.environ.get("NUMBA_CACHE_DIR")
+    os.environ["NUMBA_CACHE_DIR"] = cache_dir
+    try:
+        pool = cf.ProcessPoolExecutor(max_workers=workers,
+                                      mp_context=multiprocessing.get_context("spawn"))
+        # start the workers now, while the environment points at the empty cache
+        list(pool.map(os.getpid, range(0)))
+        for f in [pool.submit(os.getpid) for _ in range(workers)]:
+            f.result()
+    finally:
+        if old is None:
+            os.environ.pop("NUMBA_CACHE_DIR", None)
+        else:
+            os.environ["NUMBA_CACHE_DIR"] = old
+    return pool
+
+
+# ------------------------------------------------------------------------------------
+def main(outdir: pathlib.Path, use_simpy: bool | None = None, sweep: bool = True) -> None:
+    outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    if use_simpy is None:
+        use_simpy = os.environ.get("EIE_BENCH_NO_SIMPY", "") not in ("1", "true", "yes")
+    simpy_run = None
+    if use_simpy:
+        try:
+            from eie_sim.engine_simpy import run_pass as simpy_run
+        except ImportError as exc:
+            print(f"(simpy engine not available: {exc}; fast engine only)")
+    print("SYNTHETIC layers: random codes/activations at Table III sizes and densities, "
+          f"seed {SEED}, random bias; 64 PEs, queue_depth 8, paper config otherwise.")
+
+    # ---- part 1: the nine layers at 64 PEs ----
+    cfg = bench_config(64)
+    rows_out = []
+    notes = []
+    hdr = (f"{'layer':8} {'size':>12} {'pass':>4} {'cycles':>7} {'us@800':>7} {'paper us':>8} "
+           f"{'build s':>7} {'fast ms':>8} {'PEcyc/s':>9}")
+    if simpy_run:
+        hdr += f" {'simpy s':>8} {'ratio':>7} agree"
+    print(hdr)
+    paper_us = dict(zip([t[0] for t in TABLE3],
+                        [30.3, 12.2, 9.9, 34.4, 8.7, 8.4, 8.0, 13.9, 7.5]))
+    for name, cols, rows, wd, ad in TABLE3:
+        codes, codebook, bias, x = synthetic_layer(name)
+        t0 = time.perf_counter()
+        layout = build_layer(codes, codebook, bias, cfg, name=name, check_fit=False)
+        build_s = time.perf_counter() - t0
+        try:
+            check_layer_fits(layout, cfg)
+        except LayoutError as exc:
+            notes.append(f"{name}: does not fit the paper's 64-PE SRAMs ({exc}); simulated "
+                         f"with check_fit=False")
+        x_q = quantize_acts(x, cfg)
+        stats, fast_s = _time_fast(layout, x_q, cfg)
+        cyc = layer_cycles(stats, cfg)
+        rec = dict(layer=name, rows=rows, cols=cols, weight_density=wd, act_density=ad,
+                   passes=len(stats), cycles=cyc, us_800mhz=cyc / cfg.clock_mhz,
+                   paper_actual_us=paper_us[name], build_s=build_s, fast_s=fast_s,
+                   pe_cycles_per_s=cyc * cfg.pes / fast_s,
+                   simpy_s="", ratio="", agree="")
+        line = (f"{name:8} {f'{cols}x{rows}':>12} {len(stats):>4} {cyc:>7} "
+                f"{cyc / cfg.clock_mhz:>7.1f} {paper_us[name]:>8.1f} {build_s:>7.2f} "
+                f"{fast_s * 1e3:>8.2f} {rec['pe_cycles_per_s']:>9.2e}")
+        if simpy_run:
+            t0 = time.perf_counter()
+            sstats = _run_layer(simpy_run, layout, x_q, cfg)
+            simpy_s = time.perf_counter() - t0
+            diffs = [d for a, b in zip(stats, sstats) for d in a.differences(b)]
+            rec.update(simpy_s=simpy_s, ratio=simpy_s / fast_s, agree=not diffs)
+            line += f" {simpy_s:>8.2f} {simpy_s / fast_s:>7.0f} {'yes' if not diffs else diffs[:3]}"
+        print(line, flush=True)
+        rows_out.append(rec)
+    total_fast = sum(r["fast_s"] for r in rows_out)
+    for n in notes:
+        print("note:", n)
+
+    # ---- part 2: Alex-8 at 43 % activations (the issue's figure) ----
+    codes, codebook, bias, x = synthetic_layer("Alex-8", act_density=0.43)
+    layout = build_layer(codes, codebook, bias, cfg, name="Alex-8", check_fit=False)
+    a8_stats, a8_s = _time_fast(layout, quantize_acts(x, cfg), cfg, repeats=20)
+    a8_cycles = layer_cycles(a8_stats, cfg)
+
+    # ---- part 3: the sweep ----
+    sweep_rows, sweep_wall = [], None
+    if sweep:
+        with tempfile.TemporaryDirectory(prefix="eie_numba_cold_") as cold:
+            t0 = time.perf_counter()
+            pool = _spawn_pool(2, cold)
+            with pool:
+                # largest layers first so the two workers end together
+                order = sorted(TABLE3, key=lambda t: -t[1] * t[2] * t[3])
+                for res in pool.map(_sweep_layer, [t[0] for t in order]):
+                    sweep_rows.extend(res)
+            sweep_wall = time.perf_counter() - t0
+        sweep_rows.sort(key=lambda r: ([t[0] for t in TABLE3].index(r["layer"]), r["pes"]))
+
+    # ---- part 4: memory of VGG-6 in a fresh process ----
+    with cf.ProcessPoolExecutor(max_workers=1,
+                                mp_context=multiprocessing.get_context("spawn")) as pool:
+        mem = pool.submit(_vgg6_memory).result()
+
+    # ---- report ----
+    goal_lines = [
+        f"Alex-8 (4096x1000, 25 % w, 43 % act) at 64 PEs: {a8_s * 1e3:.2f} ms "
+        f"({a8_cycles} cycles)   goal < {GOALS['alex8_ms']:.0f} ms   "
+        f"{'MET' if a8_s * 1e3 < GOALS['alex8_ms'] else 'MISSED'}",
+        f"all nine layers at 64 PEs (fast engine): {total_fast:.3f} s   goal < "
+        f"{GOALS['nine_s']:.0f} s   {'MET' if total_fast < GOALS['nine_s'] else 'MISSED'}",
+    ]
+    if sweep_wall is not None:
+        build_total = sum(r["build_s"] for r in sweep_rows)
+        engine_total = sum(r["engine_s"] for r in sweep_rows)
+        gen_total = sum(r["gen_s"] for r in sweep_rows)
+        goal_lines.append(
+            f"sweep 9 layers x PEs {PES_SWEEP[0]}..{PES_SWEEP[-1]} ({len(sweep_rows)} points, "
+            f"2 spawned workers, cold numba cache): {sweep_wall:.1f} s wall incl. compilation "
+            f"(summed over workers: synthetic data {gen_total:.1f} s, layout build "
+            f"{build_total:.1f} s, engine {engine_total:.1f} s)   goal < "
+            f"{GOALS['sweep_s']:.0f} s   {'MET' if sweep_wall < GOALS['sweep_s'] else 'MISSED'}")
+    goal_lines.append(
+        f"VGG-6 at 64 PEs, peak memory of a fresh process (ru_maxrss, incl. the dense "
+        f"{4096 * 25088 / 2**20:.0f} MB code matrix): {mem['maxrss_mb']:.0f} MB   goal < "
+        f"{GOALS['vgg6_mb']:.0f} MB   {'MET' if mem['maxrss_mb'] < GOALS['vgg6_mb'] else 'MISSED'}")
+    if simpy_run:
+        ratios = [r["ratio"] for r in rows_out]
+        goal_lines.append(
+            f"fast vs simpy speed ratio at 64 PEs: min {min(ratios):.0f}x, geo-mean "
+            f"{float(np.exp(np.mean(np.log(ratios)))):.0f}x, max {max(ratios):.0f}x; engines agree "
+            f"on {sum(bool(r['agree']) for r in rows_out)}/{len(rows_out)} layers")
+    print("\nGoals (issue) beside measurements:")
+    for g in goal_lines:
+        print("  " + g)
+
+    fields = list(rows_out[0])
+    with open(outdir / "bench_engines.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows_out)
+    if sweep_rows:
+        with open(outdir / "bench_engines_sweep.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(sweep_rows[0]))
+            w.writeheader()
+            w.writerows(sweep_rows)
+    md = ["# Engine speed (SYNTHETIC Table III layers, seeded)", "",
+          "64 PEs, queue_depth 8, paper config otherwise; random bias; layouts built with "
+          "check_fit=False. Cycles = sum over passes of (pass cycles + batch_store_cycles).", "",
+          "| layer | size (in x out) | passes | cycles | us @800 MHz | paper actual us | "
+          "build s | fast ms | PE-cycles/s | simpy s | fast/simpy |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows_out:
+        simpy_txt = f"{r['simpy_s']:.2f}" if r["simpy_s"] != "" else "-"
+        ratio_txt = f"{r['ratio']:.0f}x" if r["ratio"] != "" else "-"
+        md.append(f"| {r['layer']} | {r['cols']} x {r['rows']} | {r['passes']} | {r['cycles']} | "
+                  f"{r['us_800mhz']:.1f} | {r['paper_actual_us']} | {r['build_s']:.2f} | "
+                  f"{r['fast_s'] * 1e3:.2f} | {r['pe_cycles_per_s']:.2e} | {simpy_txt} | {ratio_txt} |")
+    md += ["", "## Goals", ""] + [f"- {g}" for g in goal_lines] + [""]
+    md += [f"- note: {n}" for n in notes]
+    if sweep_rows:
+        md += ["", "## Sweep: layer cycles by PE count", "",
+               "| layer | " + " | ".join(str(p) for p in PES_SWEEP) + " |",
+               "|---|" + "---|" * len(PES_SWEEP)]
+        for name in [t[0] for t in TABLE3]:
+            cyc = [str(r["cycles"]) for r in sweep_rows if r["layer"] == name]
+            md.append(f"| {name} | " + " | ".join(cyc) + " |")
+    (outdir / "bench_engines.md").write_text("\n".join(md) + "\n")
+    print(f"\nwrote {outdir / 'bench_engines.csv'}, {outdir / 'bench_engines.md'}"
+          + (f", {outdir / 'bench_engines_sweep.csv'}" if sweep_rows else ""))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir", nargs="?", default="results", type=pathlib.Path)
+    ap.add_argument("--no-simpy", action="store_true", help="skip the simpy engine")
+    ap.add_argument("--no-sweep", action="store_true", help="skip the PE sweep")
+    a = ap.parse_args()
+    main(a.outdir, use_simpy=False if a.no_simpy else None, sweep=not a.no_sweep)
+    sys.exit(0)
