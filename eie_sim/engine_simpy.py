@@ -1,0 +1,115 @@
+"""The simpy discrete-event engine: the readable reference model of one EIE pass.
+
+``run_pass(pass_layout, layer_layout, x_q, cfg) -> PassStats`` simulates one output pass
+of one layer, cycle by cycle, by the rules of docs/timing.md. One simpy process per PE
+(:mod:`eie_sim.units.pe`) and one for the central control unit
+(:mod:`eie_sim.units.ccu`); shared state is registered through the clock edge of
+:mod:`eie_sim.units.clock`. See docs/simpy-model.md for the mapping and measured speed.
+The numba engine (``eie_sim/engine_fast.py``) implements the same rules and must return
+an equal :class:`~eie_sim.stats.PassStats`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from .config import ArchConfig
+from .layout import LayerLayout, PassLayout
+from .stats import PassStats
+from .units.act_rw import ActRW
+from .units.activation_queue import ActivationQueue, FullSignal
+from .units.arithmetic_unit import ArithmeticUnit
+from .units.ccu import BroadcastBus, CentralControlUnit
+from .units.clock import Clock
+from .units.lnzd import LeadingNonZeroDetector
+from .units.pe import ProcessingElement
+from .units.pointer_read import PointerReadUnit
+from .units.spmat_read import SpmatReadUnit
+
+
+class SimpyModel:
+    """The PE array and CCU of one pass, built and ready to :meth:`run`."""
+
+    def __init__(self, pass_layout: PassLayout, layer_layout: LayerLayout, x_q, cfg: ArchConfig):
+        n = pass_layout.n_pe
+        if n != cfg.pes:
+            raise ValueError(f"pass laid out for {n} PEs but cfg.pes = {cfg.pes}")
+        x_q = np.asarray(x_q)
+        if x_q.shape != (pass_layout.cols,):
+            raise ValueError(f"x_q has shape {x_q.shape}, expected ({pass_layout.cols},)")
+        if x_q.size and not np.issubdtype(x_q.dtype, np.integer):
+            raise ValueError(f"x_q must hold integer fixed-point activations, got {x_q.dtype}")
+        self.cfg = cfg
+        self.pass_layout = pass_layout
+        self.env = env = simpy.Environment()
+        self.clock = clock = Clock(env)
+        self.full_signal = FullSignal(env)
+        regs = cfg.act_regs_per_pe
+        rows = pass_layout.rows
+        has_bias = pass_layout.has_bias
+        codebook_q = [int(v) for v in layer_layout.codebook_q]
+        bias_q = np.asarray(layer_layout.bias_q, dtype=np.int64)
+
+        self.queues: list[ActivationQueue] = []
+        self.act_rws: list[ActRW] = []
+        self.pes: list[ProcessingElement] = []
+        for k in range(n):
+            local_rows = len(range(k, rows, n))
+            queue = ActivationQueue(env, clock, cfg.queue_depth, self.full_signal)
+            act = ActRW(k, n, x_q, regs, local_rows)
+            lo, hi = int(pass_layout.entry_start[k]), int(pass_layout.entry_start[k + 1])
+            bias_of_row = []
+            if has_bias:
+                global_rows = pass_layout.row_offset + k + n * np.arange(local_rows)
+                bias_of_row = [int(v) for v in bias_q[global_rows]]
+            arith = ArithmeticUnit(
+                codes=pass_layout.code[lo:hi].tolist(), zs=pass_layout.z[lo:hi].tolist(),
+                codebook_q=codebook_q, shift=cfg.weight_frac_bits,
+                bias_col=pass_layout.cols if has_bias else -1,
+                bias_of_row=bias_of_row, dest=act.dest)
+            pe = ProcessingElement(env, k, queue, PointerReadUnit(pass_layout.ptr[k]),
+                                   SpmatReadUnit(cfg.entries_per_line), arith, act)
+            self.queues.append(queue)
+            self.act_rws.append(act)
+            self.pes.append(pe)
+
+        self.lnzd = LeadingNonZeroDetector(n, cfg.lnzd_fan_in, regs)
+        self.lnzd.latch_sources([act.source for act in self.act_rws])
+        self.ccu = CentralControlUnit(
+            env, BroadcastBus(self.queues), self.full_signal, self.lnzd, self.act_rws,
+            cols=pass_layout.cols, has_bias=has_bias, bias_activation=1 << cfg.act_frac_bits,
+            regs_per_pe=regs, batch_load_cycles=cfg.batch_load_cycles)
+
+    def run(self) -> PassStats:
+        """Run until all work has drained (no early stop) and collect the counters."""
+        self.env.run()
+        ccu, pes, n = self.ccu, self.pes, self.pass_layout.n_pe
+        if not ccu.done or any(len(q) for q in self.queues):
+            raise RuntimeError("simulation ended with work left (CCU not done or a queue not empty)")
+        last = max([ccu.last_active_cycle] + [pe.last_work_cycle for pe in pes])
+        cycles = last + 1 + self.cfg.arithmetic_latency
+
+        def per_pe(values) -> np.ndarray:
+            return np.array(list(values), dtype=np.int64)
+
+        busy = per_pe(pe.busy for pe in pes)
+        padding = per_pe(pe.padding for pe in pes)
+        empty = per_pe(pe.empty for pe in pes)
+        acc = np.zeros(self.pass_layout.rows, dtype=np.int64)
+        for k, act in enumerate(self.act_rws):
+            acc[k::n] = act.dest
+        return PassStats(
+            cycles=cycles, busy=busy, padding=padding, empty=empty,
+            starved=cycles - busy - padding - empty,
+            pointer_reads=per_pe(pe.pointer_read.reads for pe in pes),
+            spmat_line_reads=per_pe(pe.spmat_read.line_reads for pe in pes),
+            bypass_hits=per_pe(pe.arithmetic.bypass_hits for pe in pes),
+            broadcasts=ccu.broadcasts, queue_full_stalls=ccu.queue_full_stalls,
+            batch_load_cycles=ccu.batch_load_cycles,
+            max_queue_occupancy=max(q.max_occupancy for q in self.queues),
+            acc=acc)
+
+
+def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q, cfg: ArchConfig) -> PassStats:
+    """Simulate one output pass (docs/timing.md) on the simpy model; see :class:`PassStats`."""
+    return SimpyModel(pass_layout, layer_layout, x_q, cfg).run()
