@@ -1,0 +1,619 @@
+"""Run layers and networks on the simulated PE array and check every output against numpy.
+
+:func:`simulate_layer` quantizes the input to fixed point, runs every output pass with
+an engine (``run_pass(pass_layout, layer_layout, x_q, cfg) -> PassStats``, docs/timing.md),
+adds ``batch_store_cycles`` per pass, saturates and applies ReLU, and then checks:
+
+1. **bit-exact** against the integer reference: numpy on ``codebook_q`` and ``x_q`` with
+   the same per-product rounding (docs/timing.md, rule A) and the fixed-point bias;
+2. **float error** against ``W_float @ x_float + b`` (``W_float = codebook[codes]``) within
+   a bound computed per row from the actual fixed-point errors:
+   ``sum_j |w_ij| |x_j - xq_j| + |xq_j| |w_ij - wq_ij|`` + half an output step per
+   rounded product + the bias rounding error (ReLU and saturation do not increase it).
+
+Either mismatch raises :class:`SimulationMismatch`. ``verify=True`` runs both engines
+and raises :class:`EngineMismatch` on any counter that differs.
+:func:`simulate_network` chains layers (destination registers become the next source,
+ReLU between layers, none after the last); :func:`lenet_accuracy` runs MNIST images
+through a compressed LeNet-300-100 on the simulator.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import energy as energy_mod
+from .config import ArchConfig
+from .fixed_point import quantize, round_product, saturate, to_float, word_limits
+from .layout import LayerLayout
+from .stats import PE_COUNTERS, PassStats
+from .workload import LayerWorkload, Workload, WorkloadError, synthetic_input
+
+Engine = Callable[..., PassStats]
+ENGINE_NAMES = ("fast", "simpy")
+
+
+class EngineUnavailable(RuntimeError):
+    """The requested engine module is not installed/written yet."""
+
+
+class SimulationMismatch(RuntimeError):
+    """A simulated output differs from the numpy reference (bit-exact or beyond the bound)."""
+
+
+class EngineMismatch(RuntimeError):
+    """The two engines disagree on some counter (``--verify``)."""
+
+
+def get_engine(engine: str | Engine) -> tuple[str, Engine]:
+    """``(name, run_pass)`` for ``'fast'``, ``'simpy'`` or a callable."""
+    if callable(engine):
+        return getattr(engine, "__name__", "custom"), engine
+    if engine == "fast":
+        modname = "eie_sim.engine_fast"
+    elif engine == "simpy":
+        modname = "eie_sim.engine_simpy"
+    else:
+        raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}")
+    import importlib
+    try:
+        mod = importlib.import_module(modname)
+        fn = mod.run_pass
+    except (ImportError, AttributeError) as exc:
+        raise EngineUnavailable(f"engine {engine!r} ({modname}.run_pass) is not available: {exc}") from None
+    return engine, fn
+
+
+# ------------------------------------------------------------------ prepared layer
+@dataclass
+class PreparedLayer:
+    """A layout plus the non-zeros of the original matrix for the numpy checks."""
+
+    layout: LayerLayout
+    r: np.ndarray                     #: int64 row of every non-zero weight
+    c: np.ndarray                     #: int64 column
+    code: np.ndarray                  #: int64 weight code
+    codebook: np.ndarray              #: float64 codebook (full 2**weight_bits)
+    bias: np.ndarray | None           #: float64 or None
+    workload: LayerWorkload | None = None
+    reference_from: str = "original matrix"
+
+
+def prepare(layer: LayerWorkload | LayerLayout | PreparedLayer, cfg: ArchConfig,
+            check_fit: bool = True) -> PreparedLayer:
+    """Lay out ``layer`` (unless it is a layout) and collect what the checks need."""
+    if isinstance(layer, PreparedLayer):
+        return layer
+    if isinstance(layer, LayerWorkload):
+        lay = layer.layout(cfg, check_fit=check_fit)
+        r, c, code = layer.nonzeros()
+        return PreparedLayer(lay, r, c, code, lay.codebook.astype(np.float64),
+                             None if layer.bias is None else layer.bias.astype(np.float64), layer)
+    if isinstance(layer, LayerLayout):
+        if layer.n_pe != cfg.pes:
+            raise WorkloadError(f"layer {layer.name!r} was laid out for {layer.n_pe} PEs, cfg has {cfg.pes}")
+        rs, cs, codes = [], [], []
+        for p in layer.passes:
+            real = (p.code != 0) & (p.columns() < p.cols)
+            rs.append(p.global_rows()[real])
+            cs.append(p.columns()[real])
+            codes.append(p.code[real].astype(np.int64))
+        r, c, code = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (rs, cs, codes))
+        return PreparedLayer(layer, r, c, code, layer.codebook.astype(np.float64),
+                             None if layer.bias is None else layer.bias.astype(np.float64), None,
+                             reference_from="layout entries (no original matrix given)")
+    raise TypeError(f"expected a LayerWorkload, LayerLayout or PreparedLayer, got {type(layer).__name__}")
+
+
+# ------------------------------------------------------------------ numpy references
+def integer_reference(prep: PreparedLayer, x_q: np.ndarray, cfg: ArchConfig) -> np.ndarray:
+    """Accumulators as the datapath computes them: bias_q + sum of rounded products."""
+    lay = prep.layout
+    acc = lay.bias_q.astype(np.int64).copy()
+    xv = x_q[prep.c]
+    sel = xv != 0
+    prod = lay.codebook_q[prep.code[sel]] * xv[sel]
+    np.add.at(acc, prep.r[sel], round_product(prod, cfg.weight_frac_bits))
+    return acc
+
+
+def float_reference(prep: PreparedLayer, x: np.ndarray, x_q: np.ndarray, cfg: ArchConfig
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``(W_float @ x + b, per-row error bound of the fixed-point computation)``."""
+    lay = prep.layout
+    rows = lay.rows
+    w = prep.codebook[prep.code]
+    xv = x[prep.c]
+    y = np.zeros(rows)
+    np.add.at(y, prep.r, w * xv)
+    xq_f = to_float(x_q, cfg.act_frac_bits)
+    wq = to_float(lay.codebook_q, cfg.weight_frac_bits)[prep.code]
+    ex = np.abs(x - xq_f)[prep.c]
+    ew = np.abs(w - wq)
+    xqv = xq_f[prep.c]
+    bound = np.zeros(rows)
+    np.add.at(bound, prep.r, np.abs(w) * ex + np.abs(xqv) * ew
+              + np.where((xqv != 0) & (wq != 0), 0.5 ** (cfg.act_frac_bits + 1), 0.0))
+    if prep.bias is not None:
+        y += prep.bias
+        bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.act_frac_bits))
+    # float64 summation noise (far below one output step)
+    mag = np.zeros(rows)
+    np.add.at(mag, prep.r, np.abs(w * xv))
+    bound += 1e-12 * (mag + 1.0)
+    return y, bound
+
+
+# ------------------------------------------------------------------ result
+@dataclass
+class LayerResult:
+    """Everything measured for one layer (arrays per PE are summed over passes)."""
+
+    name: str
+    rows: int
+    cols: int
+    pes: int
+    clock_mhz: float
+    passes: int
+    cycles: int
+    pass_cycles: list[int]
+    busy: np.ndarray
+    padding: np.ndarray
+    empty: np.ndarray
+    starved: np.ndarray
+    pointer_reads_pe: np.ndarray
+    spmat_line_reads_pe: np.ndarray
+    bypass_hits_pe: np.ndarray
+    broadcasts: int
+    queue_full_stalls: int
+    batch_load_cycles: int
+    batch_store_cycles: int
+    max_queue_occupancy: int
+    ccu_min_cycles: int               #: cycles the CCU needs without any stall (lower bound)
+    critical_pe_cycles: int           #: sum over passes of the busiest PE's work cycles
+    nnz: int
+    input_nonzeros: int
+    input_saturations: int
+    output_saturations: int
+    max_error: float
+    max_error_bound: float
+    output_q: np.ndarray
+    output: np.ndarray
+    energy: dict[str, Any]
+    engine: str
+    verified: bool
+    synthetic: bool
+    seeds: dict[str, Any]
+    config: dict[str, Any]
+    source: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    # ---- derived ----------------------------------------------------------------
+    @property
+    def cycle_ns(self) -> float:
+        return 1e3 / self.clock_mhz
+
+    @property
+    def time_us(self) -> float:
+        return self.cycles * self.cycle_ns / 1e3
+
+    @property
+    def useful_macs(self) -> int:
+        """Real (non-padding) entries processed, bias-column entries included."""
+        return int(self.busy.sum())
+
+    @property
+    def padding_macs(self) -> int:
+        return int(self.padding.sum())
+
+    @property
+    def theoretical_cycles(self) -> float:
+        """Useful MACs / N (paper sec. VI: workload / peak throughput)."""
+        return self.useful_macs / self.pes
+
+    @property
+    def theoretical_cycles_padded(self) -> float:
+        return (self.useful_macs + self.padding_macs) / self.pes
+
+    @property
+    def theoretical_time_us(self) -> float:
+        return self.theoretical_cycles * self.cycle_ns / 1e3
+
+    @property
+    def theoretical_time_padded_us(self) -> float:
+        return self.theoretical_cycles_padded * self.cycle_ns / 1e3
+
+    @property
+    def actual_over_theoretical(self) -> float:
+        return self.cycles / self.theoretical_cycles if self.theoretical_cycles else math.inf
+
+    @property
+    def actual_over_theoretical_padded(self) -> float:
+        t = self.theoretical_cycles_padded
+        return self.cycles / t if t else math.inf
+
+    @property
+    def store_cycles_per_pe(self) -> int:
+        return self.batch_store_cycles
+
+    @property
+    def load_efficiency(self) -> float:
+        """1 - starved / (N T) (Fig. 8, 13); T = layer cycles (store cycles not starvation)."""
+        return 1.0 - float(self.starved.sum()) / (self.pes * self.cycles)
+
+    @property
+    def authors_efficiency(self) -> float:
+        """busy / (N T): the released simulator's efficiency counter."""
+        return float(self.busy.sum()) / (self.pes * self.cycles)
+
+    @property
+    def real_over_total_work(self) -> float:
+        """busy / (busy + padding) (Fig. 12)."""
+        tot = self.useful_macs + self.padding_macs
+        return self.useful_macs / tot if tot else 1.0
+
+    @property
+    def padding_share(self) -> float:
+        return 1.0 - self.real_over_total_work
+
+    @property
+    def empty_cycles(self) -> int:
+        return int(self.empty.sum())
+
+    @property
+    def pointer_reads(self) -> int:
+        return int(self.pointer_reads_pe.sum())
+
+    @property
+    def spmat_line_reads(self) -> int:
+        return int(self.spmat_line_reads_pe.sum())
+
+    @property
+    def bypass_hits(self) -> int:
+        return int(self.bypass_hits_pe.sum())
+
+    @property
+    def energy_uj(self) -> float:
+        return float(self.energy["energy_uj"])
+
+    @property
+    def avg_power_w(self) -> float:
+        return float(self.energy["avg_power_w"])
+
+    def summary(self) -> dict[str, Any]:
+        """Scalar results (the report's per-layer row)."""
+        from .report import layer_row
+        return layer_row(self)
+
+
+# ------------------------------------------------------------------ helpers
+def ccu_min_cycles(x_q: np.ndarray, cols: int, cfg: ArchConfig, has_bias: bool) -> int:
+    """Cycles the CCU needs for one pass if no queue were ever full (docs/timing.md, rule B).
+
+    A detector row with ``m`` non-zeros costs ``m`` cycles when its last bank is non-zero,
+    else ``m + 1``; every input batch after the first costs ``batch_load_cycles``; the
+    bias broadcast one cycle.
+    """
+    n = cfg.pes
+    n_rows = -(-cols // n)
+    nz = np.asarray(x_q[:cols]) != 0
+    padded = np.zeros(n_rows * n, dtype=bool)
+    padded[:cols] = nz
+    grid = padded.reshape(n_rows, n)
+    m = grid.sum(axis=1)
+    last_bank = np.full(n_rows, n - 1)
+    last_bank[-1] = (cols - 1) % n
+    last_nz = grid[np.arange(n_rows), last_bank]
+    cycles = int(m.sum() + np.count_nonzero(~last_nz))
+    batches = -(-n_rows // cfg.act_regs_per_pe)
+    cycles += (batches - 1) * cfg.batch_load_cycles
+    return cycles + int(has_bias)
+
+
+def _check_stats(st: PassStats, pass_rows: int, cfg: ArchConfig, what: str) -> None:
+    for name in PE_COUNTERS:
+        arr = np.asarray(getattr(st, name))
+        if arr.shape != (cfg.pes,):
+            raise SimulationMismatch(f"{what}: counter {name} has shape {arr.shape}, expected ({cfg.pes},)")
+    if np.asarray(st.acc).shape != (pass_rows,):
+        raise SimulationMismatch(f"{what}: {np.asarray(st.acc).shape} accumulators for {pass_rows} rows")
+    try:
+        st.check_accounting()
+    except AssertionError as exc:
+        raise SimulationMismatch(f"{what}: {exc}") from None
+
+
+def _run_passes(prep: PreparedLayer, x_q: np.ndarray, cfg: ArchConfig, engine: str | Engine,
+                verify: bool | str | Engine) -> tuple[str, list[PassStats], bool]:
+    name, run_pass = get_engine(engine)
+    other = None
+    if verify:
+        if verify is True:
+            if callable(engine):
+                raise EngineUnavailable("verify=True with a custom engine: pass the engine to compare against")
+            other = get_engine("simpy" if name == "fast" else "fast")
+        else:
+            other = get_engine(verify)
+    stats = []
+    lay = prep.layout
+    for i, p in enumerate(lay.passes):
+        st = run_pass(p, lay, x_q, cfg)
+        _check_stats(st, p.rows, cfg, f"layer {lay.name!r} pass {i} ({name} engine)")
+        if other is not None:
+            st2 = other[1](p, lay, x_q, cfg)
+            diffs = st.differences(st2)
+            if diffs:
+                raise EngineMismatch(f"layer {lay.name!r} pass {i}: engines {name} and {other[0]} "
+                                     f"disagree: " + "; ".join(diffs))
+        stats.append(st)
+    return name, stats, other is not None
+
+
+# ------------------------------------------------------------------ layer
+def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.ndarray | None,
+                   cfg: ArchConfig, engine: str | Engine = "fast",
+                   verify: bool | str | Engine = False, relu: bool = True, *,
+                   x_q: np.ndarray | None = None, check: bool = True, check_fit: bool = True,
+                   energy_table: energy_mod.EnergyTable | None = None,
+                   seeds: dict | None = None) -> LayerResult:
+    """Simulate one layer ``y = ReLU(W x + b)`` and check it against numpy.
+
+    ``x``: float input (``None``: the workload's own ``x``); ``x_q``: an already
+    fixed-point input (then ``x`` defaults to its float value). ``engine``: ``'fast'``,
+    ``'simpy'`` or a ``run_pass`` callable; ``verify``: True (the other named engine) or
+    an engine to compare every pass with. Raises :class:`SimulationMismatch`,
+    :class:`EngineMismatch`, :class:`~eie_sim.layout.LayoutError`, ...
+    """
+    t0 = time.perf_counter()
+    prep = prepare(layer, cfg, check_fit=check_fit)
+    lay = prep.layout
+    wl = prep.workload
+    in_sat = 0
+    if x_q is None:
+        if x is None:
+            x = wl.x if wl is not None else None
+        if x is None:
+            raise WorkloadError(f"layer {lay.name!r}: no input vector given")
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if x.shape != (lay.cols,):
+            raise WorkloadError(f"layer {lay.name!r}: input has {x.size} values for {lay.cols} columns")
+        if not np.all(np.isfinite(x)):
+            raise WorkloadError(f"layer {lay.name!r}: input contains NaN or infinity")
+        x_q, in_sat = quantize(x, cfg.act_frac_bits, cfg.word_bits)
+    else:
+        x_q = np.asarray(x_q, dtype=np.int64).reshape(-1)
+        if x_q.shape != (lay.cols,):
+            raise WorkloadError(f"layer {lay.name!r}: input has {x_q.size} values for {lay.cols} columns")
+        if x is None:
+            x = to_float(x_q, cfg.act_frac_bits)
+    name, stats, verified = _run_passes(prep, x_q, cfg, engine, verify)
+
+    acc = np.concatenate([np.asarray(s.acc, dtype=np.int64) for s in stats])
+    out_q, out_sat = saturate(acc, cfg.word_bits)
+    if relu:
+        out_q = np.maximum(out_q, 0)
+    max_err, max_bound = 0.0, 0.0
+    if check:
+        ref = integer_reference(prep, x_q, cfg)
+        bad = np.flatnonzero(ref != acc)
+        if bad.size:
+            i = int(bad[0])
+            raise SimulationMismatch(
+                f"layer {lay.name!r} ({name} engine): {bad.size} of {lay.rows} accumulators differ "
+                f"from the integer reference (numpy on codebook_q and x_q, {prep.reference_from}); "
+                f"first at row {i}: engine {int(acc[i])}, reference {int(ref[i])}")
+        y, bound = float_reference(prep, x, x_q, cfg)
+        if relu:
+            y = np.maximum(y, 0.0)
+        lo, hi = word_limits(cfg.word_bits)
+        y = np.clip(y, lo / (1 << cfg.act_frac_bits), hi / (1 << cfg.act_frac_bits))
+        err = np.abs(to_float(out_q, cfg.act_frac_bits) - y)
+        over = np.flatnonzero(err > bound)
+        if over.size:
+            i = int(over[0])
+            raise SimulationMismatch(
+                f"layer {lay.name!r}: {over.size} outputs differ from W_float @ x + b beyond the "
+                f"fixed-point error bound; first at row {i}: error {err[i]:.6g} > bound {bound[i]:.6g}")
+        max_err = float(err.max()) if err.size else 0.0
+        max_bound = float(bound.max()) if bound.size else 0.0
+
+    def tot(field_name):
+        return np.sum([np.asarray(getattr(s, field_name), dtype=np.int64) for s in stats], axis=0)
+
+    n_pass = len(stats)
+    store = n_pass * cfg.batch_store_cycles
+    cycles = int(sum(s.cycles for s in stats)) + store
+    busy, padding, empty = tot("busy"), tot("padding"), tot("empty")
+    critical = int(sum(int(np.max(s.busy + s.padding + s.empty)) for s in stats))
+    ccu = n_pass * ccu_min_cycles(x_q, lay.cols, cfg, lay.has_bias)
+    counts = energy_mod.ActionCounts(
+        cycles=cycles, queue_entries=int(sum(s.broadcasts for s in stats)) * cfg.pes,
+        pointer_reads=int(tot("pointer_reads").sum()),
+        spmat_line_reads=int(tot("spmat_line_reads").sum()),
+        issued_entries=int(busy.sum() + padding.sum()), accumulator_writes=int(busy.sum()),
+        act_sram_cycles=(int(sum(s.batch_load_cycles for s in stats)) + store) * cfg.pes)
+    energy = energy_mod.estimate(counts, cfg, energy_table)
+    seeds = dict(seeds or {})
+    if wl is not None and "seed" in wl.source:
+        seeds.setdefault("workload_seed", wl.source["seed"])
+    return LayerResult(
+        name=lay.name, rows=lay.rows, cols=lay.cols, pes=cfg.pes, clock_mhz=cfg.clock_mhz,
+        passes=n_pass, cycles=cycles, pass_cycles=[int(s.cycles) for s in stats],
+        busy=busy, padding=padding, empty=empty, starved=tot("starved"),
+        pointer_reads_pe=tot("pointer_reads"), spmat_line_reads_pe=tot("spmat_line_reads"),
+        bypass_hits_pe=tot("bypass_hits"), broadcasts=int(sum(s.broadcasts for s in stats)),
+        queue_full_stalls=int(sum(s.queue_full_stalls for s in stats)),
+        batch_load_cycles=int(sum(s.batch_load_cycles for s in stats)), batch_store_cycles=store,
+        max_queue_occupancy=int(max(s.max_queue_occupancy for s in stats)),
+        ccu_min_cycles=ccu, critical_pe_cycles=critical, nnz=int(prep.r.size),
+        input_nonzeros=int(np.count_nonzero(x_q)), input_saturations=int(in_sat),
+        output_saturations=int(out_sat), max_error=max_err, max_error_bound=max_bound,
+        output_q=out_q, output=to_float(out_q, cfg.act_frac_bits), energy=energy, engine=name,
+        verified=verified, synthetic=bool(lay.meta.get("synthetic", False)), seeds=seeds,
+        config=cfg.as_dict(), source=dict(lay.meta.get("source", {})),
+        wall_s=time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------ network
+@dataclass
+class NetworkResult:
+    layers: list[LayerResult]
+    output_q: np.ndarray
+    output: np.ndarray
+
+    @property
+    def cycles(self) -> int:
+        return sum(l.cycles for l in self.layers)
+
+    @property
+    def time_us(self) -> float:
+        return sum(l.time_us for l in self.layers)
+
+    @property
+    def energy_uj(self) -> float:
+        return sum(l.energy_uj for l in self.layers)
+
+    def totals(self) -> dict[str, Any]:
+        L = self.layers
+        n = L[0].pes if L else 1
+        busy = sum(l.useful_macs for l in L)
+        pad = sum(l.padding_macs for l in L)
+        starved = sum(int(l.starved.sum()) for l in L)
+        cyc = self.cycles
+        theo = busy / n
+        return {"layers": len(L), "cycles": cyc, "time_us": self.time_us,
+                "theoretical_time_us": sum(l.theoretical_time_us for l in L),
+                "theoretical_time_padded_us": sum(l.theoretical_time_padded_us for l in L),
+                "actual_over_theoretical": cyc / theo if theo else math.inf,
+                "load_efficiency": 1 - starved / (n * cyc) if cyc else 0.0,
+                "real_over_total_work": busy / (busy + pad) if busy + pad else 1.0,
+                "useful_macs": busy, "padding_macs": pad,
+                "batch_load_cycles": sum(l.batch_load_cycles for l in L),
+                "batch_store_cycles": sum(l.batch_store_cycles for l in L),
+                "energy_uj": self.energy_uj,
+                "avg_power_w": (self.energy_uj * 1e-6) / (self.time_us * 1e-6) if cyc else 0.0,
+                "max_error": max((l.max_error for l in L), default=0.0)}
+
+
+def _as_layers(model) -> list:
+    if isinstance(model, Workload):
+        return list(model.layers)
+    try:
+        from compressor.model import QuantizedModel
+    except ImportError:  # pragma: no cover
+        QuantizedModel = ()
+    if QuantizedModel and isinstance(model, QuantizedModel):
+        return [LayerWorkload(name=q.name, codes=q.codes, codebook=q.codebook, bias=q.bias,
+                              bits=q.bits, source={"kind": "model"})
+                for q in model.layers if q.kind == "fc"]
+    return list(model)
+
+
+def simulate_network(model, x: np.ndarray, cfg: ArchConfig, engine: str | Engine = "fast",
+                     verify: bool | str | Engine = False, *, check: bool = True,
+                     check_fit: bool = True, energy_table=None, seeds: dict | None = None,
+                     prepared: list[PreparedLayer] | None = None) -> NetworkResult:
+    """Run layers in sequence: each layer's (saturated, ReLU'd) destination registers are
+    the next layer's source registers; no ReLU after the last layer.
+
+    ``model``: a :class:`Workload`, a ``QuantizedModel`` (its fc layers) or a list of
+    layers/layouts. ``prepared``: layouts built before (reused across inputs).
+    """
+    layers = prepared if prepared is not None else [prepare(l, cfg, check_fit) for l in _as_layers(model)]
+    if not layers:
+        raise WorkloadError("no layers to simulate")
+    for a, b in zip(layers, layers[1:]):
+        if a.layout.rows != b.layout.cols:
+            raise WorkloadError(f"layer {b.layout.name!r} has {b.layout.cols} inputs but "
+                                f"{a.layout.name!r} gives {a.layout.rows} outputs")
+    results = []
+    x_q = None
+    for i, prep in enumerate(layers):
+        last = i == len(layers) - 1
+        res = simulate_layer(prep, x if i == 0 else None, cfg, engine, verify, relu=not last,
+                             x_q=x_q, check=check, energy_table=energy_table, seeds=seeds)
+        results.append(res)
+        x_q = res.output_q
+    return NetworkResult(results, results[-1].output_q, results[-1].output)
+
+
+def prepare_network(model, cfg: ArchConfig, check_fit: bool = True) -> list[PreparedLayer]:
+    return [prepare(l, cfg, check_fit) for l in _as_layers(model)]
+
+
+# ------------------------------------------------------------------ LeNet end to end
+def lenet_accuracy(model_path, n_images: int, cfg: ArchConfig, engine: str | Engine = "fast",
+                   mnist_dir=None, split_seed: int = 0, verify: bool = False,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run ``n_images`` MNIST test images through a compressed LeNet-300-100 on the simulator.
+
+    Returns the simulated accuracy (argmax of the simulated fixed-point logits), the numpy
+    float accuracy of the same quantized weights on the same images, their agreement, and
+    cycles/time/energy per image. Images come from :func:`compressor.data.load_mnist`.
+    """
+    from compressor.data import load_mnist
+
+    from .workload import from_model
+
+    wl = from_model(model_path, cfg)
+    if not wl.network or wl.layers[0].cols != 784:
+        raise WorkloadError(f"{model_path}: expected a chain of fully-connected layers taking "
+                            f"784 inputs (LeNet-300-100), got "
+                            f"{[(l.name, l.rows, l.cols) for l in wl.layers]}")
+    data = load_mnist(mnist_dir, seed=split_seed)
+    n = min(int(n_images), len(data.y_test))
+    if n < 1:
+        raise WorkloadError("need at least one image")
+    xs, ys = data.x_test[:n].astype(np.float64), data.y_test[:n]
+    prepared = prepare_network(wl, cfg)
+    # numpy float forward pass of the same (quantized) weights
+    h = xs
+    for i, lay in enumerate(wl.layers):
+        w = lay.codebook.astype(np.float64)[lay.codes]
+        h = h @ w.T + (0.0 if lay.bias is None else lay.bias.astype(np.float64))
+        if i < len(wl.layers) - 1:
+            h = np.maximum(h, 0.0)
+    float_pred = h.argmax(axis=1)
+    sim_pred = np.zeros(n, dtype=np.int64)
+    cycles, energy = [], []
+    t0 = time.perf_counter()
+    for k in range(n):
+        res = simulate_network(wl, xs[k], cfg, engine, verify, prepared=prepared)
+        sim_pred[k] = int(np.argmax(res.output_q))
+        cycles.append(res.cycles)
+        energy.append(res.energy_uj)
+        if progress and (k + 1) % max(1, n // 10) == 0:
+            progress(f"{k + 1}/{n} images")
+    return {"model": str(model_path), "images": n, "data_source": data.source,
+            "simulated_accuracy": float(np.mean(sim_pred == ys)),
+            "numpy_float_accuracy": float(np.mean(float_pred == ys)),
+            "agreement": float(np.mean(sim_pred == float_pred)),
+            "cycles_per_image_mean": float(np.mean(cycles)),
+            "time_us_per_image_mean": float(np.mean(cycles)) / cfg.clock_mhz,
+            "energy_uj_per_image_mean": float(np.mean(energy)),
+            "engine": get_engine(engine)[0], "wall_s": time.perf_counter() - t0,
+            "config": cfg.as_dict(),
+            "layers": [l.describe() for l in wl.layers]}
+
+
+def run_workload(wl: Workload, cfg: ArchConfig, engine: str | Engine = "fast",
+                 verify: bool | str | Engine = False, relu: bool = True, *,
+                 check_fit: bool = True, energy_table=None, seed: int | None = None
+                 ) -> tuple[list[LayerResult], dict[str, Any]]:
+    """Run a workload: a network in sequence, or each layer on its own input.
+
+    Returns the layer results and the totals (:meth:`NetworkResult.totals`).
+    """
+    seeds = {"run_seed": seed} if seed is not None else {}
+    if wl.network:
+        net = simulate_network(wl, wl.x, cfg, engine, verify, check_fit=check_fit,
+                               energy_table=energy_table, seeds=seeds)
+        return net.layers, net.totals()
+    results = [simulate_layer(lay, None, cfg, engine, verify, relu, check_fit=check_fit,
+                              energy_table=energy_table, seeds=seeds) for lay in wl.layers]
+    net = NetworkResult(results, results[-1].output_q, results[-1].output)
+    return results, net.totals()
