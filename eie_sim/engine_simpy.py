@@ -113,3 +113,69 @@ class SimpyModel:
 def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q, cfg: ArchConfig) -> PassStats:
     """Simulate one output pass (docs/timing.md) on the simpy model; see :class:`PassStats`."""
     return SimpyModel(pass_layout, layer_layout, x_q, cfg).run()
+
+
+# ---- speed check: python -m eie_sim.engine_simpy [layer ...] -------------------------
+#: Table III of the paper (inputs, outputs, weight density, activation density).
+_TABLE3 = {
+    "Alex-6": (9216, 4096, 0.09, 0.351), "Alex-7": (4096, 4096, 0.09, 0.353),
+    "Alex-8": (4096, 1000, 0.25, 0.375), "VGG-6": (25088, 4096, 0.04, 0.183),
+    "VGG-7": (4096, 4096, 0.04, 0.375), "VGG-8": (4096, 1000, 0.23, 0.411),
+    "NT-We": (4096, 600, 0.10, 1.0), "NT-Wd": (600, 8791, 0.11, 1.0),
+    "NT-LSTM": (1201, 2400, 0.10, 1.0),
+}
+
+
+def _synthetic_table3_layer(name: str, cfg: ArchConfig, seed: int = 1):
+    """A SYNTHETIC layer at a Table III size and densities (random positions, codes,
+    bias and activations; seeded). Only for timing the engine, not for results."""
+    from .layout import build_layer
+    ins, outs, wd, ad = _TABLE3[name]
+    rng = np.random.default_rng(seed)
+    codes = np.zeros((outs, ins), dtype=np.uint8)
+    for c0 in range(0, ins, 2048):                       # in blocks: bounded memory
+        block = codes[:, c0:c0 + 2048]
+        mask = rng.random(block.shape, dtype=np.float32) < wd
+        block[mask] = rng.integers(1, 16, int(mask.sum()), dtype=np.uint8)
+    codebook = np.concatenate([[0.0], np.linspace(-0.5, 0.5, 15)]).astype(np.float32)
+    bias = (rng.standard_normal(outs) * 0.1).astype(np.float32)
+    lay = build_layer(codes, codebook, bias, cfg, name=name, check_fit=False)
+    x_q = np.zeros(ins, dtype=np.int64)
+    nz = rng.choice(ins, int(round(ad * ins)), replace=False)
+    x_q[nz] = rng.integers(1, 512, nz.size)
+    return lay, x_q
+
+
+def _main(argv=None) -> int:
+    import argparse
+    import time
+    ap = argparse.ArgumentParser(
+        prog="python -m eie_sim.engine_simpy",
+        description="Time the simpy engine on SYNTHETIC layers of Table III's sizes.")
+    ap.add_argument("layers", nargs="*", help=f"layers to run (default all): {', '.join(_TABLE3)}")
+    ap.add_argument("--pes", type=int, default=64)
+    ap.add_argument("--queue-depth", type=int, default=8)
+    args = ap.parse_args(argv)
+    unknown = [n for n in args.layers if n not in _TABLE3]
+    if unknown:
+        ap.error(f"unknown layer(s) {unknown}; known: {', '.join(_TABLE3)}")
+    cfg = ArchConfig(pes=args.pes, queue_depth=args.queue_depth).validate()
+    total = 0.0
+    print(f"synthetic layers, {cfg.pes} PEs, queue depth {cfg.queue_depth}")
+    for name in args.layers or list(_TABLE3):
+        lay, x_q = _synthetic_table3_layer(name, cfg)
+        t0 = time.perf_counter()
+        cycles = 0
+        for p in lay.passes:
+            st = run_pass(p, lay, x_q, cfg)
+            st.check_accounting()
+            cycles += st.cycles
+        wall = time.perf_counter() - t0
+        total += wall
+        print(f"{name:8s} passes {len(lay.passes)}  cycles {cycles:7d}  wall {wall:6.2f} s", flush=True)
+    print(f"total wall {total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
