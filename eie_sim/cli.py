@@ -33,6 +33,8 @@ def _input_errors() -> tuple[type, ...]:
         errs.append(FormatError)
     except ImportError:  # pragma: no cover
         pass
+    from .plots import PlotError
+    errs.append(PlotError)
     return tuple(errs)
 
 
@@ -173,12 +175,12 @@ def _simulate(argv) -> int:
     wl = from_block(block, cfg, seed=run.seed, base_dir=base_dir, act_density=args.act_density,
                     input_path=args.input)
     results, totals = run_workload(wl, cfg, run.engine, run.verify, relu=not args.no_relu and run.relu,
-                                   check_fit=not args.no_fit_check, energy_table=table, seed=run.seed)
+                                   check_fit=run.check_fit and not args.no_fit_check, energy_table=table, seed=run.seed)
     rows = [report.layer_row(r) for r in results]
     notes = []
     if wl.synthetic:
         notes.append(report.SYNTHETIC_NOTE)
-    if args.no_fit_check:
+    if args.no_fit_check or not run.check_fit:
         notes.append("--no-fit-check: layers were simulated even where they exceed the SRAM sizes")
     summary = {"title": wl.description, "engine": run.engine, "verified": run.verify,
                "seeds": {"run_seed": run.seed}, "config": loaded.resolved(),

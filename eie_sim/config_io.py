@@ -47,6 +47,7 @@ class RunOptions:
     relu: bool = True                #: ReLU on the outputs of a single layer
     workers: int = 2                 #: processes for sweeps
     energy_table: str | None = None  #: YAML energy table replacing the built-in one
+    check_fit: bool = True           #: refuse layers that exceed the per-PE SRAMs
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -67,6 +68,7 @@ RUN_SCHEMA: dict[str, tuple[Any, str]] = {
                 "an integer in 1..256"),
     "energy_table": (lambda v: v is None or isinstance(v, str) and v != "",
                      "a YAML file path or null"),
+    "check_fit": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 

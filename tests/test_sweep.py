@@ -1,0 +1,86 @@
+"""eie-sweep and eie-plot: cross products, one CSV of all points, PNG plots, clean errors."""
+import csv
+import json
+
+import pytest
+
+from eie_sim.cli import plot_main, sweep_main
+from eie_sim.config_io import load_config
+from eie_sim.sweep import run_sweep
+
+SMALL = ("workload:\n  synthetic:\n    - {name: a, rows: 60, cols: 80, weight_density: 0.1, act_density: 0.5, seed: 1}\n"
+         "    - {name: b, rows: 30, cols: 40, weight_density: 0.3, act_density: 1.0, seed: 2}\n")
+
+
+def test_sweep_cross_product_in_worker_processes(tmp_path):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(SMALL + "run: {workers: 2}\nsweep:\n  pes: [2, 4]\n  queue_depth: [1, 8]\n")
+    res = run_sweep(load_config(cfg), tmp_path / "out")
+    assert res["points"] == 4 and res["rows"] == 8
+    rows = list(csv.DictReader((tmp_path / "out" / "sweep.csv").open()))
+    assert [(r["point"], r["pes"], r["queue_depth"], r["layer"]) for r in rows] == [
+        (str(i), str(p), str(q), n) for i, (p, q) in enumerate([(2, 1), (2, 8), (4, 1), (4, 8)])
+        for n in ("a", "b")]
+    assert all(r["error"] == "" and int(r["cycles"]) > 0 for r in rows)
+    # more queue never hurts load efficiency here; the summary keeps the resolved config
+    summ = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summ["sweep"] == {"pes": [2, 4], "queue_depth": [1, 8]} and summ["workers"] == 2
+    assert summ["synthetic"] and summ["config"]["arch"]["pes"] == 64
+
+
+def test_sweep_points_that_do_not_fit_are_recorded(tmp_path):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("workload:\n  synthetic: {rows: 100, cols: 100, weight_density: 0.3}\n"
+                   "spmat_sram_kb: 1\nrun: {workers: 1}\nsweep:\n  pes: [1, 8]\n")
+    run_sweep(load_config(cfg), tmp_path / "out")
+    rows = list(csv.DictReader((tmp_path / "out" / "sweep.csv").open()))
+    assert "does not fit 1 PEs" in rows[0]["error"] and rows[-1]["error"] == ""
+
+
+def test_sweep_and_plot_cli(tmp_path, capsys):
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(SMALL + "run: {workers: 1}\nsweep:\n  pes: [1, 2, 4]\n  spmat_width_bits: [32, 64]\n")
+    assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
+    assert plot_main([str(tmp_path / "sw"), "--out", str(tmp_path / "png")]) == 0
+    made = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert made == ["fig11_speedup_vs_pes.png", "fig12_real_work_vs_pes.png",
+                    "fig13_load_efficiency_vs_pes.png", "fig9_spmat_width.png"]
+    assert all((tmp_path / "png" / m).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for m in made)
+    capsys.readouterr()
+
+
+def test_queue_plot_and_per_pe_plot(tmp_path, capsys):
+    from eie_sim.cli import simulate_main
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(SMALL + "pes: 4\nrun: {workers: 1}\nsweep:\n  queue_depth: [1, 2, 8]\n")
+    assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
+    assert plot_main([str(tmp_path / "sw"), "--out", str(tmp_path / "p1")]) == 0
+    assert [p.name for p in (tmp_path / "p1").iterdir()] == ["fig8_load_efficiency_vs_queue_depth.png"]
+    assert simulate_main(["--synthetic", "50,60,0.2,0.5", "--set", "pes=8", "--out", str(tmp_path / "sim")]) == 0
+    assert plot_main([str(tmp_path / "sim"), "--out", str(tmp_path / "p2")]) == 0
+    assert [p.name for p in (tmp_path / "p2").iterdir()] == ["per_pe_synthetic-50x60.png"]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("sweep:\n  pes: [1, 2]\n", "no workload: block"),
+    (SMALL + "sweep:\n  pez: [1]\n", r"s\.yaml:\d+: sweep\.pez: unknown key"),
+    (SMALL + "sweep:\n  pes: [1, 'x']\n", r"sweep\.pes\[1\]: expected an integer"),
+])
+def test_sweep_errors(tmp_path, capsys, text, pattern):
+    import re
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(text)
+    rc = sweep_main([str(cfg), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and re.search(pattern, err), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_plot_errors(tmp_path, capsys):
+    assert plot_main([str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) == 2
+    assert "results directory not found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert plot_main([str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a results bundle" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
