@@ -453,7 +453,7 @@ def small_layers(draw):
     return n, codes, x.astype(np.int64), bias, regs, depth
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_layers())
 def test_random_layers_match_literal_reading_and_numpy(case):
     n, codes, x, bias, regs, depth = case

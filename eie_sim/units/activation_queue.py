@@ -18,7 +18,7 @@ from .clock import Clock
 
 
 class FullSignal:
-    """"Some activation queue is full" (start-of-cycle value), with a wait-until-clear event."""
+    """The wired-OR "some activation queue is full" (start-of-cycle value) and its wait event."""
 
     def __init__(self, env: simpy.Environment):
         self.env = env
@@ -36,8 +36,8 @@ class FullSignal:
             self._waiter.succeed()
         return self._waiter
 
-    def _changed(self) -> None:
-        # called by the queues at the clock edge; the waiter resumes after the edge
+    def changed(self) -> None:
+        """Called by a queue at the clock edge when its full flag changed."""
         if self._waiter is not None and not self.asserted and not self._waiter.triggered:
             self._waiter.succeed()
 
@@ -123,4 +123,4 @@ class ActivationQueue:
         is_full = n >= self.depth
         if is_full != was_full:
             self.full_signal.full_queues += 1 if is_full else -1
-            self.full_signal._changed()
+            self.full_signal.changed()
