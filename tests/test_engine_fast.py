@@ -365,3 +365,18 @@ def test_layout_fast_path_matches_build_pass(seed, pes, regs, rows, cols, densit
         for f in ("ptr", "entry_start", "code", "z", "local_row"):
             a, c = getattr(p, f), getattr(q, f)
             assert a.dtype == c.dtype and a.shape == c.shape and np.array_equal(a, c), f
+
+
+def test_one_pe_formula_needs_queue_depth_two():
+    """docs/timing.md's 1-PE formula assumes the queue keeps up. With queue_depth 1 the
+    CCU can broadcast only every other cycle (the slot freed by a pop is reusable one
+    cycle later), so 1-entry columns starve the PE: n one-entry columns take 2n + 1 + 3."""
+    n = 6
+    codes = np.ones((1, n), dtype=np.uint8)
+    x_q = np.full(n, 256, dtype=np.int64)
+    for depth, expect in ((1, 2 * n + 1 + 3), (2, 2 + n + 3)):
+        cfg = ArchConfig(pes=1, queue_depth=depth).validate()
+        layout = build_layer(codes, [0.0, 1.0], None, cfg)
+        s = run_pass(layout.passes[0], layout, x_q, cfg)
+        assert s.cycles == expect
+        assert s.equal(reference_run_pass(layout.passes[0], layout, x_q, cfg))
