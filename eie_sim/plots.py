@@ -66,7 +66,8 @@ def _series(rows: list[dict], x: str, y: str, keys: list[str]) -> dict[str, list
     return {k: sorted(v) for k, v in lines.items()}
 
 
-def _line_plot(rows, x, y, keys, title, ylabel, xlabel, logx=True, ideal=None, synthetic=False):
+def _line_plot(rows, x, y, keys, title, ylabel, xlabel, logx=True, ideal=None, synthetic=False,
+               logy=False):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, pts in _series(rows, x, y, keys).items():
@@ -76,6 +77,8 @@ def _line_plot(rows, x, y, keys, title, ylabel, xlabel, logx=True, ideal=None, s
         ax.plot(xs, [ideal(v, xs) for v in xs], "k--", lw=1, label="ideal (linear)")
     if logx:
         ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log", base=2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title + (" (synthetic matrices)" if synthetic else ""), fontsize=10)
@@ -120,7 +123,7 @@ def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool) -> dict[str,
         minp = min((_num(r["pes"]) for r in sp_rows), default=1)
         out["fig11_speedup_vs_pes.png"] = _line_plot(
             sp_rows, "pes", "speedup", keys, "Speedup vs number of PEs (cf. Fig. 11)",
-            f"speedup over {minp} PE(s)", "PEs", ideal=lambda v, xs: v / xs[0], synthetic=synthetic)
+            f"speedup over {minp} PE(s)", "PEs", ideal=lambda v, xs: v / xs[0], synthetic=synthetic, logy=True)
         out["fig12_real_work_vs_pes.png"] = _line_plot(
             rows, "pes", "real_over_total_work", keys, "Real work / total work vs PEs (cf. Fig. 12)",
             "real / total work (1 - padding share)", "PEs", synthetic=synthetic)
