@@ -172,6 +172,10 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
 
     # ---- per-PE entry pass: values (rule A), Spmat lines (rule S), bypass ----------
     counters = np.zeros((7, N), dtype=np.int64)
+    line_shift = -1
+    for sh in range(63):
+        if (np.int64(1) << sh) == entries_per_line:
+            line_shift = sh
     acc = np.zeros(pass_rows, dtype=np.int64)
     for k in range(N):
         e0 = entry_start[k]
@@ -199,8 +203,12 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
             fin = p + (a1 - a0)
             # rule S: a line read whenever the line changes (per column: first line, then
             # every line boundary crossed inside the column)
-            first_line = a0 // entries_per_line
-            last_line = (a1 - 1) // entries_per_line
+            if line_shift >= 0:     # entries_per_line is a power of two (the usual case)
+                first_line = a0 >> line_shift
+                last_line = (a1 - 1) >> line_shift
+            else:
+                first_line = a0 // entries_per_line
+                last_line = (a1 - 1) // entries_per_line
             lines += last_line - first_line
             if first_line != prev_line:
                 lines += 1
