@@ -305,6 +305,13 @@ def check_workload(values: Any, doc: _Doc | None = None) -> dict | None:
     if len(kinds) != 1:
         raise ConfigError(f"{where()}: give exactly one of table3, synthetic, npz, model "
                           f"(got {kinds or 'none'})")
+    for key in ("npz", "model", "input"):
+        if key in values and not (isinstance(values[key], str) and values[key]):
+            raise ConfigError(f"{where(key)}: expected a file path, got {values[key]!r}")
+    if "layers" in values:
+        lay = values["layers"]
+        if not (isinstance(lay, str) or isinstance(lay, list) and all(isinstance(x, str) for x in lay)):
+            raise ConfigError(f"{where('layers')}: expected a layer name or a list of names, got {lay!r}")
     if "synthetic" in values:
         from .workload import SYNTHETIC_KEYS
         syn = values["synthetic"]

@@ -47,6 +47,9 @@ def test_values_and_run_options(tmp_path):
     ("pes: 4\npes: 8\n", 2, r"pes: duplicate key \(first at line 1\)"),
     ("workload:\n  table3: [Alex-9]\n", 2, r"workload\.table3\[0\]: unknown Table III layer 'Alex-9'"),
     ("workload:\n  synthetic: {rows: 4, colz: 3}\n", 2, r"workload\.synthetic\.colz: unknown key"),
+    ("workload:\n  npz: 5\n", 2, r"workload\.npz: expected a file path, got 5"),
+    ("workload:\n  model: m.dcmp\n  layers: [1]\n", 3, r"workload\.layers: expected a layer name"),
+    ("workload:\n  table3: Alex-7\n  npz: a.npz\n", 1, r"workload: give exactly one of"),
 ])
 def test_errors_name_file_line_key_and_range(tmp_path, text, line, pattern):
     p = write(tmp_path, text)
