@@ -264,6 +264,9 @@ def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray
     ``acc[i]`` is the accumulator of global row ``pass_layout.row_offset + i``.
     """
     pl = pass_layout
+    x_q = np.asarray(x_q)
+    if x_q.size and not np.issubdtype(x_q.dtype, np.integer):
+        raise ValueError(f"x_q must hold integer fixed-point activations, got {x_q.dtype}")
     x_q = np.ascontiguousarray(x_q, dtype=np.int64).reshape(-1)
     if x_q.shape[0] != pl.cols:
         raise ValueError(f"x_q has {x_q.shape[0]} activations for a layer with {pl.cols} inputs")

@@ -290,6 +290,8 @@ def test_input_validation():
     codes, layout = make_layer(np.random.default_rng(0), 4, 3, 0.5, cfg)
     with pytest.raises(ValueError, match="activations"):
         run_pass(layout.passes[0], layout, np.zeros(4, dtype=np.int64), cfg)
+    with pytest.raises(ValueError, match="integer"):
+        run_pass(layout.passes[0], layout, np.zeros(3), cfg)
     with pytest.raises(ValueError, match="PEs"):
         run_pass(layout.passes[0], layout, np.zeros(3, dtype=np.int64), cfg.replace(pes=4))
 
