@@ -70,7 +70,7 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
         bcol[m] = cols
 
     # L[m, k] = cycles PE k spends on broadcast m (max(1, entries)), gathered PE-major
-    L = np.empty((M, N), dtype=np.int64)
+    L = np.empty((M, N), dtype=np.int32)
     for k in range(N):
         for m in range(M):
             j = bcol[m]

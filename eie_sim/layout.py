@@ -214,7 +214,7 @@ def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
     n_cols_total = cols + (1 if has_bias else 0)
     step = max_z + 1
     counts = np.zeros((n_pe, n_cols_total), dtype=np.int64)
-    last = np.full((n_pe, n_cols_total), -1, dtype=np.int64)
+    last = np.full((n_pe, n_cols_total), -1, dtype=np.int32)   # local rows are int32
     for r in range(start, stop):
         rr = r - start
         k = rr % n_pe
@@ -228,13 +228,14 @@ def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
             last[k, cols] = loc
     ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
     entry_start = np.zeros(n_pe + 1, dtype=np.int64)
-    cursor = np.empty((n_pe, n_cols_total), dtype=np.int64)
+    cursor = counts          # reused: write position of each (PE, column) bucket
     for k in range(n_pe):
         s = 0
         for j in range(n_cols_total):
             ptr[k, j] = s
+            n_kj = counts[k, j]
             cursor[k, j] = entry_start[k] + s
-            s += counts[k, j]
+            s += n_kj
             last[k, j] = -1
         ptr[k, n_cols_total] = s
         entry_start[k + 1] = entry_start[k] + s
