@@ -1,38 +1,68 @@
-"""``make bench``: run every paper reproduction that exists and write results/.
+"""``make bench``: run every paper reproduction and write its tables under ``results/``.
 
-Each benchmark module exposes ``main(outdir) -> None`` and prints its own table with the
-paper's value beside the measured one.
+Each benchmark module exposes ``main(outdir)`` and prints its own table with the paper's
+value beside the measured one (paper values labelled as such). A failing benchmark is
+reported and the run continues; the exit status says whether all of them passed.
+
+    python -m benchmarks.run_all [--only NAME ...] [--list] [--out DIR]
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import pathlib
 import sys
 import time
+import traceback
 
-# (module, what it reproduces); run in this order.
-BENCHMARKS: list[tuple[str, str]] = []
+# (module, what it reproduces), in the order they run.
+BENCHMARKS: list[tuple[str, str]] = [
+    ("bench_kmeans_huffman", "k-means (vs scikit-learn, same init) and Huffman throughput, 4096x4096 at 9 %"),
+    ("bench_lenet", "Deep Compression Tables 1-3: LeNet-300-100 and LeNet-5 on the MNIST subset"),
+    ("bench_table4", "EIE Table IV on the nine Table III layers (synthetic), Fig. 8 and Fig. 11-13 sweeps"),
+    ("bench_engines", "numba vs simpy engine: speed on Table III layers, PE sweep 1..256, memory"),
+    ("bench_squeezenet", "the authors' compressed SqueezeNet: decode, Table 4-style sizes, EIE per layer"),
+]
 
 
-def main() -> int:
-    outdir = pathlib.Path("results")
-    outdir.mkdir(exist_ok=True)
-    failed = []
-    for name, what in BENCHMARKS:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run_all", description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("results"), help="output folder")
+    args = ap.parse_args(argv)
+    known = [name for name, _ in BENCHMARKS]
+    if args.list:
+        for name, what in BENCHMARKS:
+            print(f"{name:22s} {what}")
+        return 0
+    selected = BENCHMARKS
+    if args.only:
+        unknown = sorted(set(args.only) - set(known))
+        if unknown:
+            print(f"unknown benchmark(s) {unknown}; known: {known}", file=sys.stderr)
+            return 2
+        selected = [(n, w) for n, w in BENCHMARKS if n in args.only]
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed, timings = [], []
+    for name, what in selected:
         print(f"\n=== {name}: {what}", flush=True)
         t0 = time.perf_counter()
         try:
-            importlib.import_module(f"benchmarks.{name}").main(outdir)
-        except Exception as exc:  # report and continue; exit status says it failed
-            print(f"!!! {name} failed: {exc!r}", flush=True)
+            importlib.import_module(f"benchmarks.{name}").main(args.out)
+        except Exception as exc:  # report, continue; the exit status says it failed
+            traceback.print_exc()
+            print(f"!!! {name} failed: {exc}", flush=True)
             failed.append(name)
-        print(f"--- {name}: {time.perf_counter() - t0:.1f} s", flush=True)
-    if not BENCHMARKS:
-        print("No benchmarks are built yet.")
+        timings.append((name, time.perf_counter() - t0))
+        print(f"--- {name}: {timings[-1][1]:.1f} s", flush=True)
+    print("\nBenchmark wall times (this run):")
+    for name, secs in timings:
+        print(f"  {name:22s} {secs:7.1f} s{'   FAILED' if name in failed else ''}")
     if failed:
         print(f"\nFailed: {', '.join(failed)}")
         return 1
-    print(f"\nAll {len(BENCHMARKS)} benchmarks done; results in {outdir}/")
+    print(f"\nAll {len(selected)} benchmarks done; results in {args.out}/")
     return 0
 
 
