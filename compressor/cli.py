@@ -20,7 +20,6 @@ import io
 import os
 import pathlib
 import sys
-import tempfile
 from typing import Any
 
 EXIT_ERROR = 1
@@ -104,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="print a compressed file's per-layer table")
     i.add_argument("file", type=pathlib.Path)
     i.add_argument("--csv", type=pathlib.Path, help="also write the rows as CSV")
+
+    from compressor import squeezenet
+
+    s = sub.add_parser("squeezenet", help="decode the authors' compressed SqueezeNet, convert, report",
+                       description=squeezenet.DESCRIPTION)
+    squeezenet.add_arguments(s)
 
     d = sub.add_parser("decode", help="compressed file -> dense .npz (X, X.bias)")
     d.add_argument("file", type=pathlib.Path)
@@ -302,22 +307,22 @@ def cmd_decode(args) -> int:
             arrays[f"{layer.name}.bias"] = layer.bias
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    parent = args.out.parent if str(args.out.parent) else pathlib.Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{args.out.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, args.out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from compressor.fileio import atomic_write
+
+    atomic_write(args.out, buf.getvalue())
     print(f"wrote {args.out}: {len(model.layers)} layers, "
           f"{sum(a.size for a in arrays.values())} float32 values")
     return 0
 
 
-COMMANDS = {"train": cmd_train, "npz": cmd_npz, "inspect": cmd_inspect, "decode": cmd_decode}
+def cmd_squeezenet(args) -> int:
+    from compressor import squeezenet
+
+    return squeezenet.run(args)
+
+
+COMMANDS = {"train": cmd_train, "npz": cmd_npz, "inspect": cmd_inspect, "decode": cmd_decode,
+            "squeezenet": cmd_squeezenet}
 
 
 def main(argv: list[str] | None = None) -> int:

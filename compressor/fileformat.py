@@ -20,7 +20,6 @@ import json
 import os
 import pathlib
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import huffman, sparse
+from .fileio import atomic_write
 from .model import LAYER_KINDS, QuantizedLayer, QuantizedModel
 
 MAGIC = b"\x89DCMP\r\n\x1a"
@@ -141,23 +141,8 @@ def save(model: QuantizedModel, path: str | os.PathLike) -> pathlib.Path:
     """Write ``model`` to ``path`` atomically: the bytes go to a temporary file in the same
     folder, are flushed to disk, and the temporary file is renamed over ``path``. On any
     error nothing is left behind (and an existing ``path`` is untouched)."""
-    path = pathlib.Path(path)
     data = to_bytes(model)  # every encoding error happens before a file exists
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write(path, data)
 
 
 # ----------------------------------------------------------------------------- reading

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 from typing import Any
 
 from compressor import accounting
+from compressor.fileio import atomic_write
 from compressor.model import QuantizedModel
 from compressor.models import PAPER
 
@@ -112,17 +112,6 @@ def markdown(model: QuantizedModel, rows: list[dict[str, Any]], file_bytes: int 
     return "\n".join(parts)
 
 
-def _atomic_write(path: pathlib.Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 def write_report(model: QuantizedModel, outdir: str | os.PathLike, stem: str,
                  file_path: str | os.PathLike | None = None) -> tuple[pathlib.Path, pathlib.Path]:
@@ -141,5 +130,5 @@ def write_report(model: QuantizedModel, outdir: str | os.PathLike, stem: str,
     finally:
         if tmp_csv.exists():
             tmp_csv.unlink()
-    _atomic_write(md, text)
+    atomic_write(md, text)
     return md, csv_path

@@ -286,12 +286,12 @@ class _Outputs:
         self.created_dirs.clear()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="squeezenet",
-        description="Decode the Deep Compression authors' compressed SqueezeNet (.net + "
-        "prototxt), re-encode it in this project's file format, check the round trip is exact, "
-        "and write a Table 4-style per-layer report.")
+DESCRIPTION = ("Decode the Deep Compression authors' compressed SqueezeNet (.net + "
+               "prototxt), re-encode it in this project's file format, check the round trip is exact, "
+               "and write a Table 4-style per-layer report.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prototxt", required=True, help="Caffe deploy prototxt describing the network")
     p.add_argument("--net", required=True, help="the authors' compressed .net file")
     p.add_argument("--out", help="write our compressed file here (.dcmp)")
@@ -299,12 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", help="write squeezenet_table.md / .csv here")
     p.add_argument("--seed", type=int, default=SYNTHETIC_SEED,
                    help=f"seed of the synthetic input for the forward check (default {SYNTHETIC_SEED})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="squeezenet", description=DESCRIPTION)
+    add_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line; returns 0 on success, 1 on bad input (message on stderr), 2 on usage."""
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command (also ``eie-compress squeezenet``)."""
     outs = _Outputs([pathlib.Path(args.prototxt), pathlib.Path(args.net)])
     try:
         from . import fileformat  # the project's compressed file (core module)

@@ -31,7 +31,6 @@ labelled so.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import pathlib
 import time
@@ -47,7 +46,7 @@ from .engine_fast import _simulate
 from .fixed_point import quantize, round_product, saturate, to_float, word_limits
 from .layout import LayerLayout, PassLayout
 from .runner import PreparedLayer, SimulationMismatch, prepare
-from .stats import PE_COUNTERS, PassStats
+from .stats import PassStats
 from .workload import LayerWorkload, WorkloadError
 
 #: where the authors' SqueezeNet files are looked for by default (never copied here)

@@ -166,10 +166,10 @@ def markdown_report(summary: dict, rows: list[dict]) -> str:
             f"- PEs: {summary['config']['arch']['pes']}, clock {summary['config']['arch']['clock_mhz']} MHz, "
             f"queue depth {summary['config']['arch']['queue_depth']}",
             f"- seeds: {summary.get('seeds')}",
-            f"- outputs checked against numpy: bit-exact integer reference and float reference "
-            f"within the fixed-point bound",
-            f"- energy: model derived from paper Tables I-II (docs/energy.md); paper chip "
-            f"power 0.59 W is a paper value", ""]
+            "- outputs checked against numpy: bit-exact integer reference and float reference "
+            "within the fixed-point bound",
+            "- energy: model derived from paper Tables I-II (docs/energy.md); paper chip "
+            "power 0.59 W is a paper value", ""]
     out.append(markdown_table(rows))
     tot = summary.get("totals")
     if tot:

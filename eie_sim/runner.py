@@ -31,7 +31,7 @@ from .config import ArchConfig
 from .fixed_point import quantize, round_product, saturate, to_float, word_limits
 from .layout import LayerLayout
 from .stats import PE_COUNTERS, PassStats
-from .workload import LayerWorkload, Workload, WorkloadError, synthetic_input
+from .workload import LayerWorkload, Workload, WorkloadError
 
 Engine = Callable[..., PassStats]
 ENGINE_NAMES = ("fast", "simpy")

@@ -134,3 +134,14 @@ def test_inspect_decode_errors(tmp_path, capsys):
     _fails(["inspect", str(bad)], capsys, "bad.dcmp", [])
     _fails(["decode", str(bad), "--out", str(out)], capsys, "bad.dcmp", [out])
     _fails(["decode", str(tmp_path / "none.dcmp"), "--out", str(out)], capsys, "none.dcmp", [out])
+
+
+def test_squeezenet_subcommand_reports_missing_files(tmp_path):
+    """`eie-compress squeezenet` is wired to compressor.squeezenet and fails cleanly."""
+    from compressor import cli
+
+    out = tmp_path / "ours.dcmp"
+    rc = cli.main(["squeezenet", "--prototxt", str(tmp_path / "none.prototxt"),
+                   "--net", str(tmp_path / "none.net"), "--out", str(out)])
+    assert rc != 0
+    assert not out.exists() and list(tmp_path.iterdir()) == []
