@@ -1,5 +1,6 @@
 """Paper Table IV (EIE theoretical and actual time per layer) on the nine Table III layers,
-plus the Fig. 8 (queue depth) and Fig. 11-13 (number of PEs) sweeps.
+plus the Fig. 8 (queue depth), Fig. 9 (Spmat SRAM width) and Fig. 11-13 (number of PEs)
+sweeps.
 
 The real AlexNet/VGG/NeuralTalk matrices are not available: every layer here is a
 SYNTHETIC seeded random matrix at Table III's size, weight density and activation density
@@ -12,7 +13,7 @@ share, load efficiency, CCU-bound cycles, the busiest PE, stalls, batch costs).
 
     python -m benchmarks.bench_table4 [OUTDIR] [--no-sweeps]
 
-writes ``OUTDIR/table4/`` (table4.csv, table4.md, fig8.csv, fig11_13.csv, PNG plots).
+writes ``OUTDIR/table4/`` (table4.csv, table4.md, fig8.csv, fig9.csv, fig11_13.csv, PNG plots).
 """
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ PAPER_ACTUAL_US = {"Alex-6": 30.3, "Alex-7": 12.2, "Alex-8": 9.9, "VGG-6": 34.4,
 DEVIATION_LIMIT = 0.25
 FIG8_LAYERS = ("Alex-7", "Alex-8", "NT-LSTM")
 FIG8_DEPTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+FIG9_WIDTHS = (16, 32, 64, 128, 256, 512)
+#: Spmat line reads of Alex-8 per SRAM width in the AUTHORS' RELEASED SIMULATOR (their real
+#: Alex-8 matrix; reference sheet sec. 10) -- reference values, not ours
+AUTHORS_FIG9_LINE_READS = {16: 258_386, 32: 158_921, 64: 100_900, 128: 60_396, 256: 32_551, 512: 16_468}
 FIG11_LAYERS = ("Alex-8", "NT-We", "NT-LSTM")
 FIG11_PES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -170,6 +175,21 @@ def main(outdir="results", sweeps: bool = True) -> None:
             vals = {r["layer"]: r["load_efficiency"] for r in f8 if r["queue_depth"] == d}
             _say(f"{d:>5}  " + "  ".join(f"{vals[n]:>8.3f}" for n in FIG8_LAYERS))
         _say("paper (text only, no values): about half the cycles idle at depth 1; flat beyond 8.")
+        t1 = time.perf_counter()
+        f9 = sweep_rows({"Alex-8": layers["Alex-8"]}, "spmat_width_bits", FIG9_WIDTHS)
+        _say(f"\nFig. 9: Spmat SRAM width on Alex-8 at 64 PEs (synthetic; {time.perf_counter() - t1:.0f} s)")
+        _say(f"{'width':>6} {'line reads':>11} {'AUTHORS SIM':>11} {'ratio':>6} {'Spmat SRAM uJ':>13} "
+             f"{'layer uJ':>9} {'cycles':>7}")
+        for r in f9:
+            w = r["spmat_width_bits"]
+            _say(f"{w:>6} {r['spmat_line_reads']:>11,} {AUTHORS_FIG9_LINE_READS[w]:>11,} "
+                 f"{r['spmat_line_reads'] / AUTHORS_FIG9_LINE_READS[w]:>6.2f} "
+                 f"{r['spmat_sram_energy_pj'] / 1e6:>13.3f} {r['energy_uj']:>9.3f} {r['cycles']:>7,}")
+        _say("AUTHORS SIM = line reads of the authors' released simulator on the real Alex-8 "
+             "(reference values). Paper (text only): total energy lowest at 64 bits; our linear "
+             "SRAM-energy model (docs/energy.md) does not reproduce that minimum.")
+        files["fig9.csv"] = report.csv_text(f9, ["spmat_width_bits"] + list(report.LAYER_COLUMNS))
+        files.update(sweep_plots([{k: str(v) for k, v in r.items()} for r in f9], ["spmat_width_bits"], True))
         t1 = time.perf_counter()
         f11 = sweep_rows({n: layers[n] for n in FIG11_LAYERS}, "pes", FIG11_PES)
         _say(f"\nFig. 11-13: scaling with PEs, queue depth 8 (synthetic; {time.perf_counter() - t1:.0f} s; "
