@@ -186,6 +186,10 @@ def _exact_positions(n_total: int, k: int, rng: np.random.Generator) -> np.ndarr
     return np.sort(picked[keep])
 
 
+#: largest rows x cols of a synthetic layer (a dense uint8 code matrix of 256 MiB)
+MAX_SYNTHETIC_ELEMENTS = 1 << 28
+
+
 def _check_spec(spec: dict, where: str) -> dict:
     unknown = [k for k in spec if k not in SYNTHETIC_KEYS]
     if unknown:
@@ -195,6 +199,11 @@ def _check_spec(spec: dict, where: str) -> dict:
         v = out.get(key)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= 1 << 20:
             raise WorkloadError(f"{where}: {key}: expected an integer in 1..{1 << 20}, got {v!r}")
+    if out["rows"] * out["cols"] > MAX_SYNTHETIC_ELEMENTS:
+        raise WorkloadError(
+            f"{where}: {out['rows']} x {out['cols']} = {out['rows'] * out['cols']:,} weights exceeds "
+            f"the {MAX_SYNTHETIC_ELEMENTS:,} a synthetic layer may have (it is generated as a dense "
+            f"code matrix in memory; VGG-6 has 102,760,448)")
     for key in ("weight_density", "act_density"):
         v = out.get(key, 1.0 if key == "act_density" else None)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
@@ -396,8 +405,8 @@ def from_model(path: str | pathlib.Path, cfg: ArchConfig | None = None,
         raise WorkloadError(f"{path}: model file not found")
     try:
         model = load(path)
-    except FormatError as exc:
-        raise WorkloadError(f"{path}: {exc}") from None
+    except FormatError as exc:  # its message already names the file
+        raise WorkloadError(str(exc)) from None
     except OSError as exc:
         raise WorkloadError(f"{path}: cannot read model file: {exc}") from None
     by_name = {lay.name: lay for lay in model.layers}

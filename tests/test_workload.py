@@ -127,3 +127,11 @@ def test_missing_model_file(tmp_path):
     (tmp_path / "bad.dcmp").write_bytes(b"garbage")
     with pytest.raises(WorkloadError, match=r"bad\.dcmp"):
         from_model(tmp_path / "bad.dcmp")
+
+
+def test_oversized_synthetic_layer_is_refused_before_allocating():
+    from eie_sim.workload import MAX_SYNTHETIC_ELEMENTS, WorkloadError, synthetic_layer
+
+    with pytest.raises(WorkloadError, match="exceeds"):
+        synthetic_layer(100_000, 20_000, 0.5, 0.5)
+    assert 4096 * 25088 <= MAX_SYNTHETIC_ELEMENTS  # VGG-6 stays possible
