@@ -17,6 +17,7 @@ folder, then ``os.replace``); :func:`load` rebuilds the model bit for bit or rai
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import struct
@@ -208,13 +209,22 @@ def _parse(data: bytes, source: str):
     if magic != MAGIC:
         raise r.fail(f"not a .dcmp file: magic bytes {magic!r}, expected {MAGIC!r}")
     version, flags, n_layers, meta_len = r.unpack("<HHII", "version, flags, layer count, metadata length")
-    if version != VERSION:
-        raise r.fail(f"unsupported format version {version} (this reader handles version {VERSION})")
+    unsupported = f"unsupported format version {version} (this reader handles version {VERSION})"
+    # The CRC covers the version too: verify it first, so a damaged version field reads
+    # as damage. Only a header that does not even reach its CRC in the version-1 layout
+    # and names another version is reported as that version.
     meta_start = r.pos
-    r.take(meta_len, "model metadata")  # check the CRC before trusting the content
-    (crc,) = r.unpack("<I", "header checksum")
+    try:
+        r.take(meta_len, "model metadata")
+        (crc,) = r.unpack("<I", "header checksum")
+    except FormatError:
+        if version != VERSION:
+            raise r.fail(unsupported) from None
+        raise
     if crc != zlib.crc32(data[:r.pos - 4]):
         raise r.fail("checksum (CRC32) mismatch: the header is corrupted")
+    if version != VERSION:
+        raise r.fail(unsupported)
     if flags != 0:
         raise r.fail(f"unknown flags 0x{flags:04x}")
     end = r.pos
@@ -297,8 +307,17 @@ def _parse_body(r: _Reader, i: int, body_len: int) -> _RawSection:
                        n_code_bits, code_bits, n_gap_bits, gap_bits, bias, meta, sizes)
 
 
+MAX_ELEMENTS = 2 ** 31
+"""Largest weight tensor (elements) the reader decodes; a bigger shape is refused before
+anything is allocated."""
+
+
 def _decode_section(sec: _RawSection, i: int, source: str) -> QuantizedLayer:
     where = f"{source}: layer {i} ({sec.name!r}) section"
+    n_elements = math.prod(sec.shape)  # Python ints: no overflow
+    if n_elements > MAX_ELEMENTS:
+        raise FormatError(f"{where}: shape {sec.shape} has {n_elements} elements, more than the "
+                          f"reader's limit of {MAX_ELEMENTS} (2**31)")
     for what, nb in (("weight-code", sec.n_code_bits), ("gap", sec.n_gap_bits)):
         if nb < sec.n_entries:
             raise FormatError(f"{where}: {what} stream of {nb} bits cannot hold {sec.n_entries} entries")
@@ -310,7 +329,13 @@ def _decode_section(sec: _RawSection, i: int, source: str) -> QuantizedLayer:
         gaps = huffman.decode(sec.gap_bits, sec.n_gap_bits, sec.gap_lengths, sec.n_entries)
     except huffman.HuffmanError as exc:
         raise FormatError(f"{where}: gap stream: {exc}") from None
-    n_fill = int(np.count_nonzero(codes == 0))
+    zero = codes == 0
+    filler_gap = 2 ** sec.index_bits - 1
+    bad = np.flatnonzero(zero & (gaps != filler_gap))
+    if bad.size:
+        raise FormatError(f"{where}: entry {int(bad[0])} has code 0 but gap {int(gaps[bad[0]])}; "
+                          f"a code-0 entry must be a filler (gap {filler_gap})")
+    n_fill = int(np.count_nonzero(zero))
     if n_fill != sec.n_fillers:
         raise FormatError(f"{where}: {n_fill} filler entries in the stream, header says {sec.n_fillers}")
     code_dtype = np.uint8 if sec.bits <= 8 else np.uint16
@@ -382,5 +407,5 @@ def bits_per_entry(n_bits: int, n_entries: int) -> float:
     return n_bits / n_entries if n_entries else 0.0
 
 
-__all__ = ["MAGIC", "VERSION", "EXTENSION", "FormatError", "EncodedLayer", "encode_layer",
+__all__ = ["MAGIC", "VERSION", "MAX_ELEMENTS", "EXTENSION", "FormatError", "EncodedLayer", "encode_layer",
            "section_bytes", "to_bytes", "from_bytes", "save", "load", "inspect", "inspect_bytes", "bits_per_entry"]

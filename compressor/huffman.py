@@ -297,9 +297,10 @@ def decode(packed, n_bits: int, lengths, n_symbols: int) -> np.ndarray:
     """Decode ``n_symbols`` symbols from an MSB-first bitstream of ``n_bits`` bits.
 
     Returns int64 symbols. Raises :class:`HuffmanError` (a ``ValueError``) when the stream
-    is inconsistent with the code: fewer bytes than ``n_bits`` needs, the bits run out in
-    the middle of a symbol, a bit pattern is no code's prefix, or bits are left over after
-    the last symbol.
+    is inconsistent with the code: fewer bytes than ``n_bits`` needs, a bit after the
+    first ``n_bits`` (padding of the last byte, or any further byte) is 1, the bits run out
+    in the middle of a symbol, a bit pattern is no code's prefix, or bits are left over
+    after the last symbol.
     """
     lens = _check_lengths(lengths)
     packed = np.ascontiguousarray(np.asarray(packed, dtype=np.uint8))
@@ -309,6 +310,9 @@ def decode(packed, n_bits: int, lengths, n_symbols: int) -> np.ndarray:
         raise HuffmanError("n_bits and n_symbols must be >= 0")
     if packed.size * 8 < n_bits:
         raise HuffmanError(f"stream of {packed.size} bytes cannot hold {n_bits} bits")
+    full, rem = divmod(n_bits, 8)
+    if (rem and packed[full] & (0xFF >> rem)) or np.any(packed[full + (1 if rem else 0):]):
+        raise HuffmanError(f"padding bits after the {n_bits} stream bits are not all 0")
     out = np.zeros(n_symbols, dtype=np.int64)
     if n_symbols == 0:
         if n_bits != 0:

@@ -25,6 +25,7 @@ class QuantizedLayer:
       ``codebook[0] == 0.0`` always (Deep Compression sec. 3; EIE's padding value).
     * ``codebook``: float32, ``2**bits`` entries (unused entries may repeat values).
     * ``bias``: float32 ``(out,)`` or ``None``.
+    * codebook and bias values must be finite (NaN and infinity are refused).
     * ``index_bits``: width of the relative (gap) index used by the sparse encoding.
     * ``meta``: free-form, JSON-serialisable metadata (threshold, density, accuracy...).
     """
@@ -53,6 +54,10 @@ class QuantizedLayer:
             raise ValueError(
                 f"layer {self.name!r}: codebook must have 2**bits = {2 ** self.bits} entries, "
                 f"got {self.codebook.shape}")
+        if not np.all(np.isfinite(self.codebook)):
+            bad = int(np.flatnonzero(~np.isfinite(self.codebook))[0])
+            raise ValueError(f"layer {self.name!r}: codebook entry {bad} is {self.codebook[bad]}; "
+                             "codebook values must be finite (no NaN or infinity)")
         if self.codebook[0] != 0.0:
             raise ValueError(f"layer {self.name!r}: codebook[0] must be 0.0 (the pruned value)")
         if self.codes.size and (self.codes.min() < 0 or self.codes.max() >= 2 ** self.bits):
@@ -63,6 +68,10 @@ class QuantizedLayer:
                 raise ValueError(
                     f"layer {self.name!r}: bias must have shape ({self.codes.shape[0]},), "
                     f"got {self.bias.shape}")
+            if not np.all(np.isfinite(self.bias)):
+                bad = int(np.flatnonzero(~np.isfinite(self.bias))[0])
+                raise ValueError(f"layer {self.name!r}: bias entry {bad} is {self.bias[bad]}; "
+                                 "bias values must be finite (no NaN or infinity)")
 
     @property
     def shape(self) -> tuple[int, ...]:

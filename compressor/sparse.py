@@ -22,6 +22,7 @@ that needs CSC column pointers recovers them from the positions).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -143,7 +144,7 @@ def decode(stream: SparseStream) -> np.ndarray:
                          f"and {gaps.shape[0]} gaps")
     if gaps.size and int(gaps.max()) >= 2 ** stream.index_bits:
         raise ValueError(f"gap value {int(gaps.max())} does not fit {stream.index_bits} index bits")
-    size = int(np.prod(stream.shape, dtype=np.int64))
+    size = math.prod(int(d) for d in stream.shape)  # Python ints: no int64 overflow
     pos = stream.positions()
     if pos.size and pos[-1] >= size:
         raise ValueError(f"entry {int(np.argmax(pos >= size))} lands at flat position {int(pos[-1])} "

@@ -1,4 +1,5 @@
 """The .dcmp file: exact round trip, atomic save, and clear errors for damaged files."""
+import dataclasses
 import json
 import os
 import struct
@@ -224,3 +225,108 @@ def test_roundtrip_property(m):
     data = ff.to_bytes(m)
     assert_same(m, ff.from_bytes(data))
     assert json.loads(data[20:20 + struct.unpack_from("<I", data, 16)[0]]) == m.meta
+
+
+# ---------------------------------------------------------------- reader strictness
+def _with_section(model, i, body_edit=None, enc_edit=None):
+    """File bytes of ``model`` with section ``i`` re-framed (valid CRC) after editing its
+    EncodedLayer (``enc_edit``) and/or its body bytes (``body_edit``)."""
+    secs = []
+    for j, lay in enumerate(model.layers):
+        enc = ff.encode_layer(lay)
+        if j == i and enc_edit is not None:
+            enc = enc_edit(enc)
+        body = bytearray(ff._section_body(enc))
+        if j == i and body_edit is not None:
+            body_edit(body)
+        secs.append(ff._frame(bytes(body)))
+    return ff._header(model) + b"".join(secs)
+
+
+def _recode(enc, codes, gaps, n_fillers):
+    from compressor import huffman, sparse
+
+    lay = enc.layer
+    st = sparse.SparseStream(codes, gaps, codes.size, n_fillers, lay.shape, enc.order, lay.index_bits)
+    cl = huffman.code_lengths(np.bincount(codes, minlength=2 ** lay.bits), ff.HUFFMAN_MAX_LENGTH)
+    gl = huffman.code_lengths(np.bincount(gaps, minlength=2 ** lay.index_bits), ff.HUFFMAN_MAX_LENGTH)
+    cb, ncb = huffman.encode(codes, cl)
+    gb, ngb = huffman.encode(gaps, gl)
+    return ff.EncodedLayer(lay, enc.order, st, cl, gl, cb, ncb, gb, ngb)
+
+
+def test_code_zero_entry_that_is_not_a_filler_is_rejected():
+    m = small_model()
+
+    def zero_a_real_entry(enc):
+        codes, gaps = enc.stream.codes.copy(), enc.stream.gaps.copy()
+        i = int(np.flatnonzero(codes != 0)[0])
+        codes[i], gaps[i] = 0, 0  # a code-0 entry that is not filler-shaped
+        return _recode(enc, codes, gaps, enc.stream.n_fillers + 1)  # the count agrees
+
+    with pytest.raises(FormatError, match=r"layer 0 \('ip1'\).*code 0 but gap 0.*must be a filler"):
+        ff.from_bytes(_with_section(m, 0, enc_edit=zero_a_real_entry), "z.dcmp")
+
+
+def test_nonzero_padding_bits_are_rejected():
+    from compressor import huffman
+
+    m = small_model()
+    enc = ff.encode_layer(m.layers[0])
+    assert enc.n_code_bits % 8 != 0  # the fixture leaves padding in the last byte
+
+    def dirty(enc):
+        bits = enc.code_bits.copy()
+        bits[-1] |= 1  # last bit of the last byte: padding
+        return dataclasses.replace(enc, code_bits=bits)
+
+    with pytest.raises(FormatError, match=r"layer 0 \('ip1'\).*weight-code stream.*padding bits"):
+        ff.from_bytes(_with_section(m, 0, enc_edit=dirty), "p.dcmp")
+    # the decoder itself: any 1 bit after n_bits, in the last byte or beyond, is refused
+    packed, n = huffman.encode(np.array([0, 1, 1]), np.array([1, 1]))
+    assert n == 3
+    huffman.decode(packed, n, [1, 1], 3)
+    for extra in (np.array([packed[0] | 0x01], np.uint8), np.concatenate([packed, [0x80]]).astype(np.uint8)):
+        with pytest.raises(huffman.HuffmanError, match="padding"):
+            huffman.decode(extra, n, [1, 1], 3)
+
+
+@pytest.mark.parametrize("what", ["codebook", "bias"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_codebook_or_bias_is_rejected(what, value):
+    rng = np.random.default_rng(0)
+    lay = _layer(rng, "ip1", (6, 5), 3, 2)
+    cb, b = lay.codebook.copy(), lay.bias.copy()
+    (cb if what == "codebook" else b)[2] = value
+    with pytest.raises(ValueError, match=f"{what} entry 2 is .*must be finite"):
+        QuantizedLayer("ip1", "fc", lay.codes, cb, b, 3, 2)
+    # in a file (written past the constructor's check): a FormatError naming the layer
+    setattr(lay, what, cb if what == "codebook" else b)
+    with pytest.raises(FormatError, match=rf"layer 0 \('ip1'\).*{what} entry 2.*finite"):
+        ff.from_bytes(ff.to_bytes(QuantizedModel([lay])), "n.dcmp")
+
+
+def test_oversized_shape_is_refused_before_allocating():
+    m = small_model()
+    # conv1 (layer 1): name 'conv1' -> shape at body offset 2 + 5 + 8; four u32 dims of
+    # 2**32 - 1 overflow int64 in np.prod but not in math.prod
+    def huge(body):
+        struct.pack_into("<4I", body, 15, *([0xFFFFFFFF] * 4))
+
+    data = _with_section(m, 1, body_edit=huge)
+    with pytest.raises(FormatError, match=r"layer 1 \('conv1'\).*more than the reader's limit") as e:
+        ff.from_bytes(data, "h.dcmp")
+    assert str((2 ** 32 - 1) ** 4) in str(e.value)
+    # just above the limit (2**31 + 1 elements) is refused too; inspect (no decoding) still works
+    data = _with_section(m, 1, body_edit=lambda b: struct.pack_into("<4I", b, 15, 2 ** 31 + 1, 1, 1, 1))
+    with pytest.raises(FormatError, match="limit"):
+        ff.from_bytes(data, "h.dcmp")
+    assert ff.inspect_bytes(data)["layers"][1]["shape"] == (2 ** 31 + 1, 1, 1, 1)
+
+
+def test_damaged_version_is_a_checksum_error(good_bytes):
+    b = bytearray(good_bytes)
+    struct.pack_into("<H", b, 8, VERSION + 1)  # CRC not updated: damage, not another version
+    with pytest.raises(FormatError, match="header: checksum") as e:
+        ff.from_bytes(bytes(b), "v.dcmp")
+    assert "version" not in str(e.value)
