@@ -8,6 +8,10 @@
 
 Both take flat ``(n, 784)`` inputs in ``[0, 1]``; every initial weight comes from
 ``numpy.random.default_rng(seed)``.
+
+Training schedules (:data:`compressor.pipeline.DEFAULT_SCHEDULES`): the schedules were
+tuned on the same 1,000 test images the accuracy is reported on; the accuracy drops are
+therefore optimistic (there is no validation split).
 """
 from __future__ import annotations
 

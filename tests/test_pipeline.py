@@ -213,3 +213,20 @@ def test_bench_lenet_meets_targets(tmp_path):
     text = (tmp_path / "lenet_summary.md").read_text()
     assert text.count(": met") == 4
     assert fileformat.load(tmp_path / "lenet5.dcmp").meta["model"] == "lenet5"
+
+
+def test_centroid_lr_follows_the_final_round(small, monkeypatch):
+    s = Schedule(lr=0.1, retrain_lr_factor=0.5, retrain_lr_decay=0.8, retrain_epochs=2,
+                 final_retrain_epochs=5)
+    assert s.final_round_epochs() == 5
+    assert s.centroid_lr() == pytest.approx(0.1 * 0.5 * 0.8 ** 5)
+    assert dataclasses.replace(s, final_retrain_epochs=None).centroid_lr() == pytest.approx(0.1 * 0.5 * 0.8 ** 2)
+    # quantize_and_finetune starts at that rate
+    import compressor.pipeline as pl
+
+    seen = {}
+    monkeypatch.setattr(pl, "train", lambda *a, **k: seen.update(k))
+    net = build("lenet300", 0)
+    masks = {l.name: np.ones_like(l.params["weight"], bool) for l in net.weighted_layers()}
+    pl.quantize_and_finetune(net, small, masks, default_layers("lenet300"), s, 0)
+    assert seen["lr"] == pytest.approx(s.centroid_lr()) and seen["tag"] == "centroids"
