@@ -60,10 +60,10 @@ class Dataset:
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> "Dataset":
         """The first ``n_train``/``n_test`` examples (for quick tests)."""
+        y_train, y_test = self.y_train[:n_train], self.y_test[:n_test]
         src = dict(self.source)
-        src["n_train"], src["n_test"] = (n_train or len(self.y_train)), (n_test or len(self.y_test))
-        return Dataset(self.x_train[:n_train], self.y_train[:n_train],
-                       self.x_test[:n_test], self.y_test[:n_test], src)
+        src["n_train"], src["n_test"] = len(y_train), len(y_test)  # what the slices hold
+        return Dataset(self.x_train[:n_train], y_train, self.x_test[:n_test], y_test, src)
 
 
 # --------------------------------------------------------------------------- IDX files

@@ -35,6 +35,7 @@ class Layer:
 
     name: str = ""
     kind: str | None = None  # "fc" or "conv" for layers with weights
+    has_bias: bool = True    # False: params["bias"] is a placeholder of zeros (not stored/counted)
 
     def __init__(self, name: str = "") -> None:
         self.name = name
@@ -269,11 +270,14 @@ class Network:
         return 100.0 * float(np.mean(self.predict(x, batch_size) == y))
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        """Named copies: ``"<layer>"`` -> weight, ``"<layer>.bias"`` -> bias (the npz convention)."""
+        """Named copies: ``"<layer>"`` -> weight, ``"<layer>.bias"`` -> bias (the npz convention).
+
+        A layer without a bias (``has_bias`` false) contributes no ``.bias`` entry."""
         out = {}
         for l in self.weighted_layers():
             out[l.name] = l.params["weight"].copy()
-            out[f"{l.name}.bias"] = l.params["bias"].copy()
+            if l.has_bias:
+                out[f"{l.name}.bias"] = l.params["bias"].copy()
         return out
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:

@@ -48,7 +48,7 @@ import numpy as np
 from compressor import models as models_mod
 from compressor.model import QuantizedLayer, QuantizedModel
 from compressor.nn import CodebookTie, Network, train
-from compressor.prune import prune_mask
+from compressor.prune import prune_mask, threshold_for_quality
 
 Progress = Callable[[str], None] | None
 
@@ -193,7 +193,10 @@ def _say(progress: Progress, msg: str) -> None:
 
 
 def dense_bytes(weights: dict[str, np.ndarray]) -> int:
-    """Size of the uncompressed float32 weights + biases (the paper's "before" column)."""
+    """Size of the uncompressed float32 weights + biases (the paper's "before" column).
+
+    Counts exactly the arrays given: pass :meth:`Network.get_weights`, which omits the
+    bias of a layer that has none (user weights without ``X.bias``)."""
     return 4 * sum(int(np.asarray(v).size) for v in weights.values())
 
 
@@ -219,9 +222,9 @@ def _round_mask(w: np.ndarray, old: np.ndarray, spec: LayerSpec, r: int, rounds:
             thr = min(thr, float(kept.min()))
         return mask, thr
     q = spec.quality * r / rounds
-    mask = prune_mask(w, quality=q, nonzero_only=True) & old
-    from compressor.prune import threshold_for_quality
-    return mask, threshold_for_quality(w, q, nonzero_only=True)
+    thr = threshold_for_quality(w, q, nonzero_only=True)  # computed once
+    mask = (np.abs(w) > thr) & old  # prune_mask's quality rule: survive iff |w| > threshold
+    return mask, thr
 
 
 def prune_and_retrain(net: Network, data, specs: dict[str, LayerSpec], sched: Schedule, seed: int,
@@ -301,7 +304,8 @@ def to_quantized_model(net: Network, ties: dict[str, CodebookTie], specs: dict[s
                 else {"quality": spec.quality})
         lmeta = {**rule, **records[layer.name]}  # bits and index bits are the layer's own fields
         layers.append(QuantizedLayer(name=layer.name, kind=layer.kind, codes=tie.codes.copy(),
-                                     codebook=tie.codebook.copy(), bias=layer.params["bias"].copy(),
+                                     codebook=tie.codebook.copy(),
+                                     bias=layer.params["bias"].copy() if layer.has_bias else None,
                                      bits=bits, index_bits=spec.index_bits, meta=lmeta))
     return QuantizedModel(layers, meta)
 
@@ -374,12 +378,18 @@ def compress_network(net: Network, data, specs: dict[str, LayerSpec], sched: Sch
         acc["pruned"] = net.accuracy(data.x_test, data.y_test)
     ties = quantize_and_finetune(net, data, masks, specs, sched, seed, progress, finetune=retrain)
     meta = dict(meta)
-    meta.update({"seed": int(seed), "schedule": dataclasses.asdict(sched), "retrained": bool(retrain),
-                 "kmeans_seed": int(seed),
-                 "stage_seeds": {"dense": _stage_seed(seed, 0),
-                                 **{f"retrain{r}": _stage_seed(seed, r) for r in range(1, sched.prune_rounds + 1)},
-                                 "centroids": _stage_seed(seed, 100)},
-                 "dense_bytes": dense_bytes(dense)})
+    # Record only what ran: without retraining there is no schedule and no batch order,
+    # only the one-shot pruning (per layer, in the layers' metadata) and k-means.
+    meta.update({"seed": int(seed), "retrained": bool(retrain), "kmeans_seed": int(seed),
+                 "kmeans_init": sched.kmeans_init, "dense_bytes": dense_bytes(dense)})
+    if retrain:
+        meta["schedule"] = dataclasses.asdict(sched)
+        meta["stage_seeds"] = {
+            **meta.get("stage_seeds", {}),  # "dense" when this run trained the baseline
+            **{f"retrain{r}": _stage_seed(seed, r) for r in range(1, sched.prune_rounds + 1)},
+            "centroids": _stage_seed(seed, 100)}
+    else:
+        meta["pruning"] = "one shot (no retraining)"
     qmodel = to_quantized_model(net, ties, specs, records, meta)
     if data is not None:
         check = models_mod.build(meta["model"], 0) if meta.get("model") in models_mod.MODEL_NAMES else net
@@ -407,7 +417,8 @@ def run_model(model: str, data, *, seed: int = 0, specs: dict[str, LayerSpec] | 
     _say(progress, f"[{model}] seed {seed}: {net.n_params()} parameters, "
                    f"{len(data.y_train)} train / {len(data.y_test)} test images")
     acc = train_dense(net, data, sched, seed, progress)
-    meta = {"model": model, "init_seed": int(seed), "data": dict(data.source)}
+    meta = {"model": model, "init_seed": int(seed), "data": dict(data.source),
+            "stage_seeds": {"dense": _stage_seed(seed, 0)}}
     result = compress_network(net, data, specs, sched, seed=seed, meta=meta, out=out,
                               progress=progress, dense_acc=acc)
     result.seconds = time.perf_counter() - t0
@@ -428,6 +439,11 @@ def load_npz_weights(path: str | pathlib.Path) -> dict[str, np.ndarray]:
     path = pathlib.Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
+    with path.open("rb") as f:
+        head = f.read(4)
+    # np.load would take a non-zip file for a .npy or pickle and complain about pickled data
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or an empty zip
+        raise WeightsError(f"{path}: not a .npz (zip) archive (first bytes {head!r})")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: np.asarray(z[k]) for k in z.files}
@@ -504,12 +520,7 @@ def compress_weights(weights: dict[str, np.ndarray], specs: dict[str, LayerSpec]
         net = _WeightsOnly(weights)
         sched = sched or Schedule(kmeans_init=kmeans_init)
         result = compress_network(net, None, specs, sched, seed=seed, meta=meta, retrain=False,
-                                  out=None, progress=progress)
-        for layer, src in zip(result.model.layers, net.weighted_layers()):
-            if not src.has_bias:
-                layer.bias = None
-        if out is not None:
-            _save(result, net, out)
+                                  out=out, progress=progress)
     else:
         net = models_mod.build(model, seed)
         expected = {l.name: l.params["weight"].shape for l in net.weighted_layers()}

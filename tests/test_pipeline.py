@@ -171,7 +171,7 @@ def test_npz_weight_errors(tmp_path, arrays, needle):
 def test_npz_not_an_archive(tmp_path):
     p = tmp_path / "junk.npz"
     p.write_bytes(b"not a zip file at all")
-    with pytest.raises(WeightsError, match="junk.npz: not a readable .npz"):
+    with pytest.raises(WeightsError, match=re.escape("junk.npz: not a .npz (zip) archive")):
         load_npz_weights(p)
     with pytest.raises(WeightsError, match="no such file"):
         load_npz_weights(tmp_path / "missing.npz")
@@ -215,6 +215,34 @@ def test_bench_lenet_meets_targets(tmp_path):
     assert fileformat.load(tmp_path / "lenet5.dcmp").meta["model"] == "lenet5"
 
 
+# ------------------------------------------------------------ review regressions
+def test_dense_bytes_counts_only_biases_that_exist(tmp_path):
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "w.npz", a=rng.standard_normal((8, 6)).astype(np.float32),
+             b=rng.standard_normal((4, 8)).astype(np.float32), **{"b.bias": np.ones(4, np.float32)})
+    w = load_npz_weights(tmp_path / "w.npz")
+    specs = {"a": LayerSpec(density=0.5), "b": LayerSpec(density=0.5)}
+    res = compress_weights(w, specs, out=tmp_path / "w.dcmp")
+    assert res.dense_bytes == 4 * (8 * 6 + 4 * 8 + 4)  # a has no bias: none counted
+    assert res.model.meta["dense_bytes"] == res.dense_bytes
+    assert "a.bias" not in res.dense_weights and "b.bias" in res.dense_weights
+    assert res.ratio == pytest.approx(res.dense_bytes / (tmp_path / "w.dcmp").stat().st_size)
+    back = fileformat.load(tmp_path / "w.dcmp")
+    assert back.layer("a").bias is None
+    assert report.summary(back, report.table_rows(back, tmp_path / "w.dcmp"), None)["dense_bytes"] \
+        == res.dense_bytes
+
+
+def test_no_retraining_records_no_schedule(tmp_path):
+    rng = np.random.default_rng(2)
+    w = {"a": rng.standard_normal((8, 6)).astype(np.float32)}
+    res = compress_weights(w, {"a": LayerSpec(quality=0.5)}, seed=4, kmeans_init="density")
+    meta = res.model.meta
+    assert "schedule" not in meta and "stage_seeds" not in meta
+    assert meta["retrained"] is False and meta["kmeans_seed"] == 4 and meta["kmeans_init"] == "density"
+    assert res.model.layer("a").meta["quality"] == 0.5  # the pruning parameters that ran
+
+
 def test_centroid_lr_follows_the_final_round(small, monkeypatch):
     s = Schedule(lr=0.1, retrain_lr_factor=0.5, retrain_lr_decay=0.8, retrain_epochs=2,
                  final_retrain_epochs=5)
@@ -230,3 +258,32 @@ def test_centroid_lr_follows_the_final_round(small, monkeypatch):
     masks = {l.name: np.ones_like(l.params["weight"], bool) for l in net.weighted_layers()}
     pl.quantize_and_finetune(net, small, masks, default_layers("lenet300"), s, 0)
     assert seen["lr"] == pytest.approx(s.centroid_lr()) and seen["tag"] == "centroids"
+
+
+def test_quality_round_computes_threshold_once(monkeypatch):
+    import compressor.pipeline as pl
+    from compressor.prune import prune_mask, threshold_for_quality
+
+    calls = []
+    monkeypatch.setattr(pl, "threshold_for_quality", lambda *a, **k: calls.append(1) or threshold_for_quality(*a, **k))
+    w = np.random.default_rng(0).standard_normal((30, 20)).astype(np.float32)
+    w[0, :5] = 0
+    old = w != 0
+    mask, thr = pl._round_mask(w, old, LayerSpec(quality=1.2), 1, 2)
+    assert len(calls) == 1
+    assert thr == threshold_for_quality(w, 0.6, nonzero_only=True)
+    np.testing.assert_array_equal(mask, prune_mask(w, quality=0.6, nonzero_only=True) & old)
+
+
+@pytest.mark.parametrize("kind", ["npy", "pickle"])
+def test_npy_or_pickle_file_is_named_as_not_a_zip(tmp_path, kind):
+    import io
+    import pickle
+
+    p = tmp_path / "w.npz"
+    buf = io.BytesIO()
+    np.save(buf, np.ones((2, 2))) if kind == "npy" else pickle.dump({"a": np.ones(2)}, buf)
+    p.write_bytes(buf.getvalue())  # not a zip, under a .npz name
+    with pytest.raises(WeightsError, match=re.escape("w.npz: not a .npz (zip) archive")) as e:
+        load_npz_weights(p)
+    assert "allow_pickle" not in str(e.value) and "pickled data" not in str(e.value)
