@@ -24,11 +24,13 @@ Counting rules (also in ``docs/format.md``):
 from __future__ import annotations
 
 import csv
+import io
 import os
 import pathlib
 from typing import Any, Mapping
 
 from . import fileformat
+from .fileio import atomic_write
 from .model import QuantizedLayer, QuantizedModel
 
 COLUMNS = [  # (row key, markdown header)
@@ -178,15 +180,20 @@ def format_markdown(rows: list[dict[str, Any]], paper: Mapping[str, Mapping[str,
     return "\n".join(lines) + "\n"
 
 
-def write_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> pathlib.Path:
-    """Write the rows (all keys, layers then Total) as CSV."""
-    path = pathlib.Path(path)
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """The rows (all keys, layers then Total) as CSV text."""
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow(r)
-    return path
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return buf.getvalue()
+
+
+def write_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> pathlib.Path:
+    """Write the rows (all keys, layers then Total) as CSV, atomically
+    (:func:`compressor.fileio.atomic_write`)."""
+    return atomic_write(path, csv_text(rows))

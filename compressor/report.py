@@ -123,12 +123,6 @@ def write_report(model: QuantizedModel, outdir: str | os.PathLike, stem: str,
     md = outdir / f"{stem}.md"
     csv_path = outdir / f"{stem}.csv"
     text = markdown(model, rows, file_bytes)
-    tmp_csv = outdir / f".{stem}.csv.tmp"
-    try:
-        accounting.write_csv(rows, tmp_csv)
-        os.replace(tmp_csv, csv_path)
-    finally:
-        if tmp_csv.exists():
-            tmp_csv.unlink()
+    accounting.write_csv(rows, csv_path)  # atomic (compressor.fileio.atomic_write)
     atomic_write(md, text)
     return md, csv_path

@@ -92,3 +92,27 @@ def test_markdown_and_csv(tmp_path):
         back = list(csv.DictReader(f))
     assert [r["layer"] for r in back] == ["a", "b", "c", "Total"]
     assert float(back[0]["rate_pq"]) == pytest.approx(rows[0]["rate_pq"])
+
+
+def test_write_csv_is_atomic_and_matches_csv_text(tmp_path, monkeypatch):
+    from compressor import accounting, fileio, report
+
+    rows = [{"layer": "a", "n_weights": 3}, {"layer": "Total", "n_weights": 3, "extra": 1.5}]
+    p = accounting.write_csv(rows, tmp_path / "t.csv")
+    assert p.read_bytes() == accounting.csv_text(rows).encode() == b"layer,n_weights,extra\r\na,3,\r\nTotal,3,1.5\r\n"
+    assert (p.stat().st_mode & 0o777) == 0o644 and [f.name for f in tmp_path.iterdir()] == ["t.csv"]
+    monkeypatch.setattr(fileio.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        accounting.write_csv(rows[:1], p)
+    assert p.read_bytes() == accounting.csv_text(rows).encode()  # untouched, no temp file left
+    assert [f.name for f in tmp_path.iterdir()] == ["t.csv"]
+    # write_report goes through the same writer: nothing half-written, no temp names
+    rng = np.random.default_rng(0)
+    model = QuantizedModel([QuantizedLayer("a", "fc", rng.integers(0, 4, (4, 5)).astype(np.uint8),
+                                           np.array([0, 1, 2, 3], np.float32), None, 2, 2)])
+    with pytest.raises(OSError, match="disk full"):
+        report.write_report(model, tmp_path / "rep", "m")
+    assert list((tmp_path / "rep").iterdir()) == []
+    monkeypatch.undo()
+    md, csv_path = report.write_report(model, tmp_path / "rep", "m")
+    assert sorted(f.name for f in (tmp_path / "rep").iterdir()) == ["m.csv", "m.md"]
