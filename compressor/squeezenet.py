@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .authors_format import (INDEX_BITS, AuthorsFormatError, AuthorsLayerRecord,
-                             read_authors, read_authors_records)
+                             model_from_records, read_authors_records)
 from .caffe_forward import SYNTHETIC_SEED, ForwardError, forward, synthetic_input
 from .huffman import code_lengths
 from .model import QuantizedModel
@@ -297,7 +297,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="write our compressed file here (.dcmp)")
     p.add_argument("--npz", help="write the dense decoded weights here (X, X.bias per layer)")
     p.add_argument("--report-dir", help="write squeezenet_table.md / .csv here")
-    p.add_argument("--seed", type=int, default=SYNTHETIC_SEED,
+    from .cli import int_at_least
+
+    p.add_argument("--seed", type=int_at_least(0), default=SYNTHETIC_SEED,
                    help=f"seed of the synthetic input for the forward check (default {SYNTHETIC_SEED})")
 
 
@@ -312,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     return run(build_parser().parse_args(argv))
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the parsed command (also ``eie-compress squeezenet``)."""
+def run(args: argparse.Namespace, prog: str = "squeezenet") -> int:
+    """Run the parsed command (also ``eie-compress squeezenet``, which passes its own
+    ``prog`` so error lines read ``eie-compress squeezenet: error: ...``)."""
     outs = _Outputs([pathlib.Path(args.prototxt), pathlib.Path(args.net)])
     try:
         from . import fileformat  # the project's compressed file (core module)
@@ -326,8 +329,8 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise AuthorsFormatError(f"{net_path}: cannot read: {e.strerror or e}") from e
         try:
-            records = read_authors_records(net, blob)
-            model = read_authors(net, blob)
+            records = read_authors_records(net, blob)  # parsed once
+            model = model_from_records(records)
         except AuthorsFormatError as e:
             raise AuthorsFormatError(f"{net_path}: {e}") from e
         dense = dense_arrays(model)
@@ -363,7 +366,7 @@ def run(args: argparse.Namespace) -> int:
         outs.commit()
     except (PrototxtError, AuthorsFormatError, ForwardError, RuntimeError, OSError, ValueError) as e:
         outs.discard()
-        print(f"squeezenet: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 1
     except BaseException:
         outs.discard()

@@ -101,8 +101,10 @@ def test_error_paths_leave_no_output(tmp_path, mnist_dir, capsys):
     _fails(["train", *base, "--density", "0"], capsys, "density must lie in (0, 1]", [out, rep])
     _fails(["train", *base, "--density", "ip9=0.1"], capsys, "no layer 'ip9'", [out, rep])
     _fails(["train", *base, "--density", "abc"], capsys, "'abc' is not a valid number", [out, rep])
-    _fails(["train", *base, "--index-bits", "0"], capsys, "index bits must be in 1..16", [out, rep])
-    _fails(["train", *base, "--epochs", "-2"], capsys, "epochs must be >= 0", [out, rep])
+    _fails(["train", *base, "--index-bits", "0"], capsys,
+           "argument --index-bits: must be an integer in 1..16, got 0", [out, rep])
+    _fails(["train", *base, "--epochs", "-2"], capsys, "argument --epochs: must be an integer >= 0, got -2",
+           [out, rep])
     _fails(["train", *base, "--density", "ip1=0.1", "--quality", "ip1=1"], capsys, "not both", [out, rep])
     _fails(["train", "--mnist-dir", str(tmp_path / "nowhere"), "--out", str(out), *TINY], capsys,
            "does not exist", [out])
@@ -145,3 +147,83 @@ def test_squeezenet_subcommand_reports_missing_files(tmp_path):
                    "--net", str(tmp_path / "none.net"), "--out", str(out)])
     assert rc != 0
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
+    (["--seed", "x"], "argument --seed: 'x' is not an integer"),
+    (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got 0"),
+    (["--epochs", "-1"], "argument --epochs: must be an integer >= 0, got -1"),
+    (["--prune-rounds", "0"], "argument --prune-rounds: must be an integer >= 1, got 0"),
+    (["--quant-epochs", "-3"], "argument --quant-epochs: must be an integer >= 0, got -3"),
+    (["--n-test", "0"], "argument --n-test: must be an integer >= 1, got 0"),
+    (["--data-seed", "-5"], "argument --data-seed: must be an integer >= 0, got -5"),
+    (["--lr", "-0.1"], "argument --lr: must be a finite number > 0, got -0.1"),
+])
+def test_invalid_integer_options_fail_while_parsing(tmp_path, capsys, monkeypatch, argv, needle):
+    import compressor.pipeline as pl
+
+    monkeypatch.setattr(pl, "run_model", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(pl, "compress_weights", lambda *a, **k: pytest.fail("compression started"))
+    out = tmp_path / "x.dcmp"
+    np.savez(tmp_path / "w.npz", w=np.ones((4, 4)))
+    for cmd in (["train"], ["npz", str(tmp_path / "w.npz")]):
+        rc = main([*cmd, "--out", str(out), *argv])
+        err = capsys.readouterr().err
+        assert rc == 2 and needle in err, err
+        assert [l for l in err.splitlines() if "error:" in l] == [l for l in err.splitlines() if needle in l]
+        assert not out.exists()
+
+
+def test_inspect_checks_csv_path_before_loading(tmp_path, capsys):
+    bad = tmp_path / "bad.dcmp"
+    bad.write_bytes(b"garbage")  # would fail to load: the --csv error must come first
+    rc = main(["inspect", str(bad), "--csv", str(tmp_path / "no" / "t.csv")])
+    out, err = capsys.readouterr()
+    assert rc == 1 and out == ""
+    assert "--csv" in err and "does not exist" in err and "garbage" not in err
+
+
+def test_inspect_csv_is_written_atomically(tmp_path, capsys, monkeypatch):
+    from compressor import fileio
+    from compressor.pipeline import LayerSpec, compress_weights
+
+    f = tmp_path / "m.dcmp"
+    compress_weights({"a": np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)},
+                     {"a": LayerSpec(density=0.5)}, out=f)
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("old")
+    monkeypatch.setattr(fileio.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    assert main(["inspect", str(f), "--csv", str(csv_path)]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert csv_path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["m.dcmp", "t.csv"]
+    monkeypatch.undo()
+    assert main(["inspect", str(f), "--csv", str(csv_path)]) == 0
+    assert csv_path.read_text().startswith("layer,") and (csv_path.stat().st_mode & 0o777) == 0o644
+
+
+def test_squeezenet_errors_name_eie_compress(tmp_path, capsys):
+    from compressor import squeezenet
+
+    args = ["--prototxt", str(tmp_path / "none.prototxt"), "--net", str(tmp_path / "none.net")]
+    assert main(["squeezenet", *args]) == 1
+    assert capsys.readouterr().err.startswith("eie-compress squeezenet: error: ")
+    assert squeezenet.main(args) == 1
+    assert capsys.readouterr().err.startswith("squeezenet: error: ")
+
+
+def test_size_comparison_wording():
+    from compressor.cli import size_comparison
+
+    assert size_comparison(37.24) == "37.2x smaller than"
+    assert size_comparison(0.1) == "10.0x larger than"
+    assert size_comparison(0.4) == "2.5x larger than"
+    assert size_comparison(1.0) == "the same size as"
+
+
+def test_npz_larger_than_dense_says_larger(tmp_path, capsys):
+    np.savez(tmp_path / "w.npz", w=np.ones((2, 2), np.float32))  # 16 bytes dense
+    out = tmp_path / "w.dcmp"
+    assert main(["npz", str(tmp_path / "w.npz"), "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "x larger than float32 (16 bytes)" in text and "smaller" not in text.split("wrote")[-1]

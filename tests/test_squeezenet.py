@@ -193,11 +193,28 @@ def test_table(net, blob, model, tmp_path):
     assert "Our bytes" not in no_ours and "| our file" not in no_ours
 
 
-def test_cli_writes_everything(tmp_path, capsys, blob):
+def test_model_from_records_is_read_authors(net, blob, model):
+    from compressor.authors_format import model_from_records
+
+    again = model_from_records(read_authors_records(net, blob))
+    assert again.meta == model.meta and [l.name for l in again.layers] == [l.name for l in model.layers]
+    for a, b in zip(again.layers, model.layers):
+        assert np.array_equal(a.codes, b.codes) and a.codebook.tobytes() == b.codebook.tobytes()
+        assert a.bias.tobytes() == b.bias.tobytes() and a.meta == b.meta
+
+
+def test_cli_writes_everything(tmp_path, capsys, blob, monkeypatch):
+    from compressor import authors_format, squeezenet
+
+    parses = []
+    real = authors_format.read_authors_records
+    monkeypatch.setattr(squeezenet, "read_authors_records", lambda *a: parses.append(1) or real(*a))
+    monkeypatch.setattr(authors_format, "read_authors_records", lambda *a: parses.append(1) or real(*a))
     out, npz, rep = tmp_path / "o" / "sq.dcmp", tmp_path / "dense.npz", tmp_path / "rep"
     rc = main(["--prototxt", str(PROTOTXT), "--net", str(NETFILE), "--out", str(out),
                "--npz", str(npz), "--report-dir", str(rep)])
     assert rc == 0
+    assert len(parses) == 1  # the authors' file is parsed once
     assert "round trip exact" in capsys.readouterr().out
     from compressor import fileformat
     back = fileformat.load(out)
