@@ -31,6 +31,10 @@ from .config import ArchConfig
 from .layout import LayerLayout, PassLayout
 from .stats import PassStats
 
+#: length of the scalar result of :func:`_simulate` (cycles, broadcasts, stalls, batch
+#: load cycles, max queue occupancy)
+N_SCALARS = 5
+
 
 @numba.njit(cache=True, nogil=True)
 def _round_product(prod, shift):
@@ -40,14 +44,40 @@ def _round_product(prod, shift):
     return (prod + (np.int64(1) << (shift - 1))) >> shift
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _broadcast(bt, nb, L, ready, P, btime, popped_all, max_occ, N):
+    """Broadcast number ``nb`` in cycle ``bt`` (rules B, P, Q); returns the new
+    ``(nb, popped_all, max_occ)``. Every PE pops it at ``max(ready, bt + 1)`` and is then
+    busy with it for ``L[nb, k]`` cycles; ``P[nb]`` is the last PE's pop cycle."""
+    btime[nb] = bt
+    mx = np.int64(-1)
+    for k in range(N):
+        p = ready[k]
+        if p < bt + 1:
+            p = bt + 1
+        ready[k] = p + L[nb, k]
+        if p > mx:
+            mx = p
+    P[nb] = mx
+    nb += 1
+    # occupancy at the start of bt + 1, the first cycle the entry is seen
+    while popped_all < nb and P[popped_all] < bt + 1:
+        popped_all += 1
+    occ = nb - popped_all
+    if occ > max_occ:
+        max_occ = occ
+    return nb, popped_all, max_occ
+
+
 @numba.njit(cache=True, nogil=True)
 def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
               has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
               entries_per_line, latency, weight_frac_bits):
-    """One pass of docs/timing.md. Returns (scalars int64[6], per-PE counters int64[7, N], acc).
+    """One pass of docs/timing.md. Returns (scalars int64[N_SCALARS], per-PE counters
+    int64[7, N], acc).
 
     scalars: cycles, broadcasts, queue_full_stalls, batch_load_cycles,
-    max_queue_occupancy, (unused). Per-PE rows: busy, padding, empty, starved,
+    max_queue_occupancy. Per-PE rows: busy, padding, empty, starved,
     pointer_reads, spmat_line_reads, bypass_hits.
     """
     N = n_pe
@@ -116,24 +146,8 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
                     t += 1
                     break
                 # broadcast column base + c in cycle t
-                bt = t
-                btime[nb] = bt
-                mx = np.int64(-1)
-                for k in range(N):
-                    p = ready[k]
-                    if p < bt + 1:
-                        p = bt + 1
-                    ready[k] = p + L[nb, k]
-                    if p > mx:
-                        mx = p
-                P[nb] = mx
-                nb += 1
-                # occupancy at the start of bt + 1, the first cycle the entry is seen
-                while popped_all < nb and P[popped_all] < bt + 1:
-                    popped_all += 1
-                occ = nb - popped_all
-                if occ > max_occ:
-                    max_occ = occ
+                nb, popped_all, max_occ = _broadcast(t, nb, L, ready, P, btime, popped_all,
+                                                     max_occ, N)
                 last_ccu = t
                 t += 1
                 if c == width - 1:
@@ -144,23 +158,8 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
             if nb >= D and P[nb - D] >= t:
                 stalls += P[nb - D] - t + 1
                 t = P[nb - D] + 1
-            bt = t
-            btime[nb] = bt
-            mx = np.int64(-1)
-            for k in range(N):
-                p = ready[k]
-                if p < bt + 1:
-                    p = bt + 1
-                ready[k] = p + L[nb, k]
-                if p > mx:
-                    mx = p
-            P[nb] = mx
-            nb += 1
-            while popped_all < nb and P[popped_all] < bt + 1:
-                popped_all += 1
-            occ = nb - popped_all
-            if occ > max_occ:
-                max_occ = occ
+            nb, popped_all, max_occ = _broadcast(t, nb, L, ready, P, btime, popped_all,
+                                                 max_occ, N)
             last_ccu = t
             t += 1
 
@@ -242,12 +241,12 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
         counters[0, k] = busy
         counters[1, k] = pad
         counters[2, k] = empty
-        counters[3, k] = cycles - busy - pad - empty
+        counters[3, k] = cycles - busy - pad - empty   # derived here; the simpy model counts it
         counters[4, k] = M
         counters[5, k] = lines
         counters[6, k] = bypass
 
-    scalars = np.zeros(6, dtype=np.int64)
+    scalars = np.zeros(N_SCALARS, dtype=np.int64)
     scalars[0] = cycles
     scalars[1] = M
     scalars[2] = stalls

@@ -15,7 +15,7 @@ import simpy
 
 from .config import ArchConfig
 from .layout import LayerLayout, PassLayout
-from .stats import PassStats
+from .stats import AccountingError, PassStats, check_cycle_classes
 from .units.act_rw import ActRW
 from .units.activation_queue import ActivationQueue, FullSignal
 from .units.arithmetic_unit import ArithmeticUnit
@@ -95,12 +95,20 @@ class SimpyModel:
         busy = per_pe(pe.busy for pe in pes)
         padding = per_pe(pe.padding for pe in pes)
         empty = per_pe(pe.empty for pe in pes)
+        for pe in pes:
+            pe.finish(cycles)
+        starved = per_pe(pe.idle for pe in pes)    # counted by each PE, not derived
+        try:
+            check_cycle_classes(cycles, busy, padding, empty, starved)
+        except AccountingError as exc:
+            raise AccountingError(f"simpy model: the PEs' own idle counts disagree with "
+                                  f"cycles - busy - padding - empty: {exc}") from None
         acc = np.zeros(self.pass_layout.rows, dtype=np.int64)
         for k, act in enumerate(self.act_rws):
             acc[k::n] = act.dest
         return PassStats(
             cycles=cycles, busy=busy, padding=padding, empty=empty,
-            starved=cycles - busy - padding - empty,
+            starved=starved,
             pointer_reads=per_pe(pe.pointer_read.reads for pe in pes),
             spmat_line_reads=per_pe(pe.spmat_read.line_reads for pe in pes),
             bypass_hits=per_pe(pe.arithmetic.bypass_hits for pe in pes),
@@ -116,62 +124,43 @@ def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q, cfg: ArchC
 
 
 # ---- speed check: python -m eie_sim.engine_simpy [layer ...] -------------------------
-#: Table III of the paper (inputs, outputs, weight density, activation density).
-_TABLE3 = {
-    "Alex-6": (9216, 4096, 0.09, 0.351), "Alex-7": (4096, 4096, 0.09, 0.353),
-    "Alex-8": (4096, 1000, 0.25, 0.375), "VGG-6": (25088, 4096, 0.04, 0.183),
-    "VGG-7": (4096, 4096, 0.04, 0.375), "VGG-8": (4096, 1000, 0.23, 0.411),
-    "NT-We": (4096, 600, 0.10, 1.0), "NT-Wd": (600, 8791, 0.11, 1.0),
-    "NT-LSTM": (1201, 2400, 0.10, 1.0),
-}
-
-
-def _synthetic_table3_layer(name: str, cfg: ArchConfig, seed: int = 1):
-    """A SYNTHETIC layer at a Table III size and densities (random positions, codes,
-    bias and activations; seeded). Only for timing the engine, not for results."""
-    from .layout import build_layer
-    ins, outs, wd, ad = _TABLE3[name]
-    rng = np.random.default_rng(seed)
-    codes = np.zeros((outs, ins), dtype=np.uint8)
-    for c0 in range(0, ins, 2048):                       # in blocks: bounded memory
-        block = codes[:, c0:c0 + 2048]
-        mask = rng.random(block.shape, dtype=np.float32) < wd
-        block[mask] = rng.integers(1, 16, int(mask.sum()), dtype=np.uint8)
-    codebook = np.concatenate([[0.0], np.linspace(-0.5, 0.5, 15)]).astype(np.float32)
-    bias = (rng.standard_normal(outs) * 0.1).astype(np.float32)
-    lay = build_layer(codes, codebook, bias, cfg, name=name, check_fit=False)
-    x_q = np.zeros(ins, dtype=np.int64)
-    nz = rng.choice(ins, int(round(ad * ins)), replace=False)
-    x_q[nz] = rng.integers(1, 512, nz.size)
-    return lay, x_q
-
-
 def _main(argv=None) -> int:
+    """Time the engine on the SYNTHETIC Table III layers of :func:`eie_sim.workload.table3_layer`
+    (the same seeded matrices and inputs as ``eie-simulate --table3`` and the benchmarks)."""
     import argparse
     import time
+
+    from .fixed_point import quantize
+    from .stats import layer_cycle_classes, layer_overhead_cycles
+    from .workload import TABLE3, table3_layer
     ap = argparse.ArgumentParser(
         prog="python -m eie_sim.engine_simpy",
-        description="Time the simpy engine on SYNTHETIC layers of Table III's sizes.")
-    ap.add_argument("layers", nargs="*", help=f"layers to run (default all): {', '.join(_TABLE3)}")
+        description="Time the simpy engine on the SYNTHETIC Table III layers "
+                    "(eie_sim.workload.table3_layer, seed 0 unless --seed).")
+    ap.add_argument("layers", nargs="*", help=f"layers to run (default all): {', '.join(TABLE3)}")
     ap.add_argument("--pes", type=int, default=64)
     ap.add_argument("--queue-depth", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    unknown = [n for n in args.layers if n not in _TABLE3]
+    unknown = [n for n in args.layers if n not in TABLE3]
     if unknown:
-        ap.error(f"unknown layer(s) {unknown}; known: {', '.join(_TABLE3)}")
+        ap.error(f"unknown layer(s) {unknown}; known: {', '.join(TABLE3)}")
     cfg = ArchConfig(pes=args.pes, queue_depth=args.queue_depth).validate()
     total = 0.0
-    print(f"synthetic layers, {cfg.pes} PEs, queue depth {cfg.queue_depth}")
-    for name in args.layers or list(_TABLE3):
-        lay, x_q = _synthetic_table3_layer(name, cfg)
+    print(f"synthetic layers (seed {args.seed}), {cfg.pes} PEs, queue depth {cfg.queue_depth}")
+    for name in args.layers or list(TABLE3):
+        wl = table3_layer(name, seed=args.seed, weight_bits=cfg.weight_bits)
+        lay = wl.layout(cfg, check_fit=False)
+        x_q, _ = quantize(wl.x, cfg.act_frac_bits, cfg.word_bits)
         t0 = time.perf_counter()
-        cycles = 0
+        pass_cycles = 0
         for p in lay.passes:
             st = run_pass(p, lay, x_q, cfg)
             st.check_accounting()
-            cycles += st.cycles
+            pass_cycles += st.cycles
         wall = time.perf_counter() - t0
         total += wall
+        cycles, _ = layer_cycle_classes(pass_cycles, 0, sum(layer_overhead_cycles(len(lay.passes), lay.cols, cfg)))
         print(f"{name:8s} passes {len(lay.passes)}  cycles {cycles:7d}  wall {wall:6.2f} s", flush=True)
     print(f"total wall {total:.1f} s")
     return 0

@@ -63,7 +63,66 @@ class PassStats:
         return not self.differences(other)
 
     def check_accounting(self) -> None:
-        """busy + padding + empty + starved == cycles for every PE (docs/timing.md)."""
-        total = self.busy + self.padding + self.empty + self.starved
-        if not np.all(total == self.cycles):
-            raise AssertionError(f"per-PE cycle classes do not sum to {self.cycles}: {total}")
+        """busy + padding + empty + starved == cycles and starved >= 0 for every PE
+        (docs/timing.md); raises :class:`AccountingError`."""
+        check_cycle_classes(self.cycles, self.busy, self.padding, self.empty, self.starved)
+
+
+class AccountingError(AssertionError):
+    """Per-PE cycle classes that do not add up to the cycles (or a negative class)."""
+
+
+def check_cycle_classes(cycles, busy, padding, empty, starved) -> None:
+    """``busy + padding + empty + starved == cycles`` and every class ``>= 0``, per PE.
+
+    Works on one pass (``cycles`` a number, classes of shape ``(N,)``) and on batches
+    (``cycles`` of shape ``(P,)``, classes ``(P, N)``). Raises :class:`AccountingError`.
+    """
+    cycles = np.asarray(cycles)
+    classes = {"busy": busy, "padding": padding, "empty": empty, "starved": starved}
+    for name, arr in classes.items():
+        arr = np.asarray(arr)
+        if arr.size and arr.min() < 0:
+            raise AccountingError(f"negative {name} cycles {int(arr.min())} on some PE")
+    total = sum(np.asarray(a) for a in classes.values())
+    expect = cycles[..., None] if cycles.ndim else cycles
+    if not np.all(total == expect):
+        raise AccountingError(f"per-PE cycle classes do not sum to the cycles {cycles}: {total}")
+
+
+# ---- layer level (docs/timing.md "Output passes" and "Per-PE cycle accounting") ------
+def input_batches(cols: int, cfg) -> int:
+    """Input batches of ``N x R`` columns a layer's activations are scanned in (rule B)."""
+    n_rows = -(-cols // cfg.pes)
+    return max(1, -(-n_rows // cfg.act_regs_per_pe))
+
+
+def layer_overhead_cycles(n_passes: int, cols: int, cfg) -> tuple[int, int]:
+    """``(store, reload)``: the layer-level cycles outside every pass.
+
+    ``store = passes x batch_store_cycles`` (destination registers written back after each
+    pass); ``reload = (passes - 1) x batch_load_cycles`` when the input has more than one
+    batch (each pass after the first restarts the scan at input batch 0, which must be
+    loaded again; with one batch the source registers still hold it).
+    """
+    store = n_passes * cfg.batch_store_cycles
+    reload = (n_passes - 1) * cfg.batch_load_cycles if input_batches(cols, cfg) > 1 else 0
+    return store, reload
+
+
+def layer_cycle_classes(pass_cycles, pass_starved, overhead):
+    """``(layer cycles, layer starved)`` from the sums over passes.
+
+    The one rule for the layer level: the overhead cycles (batch stores and pass reloads,
+    :func:`layer_overhead_cycles`) are cycles in which **every PE is starved**, so each
+    PE's ``starved`` grows by ``overhead`` and ``busy + padding + empty + starved`` equals
+    the layer cycles. ``pass_starved`` may be one PE's count or an array over PEs;
+    ``overhead`` may be per run (a number) or per position (an array broadcast against it).
+    """
+    return pass_cycles + overhead, pass_starved + overhead
+
+
+def load_efficiency(starved_total, n_pe: int, cycles_total) -> float:
+    """``1 - starved / (N T)`` (Fig. 8, 13), ``starved`` summed over the PEs of the layer
+    level (:func:`layer_cycle_classes`); 0.0 for no cycles."""
+    return 1.0 - float(starved_total) / (n_pe * float(cycles_total)) if cycles_total else 0.0

@@ -31,7 +31,6 @@ class LeadingNonZeroDetector:
         self.fan_in = fan_in
         self.widths = lnzd_tree_widths(n_banks, fan_in)
         self.nodes = sum(self.widths)   #: LNZD nodes (equals ArchConfig.lnzd_nodes)
-        self.scans = 0                  #: cycles the tree evaluated a row
         # leaf flags, latched from the source registers: _nonzero[r][bank]
         self._nonzero = [[False] * n_banks for _ in range(regs_per_bank)]
 
@@ -46,7 +45,6 @@ class LeadingNonZeroDetector:
         Evaluated as the tree does it: leaves output their bank number when valid (and
         ``N`` = "nothing" otherwise), every node passes up the smallest of its children.
         """
-        self.scans += 1
         none = self.n_banks
         flags = self._nonzero[reg]
         level = [b if flags[b] and b > after_bank else none for b in range(self.n_banks)]

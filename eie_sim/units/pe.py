@@ -13,8 +13,12 @@ column with one ``timeout(max(1, e))``; the per-entry work (Spmat line reads,
 arithmetic, bypass) is done by the units with each entry's exact issue cycle.
 
 Cycle classes (docs/timing.md "Per-PE cycle accounting"): ``busy`` = real entries
-issued, ``padding`` = padding entries issued, ``empty`` = empty-column cycles; the
-engine derives ``starved`` as the rest of the run's cycles.
+issued, ``padding`` = padding entries issued (both counted by the arithmetic unit),
+``empty`` = empty-column cycles, and ``idle`` = the cycles in which the PE worked on no
+column, counted by the PE from its own timeline: the gap before each pop (waiting for
+the queue, including the pop cycle itself) and, once the run's length is known
+(:meth:`finish`), the cycles after its last column. The engine checks that the four
+add up to the run's cycles; nothing derives one class from the others.
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ class ProcessingElement:
         self.arithmetic = arithmetic
         self.act_rw = act_rw
         self.empty = 0                 #: empty-column cycles
+        self.idle = 0                  #: cycles spent on no column (starved), see finish()
         self.last_work_cycle = -1      #: last cycle this PE issued or spent on a column
         self.process = env.process(self.run())
 
@@ -59,6 +64,9 @@ class ProcessingElement:
             if not len(queue):
                 yield queue.wait_nonempty()      # idle until a broadcast has arrived
             t = env.now
+            # cycles last_work_cycle + 1 .. t held no column (none when the previous
+            # column ended in this very cycle: back-to-back columns have no gap)
+            self.idle += t - self.last_work_cycle
             col, a, start, end = self.pointer_read.pop_column(queue)
             # the column occupies cycles t+1 .. t+work
             entries = end - start
@@ -71,3 +79,11 @@ class ProcessingElement:
                 self.empty += 1
             self.last_work_cycle = t + work
             yield env.timeout(work)
+
+    def finish(self, cycles: int) -> None:
+        """The run lasted ``cycles`` cycles: the ones after this PE's last column are idle."""
+        if cycles <= self.last_work_cycle:
+            raise RuntimeError(f"PE {self.index} worked in cycle {self.last_work_cycle} "
+                               f"of a {cycles}-cycle run")
+        self.idle += cycles - 1 - self.last_work_cycle
+        self.last_work_cycle = cycles - 1
