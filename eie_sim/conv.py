@@ -12,12 +12,13 @@ one independent run of docs/timing.md on the same layout:
   numba call (positions in parallel, ``prange``); per position it returns exactly what
   ``run_pass`` returns (the tests compare them position by position);
 * every output of every simulated position is checked against numpy, vectorized over
-  positions: bit-exact against the integer reference (``bias_q`` + individually rounded
-  products, as :func:`eie_sim.runner.integer_reference`) and within the per-row
-  fixed-point error bound against ``W_float @ x + b`` (as
-  :func:`eie_sim.runner.float_reference`);
-* per position a layer costs ``sum of pass cycles + passes x batch_store_cycles`` (as
-  :func:`~eie_sim.runner.simulate_layer` counts it): loading the patch into the source
+  positions, with the runner's own references (:func:`eie_sim.runner.integer_reference_batch`:
+  bit-exact, ``bias_q`` + individually rounded products;
+  :func:`eie_sim.runner.float_reference_batch`: within the per-row fixed-point error bound
+  against ``W_float @ x + b``);
+* per position a layer costs ``sum of pass cycles`` + the layer-level overheads of
+  :func:`eie_sim.stats.layer_overhead_cycles` (batch stores, pass reloads), exactly as
+  :func:`~eie_sim.runner.simulate_layer` counts it: loading the patch into the source
   registers is the CCU's I/O mode before a run and, as for every layer here, not counted;
   im2col itself is not modelled.
 
@@ -27,7 +28,9 @@ SqueezeNet (``../shared/data/squeezenet``), each on the patches of the numpy for
 reassembled output map with the forward pass's own convolution output.
 ``positions="all"`` simulates every output position; an integer ``N`` a seeded sample of
 ``N`` positions per layer, whose layer totals are **extrapolated** (mean x positions) and
-labelled so.
+labelled so: every extensive value of a layer row (cycles, time, energy, MACs, reads,
+stalls, batch cycles, saturations) is then the sampled sum x positions / sampled; the
+intensive ones (per-position cycles, efficiencies, densities, errors) are over the sample.
 """
 from __future__ import annotations
 
@@ -42,11 +45,13 @@ import numpy as np
 
 from . import energy as energy_mod
 from .config import ArchConfig
-from .engine_fast import _simulate
+from .engine_fast import N_SCALARS, _simulate
 from .fixed_point import quantize, round_product, saturate, to_float, word_limits
 from .layout import LayerLayout, PassLayout
-from .runner import PreparedLayer, SimulationMismatch, prepare
-from .stats import PassStats
+from .runner import (FloatReference, PreparedLayer, SimulationMismatch,  # noqa: F401 (re-exported)
+                     float_reference_batch, integer_reference_batch, prepare)
+from .stats import (AccountingError, PassStats, check_cycle_classes, layer_cycle_classes,
+                    layer_overhead_cycles, load_efficiency)
 from .workload import LayerWorkload, WorkloadError
 
 #: where the authors' SqueezeNet files are looked for by default (never copied here)
@@ -62,7 +67,7 @@ def _simulate_many(ptr, entry_start, code, local_row, X_q, codebook_q, bias_q_pa
                    latency, weight_frac_bits):
     """``engine_fast._simulate`` for every row of ``X_q`` (one independent run each)."""
     P = X_q.shape[0]
-    scalars = np.zeros((P, 6), dtype=np.int64)
+    scalars = np.zeros((P, N_SCALARS), dtype=np.int64)
     counters = np.zeros((P, 7, n_pe), dtype=np.int64)
     acc = np.zeros((P, pass_rows), dtype=np.int64)
     for i in numba.prange(P):
@@ -130,61 +135,6 @@ def run_pass_batch(pass_layout: PassLayout, layer_layout: LayerLayout, X_q: np.n
                           max_queue_occupancy=scalars[:, 4].copy(), acc=acc)
 
 
-# ------------------------------------------------------------------ numpy references
-def integer_reference_batch(prep: PreparedLayer, X_q: np.ndarray, cfg: ArchConfig,
-                            max_elems: int = 1 << 22) -> np.ndarray:
-    """int64 ``(P, rows)``: bias_q + sum of individually rounded products, per position.
-
-    The same arithmetic as :func:`eie_sim.runner.integer_reference`, vectorized over
-    positions (products of the non-zero weights, summed per row with ``reduceat``).
-    """
-    lay = prep.layout
-    order = np.argsort(prep.r, kind="stable")
-    r, c, code = prep.r[order], prep.c[order], prep.code[order]
-    P = X_q.shape[0]
-    out = np.tile(lay.bias_q.astype(np.int64), (P, 1))
-    if r.size == 0 or P == 0:
-        return out
-    rows_with, starts = np.unique(r, return_index=True)
-    wq = lay.codebook_q[code].astype(np.int64)
-    step = max(1, max_elems // r.size)
-    for a in range(0, P, step):
-        prod = round_product(X_q[a:a + step][:, c] * wq, cfg.weight_frac_bits)
-        out[a:a + step, rows_with] += np.add.reduceat(prod, starts, axis=1)
-    return out
-
-
-@dataclass
-class FloatReference:
-    y: np.ndarray        #: float64 (P, rows): W_float @ x + b (no ReLU)
-    bound: np.ndarray    #: float64 (P, rows): fixed-point error bound of each output
-    mag: np.ndarray      #: float64 (P, rows): sum_j |w_ij x_j| (for float32 comparisons)
-
-
-def float_reference_batch(prep: PreparedLayer, X: np.ndarray, X_q: np.ndarray,
-                          cfg: ArchConfig) -> FloatReference:
-    """``W_float @ x + b`` and the per-output error bound of :func:`runner.float_reference`,
-    as matrix products over all positions at once."""
-    lay = prep.layout
-    rows, cols = lay.rows, lay.cols
-    W = np.zeros((rows, cols))
-    W[prep.r, prep.c] = prep.codebook[prep.code]
-    Wq = np.zeros((rows, cols))
-    Wq[prep.r, prep.c] = to_float(lay.codebook_q, cfg.weight_frac_bits)[prep.code]
-    X = np.asarray(X, dtype=np.float64)
-    Xq = to_float(X_q, cfg.act_frac_bits)
-    absW = np.abs(W)
-    y = X @ W.T
-    mag = np.abs(X) @ absW.T
-    bound = (np.abs(X - Xq) @ absW.T + np.abs(Xq) @ np.abs(W - Wq).T
-             + 0.5 ** (cfg.act_frac_bits + 1) * ((Xq != 0).astype(np.float64) @ (Wq != 0).T))
-    if prep.bias is not None:
-        y += prep.bias
-        bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.act_frac_bits))
-    bound += 1e-12 * (mag + 1.0)
-    return FloatReference(y, bound, mag)
-
-
 # ------------------------------------------------------------------ one conv layer
 @dataclass
 class ConvLayerResult:
@@ -200,11 +150,13 @@ class ConvLayerResult:
     passes: int
     cycles_pos: np.ndarray            #: int64 layer cycles of each simulated position
     input_nonzeros_pos: np.ndarray    #: int64 non-zero fixed-point activations per position
-    pe_totals: np.ndarray             #: int64 (7, N): PE_COUNTERS summed over positions
+    pe_totals: np.ndarray             #: int64 (7, N): PE_COUNTERS summed over positions;
+                                      #: starved at layer level (overhead cycles included)
     broadcasts: int
     queue_full_stalls: int
-    batch_load_cycles: int
-    batch_store_cycles: int
+    batch_load_cycles: int            #: inside passes + pass reloads, simulated positions
+    batch_store_cycles: int           #: simulated positions
+    pass_reload_cycles: int           #: simulated positions
     max_queue_occupancy: int
     critical_pe_cycles: int           #: sum over positions and passes of the busiest PE's work
     nnz: int
@@ -213,7 +165,8 @@ class ConvLayerResult:
     input_saturations: int            #: patch elements that saturated when quantized
     output_saturations: int
     max_error: float
-    max_error_bound: float
+    max_error_bound: float            #: the bound of the output with the largest error
+    min_error_slack: float            #: min over outputs of (bound - error)
     output_q: np.ndarray              #: int64 (simulated positions, rows) after ReLU
     energy: dict[str, Any]            #: energy model of the simulated positions
     config: dict[str, Any]
@@ -234,6 +187,11 @@ class ConvLayerResult:
     @property
     def scale(self) -> float:
         return self.positions_total / self.simulated if self.simulated else 0.0
+
+    def extensive(self, value):
+        """A sum over the simulated positions as a layer total for one image: itself when
+        every position ran, else extrapolated (``value x positions / simulated``, float)."""
+        return value * self.scale if self.extrapolated else value
 
     @property
     def cycles_simulated(self) -> int:
@@ -256,7 +214,7 @@ class ConvLayerResult:
 
     @property
     def energy_uj(self) -> float:
-        return float(self.energy["energy_uj"]) * self.scale
+        return self.extensive(float(self.energy["energy_uj"]))
 
     @property
     def avg_power_w(self) -> float:
@@ -277,8 +235,13 @@ class ConvLayerResult:
 
     @property
     def load_efficiency(self) -> float:
-        """1 - starved / (N T) over all simulated positions (docs/timing.md)."""
-        return 1.0 - float(self.pe_totals[3].sum()) / (self.pes * self.cycles_simulated)
+        """1 - starved / (N T) over all simulated positions, layer level (docs/timing.md)."""
+        return load_efficiency(self.pe_totals[3].sum(), self.pes, self.cycles_simulated)
+
+    @property
+    def pes_with_rows(self) -> int:
+        return min(self.pes, self.rows)
+
 
     @property
     def authors_efficiency(self) -> float:
@@ -324,17 +287,22 @@ class ConvLayerResult:
             "actual_over_theoretical": self.actual_over_theoretical,
             "cycles": self.cycles, "time_us": self.time_us,
             "load_efficiency": self.load_efficiency, "authors_efficiency": self.authors_efficiency,
+            "pes_with_rows": self.pes_with_rows,
             "real_over_total_work": self.real_over_total_work,
-            "useful_macs": self.useful_macs * self.scale, "padding_macs": self.padding_macs * self.scale,
-            "pointer_reads": int(self.pe_totals[4].sum()) * self.scale,
-            "spmat_line_reads": int(self.pe_totals[5].sum()) * self.scale,
-            "bypass_hits": int(self.pe_totals[6].sum()) * self.scale,
-            "queue_full_stalls": self.queue_full_stalls, "passes": self.passes,
-            "batch_load_cycles": self.batch_load_cycles, "batch_store_cycles": self.batch_store_cycles,
+            "useful_macs": self.extensive(self.useful_macs),
+            "padding_macs": self.extensive(self.padding_macs),
+            "pointer_reads": self.extensive(int(self.pe_totals[4].sum())),
+            "spmat_line_reads": self.extensive(int(self.pe_totals[5].sum())),
+            "bypass_hits": self.extensive(int(self.pe_totals[6].sum())),
+            "queue_full_stalls": self.extensive(self.queue_full_stalls), "passes": self.passes,
+            "batch_load_cycles": self.extensive(self.batch_load_cycles),
+            "batch_store_cycles": self.extensive(self.batch_store_cycles),
+            "pass_reload_cycles": self.extensive(self.pass_reload_cycles),
             "max_queue_occupancy": self.max_queue_occupancy,
-            "input_saturations": self.input_saturations,
-            "output_saturations": self.output_saturations, "max_error": self.max_error,
-            "max_error_bound": self.max_error_bound, "map_check": self.meta.get("map_check", ""),
+            "input_saturations": self.extensive(self.input_saturations),
+            "output_saturations": self.extensive(self.output_saturations),
+            "max_error": self.max_error, "max_error_bound": self.max_error_bound,
+            "min_error_slack": self.min_error_slack, "map_check": self.meta.get("map_check", ""),
             "energy_uj": self.energy_uj, "avg_power_w": self.avg_power_w,
             "wall_s": self.wall_s,
         }
@@ -382,7 +350,7 @@ def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarra
         raise WorkloadError(f"layer {lay.name!r}: positions outside 0..{n_total - 1}")
     n = cfg.pes
     n_pass = len(lay.passes)
-    store = cfg.batch_store_cycles
+    store, reload = layer_overhead_cycles(n_pass, lay.cols, cfg)   # per position
     cycles_pos = np.zeros(idx.size, dtype=np.int64)
     nz_pos = np.zeros(idx.size, dtype=np.int64)
     out_all = np.zeros((idx.size, lay.rows), dtype=np.int64)
@@ -391,6 +359,7 @@ def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarra
     in_sat = out_sat = 0
     float_nz = 0
     max_err = max_bound = 0.0
+    min_slack = math.inf
     map_dev = 0.0
     if compare_to is not None:
         compare_to = np.asarray(compare_to)
@@ -409,13 +378,14 @@ def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarra
         in_sat += sat
         nz_pos[a:a + sel.size] = np.count_nonzero(X_q, axis=1)
         accs = []
-        cyc = np.full(sel.size, n_pass * store, dtype=np.int64)
+        cyc = np.zeros(sel.size, dtype=np.int64)
         for p in lay.passes:
             b = run_pass_batch(p, lay, X_q, cfg)
             work = b.counters[:, 0] + b.counters[:, 1] + b.counters[:, 2]
-            if np.any(b.counters[:, :4].sum(axis=1) != b.cycles[:, None]):
-                raise SimulationMismatch(f"layer {lay.name!r}: per-PE cycle classes do not sum "
-                                         f"to the pass cycles")
+            try:
+                check_cycle_classes(b.cycles, *(b.counters[:, i] for i in range(4)))
+            except AccountingError as exc:
+                raise SimulationMismatch(f"layer {lay.name!r}: {exc}") from None
             cyc += b.cycles
             pe_tot += b.counters.sum(axis=0)
             bcast += int(b.broadcasts.sum())
@@ -427,7 +397,7 @@ def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarra
             if keep_batches:
                 batches.append(b)
         acc = np.concatenate(accs, axis=1)
-        cycles_pos[a:a + sel.size] = cyc
+        cycles_pos[a:a + sel.size], _ = layer_cycle_classes(cyc, 0, store + reload)
         out_q, s = saturate(acc, cfg.word_bits)
         out_sat += s
         if relu:
@@ -456,8 +426,10 @@ def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarra
                     f"the fixed-point error bound; first at position {int(sel[i])}, row {r}: "
                     f"error {err[i, r]:.6g} > bound {fr.bound[i, r]:.6g}")
             if err.size:
-                max_err = max(max_err, float(err.max()))
-                max_bound = max(max_bound, float(fr.bound.max()))
+                i = np.unravel_index(int(np.argmax(err)), err.shape)
+                if err[i] > max_err or max_err == 0.0 and max_bound == 0.0:
+                    max_err, max_bound = float(err[i]), float(fr.bound[i])
+                min_slack = min(min_slack, float(np.min(fr.bound - err)))
             if compare_to is not None:
                 other = np.asarray(compare_to[sel], dtype=np.float64)
                 if relu:
@@ -477,11 +449,14 @@ def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarra
                 if dev.size:
                     map_dev = max(map_dev, float(dev.max()))
     busy, pad = int(pe_tot[0].sum()), int(pe_tot[1].sum())
+    # layer level: every position's overhead cycles are starved cycles of every PE
+    _, pe_tot[3] = layer_cycle_classes(0, pe_tot[3], idx.size * (store + reload))
+    loads += idx.size * reload
     counts = energy_mod.ActionCounts(
         cycles=int(cycles_pos.sum()), queue_entries=bcast * n,
         pointer_reads=int(pe_tot[4].sum()), spmat_line_reads=int(pe_tot[5].sum()),
         issued_entries=busy + pad, accumulator_writes=busy,
-        act_sram_cycles=(loads + idx.size * n_pass * store) * n)
+        act_sram_cycles=(loads + idx.size * store) * n)
     energy = energy_mod.estimate(counts, cfg, energy_table)
     wl = prep.workload
     meta: dict[str, Any] = {}
@@ -493,12 +468,14 @@ def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarra
         name=lay.name, rows=lay.rows, cols=lay.cols, pes=n, clock_mhz=cfg.clock_mhz,
         positions_total=n_total, positions=idx, passes=n_pass, cycles_pos=cycles_pos,
         input_nonzeros_pos=nz_pos, pe_totals=pe_tot, broadcasts=bcast, queue_full_stalls=stalls,
-        batch_load_cycles=loads, batch_store_cycles=idx.size * n_pass * store,
+        batch_load_cycles=loads, batch_store_cycles=idx.size * store,
+        pass_reload_cycles=idx.size * reload,
         max_queue_occupancy=max_occ, critical_pe_cycles=critical, nnz=int(prep.r.size),
         weight_density=(wl.weight_density if wl is not None else prep.r.size / (lay.rows * lay.cols)),
         float_act_density=float_nz / max(1, idx.size * lay.cols),
         input_saturations=in_sat, output_saturations=out_sat, max_error=max_err,
-        max_error_bound=max_bound, output_q=out_all, energy=energy, config=cfg.as_dict(),
+        max_error_bound=max_bound, min_error_slack=0.0 if math.isinf(min_slack) else min_slack,
+        output_q=out_all, energy=energy, config=cfg.as_dict(),
         seeds=dict(seeds or {}), meta=meta, wall_s=time.perf_counter() - t0)
 
 
@@ -613,7 +590,7 @@ class SqueezeNetRun:
         cyc = sum(l.cycles for l in L)
         t_us = sum(l.time_us for l in L)
         e_uj = sum(l.energy_uj for l in L)
-        useful = sum(l.useful_macs * l.scale for l in L)
+        useful = sum(l.extensive(l.useful_macs) for l in L)
         dense = sum(l.rows * l.cols * l.positions_total for l in L)
         return {"layers": len(L), "extrapolated": self.extrapolated,
                 "positions": sum(l.positions_total for l in L),
@@ -622,11 +599,11 @@ class SqueezeNetRun:
                 "energy_uj": e_uj,
                 "avg_power_w": (e_uj * 1e-6) / (t_us * 1e-6) if t_us else 0.0,
                 "useful_macs": useful, "dense_macs": dense,
-                "load_efficiency": 1.0 - sum(float(l.pe_totals[3].sum()) * l.scale for l in L)
-                / (self.config.pes * cyc) if cyc else 0.0,
+                "load_efficiency": load_efficiency(
+                    sum(l.extensive(float(l.pe_totals[3].sum())) for l in L), self.config.pes, cyc),
                 "max_error": max((l.max_error for l in L), default=0.0),
-                "input_saturations": sum(l.input_saturations for l in L),
-                "output_saturations": sum(l.output_saturations for l in L)}
+                "input_saturations": sum(l.extensive(l.input_saturations) for l in L),
+                "output_saturations": sum(l.extensive(l.output_saturations) for l in L)}
 
 
 def load_squeezenet(data_dir: str | pathlib.Path | None = None):
@@ -735,8 +712,10 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
     ]
     if n_sample is not None:
         notes.insert(0, f"EXTRAPOLATED: --positions {n_sample}: a seeded sample (seed {seed}) of "
-                        f"{n_sample} positions per layer was simulated; layer cycles, time and "
-                        f"energy are mean x positions (extrapolated), not measured sums.")
+                        f"{n_sample} positions per layer was simulated; every layer total (cycles, "
+                        f"time, energy, MACs, reads, stalls, batch cycles, saturations) is the "
+                        f"sampled sum x positions / sampled (extrapolated), not a measured sum; "
+                        f"per-position values, efficiencies and errors are over the sample.")
     if not check_fit:
         notes.append("--no-fit-check: layers were simulated without the SRAM fit check")
     return SqueezeNetRun(layers=results, config=cfg, overrides=overrides, positions=n_sample,
@@ -752,9 +731,10 @@ CONV_COLUMNS: tuple[str, ...] = (
     "theoretical_cycles_per_position", "actual_over_theoretical", "cycles", "time_us",
     "load_efficiency", "authors_efficiency", "real_over_total_work", "useful_macs",
     "padding_macs", "pointer_reads", "spmat_line_reads", "bypass_hits", "queue_full_stalls",
-    "passes", "batch_load_cycles", "batch_store_cycles",
+    "passes", "batch_load_cycles", "batch_store_cycles", "pass_reload_cycles",
+    "pes_with_rows",
     "max_queue_occupancy", "input_saturations", "output_saturations", "max_error",
-    "max_error_bound", "map_check", "energy_uj", "avg_power_w", "wall_s",
+    "max_error_bound", "min_error_slack", "map_check", "energy_uj", "avg_power_w", "wall_s",
 )
 POSITION_COLUMNS = ("layer", "position", "oy", "ox", "cycles", "input_nonzeros")
 
@@ -807,7 +787,7 @@ def totals_line(run: SqueezeNetRun) -> str:
             f"{t['positions_simulated']:,} simulated): {t['cycles']:,.0f} cycles, "
             f"{t['time_us']:,.1f} us ({t['images_per_s']:,.0f} images/s), {t['energy_uj']:.2f} uJ "
             f"(energy model, docs/energy.md), average {t['avg_power_w']:.3f} W; saturations: "
-            f"inputs {t['input_saturations']}, outputs {t['output_saturations']}; outputs match "
+            f"inputs {t['input_saturations']:,.0f}, outputs {t['output_saturations']:,.0f}; outputs match "
             f"numpy (bit-exact; float within the fixed-point bound; forward-pass convolution "
             f"within the bound plus float32 rounding)")
 

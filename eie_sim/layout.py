@@ -70,10 +70,6 @@ class PassLayout:
         return np.diff(self.ptr, axis=1)
 
     @property
-    def is_padding(self) -> np.ndarray:
-        return self.code == 0
-
-    @property
     def n_entries(self) -> int:
         return int(self.entry_start[-1])
 
@@ -265,6 +261,12 @@ def build_pass(rows_idx: np.ndarray, cols_idx: np.ndarray, codes: np.ndarray, *,
                bias_rows: np.ndarray | None, max_z: int) -> PassLayout:
     """Lay out the non-zeros ``(rows_idx, cols_idx, codes)`` of one pass.
 
+    Not used by :func:`build_layer` (which lays out straight from the dense matrix with
+    ``_layout_dense_rows``): this is the straightforward construction (``lexsort`` +
+    ``_encode_runs``), kept as the independent reference that
+    ``tests/test_engine_fast.py::test_layout_fast_path_matches_build_pass`` compares the
+    fast path with.
+
     ``rows_idx`` are global rows in ``[row_offset, row_offset + rows)``; ``bias_rows``
     (global rows with a non-zero bias) become the bias column, or ``None`` for no bias.
     """
@@ -349,6 +351,26 @@ def build_layer(codes: np.ndarray, codebook: np.ndarray, bias: np.ndarray | None
     return layout
 
 
+def pointer_fit_advice(layout: LayerLayout, cfg: ArchConfig) -> str:
+    """What more PEs do for the pointer SRAM: every PE stores ``cols (+ bias) + 1``
+    pointers per output pass, and more PEs only help by cutting the number of passes
+    (``ceil(rows / (N R))``)."""
+    from .config import INT_RANGES
+    per_pass = layout.passes[0].n_cols_total + 1
+    max_passes = cfg.pointer_capacity // per_pass
+    if max_passes == 0:
+        return (f"more PEs do not help (a single output pass already needs {per_pass} "
+                f"pointers in every PE)")
+    regs = cfg.act_regs_per_pe
+    need_pes = math.ceil(layout.rows / (max_passes * regs))
+    if need_pes > INT_RANGES["pes"][1]:
+        return (f"more PEs do not help within pes <= {INT_RANGES['pes'][1]} (at most "
+                f"{max_passes} output pass(es) fit)")
+    passes = math.ceil(layout.rows / (need_pes * regs))
+    return (f"more PEs help only by cutting output passes: about {need_pes} PEs run it in "
+            f"{passes} pass(es), which fits")
+
+
 def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
     """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes)."""
     name, n = layout.name, cfg.pes
@@ -374,9 +396,10 @@ def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
     if pointers > cfg.pointer_capacity:
         need_kb = math.ceil(pointers * cfg.pointer_bits / 8 / 1024)
         problems.append(
-            f"pointer SRAM: {pointers} column pointers ({need_kb} KB) per PE but "
-            f"pointer_sram_kb={cfg.pointer_sram_kb} holds {cfg.pointer_capacity}; more PEs "
-            f"do not help (every PE stores a pointer per column): set pointer_sram_kb >= {need_kb}")
+            f"pointer SRAM: {pointers} column pointers ({need_kb} KB) per PE "
+            f"({len(layout.passes)} output pass(es) x {layout.passes[0].n_cols_total + 1}) but "
+            f"pointer_sram_kb={cfg.pointer_sram_kb} holds {cfg.pointer_capacity}; "
+            + pointer_fit_advice(layout, cfg) + f" (or pointer_sram_kb >= {need_kb})")
     for what, length in (("input", layout.cols), ("output", layout.rows)):
         per_pe = math.ceil(length / n)
         if per_pe > cfg.act_sram_capacity:

@@ -2,7 +2,9 @@
 
 :func:`simulate_layer` quantizes the input to fixed point, runs every output pass with
 an engine (``run_pass(pass_layout, layer_layout, x_q, cfg) -> PassStats``, docs/timing.md),
-adds ``batch_store_cycles`` per pass, saturates and applies ReLU, and then checks:
+adds the layer-level overheads (``batch_store_cycles`` per pass, ``batch_load_cycles`` per
+pass after the first when the input has several batches; :mod:`eie_sim.stats`),
+saturates and applies ReLU, and then checks:
 
 1. **bit-exact** against the integer reference: numpy on ``codebook_q`` and ``x_q`` with
    the same per-product rounding (docs/timing.md, rule A) and the fixed-point bias;
@@ -10,6 +12,11 @@ adds ``batch_store_cycles`` per pass, saturates and applies ReLU, and then check
    a bound computed per row from the actual fixed-point errors:
    ``sum_j |w_ij| |x_j - xq_j| + |xq_j| |w_ij - wq_ij|`` + half an output step per
    rounded product + the bias rounding error (ReLU and saturation do not increase it).
+
+Both references are written once, for a batch of ``P`` input vectors
+(:func:`integer_reference_batch`, :func:`float_reference_batch`; conv layers use them
+with one vector per output position), on per-layer constant arrays cached in the
+:class:`PreparedLayer`.
 
 Either mismatch raises :class:`SimulationMismatch`. ``verify=True`` runs both engines
 and raises :class:`EngineMismatch` on any counter that differs.
@@ -30,7 +37,8 @@ from . import energy as energy_mod
 from .config import ArchConfig
 from .fixed_point import quantize, round_product, saturate, to_float, word_limits
 from .layout import LayerLayout
-from .stats import PE_COUNTERS, PassStats
+from .stats import (PE_COUNTERS, PassStats, input_batches, layer_cycle_classes,
+                    layer_overhead_cycles, load_efficiency)
 from .workload import LayerWorkload, Workload, WorkloadError
 
 Engine = Callable[..., PassStats]
@@ -70,6 +78,24 @@ def get_engine(engine: str | Engine) -> tuple[str, Engine]:
 
 # ------------------------------------------------------------------ prepared layer
 @dataclass
+class ReferenceArrays:
+    """Per-layer constants of the numpy checks, one value per non-zero weight, sorted by row.
+
+    Built once per :class:`PreparedLayer` (:meth:`PreparedLayer.reference_arrays`) and
+    reused for every input vector (LeNet images, conv positions).
+    """
+
+    c: np.ndarray            #: int64 column of each non-zero (row-sorted order)
+    wq_int: np.ndarray       #: int64 fixed-point weight (codebook_q[code])
+    w: np.ndarray            #: float64 weight (codebook[code])
+    abs_w: np.ndarray        #: |w|
+    err_w: np.ndarray        #: |w - wq|, wq = the fixed-point weight as float
+    wq_nonzero: np.ndarray   #: bool wq != 0
+    rows_with: np.ndarray    #: int64 rows holding at least one non-zero
+    starts: np.ndarray       #: int64 start of each such row's run (np.add.reduceat)
+
+
+@dataclass
 class PreparedLayer:
     """A layout plus the non-zeros of the original matrix for the numpy checks."""
 
@@ -81,6 +107,23 @@ class PreparedLayer:
     bias: np.ndarray | None           #: float64 or None
     workload: LayerWorkload | None = None
     reference_from: str = "original matrix"
+    _ref: dict = field(default_factory=dict, repr=False)
+
+    def reference_arrays(self, cfg: ArchConfig) -> ReferenceArrays:
+        """The cached :class:`ReferenceArrays` for ``cfg``'s weight fraction bits."""
+        key = cfg.weight_frac_bits
+        if key not in self._ref:
+            order = np.argsort(self.r, kind="stable")
+            r, code = self.r[order], self.code[order]
+            lay = self.layout
+            w = self.codebook[code]
+            wq = to_float(lay.codebook_q, cfg.weight_frac_bits)[code]
+            rows_with, starts = np.unique(r, return_index=True)
+            self._ref[key] = ReferenceArrays(
+                c=self.c[order], wq_int=lay.codebook_q[code].astype(np.int64), w=w,
+                abs_w=np.abs(w), err_w=np.abs(w - wq), wq_nonzero=wq != 0,
+                rows_with=rows_with.astype(np.int64), starts=starts.astype(np.int64))
+        return self._ref[key]
 
 
 def prepare(layer: LayerWorkload | LayerLayout | PreparedLayer, cfg: ArchConfig,
@@ -98,9 +141,10 @@ def prepare(layer: LayerWorkload | LayerLayout | PreparedLayer, cfg: ArchConfig,
             raise WorkloadError(f"layer {layer.name!r} was laid out for {layer.n_pe} PEs, cfg has {cfg.pes}")
         rs, cs, codes = [], [], []
         for p in layer.passes:
-            real = (p.code != 0) & (p.columns() < p.cols)
+            cols = p.columns()
+            real = (p.code != 0) & (cols < p.cols)
             rs.append(p.global_rows()[real])
-            cs.append(p.columns()[real])
+            cs.append(cols[real])
             codes.append(p.code[real].astype(np.int64))
         r, c, code = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (rs, cs, codes))
         return PreparedLayer(layer, r, c, code, layer.codebook.astype(np.float64),
@@ -110,48 +154,98 @@ def prepare(layer: LayerWorkload | LayerLayout | PreparedLayer, cfg: ArchConfig,
 
 
 # ------------------------------------------------------------------ numpy references
-def integer_reference(prep: PreparedLayer, x_q: np.ndarray, cfg: ArchConfig) -> np.ndarray:
-    """Accumulators as the datapath computes them: bias_q + sum of rounded products."""
+#: most (vectors x non-zeros) elements one step of the batched references holds
+REFERENCE_CHUNK_ELEMENTS = 1 << 22
+
+
+def _row_sums(values: np.ndarray, ref: ReferenceArrays, out: np.ndarray) -> None:
+    """``out[:, row] += `` the sum of ``values[:, i]`` over the non-zeros ``i`` of each row."""
+    if ref.starts.size:
+        out[:, ref.rows_with] += np.add.reduceat(values, ref.starts, axis=1)
+
+
+def integer_reference_batch(prep: PreparedLayer, X_q: np.ndarray, cfg: ArchConfig,
+                            max_elems: int = REFERENCE_CHUNK_ELEMENTS) -> np.ndarray:
+    """int64 ``(P, rows)``: accumulators as the datapath computes them, for each row of
+    ``X_q``: ``bias_q`` + the sum of the individually rounded products (rule A)."""
     lay = prep.layout
-    acc = lay.bias_q.astype(np.int64).copy()
-    xv = x_q[prep.c]
-    sel = xv != 0
-    prod = lay.codebook_q[prep.code[sel]] * xv[sel]
-    np.add.at(acc, prep.r[sel], round_product(prod, cfg.weight_frac_bits))
-    return acc
+    X_q = np.asarray(X_q, dtype=np.int64).reshape(-1, lay.cols)
+    ref = prep.reference_arrays(cfg)
+    P = X_q.shape[0]
+    out = np.tile(lay.bias_q.astype(np.int64), (P, 1))
+    step = max(1, max_elems // max(1, ref.c.size))
+    for a in range(0, P, step):
+        prod = round_product(X_q[a:a + step][:, ref.c] * ref.wq_int, cfg.weight_frac_bits)
+        _row_sums(prod, ref, out[a:a + step])
+    return out
+
+
+@dataclass
+class FloatReference:
+    y: np.ndarray        #: float64 (P, rows): W_float @ x + b (no ReLU)
+    bound: np.ndarray    #: float64 (P, rows): fixed-point error bound of each output
+    mag: np.ndarray      #: float64 (P, rows): sum_j |w_ij x_j| (for float32 comparisons)
+
+
+def float_reference_batch(prep: PreparedLayer, X: np.ndarray, X_q: np.ndarray,
+                          cfg: ArchConfig, max_elems: int = REFERENCE_CHUNK_ELEMENTS) -> FloatReference:
+    """``W_float @ x + b`` for each row of ``X`` and the per-output bound of the
+    fixed-point computation: ``sum_j |w_ij| |x_j - xq_j| + |xq_j| |w_ij - wq_ij|`` + half
+    an output step per rounded product (``xq_j != 0``, ``wq_ij != 0``) + the bias rounding
+    error + float64 summation noise (``1e-12 (sum_j |w_ij x_j| + 1)``)."""
+    lay = prep.layout
+    X = np.asarray(X, dtype=np.float64).reshape(-1, lay.cols)
+    Xq = to_float(np.asarray(X_q).reshape(-1, lay.cols), cfg.act_frac_bits)
+    ref = prep.reference_arrays(cfg)
+    P = X.shape[0]
+    y = np.zeros((P, lay.rows))
+    bound = np.zeros((P, lay.rows))
+    mag = np.zeros((P, lay.rows))
+    half = 0.5 ** (cfg.act_frac_bits + 1)
+    step = max(1, max_elems // max(1, ref.c.size))
+    for a in range(0, P, step):
+        xv, xqv = X[a:a + step][:, ref.c], Xq[a:a + step][:, ref.c]
+        _row_sums(ref.w * xv, ref, y[a:a + step])
+        _row_sums(ref.abs_w * np.abs(xv), ref, mag[a:a + step])
+        _row_sums(ref.abs_w * np.abs(xv - xqv) + np.abs(xqv) * ref.err_w
+                  + half * ((xqv != 0) & ref.wq_nonzero), ref, bound[a:a + step])
+    if prep.bias is not None:
+        y += prep.bias
+        bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.act_frac_bits))
+    bound += 1e-12 * (mag + 1.0)
+    return FloatReference(y, bound, mag)
+
+
+def integer_reference(prep: PreparedLayer, x_q: np.ndarray, cfg: ArchConfig) -> np.ndarray:
+    """:func:`integer_reference_batch` of one input vector: int64 ``(rows,)``."""
+    return integer_reference_batch(prep, np.asarray(x_q)[None, :], cfg)[0]
 
 
 def float_reference(prep: PreparedLayer, x: np.ndarray, x_q: np.ndarray, cfg: ArchConfig
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """``(W_float @ x + b, per-row error bound of the fixed-point computation)``."""
-    lay = prep.layout
-    rows = lay.rows
-    w = prep.codebook[prep.code]
-    xv = x[prep.c]
-    y = np.zeros(rows)
-    np.add.at(y, prep.r, w * xv)
-    xq_f = to_float(x_q, cfg.act_frac_bits)
-    wq = to_float(lay.codebook_q, cfg.weight_frac_bits)[prep.code]
-    ex = np.abs(x - xq_f)[prep.c]
-    ew = np.abs(w - wq)
-    xqv = xq_f[prep.c]
-    bound = np.zeros(rows)
-    np.add.at(bound, prep.r, np.abs(w) * ex + np.abs(xqv) * ew
-              + np.where((xqv != 0) & (wq != 0), 0.5 ** (cfg.act_frac_bits + 1), 0.0))
-    if prep.bias is not None:
-        y += prep.bias
-        bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.act_frac_bits))
-    # float64 summation noise (far below one output step)
-    mag = np.zeros(rows)
-    np.add.at(mag, prep.r, np.abs(w * xv))
-    bound += 1e-12 * (mag + 1.0)
-    return y, bound
+    """``(W_float @ x + b, per-row error bound)`` of one input vector
+    (:func:`float_reference_batch` with one row)."""
+    fr = float_reference_batch(prep, np.asarray(x)[None, :], np.asarray(x_q)[None, :], cfg)
+    return fr.y[0], fr.bound[0]
+
+
+def error_summary(err: np.ndarray, bound: np.ndarray) -> tuple[float, float, float]:
+    """``(max error, the bound at that output, min slack = min(bound - error))``."""
+    if not err.size:
+        return 0.0, 0.0, 0.0
+    i = int(np.argmax(err))
+    return float(err.flat[i]), float(bound.flat[i]), float(np.min(bound - err))
 
 
 # ------------------------------------------------------------------ result
 @dataclass
 class LayerResult:
-    """Everything measured for one layer (arrays per PE are summed over passes)."""
+    """Everything measured for one layer (arrays per PE are summed over passes).
+
+    Layer level (docs/timing.md "Output passes"): ``cycles`` = pass cycles + batch store
+    cycles + pass reload cycles, and ``starved`` counts those overhead cycles as starved
+    on every PE, so ``busy + padding + empty + starved == cycles`` for each PE.
+    """
 
     name: str
     rows: int
@@ -170,8 +264,9 @@ class LayerResult:
     bypass_hits_pe: np.ndarray
     broadcasts: int
     queue_full_stalls: int
-    batch_load_cycles: int
+    batch_load_cycles: int            #: inside passes + pass reloads (pass_reload_cycles)
     batch_store_cycles: int
+    pass_reload_cycles: int           #: batch 0 reloaded for each pass after the first
     max_queue_occupancy: int
     ccu_min_cycles: int               #: cycles the CCU needs without any stall (lower bound)
     critical_pe_cycles: int           #: sum over passes of the busiest PE's work cycles
@@ -180,7 +275,8 @@ class LayerResult:
     input_saturations: int
     output_saturations: int
     max_error: float
-    max_error_bound: float
+    max_error_bound: float            #: the bound of the output with the largest error
+    min_error_slack: float            #: min over outputs of (bound - error) >= 0
     output_q: np.ndarray
     output: np.ndarray
     energy: dict[str, Any]
@@ -237,13 +333,18 @@ class LayerResult:
         return self.cycles / t if t else math.inf
 
     @property
-    def store_cycles_per_pe(self) -> int:
-        return self.batch_store_cycles
+    def load_efficiency(self) -> float:
+        """1 - starved / (N T) (Fig. 8, 13) at layer level: batch store and pass reload
+        cycles are starved cycles of every PE (docs/timing.md)."""
+        return load_efficiency(self.starved.sum(), self.pes, self.cycles)
 
     @property
-    def load_efficiency(self) -> float:
-        """1 - starved / (N T) (Fig. 8, 13); T = layer cycles (store cycles not starvation)."""
-        return 1.0 - float(self.starved.sum()) / (self.pes * self.cycles)
+    def pes_with_rows(self) -> int:
+        """PEs that hold at least one row (``min(N, rows)``). With fewer rows than PEs the
+        others only ever see empty columns, which count as not starved, so load efficiency
+        stays high although only this many PEs do real work (docs/timing.md
+        "Per-PE cycle accounting")."""
+        return min(self.pes, self.rows)
 
     @property
     def authors_efficiency(self) -> float:
@@ -296,7 +397,7 @@ def ccu_min_cycles(x_q: np.ndarray, cols: int, cfg: ArchConfig, has_bias: bool) 
 
     A detector row with ``m`` non-zeros costs ``m`` cycles when its last bank is non-zero,
     else ``m + 1``; every input batch after the first costs ``batch_load_cycles``; the
-    bias broadcast one cycle.
+    bias broadcast one cycle. (A layer adds its pass reloads, ``layer_overhead_cycles``.)
     """
     n = cfg.pes
     n_rows = -(-cols // n)
@@ -309,8 +410,7 @@ def ccu_min_cycles(x_q: np.ndarray, cols: int, cfg: ArchConfig, has_bias: bool) 
     last_bank[-1] = (cols - 1) % n
     last_nz = grid[np.arange(n_rows), last_bank]
     cycles = int(m.sum() + np.count_nonzero(~last_nz))
-    batches = -(-n_rows // cfg.act_regs_per_pe)
-    cycles += (batches - 1) * cfg.batch_load_cycles
+    cycles += (input_batches(cols, cfg) - 1) * cfg.batch_load_cycles
     return cycles + int(has_bias)
 
 
@@ -396,7 +496,7 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     out_q, out_sat = saturate(acc, cfg.word_bits)
     if relu:
         out_q = np.maximum(out_q, 0)
-    max_err, max_bound = 0.0, 0.0
+    max_err = max_bound = min_slack = 0.0
     if check:
         ref = integer_reference(prep, x_q, cfg)
         bad = np.flatnonzero(ref != acc)
@@ -418,24 +518,25 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
             raise SimulationMismatch(
                 f"layer {lay.name!r}: {over.size} outputs differ from W_float @ x + b beyond the "
                 f"fixed-point error bound; first at row {i}: error {err[i]:.6g} > bound {bound[i]:.6g}")
-        max_err = float(err.max()) if err.size else 0.0
-        max_bound = float(bound.max()) if bound.size else 0.0
+        max_err, max_bound, min_slack = error_summary(err, bound)
 
     def tot(field_name):
         return np.sum([np.asarray(getattr(s, field_name), dtype=np.int64) for s in stats], axis=0)
 
     n_pass = len(stats)
-    store = n_pass * cfg.batch_store_cycles
-    cycles = int(sum(s.cycles for s in stats)) + store
+    store, reload = layer_overhead_cycles(n_pass, lay.cols, cfg)
+    cycles, starved = layer_cycle_classes(int(sum(s.cycles for s in stats)), tot("starved"),
+                                          store + reload)
     busy, padding, empty = tot("busy"), tot("padding"), tot("empty")
     critical = int(sum(int(np.max(s.busy + s.padding + s.empty)) for s in stats))
-    ccu = n_pass * ccu_min_cycles(x_q, lay.cols, cfg, lay.has_bias)
+    ccu = n_pass * ccu_min_cycles(x_q, lay.cols, cfg, lay.has_bias) + reload
+    loads = int(sum(s.batch_load_cycles for s in stats)) + reload
     counts = energy_mod.ActionCounts(
         cycles=cycles, queue_entries=int(sum(s.broadcasts for s in stats)) * cfg.pes,
         pointer_reads=int(tot("pointer_reads").sum()),
         spmat_line_reads=int(tot("spmat_line_reads").sum()),
         issued_entries=int(busy.sum() + padding.sum()), accumulator_writes=int(busy.sum()),
-        act_sram_cycles=(int(sum(s.batch_load_cycles for s in stats)) + store) * cfg.pes)
+        act_sram_cycles=(loads + store) * cfg.pes)
     energy = energy_mod.estimate(counts, cfg, energy_table)
     seeds = dict(seeds or {})
     if wl is not None and "seed" in wl.source:
@@ -443,15 +544,16 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     return LayerResult(
         name=lay.name, rows=lay.rows, cols=lay.cols, pes=cfg.pes, clock_mhz=cfg.clock_mhz,
         passes=n_pass, cycles=cycles, pass_cycles=[int(s.cycles) for s in stats],
-        busy=busy, padding=padding, empty=empty, starved=tot("starved"),
+        busy=busy, padding=padding, empty=empty, starved=starved,
         pointer_reads_pe=tot("pointer_reads"), spmat_line_reads_pe=tot("spmat_line_reads"),
         bypass_hits_pe=tot("bypass_hits"), broadcasts=int(sum(s.broadcasts for s in stats)),
         queue_full_stalls=int(sum(s.queue_full_stalls for s in stats)),
-        batch_load_cycles=int(sum(s.batch_load_cycles for s in stats)), batch_store_cycles=store,
+        batch_load_cycles=loads, batch_store_cycles=store, pass_reload_cycles=reload,
         max_queue_occupancy=int(max(s.max_queue_occupancy for s in stats)),
         ccu_min_cycles=ccu, critical_pe_cycles=critical, nnz=int(prep.r.size),
         input_nonzeros=int(np.count_nonzero(x_q)), input_saturations=int(in_sat),
         output_saturations=int(out_sat), max_error=max_err, max_error_bound=max_bound,
+        min_error_slack=min_slack,
         output_q=out_q, output=to_float(out_q, cfg.act_frac_bits), energy=energy, engine=name,
         verified=verified, synthetic=bool(lay.meta.get("synthetic", False)), seeds=seeds,
         config=cfg.as_dict(), source=dict(lay.meta.get("source", {})),
@@ -482,21 +584,23 @@ class NetworkResult:
         n = L[0].pes if L else 1
         busy = sum(l.useful_macs for l in L)
         pad = sum(l.padding_macs for l in L)
-        starved = sum(int(l.starved.sum()) for l in L)
+        starved = sum(int(l.starved.sum()) for l in L)   # layer level: overheads included
         cyc = self.cycles
         theo = busy / n
         return {"layers": len(L), "cycles": cyc, "time_us": self.time_us,
                 "theoretical_time_us": sum(l.theoretical_time_us for l in L),
                 "theoretical_time_padded_us": sum(l.theoretical_time_padded_us for l in L),
                 "actual_over_theoretical": cyc / theo if theo else math.inf,
-                "load_efficiency": 1 - starved / (n * cyc) if cyc else 0.0,
+                "load_efficiency": load_efficiency(starved, n, cyc),
                 "real_over_total_work": busy / (busy + pad) if busy + pad else 1.0,
                 "useful_macs": busy, "padding_macs": pad,
                 "batch_load_cycles": sum(l.batch_load_cycles for l in L),
                 "batch_store_cycles": sum(l.batch_store_cycles for l in L),
+                "pass_reload_cycles": sum(l.pass_reload_cycles for l in L),
                 "energy_uj": self.energy_uj,
                 "avg_power_w": (self.energy_uj * 1e-6) / (self.time_us * 1e-6) if cyc else 0.0,
-                "max_error": max((l.max_error for l in L), default=0.0)}
+                "max_error": max((l.max_error for l in L), default=0.0),
+                "min_error_slack": min((l.min_error_slack for l in L), default=0.0)}
 
 
 def _as_layers(model) -> list:
@@ -548,7 +652,8 @@ def prepare_network(model, cfg: ArchConfig, check_fit: bool = True) -> list[Prep
 # ------------------------------------------------------------------ LeNet end to end
 def lenet_accuracy(model_path, n_images: int, cfg: ArchConfig, engine: str | Engine = "fast",
                    mnist_dir=None, split_seed: int = 0, verify: bool = False,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[str], None] | None = None, *, check_fit: bool = True,
+                   energy_table: energy_mod.EnergyTable | None = None) -> dict[str, Any]:
     """Run ``n_images`` MNIST test images through a compressed LeNet-300-100 on the simulator.
 
     Returns the simulated accuracy (argmax of the simulated fixed-point logits), the numpy
@@ -569,7 +674,7 @@ def lenet_accuracy(model_path, n_images: int, cfg: ArchConfig, engine: str | Eng
     if n < 1:
         raise WorkloadError("need at least one image")
     xs, ys = data.x_test[:n].astype(np.float64), data.y_test[:n]
-    prepared = prepare_network(wl, cfg)
+    prepared = prepare_network(wl, cfg, check_fit)
     # numpy float forward pass of the same (quantized) weights
     h = xs
     for i, lay in enumerate(wl.layers):
@@ -582,7 +687,8 @@ def lenet_accuracy(model_path, n_images: int, cfg: ArchConfig, engine: str | Eng
     cycles, energy = [], []
     t0 = time.perf_counter()
     for k in range(n):
-        res = simulate_network(wl, xs[k], cfg, engine, verify, prepared=prepared)
+        res = simulate_network(wl, xs[k], cfg, engine, verify, prepared=prepared,
+                               energy_table=energy_table)
         sim_pred[k] = int(np.argmax(res.output_q))
         cycles.append(res.cycles)
         energy.append(res.energy_uj)

@@ -19,7 +19,7 @@ from eie_sim.conv import (DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, choos
                           float_reference_batch, integer_reference_batch, parse_positions,
                           run_squeezenet, sample_positions, simulate_conv_layer, to_eie_workload)
 from eie_sim.engine_fast import run_pass
-from eie_sim.fixed_point import quantize
+from eie_sim.fixed_point import quantize, round_product
 from eie_sim.runner import float_reference, integer_reference, prepare, simulate_layer
 from eie_sim.workload import LayerWorkload, WorkloadError
 
@@ -64,9 +64,14 @@ def test_batched_positions_equal_simulate_layer_and_numpy_convolution():
         assert res.cycles_pos[i] == single.cycles
         assert np.array_equal(res.output_q[i], single.output_q)
         assert res.input_nonzeros_pos[i] == single.input_nonzeros
+        # layer level: 2 stores + 1 reload of input batch 0 (9 input batches) are
+        # starved cycles of every PE
+        overhead = 2 * SMALL.batch_store_cycles + SMALL.batch_load_cycles
+        assert single.cycles == sum(single.pass_cycles) + overhead
         for name in ("busy", "padding", "empty", "starved", "pointer_reads",
                      "spmat_line_reads", "bypass_hits"):
-            assert np.array_equal(sum(getattr(s, name) for s in stats),
+            extra = overhead if name == "starved" else 0
+            assert np.array_equal(sum(getattr(s, name) for s in stats) + extra,
                                   getattr(single, name if name in ("busy", "padding", "empty", "starved")
                                           else name + "_pe")), name
         assert sum(s.broadcasts for s in stats) == single.broadcasts
@@ -93,12 +98,25 @@ def test_vectorized_references_equal_the_runner_references():
     patches = im2col(x, conv).astype(np.float64)
     x_q, _ = quantize(patches, SMALL.act_frac_bits, SMALL.word_bits)
     ib = integer_reference_batch(prep, x_q, SMALL, max_elems=50)   # several chunks
-    fb = float_reference_batch(prep, patches, x_q, SMALL)
+    fb = float_reference_batch(prep, patches, x_q, SMALL, max_elems=50)
+    # an independent dense computation of the same formulas (tests only)
+    lay = prep.layout
+    cq = lay.codebook_q[codes]
+    W = codebook.astype(np.float64)[codes]
+    Wq = cq / float(1 << SMALL.weight_frac_bits)
     for i in range(patches.shape[0]):
-        assert np.array_equal(ib[i], integer_reference(prep, x_q[i], SMALL))
+        ref_i = round_product(cq * x_q[i][None, :], SMALL.weight_frac_bits).sum(axis=1) + lay.bias_q
+        assert np.array_equal(ib[i], ref_i)
+        assert np.array_equal(integer_reference(prep, x_q[i], SMALL), ref_i)
+        xi, xqi = patches[i], x_q[i] / float(1 << SMALL.act_frac_bits)
+        y_i = W @ xi + bias
+        b_i = (np.abs(W) @ np.abs(xi - xqi) + np.abs(W - Wq) @ np.abs(xqi)
+               + 0.5 ** (SMALL.act_frac_bits + 1) * ((Wq != 0).astype(float) @ (xqi != 0))
+               + np.abs(bias - lay.bias_q / float(1 << SMALL.act_frac_bits)))
         y, bound = float_reference(prep, patches[i], x_q[i], SMALL)
-        np.testing.assert_allclose(fb.y[i], y, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(fb.bound[i], bound, rtol=1e-9, atol=1e-12)
+        for got_y, got_b in ((fb.y[i], fb.bound[i]), (y, bound)):
+            np.testing.assert_allclose(got_y, y_i, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(got_b, b_i, rtol=1e-9, atol=1e-9)
 
 
 def test_a_wrong_compare_to_map_is_caught():
