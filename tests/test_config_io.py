@@ -37,7 +37,7 @@ def test_values_and_run_options(tmp_path):
     ("pes: '64'\n", 1, r"pes: expected an integer in 1\.\.1024, got '64' \(str\)"),
     ("pes: 64\nqueue_depth: true\n", 2, r"queue_depth: expected an integer in 1\.\.65536"),
     ("pes: 0\n", 1, r"pes: 0 is outside the allowed range 1\.\.1024"),
-    ("clock_mhz: -5\n", 1, r"clock_mhz: -5 is outside the allowed range a number in \(0, 100000\]"),
+    ("clock_mhz: -5\n", 1, r"clock_mhz: -5 is outside the allowed range \(0, 100000\]$"),
     ("\n\nact_frac_bits: 16\n", 3, r"act_frac_bits: 16 must be below word_bits \(16\)"),
     ("spmat_width_bits: 8\nweight_bits: 8\n", 1, r"spmat_width_bits: 8 bits cannot hold one 12-bit entry"),
     ("run:\n  engine: turbo\n", 2, r"run\.engine: expected one of fast, simpy, got 'turbo'"),
@@ -111,3 +111,13 @@ def test_sweep_point_that_is_impossible(tmp_path):
     p = write(tmp_path, "weight_bits: 8\nsweep:\n  spmat_width_bits: [64, 8]\n")
     with pytest.raises(ConfigError, match=r"sweep: the point \{'spmat_width_bits': 8\} is impossible"):
         load_config(p)
+
+
+def test_integral_floats_are_integers_everywhere_and_ranges_read_well(tmp_path):
+    loaded = load_config(write(tmp_path, "pes: 16.0\nrun:\n  seed: 3.0\n  workers: 2.0\n"))
+    assert loaded.arch.pes == 16 and loaded.run.seed == 3 and loaded.run.workers == 2
+    assert isinstance(loaded.run.seed, int) and isinstance(loaded.run.workers, int)
+    with pytest.raises(ConfigError, match=r"run\.seed: expected an integer >= 0, got 2\.5"):
+        load_config(write(tmp_path, "run:\n  seed: 2.5\n"))
+    with pytest.raises(ConfigError, match=r"workload\.act_density: expected a fraction in 0\.\.1"):
+        load_config(write(tmp_path, "workload:\n  npz: a.npz\n  act_density: 2\n"))

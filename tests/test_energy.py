@@ -65,3 +65,12 @@ def test_bad_tables_are_rejected(tmp_path, text, pattern):
     p.write_text(text)
     with pytest.raises(ConfigError, match=pattern):
         EnergyTable.load(p)
+
+
+def test_unreadable_tables_are_config_errors(tmp_path):
+    p = tmp_path / "t.bin"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xff")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        EnergyTable.load(p)
+    with pytest.raises(ConfigError, match="cannot read energy table"):
+        EnergyTable.load(tmp_path)                     # a directory

@@ -102,3 +102,101 @@ def test_npz_with_input_and_verify(tmp_path, capsys):
     np.save(tmp_path / "x5.npy", np.ones(5))
     rc, so, se = run(["--npz", tmp_path / "l.npz", "--input", tmp_path / "x5.npy"], capsys)
     assert rc == 2 and "input has 5 values but the first layer has 16 inputs" in se
+
+
+# ---- one-line errors instead of tracebacks, refused flags, a reproducing config.yaml ----
+def _no_traceback_exit2(rc, se, out):
+    assert rc == 2 and se.startswith("eie-simulate: error: ") and "Traceback" not in se
+    assert len(se.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_bad_files_are_one_line_errors(tmp_path, capsys):
+    out = tmp_path / "o"
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00\x81 not text")
+    rc, so, se = run(["--synthetic", "10,10,0.5,0.5", "--energy-table", tmp_path / "bin.yaml",
+                      "--out", out], capsys)
+    _no_traceback_exit2(rc, se, out)
+    assert "not an energy table (not UTF-8 text)" in se
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "s.npz", weights=rng.normal(size=(6, 4)), x=np.array(["a", "b", "c", "d"]))
+    rc, so, se = run(["--npz", tmp_path / "s.npz", "--out", out], capsys)
+    _no_traceback_exit2(rc, se, out)
+    assert "x must hold numbers, got dtype <U1" in se
+    np.savez(tmp_path / "l.npz", weights=rng.normal(size=(6, 4)))
+    np.save(tmp_path / "xs.npy", np.array(["1", "2", "3", "4"]))
+    rc, so, se = run(["--npz", tmp_path / "l.npz", "--input", tmp_path / "xs.npy", "--out", out], capsys)
+    _no_traceback_exit2(rc, se, out)
+    assert "the input must hold numbers" in se
+    from compressor.fileformat import save
+    from compressor.model import QuantizedLayer, QuantizedModel
+    codes = np.ones((10, 784), dtype=np.int64)
+    save(QuantizedModel([QuantizedLayer("ip1", "fc", codes, np.linspace(0, 0.1, 16), None, 4, 4)]),
+         tmp_path / "m.dcmp")
+    rc, so, se = run(["--lenet", tmp_path / "m.dcmp", "--mnist-dir", tmp_path / "nowhere",
+                      "--out", out], capsys)
+    _no_traceback_exit2(rc, se, out)
+    assert "MNIST directory does not exist" in se
+
+
+def test_weight_codes_wider_than_eie_allows(tmp_path, capsys):
+    from compressor.fileformat import save
+    from compressor.model import QuantizedLayer, QuantizedModel
+    codes = np.arange(12 * 8).reshape(12, 8) % 1024
+    save(QuantizedModel([QuantizedLayer("ip1", "fc", codes, np.linspace(0, 1, 1024), None, 10, 4)]),
+         tmp_path / "m.dcmp")
+    rc, so, se = run(["--model", tmp_path / "m.dcmp"], capsys)
+    assert rc == 2 and "cannot run on EIE: weight_bits is 1..8" in se
+    assert "--set weight_bits=10" not in se
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["--synthetic", "10,10,0.5,0.5", "--act-density", "0.2"], r"--act-density applies to --model, --npz"),
+    (["--table3", "Alex-8", "--input", "x.npy"], r"--input applies to --model, --npz"),
+    (["--synthetic", "10,10,0.5,0.5", "--images", "5"], r"--images applies to --lenet only"),
+    (["--table3", "Alex-8", "--mnist-dir", "d"], r"--mnist-dir applies to --lenet only"),
+    (["--squeezenet", "--no-relu"], r"--no-relu applies to .* not to --squeezenet"),
+    (["--squeezenet", "--input", "x.npy"], r"--input applies to .* not to --squeezenet"),
+    (["--lenet", "m.dcmp", "--no-relu"], r"--no-relu applies to .* not to --lenet"),
+    (["--config", "{cfg}", "--table3", "Alex-8"], r"c\.yaml has a workload: block and --table3 was given"),
+    (["--config", "{cfg}", "--act-density", "0.3"], r"workload: act_density applies to npz and model"),
+    (["--synthetic", "10,10,0.5,0.5,-3"], r"^eie-simulate: error: --synthetic: seed: expected an integer >= 0"),
+])
+def test_flags_that_would_be_ignored_are_refused(tmp_path, capsys, argv, pattern):
+    import re
+    (tmp_path / "c.yaml").write_text("pes: 4\nworkload:\n  synthetic: {rows: 8, cols: 8, weight_density: 0.5}\n")
+    out = tmp_path / "o"
+    rc, so, se = run([a.format(cfg=tmp_path / "c.yaml") for a in argv] + ["--out", out], capsys)
+    _no_traceback_exit2(rc, se, out)
+    assert re.search(pattern, se), se
+
+
+def test_config_yaml_reproduces_a_command_line_workload(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(1)
+    work = tmp_path / "work"
+    work.mkdir()
+    np.savez(work / "l.npz", weights=rng.normal(size=(12, 10)) * (rng.random((12, 10)) < 0.5))
+    monkeypatch.chdir(work)
+    rc, so, se = run(["--npz", "l.npz", "--act-density", "0.3", "--no-relu", "--set", "pes=4",
+                      "--seed", "5", "--out", tmp_path / "a"], capsys)
+    assert rc == 0, se
+    import yaml
+    conf = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
+    assert conf["workload"] == {"npz": str(work / "l.npz"), "act_density": 0.3}
+    assert conf["run"]["relu"] is False and conf["run"]["seed"] == 5
+    # rerun from another directory: same numbers
+    monkeypatch.chdir(tmp_path)
+    rc, so, se = run(["--config", tmp_path / "a" / "config.yaml", "--out", tmp_path / "b"], capsys)
+    assert rc == 0, se
+    assert (tmp_path / "a" / "layers.csv").read_text().split("\n")[1].split(",")[:30] == \
+        (tmp_path / "b" / "layers.csv").read_text().split("\n")[1].split(",")[:30]
+
+
+def test_config_paths_do_not_fall_back_to_the_current_directory(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "l.npz", weights=rng.normal(size=(6, 4)))
+    (tmp_path / "cfgdir").mkdir()
+    (tmp_path / "cfgdir" / "c.yaml").write_text("workload:\n  npz: l.npz\n")
+    monkeypatch.chdir(tmp_path)                         # l.npz exists here, not beside c.yaml
+    rc, so, se = run(["--config", tmp_path / "cfgdir" / "c.yaml"], capsys)
+    assert rc == 2 and f"{tmp_path / 'cfgdir' / 'l.npz'}: file not found" in se

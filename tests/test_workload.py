@@ -135,3 +135,19 @@ def test_oversized_synthetic_layer_is_refused_before_allocating():
     with pytest.raises(WorkloadError, match="exceeds"):
         synthetic_layer(100_000, 20_000, 0.5, 0.5)
     assert 4096 * 25088 <= MAX_SYNTHETIC_ELEMENTS  # VGG-6 stays possible
+
+
+def test_table3_act_density_changes_only_the_input():
+    a = table3_layer("NT-LSTM", seed=3)
+    b = table3_layer("NT-LSTM", seed=3, act_density=0.43)
+    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.bias, b.bias)
+    assert np.count_nonzero(b.x) == round(0.43 * 1201) and np.count_nonzero(a.x) == 1201
+
+
+def test_npz_arrays_must_be_numeric(tmp_path):
+    np.savez(tmp_path / "a.npz", codes=np.ones((2, 3), np.int64), codebook=np.array(["0", "1"]))
+    with pytest.raises(WorkloadError, match="codebook must hold numbers"):
+        from_npz(tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", weights=np.ones((2, 3)), bias=np.array([b"x", b"y"]))
+    with pytest.raises(WorkloadError, match="bias must hold numbers"):
+        from_npz(tmp_path / "b.npz")
