@@ -5,7 +5,9 @@ architecture, in a separate worker process (``ProcessPoolExecutor``, ``run.worke
 processes, default 2; one worker runs in-process). The results are one CSV
 (``sweep.csv``: the point index, the swept keys, then the per-layer columns of
 :data:`eie_sim.report.LAYER_COLUMNS`, plus ``error`` for a point whose layer does not fit
-the SRAMs) and a JSON summary with the resolved configuration, written as one bundle.
+the SRAMs, whose numbers do not fit the fixed-point word or whose workload cannot run on
+it; the other points still run) and a JSON summary with the resolved configuration,
+written as one bundle. The energy table is loaded once per sweep and sent to the workers.
 """
 from __future__ import annotations
 
@@ -19,7 +21,11 @@ from typing import Any, Callable
 from . import report
 from .config import ArchConfig
 from .config_io import LoadedConfig, dump_resolved, expand_sweep
+from .fixed_point import FixedPointRangeError
 from .layout import LayoutError
+
+#: what makes one point fail without stopping the sweep (recorded in its ``error`` column)
+POINT_ERRORS = (LayoutError, FixedPointRangeError)
 
 _WORKLOAD_CACHE: dict[str, Any] = {}
 
@@ -37,20 +43,27 @@ def _workload(block: dict, weight_bits: int, seed: int, base_dir: str | None):
 
 
 def run_point(task: dict) -> list[dict]:
-    """One sweep point: every layer of the workload on ``task['cfg']`` (runs in a worker)."""
-    from .energy import EnergyTable
+    """One sweep point: every layer of the workload on ``task['cfg']`` (runs in a worker).
+
+    A point whose workload cannot be built or laid out for its configuration
+    (:class:`~eie_sim.workload.WorkloadError`, :data:`POINT_ERRORS`) gives one row with
+    the message in ``error``; the sweep goes on with the other points.
+    """
     from .runner import run_workload
+    from .workload import WorkloadError
 
     cfg: ArchConfig = ArchConfig(**task["cfg"]).validate()
     run = task["run"]
-    wl = _workload(task["workload"], cfg.weight_bits, run["seed"], task["base_dir"])
-    table = EnergyTable.load(run["energy_table"]) if run.get("energy_table") else None
     head = {"point": task["index"], **task["point"]}
+    wl = None
     try:
+        wl = _workload(task["workload"], cfg.weight_bits, run["seed"], task["base_dir"])
         results, _ = run_workload(wl, cfg, run["engine"], run["verify"], run["relu"],
-                                  check_fit=run["check_fit"], energy_table=table, seed=run["seed"])
-    except LayoutError as exc:
-        return [{**head, "layer": ",".join(l.name for l in wl.layers), "error": str(exc)}]
+                                  check_fit=run["check_fit"], energy_table=task.get("energy_table"),
+                                  seed=run["seed"])
+    except (WorkloadError, *POINT_ERRORS) as exc:
+        names = ",".join(l.name for l in wl.layers) if wl is not None else ""
+        return [{**head, "layer": names, "error": f"{type(exc).__name__}: {exc}"}]
     return [{**head, **report.layer_row(r), "error": ""} for r in results]
 
 
@@ -65,7 +78,9 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     points = expand_sweep(loaded)
     base_dir = str(pathlib.Path(loaded.source).parent) if loaded.source not in ("<defaults>", "<string>") else None
     run = loaded.run.as_dict()
-    tasks = [{"index": i, "point": pt, "cfg": cfg.as_dict(), "run": run,
+    from .energy import EnergyTable
+    table = EnergyTable.load(loaded.run.energy_table) if loaded.run.energy_table else None
+    tasks = [{"index": i, "point": pt, "cfg": cfg.as_dict(), "run": run, "energy_table": table,
               "workload": loaded.workload, "base_dir": base_dir} for i, (pt, cfg) in enumerate(points)]
     rows: list[dict] = []
     workers = min(loaded.run.workers, len(tasks))

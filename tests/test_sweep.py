@@ -84,3 +84,33 @@ def test_plot_errors(tmp_path, capsys):
     assert plot_main([str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert "not a results bundle" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_point_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
+    # weight_frac_bits 14 cannot hold codebook values beyond +-2 in 16 bits
+    # (FixedPointRangeError) and pes 1 with a 1 KB Spmat SRAM does not fit (LayoutError);
+    # the other points run
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("workload:\n  synthetic: {rows: 100, cols: 60, weight_density: 0.3, bias: true, "
+                   "weight_scale: 1}\nspmat_sram_kb: 1\nrun: {workers: 1}\n"
+                   "sweep:\n  pes: [1, 4]\n  weight_frac_bits: [8, 14]\n")
+    assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
+    rows = list(csv.DictReader((tmp_path / "sw" / "sweep.csv").open()))
+    by_point = {(r["pes"], r["weight_frac_bits"]): r for r in rows}
+    assert by_point[("4", "8")]["error"] == "" and int(by_point[("4", "8")]["cycles"]) > 0
+    assert by_point[("4", "14")]["error"].startswith("FixedPointRangeError: ")
+    assert by_point[("1", "8")]["error"].startswith("LayoutError: ")
+    capsys.readouterr()
+
+
+def test_plot_refuses_csvs_without_the_needed_columns(tmp_path, capsys):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "sweep.csv").write_text("point,pes,layer\n0,1,a\n")
+    assert plot_main([str(tmp_path / "b"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "sweep.csv: not a bundle CSV of this version: missing column(s) cycles" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "per_pe.csv").write_text("layer,pe,busy\nx,0,1\n")
+    assert plot_main([str(tmp_path / "c"), "--out", str(tmp_path / "o")]) == 2
+    assert "missing column(s) padding, empty, starved" in capsys.readouterr().err
