@@ -13,7 +13,8 @@ without them the benchmark prints why it is skipped and returns.
    (ReLU included, so activation sparsity is real). Every output is checked against numpy.
    Per layer: positions, cycles per position (mean, min, max), load efficiency, activation
    and weight density, layer cycles / time / energy; the total for one image.
-   ``--positions all`` (default) simulates every position (about 49K; ~20-30 s on 2 cores);
+   ``--positions all`` (default) simulates every position (about 49K; the wall time is
+   measured and printed);
    ``--positions N`` a seeded sample of N per layer, totals labelled EXTRAPOLATED.
    -> ``OUTDIR/squeezenet_eie/`` (layers.csv, positions.csv, summary.json, report.md,
    config.yaml).

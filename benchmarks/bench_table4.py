@@ -24,15 +24,14 @@ import time
 from eie_sim import report
 from eie_sim.config import PAPER_CONFIG
 from eie_sim.layout import LayoutError, check_layer_fits
+from eie_sim.paper import TABLE4_ACTUAL_US, TABLE4_THEORETICAL_US
 from eie_sim.runner import prepare, simulate_layer
 from eie_sim.workload import TABLE3, table3_layer
 
 SEED = 0
-#: paper Table IV, EIE rows (microseconds, batch 1) -- PAPER VALUES
-PAPER_THEORETICAL_US = {"Alex-6": 28.1, "Alex-7": 11.7, "Alex-8": 8.9, "VGG-6": 28.1, "VGG-7": 7.9,
-                        "VGG-8": 7.3, "NT-We": 5.2, "NT-Wd": 13.0, "NT-LSTM": 6.5}
-PAPER_ACTUAL_US = {"Alex-6": 30.3, "Alex-7": 12.2, "Alex-8": 9.9, "VGG-6": 34.4, "VGG-7": 8.7,
-                   "VGG-8": 8.4, "NT-We": 8.0, "NT-Wd": 13.9, "NT-LSTM": 7.5}
+#: paper Table IV, EIE rows (microseconds, batch 1) -- PAPER VALUES (eie_sim.paper)
+PAPER_THEORETICAL_US = TABLE4_THEORETICAL_US
+PAPER_ACTUAL_US = TABLE4_ACTUAL_US
 DEVIATION_LIMIT = 0.25
 FIG8_LAYERS = ("Alex-7", "Alex-8", "NT-LSTM")
 FIG8_DEPTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256)

@@ -211,3 +211,29 @@ def test_cli_squeezenet_bundle(tmp_path, capsys):
     assert summ["effective_arch"]["weight_bits"] == 8 and summ["seeds"]["input_seed"] == 1510
     assert summ["totals"]["extrapolated"] is True
     assert "EXTRAPOLATED" in (out / "report.md").read_text()
+
+
+def test_sampled_positions_scale_every_extensive_counter():
+    codes, codebook, bias, x, conv = small_conv()
+    patches = im2col(x, conv) * 300.0                       # some inputs saturate
+    wl = LayerWorkload("s", codes, codebook, bias)
+    idx = sample_positions(36, 9, seed=0, layer_index=0)
+    part = simulate_conv_layer(wl, patches, SMALL, idx, check=False)
+    assert part.extrapolated and part.scale == 4.0
+    row = part.row()
+    for key, measured in (("queue_full_stalls", part.queue_full_stalls),
+                          ("batch_load_cycles", part.batch_load_cycles),
+                          ("batch_store_cycles", part.batch_store_cycles),
+                          ("pass_reload_cycles", part.pass_reload_cycles),
+                          ("input_saturations", part.input_saturations),
+                          ("output_saturations", part.output_saturations),
+                          ("useful_macs", part.useful_macs),
+                          ("pointer_reads", int(part.pe_totals[4].sum()))):
+        assert row[key] == pytest.approx(4.0 * measured), key
+    assert part.queue_full_stalls > 0 and part.input_saturations > 0
+    assert row["cycles"] == pytest.approx(4.0 * part.cycles_simulated)
+    # every position: the same columns are plain sums (integers), nothing scaled
+    full = simulate_conv_layer(wl, patches, SMALL, check=False).row()
+    assert not full["extrapolated"] and isinstance(full["batch_store_cycles"], int)
+    assert full["batch_store_cycles"] == 36 * 2 * SMALL.batch_store_cycles
+    assert full["pass_reload_cycles"] == 36 * SMALL.batch_load_cycles

@@ -135,3 +135,14 @@ def test_pointer_sram_advice_counts_output_passes():
     lay = build_layer(wide, np.linspace(0, 1, 16), None, cfg, check_fit=False)
     with pytest.raises(LayoutError, match="more PEs do not help"):
         check_layer_fits(lay, cfg)
+
+
+def test_benchmarks_count_layers_with_the_same_rule_as_the_runner():
+    from benchmarks.bench_engines import layer_totals, quantize_acts
+    cfg = ArchConfig(pes=4, act_regs_per_pe=2, queue_depth=2).validate()
+    lay = synthetic_layer(30, 40, 0.3, 0.6, seed=4, bias=True)
+    res = simulate_layer(lay, None, cfg)
+    layout = lay.layout(cfg)
+    stats = [engine_fast.run_pass(p, layout, quantize_acts(lay.x, cfg), cfg) for p in layout.passes]
+    cycles, eff = layer_totals(stats, layout.cols, cfg)
+    assert cycles == res.cycles and eff == pytest.approx(res.load_efficiency)
