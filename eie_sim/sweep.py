@@ -12,6 +12,7 @@ written as one bundle. The energy table is loaded once per sweep and sent to the
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import json
 import multiprocessing
 import pathlib
@@ -122,7 +123,11 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
                   f" | {r.get('layer', '')} | {r.get('cycles', '')} | "
                   + (f"{r['time_us']:.2f} | {r['load_efficiency']:.3f} | {r['real_over_total_work']:.3f} | |"
                      if not r.get("error") else f" | | | {r['error'][:80]} |"))
+    # the bundle's config.yaml must find the workload's files from wherever it is read
+    from .workload import absolute_block
+    loaded_abs = dataclasses.replace(loaded, workload=absolute_block(loaded.workload, base_dir))
+    summary["config"] = loaded_abs.resolved()
     files = {"sweep.csv": report.csv_text(rows, columns), "summary.json": report.json_text(summary),
-             "report.md": "\n".join(md) + "\n", "config.yaml": dump_resolved(loaded)}
+             "report.md": "\n".join(md) + "\n", "config.yaml": dump_resolved(loaded_abs)}
     report.write_bundle(out, files, force)
     return {"points": len(points), "rows": len(rows), "wall_s": summary["wall_s"], "out": str(out)}

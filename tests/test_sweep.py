@@ -114,3 +114,18 @@ def test_plot_refuses_csvs_without_the_needed_columns(tmp_path, capsys):
     (tmp_path / "c" / "per_pe.csv").write_text("layer,pe,busy\nx,0,1\n")
     assert plot_main([str(tmp_path / "c"), "--out", str(tmp_path / "o")]) == 2
     assert "missing column(s) padding, empty, starved" in capsys.readouterr().err
+
+
+def test_sweep_bundle_config_has_absolute_workload_paths(tmp_path, capsys):
+    import numpy as np
+    import yaml
+    rng = np.random.default_rng(0)
+    (tmp_path / "cfg").mkdir()
+    np.savez(tmp_path / "cfg" / "l.npz", weights=rng.normal(size=(8, 6)))
+    cfg = tmp_path / "cfg" / "s.yaml"
+    cfg.write_text("workload:\n  npz: l.npz\nrun: {workers: 1}\nsweep:\n  pes: [1, 2]\n")
+    assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
+    conf = yaml.safe_load((tmp_path / "sw" / "config.yaml").read_text())
+    assert conf["workload"]["npz"] == str(tmp_path / "cfg" / "l.npz")
+    assert load_config(tmp_path / "sw" / "config.yaml").sweep == {"pes": [1, 2]}
+    capsys.readouterr()
