@@ -163,6 +163,9 @@ def _simulate(argv) -> int:
     if args.out:
         report.prepare_out_dir(args.out, args.force)
     table = EnergyTable.load(run.energy_table) if run.energy_table else None
+    if run.energy_table:   # recorded absolute, as it was read (from the current directory)
+        run = dataclasses.replace(run, energy_table=str(pathlib.Path(run.energy_table).absolute()))
+        loaded = dataclasses.replace(loaded, run=run)
     base_dir = pathlib.Path(loaded.source).parent if args.config else None
     t0 = time.perf_counter()
 
