@@ -141,6 +141,7 @@ def sweep_rows(layers, key: str, values, base=PAPER_CONFIG) -> list[dict]:
 
 def main(outdir="results", sweeps: bool = True) -> None:
     outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     _say("Table IV: EIE time per layer (us), 64 PEs, 800 MHz, queue depth 8, batch 1.")
     _say("All nine matrices are SYNTHETIC (seeded random at Table III sizes/densities, seed "

@@ -704,7 +704,9 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
         "densities are those of this input through the network's ReLUs.",
         "Each output position is one independent EIE run of the (out, in*kh*kw) matrix on its "
         "unrolled patch; loading the patch (im2col) into the source registers is not modelled "
-        "(I/O mode, as for every layer here); per position: pass cycles + batch store cycles.",
+        "(I/O mode, as for every layer here); per position: pass cycles + batch store cycles "
+        "(+ pass reloads when a layer has several output passes and input batches), the "
+        "store and reload cycles counted as starved on every PE (docs/timing.md).",
         "Layer inputs come from the numpy forward pass (float), not from the simulator's own "
         "fixed-point outputs of the previous layer (pooling and concat are not on EIE).",
         "Energy: model derived from paper Tables I-II (docs/energy.md), per layer summed over "

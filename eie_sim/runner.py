@@ -93,6 +93,24 @@ class ReferenceArrays:
     wq_nonzero: np.ndarray   #: bool wq != 0
     rows_with: np.ndarray    #: int64 rows holding at least one non-zero
     starts: np.ndarray       #: int64 start of each such row's run (np.add.reduceat)
+    r: np.ndarray            #: int64 row of each non-zero (row-sorted)
+    shape: tuple[int, int]   #: (rows, cols) of the layer
+    _dense: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def use_dense(self) -> bool:
+        """Evaluate weighted row sums as dense matrix products: when the matrix is small
+        and not very sparse (conv layers), BLAS beats gathering per non-zero."""
+        n = self.shape[0] * self.shape[1]
+        return n <= DENSE_REFERENCE_ELEMENTS and n <= 8 * max(1, self.c.size)
+
+    def dense(self, name: str) -> np.ndarray:
+        """The (rows, cols) float64 matrix holding the per-non-zero array ``name``."""
+        if name not in self._dense:
+            m = np.zeros(self.shape)
+            m[self.r, self.c] = getattr(self, name)
+            self._dense[name] = m
+        return self._dense[name]
 
 
 @dataclass
@@ -122,7 +140,8 @@ class PreparedLayer:
             self._ref[key] = ReferenceArrays(
                 c=self.c[order], wq_int=lay.codebook_q[code].astype(np.int64), w=w,
                 abs_w=np.abs(w), err_w=np.abs(w - wq), wq_nonzero=wq != 0,
-                rows_with=rows_with.astype(np.int64), starts=starts.astype(np.int64))
+                rows_with=rows_with.astype(np.int64), starts=starts.astype(np.int64),
+                r=r.astype(np.int64), shape=(lay.rows, lay.cols))
         return self._ref[key]
 
 
@@ -156,12 +175,24 @@ def prepare(layer: LayerWorkload | LayerLayout | PreparedLayer, cfg: ArchConfig,
 # ------------------------------------------------------------------ numpy references
 #: most (vectors x non-zeros) elements one step of the batched references holds
 REFERENCE_CHUNK_ELEMENTS = 1 << 22
+#: largest rows x cols evaluated with dense matrix products (ReferenceArrays.use_dense)
+DENSE_REFERENCE_ELEMENTS = 1 << 21
 
 
 def _row_sums(values: np.ndarray, ref: ReferenceArrays, out: np.ndarray) -> None:
     """``out[:, row] += `` the sum of ``values[:, i]`` over the non-zeros ``i`` of each row."""
     if ref.starts.size:
         out[:, ref.rows_with] += np.add.reduceat(values, ref.starts, axis=1)
+
+
+def _weighted_row_sums(ref: ReferenceArrays, name: str, V: np.ndarray, out: np.ndarray) -> None:
+    """``out[p, i] += sum_j a_ij V[p, j]`` over the non-zeros of row ``i``, ``a`` the
+    per-non-zero array ``name`` of ``ref``: a dense product or a gather + row sum, by
+    :attr:`ReferenceArrays.use_dense` (the same sum either way)."""
+    if ref.use_dense:
+        out += V @ ref.dense(name).T
+    else:
+        _row_sums(V[:, ref.c] * getattr(ref, name), ref, out)
 
 
 def integer_reference_batch(prep: PreparedLayer, X_q: np.ndarray, cfg: ArchConfig,
@@ -204,11 +235,14 @@ def float_reference_batch(prep: PreparedLayer, X: np.ndarray, X_q: np.ndarray,
     half = 0.5 ** (cfg.act_frac_bits + 1)
     step = max(1, max_elems // max(1, ref.c.size))
     for a in range(0, P, step):
-        xv, xqv = X[a:a + step][:, ref.c], Xq[a:a + step][:, ref.c]
-        _row_sums(ref.w * xv, ref, y[a:a + step])
-        _row_sums(ref.abs_w * np.abs(xv), ref, mag[a:a + step])
-        _row_sums(ref.abs_w * np.abs(xv - xqv) + np.abs(xqv) * ref.err_w
-                  + half * ((xqv != 0) & ref.wq_nonzero), ref, bound[a:a + step])
+        x, xq, sl = X[a:a + step], Xq[a:a + step], slice(a, a + step)
+        _weighted_row_sums(ref, "w", x, y[sl])
+        _weighted_row_sums(ref, "abs_w", np.abs(x), mag[sl])
+        _weighted_row_sums(ref, "abs_w", np.abs(x - xq), bound[sl])
+        _weighted_row_sums(ref, "err_w", np.abs(xq), bound[sl])
+        bnd_half = np.zeros_like(bound[sl])
+        _weighted_row_sums(ref, "wq_nonzero", (xq != 0).astype(np.float64), bnd_half)
+        bound[sl] += half * bnd_half
     if prep.bias is not None:
         y += prep.bias
         bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.act_frac_bits))

@@ -237,3 +237,19 @@ def test_sampled_positions_scale_every_extensive_counter():
     assert not full["extrapolated"] and isinstance(full["batch_store_cycles"], int)
     assert full["batch_store_cycles"] == 36 * 2 * SMALL.batch_store_cycles
     assert full["pass_reload_cycles"] == 36 * SMALL.batch_load_cycles
+
+
+def test_dense_and_gathered_row_sums_give_the_same_references(monkeypatch):
+    import eie_sim.runner as runner
+    codes, codebook, bias, x, conv = small_conv(seed=4, density=0.5)
+    patches = im2col(x, conv).astype(np.float64)
+    x_q, _ = quantize(patches, SMALL.act_frac_bits, SMALL.word_bits)
+    dense_prep = prepare(LayerWorkload("s", codes, codebook, bias), SMALL)
+    assert dense_prep.reference_arrays(SMALL).use_dense
+    fd = float_reference_batch(dense_prep, patches, x_q, SMALL)
+    monkeypatch.setattr(runner, "DENSE_REFERENCE_ELEMENTS", 0)
+    sparse_prep = prepare(LayerWorkload("s", codes, codebook, bias), SMALL)
+    assert not sparse_prep.reference_arrays(SMALL).use_dense
+    fs = float_reference_batch(sparse_prep, patches, x_q, SMALL, max_elems=100)
+    for a, b in ((fd.y, fs.y), (fd.bound, fs.bound), (fd.mag, fs.mag)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
