@@ -42,7 +42,7 @@ LAYER_COLUMNS: tuple[str, ...] = (
 PER_PE_COLUMNS = ("layer", "pe", "busy", "padding", "empty", "starved", "pointer_reads",
                   "spmat_line_reads", "bypass_hits")
 
-SYNTHETIC_NOTE = ("Synthetic matrices are synthetic: seeded random weights and inputs at the "
+SYNTHETIC_NOTE = ("These matrices are synthetic: seeded random weights and inputs at the "
                   "given sizes and densities, not trained layers.")
 
 
@@ -194,11 +194,15 @@ def prepare_out_dir(out: str | pathlib.Path, force: bool = False) -> pathlib.Pat
         if not out.is_dir() or any(out.iterdir()):
             raise BundleError(f"{out}: output directory exists and is not empty "
                               f"(choose another --out, or --force to replace it)")
-    parent = out.resolve().parent
-    if not parent.exists():
-        raise BundleError(f"{out}: parent directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise BundleError(f"{out}: parent directory {parent} is not writable")
+    # missing parent folders are created when the bundle is written (after a successful
+    # run); here the nearest existing one must be a writable directory
+    ancestor = out.resolve().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise BundleError(f"{out}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK):
+        raise BundleError(f"{out}: directory {ancestor} is not writable")
     return out
 
 
@@ -210,6 +214,7 @@ def write_bundle(out: str | pathlib.Path, files: dict[str, str | bytes], force: 
     """
     out = prepare_out_dir(out, force)
     parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
     try:
         for name, content in files.items():

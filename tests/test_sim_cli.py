@@ -26,7 +26,7 @@ def test_synthetic_run_writes_a_complete_bundle(tmp_path, capsys):
     summ = json.loads((out / "summary.json").read_text())
     assert summ["config"]["arch"]["pes"] == 8 and summ["seeds"] == {"run_seed": 0}
     assert summ["workload"]["layers"][0]["seed"] == 3 and "synthetic" in summ["note"].lower()
-    assert "Synthetic matrices are synthetic" in (out / "report.md").read_text()
+    assert "These matrices are synthetic" in (out / "report.md").read_text()
     assert len(list(csv.DictReader((out / "per_pe.csv").open()))) == 8
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temp dirs left
 
@@ -204,3 +204,15 @@ def test_config_paths_do_not_fall_back_to_the_current_directory(tmp_path, capsys
     monkeypatch.chdir(tmp_path)                         # l.npz exists here, not beside c.yaml
     rc, so, se = run(["--config", tmp_path / "cfgdir" / "c.yaml"], capsys)
     assert rc == 2 and f"{tmp_path / 'cfgdir' / 'l.npz'}: file not found" in se
+
+
+def test_out_dir_parents_are_created_only_after_a_successful_run(tmp_path):
+    """--out a/b/c works when a/b is missing; a failing run creates nothing."""
+    from eie_sim.cli import simulate_main
+
+    out = tmp_path / "new" / "deeper" / "run"
+    assert simulate_main(["--synthetic", "64,64,0.2,0.5", "--set", "pes=4", "--out", str(out), "--quiet"]) == 0
+    assert (out / "layers.csv").exists()
+    bad = tmp_path / "other" / "run"
+    assert simulate_main(["--synthetic", "64,64,0.2,0.5", "--set", "pes=0", "--out", str(bad)]) != 0
+    assert not (tmp_path / "other").exists()
