@@ -46,9 +46,9 @@ import numpy as np
 from . import energy as energy_mod
 from .config import ArchConfig
 from .engine_fast import N_SCALARS, _simulate
-from .fixed_point import quantize, round_product, saturate, to_float, word_limits
+from .fixed_point import quantize, saturate, to_float, word_limits
 from .layout import LayerLayout, PassLayout
-from .runner import (FloatReference, PreparedLayer, SimulationMismatch,  # noqa: F401 (re-exported)
+from .runner import (PreparedLayer, SimulationMismatch,
                      float_reference_batch, integer_reference_batch, prepare)
 from .stats import (AccountingError, PassStats, check_cycle_classes, layer_cycle_classes,
                     layer_overhead_cycles, load_efficiency)
