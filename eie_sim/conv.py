@@ -45,7 +45,7 @@ import numpy as np
 
 from . import energy as energy_mod
 from .config import ArchConfig
-from .engine_fast import N_SCALARS, _simulate
+from .engine_fast import N_SCALARS, _simulate, kernel_arguments
 from .fixed_point import quantize, saturate, to_float, word_limits
 from .layout import LayerLayout, PassLayout
 from .runner import (PreparedLayer, SimulationMismatch,
@@ -115,20 +115,8 @@ def run_pass_batch(pass_layout: PassLayout, layer_layout: LayerLayout, X_q: np.n
         raise ValueError(f"X_q must be (positions, {pl.cols}), got shape {X_q.shape}")
     if X_q.size and not np.issubdtype(X_q.dtype, np.integer):
         raise ValueError(f"X_q must hold integer fixed-point activations, got {X_q.dtype}")
-    if pl.n_pe != cfg.pes:
-        raise ValueError(f"pass laid out for {pl.n_pe} PEs but cfg.pes = {cfg.pes}")
-    bias_q_pass = np.ascontiguousarray(
-        layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows], dtype=np.int64)
-    scalars, counters, acc = _simulate_many(
-        np.ascontiguousarray(pl.ptr, dtype=np.int64),
-        np.ascontiguousarray(pl.entry_start, dtype=np.int64),
-        np.ascontiguousarray(pl.code, dtype=np.uint8),
-        np.ascontiguousarray(pl.local_row, dtype=np.int32),
-        np.ascontiguousarray(X_q, dtype=np.int64),
-        np.ascontiguousarray(layer_layout.codebook_q, dtype=np.int64),
-        bias_q_pass, bool(pl.has_bias), int(pl.n_pe), int(pl.cols), int(pl.rows),
-        int(cfg.queue_depth), int(cfg.act_regs_per_pe), int(cfg.batch_load_cycles),
-        int(cfg.entries_per_line), int(cfg.arithmetic_latency), int(cfg.weight_frac_bits))
+    before, after = kernel_arguments(pl, layer_layout, cfg)
+    scalars, counters, acc = _simulate_many(*before, np.ascontiguousarray(X_q, dtype=np.int64), *after)
     return BatchPassStats(cycles=scalars[:, 0].copy(), counters=counters,
                           broadcasts=scalars[:, 1].copy(), queue_full_stalls=scalars[:, 2].copy(),
                           batch_load_cycles=scalars[:, 3].copy(),

@@ -255,6 +255,28 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
     return scalars, counters, acc
 
 
+def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: ArchConfig):
+    """The kernel's arguments before and after the activations, checked and contiguous.
+
+    ``_simulate(*before, x_q, *after)`` runs one vector; ``conv._simulate_many`` takes the
+    same arguments with a ``(P, cols)`` matrix in place of ``x_q``.
+    """
+    pl = pass_layout
+    if pl.n_pe != cfg.pes:
+        raise ValueError(f"pass laid out for {pl.n_pe} PEs but cfg.pes = {cfg.pes}")
+    before = (np.ascontiguousarray(pl.ptr, dtype=np.int64),
+              np.ascontiguousarray(pl.entry_start, dtype=np.int64),
+              np.ascontiguousarray(pl.code, dtype=np.uint8),
+              np.ascontiguousarray(pl.local_row, dtype=np.int32))
+    bias_q_pass = np.ascontiguousarray(
+        layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows], dtype=np.int64)
+    after = (np.ascontiguousarray(layer_layout.codebook_q, dtype=np.int64),
+             bias_q_pass, bool(pl.has_bias), int(pl.n_pe), int(pl.cols), int(pl.rows),
+             int(cfg.queue_depth), int(cfg.act_regs_per_pe), int(cfg.batch_load_cycles),
+             int(cfg.entries_per_line), int(cfg.arithmetic_latency), int(cfg.weight_frac_bits))
+    return before, after
+
+
 def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray,
              cfg: ArchConfig) -> PassStats:
     """Simulate one output pass (docs/timing.md) and return its counters and accumulators.
@@ -269,20 +291,8 @@ def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray
     x_q = np.ascontiguousarray(x_q, dtype=np.int64).reshape(-1)
     if x_q.shape[0] != pl.cols:
         raise ValueError(f"x_q has {x_q.shape[0]} activations for a layer with {pl.cols} inputs")
-    if pl.n_pe != cfg.pes:
-        raise ValueError(f"pass laid out for {pl.n_pe} PEs but cfg.pes = {cfg.pes}")
-    bias_q_pass = np.ascontiguousarray(
-        layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows], dtype=np.int64)
-    scalars, counters, acc = _simulate(
-        np.ascontiguousarray(pl.ptr, dtype=np.int64),
-        np.ascontiguousarray(pl.entry_start, dtype=np.int64),
-        np.ascontiguousarray(pl.code, dtype=np.uint8),
-        np.ascontiguousarray(pl.local_row, dtype=np.int32),
-        x_q,
-        np.ascontiguousarray(layer_layout.codebook_q, dtype=np.int64),
-        bias_q_pass, bool(pl.has_bias), int(pl.n_pe), int(pl.cols), int(pl.rows),
-        int(cfg.queue_depth), int(cfg.act_regs_per_pe), int(cfg.batch_load_cycles),
-        int(cfg.entries_per_line), int(cfg.arithmetic_latency), int(cfg.weight_frac_bits))
+    before, after = kernel_arguments(pl, layer_layout, cfg)
+    scalars, counters, acc = _simulate(*before, x_q, *after)
     return PassStats(
         cycles=int(scalars[0]),
         busy=counters[0], padding=counters[1], empty=counters[2], starved=counters[3],
