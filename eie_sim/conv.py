@@ -48,8 +48,7 @@ from .config import ArchConfig
 from .engine_fast import N_SCALARS, _simulate, kernel_arguments
 from .fixed_point import quantize, saturate, to_float, word_limits
 from .layout import LayerLayout, PassLayout
-from .runner import (PreparedLayer, SimulationMismatch,
-                     float_reference_batch, integer_reference_batch, prepare)
+from .runner import PreparedLayer, SimulationMismatch, check_outputs, prepare
 from .stats import (AccountingError, PassStats, check_cycle_classes, layer_cycle_classes,
                     layer_overhead_cycles, load_efficiency)
 from .workload import LayerWorkload, WorkloadError
@@ -392,27 +391,8 @@ def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarra
             out_q = np.maximum(out_q, 0)
         out_all[a:a + sel.size] = out_q
         if check:
-            ref = integer_reference_batch(prep, X_q, cfg)
-            bad = np.argwhere(ref != acc)
-            if bad.size:
-                i, r = (int(v) for v in bad[0])
-                raise SimulationMismatch(
-                    f"layer {lay.name!r}: {len(bad)} accumulators differ from the integer "
-                    f"reference; first at position {int(sel[i])}, row {r}: engine "
-                    f"{int(acc[i, r])}, reference {int(ref[i, r])}")
-            fr = float_reference_batch(prep, X, X_q, cfg)
-            y = fr.y
-            if relu:
-                y = np.maximum(y, 0.0)
-            y = np.clip(y, lo / (1 << cfg.act_frac_bits), hi / (1 << cfg.act_frac_bits))
-            err = np.abs(to_float(out_q, cfg.act_frac_bits) - y)
-            over = np.argwhere(err > fr.bound)
-            if over.size:
-                i, r = (int(v) for v in over[0])
-                raise SimulationMismatch(
-                    f"layer {lay.name!r}: {len(over)} outputs differ from W_float @ x + b beyond "
-                    f"the fixed-point error bound; first at position {int(sel[i])}, row {r}: "
-                    f"error {err[i, r]:.6g} > bound {fr.bound[i, r]:.6g}")
+            fr, err = check_outputs(prep, X, X_q, acc, out_q, cfg, relu,
+                                    f"layer {lay.name!r}", positions=sel)
             if err.size:
                 i = np.unravel_index(int(np.argmax(err)), err.shape)
                 if err[i] > max_err or max_err == 0.0 and max_bound == 0.0:

@@ -263,6 +263,42 @@ def float_reference(prep: PreparedLayer, x: np.ndarray, x_q: np.ndarray, cfg: Ar
     return fr.y[0], fr.bound[0]
 
 
+def check_outputs(prep: PreparedLayer, X: np.ndarray, X_q: np.ndarray, acc: np.ndarray,
+                  out_q: np.ndarray, cfg: ArchConfig, relu: bool, what: str,
+                  positions: np.ndarray | None = None) -> tuple[FloatReference, np.ndarray]:
+    """The numpy check of every run, for ``P`` input vectors at once (arrays ``(P, rows)``).
+
+    (i) the accumulators must equal the integer reference bit for bit; (ii) the saturated
+    (and ReLU'd) outputs must lie within the fixed-point error bound of ``W_float @ x + b``.
+    Raises :class:`SimulationMismatch` naming the first failing output (with its position
+    label from ``positions`` when given); returns the float reference and the errors.
+    """
+    def where(i: int, r: int) -> str:
+        return f"row {r}" if positions is None else f"position {int(positions[i])}, row {r}"
+
+    ref = integer_reference_batch(prep, X_q, cfg)
+    bad = np.argwhere(ref != acc)
+    if bad.size:
+        i, r = (int(v) for v in bad[0])
+        raise SimulationMismatch(
+            f"{what}: {len(bad)} of {acc.size} accumulators differ from the integer reference (numpy on "
+            f"codebook_q and x_q, {prep.reference_from}); first at {where(i, r)}: engine "
+            f"{int(acc[i, r])}, reference {int(ref[i, r])}")
+    fr = float_reference_batch(prep, X, X_q, cfg)
+    y = np.maximum(fr.y, 0.0) if relu else fr.y
+    lo, hi = word_limits(cfg.word_bits)
+    y = np.clip(y, lo / (1 << cfg.act_frac_bits), hi / (1 << cfg.act_frac_bits))
+    err = np.abs(to_float(out_q, cfg.act_frac_bits) - y)
+    over = np.argwhere(err > fr.bound)
+    if over.size:
+        i, r = (int(v) for v in over[0])
+        raise SimulationMismatch(
+            f"{what}: {len(over)} outputs differ from W_float @ x + b beyond the fixed-point "
+            f"error bound; first at {where(i, r)}: error {err[i, r]:.6g} > bound "
+            f"{fr.bound[i, r]:.6g}")
+    return fr, err
+
+
 def error_summary(err: np.ndarray, bound: np.ndarray) -> tuple[float, float, float]:
     """``(max error, the bound at that output, min slack = min(bound - error))``."""
     if not err.size:
@@ -532,26 +568,9 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
         out_q = np.maximum(out_q, 0)
     max_err = max_bound = min_slack = 0.0
     if check:
-        ref = integer_reference(prep, x_q, cfg)
-        bad = np.flatnonzero(ref != acc)
-        if bad.size:
-            i = int(bad[0])
-            raise SimulationMismatch(
-                f"layer {lay.name!r} ({name} engine): {bad.size} of {lay.rows} accumulators differ "
-                f"from the integer reference (numpy on codebook_q and x_q, {prep.reference_from}); "
-                f"first at row {i}: engine {int(acc[i])}, reference {int(ref[i])}")
-        y, bound = float_reference(prep, x, x_q, cfg)
-        if relu:
-            y = np.maximum(y, 0.0)
-        lo, hi = word_limits(cfg.word_bits)
-        y = np.clip(y, lo / (1 << cfg.act_frac_bits), hi / (1 << cfg.act_frac_bits))
-        err = np.abs(to_float(out_q, cfg.act_frac_bits) - y)
-        over = np.flatnonzero(err > bound)
-        if over.size:
-            i = int(over[0])
-            raise SimulationMismatch(
-                f"layer {lay.name!r}: {over.size} outputs differ from W_float @ x + b beyond the "
-                f"fixed-point error bound; first at row {i}: error {err[i]:.6g} > bound {bound[i]:.6g}")
+        fr, err = check_outputs(prep, x[None, :], x_q[None, :], acc[None, :], out_q[None, :],
+                                cfg, relu, f"layer {lay.name!r} ({name} engine)")
+        err, bound = err[0], fr.bound[0]
         max_err, max_bound, min_slack = error_summary(err, bound)
 
     def tot(field_name):

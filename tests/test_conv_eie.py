@@ -16,11 +16,11 @@ from compressor.prototxt import ConvParams
 from eie_sim.cli import simulate_main
 from eie_sim.config import ArchConfig
 from eie_sim.conv import (DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, choose_config,
-                          float_reference_batch, integer_reference_batch, parse_positions,
-                          run_squeezenet, sample_positions, simulate_conv_layer, to_eie_workload)
+                          parse_positions, run_squeezenet, sample_positions, simulate_conv_layer, to_eie_workload)
 from eie_sim.engine_fast import run_pass
 from eie_sim.fixed_point import quantize, round_product
-from eie_sim.runner import float_reference, integer_reference, prepare, simulate_layer
+from eie_sim.runner import (float_reference, float_reference_batch, integer_reference,
+                            integer_reference_batch, prepare, simulate_layer)
 from eie_sim.workload import LayerWorkload, WorkloadError
 
 HAVE_SQUEEZENET = (DEFAULT_SQUEEZENET_DIR / PROTOTXT_NAME).is_file() and \

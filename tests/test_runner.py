@@ -92,9 +92,9 @@ def test_float_check_is_an_independent_safety_net(monkeypatch):
         return st
 
     lay = synthetic_layer(40, 30, 0.3, 1.0, seed=4)
-    monkeypatch.setattr(runner, "integer_reference",
-                        lambda prep, x_q, cfg: np.concatenate(
-                            [far_off(p, prep.layout, x_q, cfg).acc for p in prep.layout.passes]))
+    monkeypatch.setattr(runner, "integer_reference_batch",
+                        lambda prep, X_q, cfg: np.concatenate(
+                            [far_off(p, prep.layout, X_q[0], cfg).acc for p in prep.layout.passes])[None, :])
     with pytest.raises(SimulationMismatch, match="beyond the fixed-point error bound; first at row 0"):
         simulate_layer(lay, None, SMALL, engine=far_off, relu=False)
 
