@@ -38,13 +38,13 @@ import time
 
 import numpy as np
 
-from eie_sim.config import ArchConfig
-from eie_sim.engine_fast import run_pass as fast_run_pass
-from eie_sim.fixed_point import quantize
-from eie_sim.layout import LayoutError, check_layer_fits
-from eie_sim.paper import TABLE4_ACTUAL_US
-from eie_sim.stats import layer_cycle_classes, layer_overhead_cycles, load_efficiency
-from eie_sim.workload import TABLE3, table3_layer
+from eie_sim.arch.config import ArchConfig
+from eie_sim.hw.engine_fast import run_pass as fast_run_pass
+from eie_sim.arch.fixed_point import quantize
+from eie_sim.hw.layout import LayoutError, check_layer_fits
+from eie_sim.arch.paper import TABLE4_ACTUAL_US
+from eie_sim.hw.counters import layer_cycle_classes, layer_overhead_cycles, load_efficiency
+from eie_sim.workloads.base import TABLE3, table3_layer
 
 PES_SWEEP = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 SEED = 0          # the seed of bench_table4 and eie-simulate --table3 (run.seed default)
@@ -58,7 +58,7 @@ GOALS = {
 
 
 # ------------------------------------------------------------------------------------
-# synthetic layers (eie_sim.workload.table3_layer) and layer-level accounting
+# synthetic layers (eie_sim.workloads.base.table3_layer) and layer-level accounting
 # ------------------------------------------------------------------------------------
 def synthetic_layer(name: str, seed: int = SEED, act_density: float | None = None):
     """The Table III layer ``name`` (a :class:`~eie_sim.workload.LayerWorkload` with its input)."""
@@ -75,7 +75,7 @@ def bench_config(pes: int = 64) -> ArchConfig:
 
 
 def layer_totals(stats, cols: int, cfg: ArchConfig) -> tuple[int, float]:
-    """(layer cycles, load efficiency) by the rule of docs/timing.md (eie_sim.stats):
+    """(layer cycles, load efficiency) by the rule of docs/timing.md (eie_sim.hw.counters):
     pass cycles + stores + pass reloads, those overheads starved on every PE."""
     overhead = sum(layer_overhead_cycles(len(stats), cols, cfg))
     cycles, starved = layer_cycle_classes(sum(s.cycles for s in stats),
@@ -160,10 +160,10 @@ def main(outdir: pathlib.Path, use_simpy: bool | None = None, sweep: bool = True
     simpy_run = None
     if use_simpy:
         try:
-            from eie_sim.engine_simpy import run_pass as simpy_run
+            from eie_sim.hw.engine_simpy import run_pass as simpy_run
         except ImportError as exc:
             print(f"(simpy engine not available: {exc}; fast engine only)")
-    print("SYNTHETIC layers: eie_sim.workload.table3_layer (random matrices and inputs at "
+    print("SYNTHETIC layers: eie_sim.workloads.base.table3_layer (random matrices and inputs at "
           f"Table III sizes and densities), seed {SEED}, random bias; 64 PEs, queue_depth 8, "
           "paper config otherwise.")
 
@@ -293,7 +293,7 @@ def main(outdir: pathlib.Path, use_simpy: bool | None = None, sweep: bool = True
             w.writeheader()
             w.writerows(sweep_rows)
     md = ["# Engine speed (SYNTHETIC Table III layers, seeded)", "",
-          "eie_sim.workload.table3_layer, seed 0 (the matrices of bench_table4); 64 PEs, "
+          "eie_sim.workloads.base.table3_layer, seed 0 (the matrices of bench_table4); 64 PEs, "
           "queue_depth 8, paper config otherwise; random bias; layouts built with "
           "check_fit=False. Cycles and load efficiency as docs/timing.md (pass cycles + batch "
           "stores + pass reloads, those overheads starved on every PE).", "",

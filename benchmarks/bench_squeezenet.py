@@ -28,8 +28,8 @@ import pathlib
 import sys
 import time
 
-from eie_sim import report
-from eie_sim.conv import (DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, bundle_files,
+from eie_sim.output import report
+from eie_sim.sim.conv import (DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, bundle_files,
                           config_lines, markdown_table, run_squeezenet, totals_line)
 
 

@@ -21,15 +21,15 @@ import pathlib
 import sys
 import time
 
-from eie_sim import report
-from eie_sim.config import PAPER_CONFIG
-from eie_sim.layout import LayoutError, check_layer_fits
-from eie_sim.paper import TABLE4_ACTUAL_US, TABLE4_THEORETICAL_US
-from eie_sim.runner import prepare, simulate_layer
-from eie_sim.workload import TABLE3, table3_layer
+from eie_sim.output import report
+from eie_sim.arch.config import PAPER_CONFIG
+from eie_sim.hw.layout import LayoutError, check_layer_fits
+from eie_sim.arch.paper import TABLE4_ACTUAL_US, TABLE4_THEORETICAL_US
+from eie_sim.sim.layer import prepare, simulate_layer
+from eie_sim.workloads.base import TABLE3, table3_layer
 
 SEED = 0
-#: paper Table IV, EIE rows (microseconds, batch 1) -- PAPER VALUES (eie_sim.paper)
+#: paper Table IV, EIE rows (microseconds, batch 1) -- PAPER VALUES (eie_sim.arch.paper)
 PAPER_THEORETICAL_US = TABLE4_THEORETICAL_US
 PAPER_ACTUAL_US = TABLE4_ACTUAL_US
 DEVIATION_LIMIT = 0.25
@@ -166,7 +166,7 @@ def main(outdir="results", sweeps: bool = True) -> None:
                            + table + "\n```\n\n" + "\n".join(expl) + "\n\n"
                            + "\n".join(f"- note: {n}" for n in notes) + "\n")}
     if sweeps:
-        from eie_sim.plots import sweep_plots
+        from eie_sim.output.plots import sweep_plots
         t1 = time.perf_counter()
         f8 = sweep_rows({n: layers[n] for n in FIG8_LAYERS}, "queue_depth", FIG8_DEPTHS)
         _say(f"\nFig. 8: load efficiency vs queue depth at 64 PEs (synthetic; {time.perf_counter() - t1:.0f} s)")

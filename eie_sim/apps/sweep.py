@@ -1,0 +1,133 @@
+"""Parameter sweeps: the cross product of a ``sweep:`` block, one process per point.
+
+Each point is a full run of the configuration's ``workload:`` block on the point's
+architecture, in a separate worker process (``ProcessPoolExecutor``, ``run.workers``
+processes, default 2; one worker runs in-process). The results are one CSV
+(``sweep.csv``: the point index, the swept keys, then the per-layer columns of
+:data:`eie_sim.report.LAYER_COLUMNS`, plus ``error`` for a point whose layer does not fit
+the SRAMs, whose numbers do not fit the fixed-point word or whose workload cannot run on
+it; the other points still run) and a JSON summary with the resolved configuration,
+written as one bundle. The energy table is loaded once per sweep and sent to the workers.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import json
+import multiprocessing
+import pathlib
+import time
+from typing import Any, Callable
+
+from eie_sim.output import report
+from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.config_io import LoadedConfig, dump_resolved, expand_sweep
+from eie_sim.arch.fixed_point import FixedPointRangeError
+from eie_sim.hw.layout import LayoutError
+
+#: what makes one point fail without stopping the sweep (recorded in its ``error`` column)
+POINT_ERRORS = (LayoutError, FixedPointRangeError)
+
+_WORKLOAD_CACHE: dict[str, Any] = {}
+
+
+def _workload(block: dict, weight_bits: int, seed: int, base_dir: str | None):
+    """Build (once per process) the workload of a block; layouts are per point."""
+    from eie_sim.workloads.base import from_block
+
+    key = json.dumps([block, weight_bits, seed, base_dir], sort_keys=True, default=str)
+    if key not in _WORKLOAD_CACHE:
+        cfg = ArchConfig(weight_bits=weight_bits)
+        _WORKLOAD_CACHE.clear()
+        _WORKLOAD_CACHE[key] = from_block(block, cfg, seed=seed, base_dir=base_dir)
+    return _WORKLOAD_CACHE[key]
+
+
+def run_point(task: dict) -> list[dict]:
+    """One sweep point: every layer of the workload on ``task['cfg']`` (runs in a worker).
+
+    A point whose workload cannot be built or laid out for its configuration
+    (:class:`~eie_sim.workload.WorkloadError`, :data:`POINT_ERRORS`) gives one row with
+    the message in ``error``; the sweep goes on with the other points.
+    """
+    from eie_sim.sim.layer import run_workload
+    from eie_sim.workloads.base import WorkloadError
+
+    cfg: ArchConfig = ArchConfig(**task["cfg"]).validate()
+    run = task["run"]
+    head = {"point": task["index"], **task["point"]}
+    wl = None
+    try:
+        wl = _workload(task["workload"], cfg.weight_bits, run["seed"], task["base_dir"])
+        results, _ = run_workload(wl, cfg, run["engine"], run["verify"], run["relu"],
+                                  check_fit=run["check_fit"], energy_table=task.get("energy_table"),
+                                  seed=run["seed"])
+    except (WorkloadError, *POINT_ERRORS) as exc:
+        names = ",".join(l.name for l in wl.layers) if wl is not None else ""
+        return [{**head, "layer": names, "error": f"{type(exc).__name__}: {exc}"}]
+    return [{**head, **report.layer_row(r), "error": ""} for r in results]
+
+
+def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run every point of ``loaded.sweep`` on ``loaded.workload``; write the bundle ``out``."""
+    out = report.prepare_out_dir(out, force)
+    if not loaded.workload:
+        from eie_sim.workloads.base import WorkloadError
+        raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
+    t0 = time.perf_counter()
+    points = expand_sweep(loaded)
+    base_dir = str(pathlib.Path(loaded.source).parent) if loaded.source not in ("<defaults>", "<string>") else None
+    run = loaded.run.as_dict()
+    from eie_sim.arch.energy import EnergyTable
+    table = EnergyTable.load(loaded.run.energy_table) if loaded.run.energy_table else None
+    tasks = [{"index": i, "point": pt, "cfg": cfg.as_dict(), "run": run, "energy_table": table,
+              "workload": loaded.workload, "base_dir": base_dir} for i, (pt, cfg) in enumerate(points)]
+    rows: list[dict] = []
+    workers = min(loaded.run.workers, len(tasks))
+    if workers <= 1:
+        for t in tasks:
+            rows.extend(run_point(t))
+            if progress:
+                progress(f"point {t['index'] + 1}/{len(tasks)} {t['point']} done")
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+            futures = {ex.submit(run_point, t): t for t in tasks}
+            by_index: dict[int, list[dict]] = {}
+            for fut in cf.as_completed(futures):
+                t = futures[fut]
+                by_index[t["index"]] = fut.result()
+                if progress:
+                    progress(f"point {t['index'] + 1}/{len(tasks)} {t['point']} done")
+        for i in sorted(by_index):
+            rows.extend(by_index[i])
+    keys = list(loaded.sweep)
+    columns = ["point"] + keys + list(report.LAYER_COLUMNS) + ["error"]
+    synthetic = "table3" in loaded.workload or "synthetic" in loaded.workload
+    summary = {"title": f"sweep of {', '.join(keys) or 'nothing'}", "config": loaded.resolved(),
+               "sweep": loaded.sweep, "points": [pt for pt, _ in points],
+               "engine": loaded.run.engine, "verified": loaded.run.verify,
+               "seeds": {"run_seed": loaded.run.seed}, "synthetic": synthetic,
+               "failed_points": sorted({r["point"] for r in rows if r.get("error")}),
+               "wall_s": time.perf_counter() - t0, "workers": workers}
+    if synthetic:
+        summary["note"] = report.SYNTHETIC_NOTE
+    md = [f"# EIE sweep: {summary['title']}", ""]
+    if synthetic:
+        md += [f"**{report.SYNTHETIC_NOTE}**", ""]
+    md.append("| point | " + " | ".join(keys) + " | layer | cycles | time (us) | load eff. | real/total work | error |")
+    md.append("|" + "---|" * (len(keys) + 7))
+    for r in rows:
+        md.append(f"| {r['point']} | " + " | ".join(str(r.get(k, "")) for k in keys) +
+                  f" | {r.get('layer', '')} | {r.get('cycles', '')} | "
+                  + (f"{r['time_us']:.2f} | {r['load_efficiency']:.3f} | {r['real_over_total_work']:.3f} | |"
+                     if not r.get("error") else f" | | | {r['error'][:80]} |"))
+    # the bundle's config.yaml must find the workload's files from wherever it is read
+    from eie_sim.workloads.base import absolute_block
+    loaded_abs = dataclasses.replace(loaded, workload=absolute_block(loaded.workload, base_dir))
+    summary["config"] = loaded_abs.resolved()
+    files = {"sweep.csv": report.csv_text(rows, columns), "summary.json": report.json_text(summary),
+             "report.md": "\n".join(md) + "\n", "config.yaml": dump_resolved(loaded_abs)}
+    report.write_bundle(out, files, force)
+    return {"points": len(points), "rows": len(rows), "wall_s": summary["wall_s"], "out": str(out)}

@@ -1,0 +1,450 @@
+"""YAML -> validated :class:`~eie_sim.config.ArchConfig` plus run options and sweeps.
+
+A configuration file is one YAML mapping (reference: ``docs/config.md``)::
+
+    pes: 64                 # flat ArchConfig keys (any subset; the rest keep defaults)
+    queue_depth: 8
+    run:                    # RunOptions (optional)
+      engine: fast          # fast | simpy
+      verify: false
+      seed: 0
+    workload:               # what eie-sweep (and eie-simulate without a workload flag) runs
+      table3: [Alex-7]
+    sweep:                  # cross product of lists of architecture values
+      pes: [16, 32, 64]
+
+Every error is a :class:`~eie_sim.config.ConfigError` whose message starts with
+``file:line: key.path:`` (the line from the YAML node marks when there is one) and says
+what is allowed. Validation lives here; nothing here builds a model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import pathlib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from eie_sim.arch.config import INT_RANGES, ArchConfig, ConfigError
+
+ARCH_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ArchConfig))
+FLOAT_RANGES: dict[str, tuple[float, float]] = {"clock_mhz": (0.0, 1e5)}  # (lo, hi]
+ENGINES = ("fast", "simpy")
+TOP_SECTIONS = ("run", "workload", "sweep")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (not what hardware): engine, cross-check, seeds, outputs."""
+
+    engine: str = "fast"             #: timing engine: fast (numba) | simpy (reference model)
+    verify: bool = False             #: run both engines and require identical counters
+    seed: int = 0                    #: seed of synthetic workloads/inputs (recorded in reports)
+    out: str | None = None           #: results bundle directory (None: no bundle)
+    relu: bool = True                #: ReLU on the outputs of a single layer
+    workers: int = 2                 #: processes for sweeps
+    energy_table: str | None = None  #: YAML energy table replacing the built-in one
+    check_fit: bool = True           #: refuse layers that exceed the per-PE SRAMs
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# name -> (type, check, allowed text) for RunOptions fields
+def _nonneg_int(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2 ** 63
+
+
+RUN_SCHEMA: dict[str, tuple[Any, str]] = {
+    "engine": (lambda v: v in ENGINES, f"one of {', '.join(ENGINES)}"),
+    "verify": (lambda v: isinstance(v, bool), "true or false"),
+    "seed": (_nonneg_int, "an integer >= 0"),
+    "out": (lambda v: v is None or isinstance(v, str) and v != "", "a directory path or null"),
+    "relu": (lambda v: isinstance(v, bool), "true or false"),
+    "workers": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 256,
+                "an integer in 1..256"),
+    "energy_table": (lambda v: v is None or isinstance(v, str) and v != "",
+                     "a YAML file path or null"),
+    "check_fit": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+#: RunOptions fields that are integers (an integral float such as 2.0 is accepted)
+RUN_INT_KEYS = ("seed", "workers")
+
+
+@dataclass
+class LoadedConfig:
+    """Everything one configuration file (plus overrides) says, checked."""
+
+    arch: ArchConfig
+    run: RunOptions
+    workload: dict | None = None
+    sweep: dict[str, list] = field(default_factory=dict)
+    source: str = "<defaults>"
+    overrides: list[str] = field(default_factory=list)
+
+    def resolved(self) -> dict:
+        """The fully resolved configuration as plain data (for reports)."""
+        return {"arch": self.arch.as_dict(), "run": self.run.as_dict(),
+                "workload": self.workload, "sweep": self.sweep,
+                "source": self.source, "overrides": list(self.overrides)}
+
+
+# ------------------------------------------------------------------ YAML with lines
+class _Doc:
+    """Plain data of a YAML document plus the line of every key path."""
+
+    def __init__(self, data: Any, lines: dict[tuple, int], source: str):
+        self.data, self.lines, self.source = data, lines, source
+
+    def where(self, path: tuple) -> str:
+        """``file:line: a.b.c`` for a key path (line of the nearest known ancestor)."""
+        p = tuple(path)
+        while p and p not in self.lines:
+            p = p[:-1]
+        line = self.lines.get(p)
+        loc = f"{self.source}:{line}" if line else self.source
+        return f"{loc}: {_dotted(path)}" if path else loc
+
+
+def _dotted(path) -> str:
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+
+
+def _walk(node: yaml.Node, path: tuple, lines: dict, source: str, loader: yaml.SafeLoader):
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode):
+                raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {_dotted(path) or 'top level'}: "
+                                  f"keys must be plain names")
+            key = loader.construct_object(knode)
+            if not isinstance(key, str):
+                raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {_dotted(path + (key,))}: "
+                                  f"keys must be names, got {key!r}")
+            if key in out:
+                raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {_dotted(path + (key,))}: "
+                                  f"duplicate key (first at line {lines[path + (key,)]})")
+            lines[path + (key,)] = knode.start_mark.line + 1
+            out[key] = _walk(vnode, path + (key,), lines, source, loader)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(v, path + (i,), lines, source, loader) for i, v in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, source: str = "<string>") -> _Doc:
+    """Parse YAML keeping key lines; a syntax error becomes a ConfigError with its line."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return _Doc({}, {}, source)
+            lines: dict = {}
+            data = _walk(node, (), lines, source, loader)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        what = exc.problem or exc.context or "syntax error"
+        raise ConfigError(f"{source}{line}: malformed YAML: {what}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
+    return _Doc(data, lines, source)
+
+
+def read_yaml(path: str | pathlib.Path) -> _Doc:
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
+    return parse_yaml(text, str(path))
+
+
+# ------------------------------------------------------------------ value checks
+def allowed(key: str) -> str:
+    """Human text of what ``key`` accepts."""
+    if key in INT_RANGES:
+        lo, hi = INT_RANGES[key]
+        return f"an integer in {lo}..{hi}"
+    if key in FLOAT_RANGES:
+        lo, hi = FLOAT_RANGES[key]
+        return f"a number in ({lo:g}, {hi:g}]"
+    return "?"
+
+
+def check_arch_value(key: str, value: Any, where: str) -> Any:
+    """Type and range of one architecture value; returns it (ints as int)."""
+    if key in INT_RANGES:
+        lo, hi = INT_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(f"{where}: expected {allowed(key)}, got {value!r} "
+                                  f"({type(value).__name__})")
+        if not lo <= value <= hi:
+            raise ConfigError(f"{where}: {value} is outside the allowed range {lo}..{hi}")
+        return value
+    if key in FLOAT_RANGES:
+        lo, hi = FLOAT_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected {allowed(key)}, got {value!r} "
+                              f"({type(value).__name__})")
+        if not lo < value <= hi:
+            raise ConfigError(f"{where}: {value} is outside the allowed range ({lo:g}, {hi:g}]")
+        return float(value)
+    raise ConfigError(f"{where}: unknown architecture key; known keys: {', '.join(ARCH_KEYS)}")
+
+
+def _unknown(where: str, key: str, known) -> ConfigError:
+    import difflib
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"{where}: unknown key{hint}; known keys: {', '.join(known)}")
+
+
+def build_arch(values: dict, doc: _Doc | None = None, base: ArchConfig | None = None,
+               path_prefix: tuple = ()) -> ArchConfig:
+    """An ArchConfig from flat key/values, every value and the combination checked."""
+    base = base or ArchConfig()
+    where = (lambda k: doc.where(path_prefix + (k,))) if doc else (lambda k: _dotted(path_prefix + (k,)))
+    checked = {}
+    for key, value in values.items():
+        if key not in ARCH_KEYS:
+            raise _unknown(where(key), key, ARCH_KEYS + TOP_SECTIONS)
+        checked[key] = check_arch_value(key, value, where(key))
+    cfg = dataclasses.replace(base, **checked)
+    try:
+        return cfg.validate()
+    except ConfigError as exc:
+        msg = str(exc)
+        key = msg.split(":", 1)[0]
+        if key in ARCH_KEYS:
+            loc = where(key) if key in values else (doc.source if doc else "config") + f": {key}"
+            raise ConfigError(f"{loc}:{msg.split(':', 1)[1]}") from None
+        raise ConfigError(f"{doc.source if doc else 'config'}: {msg}") from None
+
+
+def build_run(values: Any, doc: _Doc | None = None) -> RunOptions:
+    where = (lambda k: doc.where(("run", k))) if doc else (lambda k: f"run.{k}")
+    if values is None:
+        return RunOptions()
+    if not isinstance(values, dict):
+        loc = doc.where(("run",)) if doc else "run"
+        raise ConfigError(f"{loc}: expected a mapping of run options ({', '.join(RUN_SCHEMA)})")
+    values = dict(values)
+    for key, value in values.items():
+        if key not in RUN_SCHEMA:
+            raise _unknown(where(key), key, tuple(RUN_SCHEMA))
+        if key in RUN_INT_KEYS and isinstance(value, float) and value.is_integer():
+            value = values[key] = int(value)     # 64.0 is accepted for integers everywhere
+        ok, text = RUN_SCHEMA[key]
+        if not ok(value):
+            raise ConfigError(f"{where(key)}: expected {text}, got {value!r}")
+    return RunOptions(**values)
+
+
+def check_sweep(values: Any, base: ArchConfig, doc: _Doc | None = None) -> dict[str, list]:
+    """A sweep block: each key an architecture key with a non-empty list of values."""
+    where = (lambda *k: doc.where(("sweep",) + k)) if doc else (lambda *k: _dotted(("sweep",) + k))
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where()}: expected a mapping of architecture keys to lists of values")
+    out = {}
+    for key, vals in values.items():
+        if key not in ARCH_KEYS:
+            raise _unknown(where(key), key, ARCH_KEYS)
+        if not isinstance(vals, list):
+            vals = [vals]
+        if not vals:
+            raise ConfigError(f"{where(key)}: empty list of values")
+        out[key] = [check_arch_value(key, v, where(key, i)) for i, v in enumerate(vals)]
+        if len(set(out[key])) != len(out[key]):
+            raise ConfigError(f"{where(key)}: repeated values {out[key]}")
+    # every point must be a possible configuration
+    for point in expand_points(out):
+        try:
+            dataclasses.replace(base, **point).validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{where()}: the point {point} is impossible: {exc}") from None
+    return out
+
+
+def expand_points(sweep: dict[str, list]) -> list[dict]:
+    """The cross product of a sweep block, in key order (last key varies fastest)."""
+    if not sweep:
+        return [{}]
+    keys = list(sweep)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(sweep[k] for k in keys))]
+
+
+def expand_sweep(loaded: LoadedConfig) -> list[tuple[dict, ArchConfig]]:
+    """``(point, ArchConfig)`` for every point of the sweep (one point when none)."""
+    return [(p, dataclasses.replace(loaded.arch, **p).validate()) for p in expand_points(loaded.sweep)]
+
+
+WORKLOAD_KEYS = ("table3", "synthetic", "npz", "model", "layers", "input", "act_density")
+
+
+def check_workload(values: Any, doc: _Doc | None = None) -> dict | None:
+    """Shape check of a workload block (contents are checked when it is built)."""
+    where = (lambda *k: doc.where(("workload",) + k)) if doc else (lambda *k: _dotted(("workload",) + k))
+    if values is None:
+        return None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where()}: expected a mapping with one of table3, synthetic, npz, model")
+    for key in values:
+        if key not in WORKLOAD_KEYS:
+            raise _unknown(where(key), key, WORKLOAD_KEYS)
+    kinds = [k for k in ("table3", "synthetic", "npz", "model") if k in values]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where()}: give exactly one of table3, synthetic, npz, model "
+                          f"(got {kinds or 'none'})")
+    for key in ("npz", "model", "input"):
+        if key in values and not (isinstance(values[key], str) and values[key]):
+            raise ConfigError(f"{where(key)}: expected a file path, got {values[key]!r}")
+    if "act_density" in values:
+        ad = values["act_density"]
+        if isinstance(ad, bool) or not isinstance(ad, (int, float)) or not 0.0 <= ad <= 1.0:
+            raise ConfigError(f"{where('act_density')}: expected a fraction in 0..1, got {ad!r}")
+    if "layers" in values:
+        lay = values["layers"]
+        if not (isinstance(lay, str) or isinstance(lay, list) and all(isinstance(x, str) for x in lay)):
+            raise ConfigError(f"{where('layers')}: expected a layer name or a list of names, got {lay!r}")
+    if "synthetic" in values:
+        from eie_sim.workloads.base import SYNTHETIC_KEYS
+        syn = values["synthetic"]
+        specs = syn if isinstance(syn, list) else [syn]
+        for i, s in enumerate(specs):
+            if not isinstance(s, dict):
+                raise ConfigError(f"{where('synthetic')}: expected a mapping "
+                                  f"({', '.join(SYNTHETIC_KEYS)}) or a list of them")
+            for key in s:
+                if key not in SYNTHETIC_KEYS:
+                    path = ("synthetic", i, key) if isinstance(syn, list) else ("synthetic", key)
+                    raise _unknown(where(*path), key, SYNTHETIC_KEYS)
+    if "table3" in values:
+        from eie_sim.workloads.base import TABLE3
+        names = values["table3"]
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list):
+            raise ConfigError(f"{where('table3')}: expected a layer name, 'all', or a list of names")
+        for i, n in enumerate(names):
+            if n != "all" and n not in TABLE3:
+                raise ConfigError(f"{where('table3', i)}: unknown Table III layer {n!r}; "
+                                  f"known: {', '.join(TABLE3)}, all")
+    return values
+
+
+# ------------------------------------------------------------------ overrides
+def parse_set(item: str) -> tuple[tuple[str, ...], Any]:
+    """``key=value`` (``run.engine=simpy``, ``sweep.pes=[1,2]``) -> (path, YAML value)."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item}: expected key=value")
+    key, text = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {item}: empty key")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {item}: cannot parse the value {text!r}") from None
+    path = tuple(key.split("."))
+    if len(path) == 1 and path[0] in RUN_SCHEMA and path[0] not in ARCH_KEYS:
+        path = ("run",) + path
+    return path, value
+
+
+def _apply_set(data: dict, lines: dict, item: str) -> tuple:
+    path, value = parse_set(item)
+    if path[0] in ARCH_KEYS and len(path) > 1:
+        raise ConfigError(f"--set {item}: {path[0]} is a single value, not a section")
+    if path[0] not in ARCH_KEYS + TOP_SECTIONS:
+        raise _unknown(f"--set {item}: {path[0]}", path[0], ARCH_KEYS + TOP_SECTIONS)
+    node = data
+    for p in path[:-1]:
+        nxt = node.get(p)
+        if nxt is None:
+            nxt = node[p] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {item}: {p} is not a section")
+        node = nxt
+    node[path[-1]] = value
+    lines.pop(path, None)
+    return path
+
+
+class _OverlayDoc(_Doc):
+    """A document whose overridden keys are reported as ``--set key=value``."""
+
+    def __init__(self, base: _Doc, sets: dict[tuple, str]):
+        super().__init__(base.data, base.lines, base.source)
+        self.sets = sets
+
+    def where(self, path: tuple) -> str:
+        p = tuple(path)
+        while p:
+            if p in self.sets:
+                return f"--set {self.sets[p]}: {_dotted(path)}"
+            p = p[:-1]
+        return super().where(path)
+
+
+# ------------------------------------------------------------------ entry points
+def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple = (),
+                text: str | None = None) -> LoadedConfig:
+    """Read ``path`` (or ``text``; neither: the defaults), apply ``--set`` overrides, check all.
+
+    Raises :class:`ConfigError` naming the file, line and key of the first problem.
+    """
+    if text is not None:
+        doc = parse_yaml(text, "<string>")
+    elif path is not None:
+        doc = read_yaml(path)
+    else:
+        doc = _Doc({}, {}, "<defaults>")
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{doc.source}: expected a mapping of keys at the top level, "
+                          f"got {type(doc.data).__name__}")
+    data = dict(doc.data)
+    lines = dict(doc.lines)
+    set_sources: dict[tuple, str] = {}
+    for item in sets:
+        set_sources[_apply_set(data, lines, item)] = item
+    doc = _OverlayDoc(_Doc(data, lines, doc.source), set_sources)
+    arch_values = {k: v for k, v in data.items() if k not in TOP_SECTIONS}
+    arch = build_arch(arch_values, doc)
+    run = build_run(data.get("run"), doc)
+    workload = check_workload(data.get("workload"), doc)
+    sweep = check_sweep(data.get("sweep"), arch, doc)
+    return LoadedConfig(arch=arch, run=run, workload=workload, sweep=sweep,
+                        source=doc.source, overrides=list(sets))
+
+
+def paper_config_path() -> pathlib.Path:
+    """The packaged ``eie_sim/configs/paper.yaml`` (the paper's design point)."""
+    return pathlib.Path(str(resources.files("eie_sim.arch") / "configs" / "paper.yaml"))
+
+
+def dump_resolved(loaded: LoadedConfig) -> str:
+    """YAML text of the resolved configuration, loadable again by :func:`load_config`
+    (``run.out`` is left out so that rerunning it does not target the same bundle)."""
+    data: dict[str, Any] = dict(loaded.arch.as_dict())
+    data["run"] = {**loaded.run.as_dict(), "out": None}  # a rerun must not overwrite this bundle
+    if loaded.workload is not None:
+        data["workload"] = loaded.workload
+    if loaded.sweep:
+        data["sweep"] = loaded.sweep
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,308 @@
+"""Fast engine: the cycle model of docs/timing.md as one event-driven numba kernel.
+
+``run_pass(pass_layout, layer_layout, x_q, cfg) -> PassStats`` returns exactly the
+counters of the cycle-by-cycle model (the simpy engine, ``eie_sim/engine_simpy.py``),
+but without visiting cycles one by one. It rests on three facts of the specification:
+
+* **The broadcast order does not depend on timing.** The CCU broadcasts the non-zero
+  columns in increasing order, then the bias column; only *when* it broadcasts them
+  depends on stalls and batch loads. Every queue receives the same sequence.
+* **A PE's pops follow a recurrence** (rule P): if column ``m`` (the m-th broadcast) is
+  broadcast in cycle ``b[m]``, PE ``k`` pops it in cycle
+  ``p[m,k] = max(p[m-1,k] + L[m-1,k], b[m] + 1)`` with ``L = max(1, entries)``; it works
+  on it in cycles ``p+1 .. p+L``. (Before the first column the first term is absent.)
+* **The CCU is stalled exactly when the slowest PE has not popped yet.** Queue ``k``
+  holds ``(#broadcasts before t) - (#pops of k before t)`` entries at the start of
+  cycle ``t``; with ``P[m] = max_k p[m,k]`` (increasing in ``m``) some queue is full
+  iff ``nb >= D`` and ``P[nb - D] >= t``. So a stall lasts until ``P[nb - D]``
+  inclusive and the CCU jumps over it in one step; batch loads are jumps as well.
+
+The kernel therefore walks the detector rows (one step per row, one per non-zero), does
+O(N) work per broadcast, and then one sequential pass per PE over the entries of the
+broadcast columns for the values, Spmat line reads and bypass hits (rules S and A).
+Everything happens in one numba call per pass (compiled with ``cache=True``).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from eie_sim.arch.config import ArchConfig
+from eie_sim.hw.layout import LayerLayout, PassLayout
+from eie_sim.hw.counters import PassStats
+
+#: length of the scalar result of :func:`_simulate` (cycles, broadcasts, stalls, batch
+#: load cycles, max queue occupancy)
+N_SCALARS = 5
+
+
+@numba.njit(cache=True, nogil=True)
+def _round_product(prod, shift):
+    # fixed_point.round_product: to nearest, ties towards +infinity
+    if shift == 0:
+        return prod
+    return (prod + (np.int64(1) << (shift - 1))) >> shift
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _broadcast(bt, nb, L, ready, P, btime, popped_all, max_occ, N):
+    """Broadcast number ``nb`` in cycle ``bt`` (rules B, P, Q); returns the new
+    ``(nb, popped_all, max_occ)``. Every PE pops it at ``max(ready, bt + 1)`` and is then
+    busy with it for ``L[nb, k]`` cycles; ``P[nb]`` is the last PE's pop cycle."""
+    btime[nb] = bt
+    mx = np.int64(-1)
+    for k in range(N):
+        p = ready[k]
+        if p < bt + 1:
+            p = bt + 1
+        ready[k] = p + L[nb, k]
+        if p > mx:
+            mx = p
+    P[nb] = mx
+    nb += 1
+    # occupancy at the start of bt + 1, the first cycle the entry is seen
+    while popped_all < nb and P[popped_all] < bt + 1:
+        popped_all += 1
+    occ = nb - popped_all
+    if occ > max_occ:
+        max_occ = occ
+    return nb, popped_all, max_occ
+
+
+@numba.njit(cache=True, nogil=True)
+def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
+              has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
+              entries_per_line, latency, weight_frac_bits):
+    """One pass of docs/timing.md. Returns (scalars int64[N_SCALARS], per-PE counters
+    int64[7, N], acc).
+
+    scalars: cycles, broadcasts, queue_full_stalls, batch_load_cycles,
+    max_queue_occupancy. Per-PE rows: busy, padding, empty, starved,
+    pointer_reads, spmat_line_reads, bypass_hits.
+    """
+    N = n_pe
+    D = queue_depth
+    n_rows = (cols + N - 1) // N
+
+    # ---- the broadcast sequence (order is fixed; only the times are simulated) ----
+    n_nz = 0
+    for j in range(cols):
+        if x_q[j] != 0:
+            n_nz += 1
+    M = n_nz + (1 if has_bias else 0)
+    bcol = np.empty(M, dtype=np.int64)
+    m = 0
+    for j in range(cols):
+        if x_q[j] != 0:
+            bcol[m] = j
+            m += 1
+    if has_bias:
+        bcol[m] = cols
+
+    # L[m, k] = cycles PE k spends on broadcast m (max(1, entries)), gathered PE-major
+    L = np.empty((M, N), dtype=np.int32)
+    for k in range(N):
+        for m in range(M):
+            j = bcol[m]
+            e = ptr[k, j + 1] - ptr[k, j]
+            L[m, k] = e if e > 0 else 1
+
+    # ---- CCU walk (rule B) with PE pop times (rule P) and queue state (rule Q) ----
+    btime = np.empty(M, dtype=np.int64)     # cycle of broadcast m
+    P = np.empty(M, dtype=np.int64)         # cycle the last PE pops broadcast m
+    ready = np.full(N, -1, dtype=np.int64)  # last work cycle of the PE's previous column
+    t = 0                                   # the CCU's current cycle
+    nb = 0                                  # broadcasts made so far
+    last_ccu = -1                           # last cycle the CCU did anything
+    stalls = 0
+    loads = 0
+    max_occ = 0
+    popped_all = 0                          # #{m : P[m] < t}, for the occupancy maximum
+
+    for row in range(n_rows + 1):
+        if row == n_rows and not has_bias:
+            break
+        if row > 0 and row < n_rows and row % regs == 0:
+            # moved into a row that starts a new input batch: load it (no stall check)
+            loads += batch_load
+            t += batch_load
+            last_ccu = t - 1
+        if row < n_rows:
+            base = row * N
+            width = min(N, cols - base)
+            # (start, stop) of this row's columns; non-zeros found by scanning x_q
+            c = 0
+            while True:
+                # next non-zero bank >= c, or width when none
+                while c < width and x_q[base + c] == 0:
+                    c += 1
+                # this cycle: stall check first
+                if nb >= D and P[nb - D] >= t:
+                    stalls += P[nb - D] - t + 1
+                    t = P[nb - D] + 1
+                if c == width:
+                    # nothing left in the row: the cycle moves to the next row
+                    last_ccu = t
+                    t += 1
+                    break
+                # broadcast column base + c in cycle t
+                nb, popped_all, max_occ = _broadcast(t, nb, L, ready, P, btime, popped_all,
+                                                     max_occ, N)
+                last_ccu = t
+                t += 1
+                if c == width - 1:
+                    break  # last bank: the row move happens in the same cycle
+                c += 1
+        else:
+            # all rows done, the bias column is broadcast last (after a stall check)
+            if nb >= D and P[nb - D] >= t:
+                stalls += P[nb - D] - t + 1
+                t = P[nb - D] + 1
+            nb, popped_all, max_occ = _broadcast(t, nb, L, ready, P, btime, popped_all,
+                                                 max_occ, N)
+            last_ccu = t
+            t += 1
+
+    last = last_ccu
+    for k in range(N):
+        if ready[k] > last:
+            last = ready[k]
+    cycles = last + 1 + latency
+
+    # ---- per-PE entry pass: values (rule A), Spmat lines (rule S), bypass ----------
+    counters = np.zeros((7, N), dtype=np.int64)
+    line_shift = -1
+    for sh in range(63):
+        if (np.int64(1) << sh) == entries_per_line:
+            line_shift = sh
+    acc = np.zeros(pass_rows, dtype=np.int64)
+    for k in range(N):
+        e0 = entry_start[k]
+        busy = 0
+        pad = 0
+        empty = 0
+        lines = 0
+        bypass = 0
+        prev_line = -1
+        prev_issue_t = -10          # cycle of the PE's previous issued entry
+        prev_writes = False
+        prev_row = -1
+        fin = np.int64(-1)
+        for m in range(M):
+            j = bcol[m]
+            p = fin
+            if p < btime[m] + 1:
+                p = btime[m] + 1
+            a0 = ptr[k, j]
+            a1 = ptr[k, j + 1]
+            if a1 == a0:
+                empty += 1
+                fin = p + 1
+                continue
+            fin = p + (a1 - a0)
+            # rule S: a line read whenever the line changes (per column: first line, then
+            # every line boundary crossed inside the column)
+            if line_shift >= 0:     # entries_per_line is a power of two (the usual case)
+                first_line = a0 >> line_shift
+                last_line = (a1 - 1) >> line_shift
+            else:
+                first_line = a0 // entries_per_line
+                last_line = (a1 - 1) // entries_per_line
+            lines += last_line - first_line
+            if first_line != prev_line:
+                lines += 1
+            prev_line = last_line
+            is_bias = j == cols
+            xj = np.int64(0)
+            if not is_bias:
+                xj = x_q[j]
+            # rule A: the first entry issues in cycle p + 1; it follows the PE's previous
+            # issue directly only when that was in cycle p
+            chain = prev_writes and prev_issue_t == p
+            for a in range(a0, a1):
+                v = code[e0 + a]
+                if v != 0:
+                    busy += 1
+                    lr = np.int64(local_row[e0 + a])
+                    if chain and prev_row == lr:
+                        bypass += 1
+                    r = lr * N + k
+                    if is_bias:
+                        acc[r] += bias_q_pass[r]
+                    else:
+                        acc[r] += _round_product(codebook_q[v] * xj, weight_frac_bits)
+                    chain = True
+                    prev_row = lr
+                else:
+                    pad += 1
+                    chain = False
+            prev_writes = chain
+            prev_issue_t = fin
+        counters[0, k] = busy
+        counters[1, k] = pad
+        counters[2, k] = empty
+        counters[3, k] = cycles - busy - pad - empty   # derived here; the simpy model counts it
+        counters[4, k] = M
+        counters[5, k] = lines
+        counters[6, k] = bypass
+
+    scalars = np.zeros(N_SCALARS, dtype=np.int64)
+    scalars[0] = cycles
+    scalars[1] = M
+    scalars[2] = stalls
+    scalars[3] = loads
+    scalars[4] = max_occ
+    return scalars, counters, acc
+
+
+def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: ArchConfig):
+    """The kernel's arguments before and after the activations, checked and contiguous.
+
+    ``_simulate(*before, x_q, *after)`` runs one vector; ``conv._simulate_many`` takes the
+    same arguments with a ``(P, cols)`` matrix in place of ``x_q``.
+    """
+    pl = pass_layout
+    if pl.n_pe != cfg.pes:
+        raise ValueError(f"pass laid out for {pl.n_pe} PEs but cfg.pes = {cfg.pes}")
+    before = (np.ascontiguousarray(pl.ptr, dtype=np.int64),
+              np.ascontiguousarray(pl.entry_start, dtype=np.int64),
+              np.ascontiguousarray(pl.code, dtype=np.uint8),
+              np.ascontiguousarray(pl.local_row, dtype=np.int32))
+    bias_q_pass = np.ascontiguousarray(
+        layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows], dtype=np.int64)
+    after = (np.ascontiguousarray(layer_layout.codebook_q, dtype=np.int64),
+             bias_q_pass, bool(pl.has_bias), int(pl.n_pe), int(pl.cols), int(pl.rows),
+             int(cfg.queue_depth), int(cfg.act_regs_per_pe), int(cfg.batch_load_cycles),
+             int(cfg.entries_per_line), int(cfg.arithmetic_latency), int(cfg.weight_frac_bits))
+    return before, after
+
+
+def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray,
+             cfg: ArchConfig) -> PassStats:
+    """Simulate one output pass (docs/timing.md) and return its counters and accumulators.
+
+    ``x_q``: int64 fixed-point activations (``act_frac_bits``) of the ``cols`` inputs.
+    ``acc[i]`` is the accumulator of global row ``pass_layout.row_offset + i``.
+    """
+    pl = pass_layout
+    x_q = np.asarray(x_q)
+    if x_q.size and not np.issubdtype(x_q.dtype, np.integer):
+        raise ValueError(f"x_q must hold integer fixed-point activations, got {x_q.dtype}")
+    x_q = np.ascontiguousarray(x_q, dtype=np.int64).reshape(-1)
+    if x_q.shape[0] != pl.cols:
+        raise ValueError(f"x_q has {x_q.shape[0]} activations for a layer with {pl.cols} inputs")
+    before, after = kernel_arguments(pl, layer_layout, cfg)
+    scalars, counters, acc = _simulate(*before, x_q, *after)
+    return PassStats(
+        cycles=int(scalars[0]),
+        busy=counters[0], padding=counters[1], empty=counters[2], starved=counters[3],
+        pointer_reads=counters[4], spmat_line_reads=counters[5], bypass_hits=counters[6],
+        broadcasts=int(scalars[1]), queue_full_stalls=int(scalars[2]),
+        batch_load_cycles=int(scalars[3]), max_queue_occupancy=int(scalars[4]),
+        acc=acc)
+
+
+def run_layer(layer_layout: LayerLayout, x_q: np.ndarray, cfg: ArchConfig) -> list[PassStats]:
+    """All output passes of a layer, in order (layer cycles add ``batch_store_cycles``
+    per pass, docs/timing.md "Output passes"; that sum is the caller's)."""
+    return [run_pass(p, layer_layout, x_q, cfg) for p in layer_layout.passes]

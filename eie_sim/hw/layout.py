@@ -1,0 +1,412 @@
+"""EIE data layout: a layer's sparse weights as the memory images of N PEs (paper sec. III-IV).
+
+* Rows are interleaved over the PEs: row ``i`` lives in PE ``i mod N`` as local row
+  ``i // N`` (paper Fig. 2-3).
+* Each PE stores its slice of every column in CSC form: per entry a weight index ``v``
+  (``weight_bits``) and the number ``z`` of zeros before it within the PE's own rows
+  (``index_bits``). A run of more than ``2**index_bits - 1`` zeros gets a padding entry
+  (``v = 0``, weight 0.0, ``z = max_z``). Padding entries are real work (one cycle each).
+* The column pointer array ``p`` has ``cols + 1`` entries per PE (plus one for the bias
+  column); ``p[j+1] - p[j]`` is the number of entries of column ``j`` in that PE. The
+  even/odd pointer banks let ``p[j]`` and ``p[j+1]`` be read in one cycle.
+* The bias is one extra column (the *bias column*, activation 1.0) broadcast after the
+  last real activation. Its entries carry the bias of their row in fixed point
+  (docs/timing.md, choice 4); ``v = 1`` marks a real bias entry, ``v = 0`` padding.
+* Spmat SRAM lines hold ``entries_per_line`` entries; entry ``a`` of a PE is in line
+  ``a // entries_per_line``.
+* A layer with more rows per PE than the destination register file runs in *output
+  passes* of ``N x R`` consecutive rows (docs/timing.md, "Output passes").
+
+Everything is built with numpy/numba into flat arrays so both engines can use it
+without Python loops over entries.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.fixed_point import quantize_exact_range
+
+
+class LayoutError(ValueError):
+    """A layer that cannot be laid out on the configured PE array (does not fit, bad input)."""
+
+
+@dataclass
+class PassLayout:
+    """The memory images of one output pass of one layer on ``n_pe`` PEs.
+
+    Flat entry arrays hold PE 0's entries, then PE 1's, ...; PE ``k``'s entries are
+    ``entry_start[k] .. entry_start[k+1]`` and, within them, column ``j`` is
+    ``ptr[k, j] .. ptr[k, j+1]`` (offsets relative to ``entry_start[k]``).
+    """
+
+    n_pe: int
+    row_offset: int            #: first global row of this pass
+    rows: int                  #: rows in this pass
+    cols: int                  #: real input columns (the bias column not included)
+    has_bias: bool
+    ptr: np.ndarray            #: int64 (n_pe, n_cols_total + 1)
+    entry_start: np.ndarray    #: int64 (n_pe + 1,)
+    code: np.ndarray           #: uint8 (entries,): weight index v; 0 = padding
+    z: np.ndarray              #: uint8 (entries,): zeros before the entry (relative index)
+    local_row: np.ndarray      #: int32 (entries,): decoded local row (row // n_pe within pass)
+
+    @property
+    def n_cols_total(self) -> int:
+        return self.cols + int(self.has_bias)
+
+    @property
+    def entries_per_pe(self) -> np.ndarray:
+        return np.diff(self.entry_start)
+
+    @property
+    def col_entries(self) -> np.ndarray:
+        """int64 (n_pe, n_cols_total): entries of each column slice (padding included)."""
+        return np.diff(self.ptr, axis=1)
+
+    @property
+    def n_entries(self) -> int:
+        return int(self.entry_start[-1])
+
+    @property
+    def n_padding(self) -> int:
+        return int(np.count_nonzero(self.code == 0))
+
+    def global_rows(self) -> np.ndarray:
+        """int64 (entries,): global row of every entry (PE k, local row r -> offset + r N + k)."""
+        pe_of_entry = np.repeat(np.arange(self.n_pe, dtype=np.int64), self.entries_per_pe)
+        return self.row_offset + self.local_row.astype(np.int64) * self.n_pe + pe_of_entry
+
+    def columns(self) -> np.ndarray:
+        """int64 (entries,): column of every entry (``cols`` for the bias column)."""
+        counts = self.col_entries.reshape(-1)
+        col_ids = np.tile(np.arange(self.n_cols_total, dtype=np.int64), self.n_pe)
+        return np.repeat(col_ids, counts)
+
+
+@dataclass
+class LayerLayout:
+    """A whole layer: its passes plus the fixed-point tables the arithmetic unit reads."""
+
+    name: str
+    rows: int
+    cols: int
+    n_pe: int
+    passes: list[PassLayout]
+    codebook: np.ndarray       #: float32 (2**weight_bits,), codebook[0] == 0.0
+    codebook_q: np.ndarray     #: int64 fixed-point codebook (weight_frac_bits)
+    bias: np.ndarray | None    #: float32 (rows,) or None
+    bias_q: np.ndarray         #: int64 (rows,) fixed-point bias (act_frac_bits); zeros if none
+    nnz: int                   #: real (non-padding) weight entries, bias excluded
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def has_bias(self) -> bool:
+        return self.bias is not None
+
+    @property
+    def n_entries(self) -> int:
+        return sum(p.n_entries for p in self.passes)
+
+    @property
+    def n_padding(self) -> int:
+        return sum(p.n_padding for p in self.passes)
+
+
+@numba.njit(cache=True)
+def _encode_runs(pe, col, local, code, n_pe, n_cols_total, max_z):
+    """z-encode entries sorted by (pe, col, local row), inserting padding entries.
+
+    Returns (ptr (n_pe, n_cols_total+1) relative to each PE's start, entry_start,
+    out_code, out_z, out_local).
+    """
+    n = pe.shape[0]
+    step = max_z + 1
+    # pass 1: count entries (real + padding) per (pe, col)
+    counts = np.zeros((n_pe, n_cols_total), dtype=np.int64)
+    prev_key_pe = -1
+    prev_key_col = -1
+    prev_local = -1
+    for i in range(n):
+        if pe[i] != prev_key_pe or col[i] != prev_key_col:
+            prev_local = -1
+            prev_key_pe = pe[i]
+            prev_key_col = col[i]
+        zeros = local[i] - prev_local - 1
+        counts[pe[i], col[i]] += 1 + zeros // step
+        prev_local = local[i]
+    ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
+    entry_start = np.zeros(n_pe + 1, dtype=np.int64)
+    for k in range(n_pe):
+        s = 0
+        for j in range(n_cols_total):
+            ptr[k, j] = s
+            s += counts[k, j]
+        ptr[k, n_cols_total] = s
+        entry_start[k + 1] = entry_start[k] + s
+    total = entry_start[n_pe]
+    out_code = np.zeros(total, dtype=np.uint8)
+    out_z = np.zeros(total, dtype=np.uint8)
+    out_local = np.zeros(total, dtype=np.int32)
+    # pass 2: write entries
+    w = 0
+    prev_key_pe = -1
+    prev_key_col = -1
+    prev_local = -1
+    for i in range(n):
+        if pe[i] != prev_key_pe or col[i] != prev_key_col:
+            prev_local = -1
+            prev_key_pe = pe[i]
+            prev_key_col = col[i]
+        zeros = local[i] - prev_local - 1
+        while zeros > max_z:
+            prev_local += step
+            out_code[w] = 0
+            out_z[w] = max_z
+            out_local[w] = prev_local
+            w += 1
+            zeros -= step
+        out_code[w] = code[i]
+        out_z[w] = zeros
+        out_local[w] = local[i]
+        w += 1
+        prev_local = local[i]
+    return ptr, entry_start, out_code, out_z, out_local
+
+
+@numba.njit(cache=True, inline="always")
+def _place_entry(out_code, out_z, out_local, w, prev, loc, v, max_z):
+    """Write one entry at ``w`` after the padding its zero run needs; return the next ``w``."""
+    step = max_z + 1
+    zeros = loc - prev - 1
+    while zeros > max_z:
+        prev += step
+        out_code[w] = 0
+        out_z[w] = max_z
+        out_local[w] = prev
+        w += 1
+        zeros -= step
+    out_code[w] = v
+    out_z[w] = zeros
+    out_local[w] = loc
+    return w + 1
+
+
+@numba.njit(cache=True)
+def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
+    """The same images as ``build_pass`` for rows ``start..stop`` of a dense code matrix.
+
+    A counting sort instead of ``nonzero`` + ``lexsort``: scanning the rows in order
+    visits every (PE, column) bucket in increasing local row, which is exactly the
+    (pe, col, local) order ``_encode_runs`` expects; padding is inserted the same way.
+    ``bias_nz[i]`` marks pass row ``i`` as having a bias entry (the bias column).
+    """
+    cols = codes.shape[1]
+    n_cols_total = cols + (1 if has_bias else 0)
+    step = max_z + 1
+    counts = np.zeros((n_pe, n_cols_total), dtype=np.int64)
+    last = np.full((n_pe, n_cols_total), -1, dtype=np.int32)   # local rows are int32
+    for r in range(start, stop):
+        rr = r - start
+        k = rr % n_pe
+        loc = rr // n_pe
+        for c in range(cols):
+            if codes[r, c] != 0:
+                counts[k, c] += 1 + (loc - last[k, c] - 1) // step
+                last[k, c] = loc
+        if has_bias and bias_nz[rr]:
+            counts[k, cols] += 1 + (loc - last[k, cols] - 1) // step
+            last[k, cols] = loc
+    ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
+    entry_start = np.zeros(n_pe + 1, dtype=np.int64)
+    cursor = counts          # reused: write position of each (PE, column) bucket
+    for k in range(n_pe):
+        s = 0
+        for j in range(n_cols_total):
+            ptr[k, j] = s
+            n_kj = counts[k, j]
+            cursor[k, j] = entry_start[k] + s
+            s += n_kj
+            last[k, j] = -1
+        ptr[k, n_cols_total] = s
+        entry_start[k + 1] = entry_start[k] + s
+    total = entry_start[n_pe]
+    out_code = np.zeros(total, dtype=np.uint8)
+    out_z = np.zeros(total, dtype=np.uint8)
+    out_local = np.zeros(total, dtype=np.int32)
+    for r in range(start, stop):
+        rr = r - start
+        k = rr % n_pe
+        loc = rr // n_pe
+        for c in range(cols):
+            v = codes[r, c]
+            if v != 0:
+                cursor[k, c] = _place_entry(out_code, out_z, out_local, cursor[k, c],
+                                            last[k, c], loc, v, max_z)
+                last[k, c] = loc
+        if has_bias and bias_nz[rr]:
+            cursor[k, cols] = _place_entry(out_code, out_z, out_local, cursor[k, cols],
+                                           last[k, cols], loc, 1, max_z)
+            last[k, cols] = loc
+    return ptr, entry_start, out_code, out_z, out_local
+
+
+def build_pass(rows_idx: np.ndarray, cols_idx: np.ndarray, codes: np.ndarray, *,
+               n_pe: int, row_offset: int, rows: int, cols: int,
+               bias_rows: np.ndarray | None, max_z: int) -> PassLayout:
+    """Lay out the non-zeros ``(rows_idx, cols_idx, codes)`` of one pass.
+
+    Not used by :func:`build_layer` (which lays out straight from the dense matrix with
+    ``_layout_dense_rows``): this is the straightforward construction (``lexsort`` +
+    ``_encode_runs``), kept as the independent reference that
+    ``tests/test_engine_fast.py::test_layout_fast_path_matches_build_pass`` compares the
+    fast path with.
+
+    ``rows_idx`` are global rows in ``[row_offset, row_offset + rows)``; ``bias_rows``
+    (global rows with a non-zero bias) become the bias column, or ``None`` for no bias.
+    """
+    r = np.asarray(rows_idx, dtype=np.int64) - row_offset
+    c = np.asarray(cols_idx, dtype=np.int64)
+    v = np.asarray(codes, dtype=np.uint8)
+    has_bias = bias_rows is not None
+    if has_bias:
+        br = np.asarray(bias_rows, dtype=np.int64) - row_offset
+        r = np.concatenate([r, br])
+        c = np.concatenate([c, np.full(br.shape, cols, dtype=np.int64)])
+        v = np.concatenate([v, np.ones(br.shape, dtype=np.uint8)])
+    pe = r % n_pe
+    local = r // n_pe
+    n_cols_total = cols + int(has_bias)
+    order = np.lexsort((local, c, pe))
+    ptr, entry_start, out_code, out_z, out_local = _encode_runs(
+        pe[order], c[order], local[order], v[order], n_pe, n_cols_total, max_z)
+    return PassLayout(n_pe=n_pe, row_offset=row_offset, rows=rows, cols=cols,
+                      has_bias=has_bias, ptr=ptr, entry_start=entry_start,
+                      code=out_code, z=out_z, local_row=out_local)
+
+
+def build_layer(codes: np.ndarray, codebook: np.ndarray, bias: np.ndarray | None,
+                cfg: ArchConfig, name: str = "layer", check_fit: bool = True) -> LayerLayout:
+    """Lay out one fully-connected layer ``y = W x + b`` with ``W = codebook[codes]``.
+
+    ``codes`` is the (rows, cols) integer matrix of weight indices (0 = pruned);
+    ``codebook`` has at most ``2**cfg.weight_bits`` entries with ``codebook[0] == 0``.
+    Raises :class:`LayoutError` when the layer does not fit the SRAMs (with how much is
+    needed and how many PEs would fit it).
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise LayoutError(f"layer {name!r}: expected a 2-D (rows, cols) weight matrix, got shape {codes.shape}")
+    rows, cols = codes.shape
+    if rows == 0 or cols == 0:
+        raise LayoutError(f"layer {name!r}: empty weight matrix {codes.shape}")
+    codebook = np.asarray(codebook, dtype=np.float32).reshape(-1)
+    if codebook.size > cfg.codebook_size:
+        raise LayoutError(
+            f"layer {name!r}: codebook has {codebook.size} entries but weight_bits="
+            f"{cfg.weight_bits} addresses only {cfg.codebook_size}; set weight_bits >= "
+            f"{math.ceil(math.log2(codebook.size))} or quantize the layer to fewer bits")
+    if codebook.size == 0 or codebook[0] != 0.0:
+        raise LayoutError(f"layer {name!r}: codebook[0] must be 0.0 (the padding value)")
+    if codes.size and (codes.min() < 0 or codes.max() >= codebook.size):
+        raise LayoutError(f"layer {name!r}: weight codes must lie in 0..{codebook.size - 1}")
+    full_cb = np.zeros(cfg.codebook_size, dtype=np.float32)
+    full_cb[:codebook.size] = codebook
+    codebook_q = quantize_exact_range(full_cb, cfg.weight_frac_bits, cfg.word_bits,
+                                      f"layer {name!r} codebook")
+    if bias is not None:
+        bias = np.asarray(bias, dtype=np.float32).reshape(-1)
+        if bias.shape != (rows,):
+            raise LayoutError(f"layer {name!r}: bias has {bias.size} values for {rows} rows")
+        bias_q = quantize_exact_range(bias, cfg.act_frac_bits, cfg.word_bits, f"layer {name!r} bias")
+    else:
+        bias_q = np.zeros(rows, dtype=np.int64)
+
+    # One counting sort per pass straight from the dense matrix (the same images as
+    # build_pass on its non-zeros, without nonzero/lexsort over the whole layer).
+    dense = np.ascontiguousarray(codes)
+    if not np.issubdtype(dense.dtype, np.integer):
+        dense = dense.astype(np.int64)   # bool / integral floats, as build_pass casts them
+    bias_nz = (bias_q != 0) if bias is not None else np.zeros(rows, dtype=np.bool_)
+    rows_per_pass = cfg.pes * cfg.act_regs_per_pe
+    passes = []
+    for start in range(0, rows, rows_per_pass):
+        stop = min(rows, start + rows_per_pass)
+        ptr, entry_start, out_code, out_z, out_local = _layout_dense_rows(
+            dense, start, stop, cfg.pes, bias_nz[start:stop], bias is not None, cfg.max_z)
+        passes.append(PassLayout(n_pe=cfg.pes, row_offset=start, rows=stop - start,
+                                 cols=cols, has_bias=bias is not None, ptr=ptr,
+                                 entry_start=entry_start, code=out_code, z=out_z,
+                                 local_row=out_local))
+    layout = LayerLayout(name=name, rows=rows, cols=cols, n_pe=cfg.pes, passes=passes,
+                         codebook=full_cb, codebook_q=codebook_q, bias=bias, bias_q=bias_q,
+                         nnz=int(np.count_nonzero(dense)))
+    if check_fit:
+        check_layer_fits(layout, cfg)
+    return layout
+
+
+def pointer_fit_advice(layout: LayerLayout, cfg: ArchConfig) -> str:
+    """What more PEs do for the pointer SRAM: every PE stores ``cols (+ bias) + 1``
+    pointers per output pass, and more PEs only help by cutting the number of passes
+    (``ceil(rows / (N R))``)."""
+    from eie_sim.arch.config import INT_RANGES
+    per_pass = layout.passes[0].n_cols_total + 1
+    max_passes = cfg.pointer_capacity // per_pass
+    if max_passes == 0:
+        return (f"more PEs do not help (a single output pass already needs {per_pass} "
+                f"pointers in every PE)")
+    regs = cfg.act_regs_per_pe
+    need_pes = math.ceil(layout.rows / (max_passes * regs))
+    if need_pes > INT_RANGES["pes"][1]:
+        return (f"more PEs do not help within pes <= {INT_RANGES['pes'][1]} (at most "
+                f"{max_passes} output pass(es) fit)")
+    passes = math.ceil(layout.rows / (need_pes * regs))
+    return (f"more PEs help only by cutting output passes: about {need_pes} PEs run it in "
+            f"{passes} pass(es), which fits")
+
+
+def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
+    """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes)."""
+    name, n = layout.name, cfg.pes
+    problems = []
+    entries = np.zeros(n, dtype=np.int64)
+    for p in layout.passes:
+        entries += p.entries_per_pe
+    worst = int(entries.max())
+    if worst > cfg.spmat_capacity_entries:
+        need_kb = math.ceil(worst * cfg.entry_bits / 8 / 1024)
+        fit_pes = math.ceil(n * worst / cfg.spmat_capacity_entries)  # entries/PE ~ 1/N
+        problems.append(
+            f"Spmat SRAM: a PE needs {worst} entries ({need_kb} KB) but spmat_sram_kb="
+            f"{cfg.spmat_sram_kb} holds {cfg.spmat_capacity_entries}; about "
+            f"{fit_pes} PEs would fit it (or spmat_sram_kb >= {need_kb})")
+    if worst > cfg.max_pointer_value:
+        problems.append(
+            f"pointer width: a PE holds {worst} entries but {cfg.pointer_bits}-bit pointers "
+            f"address at most {cfg.max_pointer_value}; set pointer_bits >= "
+            f"{math.ceil(math.log2(worst + 1))} or use more PEs (about "
+            f"{math.ceil(n * worst / cfg.max_pointer_value)})")
+    pointers = sum(p.n_cols_total + 1 for p in layout.passes)
+    if pointers > cfg.pointer_capacity:
+        need_kb = math.ceil(pointers * cfg.pointer_bits / 8 / 1024)
+        problems.append(
+            f"pointer SRAM: {pointers} column pointers ({need_kb} KB) per PE "
+            f"({len(layout.passes)} output pass(es) x {layout.passes[0].n_cols_total + 1}) but "
+            f"pointer_sram_kb={cfg.pointer_sram_kb} holds {cfg.pointer_capacity}; "
+            + pointer_fit_advice(layout, cfg) + f" (or pointer_sram_kb >= {need_kb})")
+    for what, length in (("input", layout.cols), ("output", layout.rows)):
+        per_pe = math.ceil(length / n)
+        if per_pe > cfg.act_sram_capacity:
+            problems.append(
+                f"activation SRAM: the {length}-long {what} vector needs {per_pe} words per PE "
+                f"but act_sram_kb={cfg.act_sram_kb} holds {cfg.act_sram_capacity}; about "
+                f"{math.ceil(length / cfg.act_sram_capacity)} PEs would fit it")
+    if problems:
+        raise LayoutError(f"layer {name!r} ({layout.rows} x {layout.cols}) does not fit "
+                          f"{n} PEs: " + "; ".join(problems))

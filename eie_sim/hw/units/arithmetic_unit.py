@@ -1,0 +1,72 @@
+"""Arithmetic unit (paper Fig. 4 "Arithm Unit"; docs/timing.md rule A).
+
+An entry ``(v, z)`` issued by the Spmat read unit in cycle ``c`` goes through
+
+1. ``c + 1``: codebook lookup ``w = codebook[v]`` (16-bit fixed point) and address
+   accumulation ``row = previous row + z + 1`` (restarting at -1 for each column);
+2. ``c + 2``: multiply ``w * a_j`` and read accumulator ``row`` from the destination
+   registers;
+3. ``c + 3``: round the product to the accumulator format (to nearest, ties towards
+   +infinity, ``fixed_point.round_product``), add, write back.
+
+Padding entries (``v = 0``) flow through and write nothing. A *bypass* hit is counted
+when an entry that writes follows, in the very next cycle, an entry of the same PE
+that wrote the same row (the adder output is forwarded instead of re-read).
+
+Entries of the bias column (broadcast with activation 1.0) add the bias of their row
+exactly (docs/timing.md choice 4): ``bias_q`` already has the accumulator's format.
+
+Because every product is rounded on its own, the accumulators do not depend on the
+order of the additions; the unit therefore applies a whole column slice when it starts
+issuing it (the timing of each entry - issue cycle, bypass, latency - is kept exact).
+"""
+from __future__ import annotations
+
+from eie_sim.arch.fixed_point import round_product
+
+
+class ArithmeticUnit:
+    """Decode, multiply-accumulate and bypass detection of one PE."""
+
+    def __init__(self, codes: list[int], zs: list[int], codebook_q: list[int], shift: int,
+                 bias_col: int, bias_of_row: list[int], dest: list[int]):
+        self.codes = codes              #: Spmat SRAM: weight index v of each entry
+        self.zs = zs                    #: Spmat SRAM: zero run z of each entry
+        self.codebook_q = codebook_q    #: decoded weights, weight_frac_bits fixed point
+        self.shift = shift              #: product fraction bits dropped (weight_frac_bits)
+        self.bias_col = bias_col        #: index of the bias column (-1: no bias)
+        self.bias_of_row = bias_of_row  #: bias of each local row, act_frac_bits
+        self.dest = dest                #: destination registers (accumulators)
+        self.writes = 0                 #: accumulator writes of real entries
+        self.padding = 0                #: padding entries that flowed through
+        self.bypass_hits = 0
+        self._last_cycle = -2           #: issue cycle of the last entry
+        self._last_write_row = -1       #: its row if it wrote, else -1
+
+    def execute(self, col: int, a: int, start: int, end: int, first_cycle: int) -> None:
+        """Process entries ``start .. end-1`` of column ``col`` with activation ``a``,
+        issued one per cycle from ``first_cycle`` on."""
+        codes, zs, dest = self.codes, self.zs, self.dest
+        codebook_q, shift = self.codebook_q, self.shift
+        is_bias = col == self.bias_col
+        prev_cycle, prev_row = self._last_cycle, self._last_write_row
+        cycle = first_cycle
+        row = -1
+        for addr in range(start, end):
+            row += zs[addr] + 1                          # stage 1: address accumulation
+            v = codes[addr]
+            if v == 0:                                   # padding: flows through, no write
+                self.padding += 1
+                prev_row = -1
+            else:
+                if prev_row == row and prev_cycle == cycle - 1:
+                    self.bypass_hits += 1                # stage 3 result forwarded to stage 2
+                if is_bias:
+                    dest[row] += self.bias_of_row[row]   # bias x 1.0, exact
+                else:                                    # stages 1-3: decode, multiply, add
+                    dest[row] += round_product(codebook_q[v] * a, shift)
+                self.writes += 1
+                prev_row = row
+            prev_cycle = cycle
+            cycle += 1
+        self._last_cycle, self._last_write_row = prev_cycle, prev_row

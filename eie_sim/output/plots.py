@@ -1,0 +1,213 @@
+"""Plots of simulation results (matplotlib, Agg backend, PNG).
+
+From a sweep bundle (``sweep.csv``), by swept key:
+
+* ``queue_depth``: load efficiency vs queue depth (paper Fig. 8);
+* ``spmat_width_bits``: Spmat line reads and Spmat read energy vs SRAM width (Fig. 9);
+* ``pes``: speedup vs PEs (Fig. 11), real work / total work (Fig. 12) and load
+  efficiency (Fig. 13) vs PEs.
+
+From a simulate bundle (``per_pe.csv``): per-PE busy/padding/empty/starved bars for one
+layer. Every figure of synthetic workloads says so in its title.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pathlib
+from collections import defaultdict
+
+from eie_sim.output import report
+
+
+class PlotError(ValueError):
+    """Results that cannot be plotted (missing files, nothing swept, unknown layer)."""
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+#: columns each CSV of a bundle needs for the plots
+SWEEP_COLUMNS = ("layer", "cycles", "load_efficiency", "real_over_total_work",
+                 "spmat_line_reads", "spmat_sram_energy_pj")
+PER_PE_NEEDED = ("layer", "pe", "busy", "padding", "empty", "starved")
+
+
+def _read_csv(path: pathlib.Path, needed: tuple[str, ...] = ()) -> list[dict]:
+    """Rows of ``path``; a :class:`PlotError` when unreadable or a ``needed`` column is missing."""
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            missing = [c for c in needed if c not in header]
+            if missing:
+                raise PlotError(f"{path}: not a bundle CSV of this version: missing column(s) "
+                                f"{', '.join(missing)}")
+            rows = list(reader)
+    except OSError as exc:
+        raise PlotError(f"{path}: cannot read ({exc.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PlotError(f"{path}: not a readable CSV ({exc})") from None
+    if any(None in r for r in rows):
+        raise PlotError(f"{path}: a row has more fields than the header")
+    return rows
+
+
+def _num(v: str):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f.is_integer() and "." not in str(v) and "e" not in str(v) else f
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def _series(rows: list[dict], x: str, y: str, keys: list[str]) -> dict[str, list[tuple]]:
+    """Lines of y vs x: one per layer and per combination of the other swept keys."""
+    lines: dict[str, list[tuple]] = defaultdict(list)
+    for r in rows:
+        if r.get("error") or _num(r.get(y)) is None:
+            continue
+        label = r["layer"] + "".join(f", {k}={r[k]}" for k in keys if k != x)
+        lines[label].append((_num(r[x]), _num(r[y])))
+    return {k: sorted(v) for k, v in lines.items()}
+
+
+def _line_plot(rows, x, y, keys, title, ylabel, xlabel, logx=True, ideal=None, synthetic=False,
+               logy=False):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, pts in _series(rows, x, y, keys).items():
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    if ideal is not None:
+        xs = sorted({_num(r[x]) for r in rows})
+        ax.plot(xs, [ideal(v, xs) for v in xs], "k--", lw=1, label="ideal (linear)")
+    if logx:
+        ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title + (" (synthetic matrices)" if synthetic else ""), fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    if "queue_depth" in keys:
+        out["fig8_load_efficiency_vs_queue_depth.png"] = _line_plot(
+            rows, "queue_depth", "load_efficiency", keys, "Load efficiency vs activation queue depth (cf. Fig. 8)",
+            "load efficiency = 1 - starved / (N x cycles)", "queue depth (entries)", synthetic=synthetic)
+    if "spmat_width_bits" in keys:
+        plt = _plt()
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+        for label, pts in _series(rows, "spmat_width_bits", "spmat_line_reads", keys).items():
+            a1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        for label, pts in _series(rows, "spmat_width_bits", "spmat_sram_energy_pj", keys).items():
+            a2.plot([p[0] for p in pts], [p[1] / 1e6 for p in pts], marker="o", label=label)
+        for ax, yl in ((a1, "Spmat SRAM line reads"), (a2, "Spmat SRAM read energy (uJ, model)")):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("Spmat SRAM width (bits)")
+            ax.set_ylabel(yl)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle("Spmat reads and read energy vs SRAM width (cf. Fig. 9)"
+                     + (" (synthetic matrices)" if synthetic else ""), fontsize=10)
+        out["fig9_spmat_width.png"] = _png(fig)
+    if "pes" in keys:
+        # speedup relative to the smallest PE count of the same layer/other keys
+        base: dict[str, float] = {}
+        for label, pts in _series(rows, "pes", "cycles", keys).items():
+            base[label] = pts[0][1] * 1.0 if pts else 1.0
+        sp_rows = []
+        for r in rows:
+            if r.get("error"):
+                continue
+            label = r["layer"] + "".join(f", {k}={r[k]}" for k in keys if k != "pes")
+            sp_rows.append({**r, "speedup": base[label] / float(r["cycles"])})
+        minp = min((_num(r["pes"]) for r in sp_rows), default=1)
+        out["fig11_speedup_vs_pes.png"] = _line_plot(
+            sp_rows, "pes", "speedup", keys, "Speedup vs number of PEs (cf. Fig. 11)",
+            f"speedup over {minp} PE(s)", "PEs", ideal=lambda v, xs: v / xs[0], synthetic=synthetic, logy=True)
+        out["fig12_real_work_vs_pes.png"] = _line_plot(
+            rows, "pes", "real_over_total_work", keys, "Real work / total work vs PEs (cf. Fig. 12)",
+            "real / total work (1 - padding share)", "PEs", synthetic=synthetic)
+        out["fig13_load_efficiency_vs_pes.png"] = _line_plot(
+            rows, "pes", "load_efficiency", keys, "Load efficiency vs PEs (cf. Fig. 13)",
+            "load efficiency", "PEs", synthetic=synthetic)
+    return out
+
+
+def per_pe_plot(rows: list[dict], layer: str, synthetic: bool) -> bytes:
+    plt = _plt()
+    import numpy as np
+    sel = [r for r in rows if r["layer"] == layer]
+    pe = np.array([int(r["pe"]) for r in sel])
+    fig, ax = plt.subplots(figsize=(max(6.0, len(sel) * 0.12), 4.2))
+    bottom = np.zeros(len(sel))
+    for name, colour in (("busy", "tab:green"), ("padding", "tab:orange"),
+                         ("empty", "tab:gray"), ("starved", "tab:red")):
+        v = np.array([float(r[name]) for r in sel])
+        ax.bar(pe, v, bottom=bottom, color=colour, label=name, width=0.85)
+        bottom += v
+    ax.set_xlabel("PE")
+    ax.set_ylabel("cycles")
+    ax.set_title(f"Per-PE utilisation, layer {layer}" + (" (synthetic matrix)" if synthetic else ""),
+                 fontsize=10)
+    ax.legend(fontsize=8, ncol=4)
+    return _png(fig)
+
+
+def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bool = False,
+                 layer: str | None = None) -> list[str]:
+    """Make every plot the bundle ``results`` supports; write them (atomically) to ``out``."""
+    results = pathlib.Path(results)
+    if not results.is_dir():
+        raise PlotError(f"{results}: results directory not found")
+    out = report.prepare_out_dir(out, force)
+    summary = {}
+    if (results / "summary.json").exists():
+        try:
+            summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:      # JSON and UTF-8 errors are ValueErrors
+            raise PlotError(f"{results / 'summary.json'}: unreadable ({exc})") from None
+        if not isinstance(summary, dict):
+            raise PlotError(f"{results / 'summary.json'}: not a bundle summary (a JSON object)")
+    synthetic = bool(summary.get("synthetic"))
+    files: dict[str, bytes] = {}
+    if (results / "sweep.csv").exists():
+        rows = _read_csv(results / "sweep.csv", SWEEP_COLUMNS)
+        keys = list(summary.get("sweep") or [k for k in ("pes", "queue_depth", "spmat_width_bits")
+                                              if rows and k in rows[0]])
+        missing = [k for k in keys if rows and k not in rows[0]]
+        if missing:
+            raise PlotError(f"{results / 'sweep.csv'}: missing the swept column(s) {', '.join(missing)}")
+        files.update(sweep_plots(rows, keys, synthetic))
+        if not files:
+            raise PlotError(f"{results}: the sweep varies {keys or 'nothing'}; plots exist for "
+                            f"pes, queue_depth and spmat_width_bits")
+    if (results / "per_pe.csv").exists():
+        rows = _read_csv(results / "per_pe.csv", PER_PE_NEEDED)
+        layers = list(dict.fromkeys(r["layer"] for r in rows))
+        if layer is not None and layer not in layers:
+            raise PlotError(f"{results}: no layer {layer!r}; layers: {', '.join(layers)}")
+        for name in ([layer] if layer else layers):
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+            files[f"per_pe_{safe}.png"] = per_pe_plot(rows, name, synthetic)
+    if not files:
+        raise PlotError(f"{results}: not a results bundle (no sweep.csv or per_pe.csv)")
+    report.write_bundle(out, files, force)
+    return [str(pathlib.Path(out) / n) for n in files]
