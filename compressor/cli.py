@@ -9,25 +9,42 @@ Subcommands:
   ``X.bias``); prune + quantize only, or retrain when ``--model`` names one of ours.
 * ``inspect``: print a compressed file's per-layer table (Deep Compression Table 2 columns).
 * ``decode``: compressed file -> dense ``.npz`` (``X`` and ``X.bias``, float32).
+* ``squeezenet``: decode the authors' compressed SqueezeNet, re-encode it in our format,
+  check the round trip, write a Table 4-style report
+  (:func:`compressor.caffe.squeezenet.convert`).
 
-Errors (missing files, bad archives, impossible parameters) print one line naming the
-problem to stderr and return a non-zero status; no partial output file is left behind.
+Errors (missing files, bad archives, impossible parameters) print one line
+``eie-compress COMMAND: error: ...`` naming the problem to stderr and return status 2
+(:data:`EXIT_BAD_INPUT`, argparse's status for usage errors and the status of every tool
+of the project for bad input); a file of ours that fails its round-trip check returns 1
+(:data:`EXIT_CHECK_FAILED`). No partial output file is left behind.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import os
 import pathlib
 import sys
 from typing import Any
 
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+import numpy as np
 
+from compressor import accounting, fileformat, pipeline, report
+from compressor.caffe import squeezenet
+from compressor.caffe.forward import SYNTHETIC_SEED
+from compressor.errors import CLIError, IDXError, RoundTripError, WeightsError
+from compressor.fileio import atomic_write, load_npz_weights
+from compressor.model import to_dense
+from compressor.schedule import LayerSpec, default_layers, default_schedule
+from compressor.training import networks
+from compressor.training.data import load_mnist
 
-class CLIError(Exception):
-    """A user error: printed as one line, exit status :data:`EXIT_ERROR`."""
+EXIT_BAD_INPUT = 2      # any bad input (also argparse's usage errors)
+EXIT_USAGE = EXIT_BAD_INPUT
+EXIT_CHECK_FAILED = 1   # our own output failed its check (RoundTripError)
+EXIT_INTERRUPTED = 130
 
 
 # ------------------------------------------------------------------------------ parser
@@ -133,11 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("file", type=pathlib.Path)
     i.add_argument("--csv", type=pathlib.Path, help="also write the rows as CSV")
 
-    from compressor import squeezenet
-
     s = sub.add_parser("squeezenet", help="decode the authors' compressed SqueezeNet, convert, report",
-                       description=squeezenet.DESCRIPTION)
-    squeezenet.add_arguments(s)
+                       description="Decode the Deep Compression authors' compressed SqueezeNet (.net + "
+                       "prototxt), re-encode it in this project's file format, check the round trip is "
+                       "exact, and write a Table 4-style per-layer report.")
+    s.add_argument("--prototxt", required=True, help="Caffe deploy prototxt describing the network")
+    s.add_argument("--net", required=True, help="the authors' compressed .net file")
+    s.add_argument("--out", help="write our compressed file here (.dcmp)")
+    s.add_argument("--npz", help="write the dense decoded weights here (X, X.bias per layer)")
+    s.add_argument("--report-dir", help="write squeezenet_table.md / .csv here")
+    s.add_argument("--seed", type=SEED, default=SYNTHETIC_SEED,
+                   help=f"seed of the synthetic input for the forward check (default {SYNTHETIC_SEED})")
 
     d = sub.add_parser("decode", help="compressed file -> dense .npz (X, X.bias)")
     d.add_argument("file", type=pathlib.Path)
@@ -164,8 +187,6 @@ def _per_layer(values: list[str], what: str, cast, names: list[str]) -> dict[str
 
 
 def _layer_specs(args, names: list[str], kinds: dict[str, str], defaults: dict[str, Any] | None):
-    from compressor.pipeline import LayerSpec
-
     dens = _per_layer(args.density, "density", float, names)
     qual = _per_layer(args.quality, "quality", float, names)
     bits = _per_layer(args.bits, "bits", int, names)
@@ -195,10 +216,6 @@ def _layer_specs(args, names: list[str], kinds: dict[str, str], defaults: dict[s
 
 
 def _schedule(args, model: str, kmeans_init: str):
-    import dataclasses
-
-    from compressor.pipeline import default_schedule
-
     sched = default_schedule(model)
     changes = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "prune_rounds",
                                              "retrain_epochs", "quant_epochs")
@@ -222,8 +239,6 @@ def _check_out(path: pathlib.Path, what: str = "--out") -> None:
 
 
 def _load_data(args):
-    from compressor.data import IDXError, load_mnist
-
     if args.mnist_dir is None and not 0 < args.n_test < 5000:
         raise CLIError(f"--n-test must be in 1..4999 for the 5,000-image subset, got {args.n_test}")
     try:
@@ -234,8 +249,6 @@ def _load_data(args):
 
 def _finish(result, args, stem: str, out_existed: bool) -> None:
     """Write the report (if asked) and print the summary; on failure remove our output."""
-    from compressor import report
-
     try:
         rows = report.table_rows(result.model, result.file_path)
         if args.report_dir is not None:
@@ -262,12 +275,10 @@ def size_comparison(ratio: float) -> str:
 
 # --------------------------------------------------------------------------- commands
 def cmd_train(args) -> int:
-    from compressor import models, pipeline
-
-    net = models.build(args.model, 0)
+    net = networks.build(args.model, 0)
     names = [l.name for l in net.weighted_layers()]
     kinds = {l.name: l.kind for l in net.weighted_layers()}
-    specs = _layer_specs(args, names, kinds, pipeline.default_layers(args.model))
+    specs = _layer_specs(args, names, kinds, default_layers(args.model))
     sched = _schedule(args, args.model, args.kmeans_init)
     _check_out(args.out)
     if args.report_dir is not None and args.report_dir.exists() and not args.report_dir.is_dir():
@@ -282,17 +293,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_npz(args) -> int:
-    from compressor import pipeline
-
     try:
-        weights = pipeline.load_npz_weights(args.weights)
-    except pipeline.WeightsError as exc:
+        weights = load_npz_weights(args.weights)
+    except WeightsError as exc:
         raise CLIError(str(exc)) from None
     names = [k for k in weights if not k.endswith(".bias")]
     kinds = {k: ("fc" if weights[k].ndim == 2 else "conv") for k in names}
-    defaults = pipeline.default_layers(args.model) if args.model else None
+    defaults = default_layers(args.model) if args.model else None
     if args.model:
-        expected = pipeline.default_layers(args.model)
+        expected = default_layers(args.model)
         if sorted(expected) != sorted(names):
             raise CLIError(f"{args.weights}: layers {', '.join(names)} are not {args.model}'s "
                            f"({', '.join(expected)})")
@@ -306,15 +315,13 @@ def cmd_npz(args) -> int:
         result = pipeline.compress_weights(weights, specs, seed=args.seed, kmeans_init=args.kmeans_init,
                                            model=args.model, data=data, sched=sched, out=args.out,
                                            progress=progress, source=args.weights.name)
-    except pipeline.WeightsError as exc:
+    except WeightsError as exc:
         raise CLIError(str(exc)) from None
     _finish(result, args, args.out.stem, existed)
     return 0
 
 
 def cmd_inspect(args) -> int:
-    from compressor import accounting, fileformat, report
-
     if args.csv is not None:
         _check_out(args.csv, "--csv")  # before loading or printing anything
     model = fileformat.load(args.file)
@@ -326,21 +333,11 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    import numpy as np
-
-    from compressor import fileformat
-
     model = fileformat.load(args.file)
     _check_out(args.out)
-    arrays = {}
-    for layer in model.layers:
-        arrays[layer.name] = layer.weights()
-        if layer.bias is not None:
-            arrays[f"{layer.name}.bias"] = layer.bias
+    arrays = to_dense(model)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    from compressor.fileio import atomic_write
-
     atomic_write(args.out, buf.getvalue())
     print(f"wrote {args.out}: {len(model.layers)} layers, "
           f"{sum(a.size for a in arrays.values())} float32 values")
@@ -348,9 +345,12 @@ def cmd_decode(args) -> int:
 
 
 def cmd_squeezenet(args) -> int:
-    from compressor import squeezenet
-
-    return squeezenet.run(args, prog="eie-compress squeezenet")
+    conv = squeezenet.convert(args.prototxt, args.net, out=args.out, npz=args.npz,
+                              report_dir=args.report_dir, seed=args.seed)
+    print(conv.markdown)
+    print(conv.activations)
+    print(conv.summary())
+    return 0
 
 
 COMMANDS = {"train": cmd_train, "npz": cmd_npz, "inspect": cmd_inspect, "decode": cmd_decode,
@@ -366,21 +366,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from compressor.fileformat import FormatError
-
+    prog = f"eie-compress {args.command}"
     try:
         return COMMANDS[args.command](args)
-    except CLIError as exc:
-        print(f"eie-compress {args.command}: error: {exc}", file=sys.stderr)
-    except FormatError as exc:
-        print(f"eie-compress {args.command}: error: {exc}", file=sys.stderr)
+    except RoundTripError as exc:
+        print(f"{prog}: check failed: {exc}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     except FileNotFoundError as exc:
-        print(f"eie-compress {args.command}: error: {exc.filename}: no such file", file=sys.stderr)
-    except (OSError, ValueError) as exc:
-        print(f"eie-compress {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc.filename}: no such file", file=sys.stderr)
+    except (OSError, ValueError) as exc:  # every CompressorError (CLIError, FormatError...) is a ValueError
+        print(f"{prog}: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
-        print(f"eie-compress {args.command}: interrupted", file=sys.stderr)
-    return EXIT_ERROR
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ biases, metadata. The byte layout is documented in ``docs/format.md``; in short:
 
 All integers little-endian. :func:`save` writes atomically (temporary file in the same
 folder, then ``os.replace``); :func:`load` rebuilds the model bit for bit or raises
-:class:`FormatError` naming the file, the section and what is wrong.
+:class:`~compressor.errors.FormatError` naming the file, the section and what is wrong.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import huffman, sparse
+from .errors import FormatError, HuffmanError
 from .fileio import atomic_write
 from .model import LAYER_KINDS, QuantizedLayer, QuantizedModel
 
@@ -37,10 +38,6 @@ EXTENSION = ".dcmp"
 HUFFMAN_MAX_LENGTH = 32
 _ORDER_IDS = {name: i for i, name in enumerate(sparse.ORDERS)}  # csc 0, csr 1, c 2
 _KIND_IDS = {name: i for i, name in enumerate(LAYER_KINDS)}      # fc 0, conv 1
-
-
-class FormatError(ValueError):
-    """A ``.dcmp`` file that is not one, is of another version, or is damaged."""
 
 
 # ----------------------------------------------------------------------------- writing
@@ -323,11 +320,11 @@ def _decode_section(sec: _RawSection, i: int, source: str) -> QuantizedLayer:
             raise FormatError(f"{where}: {what} stream of {nb} bits cannot hold {sec.n_entries} entries")
     try:
         codes = huffman.decode(sec.code_bits, sec.n_code_bits, sec.code_lengths, sec.n_entries)
-    except huffman.HuffmanError as exc:
+    except HuffmanError as exc:
         raise FormatError(f"{where}: weight-code stream: {exc}") from None
     try:
         gaps = huffman.decode(sec.gap_bits, sec.n_gap_bits, sec.gap_lengths, sec.n_entries)
-    except huffman.HuffmanError as exc:
+    except HuffmanError as exc:
         raise FormatError(f"{where}: gap stream: {exc}") from None
     zero = codes == 0
     filler_gap = 2 ** sec.index_bits - 1
@@ -367,7 +364,7 @@ def _read(path) -> tuple[bytes, str]:
 def load(path: str | os.PathLike) -> QuantizedModel:
     """Read a ``.dcmp`` file back into exactly the model that was saved.
 
-    Raises :class:`FormatError` for a wrong magic, another format version, truncation,
+    Raises :class:`~compressor.errors.FormatError` for a wrong magic, another format version, truncation,
     a checksum mismatch or any inconsistency, naming the file and the section.
     """
     data, source = _read(path)
@@ -407,5 +404,5 @@ def bits_per_entry(n_bits: int, n_entries: int) -> float:
     return n_bits / n_entries if n_entries else 0.0
 
 
-__all__ = ["MAGIC", "VERSION", "MAX_ELEMENTS", "EXTENSION", "FormatError", "EncodedLayer", "encode_layer",
+__all__ = ["MAGIC", "VERSION", "MAX_ELEMENTS", "EXTENSION", "EncodedLayer", "encode_layer",
            "section_bytes", "to_bytes", "from_bytes", "save", "load", "inspect", "inspect_bytes", "bits_per_entry"]

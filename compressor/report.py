@@ -3,7 +3,7 @@
 The per-layer columns are :mod:`compressor.accounting`'s (Deep Compression Table 2/3
 layout: #weights, weights % kept, weight/index bits before and after Huffman coding,
 paper-style rates, and our rate counting every stored byte). A cell with a paper value
-reads ``ours (paper: theirs)``; paper values come from :data:`compressor.models.PAPER`
+reads ``ours (paper: theirs)``; paper values come from :data:`compressor.training.networks.PAPER`
 (Tables 1-3 of the paper) and are labelled as such. Below the table: the actual file
 size, the dense float32 size, their ratio (the paper's Table 1 columns beside them) and
 the test accuracies of the dense, pruned and quantized networks.
@@ -18,7 +18,7 @@ from typing import Any
 from compressor import accounting
 from compressor.fileio import atomic_write
 from compressor.model import QuantizedModel
-from compressor.models import PAPER
+from compressor.training.networks import PAPER
 
 
 def paper_columns(model: str | None) -> dict[str, dict[str, Any]] | None:
@@ -110,7 +110,6 @@ def markdown(model: QuantizedModel, rows: list[dict[str, Any]], file_bytes: int 
     run = {k: v for k, v in model.meta.items() if k not in ("accuracy",)}
     parts.append("\n## Run\n\n```json\n" + json.dumps(run, indent=1, sort_keys=True, default=str) + "\n```\n")
     return "\n".join(parts)
-
 
 
 def write_report(model: QuantizedModel, outdir: str | os.PathLike, stem: str,

@@ -26,6 +26,8 @@ from typing import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..quantize import finetune_centroids
+
 F32 = np.float32
 
 
@@ -317,8 +319,6 @@ class CodebookTie:
         return self.codebook[self.codes]
 
     def step(self, grad: np.ndarray, lr: float) -> np.ndarray:
-        from compressor.quantize import finetune_centroids
-
         new = np.asarray(finetune_centroids(self.codebook, self.codes, grad, lr * self.lr_scale), F32)
         new[0] = 0.0  # the pinned pruned value (also guaranteed by finetune_centroids)
         self.codebook = new

@@ -53,9 +53,9 @@ def test_fig3_with_reserved_zero_code():
 
 
 def test_centroid_gradients_rejects_bad_codes():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"code 4 at flat index 1 is outside 0\.\.3"):
         centroid_gradients(np.array([0, 4]), np.array([1.0, 1.0]), 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"codes shape \(2,\) and gradient shape \(1,\) differ"):
         centroid_gradients(np.array([0, 1]), np.array([1.0]), 4)
 
 
@@ -66,7 +66,7 @@ def test_initialisations():
     r1 = initial_centroids(v, 3, "random", seed=3)
     assert set(r1) <= set(v) and len(set(r1)) == 3
     np.testing.assert_array_equal(r1, initial_centroids(v, 3, "random", seed=3))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="init must be one of .* got 'nope'"):
         initial_centroids(v, 3, "nope")
 
 
@@ -154,7 +154,7 @@ def test_quantize_layer_without_reserved_code():
     cb, codes = quantize_layer(w, None, 2, reserve_zero=False)
     assert len(np.unique(codes)) == 4
     np.testing.assert_allclose(cb, [-0.75, -0.25, 0.25, 0.75], atol=0.02)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="reserve_zero=False has no code for pruned weights"):
         quantize_layer(w, w > 0, 2, reserve_zero=False)
 
 

@@ -47,13 +47,13 @@ def test_density_edges(density, expected):
 
 def test_exactly_one_mode():
     w = np.ones(3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="give exactly one of quality= or density="):
         prune_mask(w)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="give exactly one of quality= or density="):
         prune_mask(w, quality=1.0, density=0.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"density must lie in \[0, 1\], got 1.5"):
         prune_mask(w, density=1.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="quality must be a finite number >= 0, got -1.0"):
         threshold_for_quality(w, -1.0)
 
 
@@ -63,7 +63,7 @@ def test_apply_mask_zeroes_exactly():
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, [-1.5, 0.0, 0.0, 3.0])
     assert not np.signbit(out[1])  # +0.0, not -0.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"mask shape \(3,\) does not match weight shape \(4,\)"):
         apply_mask(w, np.ones(3, bool))
 
 

@@ -1,7 +1,8 @@
 """The authors' compressed SqueezeNet as a real workload: decode, re-encode, tabulate.
 
-* :func:`load_squeezenet` parses the prototxt and the authors' ``.net`` file
-  (:mod:`compressor.authors_format`) into the stored per-layer streams and a
+* :func:`compressor.caffe.authors_format.read_authors_records` parses the prototxt's
+  network and the authors' ``.net`` file into the stored per-layer streams, and
+  :func:`~compressor.caffe.authors_format.model_from_records` into a
   :class:`~compressor.model.QuantizedModel`.
 * :func:`squeezenet_table` builds a Deep Compression Table 4-style per-layer table: the
   number of weights, density (non-zeros / weights), stored entries and fillers, fixed
@@ -10,10 +11,11 @@
   :func:`compressor.huffman.code_lengths` on the streams' symbol counts), and the
   compression rates; then the totals and the sizes (dense float32, the authors' file,
   ours). :func:`table_markdown` / :func:`table_csv` render it.
-* :func:`main` is the command line (``python -m compressor.squeezenet``): decode, save our
-  compressed file, check that it decodes back to exactly the authors' weights, write the
-  dense ``.npz`` and the report. All outputs are written to temporary names first and
-  renamed only when everything succeeded, so a failure leaves no partial output.
+* :func:`convert` does the whole job (``eie-compress squeezenet`` is its command line):
+  decode, save our compressed file, check that it decodes back to exactly the authors'
+  weights, write the dense ``.npz`` and the report. All outputs are written to temporary
+  names first and renamed only when everything succeeded, so a failure leaves no partial
+  output.
 
 Rate rule (reference sheet, sec. 4; the paper's own accounting):
 ``bits = entries x (weight bits + index bits) + 2**weight_bits x 32`` (codebook), with
@@ -23,29 +25,27 @@ the file sizes in the totals count every byte.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
 import os
 import pathlib
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .authors_format import (INDEX_BITS, AuthorsFormatError, AuthorsLayerRecord,
-                             model_from_records, read_authors_records)
-from .caffe_forward import SYNTHETIC_SEED, ForwardError, forward, synthetic_input
-from .huffman import code_lengths
-from .model import QuantizedModel
-from .prototxt import Net, PrototxtError, load_net
+from .. import fileformat
+from ..errors import AuthorsFormatError, ForwardError, RoundTripError
+from ..huffman import code_lengths
+from ..model import QuantizedModel, to_dense
+from .authors_format import INDEX_BITS, AuthorsLayerRecord, model_from_records, read_authors_records
+from .forward import SYNTHETIC_SEED, forward, synthetic_input
+from .prototxt import Net, load_net
 
 __all__ = ["TableRow", "SqueezeNetTable", "huffman_average_bits", "layer_row",
-           "squeezenet_table", "table_markdown", "table_csv", "dense_arrays", "main"]
-
+           "squeezenet_table", "table_markdown", "table_csv", "Conversion", "convert"]
 
 def huffman_average_bits(symbols: np.ndarray, n_symbols: int) -> float:
     """Average bits per symbol of an optimal prefix code for this very stream."""
@@ -223,16 +223,6 @@ def table_csv(t: SqueezeNetTable) -> str:
     return buf.getvalue()
 
 
-def dense_arrays(model: QuantizedModel) -> dict[str, np.ndarray]:
-    """Dense float32 weights in the project's ``.npz`` convention (``X``, ``X.bias``)."""
-    out: dict[str, np.ndarray] = {}
-    for lay in model.layers:
-        out[lay.name] = lay.weights()
-        if lay.bias is not None:
-            out[lay.name + ".bias"] = lay.bias
-    return out
-
-
 def activation_markdown(net: Net, model: QuantizedModel, seed: int) -> tuple[str, bool]:
     """Forward pass on the seeded synthetic input: per-ReLU density, finiteness."""
     x = synthetic_input(net.inputs[next(iter(net.inputs))], seed=seed)
@@ -242,6 +232,7 @@ def activation_markdown(net: Net, model: QuantizedModel, seed: int) -> tuple[str
              f"finite: {finite}.", "", "| ReLU | non-zero fraction |", "|---|---|"]
     lines += [f"| `{k}` | {v:.3f} |" for k, v in res.relu_density.items()]
     return "\n".join(lines) + "\n", finite
+
 
 
 class _Outputs:
@@ -286,44 +277,46 @@ class _Outputs:
         self.created_dirs.clear()
 
 
-DESCRIPTION = ("Decode the Deep Compression authors' compressed SqueezeNet (.net + "
-               "prototxt), re-encode it in this project's file format, check the round trip is exact, "
-               "and write a Table 4-style per-layer report.")
+@dataclass
+class Conversion:
+    """What :func:`convert` produced: the table, its Markdown, the forward-pass summary
+    and the two files' sizes."""
+
+    table: SqueezeNetTable
+    markdown: str                    # :func:`table_markdown` of ``table``
+    activations: str                 # per-ReLU density of the synthetic forward pass
+    authors_bytes: int               # the authors' .net file
+    ours_bytes: int                  # our compressed file (whether or not it was kept)
+    seconds: float
+
+    def summary(self) -> str:
+        """One line: layer / weight / bias / non-zero counts, both file sizes, time."""
+        t = self.table
+        return (f"{len(t.rows)} parameter layers, {t.total.weights:,} weights, {t.biases:,} biases, "
+                f"{t.total.nonzeros:,} non-zeros; authors' file {self.authors_bytes:,} bytes, ours "
+                f"{self.ours_bytes:,} bytes; round trip exact; {self.seconds:.2f} s")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prototxt", required=True, help="Caffe deploy prototxt describing the network")
-    p.add_argument("--net", required=True, help="the authors' compressed .net file")
-    p.add_argument("--out", help="write our compressed file here (.dcmp)")
-    p.add_argument("--npz", help="write the dense decoded weights here (X, X.bias per layer)")
-    p.add_argument("--report-dir", help="write squeezenet_table.md / .csv here")
-    from .cli import int_at_least
+def convert(prototxt: str | os.PathLike, net_file: str | os.PathLike, *,
+            out: str | os.PathLike | None = None, npz: str | os.PathLike | None = None,
+            report_dir: str | os.PathLike | None = None, seed: int = SYNTHETIC_SEED) -> Conversion:
+    """Decode the authors' file, re-encode it in our format, check, tabulate, write.
 
-    p.add_argument("--seed", type=int_at_least(0), default=SYNTHETIC_SEED,
-                   help=f"seed of the synthetic input for the forward check (default {SYNTHETIC_SEED})")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="squeezenet", description=DESCRIPTION)
-    add_arguments(p)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line; returns 0 on success, 1 on bad input (message on stderr), 2 on usage."""
-    return run(build_parser().parse_args(argv))
-
-
-def run(args: argparse.Namespace, prog: str = "squeezenet") -> int:
-    """Run the parsed command (also ``eie-compress squeezenet``, which passes its own
-    ``prog`` so error lines read ``eie-compress squeezenet: error: ...``)."""
-    outs = _Outputs([pathlib.Path(args.prototxt), pathlib.Path(args.net)])
+    Parses ``prototxt`` and the authors' ``net_file`` (once), saves our compressed file
+    (``out``, or a temporary one), reads it back and demands bit-exact weights and biases
+    (else :class:`~compressor.errors.RoundTripError`), builds the Table 4-style table,
+    runs the forward pass on the seeded synthetic input (``seed``; non-finite blobs raise
+    :class:`~compressor.errors.ForwardError`), and writes the optional outputs: ``out``,
+    the dense ``npz`` (``X``, ``X.bias``) and ``report_dir``/``squeezenet_table.md`` /
+    ``.csv``. Every output goes to a temporary name first and is renamed only when all
+    succeeded, so an error (``PrototxtError``, ``AuthorsFormatError``, ``ForwardError``,
+    ``RoundTripError``, ``OSError``, ``ValueError``) leaves no partial output.
+    """
+    outs = _Outputs([pathlib.Path(prototxt), pathlib.Path(net_file)])
     try:
-        from . import fileformat  # the project's compressed file (core module)
-
         t0 = time.perf_counter()
-        net = load_net(args.prototxt)
-        net_path = pathlib.Path(args.net)
+        net = load_net(prototxt)
+        net_path = pathlib.Path(net_file)
         try:
             blob = net_path.read_bytes()
         except OSError as e:
@@ -333,52 +326,37 @@ def run(args: argparse.Namespace, prog: str = "squeezenet") -> int:
             model = model_from_records(records)
         except AuthorsFormatError as e:
             raise AuthorsFormatError(f"{net_path}: {e}") from e
-        dense = dense_arrays(model)
+        dense = to_dense(model)
 
         # our file: save, read back, demand bit-exact weights and biases
-        ours_path = outs.temp_for(pathlib.Path(args.out)) if args.out else None
+        ours_path = outs.temp_for(pathlib.Path(out)) if out else None
         with tempfile.TemporaryDirectory() as td:
             target = ours_path or pathlib.Path(td) / "squeezenet.dcmp"
             fileformat.save(model, target)
             ours_info = fileformat.inspect(target)
-            ours_bytes = ours_info["file_bytes"]
             back = fileformat.load(target)
         for lay in model.layers:
             b = back.layer(lay.name)
             if not (np.array_equal(b.weights(), dense[lay.name])
                     and np.array_equal(b.bias, dense[lay.name + ".bias"])):
-                raise RuntimeError(f"layer {lay.name!r}: our file does not decode to the authors' weights")
+                raise RoundTripError(f"layer {lay.name!r}: our file does not decode to the authors' weights")
 
         table = squeezenet_table(records, len(blob), ours_info)
-        acts, finite = activation_markdown(net, model, args.seed)
+        acts, finite = activation_markdown(net, model, seed)
         if not finite:
             raise ForwardError("forward pass produced non-finite values")
         md = table_markdown(table)
 
-        if args.npz:
-            tmp = outs.temp_for(pathlib.Path(args.npz))
+        if npz:
+            tmp = outs.temp_for(pathlib.Path(npz))
             with open(tmp, "wb") as fh:
                 np.savez(fh, **dense)
-        if args.report_dir:
-            rd = pathlib.Path(args.report_dir)
+        if report_dir:
+            rd = pathlib.Path(report_dir)
             outs.temp_for(rd / "squeezenet_table.md").write_text(md + "\n" + acts)
             outs.temp_for(rd / "squeezenet_table.csv").write_text(table_csv(table))
         outs.commit()
-    except (PrototxtError, AuthorsFormatError, ForwardError, RuntimeError, OSError, ValueError) as e:
-        outs.discard()
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 1
     except BaseException:
         outs.discard()
         raise
-    tt = table.total
-    print(md)
-    print(acts)
-    print(f"{len(table.rows)} parameter layers, {tt.weights:,} weights, {table.biases:,} biases, "
-          f"{tt.nonzeros:,} non-zeros; authors' file {len(blob):,} bytes, ours {ours_bytes:,} bytes; "
-          f"round trip exact; {time.perf_counter() - t0:.2f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return Conversion(table, md, acts, len(blob), ours_info["file_bytes"], time.perf_counter() - t0)

@@ -1,11 +1,13 @@
-"""compressor.authors_format on small synthetic networks (always runnable)."""
+"""compressor.caffe.authors_format on small synthetic networks (always runnable)."""
 import numpy as np
 import pytest
 
-from compressor.authors_format import (AuthorsFormatError, encode_flat_stream, param_layers,
-                                       read_authors, read_authors_records, write_authors)
+from compressor.caffe.authors_format import (encode_flat_stream, param_layers, read_authors,
+                                             read_authors_records, write_authors)
+from compressor.caffe.prototxt import parse_net
+from compressor.caffe.textformat import parse_text
+from compressor.errors import AuthorsFormatError
 from compressor.model import QuantizedLayer, QuantizedModel
-from compressor.prototxt import parse_net, parse_text
 
 NET = parse_net(parse_text("""
 input: "data" input_dim: 1 input_dim: 2 input_dim: 6 input_dim: 6
@@ -87,7 +89,7 @@ def test_errors_are_clear():
     with pytest.raises(AuthorsFormatError, match="less than the 12-byte header"):
         read_authors(NET, blob[:5])
     other = parse_net(parse_text(NET_TEXT_WRONG))
-    with pytest.raises(AuthorsFormatError):
+    with pytest.raises(AuthorsFormatError, match="layer 'conv1': .*prototxt does not describe it"):
         read_authors(other, blob)
 
 

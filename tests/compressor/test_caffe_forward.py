@@ -1,10 +1,12 @@
-"""compressor.caffe_forward against naive loop implementations of Caffe's definitions."""
+"""compressor.caffe.forward against naive loop implementations of Caffe's definitions."""
 import numpy as np
 import pytest
 
-from compressor.caffe_forward import (ForwardError, forward, layer_workloads, synthetic_input)
+from compressor.caffe.forward import forward, layer_workloads, synthetic_input
+from compressor.caffe.prototxt import parse_net
+from compressor.caffe.textformat import parse_text
+from compressor.errors import ForwardError
 from compressor.model import QuantizedLayer, QuantizedModel
-from compressor.prototxt import parse_net, parse_text
 
 TEXT = """
 input: "data" input_dim: 1 input_dim: 4 input_dim: 11 input_dim: 10

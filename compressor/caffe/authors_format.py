@@ -2,7 +2,7 @@
 
 The layout (docs/deep-compression-reference.md, section 7) depends on a prototxt that
 names the layers and gives their shapes; this module takes a parsed
-:class:`compressor.prototxt.Net`.
+:class:`compressor.caffe.prototxt.Net`.
 
 * Parameter layers: the layers that hold weights (Convolution, InnerProduct) whose name
   contains ``"conv"``, ``"fc"`` or ``"ip"``, in prototxt order. Layers without weights
@@ -24,7 +24,7 @@ names the layers and gives their shapes; this module takes a parsed
 exactly the stored codes, codebooks and biases. Every inconsistency (short or long file,
 position past the end of the tensor, a non-zero ``codebook[0]``, non-finite floats,
 non-zero padding nibbles, a prototxt that does not describe the file) raises
-:class:`AuthorsFormatError` naming the layer and the byte offset.
+:class:`~compressor.errors.AuthorsFormatError` naming the layer and the byte offset.
 
 :func:`write_authors` re-encodes a model into the same layout, inserting a filler only
 where a gap exceeds 16 (value 15, code 0) and zero padding nibbles; on the published
@@ -38,21 +38,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import QuantizedLayer, QuantizedModel
+from ..errors import AuthorsFormatError
+from ..model import QuantizedLayer, QuantizedModel
 from .prototxt import LayerSpec, Net
 
 __all__ = [
-    "AuthorsFormatError", "AuthorsLayerRecord", "INDEX_BITS", "param_layers", "layer_bits",
+    "AuthorsLayerRecord", "INDEX_BITS", "param_layers", "layer_bits",
     "read_authors_records", "read_authors", "model_from_records", "write_authors", "encode_flat_stream",
 ]
 
 INDEX_BITS = 4
 _MAX_GAP = 1 << INDEX_BITS          # 16: largest gap one entry can express
 _KEYS = ("conv", "fc", "ip")
-
-
-class AuthorsFormatError(ValueError):
-    """The ``.net`` file is malformed or does not match the prototxt."""
 
 
 @dataclass
@@ -136,7 +133,7 @@ def read_authors_records(net: Net, data: bytes | bytearray | memoryview | str | 
                          ) -> list[AuthorsLayerRecord]:
     """Parse a whole ``.net`` file (bytes or a path) into per-layer stored streams.
 
-    The parse must consume every byte; anything else raises :class:`AuthorsFormatError`.
+    The parse must consume every byte; anything else raises :class:`~compressor.errors.AuthorsFormatError`.
     """
     if isinstance(data, (str, pathlib.Path)):
         try:

@@ -46,11 +46,11 @@ def test_conv_c_order_and_order_checks():
     s = encode(codes, 3, "c")
     assert s.positions()[-1] == np.ravel_multi_index((1, 2, 1, 0), codes.shape)
     np.testing.assert_array_equal(decode(s), codes)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="order 'csc' needs a 2-D"):
         encode(codes, 3, "csc")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="order must be one of .* got 'zigzag'"):
         encode(codes, 3, "zigzag")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"index_bits must be in 1\.\.16, got 0"):
         encode(codes, 0, "c")
 
 
@@ -71,7 +71,7 @@ def test_decode_rejects_inconsistent_streams():
     with pytest.raises(ValueError, match="past the end"):
         decode(bad)
     bad = SparseStream(good.codes[:-1], good.gaps, good.n_entries, good.n_fillers, (4, 4), "csr", 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="stream says 7 entries but holds 6 codes and 7 gaps"):
         decode(bad)
     bad = SparseStream(good.codes, good.gaps + 4, good.n_entries, good.n_fillers, (4, 4), "csr", 2)
     with pytest.raises(ValueError, match="does not fit"):

@@ -1,228 +1,31 @@
-"""Caffe prototxt reader: protobuf text format -> plain Python -> a network description.
+"""Caffe network description from a prototxt: layers, blob shapes, weight shapes.
 
-Two layers of functionality:
-
-1. :func:`parse_text` reads protobuf *text format* as Caffe writes it (``name { ... }``
-   blocks, ``key: value`` scalars, repeated keys, ``#`` comments) into a
-   :class:`Message`: an ordered mapping from field name to the **list** of values given
-   for it (every field is treated as repeatable; the prototxt has no schema here).
-   Scalars become ``str`` (quoted strings), ``int``/``float`` (numbers), ``bool``
-   (``true``/``false``) or :class:`Enum` (bare identifiers such as ``MAX``).
-
-2. :func:`parse_net` / :func:`load_net` turn a parsed Caffe ``NetParameter`` into a
-   :class:`Net`: the input blobs and their shapes, the layer list (name, type, bottoms,
-   tops, convolution / pooling / inner-product parameters) and, by walking the graph in
-   order, the shape of every blob and the weight shape ``(out, in/group, kh, kw)`` of
-   every convolution (``(out, in)`` for InnerProduct).
+:func:`parse_net` / :func:`load_net` turn a Caffe ``NetParameter`` (parsed by
+:func:`compressor.caffe.textformat.parse_text`) into a :class:`Net`: the input blobs and
+their shapes, the layer list (name, type, bottoms, tops, convolution / pooling /
+inner-product parameters) and, by walking the graph in order, the shape of every blob
+and the weight shape ``(out, in/group, kh, kw)`` of every convolution (``(out, in)`` for
+InnerProduct).
 
 Shape rules follow Caffe: convolution output ``floor((H + 2p - k) / s) + 1``; pooling
 output ``ceil((H + 2p - k) / s) + 1``, reduced by one when padding would make the last
 window start inside the padding; global pooling takes the whole plane.
 
-Every error is a :class:`PrototxtError` naming the line (syntax) or the layer (graph).
+Every error is a :class:`~compressor.errors.PrototxtError` naming the line (syntax) or
+the layer (graph).
 """
 from __future__ import annotations
 
 import math
 import pathlib
-import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-__all__ = [
-    "PrototxtError", "Enum", "Message", "parse_text", "ConvParams", "PoolParams",
-    "LayerSpec", "Net", "parse_net", "load_net",
-]
+from ..errors import PrototxtError
+from .textformat import Message, parse_text
 
-
-class PrototxtError(ValueError):
-    """A prototxt that cannot be read or whose graph is inconsistent."""
-
-
-class Enum(str):
-    """A bare identifier value (protobuf enum), e.g. ``pool: MAX`` -> ``Enum("MAX")``."""
-
-    def __repr__(self) -> str:
-        return f"Enum({str.__repr__(self)})"
-
-
-class Message(dict):
-    """A parsed text-format message: field name -> list of values, in file order.
-
-    ``line`` is the 1-based line where the message's opening brace stood (0 for the
-    top level). Convenience accessors :meth:`one` and :meth:`all` read fields.
-    """
-
-    def __init__(self, line: int = 0) -> None:
-        super().__init__()
-        self.line = line
-
-    def add(self, key: str, value: Any) -> None:
-        self.setdefault(key, []).append(value)
-
-    def all(self, key: str) -> list[Any]:
-        """Every value given for ``key`` (empty list when absent)."""
-        return list(self.get(key, []))
-
-    def one(self, key: str, default: Any = None) -> Any:
-        """The single value of ``key``; ``default`` when absent; error when repeated."""
-        vals = self.get(key, [])
-        if not vals:
-            return default
-        if len(vals) > 1:
-            raise PrototxtError(f"line {self.line}: field {key!r} given {len(vals)} times, expected once")
-        return vals[0]
-
-
-# --------------------------------------------------------------------------- lexer
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>[ \t\r\f\v]+)
-  | (?P<nl>\n)
-  | (?P<comment>\#[^\n]*)
-  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<number>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?[fF]?(?![A-Za-z_0-9]))
-  | (?P<ident>[-+]?[A-Za-z_][A-Za-z_0-9.]*)
-  | (?P<punct>[{}:;,\[\]<>])
-    """,
-    re.VERBOSE,
-)
-
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0"}
-
-
-@dataclass
-class _Tok:
-    kind: str
-    text: str
-    line: int
-
-
-def _unescape(body: str, line: int) -> str:
-    out = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\":
-            if i + 1 >= len(body):
-                raise PrototxtError(f"line {line}: dangling backslash in string")
-            e = body[i + 1]
-            if e not in _ESCAPES:
-                raise PrototxtError(f"line {line}: unsupported escape \\{e} in string")
-            out.append(_ESCAPES[e])
-            i += 2
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _tokenize(text: str) -> Iterator[_Tok]:
-    pos, line = 0, 1
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            snippet = text[pos:pos + 20].split("\n")[0]
-            raise PrototxtError(f"line {line}: unknown syntax at {snippet!r}")
-        kind = m.lastgroup
-        tok = m.group()
-        if kind == "nl":
-            line += 1
-        elif kind not in ("ws", "comment"):
-            yield _Tok(kind, tok, line)
-        pos = m.end()
-    yield _Tok("eof", "", line)
-
-
-# -------------------------------------------------------------------------- parser
-def _scalar(tok: _Tok) -> Any:
-    if tok.kind == "string":
-        return _unescape(tok.text[1:-1], tok.line)
-    if tok.kind == "number":
-        t = tok.text.rstrip("fF")
-        if re.fullmatch(r"[-+]?\d+", t):
-            return int(t)
-        return float(t)
-    if tok.kind == "ident":
-        low = tok.text.lower()
-        if low in ("true", "false"):
-            return low == "true"
-        if low.lstrip("+-") in ("inf", "infinity", "nan"):
-            return float(low)
-        return Enum(tok.text)
-    raise PrototxtError(f"line {tok.line}: expected a value, found {tok.text or 'end of file'!r}")
-
-
-def parse_text(text: str) -> Message:
-    """Parse protobuf text format into a :class:`Message` (see module docstring)."""
-    toks = list(_tokenize(text))
-    i = 0
-    root = Message(0)
-    stack: list[tuple[Message, _Tok]] = []
-    cur = root
-
-    while True:
-        t = toks[i]
-        if t.kind == "eof":
-            if stack:
-                _, opener = stack[-1]
-                raise PrototxtError(f"line {opener.line}: block opened here is never closed (missing '}}')")
-            return root
-        if t.kind == "punct" and t.text in "};,":
-            if t.text == "}":
-                if not stack:
-                    raise PrototxtError(f"line {t.line}: '}}' without a matching '{{'")
-                cur, _ = stack.pop()
-            i += 1  # ';' and ',' are optional field separators
-            continue
-        if t.kind != "ident":
-            raise PrototxtError(f"line {t.line}: expected a field name, found {t.text!r}")
-        key = t.text
-        i += 1
-        nxt = toks[i]
-        colon = False
-        if nxt.kind == "punct" and nxt.text == ":":
-            colon = True
-            i += 1
-            nxt = toks[i]
-        if nxt.kind == "punct" and nxt.text in "{<":
-            if nxt.text == "<":
-                raise PrototxtError(f"line {nxt.line}: '<...>' message delimiters are not supported")
-            child = Message(nxt.line)
-            cur.add(key, child)
-            stack.append((cur, nxt))
-            cur = child
-            i += 1
-            continue
-        if not colon:
-            raise PrototxtError(f"line {nxt.line}: expected ':' or '{{' after field {key!r}, found "
-                                f"{nxt.text or 'end of file'!r}")
-        if nxt.kind == "punct" and nxt.text == "[":
-            i += 1
-            while True:
-                v = toks[i]
-                if v.kind == "punct" and v.text == "]":
-                    i += 1
-                    break
-                cur.add(key, _scalar(v))
-                i += 1
-                sep = toks[i]
-                if sep.kind == "punct" and sep.text == ",":
-                    i += 1
-                elif not (sep.kind == "punct" and sep.text == "]"):
-                    raise PrototxtError(f"line {sep.line}: expected ',' or ']' in list for {key!r}")
-            continue
-        # adjacent quoted strings concatenate, as in protobuf text format
-        if nxt.kind == "string":
-            parts = [_scalar(nxt)]
-            i += 1
-            while toks[i].kind == "string":
-                parts.append(_scalar(toks[i]))
-                i += 1
-            cur.add(key, "".join(parts))
-            continue
-        cur.add(key, _scalar(nxt))
-        i += 1
+__all__ = ["ConvParams", "PoolParams", "LayerSpec", "Net", "parse_net", "load_net",
+           "conv_out_size", "pool_out_size"]
 
 
 # ------------------------------------------------------------------ network model

@@ -1,8 +1,10 @@
-"""compressor.prototxt: text-format parsing, network shape inference, clear errors."""
+"""compressor.caffe.textformat and compressor.caffe.prototxt: text-format parsing,
+network shape inference, clear errors."""
 import pytest
 
-from compressor.prototxt import (Enum, Message, PrototxtError, load_net, parse_net, parse_text,
-                                 pool_out_size)
+from compressor.caffe.prototxt import load_net, parse_net, pool_out_size
+from compressor.caffe.textformat import Enum, Message, parse_text
+from compressor.errors import PrototxtError
 
 FIRE = """
 # a tiny fire-module network

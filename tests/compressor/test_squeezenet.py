@@ -9,14 +9,18 @@ import pathlib
 import numpy as np
 import pytest
 
-from compressor import sparse
-from compressor.authors_format import (AuthorsFormatError, read_authors, read_authors_records,
-                                       write_authors)
-from compressor.caffe_forward import forward, layer_workloads
-from compressor.prototxt import PrototxtError, load_net, parse_net, parse_text
-from compressor.squeezenet import main, squeezenet_table, table_csv, table_markdown
+from compressor import fileformat, sparse
+from compressor.caffe import authors_format, squeezenet
+from compressor.caffe.authors_format import (model_from_records, read_authors, read_authors_records,
+                                             write_authors)
+from compressor.caffe.forward import forward, layer_workloads
+from compressor.caffe.prototxt import load_net, parse_net
+from compressor.caffe.squeezenet import squeezenet_table, table_csv, table_markdown
+from compressor.caffe.textformat import parse_text
+from compressor.cli import main as cli_main
+from compressor.errors import AuthorsFormatError, PrototxtError
 
-DATA = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "squeezenet"
+DATA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "squeezenet"
 PROTOTXT = DATA / "SqueezeNet_deploy.prototxt"
 NETFILE = DATA / "compressed_SqueezeNet.net"
 
@@ -104,8 +108,6 @@ def test_authors_round_trip_is_byte_exact(net, blob, model):
 
 
 def test_our_file_round_trip_exact(net, blob, model, tmp_path):
-    from compressor import fileformat
-
     path = tmp_path / "squeezenet.dcmp"
     fileformat.save(model, path)
     back = fileformat.load(path)
@@ -138,7 +140,7 @@ def test_damaged_copies_raise_clear_errors(net, blob, tmp_path, mutate, match):
 def test_wrong_prototxt_is_rejected(blob):
     text = PROTOTXT.read_text()
     wrong_width = parse_net(parse_text(text.replace("num_output: 96", "num_output: 64", 1)))
-    with pytest.raises(AuthorsFormatError):
+    with pytest.raises(AuthorsFormatError, match=r"layer 'conv1': header word 0 \(offset 0\) says \d+ entries"):
         read_authors(wrong_width, blob)
     # drop the last parameter layer: the header is one word shorter, everything shifts
     cut = text[:text.index('layer {\n  name: "conv_final"')]
@@ -167,8 +169,6 @@ def test_forward_and_workloads(net, model):
 
 
 def test_table(net, blob, model, tmp_path):
-    from compressor import fileformat
-
     path = fileformat.save(model, tmp_path / "sq.dcmp")
     info = fileformat.inspect(path)
     t = squeezenet_table(read_authors_records(net, blob), len(blob), info)
@@ -194,8 +194,6 @@ def test_table(net, blob, model, tmp_path):
 
 
 def test_model_from_records_is_read_authors(net, blob, model):
-    from compressor.authors_format import model_from_records
-
     again = model_from_records(read_authors_records(net, blob))
     assert again.meta == model.meta and [l.name for l in again.layers] == [l.name for l in model.layers]
     for a, b in zip(again.layers, model.layers):
@@ -203,9 +201,12 @@ def test_model_from_records_is_read_authors(net, blob, model):
         assert a.bias.tobytes() == b.bias.tobytes() and a.meta == b.meta
 
 
-def test_cli_writes_everything(tmp_path, capsys, blob, monkeypatch):
-    from compressor import authors_format, squeezenet
+def main(argv):
+    """``eie-compress squeezenet ARGV``."""
+    return cli_main(["squeezenet", *argv])
 
+
+def test_cli_writes_everything(tmp_path, capsys, blob, monkeypatch):
     parses = []
     real = authors_format.read_authors_records
     monkeypatch.setattr(squeezenet, "read_authors_records", lambda *a: parses.append(1) or real(*a))
@@ -216,7 +217,6 @@ def test_cli_writes_everything(tmp_path, capsys, blob, monkeypatch):
     assert rc == 0
     assert len(parses) == 1  # the authors' file is parsed once
     assert "round trip exact" in capsys.readouterr().out
-    from compressor import fileformat
     back = fileformat.load(out)
     ref = reference_dense(load_net(PROTOTXT), blob)
     with np.load(npz) as z:
@@ -236,11 +236,18 @@ def test_cli_bad_input_leaves_nothing(tmp_path, capsys, blob):
     outdir = tmp_path / "outs"
     rc = main(["--prototxt", str(PROTOTXT), "--net", str(bad), "--out", str(outdir / "sq.dcmp"),
                "--npz", str(outdir / "d.npz"), "--report-dir", str(outdir / "rep")])
-    assert rc == 1
+    assert rc == 2
     err = capsys.readouterr().err
+    assert err.startswith("eie-compress squeezenet: error: ")
     assert "bad.net" in err and "conv_final" in err and "file ends inside" in err
     assert not outdir.exists()
     rc = main(["--prototxt", str(tmp_path / "none.prototxt"), "--net", str(NETFILE)])
-    assert rc == 1 and "cannot read" in capsys.readouterr().err
+    assert rc == 2 and "cannot read" in capsys.readouterr().err
     rc = main(["--prototxt", str(PROTOTXT), "--net", str(bad), "--npz", str(bad)])
-    assert rc == 1 and bad.stat().st_size == len(blob) - 10
+    assert rc == 2 and bad.stat().st_size == len(blob) - 10
+    assert "bad.net" in (err := capsys.readouterr().err) and "file ends inside" in err
+    good = tmp_path / "in" / "good.net"
+    good.write_bytes(blob)
+    rc = main(["--prototxt", str(PROTOTXT), "--net", str(good), "--out", str(good)])
+    assert rc == 2 and good.read_bytes() == blob
+    assert f"output {good} would overwrite an input file" in capsys.readouterr().err

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from compressor import fileformat as ff
-from compressor.fileformat import FormatError, MAGIC, VERSION, inspect, load, save
+from compressor.errors import FormatError, HuffmanError
+from compressor.fileformat import MAGIC, VERSION, inspect, load, save
 from compressor.model import QuantizedLayer, QuantizedModel
 
 
@@ -120,7 +121,7 @@ def good_bytes():
 
 def test_every_truncation_is_a_format_error(good_bytes):
     for cut in range(len(good_bytes)):
-        with pytest.raises(FormatError):
+        with pytest.raises(FormatError, match=r"^t\.dcmp: .*truncated"):
             ff.from_bytes(good_bytes[:cut], "t.dcmp")
 
 
@@ -129,7 +130,7 @@ def test_every_flipped_byte_is_a_format_error(good_bytes):
         for mask in (0x01, 0x80):
             b = bytearray(good_bytes)
             b[i] ^= mask
-            with pytest.raises(FormatError):
+            with pytest.raises(FormatError, match=r"^f\.dcmp: (header|layer \d+ section): "):
                 ff.from_bytes(bytes(b), "f.dcmp")
 
 
@@ -184,7 +185,7 @@ def test_trailing_garbage_and_directory(tmp_path, good_bytes):
     p.write_bytes(good_bytes + b"\0")
     with pytest.raises(FormatError, match="after the last layer"):
         load(p)
-    with pytest.raises(FormatError):
+    with pytest.raises(FormatError, match="is a directory, not a .dcmp file"):
         load(tmp_path)
 
 
@@ -287,7 +288,7 @@ def test_nonzero_padding_bits_are_rejected():
     assert n == 3
     huffman.decode(packed, n, [1, 1], 3)
     for extra in (np.array([packed[0] | 0x01], np.uint8), np.concatenate([packed, [0x80]]).astype(np.uint8)):
-        with pytest.raises(huffman.HuffmanError, match="padding"):
+        with pytest.raises(HuffmanError, match="padding"):
             huffman.decode(extra, n, [1, 1], 3)
 
 

@@ -1,10 +1,16 @@
-"""eie-compress: subcommands, error paths (non-zero status, message, no output file)."""
+"""eie-compress: subcommands, error paths (status 2 for bad input, message, no output file)."""
 import numpy as np
 import pytest
 
-from compressor import fileformat
-from compressor.cli import build_parser, main
-from compressor.data import write_idx
+import compressor.pipeline as pl
+from compressor import fileformat, fileio
+from compressor.caffe import squeezenet
+from compressor.cli import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, build_parser, main, size_comparison
+from compressor.errors import PrototxtError, RoundTripError
+from compressor.pipeline import compress_weights
+from compressor.schedule import LayerSpec
+from compressor.training.data import write_idx
+from compressor.training.networks import build
 
 TINY = ["--epochs", "1", "--prune-rounds", "1", "--retrain-epochs", "1", "--quant-epochs", "1", "--quiet"]
 
@@ -12,10 +18,13 @@ TINY = ["--epochs", "1", "--prune-rounds", "1", "--retrain-epochs", "1", "--quan
 def test_help_exits_zero(capsys):
     assert main(["--help"]) == 0
     assert "usage: eie-compress" in capsys.readouterr().out
-    for cmd in ("train", "npz", "inspect", "decode"):
+    for cmd in ("train", "npz", "inspect", "decode", "squeezenet"):
         assert main([cmd, "--help"]) == 0
+        assert f"usage: eie-compress {cmd}" in capsys.readouterr().out
     assert "train" in build_parser().format_help()
-    assert main([]) == 2
+    assert main([]) == 2 == EXIT_BAD_INPUT
+    out = capsys.readouterr().out
+    assert out.startswith("usage: eie-compress") and "squeezenet" in out
 
 
 @pytest.fixture
@@ -72,8 +81,6 @@ def test_train_inspect_decode_npz(tmp_path, mnist_dir, capsys):
 
 
 def test_npz_with_model_retrains(tmp_path, mnist_dir, capsys):
-    from compressor.models import build
-
     np.savez(tmp_path / "w.npz", **build("lenet300", 1).get_weights())
     out = tmp_path / "w.dcmp"
     rc = main(["npz", str(tmp_path / "w.npz"), "--model", "lenet300", "--mnist-dir", str(mnist_dir),
@@ -85,7 +92,7 @@ def test_npz_with_model_retrains(tmp_path, mnist_dir, capsys):
 def _fails(argv, capsys, needle, outputs):
     rc = main(argv)
     err = capsys.readouterr().err
-    assert rc != 0
+    assert rc == EXIT_BAD_INPUT == 2, err
     assert needle in err, err
     for p in outputs:
         assert not p.exists(), p
@@ -138,14 +145,13 @@ def test_inspect_decode_errors(tmp_path, capsys):
     _fails(["decode", str(tmp_path / "none.dcmp"), "--out", str(out)], capsys, "none.dcmp", [out])
 
 
-def test_squeezenet_subcommand_reports_missing_files(tmp_path):
-    """`eie-compress squeezenet` is wired to compressor.squeezenet and fails cleanly."""
-    from compressor import cli
-
+def test_squeezenet_subcommand_reports_missing_files(tmp_path, capsys):
+    """`eie-compress squeezenet` is wired to compressor.caffe.squeezenet and fails cleanly."""
     out = tmp_path / "ours.dcmp"
-    rc = cli.main(["squeezenet", "--prototxt", str(tmp_path / "none.prototxt"),
-                   "--net", str(tmp_path / "none.net"), "--out", str(out)])
-    assert rc != 0
+    rc = main(["squeezenet", "--prototxt", str(tmp_path / "none.prototxt"),
+               "--net", str(tmp_path / "none.net"), "--out", str(out)])
+    assert rc == 2
+    assert f"{tmp_path / 'none.prototxt'}: cannot read" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -161,8 +167,6 @@ def test_squeezenet_subcommand_reports_missing_files(tmp_path):
     (["--lr", "-0.1"], "argument --lr: must be a finite number > 0, got -0.1"),
 ])
 def test_invalid_integer_options_fail_while_parsing(tmp_path, capsys, monkeypatch, argv, needle):
-    import compressor.pipeline as pl
-
     monkeypatch.setattr(pl, "run_model", lambda *a, **k: pytest.fail("training started"))
     monkeypatch.setattr(pl, "compress_weights", lambda *a, **k: pytest.fail("compression started"))
     out = tmp_path / "x.dcmp"
@@ -180,22 +184,19 @@ def test_inspect_checks_csv_path_before_loading(tmp_path, capsys):
     bad.write_bytes(b"garbage")  # would fail to load: the --csv error must come first
     rc = main(["inspect", str(bad), "--csv", str(tmp_path / "no" / "t.csv")])
     out, err = capsys.readouterr()
-    assert rc == 1 and out == ""
+    assert rc == 2 and out == ""
     assert "--csv" in err and "does not exist" in err and "garbage" not in err
 
 
 def test_inspect_csv_is_written_atomically(tmp_path, capsys, monkeypatch):
-    from compressor import fileio
-    from compressor.pipeline import LayerSpec, compress_weights
-
     f = tmp_path / "m.dcmp"
     compress_weights({"a": np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)},
                      {"a": LayerSpec(density=0.5)}, out=f)
     csv_path = tmp_path / "t.csv"
     csv_path.write_text("old")
     monkeypatch.setattr(fileio.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
-    assert main(["inspect", str(f), "--csv", str(csv_path)]) == 1
-    assert "disk full" in capsys.readouterr().err
+    assert main(["inspect", str(f), "--csv", str(csv_path)]) == 2
+    assert "eie-compress inspect: error: disk full" in capsys.readouterr().err
     assert csv_path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["m.dcmp", "t.csv"]
     monkeypatch.undo()
     assert main(["inspect", str(f), "--csv", str(csv_path)]) == 0
@@ -203,18 +204,33 @@ def test_inspect_csv_is_written_atomically(tmp_path, capsys, monkeypatch):
 
 
 def test_squeezenet_errors_name_eie_compress(tmp_path, capsys):
-    from compressor import squeezenet
-
     args = ["--prototxt", str(tmp_path / "none.prototxt"), "--net", str(tmp_path / "none.net")]
-    assert main(["squeezenet", *args]) == 1
+    assert main(["squeezenet", *args]) == 2
     assert capsys.readouterr().err.startswith("eie-compress squeezenet: error: ")
-    assert squeezenet.main(args) == 1
-    assert capsys.readouterr().err.startswith("squeezenet: error: ")
+    with pytest.raises(PrototxtError, match="none.prototxt: cannot read"):  # the library raises
+        squeezenet.convert(tmp_path / "none.prototxt", tmp_path / "none.net")
+
+
+def test_round_trip_failure_is_a_failed_check_and_interrupt_is_130(tmp_path, capsys, monkeypatch):
+    np.savez(tmp_path / "w.npz", w=np.ones((4, 4), np.float32))
+    argv = ["npz", str(tmp_path / "w.npz"), "--out", str(tmp_path / "w.dcmp"), "--quiet"]
+
+    def mismatch(*a, **k):
+        raise RoundTripError("w.dcmp: layer w does not decode to the saved weights")
+
+    monkeypatch.setattr(pl, "compress_weights", mismatch)
+    assert main(argv) == EXIT_CHECK_FAILED == 1
+    assert "eie-compress npz: check failed: w.dcmp: layer w does not decode" in capsys.readouterr().err
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pl, "compress_weights", interrupt)
+    assert main(argv) == 130
+    assert "eie-compress npz: interrupted" in capsys.readouterr().err
 
 
 def test_size_comparison_wording():
-    from compressor.cli import size_comparison
-
     assert size_comparison(37.24) == "37.2x smaller than"
     assert size_comparison(0.1) == "10.0x larger than"
     assert size_comparison(0.4) == "2.5x larger than"

@@ -74,7 +74,7 @@ def test_total_row_rules(tmp_path):
 def test_model_table_rejects_other_file(tmp_path):
     m = _model()
     p = save(QuantizedModel(m.layers[:2], {}), tmp_path / "other.dcmp")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"other\.dcmp holds layers \['a', 'b'\], the model has \['a', 'b', 'c'\]"):
         acc.model_table(m, p)
 
 

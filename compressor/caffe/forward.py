@@ -8,7 +8,7 @@ Implements, for ``N x C x H x W`` float32 blobs:
 * InnerProduct, ReLU, Dropout (identity at inference), Softmax over channels, Flatten,
   cross-channel LRN;
 * MAX / AVE pooling with Caffe's output size (ceil mode, see
-  :func:`compressor.prototxt.pool_out_size`) and Caffe's average divisor (the window
+  :func:`compressor.caffe.prototxt.pool_out_size`) and Caffe's average divisor (the window
   clipped to the padded input), and global pooling;
 * Concat along any axis.
 
@@ -31,19 +31,16 @@ from typing import Mapping
 
 import numpy as np
 
-from .model import QuantizedLayer, QuantizedModel
+from ..errors import ForwardError
+from ..model import QuantizedLayer, QuantizedModel
 from .prototxt import ConvParams, LayerSpec, Net
 
 __all__ = [
-    "ForwardError", "SYNTHETIC_SEED", "synthetic_input", "im2col", "conv2d", "pool2d",
+    "SYNTHETIC_SEED", "synthetic_input", "im2col", "conv2d", "pool2d",
     "ForwardResult", "forward", "LayerWorkload", "layer_workloads",
 ]
 
 SYNTHETIC_SEED = 1510  # default seed of the synthetic input (arXiv 1510.00149)
-
-
-class ForwardError(ValueError):
-    """The network cannot be run with the given weights or input."""
 
 
 def synthetic_input(shape: tuple[int, ...], seed: int = SYNTHETIC_SEED, coarse: int = 8,

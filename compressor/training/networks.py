@@ -9,7 +9,7 @@
 Both take flat ``(n, 784)`` inputs in ``[0, 1]``; every initial weight comes from
 ``numpy.random.default_rng(seed)``.
 
-Training schedules (:data:`compressor.pipeline.DEFAULT_SCHEDULES`): the schedules were
+Training schedules (:data:`compressor.schedule.DEFAULT_SCHEDULES`): the schedules were
 tuned on the same 1,000 test images the accuracy is reported on; the accuracy drops are
 therefore optimistic (there is no validation split).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compressor.nn import Conv2D, Dense, Flatten, MaxPool2D, Network, ReLU, Reshape
+from .nn import Conv2D, Dense, Flatten, MaxPool2D, Network, ReLU, Reshape
 
 MODEL_NAMES = ("lenet300", "lenet5")
 
