@@ -1,7 +1,7 @@
 """Engine speed: the numba engine (and the simpy model) on the nine Table III layers.
 
 All layers are SYNTHETIC: the seeded random matrices and inputs of
-``eie_sim.workload.table3_layer`` at the sizes and densities of Table III (the one
+``eie_sim.workloads.synthetic.table3_layer`` at the sizes and densities of Table III (the one
 generator also behind ``eie-simulate --table3`` and ``bench_table4``, same seed, so a layer
 name has the same cycle count in every report); the real matrices are not available.
 Each layer has a random bias (the bias column is simulated). Layouts are built with
@@ -39,12 +39,12 @@ import time
 import numpy as np
 
 from eie_sim.arch.config import ArchConfig
-from eie_sim.hw.engine_fast import run_pass as fast_run_pass
 from eie_sim.arch.fixed_point import quantize
+from eie_sim.arch.paper import TABLE3, TABLE4_ACTUAL_US
+from eie_sim.hw.counters import PassBatch, load_efficiency, roll_up
+from eie_sim.hw.engine_fast import run_pass as fast_run_pass
 from eie_sim.hw.layout import LayoutError, check_layer_fits
-from eie_sim.arch.paper import TABLE4_ACTUAL_US
-from eie_sim.hw.counters import layer_cycle_classes, layer_overhead_cycles, load_efficiency
-from eie_sim.workloads.base import TABLE3, table3_layer
+from eie_sim.workloads.synthetic import table3_layer
 
 PES_SWEEP = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 SEED = 0          # the seed of bench_table4 and eie-simulate --table3 (run.seed default)
@@ -58,15 +58,15 @@ GOALS = {
 
 
 # ------------------------------------------------------------------------------------
-# synthetic layers (eie_sim.workloads.base.table3_layer) and layer-level accounting
+# synthetic layers (eie_sim.workloads.synthetic.table3_layer) and layer-level accounting
 # ------------------------------------------------------------------------------------
 def synthetic_layer(name: str, seed: int = SEED, act_density: float | None = None):
-    """The Table III layer ``name`` (a :class:`~eie_sim.workload.LayerWorkload` with its input)."""
+    """The Table III layer ``name`` (a :class:`~eie_sim.workloads.layer.LayerWorkload` with its input)."""
     return table3_layer(name, seed=seed, act_density=act_density)
 
 
 def quantize_acts(x: np.ndarray, cfg: ArchConfig) -> np.ndarray:
-    """The fixed-point input, as ``eie_sim.runner.simulate_layer`` quantizes it."""
+    """The fixed-point input, as ``eie_sim.sim.stages.quantize_inputs`` quantizes it."""
     return quantize(x, cfg.act_frac_bits, cfg.word_bits)[0]
 
 
@@ -75,12 +75,10 @@ def bench_config(pes: int = 64) -> ArchConfig:
 
 
 def layer_totals(stats, cols: int, cfg: ArchConfig) -> tuple[int, float]:
-    """(layer cycles, load efficiency) by the rule of docs/timing.md (eie_sim.hw.counters):
-    pass cycles + stores + pass reloads, those overheads starved on every PE."""
-    overhead = sum(layer_overhead_cycles(len(stats), cols, cfg))
-    cycles, starved = layer_cycle_classes(sum(s.cycles for s in stats),
-                                          sum(s.starved for s in stats), overhead)
-    return int(cycles), load_efficiency(starved.sum(), cfg.pes, cycles)
+    """(layer cycles, load efficiency) of one vector's passes by the one roll-up of
+    docs/timing.md (eie_sim.hw.counters.roll_up)."""
+    lc = roll_up([PassBatch.from_stats([s]) for s in stats], cols, cfg)
+    return lc.cycles, load_efficiency(lc.pe.starved.sum(), cfg.pes, lc.cycles)
 
 
 def _run_layer(engine, layout, x_q, cfg):
@@ -117,7 +115,7 @@ def _sweep_layer(name: str) -> list[dict]:
         engine_s = time.perf_counter() - t0
         cyc, eff = layer_totals(stats, layout.cols, cfg)
         out.append(dict(layer=name, pes=pes, passes=len(stats), cycles=cyc,
-                        load_efficiency=eff, busy=sum(int(s.busy.sum()) for s in stats),
+                        load_efficiency=eff, busy=sum(int(s.pe.busy.sum()) for s in stats),
                         gen_s=gen_s if pes == PES_SWEEP[0] else 0.0,
                         build_s=build_s, engine_s=engine_s, pid=os.getpid()))
     return out
@@ -163,7 +161,7 @@ def main(outdir: pathlib.Path, use_simpy: bool | None = None, sweep: bool = True
             from eie_sim.hw.engine_simpy import run_pass as simpy_run
         except ImportError as exc:
             print(f"(simpy engine not available: {exc}; fast engine only)")
-    print("SYNTHETIC layers: eie_sim.workloads.base.table3_layer (random matrices and inputs at "
+    print("SYNTHETIC layers: eie_sim.workloads.synthetic.table3_layer (random matrices and inputs at "
           f"Table III sizes and densities), seed {SEED}, random bias; 64 PEs, queue_depth 8, "
           "paper config otherwise.")
 
@@ -293,7 +291,7 @@ def main(outdir: pathlib.Path, use_simpy: bool | None = None, sweep: bool = True
             w.writeheader()
             w.writerows(sweep_rows)
     md = ["# Engine speed (SYNTHETIC Table III layers, seeded)", "",
-          "eie_sim.workloads.base.table3_layer, seed 0 (the matrices of bench_table4); 64 PEs, "
+          "eie_sim.workloads.synthetic.table3_layer, seed 0 (the matrices of bench_table4); 64 PEs, "
           "queue_depth 8, paper config otherwise; random bias; layouts built with "
           "check_fit=False. Cycles and load efficiency as docs/timing.md (pass cycles + batch "
           "stores + pass reloads, those overheads starved on every PE).", "",

@@ -4,9 +4,9 @@ convolution layers on EIE as matrix-vector products, one per output position.
 The files are read from ``../shared/data/squeezenet/`` (never copied into the repository);
 without them the benchmark prints why it is skipped and returns.
 
-1. ``compressor.squeezenet``: decode the authors' file, re-encode it in our format (exact
+1. ``compressor.caffe.squeezenet``: decode the authors' file, re-encode it in our format (exact
    round trip), the Deep Compression Table 4-style per-layer sizes -> ``OUTDIR/squeezenet/``;
-2. ``eie_sim.conv.run_squeezenet``: each layer's ``(out, in*kh*kw)`` matrix on EIE (paper
+2. ``eie_sim.apps.squeezenet.run_squeezenet``: each layer's ``(out, in*kh*kw)`` matrix on EIE (paper
    design point, ``weight_bits=8`` for the 256-entry codebooks, fixed-point fraction bits
    chosen so that no activation saturates; both overrides printed), once per output
    position, on the patches of the numpy forward pass of the seeded synthetic input
@@ -28,9 +28,10 @@ import pathlib
 import sys
 import time
 
+from compressor.cli import main as compressor_cli
+from eie_sim.apps.squeezenet import DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, run_squeezenet
 from eie_sim.output import report
-from eie_sim.sim.conv import (DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, bundle_files,
-                          config_lines, markdown_table, run_squeezenet, totals_line)
+from eie_sim.output.squeezenet import bundle_files, config_lines, markdown_table, totals_line
 
 
 def _say(*a):
@@ -49,12 +50,11 @@ def main(outdir="results", positions: str | int = "all", seed: int = 0,
     outdir.mkdir(parents=True, exist_ok=True)
 
     # 1. decode, exact round trip through our format, Table 4-style sizes
-    from compressor import squeezenet as sq
-    _say("## Decode and Table 4-style sizes (compressor.squeezenet)")
-    rc = sq.main(["--prototxt", str(proto), "--net", str(netf),
-                  "--report-dir", str(outdir / "squeezenet")])
+    _say("## Decode and Table 4-style sizes (eie-compress squeezenet: compressor.caffe.squeezenet)")
+    rc = compressor_cli(["squeezenet", "--prototxt", str(proto), "--net", str(netf),
+                         "--report-dir", str(outdir / "squeezenet")])
     if rc != 0:
-        raise RuntimeError(f"compressor.squeezenet failed with status {rc}")
+        raise RuntimeError(f"compressor.caffe.squeezenet failed with status {rc}")
 
     # 2. the 26 convolution layers on EIE, M x V per output position
     _say("\n## SqueezeNet on EIE: every conv layer as M x V per output position")

@@ -4,7 +4,7 @@ sweeps.
 
 The real AlexNet/VGG/NeuralTalk matrices are not available: every layer here is a
 SYNTHETIC seeded random matrix at Table III's size, weight density and activation density
-(``eie_sim.workload.table3_layer``, seed 0). The design point is the paper's (64 PEs,
+(``eie_sim.workloads.synthetic.table3_layer``, seed 0). The design point is the paper's (64 PEs,
 800 MHz, queue depth 8; our depth counts entries held, the authors' B=8 holds 7).
 Paper values are printed beside ours and labelled as such; nothing is scaled or fitted.
 Where our actual time is more than 25 % off Table IV the measured statistics that explain
@@ -21,12 +21,13 @@ import pathlib
 import sys
 import time
 
-from eie_sim.output import report
 from eie_sim.arch.config import PAPER_CONFIG
+from eie_sim.arch.paper import TABLE3, TABLE4_ACTUAL_US, TABLE4_THEORETICAL_US
 from eie_sim.hw.layout import LayoutError, check_layer_fits
-from eie_sim.arch.paper import TABLE4_ACTUAL_US, TABLE4_THEORETICAL_US
-from eie_sim.sim.layer import prepare, simulate_layer
-from eie_sim.workloads.base import TABLE3, table3_layer
+from eie_sim.output import report
+from eie_sim.sim.layer import simulate_layer
+from eie_sim.sim.stages import prepare
+from eie_sim.workloads.synthetic import table3_layer
 
 SEED = 0
 #: paper Table IV, EIE rows (microseconds, batch 1) -- PAPER VALUES (eie_sim.arch.paper)
@@ -71,7 +72,7 @@ def table4(layers, cfg=PAPER_CONFIG) -> tuple[list[dict], list[str]]:
             notes.append(f"{name}: simulated although it exceeds the paper's per-PE memories: {exc}")
         res = simulate_layer(prep, None, cfg, seeds={"workload_seed": SEED})
         p_th, p_act = PAPER_THEORETICAL_US[name], PAPER_ACTUAL_US[name]
-        r = report.layer_row(res)
+        r = res.to_dict()
         rows.append({
             "layer": name, "rows": res.rows, "cols": res.cols, "nnz": res.nnz, "fits_paper_srams": fits,
             "cycles": res.cycles, "time_us": res.time_us, "theoretical_time_us": res.theoretical_time_us,
@@ -83,10 +84,10 @@ def table4(layers, cfg=PAPER_CONFIG) -> tuple[list[dict], list[str]]:
             "paper_implied_macs": round(p_th * cfg.clock_mhz * cfg.pes),
             "useful_macs": res.useful_macs, "padding_macs": res.padding_macs,
             "padding_share": res.padding_share, "load_efficiency": res.load_efficiency,
-            "authors_efficiency": res.authors_efficiency, "queue_full_stalls": res.queue_full_stalls,
-            "ccu_min_cycles": res.ccu_min_cycles, "critical_pe_cycles": res.critical_pe_cycles,
-            "empty_cycles": r["empty_cycles"], "batch_load_cycles": res.batch_load_cycles,
-            "batch_store_cycles": res.batch_store_cycles, "energy_uj": res.energy_uj,
+            "authors_efficiency": res.authors_efficiency, "queue_full_stalls": r["queue_full_stalls"],
+            "ccu_min_cycles": r["ccu_min_cycles"], "critical_pe_cycles": r["critical_pe_cycles"],
+            "empty_cycles": r["empty_cycles"], "batch_load_cycles": r["batch_load_cycles"],
+            "batch_store_cycles": r["batch_store_cycles"], "energy_uj": res.energy_uj,
             "avg_power_w": res.avg_power_w})
     return rows, notes
 
@@ -135,7 +136,7 @@ def sweep_rows(layers, key: str, values, base=PAPER_CONFIG) -> list[dict]:
         for name in layers:
             res = simulate_layer(layers[name], None, cfg, check_fit=False,
                                  seeds={"workload_seed": SEED})
-            rows.append({key: v, **report.layer_row(res), "error": ""})
+            rows.append({key: v, **res.to_dict(), "error": ""})
     return rows
 
 

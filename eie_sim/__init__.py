@@ -4,6 +4,46 @@ The simulator reads models written by ``compressor`` (or plain/synthetic layer s
 lays them out over the PE array, runs them on a discrete-event model of the PE units
 (or on the numba engine with identical timing) and reports cycles, time, energy and
 load balance per layer, with the computed outputs checked against numpy.
+
+Public API (docs/api.md)::
+
+    import eie_sim
+    res = eie_sim.simulate(W, x, pes=64)         # a LayerResult; res.cycles, res.to_dict()
+    rows = eie_sim.sweep(W, x, pes=[16, 32, 64])  # one row per point
+
+The rooms of the package (docs/architecture.md): ``arch/`` (the design point, YAML, fixed
+point, energy tables, paper values), ``hw/`` (layout, the hardware units, both engines,
+counters), ``workloads/``, ``sim/`` (the stage pipeline, results, networks), ``apps/``
+(LeNet on MNIST, SqueezeNet, sweeps), ``output/`` (reports, bundles, plots), ``cli/``.
 """
+from eie_sim.api import layer, make_config, simulate, sweep
+from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
+from eie_sim.arch.config_io import load_config
+from eie_sim.errors import (
+                            ConfigError,
+                            EIEError,
+                            EngineMismatch,
+                            LayoutError,
+                            SimulationMismatch,
+                            WorkloadError,
+)
+from eie_sim.sim.layer import simulate_conv_layer, simulate_layer
+from eie_sim.sim.network import run_workload, simulate_network
+from eie_sim.sim.results import LayerResult, NetworkResult
+from eie_sim.workloads import (
+                            LayerWorkload,
+                            Workload,
+                            from_model,
+                            from_npz,
+                            synthetic_layer,
+                            table3_layer,
+)
 
 __version__ = "0.1.0"
+
+__all__ = ["ArchConfig", "ConfigError", "EIEError", "EngineMismatch", "LayerResult",
+           "LayerWorkload", "LayoutError", "NetworkResult", "PAPER_CONFIG",
+           "SimulationMismatch", "Workload", "WorkloadError", "from_model", "from_npz",
+           "layer", "load_config", "make_config", "run_workload", "simulate",
+           "simulate_conv_layer", "simulate_layer", "simulate_network", "sweep",
+           "synthetic_layer", "table3_layer", "__version__"]

@@ -40,3 +40,120 @@ def test_compressor_never_imports_eie_sim():
             if any(n == "eie_sim" or n.startswith("eie_sim.") for n in names):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
+
+
+# ---- the rooms of eie_sim/ (docs/architecture.md) ---------------------------------------
+#: room -> rooms (besides itself) its modules may import at module level
+EIE_ROOMS = {
+    "errors": set(),
+    "arch": {"errors"},
+    "hw": {"errors", "arch"},
+    "workloads": {"errors", "arch", "hw"},
+    "sim": {"errors", "arch", "hw", "workloads"},
+    "output": {"errors", "arch", "hw", "sim"},
+    "api": {"errors", "arch", "hw", "workloads", "sim"},
+    "apps": {"errors", "arch", "hw", "workloads", "sim", "output", "api"},
+    "cli": {"errors", "arch", "hw", "workloads", "sim", "output", "api", "apps"},
+}
+
+
+def _module_name(path: pathlib.Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: pathlib.Path) -> list[tuple[str, int, bool]]:
+    """``(module, line, at_top)`` of every import of the file; imports under
+    ``if TYPE_CHECKING:`` are left out (they never run)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = []
+
+    def visit(node, top):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and getattr(child.test, "id", "") == "TYPE_CHECKING":
+                continue
+            if isinstance(child, ast.Import):
+                out.extend((a.name, child.lineno, top) for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
+                out.append((child.module, child.lineno, top))
+                out.extend((f"{child.module}.{a.name}", child.lineno, top) for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.level:
+                out.append(("<relative>", child.lineno, top))
+            visit(child, top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                          ast.ClassDef)))
+    visit(tree, True)
+    return out
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "eie_sim" and len(parts) > 1 else None
+
+
+def test_eie_sim_rooms_import_only_the_rooms_below_them():
+    offenders = []
+    for path in sorted((ROOT / "eie_sim").rglob("*.py")):
+        here = _room(_module_name(path))
+        if here is None:                      # eie_sim/__init__.py re-exports the API
+            continue
+        for mod, line, _ in _imports(path):
+            if mod == "<relative>":
+                offenders.append(f"{path.relative_to(ROOT)}:{line} relative import")
+                continue
+            there = _room(mod)
+            if there and there != here and there not in EIE_ROOMS[here]:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} ({here}) imports {mod} ({there})")
+    assert not offenders, offenders
+
+
+def test_no_import_cycles_between_project_modules():
+    """Module-level imports among eie_sim/ and compressor/ modules form no cycle."""
+    modules = {}
+    for pkg in ("eie_sim", "compressor"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            modules[_module_name(path)] = path
+    graph = {m: set() for m in modules}
+    for m, path in modules.items():
+        for mod, _, top in _imports(path):
+            if top:
+                # "from a.b import c": a.b.c when it is a module, else a.b
+                target = mod if mod in modules else mod.rpartition(".")[0]
+                if target in modules and target != m and not m.startswith(target + "."):
+                    graph[m].add(target)
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def dfs(node, stack):
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                cycle.extend(stack[stack.index(nxt):] + [nxt])
+                return True
+            if nxt not in state and dfs(nxt, stack):
+                return True
+        stack.pop()
+        state[node] = 2
+        return False
+
+    for m in sorted(graph):
+        if m not in state and dfs(m, []):
+            break
+    assert not cycle, " -> ".join(cycle)
+
+
+def test_project_imports_stand_at_the_top_of_modules():
+    """Imports of the project's own modules are at module level (no hidden cycles); the
+    exceptions are listed with their reason."""
+    allowed = {("eie_sim/output/plots.py", "matplotlib")}   # slow to import, plots only
+    late = []
+    for pkg in ("eie_sim", "compressor"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            rel = str(path.relative_to(ROOT))
+            for mod, line, top in _imports(path):
+                own = mod.split(".")[0] in ("eie_sim", "compressor")
+                if not top and own and (rel, mod.split(".")[0]) not in allowed:
+                    late.append(f"{rel}:{line} {mod}")
+    assert not late, late

@@ -4,7 +4,7 @@ Each point is a full run of the configuration's ``workload:`` block on the point
 architecture, in a separate worker process (``ProcessPoolExecutor``, ``run.workers``
 processes, default 2; one worker runs in-process). The results are one CSV
 (``sweep.csv``: the point index, the swept keys, then the per-layer columns of
-:data:`eie_sim.report.LAYER_COLUMNS`, plus ``error`` for a point whose layer does not fit
+:data:`eie_sim.sim.results.LAYER_COLUMNS`, plus ``error`` for a point whose layer does not fit
 the SRAMs, whose numbers do not fit the fixed-point word or whose workload cannot run on
 it; the other points still run) and a JSON summary with the resolved configuration,
 written as one bundle. The energy table is loaded once per sweep and sent to the workers.
@@ -19,11 +19,14 @@ import pathlib
 import time
 from typing import Any, Callable
 
-from eie_sim.output import report
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import LoadedConfig, dump_resolved, expand_sweep
-from eie_sim.arch.fixed_point import FixedPointRangeError
-from eie_sim.hw.layout import LayoutError
+from eie_sim.arch.energy import EnergyTable
+from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
+from eie_sim.output import report
+from eie_sim.sim.network import run_workload
+from eie_sim.sim.results import LAYER_COLUMNS
+from eie_sim.workloads.files import absolute_block, from_block
 
 #: what makes one point fail without stopping the sweep (recorded in its ``error`` column)
 POINT_ERRORS = (LayoutError, FixedPointRangeError)
@@ -33,7 +36,6 @@ _WORKLOAD_CACHE: dict[str, Any] = {}
 
 def _workload(block: dict, weight_bits: int, seed: int, base_dir: str | None):
     """Build (once per process) the workload of a block; layouts are per point."""
-    from eie_sim.workloads.base import from_block
 
     key = json.dumps([block, weight_bits, seed, base_dir], sort_keys=True, default=str)
     if key not in _WORKLOAD_CACHE:
@@ -47,11 +49,9 @@ def run_point(task: dict) -> list[dict]:
     """One sweep point: every layer of the workload on ``task['cfg']`` (runs in a worker).
 
     A point whose workload cannot be built or laid out for its configuration
-    (:class:`~eie_sim.workload.WorkloadError`, :data:`POINT_ERRORS`) gives one row with
+    (:class:`~eie_sim.errors.WorkloadError`, :data:`POINT_ERRORS`) gives one row with
     the message in ``error``; the sweep goes on with the other points.
     """
-    from eie_sim.sim.layer import run_workload
-    from eie_sim.workloads.base import WorkloadError
 
     cfg: ArchConfig = ArchConfig(**task["cfg"]).validate()
     run = task["run"]
@@ -65,7 +65,7 @@ def run_point(task: dict) -> list[dict]:
     except (WorkloadError, *POINT_ERRORS) as exc:
         names = ",".join(l.name for l in wl.layers) if wl is not None else ""
         return [{**head, "layer": names, "error": f"{type(exc).__name__}: {exc}"}]
-    return [{**head, **report.layer_row(r), "error": ""} for r in results]
+    return [{**head, **r.to_dict(), "error": ""} for r in results]
 
 
 def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False,
@@ -73,13 +73,11 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     """Run every point of ``loaded.sweep`` on ``loaded.workload``; write the bundle ``out``."""
     out = report.prepare_out_dir(out, force)
     if not loaded.workload:
-        from eie_sim.workloads.base import WorkloadError
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
     t0 = time.perf_counter()
     points = expand_sweep(loaded)
     base_dir = str(pathlib.Path(loaded.source).parent) if loaded.source not in ("<defaults>", "<string>") else None
     run = loaded.run.as_dict()
-    from eie_sim.arch.energy import EnergyTable
     table = EnergyTable.load(loaded.run.energy_table) if loaded.run.energy_table else None
     tasks = [{"index": i, "point": pt, "cfg": cfg.as_dict(), "run": run, "energy_table": table,
               "workload": loaded.workload, "base_dir": base_dir} for i, (pt, cfg) in enumerate(points)]
@@ -103,7 +101,7 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
         for i in sorted(by_index):
             rows.extend(by_index[i])
     keys = list(loaded.sweep)
-    columns = ["point"] + keys + list(report.LAYER_COLUMNS) + ["error"]
+    columns = ["point"] + keys + list(LAYER_COLUMNS) + ["error"]
     synthetic = "table3" in loaded.workload or "synthetic" in loaded.workload
     summary = {"title": f"sweep of {', '.join(keys) or 'nothing'}", "config": loaded.resolved(),
                "sweep": loaded.sweep, "points": [pt for pt, _ in points],
@@ -124,7 +122,6 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
                   + (f"{r['time_us']:.2f} | {r['load_efficiency']:.3f} | {r['real_over_total_work']:.3f} | |"
                      if not r.get("error") else f" | | | {r['error'][:80]} |"))
     # the bundle's config.yaml must find the workload's files from wherever it is read
-    from eie_sim.workloads.base import absolute_block
     loaded_abs = dataclasses.replace(loaded, workload=absolute_block(loaded.workload, base_dir))
     summary["config"] = loaded_abs.resolved()
     files = {"sweep.csv": report.csv_text(rows, columns), "summary.json": report.json_text(summary),

@@ -15,10 +15,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-
-class ConfigError(ValueError):
-    """An invalid configuration value; the message names the key and the allowed range."""
-
+from eie_sim.errors import ConfigError
 
 # name -> (minimum, maximum) for integer fields; checked by ArchConfig.validate().
 INT_RANGES: dict[str, tuple[int, int]] = {

@@ -29,6 +29,12 @@ from typing import Any
 import yaml
 
 from eie_sim.arch.config import INT_RANGES, ArchConfig, ConfigError
+from eie_sim.arch.paper import TABLE3
+
+#: keys of one synthetic layer in a ``workload: synthetic:`` block (docs/config.md)
+SYNTHETIC_KEYS = ("name", "rows", "cols", "weight_density", "act_density", "seed", "bias",
+                  "weight_scale")
+
 
 ARCH_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ArchConfig))
 FLOAT_RANGES: dict[str, tuple[float, float]] = {"clock_mhz": (0.0, 1e5)}  # (lo, hi]
@@ -324,7 +330,6 @@ def check_workload(values: Any, doc: _Doc | None = None) -> dict | None:
         if not (isinstance(lay, str) or isinstance(lay, list) and all(isinstance(x, str) for x in lay)):
             raise ConfigError(f"{where('layers')}: expected a layer name or a list of names, got {lay!r}")
     if "synthetic" in values:
-        from eie_sim.workloads.base import SYNTHETIC_KEYS
         syn = values["synthetic"]
         specs = syn if isinstance(syn, list) else [syn]
         for i, s in enumerate(specs):
@@ -336,7 +341,6 @@ def check_workload(values: Any, doc: _Doc | None = None) -> dict | None:
                     path = ("synthetic", i, key) if isinstance(syn, list) else ("synthetic", key)
                     raise _unknown(where(*path), key, SYNTHETIC_KEYS)
     if "table3" in values:
-        from eie_sim.workloads.base import TABLE3
         names = values["table3"]
         names = [names] if isinstance(names, str) else names
         if not isinstance(names, list):

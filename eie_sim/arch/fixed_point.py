@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-class FixedPointRangeError(ValueError):
-    """A value that must be exact (a weight, a bias) does not fit the fixed-point word."""
+from eie_sim.errors import FixedPointRangeError
 
 
 def word_limits(word_bits: int) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """Fast engine: the cycle model of docs/timing.md as one event-driven numba kernel.
 
 ``run_pass(pass_layout, layer_layout, x_q, cfg) -> PassStats`` returns exactly the
-counters of the cycle-by-cycle model (the simpy engine, ``eie_sim/engine_simpy.py``),
+counters of the cycle-by-cycle model (the simpy engine, ``eie_sim/hw/engine_simpy.py``),
 but without visiting cycles one by one. It rests on three facts of the specification:
 
 * **The broadcast order does not depend on timing.** The CCU broadcasts the non-zero
@@ -28,8 +28,8 @@ import numba
 import numpy as np
 
 from eie_sim.arch.config import ArchConfig
+from eie_sim.hw.counters import PassBatch, PassStats
 from eie_sim.hw.layout import LayerLayout, PassLayout
-from eie_sim.hw.counters import PassStats
 
 #: length of the scalar result of :func:`_simulate` (cycles, broadcasts, stalls, batch
 #: load cycles, max queue occupancy)
@@ -258,7 +258,7 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
 def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: ArchConfig):
     """The kernel's arguments before and after the activations, checked and contiguous.
 
-    ``_simulate(*before, x_q, *after)`` runs one vector; ``conv._simulate_many`` takes the
+    ``_simulate(*before, x_q, *after)`` runs one vector; :func:`_simulate_many` takes the
     same arguments with a ``(P, cols)`` matrix in place of ``x_q``.
     """
     pl = pass_layout
@@ -277,6 +277,51 @@ def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: Ar
     return before, after
 
 
+def _checked_activations(X_q: np.ndarray, cols: int) -> np.ndarray:
+    """``X_q`` as a contiguous int64 ``(P, cols)`` matrix (a vector is one row)."""
+    X_q = np.asarray(X_q)
+    if X_q.size and not np.issubdtype(X_q.dtype, np.integer):
+        raise ValueError(f"x_q must hold integer fixed-point activations, got {X_q.dtype}")
+    X_q = np.ascontiguousarray(X_q, dtype=np.int64)
+    if X_q.ndim == 1:
+        X_q = X_q.reshape(1, -1)
+    if X_q.ndim != 2 or X_q.shape[1] != cols:
+        raise ValueError(f"x_q: activations of shape {X_q.shape} for a layer with {cols} inputs")
+    return X_q
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _simulate_many(ptr, entry_start, code, local_row, X_q, codebook_q, bias_q_pass, has_bias,
+                   n_pe, cols, pass_rows, queue_depth, regs, batch_load, entries_per_line,
+                   latency, weight_frac_bits):
+    """:func:`_simulate` for every row of ``X_q`` (independent runs, in parallel)."""
+    P = X_q.shape[0]
+    scalars = np.zeros((P, N_SCALARS), dtype=np.int64)
+    counters = np.zeros((P, 7, n_pe), dtype=np.int64)
+    acc = np.zeros((P, pass_rows), dtype=np.int64)
+    for i in numba.prange(P):
+        s, c, a = _simulate(ptr, entry_start, code, local_row, X_q[i], codebook_q, bias_q_pass,
+                            has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
+                            entries_per_line, latency, weight_frac_bits)
+        scalars[i, :] = s
+        counters[i, :, :] = c
+        acc[i, :] = a
+    return scalars, counters, acc
+
+
+def run_batch(pass_layout: PassLayout, layer_layout: LayerLayout, X_q: np.ndarray,
+              cfg: ArchConfig) -> PassBatch:
+    """Simulate one output pass for every row of ``X_q`` (int64 ``(P, cols)`` fixed point;
+    the ``P`` runs are independent, e.g. the output positions of a convolution). One row
+    runs :func:`_simulate` directly, several run in parallel in one numba call."""
+    X_q = _checked_activations(X_q, pass_layout.cols)
+    before, after = kernel_arguments(pass_layout, layer_layout, cfg)
+    if X_q.shape[0] == 1:
+        scalars, counters, acc = _simulate(*before, X_q[0], *after)
+        return PassBatch.from_kernel(scalars[None, :], counters[None], acc[None, :])
+    return PassBatch.from_kernel(*_simulate_many(*before, X_q, *after))
+
+
 def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray,
              cfg: ArchConfig) -> PassStats:
     """Simulate one output pass (docs/timing.md) and return its counters and accumulators.
@@ -284,25 +329,7 @@ def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray
     ``x_q``: int64 fixed-point activations (``act_frac_bits``) of the ``cols`` inputs.
     ``acc[i]`` is the accumulator of global row ``pass_layout.row_offset + i``.
     """
-    pl = pass_layout
-    x_q = np.asarray(x_q)
-    if x_q.size and not np.issubdtype(x_q.dtype, np.integer):
-        raise ValueError(f"x_q must hold integer fixed-point activations, got {x_q.dtype}")
-    x_q = np.ascontiguousarray(x_q, dtype=np.int64).reshape(-1)
-    if x_q.shape[0] != pl.cols:
-        raise ValueError(f"x_q has {x_q.shape[0]} activations for a layer with {pl.cols} inputs")
-    before, after = kernel_arguments(pl, layer_layout, cfg)
-    scalars, counters, acc = _simulate(*before, x_q, *after)
-    return PassStats(
-        cycles=int(scalars[0]),
-        busy=counters[0], padding=counters[1], empty=counters[2], starved=counters[3],
-        pointer_reads=counters[4], spmat_line_reads=counters[5], bypass_hits=counters[6],
-        broadcasts=int(scalars[1]), queue_full_stalls=int(scalars[2]),
-        batch_load_cycles=int(scalars[3]), max_queue_occupancy=int(scalars[4]),
-        acc=acc)
-
-
-def run_layer(layer_layout: LayerLayout, x_q: np.ndarray, cfg: ArchConfig) -> list[PassStats]:
-    """All output passes of a layer, in order (layer cycles add ``batch_store_cycles``
-    per pass, docs/timing.md "Output passes"; that sum is the caller's)."""
-    return [run_pass(p, layer_layout, x_q, cfg) for p in layer_layout.passes]
+    if np.ndim(x_q) != 1:
+        raise ValueError(f"x_q must be one vector of {pass_layout.cols} activations, "
+                         f"got shape {np.shape(x_q)}")
+    return run_batch(pass_layout, layer_layout, x_q, cfg).stats(0)

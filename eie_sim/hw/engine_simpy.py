@@ -5,7 +5,7 @@ of one layer, cycle by cycle, by the rules of docs/timing.md. One simpy process 
 (:mod:`eie_sim.units.pe`) and one for the central control unit
 (:mod:`eie_sim.units.ccu`); shared state is registered through the clock edge of
 :mod:`eie_sim.units.clock`. See docs/simpy-model.md for the mapping and measured speed.
-The numba engine (``eie_sim/engine_fast.py``) implements the same rules and must return
+The numba engine (``eie_sim/hw/engine_fast.py``) implements the same rules and must return
 an equal :class:`~eie_sim.stats.PassStats`.
 """
 from __future__ import annotations
@@ -14,8 +14,9 @@ import numpy as np
 import simpy
 
 from eie_sim.arch.config import ArchConfig
+from eie_sim.errors import AccountingError
+from eie_sim.hw.counters import PassStats, PECounters, check_cycle_classes
 from eie_sim.hw.layout import LayerLayout, PassLayout
-from eie_sim.hw.counters import AccountingError, PassStats, check_cycle_classes
 from eie_sim.hw.units.act_rw import ActRW
 from eie_sim.hw.units.activation_queue import ActivationQueue, FullSignal
 from eie_sim.hw.units.arithmetic_unit import ArithmeticUnit
@@ -106,12 +107,13 @@ class SimpyModel:
         acc = np.zeros(self.pass_layout.rows, dtype=np.int64)
         for k, act in enumerate(self.act_rws):
             acc[k::n] = act.dest
-        return PassStats(
-            cycles=cycles, busy=busy, padding=padding, empty=empty,
-            starved=starved,
+        counters = PECounters(
+            busy=busy, padding=padding, empty=empty, starved=starved,
             pointer_reads=per_pe(pe.pointer_read.reads for pe in pes),
             spmat_line_reads=per_pe(pe.spmat_read.line_reads for pe in pes),
-            bypass_hits=per_pe(pe.arithmetic.bypass_hits for pe in pes),
+            bypass_hits=per_pe(pe.arithmetic.bypass_hits for pe in pes))
+        return PassStats(
+            cycles=cycles, pe=counters,
             broadcasts=ccu.broadcasts, queue_full_stalls=ccu.queue_full_stalls,
             batch_load_cycles=ccu.batch_load_cycles,
             max_queue_occupancy=max(q.max_occupancy for q in self.queues),
@@ -121,50 +123,3 @@ class SimpyModel:
 def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q, cfg: ArchConfig) -> PassStats:
     """Simulate one output pass (docs/timing.md) on the simpy model; see :class:`PassStats`."""
     return SimpyModel(pass_layout, layer_layout, x_q, cfg).run()
-
-
-# ---- speed check: python -m eie_sim.hw.engine_simpy [layer ...] -------------------------
-def _main(argv=None) -> int:
-    """Time the engine on the SYNTHETIC Table III layers of :func:`eie_sim.workload.table3_layer`
-    (the same seeded matrices and inputs as ``eie-simulate --table3`` and the benchmarks)."""
-    import argparse
-    import time
-
-    from eie_sim.arch.fixed_point import quantize
-    from eie_sim.hw.counters import layer_cycle_classes, layer_overhead_cycles
-    from eie_sim.workloads.base import TABLE3, table3_layer
-    ap = argparse.ArgumentParser(
-        prog="python -m eie_sim.hw.engine_simpy",
-        description="Time the simpy engine on the SYNTHETIC Table III layers "
-                    "(eie_sim.workloads.base.table3_layer, seed 0 unless --seed).")
-    ap.add_argument("layers", nargs="*", help=f"layers to run (default all): {', '.join(TABLE3)}")
-    ap.add_argument("--pes", type=int, default=64)
-    ap.add_argument("--queue-depth", type=int, default=8)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    unknown = [n for n in args.layers if n not in TABLE3]
-    if unknown:
-        ap.error(f"unknown layer(s) {unknown}; known: {', '.join(TABLE3)}")
-    cfg = ArchConfig(pes=args.pes, queue_depth=args.queue_depth).validate()
-    total = 0.0
-    print(f"synthetic layers (seed {args.seed}), {cfg.pes} PEs, queue depth {cfg.queue_depth}")
-    for name in args.layers or list(TABLE3):
-        wl = table3_layer(name, seed=args.seed, weight_bits=cfg.weight_bits)
-        lay = wl.layout(cfg, check_fit=False)
-        x_q, _ = quantize(wl.x, cfg.act_frac_bits, cfg.word_bits)
-        t0 = time.perf_counter()
-        pass_cycles = 0
-        for p in lay.passes:
-            st = run_pass(p, lay, x_q, cfg)
-            st.check_accounting()
-            pass_cycles += st.cycles
-        wall = time.perf_counter() - t0
-        total += wall
-        cycles, _ = layer_cycle_classes(pass_cycles, 0, sum(layer_overhead_cycles(len(lay.passes), lay.cols, cfg)))
-        print(f"{name:8s} passes {len(lay.passes)}  cycles {cycles:7d}  wall {wall:6.2f} s", flush=True)
-    print(f"total wall {total:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

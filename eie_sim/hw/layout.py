@@ -28,12 +28,9 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.config import INT_RANGES, ArchConfig
 from eie_sim.arch.fixed_point import quantize_exact_range
-
-
-class LayoutError(ValueError):
-    """A layer that cannot be laid out on the configured PE array (does not fit, bad input)."""
+from eie_sim.errors import LayoutError
 
 
 @dataclass
@@ -355,7 +352,6 @@ def pointer_fit_advice(layout: LayerLayout, cfg: ArchConfig) -> str:
     """What more PEs do for the pointer SRAM: every PE stores ``cols (+ bias) + 1``
     pointers per output pass, and more PEs only help by cutting the number of passes
     (``ceil(rows / (N R))``)."""
-    from eie_sim.arch.config import INT_RANGES
     per_pass = layout.passes[0].n_cols_total + 1
     max_passes = cfg.pointer_capacity // per_pass
     if max_passes == 0:

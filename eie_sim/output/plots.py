@@ -18,14 +18,14 @@ import json
 import pathlib
 from collections import defaultdict
 
+import numpy as np
+
+from eie_sim.errors import PlotError
 from eie_sim.output import report
 
 
-class PlotError(ValueError):
-    """Results that cannot be plotted (missing files, nothing swept, unknown layer)."""
-
-
 def _plt():
+    # matplotlib is imported on first use: it is slow to import and only plots need it
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -153,7 +153,6 @@ def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool) -> dict[str,
 
 def per_pe_plot(rows: list[dict], layer: str, synthetic: bool) -> bytes:
     plt = _plt()
-    import numpy as np
     sel = [r for r in rows if r["layer"] == layer]
     pe = np.array([int(r["pe"]) for r in sel])
     fig, ax = plt.subplots(figsize=(max(6.0, len(sel) * 0.12), 4.2))

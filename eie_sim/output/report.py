@@ -3,7 +3,8 @@
 A *results bundle* is one directory per run, written completely or not at all (files go
 to a temporary sibling directory that is renamed into place at the end):
 
-* ``layers.csv``: one row per layer, columns :data:`LAYER_COLUMNS` (stable order);
+* ``layers.csv``: one row per layer, columns :data:`LAYER_COLUMNS` (stable order, the same
+  for fully-connected and convolution layers);
 * ``per_pe.csv``: per layer and PE the busy/padding/empty/starved cycles and counters;
 * ``summary.json``: the fully resolved configuration, seeds, engine, wall time, totals,
   per-layer rows, and whether matrices are synthetic;
@@ -24,73 +25,20 @@ from typing import Any, Iterable
 
 import numpy as np
 
-#: per-layer CSV columns, in order (documented in docs/config.md, "Outputs")
-LAYER_COLUMNS: tuple[str, ...] = (
-    "layer", "rows", "cols", "nnz", "synthetic", "pes", "clock_mhz", "queue_depth",
-    "spmat_width_bits", "engine", "verified", "passes", "cycles", "time_us",
-    "theoretical_time_us", "theoretical_time_padded_us", "actual_over_theoretical",
-    "actual_over_theoretical_padded", "load_efficiency", "authors_efficiency",
-    "pes_with_rows",
-    "real_over_total_work", "useful_macs", "padding_macs", "empty_cycles", "starved_cycles",
-    "queue_full_stalls", "pointer_reads", "spmat_line_reads", "bypass_hits", "broadcasts",
-    "input_nonzeros", "batch_load_cycles", "batch_store_cycles", "pass_reload_cycles",
-    "max_queue_occupancy",
-    "ccu_min_cycles", "critical_pe_cycles", "input_saturations", "output_saturations",
-    "max_error", "max_error_bound", "min_error_slack", "energy_uj", "avg_power_w", "spmat_sram_energy_pj",
-    "workload_seed", "wall_s",
-)
-PER_PE_COLUMNS = ("layer", "pe", "busy", "padding", "empty", "starved", "pointer_reads",
-                  "spmat_line_reads", "bypass_hits")
+from eie_sim.errors import BundleError
+from eie_sim.hw.counters import PE_COUNTERS
+from eie_sim.sim.results import LAYER_COLUMNS
+
+PER_PE_COLUMNS = ("layer", "pe") + PE_COUNTERS
 
 SYNTHETIC_NOTE = ("These matrices are synthetic: seeded random weights and inputs at the "
                   "given sizes and densities, not trained layers.")
 
 
-class BundleError(OSError):
-    """A results directory that cannot be written (exists, not writable, ...)."""
-
-
-def layer_row(res) -> dict[str, Any]:
-    """The per-layer scalar row of a :class:`~eie_sim.runner.LayerResult`."""
-    cfg = res.config
-    return {
-        "layer": res.name, "rows": res.rows, "cols": res.cols, "nnz": res.nnz,
-        "synthetic": res.synthetic, "pes": res.pes, "clock_mhz": res.clock_mhz,
-        "queue_depth": cfg["queue_depth"], "spmat_width_bits": cfg["spmat_width_bits"],
-        "engine": res.engine, "verified": res.verified, "passes": res.passes,
-        "cycles": res.cycles, "time_us": res.time_us,
-        "theoretical_time_us": res.theoretical_time_us,
-        "theoretical_time_padded_us": res.theoretical_time_padded_us,
-        "actual_over_theoretical": res.actual_over_theoretical,
-        "actual_over_theoretical_padded": res.actual_over_theoretical_padded,
-        "load_efficiency": res.load_efficiency, "authors_efficiency": res.authors_efficiency,
-        "pes_with_rows": res.pes_with_rows,
-        "real_over_total_work": res.real_over_total_work, "useful_macs": res.useful_macs,
-        "padding_macs": res.padding_macs, "empty_cycles": res.empty_cycles,
-        "starved_cycles": int(res.starved.sum()), "queue_full_stalls": res.queue_full_stalls,
-        "pointer_reads": res.pointer_reads, "spmat_line_reads": res.spmat_line_reads,
-        "bypass_hits": res.bypass_hits, "broadcasts": res.broadcasts,
-        "input_nonzeros": res.input_nonzeros, "batch_load_cycles": res.batch_load_cycles,
-        "batch_store_cycles": res.batch_store_cycles,
-        "pass_reload_cycles": res.pass_reload_cycles,
-        "max_queue_occupancy": res.max_queue_occupancy, "ccu_min_cycles": res.ccu_min_cycles,
-        "critical_pe_cycles": res.critical_pe_cycles,
-        "input_saturations": res.input_saturations,
-        "output_saturations": res.output_saturations, "max_error": res.max_error,
-        "max_error_bound": res.max_error_bound, "min_error_slack": res.min_error_slack,
-        "energy_uj": res.energy_uj,
-        "avg_power_w": res.avg_power_w,
-        "spmat_sram_energy_pj": res.energy.get("spmat_sram_energy_pj", 0.0),
-        "workload_seed": res.seeds.get("workload_seed", ""), "wall_s": res.wall_s,
-    }
-
-
 def per_pe_rows(res) -> list[dict[str, Any]]:
-    return [{"layer": res.name, "pe": k, "busy": int(res.busy[k]), "padding": int(res.padding[k]),
-             "empty": int(res.empty[k]), "starved": int(res.starved[k]),
-             "pointer_reads": int(res.pointer_reads_pe[k]),
-             "spmat_line_reads": int(res.spmat_line_reads_pe[k]),
-             "bypass_hits": int(res.bypass_hits_pe[k])} for k in range(res.pes)]
+    """Per PE the counters of a layer result, summed over passes and the vectors that ran."""
+    return [{"layer": res.name, "pe": k, **{n: int(getattr(res.pe, n)[k]) for n in PE_COUNTERS}}
+            for k in range(res.pes)]
 
 
 def _fmt(v: Any) -> str:
@@ -186,6 +134,24 @@ def markdown_report(summary: dict, rows: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+def totals_line(totals: dict) -> str:
+    """One line with a run's totals (:func:`eie_sim.sim.results.network_totals`)."""
+    return (f"total: {totals['cycles']:,} cycles, {totals['time_us']:.2f} us, "
+            f"{totals['energy_uj']:.3f} uJ (energy model, docs/energy.md), "
+            f"average {totals['avg_power_w']:.3f} W (paper chip: 0.59 W, paper value); "
+            f"outputs match numpy (bit-exact; float within the fixed-point bound)")
+
+
+def lenet_lines(res: dict, engine: str) -> list[str]:
+    """The report of a LeNet-300-100 MNIST run (:func:`eie_sim.apps.lenet.lenet_accuracy`)."""
+    return [f"LeNet-300-100 on EIE ({res['images']} MNIST test images, {res['data_source']})",
+            f"  simulated accuracy (fixed point, {engine} engine): {res['simulated_accuracy']:.4f}",
+            f"  numpy float accuracy (same quantized weights):      {res['numpy_float_accuracy']:.4f}",
+            f"  agreement of the predictions:                       {res['agreement']:.4f}",
+            f"  cycles per image: {res['cycles_per_image_mean']:.1f} "
+            f"({res['time_us_per_image_mean']:.3f} us), energy {res['energy_uj_per_image_mean']:.4f} uJ"]
+
+
 # ------------------------------------------------------------------ bundle
 def prepare_out_dir(out: str | pathlib.Path, force: bool = False) -> pathlib.Path:
     """Check that ``out`` may be written (before running anything)."""
@@ -240,7 +206,7 @@ def write_bundle(out: str | pathlib.Path, files: dict[str, str | bytes], force: 
 def bundle_files(results: list, summary: dict, resolved_yaml: str | None = None,
                  extra: dict[str, str | bytes] | None = None) -> dict[str, str | bytes]:
     """The files of one run's bundle from layer results and a summary dict."""
-    rows = [layer_row(r) for r in results]
+    rows = [r.to_dict() for r in results]
     summary = dict(summary)
     summary["layers"] = rows
     summary["synthetic"] = summary.get("synthetic", any(r.synthetic for r in results))

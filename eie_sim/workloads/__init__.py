@@ -1,0 +1,28 @@
+"""Workloads: the layers (weight codes, codebook, bias) and inputs a run simulates.
+
+:mod:`~eie_sim.workloads.layer` defines the form every source ends in;
+:mod:`~eie_sim.workloads.synthetic` makes seeded synthetic layers and the paper's
+Table III layers; :mod:`~eie_sim.workloads.files` reads ``.dcmp`` models, ``.npz`` layers,
+input vectors and a config's ``workload:`` block.
+"""
+from eie_sim.workloads.files import (
+                                     absolute_block,
+                                     from_block,
+                                     from_model,
+                                     from_npz,
+                                     load_input,
+                                     resolve_path,
+)
+from eie_sim.workloads.layer import LayerWorkload, Workload
+from eie_sim.workloads.synthetic import (
+                                     parse_synthetic_arg,
+                                     synthetic_from_spec,
+                                     synthetic_input,
+                                     synthetic_layer,
+                                     table3_layer,
+                                     table3_names,
+)
+
+__all__ = ["LayerWorkload", "Workload", "absolute_block", "from_block", "from_model", "from_npz",
+           "load_input", "parse_synthetic_arg", "resolve_path", "synthetic_from_spec",
+           "synthetic_input", "synthetic_layer", "table3_layer", "table3_names"]

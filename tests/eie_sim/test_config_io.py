@@ -2,8 +2,14 @@
 import pytest
 
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig, ConfigError
-from eie_sim.arch.config_io import (expand_points, expand_sweep, load_config, paper_config_path,
-                               parse_set, dump_resolved)
+from eie_sim.arch.config_io import (
+    dump_resolved,
+    expand_points,
+    expand_sweep,
+    load_config,
+    paper_config_path,
+    parse_set,
+)
 
 
 def write(tmp_path, text, name="c.yaml"):

@@ -1,27 +1,41 @@
 """eie_sim.sim.conv: convolution layers as M x V per output position, batched on one layout.
 
-The batched path must give, position by position, exactly what runner.simulate_layer
+The batched path must give, position by position, exactly what simulate_layer
 gives (cycles, every counter, outputs), and the reassembled output map must equal the
 numpy convolution. The SqueezeNet cases skip when ../shared/data/squeezenet is absent.
 """
 import csv
 import json
-import pathlib
 
 import numpy as np
 import pytest
 
-from compressor.caffe_forward import conv2d, im2col
-from compressor.prototxt import ConvParams
-from eie_sim.cli.main import simulate_main
+from compressor.caffe.forward import conv2d, im2col
+from compressor.caffe.prototxt import ConvParams
+from eie_sim.apps.squeezenet import (
+    DEFAULT_SQUEEZENET_DIR,
+    NET_NAME,
+    PROTOTXT_NAME,
+    choose_config,
+    parse_positions,
+    run_squeezenet,
+    sample_positions,
+    to_eie_workload,
+)
 from eie_sim.arch.config import ArchConfig
-from eie_sim.sim.conv import (DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, choose_config,
-                          parse_positions, run_squeezenet, sample_positions, simulate_conv_layer, to_eie_workload)
-from eie_sim.hw.engine_fast import run_pass
 from eie_sim.arch.fixed_point import quantize, round_product
-from eie_sim.sim.layer import (float_reference, float_reference_batch, integer_reference,
-                            integer_reference_batch, prepare, simulate_layer)
-from eie_sim.workloads.base import LayerWorkload, WorkloadError
+from eie_sim.cli.simulate import simulate_main
+from eie_sim.errors import WorkloadError
+from eie_sim.hw.engine_fast import run_batch, run_pass
+from eie_sim.sim.layer import simulate_conv_layer, simulate_layer
+from eie_sim.sim.references import (
+    float_reference,
+    float_reference_batch,
+    integer_reference,
+    integer_reference_batch,
+)
+from eie_sim.sim.stages import prepare
+from eie_sim.workloads.layer import LayerWorkload
 
 HAVE_SQUEEZENET = (DEFAULT_SQUEEZENET_DIR / PROTOTXT_NAME).is_file() and \
     (DEFAULT_SQUEEZENET_DIR / NET_NAME).is_file()
@@ -48,34 +62,33 @@ def test_batched_positions_equal_simulate_layer_and_numpy_convolution():
     codes, codebook, bias, x, conv = small_conv()
     wl = LayerWorkload("small", codes, codebook, bias)
     patches = im2col(x, conv)                                   # (36 positions, 36)
-    res = simulate_conv_layer(wl, patches, SMALL, keep_batches=True, chunk=16)
+    res = simulate_conv_layer(wl, patches, SMALL, chunk=16)    # 3 chunks, merged
     assert res.passes == 2 and res.simulated == res.positions_total == 36
-    batches = res.meta["batches"]                               # chunk-major, pass-minor
     prep = prepare(wl, SMALL)
-    assert res.batch_load_cycles > 0 and res.queue_full_stalls > 0
+    X_q, _ = quantize(patches.astype(np.float64), SMALL.act_frac_bits, SMALL.word_bits)
+    batches = [run_batch(p, prep.layout, X_q, SMALL) for p in prep.layout.passes]
+    assert res.counters.batch_load_cycles > 0 and res.counters.queue_full_stalls > 0
     for i in range(36):
         single = simulate_layer(prep, patches[i].astype(np.float64), SMALL)
-        c, j = divmod(i, 16)
-        stats = [batches[2 * c + p].stats(j) for p in range(2)]
-        x_q, _ = quantize(patches[i].astype(np.float64), SMALL.act_frac_bits, SMALL.word_bits)
+        stats = [b.stats(i) for b in batches]
+        x_q = X_q[i]
         for p, st in enumerate(stats):                         # every counter of every pass
             assert run_pass(prep.layout.passes[p], prep.layout, x_q, SMALL).differences(st) == []
-            assert single.pass_cycles[p] == st.cycles
-        assert res.cycles_pos[i] == single.cycles
-        assert np.array_equal(res.output_q[i], single.output_q)
-        assert res.input_nonzeros_pos[i] == single.input_nonzeros
+            assert single.counters.pass_cycles[p] == st.cycles
+        assert res.counters.cycles_pos[i] == single.cycles
+        assert np.array_equal(res.output_q[i], single.output_q[0])
+        assert res.input_nonzeros_pos[i] == single.input_nonzeros_pos[0]
         # layer level: 2 stores + 1 reload of input batch 0 (9 input batches) are
         # starved cycles of every PE
         overhead = 2 * SMALL.batch_store_cycles + SMALL.batch_load_cycles
-        assert single.cycles == sum(single.pass_cycles) + overhead
+        assert single.cycles == sum(single.counters.pass_cycles) + overhead
         for name in ("busy", "padding", "empty", "starved", "pointer_reads",
                      "spmat_line_reads", "bypass_hits"):
             extra = overhead if name == "starved" else 0
-            assert np.array_equal(sum(getattr(s, name) for s in stats) + extra,
-                                  getattr(single, name if name in ("busy", "padding", "empty", "starved")
-                                          else name + "_pe")), name
-        assert sum(s.broadcasts for s in stats) == single.broadcasts
-        assert sum(s.queue_full_stalls for s in stats) == single.queue_full_stalls
+            assert np.array_equal(sum(getattr(s.pe, name) for s in stats) + extra,
+                                  getattr(single.pe, name)), name
+        assert sum(s.broadcasts for s in stats) == single.counters.broadcasts
+        assert sum(s.queue_full_stalls for s in stats) == single.counters.queue_full_stalls
     # reassembled map vs the numpy convolution: float within the bound, integer exact
     w = codebook[codes].reshape(8, 4, 3, 3)
     ref = np.maximum(conv2d(x, w, bias, conv), 0).astype(np.float64)
@@ -88,7 +101,7 @@ def test_batched_positions_equal_simulate_layer_and_numpy_convolution():
     acc = integer_reference_batch(prep, x_q, SMALL)
     assert np.array_equal(np.maximum(np.clip(acc, -2 ** 15, 2 ** 15 - 1), 0), res.output_q)
     # totals
-    assert res.cycles == int(res.cycles_pos.sum()) and not res.extrapolated
+    assert res.cycles == int(res.counters.cycles_pos.sum()) and not res.extrapolated
     assert 0 < res.load_efficiency <= 1 and res.energy_uj > 0
 
 
@@ -146,12 +159,12 @@ def test_sampling_is_seeded_sorted_and_extrapolation_is_labelled():
     patches = im2col(x, conv)
     res = simulate_conv_layer(LayerWorkload("s", codes, codebook, bias), patches, SMALL, a[a < 36])
     assert res.extrapolated and res.positions_total == 36
-    assert res.cycles == pytest.approx(res.cycles_pos.mean() * 36)
-    assert "extrapolated" in res.row() and res.row()["extrapolated"] is True
+    assert res.cycles == pytest.approx(res.counters.cycles_pos.mean() * 36)
+    assert "extrapolated" in res.to_dict() and res.to_dict()["extrapolated"] is True
 
 
 def test_choose_config_widens_codes_and_lowers_fraction_bits_unless_given():
-    class Q:  # stand-ins for compressor.caffe_forward.LayerWorkload
+    class Q:  # stand-ins for compressor.caffe.forward.LayerWorkload
         bits, bias, codebook = 8, np.array([1.0], np.float32), np.array([0, 1.5], np.float32)
 
     class W:
@@ -182,16 +195,16 @@ def test_squeezenet_layer_positions_match_numpy_and_simulate_layer():
     assert res.simulated == 6 and res.positions_total == 55 * 55 and res.extrapolated
     assert res.input_saturations == 0 and res.output_saturations == 0
     assert res.meta["map_check"] <= res.max_error_bound     # vs the forward pass's convolution
-    # the same positions one by one through runner.simulate_layer
-    from compressor.caffe_forward import forward, layer_workloads
-    from eie_sim.sim.conv import load_squeezenet
+    # the same positions one by one through simulate_layer
+    from compressor.caffe.forward import forward, layer_workloads
+    from eie_sim.apps.squeezenet import load_squeezenet
     net, model = load_squeezenet()
     wl = {w.name: w for w in layer_workloads(net, model, result=forward(net, model))}["fire2/conv1x1_1"]
     prep = prepare(to_eie_workload(wl.name, wl.layer), run.config)
     for k, p in enumerate(res.positions):
         single = simulate_layer(prep, wl.patches[p].astype(np.float64), run.config)
-        assert single.cycles == res.cycles_pos[k]
-        assert np.array_equal(single.output_q, res.output_q[k])
+        assert single.cycles == res.counters.cycles_pos[k]
+        assert np.array_equal(single.output_q[0], res.output_q[k])
 
 
 @needs_squeezenet
@@ -202,8 +215,8 @@ def test_cli_squeezenet_bundle(tmp_path, capsys):
     so, se = capsys.readouterr()
     assert rc == 0, se
     assert "override: weight_bits 4 -> 8" in so and "EXTRAPOLATED" in so
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "layers.csv", "positions.csv",
-                                                      "report.md", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "layers.csv", "per_pe.csv",
+                                                      "positions.csv", "report.md", "summary.json"]
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert [r["layer"] for r in rows] == ["fire2/conv1x1_1", "conv_final"]
     assert all(r["extrapolated"] == "true" and r["positions_simulated"] == "4" for r in rows)
@@ -220,34 +233,36 @@ def test_sampled_positions_scale_every_extensive_counter():
     idx = sample_positions(36, 9, seed=0, layer_index=0)
     part = simulate_conv_layer(wl, patches, SMALL, idx, check=False)
     assert part.extrapolated and part.scale == 4.0
-    row = part.row()
-    for key, measured in (("queue_full_stalls", part.queue_full_stalls),
-                          ("batch_load_cycles", part.batch_load_cycles),
-                          ("batch_store_cycles", part.batch_store_cycles),
-                          ("pass_reload_cycles", part.pass_reload_cycles),
+    row = part.to_dict()
+    c = part.counters
+    for key, measured in (("queue_full_stalls", c.queue_full_stalls),
+                          ("batch_load_cycles", c.batch_load_cycles),
+                          ("batch_store_cycles", c.batch_store_cycles),
+                          ("pass_reload_cycles", c.pass_reload_cycles),
                           ("input_saturations", part.input_saturations),
                           ("output_saturations", part.output_saturations),
-                          ("useful_macs", part.useful_macs),
-                          ("pointer_reads", int(part.pe_totals[4].sum()))):
+                          ("useful_macs", int(c.pe.busy.sum())),
+                          ("ccu_min_cycles", c.ccu_min_cycles),
+                          ("pointer_reads", int(c.pe.pointer_reads.sum()))):
         assert row[key] == pytest.approx(4.0 * measured), key
-    assert part.queue_full_stalls > 0 and part.input_saturations > 0
+    assert c.queue_full_stalls > 0 and part.input_saturations > 0
     assert row["cycles"] == pytest.approx(4.0 * part.cycles_simulated)
     # every position: the same columns are plain sums (integers), nothing scaled
-    full = simulate_conv_layer(wl, patches, SMALL, check=False).row()
+    full = simulate_conv_layer(wl, patches, SMALL, check=False).to_dict()
     assert not full["extrapolated"] and isinstance(full["batch_store_cycles"], int)
     assert full["batch_store_cycles"] == 36 * 2 * SMALL.batch_store_cycles
     assert full["pass_reload_cycles"] == 36 * SMALL.batch_load_cycles
 
 
 def test_dense_and_gathered_row_sums_give_the_same_references(monkeypatch):
-    import eie_sim.sim.layer as runner
+    import eie_sim.sim.references as references
     codes, codebook, bias, x, conv = small_conv(seed=4, density=0.5)
     patches = im2col(x, conv).astype(np.float64)
     x_q, _ = quantize(patches, SMALL.act_frac_bits, SMALL.word_bits)
     dense_prep = prepare(LayerWorkload("s", codes, codebook, bias), SMALL)
     assert dense_prep.reference_arrays(SMALL).use_dense
     fd = float_reference_batch(dense_prep, patches, x_q, SMALL)
-    monkeypatch.setattr(runner, "DENSE_REFERENCE_ELEMENTS", 0)
+    monkeypatch.setattr(references, "DENSE_REFERENCE_ELEMENTS", 0)
     sparse_prep = prepare(LayerWorkload("s", codes, codebook, bias), SMALL)
     assert not sparse_prep.reference_arrays(SMALL).use_dense
     fs = float_reference_batch(sparse_prep, patches, x_q, SMALL, max_elems=100)

@@ -17,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eie_sim.hw import engine_fast, engine_simpy
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import quantize, round_product
+from eie_sim.arch.paper import TABLE3
+from eie_sim.hw import engine_fast, engine_simpy
 from eie_sim.hw.layout import build_layer
-from eie_sim.workloads.base import TABLE3, table3_layer
+from eie_sim.workloads.synthetic import table3_layer
 
 
 def _layer(rng, rows, cols, w_density, cfg, bias):
@@ -90,7 +91,7 @@ def test_engines_agree_small_input_batches():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(TABLE3))
 def test_table3_layers_agree(name):
-    # the one Table III generator (eie_sim.workloads.base.table3_layer, seed 0): the matrices of
+    # the one Table III generator (eie_sim.workloads.synthetic.table3_layer, seed 0): the matrices of
     # bench_table4, bench_engines and eie-simulate --table3. VGG-6 does not pass the
     # paper's fit check at 64 PEs (16-bit pointers, 32 KB pointer SRAM); the timing does
     # not depend on it, so check_fit=False for all.

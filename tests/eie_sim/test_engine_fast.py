@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eie_sim.arch.config import ArchConfig
-from eie_sim.hw.engine_fast import run_layer, run_pass
 from eie_sim.arch.fixed_point import round_product
-from eie_sim.hw.layout import build_layer
 from eie_sim.hw.counters import PassStats
+from eie_sim.hw.engine_fast import run_pass
+from eie_sim.hw.layout import build_layer
 
 
 # ---------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def reference_run_pass(pl, ll, x_q, cfg) -> PassStats:
     cycles = last_active + 1 + lat
     arr = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
     starved = arr([cycles - busy[k] - padding[k] - empty[k] for k in range(N)])
-    return PassStats(cycles=cycles, busy=arr(busy), padding=arr(padding), empty=arr(empty),
+    return PassStats.build(cycles=cycles, busy=arr(busy), padding=arr(padding), empty=arr(empty),
                      starved=starved, pointer_reads=arr(pops), spmat_line_reads=arr(lines),
                      bypass_hits=arr(bypass), broadcasts=broadcasts, queue_full_stalls=stalls,
                      batch_load_cycles=batch_loads, max_queue_occupancy=max_occ, acc=acc)
@@ -156,6 +156,11 @@ def make_layer(rng, rows, cols, w_density, cfg, bias=True, name="t"):
         b[rng.random(rows) < 0.3] = 0.0   # some rows without a bias entry
     layout = build_layer(codes, codebook, b, cfg, name=name, check_fit=False)
     return codes, layout
+
+
+def run_layer(layout, x_q, cfg):
+    """Every output pass of a layer on one vector, in order."""
+    return [run_pass(p, layout, x_q, cfg) for p in layout.passes]
 
 
 def make_acts(rng, cols, density, cfg):
@@ -209,9 +214,9 @@ def test_single_entry_timeline():
     layout = build_layer(codes, [0.0, 0.5, 0.25, -1.0], None, cfg)
     s = run_pass(layout.passes[0], layout, np.array([256]), cfg)
     assert s.cycles == 2 + 3 + 3
-    assert list(s.busy) == [3] and list(s.starved) == [5]
-    assert s.broadcasts == 1 and list(s.pointer_reads) == [1]
-    assert list(s.spmat_line_reads) == [1] and s.max_queue_occupancy == 1
+    assert list(s.pe.busy) == [3] and list(s.pe.starved) == [5]
+    assert s.broadcasts == 1 and list(s.pe.pointer_reads) == [1]
+    assert list(s.pe.spmat_line_reads) == [1] and s.max_queue_occupancy == 1
     assert list(s.acc) == [128, 0, 64, 0, -256]
 
 
@@ -223,7 +228,7 @@ def test_empty_columns_cost_one_cycle():
     layout = build_layer(codes, [0.0, 1.0, 2.0], None, cfg)
     x_q = np.full(6, 256, dtype=np.int64)
     s = run_pass(layout.passes[0], layout, x_q, cfg)
-    assert list(s.empty) == [5, 6] and list(s.busy) == [2, 0]
+    assert list(s.pe.empty) == [5, 6] and list(s.pe.busy) == [2, 0]
     assert s.equal(reference_run_pass(layout.passes[0], layout, x_q, cfg))
     s.check_accounting()
 
@@ -235,7 +240,7 @@ def test_padding_entries():
     layout = build_layer(codes, [0.0, 1.0], None, cfg)
     assert layout.passes[0].n_padding == 2
     s = run_pass(layout.passes[0], layout, np.array([256]), cfg)
-    assert list(s.padding) == [2] and list(s.busy) == [1]
+    assert list(s.pe.padding) == [2] and list(s.pe.busy) == [1]
     assert s.cycles == 2 + 3 + 3
     assert s.acc[11] == 256
     assert s.equal(reference_run_pass(layout.passes[0], layout, np.array([256]), cfg))
@@ -257,7 +262,7 @@ def test_all_zero_activations(bias):
         if not bias:
             # one cycle per row plus the loads; nothing else happens
             assert s.cycles == n_rows + loads + cfg.arithmetic_latency
-            assert not s.busy.any() and not s.acc.any()
+            assert not s.pe.busy.any() and not s.acc.any()
     np.testing.assert_array_equal(layer_acc(run_layer(layout, x_q, cfg), layout),
                                   numpy_acc(codes, layout, x_q, cfg))
 

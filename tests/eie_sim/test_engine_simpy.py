@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eie_sim.arch.config import ArchConfig
-from eie_sim.hw.engine_simpy import run_pass
 from eie_sim.arch.fixed_point import round_product
-from eie_sim.hw.layout import build_layer
 from eie_sim.hw.counters import PassStats
+from eie_sim.hw.engine_simpy import run_pass
+from eie_sim.hw.layout import build_layer
 from eie_sim.hw.units.lnzd import LeadingNonZeroDetector
 
 CODEBOOK = np.concatenate([[0.0], np.linspace(-1.0, 1.0, 15)]).astype(np.float32)
@@ -43,7 +43,7 @@ def run_all_passes(lay, x_q, cfg) -> tuple[int, np.ndarray, list[PassStats]]:
 def check_invariants(st_: PassStats, cfg: ArchConfig) -> None:
     st_.check_accounting()
     assert st_.max_queue_occupancy <= cfg.queue_depth
-    assert np.all(st_.starved >= 0)
+    assert np.all(st_.pe.starved >= 0)
 
 
 # ---------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def literal_run_pass(pl, ll, x_q, cfg) -> PassStats:
         t += 1
     cycles = last_active + 1 + cfg.arithmetic_latency
     arr = {name: np.array(v, dtype=np.int64) for name, v in c.items()}
-    return PassStats(cycles=cycles, busy=arr["busy"], padding=arr["padding"], empty=arr["empty"],
+    return PassStats.build(cycles=cycles, busy=arr["busy"], padding=arr["padding"], empty=arr["empty"],
                      starved=cycles - arr["busy"] - arr["padding"] - arr["empty"],
                      pointer_reads=arr["pops"], spmat_line_reads=arr["lines"],
                      bypass_hits=arr["bypass"], broadcasts=broadcasts_of(x_q, pl),
@@ -166,13 +166,13 @@ def test_one_pe_all_nonzero_formula(with_bias, depth):
     e = lay.passes[0].col_entries[0]                           # bias column included
     if depth >= 2:
         assert st_.cycles == 2 + int(np.maximum(1, e).sum()) + cfg.arithmetic_latency
-        assert st_.starved[0] == 2 + cfg.arithmetic_latency
+        assert st_.pe.starved[0] == 2 + cfg.arithmetic_latency
     else:
         pops = 1 + np.concatenate([[0], np.cumsum(np.maximum(2, e[:-1]))])
         assert st_.cycles == pops[-1] + max(1, e[-1]) + 1 + cfg.arithmetic_latency
     check_invariants(st_, cfg)
     assert st_.broadcasts == 30 + int(with_bias)
-    assert st_.pointer_reads[0] == 30 + int(with_bias)
+    assert st_.pe.pointer_reads[0] == 30 + int(with_bias)
     np.testing.assert_array_equal(st_.acc, numpy_reference(codes, lay, x, cfg))
 
 
@@ -238,11 +238,11 @@ def test_fig2_hand_derived_cycles():
     assert st_.queue_full_stalls == 2
     assert st_.broadcasts == 6
     assert st_.max_queue_occupancy == 2
-    assert st_.busy.tolist() == [12, 8, 7, 8]
-    assert st_.empty.tolist() == [0, 0, 2, 0]
-    assert st_.padding.tolist() == [0, 0, 0, 0]
-    assert st_.starved.tolist() == [5, 9, 8, 9]
-    assert st_.pointer_reads.tolist() == [6, 6, 6, 6]
+    assert st_.pe.busy.tolist() == [12, 8, 7, 8]
+    assert st_.pe.empty.tolist() == [0, 0, 2, 0]
+    assert st_.pe.padding.tolist() == [0, 0, 0, 0]
+    assert st_.pe.starved.tolist() == [5, 9, 8, 9]
+    assert st_.pe.pointer_reads.tolist() == [6, 6, 6, 6]
     np.testing.assert_array_equal(st_.acc, numpy_reference(w, lay, x, cfg))
     deep = ArchConfig(pes=4, queue_depth=8)
     st8 = run_pass(lay.passes[0], lay, x, deep)
@@ -265,9 +265,9 @@ def test_empty_columns_cost_one_cycle_each():
     # PE1 (all slices empty): pops at 1..6, one empty cycle each in 2..7 -> last 7.
     # PE0: col 0 (1 entry) in 2, then cols 1-4 empty in 3..6, col 5 (1 entry) in 7.
     assert st_.cycles == 7 + 1 + 3
-    assert st_.empty.tolist() == [4, 6]
-    assert st_.busy.tolist() == [2, 0]
-    assert st_.spmat_line_reads.tolist() == [1, 0]
+    assert st_.pe.empty.tolist() == [4, 6]
+    assert st_.pe.busy.tolist() == [2, 0]
+    assert st_.pe.spmat_line_reads.tolist() == [1, 0]
     check_invariants(st_, cfg)
     np.testing.assert_array_equal(st_.acc, numpy_reference(codes, lay, x, cfg))
 
@@ -283,8 +283,8 @@ def test_padding_run_takes_cycles_and_writes_nothing():
     x = np.array([-333], dtype=np.int64)
     st_ = run_pass(p, lay, x, cfg)
     assert st_.cycles == 2 + 5 + 3
-    assert (st_.busy[0], st_.padding[0], st_.starved[0]) == (3, 2, 5)
-    assert st_.spmat_line_reads[0] == 1
+    assert (st_.pe.busy[0], st_.pe.padding[0], st_.pe.starved[0]) == (3, 2, 5)
+    assert st_.pe.spmat_line_reads[0] == 1
     np.testing.assert_array_equal(st_.acc, numpy_reference(codes, lay, x, cfg))
     assert np.count_nonzero(st_.acc) == 3                      # padding rows untouched
 
@@ -302,14 +302,14 @@ def test_bypass_only_on_back_to_back_writes_of_one_row():
     # pops col 3 in 5, issuing row 7 in 6: two back-to-back same-row writes.
     x = np.array([10, 20, 0, 30, 0, 0], dtype=np.int64)
     st_ = run_pass(lay.passes[0], lay, x, cfg)
-    assert st_.bypass_hits[0] == 2
+    assert st_.pe.bypass_hits[0] == 2
     assert st_.cycles == 6 + 1 + 3
     # col 5 instead: sent at 5, popped at 6, row 7 issued at 7 after an idle cycle 6
     x = np.array([10, 20, 0, 0, 0, 30], dtype=np.int64)
     st_ = run_pass(lay.passes[0], lay, x, cfg)
-    assert st_.bypass_hits[0] == 1
+    assert st_.pe.bypass_hits[0] == 1
     assert st_.cycles == 7 + 1 + 3
-    assert st_.starved[0] == 11 - 5
+    assert st_.pe.starved[0] == 11 - 5
 
 
 # ---------------------------------------------------------------------------------
@@ -322,8 +322,8 @@ def test_all_zero_activations_without_bias():
     st_ = run_pass(lay.passes[0], lay, np.zeros(8, dtype=np.int64), cfg)
     # two empty rows of banks: one cycle each (0, 1), nothing broadcast
     assert st_.cycles == 1 + 1 + 3
-    assert st_.broadcasts == 0 and st_.pointer_reads.sum() == 0
-    assert st_.starved.tolist() == [5, 5, 5, 5]
+    assert st_.broadcasts == 0 and st_.pe.pointer_reads.sum() == 0
+    assert st_.pe.starved.tolist() == [5, 5, 5, 5]
     assert st_.max_queue_occupancy == 0
     assert not st_.acc.any()
 
@@ -338,7 +338,7 @@ def test_all_zero_activations_with_bias():
     # rows moved at 0, 1; bias sent at 2, popped at 3; each PE has 2 bias entries (4, 5)
     assert st_.cycles == 5 + 1 + 3
     assert st_.broadcasts == 1
-    assert st_.busy.tolist() == [2, 2, 2, 2]
+    assert st_.pe.busy.tolist() == [2, 2, 2, 2]
     np.testing.assert_array_equal(st_.acc, lay.bias_q)
 
 
@@ -464,7 +464,7 @@ def test_random_layers_match_literal_reading_and_numpy(case):
         check_invariants(got, cfg)
         want = literal_run_pass(p, lay, x, cfg)
         assert got.differences(want) == []
-        assert got.cycles >= int((got.busy + got.padding).max())
+        assert got.cycles >= int((got.pe.busy + got.pe.padding).max())
     _, acc, _ = run_all_passes(lay, x, cfg)
     np.testing.assert_array_equal(acc, numpy_reference(codes, lay, x, cfg))
 
@@ -478,7 +478,7 @@ def test_deeper_queue_never_costs_cycles(case):
         cfg = ArchConfig(pes=n, act_regs_per_pe=regs, queue_depth=depth)
         lay = layer(codes, cfg, bias)
         cycles, _, stats = run_all_passes(lay, x, cfg)
-        work = max(int((s.busy + s.padding).max()) for s in stats)
+        work = max(int((s.pe.busy + s.pe.padding).max()) for s in stats)
         assert cycles >= work
         if previous is not None:
             assert cycles <= previous

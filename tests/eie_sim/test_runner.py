@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from eie_sim.arch.config import ArchConfig
-from eie_sim.arch.fixed_point import quantize
-from eie_sim.sim.layer import (EngineMismatch, SimulationMismatch, ccu_min_cycles, simulate_layer,
-                            simulate_network)
-from eie_sim.arch.fixed_point import round_product
-from eie_sim.hw.counters import PassStats
-from eie_sim.workloads.base import Workload, synthetic_layer
+from eie_sim.arch.fixed_point import quantize, round_product
+from eie_sim.errors import EngineMismatch, SimulationMismatch
+from eie_sim.hw.counters import PassStats, ccu_min_cycles
+from eie_sim.sim.layer import simulate_layer
+from eie_sim.sim.network import simulate_network
+from eie_sim.workloads.layer import Workload
+from eie_sim.workloads.synthetic import synthetic_layer
 
 
 def standin_run_pass(pl, lay, x_q, cfg):
@@ -43,7 +44,7 @@ def standin_run_pass(pl, lay, x_q, cfg):
         acc += lay.bias_q[pl.row_offset:pl.row_offset + pl.rows]
     zeros = np.zeros(n, dtype=np.int64)
     nb = int(bcast.sum())
-    return PassStats(cycles=cycles, busy=busy, padding=padding, empty=empty, starved=starved,
+    return PassStats.build(cycles=cycles, busy=busy, padding=padding, empty=empty, starved=starved,
                      pointer_reads=np.full(n, nb, dtype=np.int64), spmat_line_reads=busy // 8 + 1,
                      bypass_hits=zeros.copy(), broadcasts=nb, queue_full_stalls=0,
                      batch_load_cycles=0, max_queue_occupancy=1, acc=acc)
@@ -65,10 +66,10 @@ def test_standin_engine_passes_the_checks_with_several_passes():
     assert res.passes == 3                                   # 70 rows / 32 per pass
     # 50 inputs on 4 PEs = 13 detector rows = 2 input batches of 8 rows: passes 2 and 3
     # reload batch 0 (docs/timing.md "Output passes")
-    assert res.cycles == (sum(res.pass_cycles) + 3 * SMALL.batch_store_cycles
+    assert res.cycles == (sum(res.counters.pass_cycles) + 3 * SMALL.batch_store_cycles
                           + 2 * SMALL.batch_load_cycles)
-    assert res.batch_store_cycles == 3 * SMALL.batch_store_cycles
-    assert res.pass_reload_cycles == 2 * SMALL.batch_load_cycles
+    assert res.counters.batch_store_cycles == 3 * SMALL.batch_store_cycles
+    assert res.counters.pass_reload_cycles == 2 * SMALL.batch_load_cycles
     assert res.useful_macs == int(np.count_nonzero(lay.codes[:, lay.x != 0])) + 70
     assert res.output_q.min() >= 0                            # ReLU
     assert res.max_error <= res.max_error_bound and res.min_error_slack >= 0
@@ -84,7 +85,7 @@ def test_wrong_engine_result_is_caught():
 def test_float_check_is_an_independent_safety_net(monkeypatch):
     """With the integer reference disabled (made to agree with anything), an output off by
     more than the fixed-point bound is still caught by the float check."""
-    import eie_sim.sim.layer as runner
+    import eie_sim.sim.stages as stages
 
     def far_off(pl, lay, x_q, cfg):
         st = standin_run_pass(pl, lay, x_q, cfg)
@@ -92,7 +93,7 @@ def test_float_check_is_an_independent_safety_net(monkeypatch):
         return st
 
     lay = synthetic_layer(40, 30, 0.3, 1.0, seed=4)
-    monkeypatch.setattr(runner, "integer_reference_batch",
+    monkeypatch.setattr(stages, "integer_reference_batch",
                         lambda prep, X_q, cfg: np.concatenate(
                             [far_off(p, prep.layout, X_q[0], cfg).acc for p in prep.layout.passes])[None, :])
     with pytest.raises(SimulationMismatch, match="beyond the fixed-point error bound; first at row 0"):
@@ -114,7 +115,7 @@ def test_fast_engine_single_pe_formula():
     res = simulate_layer(lay, None, cfg)
     work = int(np.maximum((lay.codes != 0).sum(axis=0), 1).sum())
     assert res.cycles == 2 + work + cfg.arithmetic_latency + cfg.batch_store_cycles
-    assert res.queue_full_stalls >= 0 and res.load_efficiency <= 1.0
+    assert res.counters.queue_full_stalls >= 0 and res.load_efficiency <= 1.0
 
 
 def test_verify_reports_engine_disagreement():
@@ -174,10 +175,10 @@ def test_result_counters_and_derived_metrics():
     res = simulate_layer(lay, None, ArchConfig(pes=4))
     assert res.padding_macs > 0 and 0 < res.real_over_total_work < 1
     assert res.theoretical_time_padded_us > res.theoretical_time_us
-    assert res.busy.shape == (4,)
-    per_pe = res.busy + res.padding + res.empty + res.starved
+    assert res.pe.busy.shape == (4,)
+    per_pe = res.pe.busy + res.pe.padding + res.pe.empty + res.pe.starved
     assert np.all(per_pe == res.cycles)          # store cycles are starved cycles of every PE
-    assert res.batch_store_cycles > 0
+    assert res.counters.batch_store_cycles > 0
     assert res.authors_efficiency <= res.load_efficiency <= 1
     assert res.energy["energy_uj"] > 0 and res.synthetic
 
@@ -188,7 +189,7 @@ def test_lenet_end_to_end_on_a_small_random_lenet(tmp_path):
     weights for nearly every image."""
     from compressor.fileformat import save
     from compressor.model import QuantizedLayer, QuantizedModel
-    from eie_sim.sim.layer import lenet_accuracy
+    from eie_sim.apps.lenet import lenet_accuracy
     rng = np.random.default_rng(0)
     layers = []
     for name, (o, i), d in (("ip1", (300, 784), 0.08), ("ip2", (100, 300), 0.09), ("ip3", (10, 100), 0.26)):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from eie_sim.cli.main import simulate_main
+from eie_sim.cli.simulate import simulate_main
 from eie_sim.output.report import LAYER_COLUMNS
 
 
@@ -206,13 +206,14 @@ def test_config_paths_do_not_fall_back_to_the_current_directory(tmp_path, capsys
     assert rc == 2 and f"{tmp_path / 'cfgdir' / 'l.npz'}: file not found" in se
 
 
-def test_out_dir_parents_are_created_only_after_a_successful_run(tmp_path):
+def test_out_dir_parents_are_created_only_after_a_successful_run(tmp_path, capsys):
     """--out a/b/c works when a/b is missing; a failing run creates nothing."""
-    from eie_sim.cli.main import simulate_main
 
     out = tmp_path / "new" / "deeper" / "run"
     assert simulate_main(["--synthetic", "64,64,0.2,0.5", "--set", "pes=4", "--out", str(out), "--quiet"]) == 0
     assert (out / "layers.csv").exists()
     bad = tmp_path / "other" / "run"
-    assert simulate_main(["--synthetic", "64,64,0.2,0.5", "--set", "pes=0", "--out", str(bad)]) != 0
+    capsys.readouterr()
+    assert simulate_main(["--synthetic", "64,64,0.2,0.5", "--set", "pes=0", "--out", str(bad)]) == 2
+    assert "pes" in capsys.readouterr().err
     assert not (tmp_path / "other").exists()

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from eie_sim.cli.main import plot_main, sweep_main
-from eie_sim.arch.config_io import load_config
 from eie_sim.apps.sweep import run_sweep
+from eie_sim.arch.config_io import load_config
+from eie_sim.cli.plot import plot_main
+from eie_sim.cli.sweep import sweep_main
 
 SMALL = ("workload:\n  synthetic:\n    - {name: a, rows: 60, cols: 80, weight_density: 0.1, act_density: 0.5, seed: 1}\n"
          "    - {name: b, rows: 30, cols: 40, weight_density: 0.3, act_density: 1.0, seed: 2}\n")
@@ -50,7 +51,7 @@ def test_sweep_and_plot_cli(tmp_path, capsys):
 
 
 def test_queue_plot_and_per_pe_plot(tmp_path, capsys):
-    from eie_sim.cli.main import simulate_main
+    from eie_sim.cli.simulate import simulate_main
     cfg = tmp_path / "s.yaml"
     cfg.write_text(SMALL + "pes: 4\nrun: {workers: 1}\nsweep:\n  queue_depth: [1, 2, 8]\n")
     assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0

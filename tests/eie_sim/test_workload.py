@@ -1,11 +1,18 @@
-"""eie_sim.workloads.base: synthetic specs, Table III, npz and model files, clear refusals."""
+"""eie_sim.workloads: synthetic specs, Table III, npz and model files, clear refusals."""
 import numpy as np
 import pytest
 
 from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.paper import TABLE3
+from eie_sim.errors import WorkloadError
 from eie_sim.hw.layout import LayoutError
-from eie_sim.workloads.base import (TABLE3, WorkloadError, from_block, from_model, from_npz,
-                              parse_synthetic_arg, synthetic_layer, table3_layer, table3_names)
+from eie_sim.workloads.files import from_block, from_model, from_npz
+from eie_sim.workloads.synthetic import (
+    parse_synthetic_arg,
+    synthetic_layer,
+    table3_layer,
+    table3_names,
+)
 
 
 def test_synthetic_exact_densities_and_seed():
@@ -130,7 +137,8 @@ def test_missing_model_file(tmp_path):
 
 
 def test_oversized_synthetic_layer_is_refused_before_allocating():
-    from eie_sim.workloads.base import MAX_SYNTHETIC_ELEMENTS, WorkloadError, synthetic_layer
+    from eie_sim.errors import WorkloadError
+    from eie_sim.workloads.synthetic import MAX_SYNTHETIC_ELEMENTS, synthetic_layer
 
     with pytest.raises(WorkloadError, match="exceeds"):
         synthetic_layer(100_000, 20_000, 0.5, 0.5)

@@ -12,7 +12,7 @@ Each PE ``k`` owns
 
 Accumulators are wide (Python integers here, int64 in the result); saturation to the
 16-bit word and ReLU are applied when the layer writes its outputs back, which the
-layer runner does (the engine returns the raw accumulators).
+layer stages do (the engine returns the raw accumulators).
 """
 from __future__ import annotations
 

@@ -1,0 +1,107 @@
+"""The public Python API: simulate a matrix or a network, and sweep designs, from a notebook.
+
+Everything here is a thin front to the stage pipeline (:mod:`eie_sim.sim.stages`); the
+command-line tools are built on the same functions. See docs/api.md for examples (they
+run as tests).
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Iterable
+
+import numpy as np
+
+from compressor.model import QuantizedModel
+from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
+from eie_sim.arch.config_io import ARCH_KEYS
+from eie_sim.errors import ConfigError, WorkloadError
+from eie_sim.sim.layer import simulate_layer
+from eie_sim.sim.network import simulate_network
+from eie_sim.sim.results import LayerResult, NetworkResult
+from eie_sim.workloads.layer import LayerWorkload, Workload
+from eie_sim.workloads.synthetic import quantize_dense
+
+
+def make_config(base: ArchConfig | None = None, **config) -> ArchConfig:
+    """``base`` (default: the paper's design point) with ``config`` keys replaced, validated.
+    Unknown keys raise :class:`~eie_sim.errors.ConfigError` naming them."""
+    unknown = sorted(set(config) - set(ARCH_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown architecture key(s) {unknown}; known: {', '.join(ARCH_KEYS)}")
+    return (base or PAPER_CONFIG).replace(**config)
+
+
+def layer(weights_or_codes: np.ndarray, codebook: np.ndarray | None = None,
+          bias: np.ndarray | None = None, *, weight_bits: int = 4, name: str = "layer",
+          seed: int = 0) -> LayerWorkload:
+    """A :class:`LayerWorkload` from a dense float matrix (zeros = pruned; quantized to
+    ``2**weight_bits`` shared weights by the compressor's 1-D k-means, seeded) or from
+    integer ``codes`` + their ``codebook`` (``codebook[0] == 0``)."""
+    w = np.asarray(weights_or_codes)
+    if w.ndim != 2:
+        raise WorkloadError(f"layer {name!r}: expected a 2-D (outputs x inputs) matrix, got shape {w.shape}")
+    if codebook is None:
+        codebook, codes = quantize_dense(w, weight_bits, seed)
+        source = {"kind": "dense weights", "seed": seed}
+    else:
+        if not np.issubdtype(w.dtype, np.integer):
+            raise WorkloadError(f"layer {name!r}: with a codebook, give integer codes, not {w.dtype}")
+        codes = w
+        source = {"kind": "codes"}
+    return LayerWorkload(name=name, codes=codes, codebook=np.asarray(codebook, np.float32),
+                         bias=None if bias is None else np.asarray(bias, np.float32),
+                         bits=weight_bits, source=source)
+
+
+def simulate(weights_or_codes, x: np.ndarray | None = None, *, codebook=None, bias=None,
+             engine: str = "fast", verify: bool = False, relu: bool = True,
+             check_fit: bool = True, energy_table=None, seed: int = 0,
+             config: ArchConfig | None = None, **arch) -> LayerResult | NetworkResult:
+    """Simulate a layer (or a network) on EIE and check every output against numpy.
+
+    ``weights_or_codes``: a dense float matrix (quantized to ``weight_bits`` of the
+    configuration), integer codes with ``codebook=``, a :class:`LayerWorkload`, a
+    :class:`Workload` or a ``compressor.QuantizedModel`` (its fully-connected layers run
+    as a network: then ``x`` is the network's input and a :class:`NetworkResult` comes
+    back). ``x``: a float input vector or a ``(P, cols)`` matrix of ``P`` vectors
+    (``None``: the workload's own input). ``**arch``: architecture keys (``pes=32``,
+    ``queue_depth=4``, ...) over ``config`` (default: the paper's design point).
+    """
+    cfg = make_config(config, **arch)
+    if isinstance(weights_or_codes, (Workload, QuantizedModel)):
+        if isinstance(weights_or_codes, Workload) and not weights_or_codes.network:
+            raise WorkloadError("a Workload of independent layers: simulate its layers one by one")
+        if x is None and isinstance(weights_or_codes, Workload):
+            x = weights_or_codes.x
+        if x is None:
+            raise WorkloadError("a network needs its input vector x")
+        return simulate_network(weights_or_codes, x, cfg, engine, verify, check_fit=check_fit,
+                                energy_table=energy_table)
+    lw = weights_or_codes if isinstance(weights_or_codes, LayerWorkload) else layer(
+        weights_or_codes, codebook, bias, weight_bits=cfg.weight_bits, seed=seed)
+    return simulate_layer(lw, x, cfg, engine, verify, relu, check_fit=check_fit,
+                          energy_table=energy_table)
+
+
+def sweep(workload, x: np.ndarray | None = None, *, config: ArchConfig | None = None,
+          check_fit: bool = True, energy_table=None, engine: str = "fast",
+          **axes: Iterable[Any]) -> list[dict[str, Any]]:
+    """Simulate ``workload`` (as :func:`simulate` takes it) at every point of the cross
+    product of ``axes`` (architecture keys, each a list of values), in this process.
+
+    Returns one row per point and layer: the point's keys, then the layer's
+    :meth:`LayerResult.to_dict` columns. A point whose layer does not fit the SRAMs
+    raises unless ``check_fit=False`` (``eie-sweep`` records it and goes on instead).
+    """
+    keys = list(axes)
+    values = [list(v) for v in axes.values()]
+    lw = workload if not isinstance(workload, np.ndarray) else layer(
+        workload, weight_bits=(config or PAPER_CONFIG).weight_bits)
+    rows = []
+    for combo in itertools.product(*values):
+        point = dict(zip(keys, combo))
+        res = simulate(lw, x, config=config, check_fit=check_fit, energy_table=energy_table,
+                       engine=engine, **point)
+        for r in (res.layers if isinstance(res, NetworkResult) else [res]):
+            rows.append({**point, **r.to_dict()})
+    return rows

@@ -1,0 +1,24 @@
+"""``eie-plot``: utilisation, load balance and scaling plots from a results bundle."""
+from __future__ import annotations
+
+from eie_sim.cli.common import _guard, _parser
+from eie_sim.output.plots import plot_results
+
+
+def _plot(argv) -> int:
+    p = _parser("eie-plot", "Plot utilisation, load balance and scaling from simulation results "
+                "(a bundle of eie-simulate or eie-sweep).")
+    p.add_argument("results", metavar="RESULTS_DIR")
+    p.add_argument("--out", metavar="DIR", required=True, help="directory for the PNG files")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--layer", help="layer for the per-PE utilisation plot (default: first)")
+    args = p.parse_args(argv)
+
+    made = plot_results(args.results, args.out, force=args.force, layer=args.layer)
+    for m in made:
+        print(m)
+    return 0
+
+
+def plot_main(argv: list[str] | None = None) -> int:
+    return _guard("eie-plot", _plot, argv)

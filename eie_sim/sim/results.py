@@ -1,0 +1,370 @@
+"""One result type for every layer, fully-connected or convolution, and network totals.
+
+A :class:`LayerResult` holds the counters of the vectors that ran (one for a
+fully-connected layer, one per output position for a convolution) and derives the layer's
+figures from them. When only a sample of a convolution's positions ran, every
+*extensive* figure (cycles, time, energy, MACs, reads, stalls, batch cycles, saturations)
+is the sampled sum x positions / sampled (:meth:`LayerResult.extensive`) and the result
+says so (:attr:`LayerResult.extrapolated`); the *intensive* ones (per-position cycles,
+efficiencies, densities, errors) are over the vectors that ran.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eie_sim.arch.fixed_point import to_float
+from eie_sim.hw.counters import LayerCounters, PECounters, load_efficiency
+
+
+@dataclass
+class ErrorSummary:
+    """The check's largest error against the float reference, the bound at that output,
+    and the smallest slack ``bound - error`` over all outputs (0 when nothing was checked)."""
+
+    max_error: float = 0.0
+    max_error_bound: float = 0.0
+    min_error_slack: float = 0.0
+    outputs: int = 0              #: outputs checked
+
+    @classmethod
+    def of(cls, err: np.ndarray, bound: np.ndarray) -> "ErrorSummary":
+        if not err.size:
+            return cls()
+        i = int(np.argmax(err))
+        return cls(float(err.flat[i]), float(bound.flat[i]), float(np.min(bound - err)), int(err.size))
+
+    def merge(self, other: "ErrorSummary") -> "ErrorSummary":
+        """Both sets of outputs (the first largest error is kept on ties)."""
+        if not other.outputs:
+            return self
+        if not self.outputs:
+            return other
+        top = other if other.max_error > self.max_error else self
+        return ErrorSummary(top.max_error, top.max_error_bound,
+                            min(self.min_error_slack, other.min_error_slack),
+                            self.outputs + other.outputs)
+
+
+@dataclass
+class LayerResult:
+    """Everything measured for one layer (counters summed over passes and vectors).
+
+    Layer level (docs/timing.md "Output passes"): each vector's cycles are its pass
+    cycles + batch store cycles + pass reload cycles, and ``counters.pe.starved`` counts
+    those overhead cycles as starved on every PE, so ``busy + padding + empty + starved``
+    equals the cycles of the vectors that ran, for each PE.
+    """
+
+    name: str
+    rows: int
+    cols: int
+    pes: int
+    clock_mhz: float
+    nnz: int
+    weight_density: float
+    counters: LayerCounters
+    positions: np.ndarray             #: int64 indices of the vectors that ran
+    positions_total: int              #: vectors of the layer (1 for a fully-connected layer)
+    input_nonzeros_pos: np.ndarray    #: int64 non-zero fixed-point inputs of each vector
+    float_act_density: float          #: non-zero fraction of the float inputs
+    input_saturations: int
+    output_saturations: int
+    max_error: float
+    max_error_bound: float            #: the bound of the output with the largest error
+    min_error_slack: float            #: min over outputs of (bound - error) >= 0
+    output_q: np.ndarray              #: int64 (vectors, rows), saturated, ReLU'd if asked
+    energy: dict[str, Any]            #: energy model of the vectors that ran
+    engine: str
+    verified: bool
+    synthetic: bool
+    seeds: dict[str, Any]
+    config: dict[str, Any]
+    source: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    # ---- vectors and extrapolation ---------------------------------------------------
+    @property
+    def pe(self) -> PECounters:
+        """Per-PE counters summed over passes and the vectors that ran."""
+        return self.counters.pe
+
+    @property
+    def passes(self) -> int:
+        return self.counters.passes
+
+    @property
+    def simulated(self) -> int:
+        return int(self.positions.size)
+
+    @property
+    def extrapolated(self) -> bool:
+        """True when only a sample of the positions ran (layer totals = mean x positions)."""
+        return self.simulated < self.positions_total
+
+    @property
+    def scale(self) -> float:
+        return self.positions_total / self.simulated if self.simulated else 0.0
+
+    def extensive(self, value):
+        """A sum over the vectors that ran as a layer total: itself when every vector ran,
+        else extrapolated (``value x positions / simulated``, float)."""
+        return value * self.scale if self.extrapolated else value
+
+    @property
+    def output(self) -> np.ndarray:
+        """The outputs as floats (``output_q`` / 2**act_frac_bits)."""
+        return to_float(self.output_q, self.config["act_frac_bits"])
+
+    def output_map(self, out_hw: tuple[int, int]) -> np.ndarray:
+        """A convolution's float outputs as ``(1, rows, oh, ow)`` (needs every position)."""
+        if self.extrapolated:
+            raise ValueError(f"layer {self.name!r}: only {self.simulated} of "
+                             f"{self.positions_total} positions were simulated")
+        oh, ow = out_hw
+        return self.output.reshape(1, oh, ow, self.rows).transpose(0, 3, 1, 2)
+
+    # ---- time ------------------------------------------------------------------------
+    @property
+    def cycles_simulated(self) -> int:
+        return self.counters.cycles
+
+    @property
+    def cycles(self) -> float | int:
+        """Layer cycles: the exact sum (int), or mean x positions when sampled (float)."""
+        return self.extensive(self.cycles_simulated)
+
+    @property
+    def cycles_per_position(self) -> float:
+        return float(self.counters.cycles_pos.mean()) if self.simulated else 0.0
+
+    @property
+    def cycle_ns(self) -> float:
+        return 1e3 / self.clock_mhz
+
+    @property
+    def time_us(self) -> float:
+        return self.cycles * self.cycle_ns / 1e3
+
+    # ---- work --------------------------------------------------------------------------
+    @property
+    def useful_macs(self):
+        """Real (non-padding) entries processed, bias-column entries included."""
+        return self.extensive(int(self.pe.busy.sum()))
+
+    @property
+    def padding_macs(self):
+        return self.extensive(int(self.pe.padding.sum()))
+
+    @property
+    def theoretical_cycles(self) -> float:
+        """Useful MACs / N (paper sec. VI: workload / peak throughput)."""
+        return self.useful_macs / self.pes
+
+    @property
+    def theoretical_cycles_padded(self) -> float:
+        return (self.useful_macs + self.padding_macs) / self.pes
+
+    @property
+    def theoretical_cycles_per_position(self) -> float:
+        return self.theoretical_cycles / self.positions_total if self.positions_total else 0.0
+
+    @property
+    def theoretical_time_us(self) -> float:
+        return self.theoretical_cycles * self.cycle_ns / 1e3
+
+    @property
+    def theoretical_time_padded_us(self) -> float:
+        return self.theoretical_cycles_padded * self.cycle_ns / 1e3
+
+    @property
+    def actual_over_theoretical(self) -> float:
+        return self.cycles / self.theoretical_cycles if self.theoretical_cycles else math.inf
+
+    @property
+    def actual_over_theoretical_padded(self) -> float:
+        t = self.theoretical_cycles_padded
+        return self.cycles / t if t else math.inf
+
+    @property
+    def load_efficiency(self) -> float:
+        """1 - starved / (N T) (Fig. 8, 13) at layer level over the vectors that ran:
+        batch store and pass reload cycles are starved cycles of every PE (docs/timing.md)."""
+        return load_efficiency(self.pe.starved.sum(), self.pes, self.cycles_simulated)
+
+    @property
+    def pes_with_rows(self) -> int:
+        """PEs that hold at least one row (``min(N, rows)``). With fewer rows than PEs the
+        others only ever see empty columns, which count as not starved, so load efficiency
+        stays high although only this many PEs do real work (docs/timing.md
+        "Per-PE cycle accounting")."""
+        return min(self.pes, self.rows)
+
+    @property
+    def authors_efficiency(self) -> float:
+        """busy / (N T): the released simulator's efficiency counter."""
+        c = self.cycles_simulated
+        return float(self.pe.busy.sum()) / (self.pes * c) if c else 0.0
+
+    @property
+    def real_over_total_work(self) -> float:
+        """busy / (busy + padding) (Fig. 12)."""
+        tot = self.useful_macs + self.padding_macs
+        return self.useful_macs / tot if tot else 1.0
+
+    @property
+    def padding_share(self) -> float:
+        """padding / (busy + padding): the share of issued entries that are padding."""
+        return 1.0 - self.real_over_total_work
+
+    @property
+    def act_density(self) -> float:
+        """Mean over vectors of the fixed-point non-zero fraction (what the CCU sees)."""
+        return float(self.input_nonzeros_pos.mean()) / self.cols if self.simulated else 0.0
+
+    # ---- energy ------------------------------------------------------------------------
+    @property
+    def energy_uj(self) -> float:
+        return self.extensive(float(self.energy["energy_uj"]))
+
+    @property
+    def avg_power_w(self) -> float:
+        return float(self.energy["avg_power_w"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The per-layer scalar row, keys :data:`LAYER_COLUMNS` (``layers.csv``, docs/config.md).
+
+        Sums over vectors are layer totals (:meth:`extensive`); the ``*_per_position``
+        figures are per vector (a fully-connected layer has one)."""
+        cfg, e, pe, c = self.config, self.extensive, self.pe, self.counters
+        cp = c.cycles_pos
+        return {
+            "layer": self.name, "rows": self.rows, "cols": self.cols, "nnz": self.nnz,
+            "kernel": self.meta.get("kernel", ""), "out_map": self.meta.get("out_map", ""),
+            "synthetic": self.synthetic, "pes": self.pes, "clock_mhz": self.clock_mhz,
+            "queue_depth": cfg["queue_depth"], "spmat_width_bits": cfg["spmat_width_bits"],
+            "engine": self.engine, "verified": self.verified, "passes": self.passes,
+            "positions": self.positions_total, "positions_simulated": self.simulated,
+            "extrapolated": self.extrapolated, "weight_density": self.weight_density,
+            "act_density": self.act_density, "float_act_density": self.float_act_density,
+            "cycles": self.cycles, "time_us": self.time_us,
+            "cycles_per_position": self.cycles_per_position,
+            "cycles_per_position_min": int(cp.min()) if cp.size else 0,
+            "cycles_per_position_max": int(cp.max()) if cp.size else 0,
+            "theoretical_cycles_per_position": self.theoretical_cycles_per_position,
+            "theoretical_time_us": self.theoretical_time_us,
+            "theoretical_time_padded_us": self.theoretical_time_padded_us,
+            "actual_over_theoretical": self.actual_over_theoretical,
+            "actual_over_theoretical_padded": self.actual_over_theoretical_padded,
+            "load_efficiency": self.load_efficiency, "authors_efficiency": self.authors_efficiency,
+            "pes_with_rows": self.pes_with_rows,
+            "real_over_total_work": self.real_over_total_work, "useful_macs": self.useful_macs,
+            "padding_macs": self.padding_macs, "empty_cycles": e(int(pe.empty.sum())),
+            "starved_cycles": e(int(pe.starved.sum())),
+            "queue_full_stalls": e(c.queue_full_stalls),
+            "pointer_reads": e(int(pe.pointer_reads.sum())),
+            "spmat_line_reads": e(int(pe.spmat_line_reads.sum())),
+            "bypass_hits": e(int(pe.bypass_hits.sum())), "broadcasts": e(c.broadcasts),
+            "input_nonzeros": e(int(self.input_nonzeros_pos.sum())),
+            "batch_load_cycles": e(c.batch_load_cycles),
+            "batch_store_cycles": e(c.batch_store_cycles),
+            "pass_reload_cycles": e(c.pass_reload_cycles),
+            "max_queue_occupancy": c.max_queue_occupancy, "ccu_min_cycles": e(c.ccu_min_cycles),
+            "critical_pe_cycles": e(c.critical_pe_cycles),
+            "input_saturations": e(self.input_saturations),
+            "output_saturations": e(self.output_saturations), "max_error": self.max_error,
+            "max_error_bound": self.max_error_bound, "min_error_slack": self.min_error_slack,
+            "map_check": self.meta.get("map_check", ""),
+            "energy_uj": self.energy_uj, "avg_power_w": self.avg_power_w,
+            "spmat_sram_energy_pj": e(self.energy.get("spmat_sram_energy_pj", 0.0)),
+            "workload_seed": self.seeds.get("workload_seed", ""), "wall_s": self.wall_s,
+        }
+
+
+#: the keys of :meth:`LayerResult.to_dict`, in the order of ``layers.csv``
+LAYER_COLUMNS: tuple[str, ...] = (
+    "layer", "rows", "cols", "nnz", "kernel", "out_map", "synthetic", "pes", "clock_mhz",
+    "queue_depth", "spmat_width_bits", "engine", "verified", "passes", "positions",
+    "positions_simulated", "extrapolated", "weight_density", "act_density",
+    "float_act_density", "cycles", "time_us", "cycles_per_position", "cycles_per_position_min",
+    "cycles_per_position_max", "theoretical_cycles_per_position", "theoretical_time_us",
+    "theoretical_time_padded_us", "actual_over_theoretical", "actual_over_theoretical_padded",
+    "load_efficiency", "authors_efficiency", "pes_with_rows", "real_over_total_work",
+    "useful_macs", "padding_macs", "empty_cycles", "starved_cycles", "queue_full_stalls",
+    "pointer_reads", "spmat_line_reads", "bypass_hits", "broadcasts", "input_nonzeros",
+    "batch_load_cycles", "batch_store_cycles", "pass_reload_cycles", "max_queue_occupancy",
+    "ccu_min_cycles", "critical_pe_cycles", "input_saturations", "output_saturations",
+    "max_error", "max_error_bound", "min_error_slack", "map_check", "energy_uj", "avg_power_w",
+    "spmat_sram_energy_pj", "workload_seed", "wall_s",
+)
+
+
+@dataclass
+class NetworkResult:
+    """Layers run one after the other (or independent layers of one workload)."""
+
+    layers: list[LayerResult]
+
+    @property
+    def output_q(self) -> np.ndarray:
+        return self.layers[-1].output_q
+
+    @property
+    def output(self) -> np.ndarray:
+        return self.layers[-1].output
+
+    @property
+    def cycles(self):
+        return sum(l.cycles for l in self.layers)
+
+    @property
+    def time_us(self) -> float:
+        return sum(l.time_us for l in self.layers)
+
+    @property
+    def energy_uj(self) -> float:
+        return sum(l.energy_uj for l in self.layers)
+
+    def totals(self) -> dict[str, Any]:
+        """:func:`network_totals` of the layers."""
+        return network_totals(self.layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"totals": self.totals(), "layers": [l.to_dict() for l in self.layers]}
+
+
+def network_totals(layers: list[LayerResult]) -> dict[str, Any]:
+    """Totals over layers (one image through a network), extrapolated layers labelled."""
+    L = layers
+    n = L[0].pes if L else 1
+    busy = sum(l.useful_macs for l in L)
+    pad = sum(l.padding_macs for l in L)
+    starved = sum(l.extensive(int(l.pe.starved.sum())) for l in L)   # overheads included
+    cyc = sum(l.cycles for l in L)
+    t_us = sum(l.time_us for l in L)
+    e_uj = sum(l.energy_uj for l in L)
+    theo = busy / n
+    return {"layers": len(L), "extrapolated": any(l.extrapolated for l in L),
+            "positions": sum(l.positions_total for l in L),
+            "positions_simulated": sum(l.simulated for l in L),
+            "cycles": cyc, "time_us": t_us, "images_per_s": 1e6 / t_us if t_us else 0.0,
+            "theoretical_time_us": sum(l.theoretical_time_us for l in L),
+            "theoretical_time_padded_us": sum(l.theoretical_time_padded_us for l in L),
+            "actual_over_theoretical": cyc / theo if theo else math.inf,
+            "load_efficiency": load_efficiency(starved, n, cyc),
+            "real_over_total_work": busy / (busy + pad) if busy + pad else 1.0,
+            "useful_macs": busy, "padding_macs": pad,
+            "dense_macs": sum(l.rows * l.cols * l.positions_total for l in L),
+            "batch_load_cycles": sum(l.extensive(l.counters.batch_load_cycles) for l in L),
+            "batch_store_cycles": sum(l.extensive(l.counters.batch_store_cycles) for l in L),
+            "pass_reload_cycles": sum(l.extensive(l.counters.pass_reload_cycles) for l in L),
+            "energy_uj": e_uj,
+            "avg_power_w": (e_uj * 1e-6) / (t_us * 1e-6) if t_us else 0.0,
+            "max_error": max((l.max_error for l in L), default=0.0),
+            "min_error_slack": min((l.min_error_slack for l in L), default=0.0),
+            "input_saturations": sum(l.extensive(l.input_saturations) for l in L),
+            "output_saturations": sum(l.extensive(l.output_saturations) for l in L)}

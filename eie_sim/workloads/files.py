@@ -1,0 +1,263 @@
+"""Workloads from files and from a config's ``workload:`` block.
+
+* a compressed model file (``.dcmp``, read with :func:`compressor.fileformat.load`); its
+  fully-connected layers, in order, as a network;
+* an ``.npz`` file holding ``codes`` + ``codebook`` (already quantized) or ``weights`` (a
+  dense float matrix, zeros = pruned, quantized with the compressor's ``quantize_layer``),
+  optionally ``bias`` and ``x``;
+* an input vector (``.npy``) and the ``workload:`` block (docs/config.md) that names any
+  of these or synthetic layers (:mod:`eie_sim.workloads.synthetic`).
+"""
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from compressor.fileformat import FormatError, load
+from eie_sim.arch.config import ArchConfig
+from eie_sim.errors import WorkloadError
+from eie_sim.workloads.layer import LayerWorkload, Workload
+from eie_sim.workloads.synthetic import (
+    quantize_dense,
+    synthetic_from_spec,
+    synthetic_input,
+    table3_layer,
+    table3_names,
+)
+
+# ---------------------------------------------------------------- files
+NPZ_KEYS = ("codes", "codebook", "weights", "bias", "x")
+
+
+def _numeric(a: np.ndarray, path, what: str) -> np.ndarray:
+    """``a`` if it holds numbers (bool, integer, float), else a :class:`WorkloadError`."""
+    if a.dtype.kind not in "biuf":
+        raise WorkloadError(f"{path}: {what} must hold numbers, got dtype {a.dtype}")
+    return a
+
+
+def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
+             name: str | None = None) -> LayerWorkload:
+    """A layer from an ``.npz``: ``codes`` + ``codebook`` or ``weights``; ``bias``, ``x`` optional."""
+    path = pathlib.Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise WorkloadError(f"{path}: file not found") from None
+    except Exception as exc:  # zipfile/pickle/format errors from numpy
+        raise WorkloadError(f"{path}: not a readable .npz file ({exc})") from None
+    unknown = sorted(set(data) - set(NPZ_KEYS))
+    if unknown:
+        raise WorkloadError(f"{path}: unknown array(s) {unknown}; allowed: {', '.join(NPZ_KEYS)}")
+    name = name or path.stem
+    if "weights" in data:
+        if "codes" in data or "codebook" in data:
+            raise WorkloadError(f"{path}: give either weights or codes + codebook, not both")
+        w = data["weights"]
+        if w.ndim != 2 or w.dtype.kind not in "fiu":
+            raise WorkloadError(f"{path}: weights must be a 2-D numeric (rows, cols) matrix, "
+                                f"got shape {w.shape} dtype {w.dtype}")
+        codebook, codes = quantize_dense(w, weight_bits, seed)
+        bits, kind = weight_bits, "npz-dense (quantized here by k-means)"
+    elif "codes" in data and "codebook" in data:
+        _numeric(data["codebook"], path, "codebook")
+        codes, codebook = data["codes"], data["codebook"].astype(np.float32).reshape(-1)
+        if codes.ndim != 2 or codes.dtype.kind not in "iu":
+            raise WorkloadError(f"{path}: codes must be a 2-D integer (rows, cols) matrix, "
+                                f"got shape {codes.shape} dtype {codes.dtype}")
+        if codebook.size == 0 or codebook[0] != 0.0:
+            raise WorkloadError(f"{path}: codebook[0] must be 0.0 (code 0 = pruned)")
+        if codes.size and (codes.min() < 0 or codes.max() >= codebook.size):
+            raise WorkloadError(f"{path}: codes must lie in 0..{codebook.size - 1}")
+        if not np.all(np.isfinite(codebook)):
+            raise WorkloadError(f"{path}: codebook contains NaN or infinity")
+        bits, kind = None, "npz-quantized"
+    else:
+        raise WorkloadError(f"{path}: needs 'codes' and 'codebook', or 'weights' (has {sorted(data)})")
+    rows, cols = codes.shape
+    bias = data.get("bias")
+    if bias is not None:
+        bias = _numeric(bias, path, "bias").astype(np.float32).reshape(-1)
+        if bias.shape != (rows,):
+            raise WorkloadError(f"{path}: bias has {bias.size} values for {rows} rows")
+    x = data.get("x")
+    if x is not None:
+        x = _numeric(x, path, "x").astype(np.float64).reshape(-1)
+        if x.shape != (cols,):
+            raise WorkloadError(f"{path}: x has {x.size} values for {cols} columns")
+        if not np.all(np.isfinite(x)):
+            raise WorkloadError(f"{path}: x contains NaN or infinity")
+    return LayerWorkload(name=name, codes=np.asarray(codes), codebook=codebook, bias=bias, x=x,
+                         synthetic=False, source={"kind": kind, "path": str(path), "seed": seed},
+                         bits=bits)
+
+
+def from_model(path: str | pathlib.Path, cfg: ArchConfig | None = None,
+               layers: list[str] | None = None) -> Workload:
+    """The fully-connected layers of a compressed model file, in order, as a network.
+
+    ``layers`` picks some by name (a convolutional layer is refused: EIE runs FC layers).
+    With ``cfg``, a layer with more codebook bits than ``cfg.weight_bits`` is refused.
+    """
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise WorkloadError(f"{path}: model file not found")
+    try:
+        model = load(path)
+    except FormatError as exc:  # its message already names the file
+        raise WorkloadError(str(exc)) from None
+    except OSError as exc:
+        raise WorkloadError(f"{path}: cannot read model file: {exc}") from None
+    by_name = {lay.name: lay for lay in model.layers}
+    if layers:
+        picked = []
+        for n in layers:
+            if n not in by_name:
+                raise WorkloadError(f"{path}: no layer named {n!r}; layers: {', '.join(by_name)}")
+            if by_name[n].kind != "fc":
+                raise WorkloadError(f"{path}: layer {n!r} is {by_name[n].kind}; EIE runs "
+                                    f"fully-connected layers only")
+            picked.append(by_name[n])
+    else:
+        picked = [lay for lay in model.layers if lay.kind == "fc"]
+        if not picked:
+            raise WorkloadError(f"{path}: the model has no fully-connected layers")
+    out = []
+    for q in picked:
+        lw = LayerWorkload(name=q.name, codes=q.codes, codebook=q.codebook, bias=q.bias,
+                           synthetic=False, bits=q.bits,
+                           source={"kind": "model", "path": str(path), "model_meta_seed":
+                                   model.meta.get("seed")})
+        if cfg is not None:
+            lw.check_bits(cfg)
+        out.append(lw)
+    chained = all(a.rows == b.cols for a, b in zip(out, out[1:]))
+    skipped = [l.name for l in model.layers if l.kind != "fc"]
+    desc = f"model {path.name}: fc layers {[l.name for l in out]}"
+    if skipped and not layers:
+        desc += f" (convolutional layers skipped: {skipped})"
+    return Workload(layers=out, network=chained, description=desc)
+
+
+def load_input(path: str | pathlib.Path, cols: int) -> np.ndarray:
+    """An input vector from ``.npy`` (or ``.npz`` with array ``x``) of length ``cols``."""
+    path = pathlib.Path(path)
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if "x" not in z.files:
+                    raise WorkloadError(f"{path}: no array 'x' (has {z.files})")
+                x = z["x"]
+        else:
+            x = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise WorkloadError(f"{path}: file not found") from None
+    except WorkloadError:
+        raise
+    except Exception as exc:
+        raise WorkloadError(f"{path}: not a readable numpy file ({exc})") from None
+    x = _numeric(np.asarray(x), path, "the input").astype(np.float64).reshape(-1)
+    if x.size != cols:
+        raise WorkloadError(f"{path}: input has {x.size} values but the first layer has {cols} inputs")
+    if not np.all(np.isfinite(x)):
+        raise WorkloadError(f"{path}: input contains NaN or infinity")
+    return x
+
+
+def resolve_path(p: str | pathlib.Path, base_dir: str | pathlib.Path | None = None) -> pathlib.Path:
+    """An absolute path: a relative ``p`` is taken from ``base_dir`` (a config file's
+    folder) when given, else from the current directory. There is no fallback from one to
+    the other: a relative path in a config file never finds a same-named file elsewhere."""
+    p = pathlib.Path(p)
+    if not p.is_absolute():
+        p = (pathlib.Path(base_dir) if base_dir is not None else pathlib.Path.cwd()) / p
+    return pathlib.Path(*p.parts).absolute()
+
+
+def absolute_block(block: dict, base_dir: str | pathlib.Path | None = None) -> dict:
+    """A copy of a workload block with its file paths (``npz``, ``model``, ``input``)
+    made absolute by :func:`resolve_path`, e.g. for a bundle's ``config.yaml``."""
+    out = dict(block)
+    for key in ("npz", "model", "input"):
+        if out.get(key):
+            out[key] = str(resolve_path(out[key], base_dir))
+    return out
+
+
+def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | pathlib.Path | None = None,
+               act_density: float | None = None, input_path: str | None = None,
+               label: str = "workload") -> Workload:
+    """A :class:`Workload` from a ``workload:`` block (or the equivalent CLI flags).
+
+    Keys: exactly one of ``table3`` (name, list or ``all``), ``synthetic`` (a spec or a list
+    of specs, :data:`SYNTHETIC_KEYS`), ``npz`` (path), ``model`` (path); optional
+    ``layers`` (model layer names), ``input`` (``.npy`` input for npz/model) and
+    ``act_density`` (of the synthetic input of npz/model when no input is given; default
+    0.5). Relative paths are taken from ``base_dir`` (the config file's folder), or the
+    current directory without one (:func:`resolve_path`). Seeds not given in a spec
+    default to ``seed``. ``label`` names the block in errors (``workload``, or the CLI flag
+    ``--synthetic`` for a one-spec block given on the command line). ``act_density`` and
+    ``input_path`` (CLI flags) replace the block's keys.
+    """
+    def resolve(p):
+        return resolve_path(p, base_dir)
+
+    inp = input_path or block.get("input")
+    ad = act_density if act_density is not None else block.get("act_density")
+    if ad is not None and (isinstance(ad, bool) or not isinstance(ad, (int, float))
+                           or not 0.0 <= ad <= 1.0):
+        raise WorkloadError(f"{label}.act_density: expected a fraction in 0..1, got {ad!r}")
+    if ("table3" in block or "synthetic" in block) and (inp or ad is not None):
+        what = "input" if inp else "act_density"
+        raise WorkloadError(f"{label}: {what} applies to npz and model workloads only (a "
+                            f"synthetic or Table III layer brings its own input and "
+                            f"activation density)")
+    ad = 0.5 if ad is None else float(ad)
+    if "table3" in block:
+        layers = [table3_layer(n, seed=seed, weight_bits=cfg.weight_bits) for n in table3_names(block["table3"])]
+        return Workload(layers, network=False,
+                        description=f"Table III layers {[l.name for l in layers]} (synthetic, seed {seed})")
+    if "synthetic" in block:
+        specs = block["synthetic"]
+        one = not isinstance(specs, list)
+        specs = [specs] if one else specs
+        layers = []
+        for i, s in enumerate(specs):
+            where = label if one and label.startswith("--") else f"{label}.synthetic[{i}]"
+            if not isinstance(s, dict):
+                raise WorkloadError(f"{where}: expected a mapping of {', '.join(SYNTHETIC_KEYS)}")
+            s = {"seed": seed, **s}
+            lay = synthetic_from_spec(s, cfg.weight_bits, where=where)
+            if len(specs) > 1 and "name" not in s:
+                lay.name = f"{lay.name}-{i}"
+            layers.append(lay)
+        return Workload(layers, network=False, description=f"{len(layers)} synthetic layer(s)")
+    if "npz" in block:
+        lay = from_npz(resolve(block["npz"]), cfg.weight_bits, seed)
+        if inp:
+            lay.x = load_input(resolve(inp), lay.cols)
+            lay.source["input"] = str(resolve(inp))
+        elif lay.x is None:
+            lay.x = synthetic_input(lay.cols, ad, seed)
+            lay.source["input"] = f"synthetic input (seed {seed}, density {ad})"
+        return Workload([lay], network=False, description=f"npz layer {lay.source['path']}")
+    if "model" in block:
+        names = block.get("layers")
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        wl = from_model(resolve(block["model"]), cfg, names)
+        cols = wl.layers[0].cols
+        if inp:
+            wl.x = load_input(resolve(inp), cols)
+            wl.description += f"; input {resolve(inp)}"
+        else:
+            wl.x = synthetic_input(cols, ad, seed)
+            wl.description += f"; synthetic input (seed {seed}, density {ad})"
+        if not wl.network:
+            for lay in wl.layers:
+                lay.x = synthetic_input(lay.cols, ad, seed) if lay is not wl.layers[0] else wl.x
+            wl.description += "; layers do not chain, each run on its own input"
+        return wl
+    raise WorkloadError(f"{label}: no workload: give one of table3, synthetic, npz, model")
