@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import AuthorsFormatError
 from ..model import QuantizedLayer, QuantizedModel
-from .prototxt import LayerSpec, Net
+from .prototxt import CaffeLayer, Net
 
 __all__ = [
     "AuthorsLayerRecord", "INDEX_BITS", "param_layers", "layer_bits",
@@ -96,7 +96,7 @@ def layer_bits(name: str) -> int:
     return 8 if "conv" in name else 4
 
 
-def param_layers(net: Net) -> list[LayerSpec]:
+def param_layers(net: Net) -> list[CaffeLayer]:
     """The network's parameter layers in the authors' file order (see module docstring)."""
     out = []
     for lay in net.weight_layers:

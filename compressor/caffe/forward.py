@@ -16,7 +16,7 @@ Implements, for ``N x C x H x W`` float32 blobs:
 :func:`im2col` unrolls such an input into the patch matrix; :func:`layer_workloads` packs,
 for every parameter layer, the quantized 2-D weight matrix (codes + codebook, kind "fc")
 with its float32 patch matrix (one row per output position): the input an M x V engine
-such as EIE consumes. Each workload's :meth:`LayerWorkload.reference` reproduces the
+such as EIE consumes. Each workload's :meth:`ConvWorkload.reference` reproduces the
 layer's forward output exactly as :func:`forward` computes it.
 
 :func:`synthetic_input` makes a fixed, seeded, smooth random image (low-resolution
@@ -33,11 +33,11 @@ import numpy as np
 
 from ..errors import ForwardError
 from ..model import QuantizedLayer, QuantizedModel
-from .prototxt import ConvParams, LayerSpec, Net
+from .prototxt import ConvParams, CaffeLayer, Net
 
 __all__ = [
     "SYNTHETIC_SEED", "synthetic_input", "im2col", "conv2d", "pool2d",
-    "ForwardResult", "forward", "LayerWorkload", "layer_workloads",
+    "ForwardResult", "forward", "ConvWorkload", "layer_workloads",
 ]
 
 SYNTHETIC_SEED = 1510  # default seed of the synthetic input (arXiv 1510.00149)
@@ -112,7 +112,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, conv: ConvParams)
     return y.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2).astype(np.float32)
 
 
-def pool2d(x: np.ndarray, lay: LayerSpec, out_hw: tuple[int, int]) -> np.ndarray:
+def pool2d(x: np.ndarray, lay: CaffeLayer, out_hw: tuple[int, int]) -> np.ndarray:
     """Caffe MAX / AVE pooling producing ``out_hw`` (from shape inference)."""
     pp = lay.pool
     assert pp is not None
@@ -144,7 +144,7 @@ def pool2d(x: np.ndarray, lay: LayerSpec, out_hw: tuple[int, int]) -> np.ndarray
     return (acc / np.outer(hsize, wsize)).astype(np.float32)
 
 
-def _lrn(x: np.ndarray, lay: LayerSpec) -> np.ndarray:
+def _lrn(x: np.ndarray, lay: CaffeLayer) -> np.ndarray:
     p = lay.params.one("lrn_param")
     size = 5 if p is None else int(p.one("local_size", 5))
     alpha = 1.0 if p is None else float(p.one("alpha", 1.0))
@@ -162,7 +162,7 @@ def _lrn(x: np.ndarray, lay: LayerSpec) -> np.ndarray:
 WeightSource = QuantizedModel | Mapping[str, tuple[np.ndarray, np.ndarray | None]]
 
 
-def _weights_for(weights: WeightSource, lay: LayerSpec) -> tuple[np.ndarray, np.ndarray | None]:
+def _weights_for(weights: WeightSource, lay: CaffeLayer) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         if isinstance(weights, QuantizedModel):
             q = weights.layer(lay.name)
@@ -261,7 +261,7 @@ def forward(net: Net, weights: WeightSource, x: np.ndarray | None = None) -> For
 
 
 @dataclass
-class LayerWorkload:
+class ConvWorkload:
     """One parameter layer as matrix-vector work.
 
     ``layer``: kind "fc" QuantizedLayer whose codes are the ``(out, in*kh*kw)`` weight
@@ -293,7 +293,7 @@ class LayerWorkload:
 
 
 def layer_workloads(net: Net, weights: QuantizedModel, x: np.ndarray | None = None,
-                    result: ForwardResult | None = None) -> list[LayerWorkload]:
+                    result: ForwardResult | None = None) -> list[ConvWorkload]:
     """Per parameter layer: (name, 2-D quantized weight matrix, float32 patch matrix).
 
     Runs :func:`forward` (unless ``result`` is given) and unrolls each layer's input.
@@ -320,5 +320,5 @@ def layer_workloads(net: Net, weights: QuantizedModel, x: np.ndarray | None = No
             codes = q.codes.reshape(q.codes.shape[0], -1)
         mat = QuantizedLayer(q.name, "fc", codes, q.codebook, q.bias, q.bits, q.index_bits,
                              meta=dict(q.meta, weight_shape=list(q.codes.shape)))
-        out.append(LayerWorkload(lay.name, mat, patches, tuple(lay.out_shapes[0])))
+        out.append(ConvWorkload(lay.name, mat, patches, tuple(lay.out_shapes[0])))
     return out

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import PrototxtError
 from .textformat import Message, parse_text
 
-__all__ = ["ConvParams", "PoolParams", "LayerSpec", "Net", "parse_net", "load_net",
+__all__ = ["ConvParams", "PoolParams", "CaffeLayer", "Net", "parse_net", "load_net",
            "conv_out_size", "pool_out_size"]
 
 
@@ -53,7 +53,7 @@ class PoolParams:
 
 
 @dataclass
-class LayerSpec:
+class CaffeLayer:
     """One layer of the network with its inferred shapes.
 
     ``in_shapes`` / ``out_shapes`` are the blob shapes ``(N, C, H, W)`` (or ``(N, D)``)
@@ -87,17 +87,17 @@ class Net:
 
     name: str
     inputs: dict[str, tuple[int, ...]]
-    layers: list[LayerSpec]
+    layers: list[CaffeLayer]
     blob_shapes: dict[str, tuple[int, ...]]
 
-    def layer(self, name: str) -> LayerSpec:
+    def layer(self, name: str) -> CaffeLayer:
         for lay in self.layers:
             if lay.name == name:
                 return lay
         raise KeyError(f"no layer named {name!r}")
 
     @property
-    def weight_layers(self) -> list[LayerSpec]:
+    def weight_layers(self) -> list[CaffeLayer]:
         """Layers that hold weights (Convolution, InnerProduct), in prototxt order."""
         return [lay for lay in self.layers if lay.has_weights]
 
@@ -148,7 +148,7 @@ def _shape_from(msg: Message, lay: str) -> tuple[int, ...]:
     return tuple(_pos_int(d, "dim", lay) for d in dims)
 
 
-def _conv_params(lay: LayerSpec) -> ConvParams:
+def _conv_params(lay: CaffeLayer) -> ConvParams:
     cp = lay.params.one("convolution_param")
     if not isinstance(cp, Message):
         raise PrototxtError(f"layer {lay.name!r} (line {lay.line}): Convolution without convolution_param")
@@ -168,7 +168,7 @@ def _conv_params(lay: LayerSpec) -> ConvParams:
     return ConvParams(num_output, kernel, stride, pad, group, bool(bias_term))
 
 
-def _pool_params(lay: LayerSpec) -> PoolParams:
+def _pool_params(lay: CaffeLayer) -> PoolParams:
     pp = lay.params.one("pooling_param")
     if not isinstance(pp, Message):
         raise PrototxtError(f"layer {lay.name!r} (line {lay.line}): Pooling without pooling_param")
@@ -198,7 +198,7 @@ def pool_out_size(size: int, k: int, s: int, p: int) -> int:
     return out
 
 
-def _infer(lay: LayerSpec, ins: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+def _infer(lay: CaffeLayer, ins: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
     t, n = lay.type, lay.name
 
     def need(k: int) -> None:
@@ -290,7 +290,7 @@ def parse_net(msg: Message) -> Net:
     raw_layers = msg.all("layer") + msg.all("layers")
     if msg.all("layer") and msg.all("layers"):
         raise PrototxtError("the prototxt mixes 'layer' and deprecated 'layers' blocks")
-    layers: list[LayerSpec] = []
+    layers: list[CaffeLayer] = []
     blob_shapes: dict[str, tuple[int, ...]] = dict(inputs)
     seen_names: set[str] = set()
     for raw in raw_layers:
@@ -306,7 +306,7 @@ def parse_net(msg: Message) -> Net:
         if ltype is None:
             raise PrototxtError(f"layer {lname!r} (line {raw.line}): no type")
         ltype = _V1_TYPES.get(str(ltype), str(ltype))
-        lay = LayerSpec(lname, ltype, [str(b) for b in raw.all("bottom")],
+        lay = CaffeLayer(lname, ltype, [str(b) for b in raw.all("bottom")],
                         [str(t) for t in raw.all("top")], raw.line, params=raw)
         if ltype == "Input":
             ip = raw.one("input_param")
