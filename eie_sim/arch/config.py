@@ -58,7 +58,7 @@ class ArchConfig:
     act_frac_bits: int = 8         #: fraction bits of activations and outputs
     weight_frac_bits: int = 12     #: fraction bits of decoded weights
     lnzd_fan_in: int = 4           #: children per leading-non-zero-detection node
-    arithmetic_latency: int = 3    #: cycles from Spmat issue to accumulator write
+    arithmetic_latency: int = 4    #: cycles from issue to accumulator write (Spmat read, decode, multiply, add/write)
 
     # ---- derived quantities (all rules in docs/timing.md) -------------------------
     @property

@@ -240,9 +240,10 @@ def ccu_min_cycles(X_q: np.ndarray, cols: int, cfg, has_bias: bool) -> np.ndarra
     """Cycles the CCU needs for one pass of each row of ``X_q`` if no queue were ever full
     (docs/timing.md, rule B): int64 ``(P,)``.
 
-    A detector row with ``m`` non-zeros costs ``m`` cycles when its last bank is non-zero,
-    else ``m + 1``; every input batch after the first costs ``batch_load_cycles``; the
-    bias broadcast one cycle. (A layer adds its pass reloads, :func:`layer_overhead_cycles`.)
+    Cycle 0 loads detector row 0; a row with ``m`` non-zeros costs ``m`` cycles when its
+    bank ``N - 1`` is non-zero, else ``m + 1`` (every row is ``N`` banks wide, the last
+    one included); every input batch after the first costs ``batch_load_cycles``; the bias
+    broadcast one cycle. (A layer adds its pass reloads, :func:`layer_overhead_cycles`.)
     """
     n = cfg.pes
     X_q = np.asarray(X_q).reshape(-1, cols)
@@ -250,10 +251,7 @@ def ccu_min_cycles(X_q: np.ndarray, cols: int, cfg, has_bias: bool) -> np.ndarra
     padded = np.zeros((X_q.shape[0], n_rows * n), dtype=bool)
     padded[:, :cols] = X_q != 0
     grid = padded.reshape(-1, n_rows, n)
-    last_bank = np.full(n_rows, n - 1)
-    last_bank[-1] = (cols - 1) % n
-    last_nz = grid[:, np.arange(n_rows), last_bank]
-    cycles = grid.sum(axis=(1, 2)) + np.count_nonzero(~last_nz, axis=1)
+    cycles = 1 + grid.sum(axis=(1, 2)) + np.count_nonzero(~grid[:, :, n - 1], axis=1)
     cycles += (input_batches(cols, cfg) - 1) * cfg.batch_load_cycles
     return (cycles + int(has_bias)).astype(np.int64)
 

@@ -14,12 +14,16 @@ but without visiting cycles one by one. It rests on three facts of the specifica
 * **The CCU is stalled exactly when the slowest PE has not popped yet.** Queue ``k``
   holds ``(#broadcasts before t) - (#pops of k before t)`` entries at the start of
   cycle ``t``; with ``P[m] = max_k p[m,k]`` (increasing in ``m``) some queue is full
-  iff ``nb >= D`` and ``P[nb - D] >= t``. So a stall lasts until ``P[nb - D]``
-  inclusive and the CCU jumps over it in one step; batch loads are jumps as well.
+  iff ``nb >= D`` and ``P[nb - D] >= t``. Only a found non-zero waits for that (the
+  detector leaves a used-up row even while a queue is full), so a stall lasts until
+  ``P[nb - D]`` inclusive and the CCU jumps over it in one step; batch loads are jumps
+  as well.
 
 The kernel therefore walks the detector rows (one step per row, one per non-zero), does
 O(N) work per broadcast, and then one sequential pass per PE over the entries of the
-broadcast columns for the values, Spmat line reads and bypass hits (rules S and A).
+broadcast columns for the values, Spmat line reads, bypass hits and the cycle of the
+last accumulator write (rules S and A), which ends the run (docs/timing.md "End of a
+run").
 Everything happens in one numba call per pass (compiled with ``cache=True``).
 """
 from __future__ import annotations
@@ -111,9 +115,9 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
     btime = np.empty(M, dtype=np.int64)     # cycle of broadcast m
     P = np.empty(M, dtype=np.int64)         # cycle the last PE pops broadcast m
     ready = np.full(N, -1, dtype=np.int64)  # last work cycle of the PE's previous column
-    t = 0                                   # the CCU's current cycle
+    t = 1                                   # the CCU's current cycle (cycle 0 loads row 0)
     nb = 0                                  # broadcasts made so far
-    last_ccu = -1                           # last cycle the CCU did anything
+    last_ccu = 0                            # last cycle the CCU did anything
     stalls = 0
     loads = 0
     max_occ = 0
@@ -129,28 +133,28 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
             last_ccu = t - 1
         if row < n_rows:
             base = row * N
-            width = min(N, cols - base)
-            # (start, stop) of this row's columns; non-zeros found by scanning x_q
             c = 0
             while True:
-                # next non-zero bank >= c, or width when none
-                while c < width and x_q[base + c] == 0:
+                # next non-zero bank >= c; every row is N banks wide (banks past the last
+                # column hold zeros), N when none
+                while c < N and (base + c >= cols or x_q[base + c] == 0):
                     c += 1
-                # this cycle: stall check first
-                if nb >= D and P[nb - D] >= t:
-                    stalls += P[nb - D] - t + 1
-                    t = P[nb - D] + 1
-                if c == width:
-                    # nothing left in the row: the cycle moves to the next row
+                if c == N:
+                    # nothing left in the row: the cycle moves to the next row, even while
+                    # a queue is full
                     last_ccu = t
                     t += 1
                     break
+                # a non-zero found: it waits while some queue is full (a stall)
+                if nb >= D and P[nb - D] >= t:
+                    stalls += P[nb - D] - t + 1
+                    t = P[nb - D] + 1
                 # broadcast column base + c in cycle t
                 nb, popped_all, max_occ = _broadcast(t, nb, L, ready, P, btime, popped_all,
                                                      max_occ, N)
                 last_ccu = t
                 t += 1
-                if c == width - 1:
+                if c == N - 1:
                     break  # last bank: the row move happens in the same cycle
                 c += 1
         else:
@@ -163,12 +167,6 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
             last_ccu = t
             t += 1
 
-    last = last_ccu
-    for k in range(N):
-        if ready[k] > last:
-            last = ready[k]
-    cycles = last + 1 + latency
-
     # ---- per-PE entry pass: values (rule A), Spmat lines (rule S), bypass ----------
     counters = np.zeros((7, N), dtype=np.int64)
     line_shift = -1
@@ -176,6 +174,7 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
         if (np.int64(1) << sh) == entries_per_line:
             line_shift = sh
     acc = np.zeros(pass_rows, dtype=np.int64)
+    last_write = np.int64(-1)               # cycle of the last accumulator write (rule A)
     for k in range(N):
         e0 = entry_start[k]
         busy = 0
@@ -223,6 +222,9 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
                 v = code[e0 + a]
                 if v != 0:
                     busy += 1
+                    w = p + 1 + (a - a0) + latency      # issued in p + 1 + (a - a0)
+                    if w > last_write:
+                        last_write = w
                     lr = np.int64(local_row[e0 + a])
                     if chain and prev_row == lr:
                         bypass += 1
@@ -241,10 +243,19 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
         counters[0, k] = busy
         counters[1, k] = pad
         counters[2, k] = empty
-        counters[3, k] = cycles - busy - pad - empty   # derived here; the simpy model counts it
         counters[4, k] = M
         counters[5, k] = lines
         counters[6, k] = bypass
+
+    # ---- end of the run: the last write + 2, or after the last CCU / PE cycle ----------
+    cycles = last_ccu + 1
+    for k in range(N):
+        if ready[k] + 1 > cycles:
+            cycles = ready[k] + 1
+    if last_write >= 0 and last_write + 2 > cycles:
+        cycles = last_write + 2
+    for k in range(N):   # derived here; the simpy model counts it
+        counters[3, k] = cycles - counters[0, k] - counters[1, k] - counters[2, k]
 
     scalars = np.zeros(N_SCALARS, dtype=np.int64)
     scalars[0] = cycles

@@ -67,7 +67,7 @@ class SimpyModel:
                 codes=pass_layout.code[lo:hi].tolist(), zs=pass_layout.z[lo:hi].tolist(),
                 codebook_q=codebook_q, shift=cfg.weight_frac_bits,
                 bias_col=pass_layout.cols if has_bias else -1,
-                bias_of_row=bias_of_row, dest=act.dest)
+                bias_of_row=bias_of_row, dest=act.dest, latency=cfg.arithmetic_latency)
             pe = ProcessingElement(env, k, queue, PointerReadUnit(pass_layout.ptr[k]),
                                    SpmatReadUnit(cfg.entries_per_line), arith, act)
             self.queues.append(queue)
@@ -87,8 +87,11 @@ class SimpyModel:
         ccu, pes, n = self.ccu, self.pes, self.pass_layout.n_pe
         if not ccu.done or any(len(q) for q in self.queues):
             raise RuntimeError("simulation ended with work left (CCU not done or a queue not empty)")
+        # the end (docs/timing.md): 2 cycles after the last accumulator write, but never
+        # before the CCU and every PE have done their last cycle
         last = max([ccu.last_active_cycle] + [pe.last_work_cycle for pe in pes])
-        cycles = last + 1 + self.cfg.arithmetic_latency
+        last_write = max(pe.arithmetic.last_write_cycle for pe in pes)
+        cycles = max(last + 1, last_write + 2 if last_write >= 0 else 0)
 
         def per_pe(values) -> np.ndarray:
             return np.array(list(values), dtype=np.int64)

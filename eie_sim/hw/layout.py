@@ -11,7 +11,7 @@
   even/odd pointer banks let ``p[j]`` and ``p[j+1]`` be read in one cycle.
 * The bias is one extra column (the *bias column*, activation 1.0) broadcast after the
   last real activation. Its entries carry the bias of their row in fixed point
-  (docs/timing.md, choice 4); ``v = 1`` marks a real bias entry, ``v = 0`` padding.
+  (docs/timing.md, choice 3); ``v = 1`` marks a real bias entry, ``v = 0`` padding.
 * Spmat SRAM lines hold ``entries_per_line`` entries; entry ``a`` of a PE is in line
   ``a // entries_per_line``.
 * A layer with more rows per PE than the destination register file runs in *output

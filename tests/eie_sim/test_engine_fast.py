@@ -47,9 +47,10 @@ def reference_run_pass(pl, ll, x_q, cfg) -> PassStats:
     pops, lines, bypass = [0] * N, [0] * N, [0] * N
     acc = np.zeros(pl.rows, dtype=np.int64)
     max_occ = 0
-    last_active = -1
+    last_active = 0          # cycle 0: the detector loads row 0
+    last_write = -1
 
-    t = 0
+    t = 1
     while True:
         occ = [len(q) for q in queues]        # queue state at the start of cycle t
         if done and not any(occ) and not any(left):
@@ -60,29 +61,31 @@ def reference_run_pass(pl, ll, x_q, cfg) -> PassStats:
         # ---- rule B: the CCU ----
         if not done:
             last_active = t
+            full = any(o == D for o in occ)
             if loading > 0:
                 loading -= 1
                 batch_loads += 1
-            elif any(o == D for o in occ):
-                stalls += 1
             elif row < n_rows:
-                width = min(N, cols - row * N)
-                found = None
-                for c in range(last_bank + 1, width):
-                    if x_q[row * N + c] != 0:
+                found = None                      # every row is N banks wide
+                for c in range(last_bank + 1, N):
+                    if row * N + c < cols and x_q[row * N + c] != 0:
                         found = c
                         break
-                move = True
-                if found is not None:
+                move = found is None              # a used-up row is left, full queues or not
+                if found is not None and full:
+                    stalls += 1                   # a found non-zero waits
+                elif found is not None:
                     sent = row * N + found
                     last_bank = found
-                    move = found == width - 1
+                    move = found == N - 1
                 if move:
                     row, last_bank = row + 1, -1
                     if 0 < row < n_rows and row % R == 0:
                         loading = cfg.batch_load_cycles
                     if row == n_rows and not pl.has_bias:
                         done = True
+            elif full:
+                stalls += 1               # the bias column waits like any broadcast
             else:
                 sent = cols               # the bias column, then done
                 done = True
@@ -111,6 +114,7 @@ def reference_run_pass(pl, ll, x_q, cfg) -> PassStats:
                     writes = int(pl.code[g]) != 0
                     if writes:
                         busy[k] += 1
+                        last_write = t + lat       # written arithmetic_latency cycles later
                         if prev_issue[k] is not None and prev_issue[k] == (t - 1, True, r):
                             bypass[k] += 1
                         i = r * N + k
@@ -135,7 +139,7 @@ def reference_run_pass(pl, ll, x_q, cfg) -> PassStats:
                 q.append(sent)
         t += 1
 
-    cycles = last_active + 1 + lat
+    cycles = max(last_active + 1, last_write + 2 if last_write >= 0 else 0)
     arr = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
     starved = arr([cycles - busy[k] - padding[k] - empty[k] for k in range(N)])
     return PassStats.build(cycles=cycles, busy=arr(busy), padding=arr(padding), empty=arr(empty),
@@ -199,7 +203,9 @@ def test_one_pe_all_nonzero_formula(bias):
     x_q = np.full(30, 256, dtype=np.int64)
     (s,) = run_layer(layout, x_q, cfg)
     e = layout.passes[0].col_entries[0]
-    assert s.cycles == 2 + int(np.maximum(1, e).sum()) + cfg.arithmetic_latency
+    assert e[-1] > 0      # the last broadcast column ends with a write
+    # start-up cycle, broadcast, pop; the columns back to back; write + 2 (docs/timing.md)
+    assert s.cycles == 4 + int(np.maximum(1, e).sum()) + cfg.arithmetic_latency
     assert s.broadcasts == 30 + int(bias)
     s.check_accounting()
     assert s.equal(reference_run_pass(layout.passes[0], layout, x_q, cfg))
@@ -207,14 +213,15 @@ def test_one_pe_all_nonzero_formula(bias):
 
 
 def test_single_entry_timeline():
-    """1 PE, one column with 3 entries: broadcast t0, pop t1, work t2..t4, write +3."""
+    """1 PE, one column with 3 entries: row 0 loaded in cycle 0, broadcast 1, pop 2,
+    entries issued 3..5, the last written in 5 + 4 = 9, the run ends 2 cycles later."""
     cfg = ArchConfig(pes=1).validate()
     codes = np.zeros((5, 1), dtype=np.uint8)
     codes[[0, 2, 4], 0] = [1, 2, 3]
     layout = build_layer(codes, [0.0, 0.5, 0.25, -1.0], None, cfg)
     s = run_pass(layout.passes[0], layout, np.array([256]), cfg)
-    assert s.cycles == 2 + 3 + 3
-    assert list(s.pe.busy) == [3] and list(s.pe.starved) == [5]
+    assert s.cycles == 9 + 2
+    assert list(s.pe.busy) == [3] and list(s.pe.starved) == [8]
     assert s.broadcasts == 1 and list(s.pe.pointer_reads) == [1]
     assert list(s.pe.spmat_line_reads) == [1] and s.max_queue_occupancy == 1
     assert list(s.acc) == [128, 0, 64, 0, -256]
@@ -241,7 +248,7 @@ def test_padding_entries():
     assert layout.passes[0].n_padding == 2
     s = run_pass(layout.passes[0], layout, np.array([256]), cfg)
     assert list(s.pe.padding) == [2] and list(s.pe.busy) == [1]
-    assert s.cycles == 2 + 3 + 3
+    assert s.cycles == 5 + cfg.arithmetic_latency + 2     # the real entry is issued last, in 5
     assert s.acc[11] == 256
     assert s.equal(reference_run_pass(layout.passes[0], layout, np.array([256]), cfg))
 
@@ -260,8 +267,9 @@ def test_all_zero_activations(bias):
         loads = (n_rows - 1) // 2 * cfg.batch_load_cycles
         assert s.batch_load_cycles == loads
         if not bias:
-            # one cycle per row plus the loads; nothing else happens
-            assert s.cycles == n_rows + loads + cfg.arithmetic_latency
+            # the start-up cycle, one cycle per row plus the loads; nothing is written, so
+            # the run ends the cycle after the detector has left its last row
+            assert s.cycles == 1 + n_rows + loads
             assert not s.pe.busy.any() and not s.acc.any()
     np.testing.assert_array_equal(layer_acc(run_layer(layout, x_q, cfg), layout),
                                   numpy_acc(codes, layout, x_q, cfg))
@@ -377,11 +385,12 @@ def test_layout_fast_path_matches_build_pass(seed, pes, regs, rows, cols, densit
 def test_one_pe_formula_needs_queue_depth_two():
     """docs/timing.md's 1-PE formula assumes the queue keeps up. With queue_depth 1 the
     CCU can broadcast only every other cycle (the slot freed by a pop is reusable one
-    cycle later), so 1-entry columns starve the PE: n one-entry columns take 2n + 1 + 3."""
+    cycle later), so 1-entry columns starve the PE: the last of n one-entry columns is
+    issued in 2n + 1 instead of n + 2 (then written 4 cycles later, the end 2 after that)."""
     n = 6
     codes = np.ones((1, n), dtype=np.uint8)
     x_q = np.full(n, 256, dtype=np.int64)
-    for depth, expect in ((1, 2 * n + 1 + 3), (2, 2 + n + 3)):
+    for depth, expect in ((1, 2 * n + 1 + 4 + 2), (2, n + 2 + 4 + 2)):
         cfg = ArchConfig(pes=1, queue_depth=depth).validate()
         layout = build_layer(codes, [0.0, 1.0], None, cfg)
         s = run_pass(layout.passes[0], layout, x_q, cfg)

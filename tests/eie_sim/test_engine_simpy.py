@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import round_product
 from eie_sim.hw.counters import PassStats
-from eie_sim.hw.engine_simpy import run_pass
+from eie_sim.hw.engine_fast import run_pass as fast_run_pass
+from eie_sim.hw.engine_simpy import SimpyModel, run_pass
 from eie_sim.hw.layout import build_layer
 from eie_sim.hw.units.lnzd import LeadingNonZeroDetector
 
@@ -63,7 +64,7 @@ def literal_run_pass(pl, ll, x_q, cfg) -> PassStats:
     line = [-1] * n
     c = {name: [0] * n for name in ("busy", "padding", "empty", "pops", "lines", "bypass")}
     dest = np.zeros(pl.rows, dtype=np.int64)
-    max_occ, last_active, t = 0, -1, 0
+    max_occ, last_active, last_write, t = 0, 0, -1, 1     # cycle 0 loads detector row 0
     while True:
         occ = [len(q) for q in queues]                # start-of-cycle state
         if done and not any(occ) and not any(left):
@@ -75,19 +76,25 @@ def literal_run_pass(pl, ll, x_q, cfg) -> PassStats:
             if loading:
                 loading -= 1
                 load_cycles += 1
-            elif max(occ) >= depth:
-                stalls += 1
             elif row < n_rows:
-                row_end = min(n, cols - row * n) - 1
-                found = [b for b in range(last_bank + 1, row_end + 1) if x_q[row * n + b] != 0]
-                if found:
+                row_end = n - 1                       # N banks, zeros past the last column
+                found = [b for b in range(last_bank + 1, n)
+                         if row * n + b < cols and x_q[row * n + b] != 0]
+                if found and max(occ) >= depth:       # a found non-zero waits
+                    stalls += 1
+                    continue_row = True
+                else:
+                    continue_row = False
+                if found and not continue_row:
                     sent = (row * n + found[0], int(x_q[row * n + found[0]]))
                     last_bank = found[0]
-                if not found or found[0] == row_end:
+                if not found or (not continue_row and found[0] == row_end):
                     row, last_bank = row + 1, -1
                     if 0 < row < n_rows and row % regs == 0:
                         loading = cfg.batch_load_cycles
                     done = row == n_rows and not pl.has_bias
+            elif max(occ) >= depth:
+                stalls += 1
             else:
                 sent = (cols, 1 << cfg.act_frac_bits)
                 done = True
@@ -117,6 +124,7 @@ def literal_run_pass(pl, ll, x_q, cfg) -> PassStats:
                             dest[g] += round_product(int(ll.codebook_q[pl.code[flat]]) * cur[1],
                                                      cfg.weight_frac_bits)
                         last[k] = (t, cur[4])
+                        last_write = t + cfg.arithmetic_latency
                 else:
                     c["empty"][k] += 1
                 left[k] -= 1
@@ -130,7 +138,7 @@ def literal_run_pass(pl, ll, x_q, cfg) -> PassStats:
             for q in queues:
                 q.append(sent)
         t += 1
-    cycles = last_active + 1 + cfg.arithmetic_latency
+    cycles = max(last_active + 1, last_write + 2 if last_write >= 0 else 0)
     arr = {name: np.array(v, dtype=np.int64) for name, v in c.items()}
     return PassStats.build(cycles=cycles, busy=arr["busy"], padding=arr["padding"], empty=arr["empty"],
                      starved=cycles - arr["busy"] - arr["padding"] - arr["empty"],
@@ -150,7 +158,10 @@ def broadcasts_of(x_q, pl) -> int:
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize("depth", [1, 2, 8])
 def test_one_pe_all_nonzero_formula(with_bias, depth):
-    """cycles = 2 + sum over sent columns of max(1, entries) + latency (depth >= 2).
+    """cycles = 4 + sum over sent columns of max(1, entries) + latency (depth >= 2, the
+    last column ending with a write): cycle 0 loads detector row 0, the first column is
+    sent in 1 and popped in 2, the columns follow back to back, the last entry is written
+    ``latency`` cycles after its issue and the run ends 2 cycles after that write.
 
     With depth 1 a queue holding one entry is full: the next column can only be sent
     the cycle after the pop and popped the cycle after that, so every column but the
@@ -164,12 +175,13 @@ def test_one_pe_all_nonzero_formula(with_bias, depth):
     x = rng.integers(1, 300, 30)
     st_ = run_pass(lay.passes[0], lay, x, cfg)
     e = lay.passes[0].col_entries[0]                           # bias column included
+    assert e[-1] > 0
     if depth >= 2:
-        assert st_.cycles == 2 + int(np.maximum(1, e).sum()) + cfg.arithmetic_latency
-        assert st_.pe.starved[0] == 2 + cfg.arithmetic_latency
+        assert st_.cycles == 4 + int(np.maximum(1, e).sum()) + cfg.arithmetic_latency
+        assert st_.pe.starved[0] == 4 + cfg.arithmetic_latency
     else:
-        pops = 1 + np.concatenate([[0], np.cumsum(np.maximum(2, e[:-1]))])
-        assert st_.cycles == pops[-1] + max(1, e[-1]) + 1 + cfg.arithmetic_latency
+        pops = 2 + np.concatenate([[0], np.cumsum(np.maximum(2, e[:-1]))])
+        assert st_.cycles == pops[-1] + e[-1] + cfg.arithmetic_latency + 2
     check_invariants(st_, cfg)
     assert st_.broadcasts == 30 + int(with_bias)
     assert st_.pe.pointer_reads[0] == 30 + int(with_bias)
@@ -214,18 +226,20 @@ def test_fig2_hand_derived_cycles():
     queue depth 2, no bias. Entries per PE of the broadcast columns (0 1 2 4 5 7):
     PE0 3 1 2 2 2 2, PE1 1 1 1 1 2 2, PE2 0 0 1 3 1 2, PE3 1 1 3 1 1 1.
 
-    cycle 0: CCU sends col 0.                  1: sends col 1; all PEs pop col 0.
-    cycle 2: sends col 2; PE1-3 pop col 1 (PE0 works col 0 in 2, 3, 4).
-    cycle 3: PE0's queue holds 2 (cols 1, 2) -> stall; PE1-3 pop col 2.
-    cycle 4: PE0's queue still full -> stall; PE0 pops col 1 (last cycle of col 0).
-    cycle 5: nothing after bank 2 in row 0 (bank 3 is zero): move to row 1, no
-             broadcast; PE0 pops col 2 (works it in 6, 7).
-    cycle 6: sends col 4.  7: sends col 5; PE0 pops col 4 (8, 9), PE2 pops col 4 (8-10).
-    cycle 8: sends col 7 (last bank: row 2 = end, no bias: CCU done).
-    PE0 then pops col 5 at 9 (10, 11) and col 7 at 11 (12, 13); PE2 pops col 5 at 10
-    (11) and col 7 at 11 (12, 13). Last work cycle 13 -> cycles = 13 + 1 + 3 = 17.
-    With depth 8 the CCU never stalls (b = 0 1 2 . 4 5 6); PE0 works 2..13 without a
-    gap either way, so also 17 cycles.
+    cycle 0: the detector loads row 0.        1: CCU sends col 0.
+    cycle 2: sends col 1; all PEs pop col 0 (PE0 works it in 3, 4, 5).
+    cycle 3: sends col 2; PE1-3 pop col 1.
+    cycle 4: PE0's queue holds 2 (cols 1, 2) and is full, but nothing is left after
+             bank 2 in row 0 (bank 3 is zero): the detector moves to row 1 anyway.
+    cycle 5: col 4 found; PE0's queue still full -> stall; PE0 pops col 1.
+    cycle 6: sends col 4; PE0 pops col 2 (works it in 7, 8).
+    cycle 7: sends col 5.
+    cycle 8: col 7 found; PE0 holds cols 4, 5 -> stall; PE0 pops col 4 (9, 10).
+    cycle 9: sends col 7 (bank N-1: row 2 = end, no bias: CCU done).
+    PE0 then pops col 5 at 10 (11, 12) and col 7 at 12 (13, 14); its last entry, issued
+    in 14, is written in 14 + 4 = 18 and the run ends in 18 + 2 = 20 cycles.
+    With depth 8 the CCU never stalls (sent 1 2 3, row move 4, sent 5 6 7); PE0 works
+    3..14 without a gap either way, so also 20 cycles.
     """
     w = fig2_matrix()
     x = np.zeros(8, dtype=np.int64)
@@ -234,19 +248,19 @@ def test_fig2_hand_derived_cycles():
     lay = layer(w, cfg)
     st_ = run_pass(lay.passes[0], lay, x, cfg)
     check_invariants(st_, cfg)
-    assert st_.cycles == 17
+    assert st_.cycles == 20
     assert st_.queue_full_stalls == 2
     assert st_.broadcasts == 6
     assert st_.max_queue_occupancy == 2
     assert st_.pe.busy.tolist() == [12, 8, 7, 8]
     assert st_.pe.empty.tolist() == [0, 0, 2, 0]
     assert st_.pe.padding.tolist() == [0, 0, 0, 0]
-    assert st_.pe.starved.tolist() == [5, 9, 8, 9]
+    assert st_.pe.starved.tolist() == [8, 12, 11, 12]
     assert st_.pe.pointer_reads.tolist() == [6, 6, 6, 6]
     np.testing.assert_array_equal(st_.acc, numpy_reference(w, lay, x, cfg))
     deep = ArchConfig(pes=4, queue_depth=8)
     st8 = run_pass(lay.passes[0], lay, x, deep)
-    assert (st8.cycles, st8.queue_full_stalls) == (17, 0)
+    assert (st8.cycles, st8.queue_full_stalls) == (20, 0)
     assert st8.max_queue_occupancy == 3
 
 
@@ -261,10 +275,11 @@ def test_empty_columns_cost_one_cycle_each():
     lay = layer(codes, cfg)
     x = np.full(6, 256, dtype=np.int64)
     st_ = run_pass(lay.passes[0], lay, x, cfg)
-    # rows of banks: (0,1) (2,3) (4,5); every row costs 2 broadcasts: cols sent at 0..5.
-    # PE1 (all slices empty): pops at 1..6, one empty cycle each in 2..7 -> last 7.
-    # PE0: col 0 (1 entry) in 2, then cols 1-4 empty in 3..6, col 5 (1 entry) in 7.
-    assert st_.cycles == 7 + 1 + 3
+    # rows of banks: (0,1) (2,3) (4,5); every row costs 2 broadcasts: cols sent at 1..6.
+    # PE1 (all slices empty): pops at 2..7, one empty cycle each in 3..8 -> last 8.
+    # PE0: col 0 (1 entry) in 3, then cols 1-4 empty in 4..7, col 5 (1 entry) in 8,
+    # written in 8 + 4 = 12: the run ends in 12 + 2.
+    assert st_.cycles == 8 + 4 + 2
     assert st_.pe.empty.tolist() == [4, 6]
     assert st_.pe.busy.tolist() == [2, 0]
     assert st_.pe.spmat_line_reads.tolist() == [1, 0]
@@ -282,8 +297,8 @@ def test_padding_run_takes_cycles_and_writes_nothing():
     assert p.z.tolist() == [0, 15, 3, 15, 2]
     x = np.array([-333], dtype=np.int64)
     st_ = run_pass(p, lay, x, cfg)
-    assert st_.cycles == 2 + 5 + 3
-    assert (st_.pe.busy[0], st_.pe.padding[0], st_.pe.starved[0]) == (3, 2, 5)
+    assert st_.cycles == 7 + 4 + 2      # entries issued 3..7, the last (real) one written in 11
+    assert (st_.pe.busy[0], st_.pe.padding[0], st_.pe.starved[0]) == (3, 2, 8)
     assert st_.pe.spmat_line_reads[0] == 1
     np.testing.assert_array_equal(st_.acc, numpy_reference(codes, lay, x, cfg))
     assert np.count_nonzero(st_.acc) == 3                      # padding rows untouched
@@ -297,19 +312,19 @@ def test_bypass_only_on_back_to_back_writes_of_one_row():
     codes[7, 3] = 3                 # cols 3 and 5 start on row 7, where col 1 ended
     codes[7, 5] = 4
     lay = layer(codes, cfg)
-    # CCU sends col 0 at 0, col 1 at 1, moves past col 2 at 2, sends col 3 at 3, moves
-    # past 4 and 5. PE issues col 0 (rows 0, 5) in 2, 3, col 1 (rows 5, 7) in 4, 5 and
-    # pops col 3 in 5, issuing row 7 in 6: two back-to-back same-row writes.
+    # CCU sends col 0 at 1, col 1 at 2, moves past col 2 at 3, sends col 3 at 4, moves
+    # past 4 and 5. PE issues col 0 (rows 0, 5) in 3, 4, col 1 (rows 5, 7) in 5, 6 and
+    # pops col 3 in 6, issuing row 7 in 7: two back-to-back same-row writes.
     x = np.array([10, 20, 0, 30, 0, 0], dtype=np.int64)
     st_ = run_pass(lay.passes[0], lay, x, cfg)
     assert st_.pe.bypass_hits[0] == 2
-    assert st_.cycles == 6 + 1 + 3
-    # col 5 instead: sent at 5, popped at 6, row 7 issued at 7 after an idle cycle 6
+    assert st_.cycles == 7 + 4 + 2
+    # col 5 instead: sent at 6, popped at 7, row 7 issued at 8 after an idle cycle 7
     x = np.array([10, 20, 0, 0, 0, 30], dtype=np.int64)
     st_ = run_pass(lay.passes[0], lay, x, cfg)
     assert st_.pe.bypass_hits[0] == 1
-    assert st_.cycles == 7 + 1 + 3
-    assert st_.pe.starved[0] == 11 - 5
+    assert st_.cycles == 8 + 4 + 2
+    assert st_.pe.starved[0] == 14 - 5
 
 
 # ---------------------------------------------------------------------------------
@@ -320,10 +335,11 @@ def test_all_zero_activations_without_bias():
     codes = np.random.default_rng(1).integers(0, 16, (16, 8))
     lay = layer(codes, cfg)
     st_ = run_pass(lay.passes[0], lay, np.zeros(8, dtype=np.int64), cfg)
-    # two empty rows of banks: one cycle each (0, 1), nothing broadcast
-    assert st_.cycles == 1 + 1 + 3
+    # row 0 loaded in 0, two empty rows of banks left in 1 and 2, nothing broadcast or
+    # written: the run ends the cycle after the detector has left its last row
+    assert st_.cycles == 3
     assert st_.broadcasts == 0 and st_.pe.pointer_reads.sum() == 0
-    assert st_.pe.starved.tolist() == [5, 5, 5, 5]
+    assert st_.pe.starved.tolist() == [3, 3, 3, 3]
     assert st_.max_queue_occupancy == 0
     assert not st_.acc.any()
 
@@ -335,8 +351,9 @@ def test_all_zero_activations_with_bias():
     lay = layer(codes, cfg, bias)
     x = np.zeros(8, dtype=np.int64)
     st_ = run_pass(lay.passes[0], lay, x, cfg)
-    # rows moved at 0, 1; bias sent at 2, popped at 3; each PE has 2 bias entries (4, 5)
-    assert st_.cycles == 5 + 1 + 3
+    # row 0 loaded in 0, rows left in 1, 2; bias sent at 3, popped at 4; each PE has 2
+    # bias entries (issued 5, 6), the last written in 10
+    assert st_.cycles == 10 + 2
     assert st_.broadcasts == 1
     assert st_.pe.busy.tolist() == [2, 2, 2, 2]
     np.testing.assert_array_equal(st_.acc, lay.bias_q)
@@ -348,13 +365,13 @@ def test_all_zero_activations_with_bias():
 def test_queue_depth_one_vs_eight_hand_case():
     """2 PEs, 4 columns all sent. PE0's slices have 4 1 1 1 entries, PE1's 1 1 1 4.
 
-    depth 8: sent at 0 1 2 3; PE0 pops at 1, 5, 6, 7 -> last work 8; PE1 pops at 1, 2,
-      3, 4 -> last work 8. cycles = 8 + 4 = 12, no stall.
-    depth 1: a queue holding one entry is full. Sent at 0; stall at 1 (both hold col 0,
-      popped in 1); sent at 2; stall 3 (both hold col 1; PE1 pops it); stall 4, 5
-      (PE0 still holds col 1 until it pops it in 5, its last col-0 cycle); sent at 6;
-      stall 7 (both pop col 2); sent at 8; both pop col 3 at 9; PE1 works 10..13.
-      cycles = 13 + 4 = 17, 5 stalls.
+    depth 8: sent at 1 2 3 4; PE0 pops at 2, 6, 7, 8 -> last issue 9; PE1 pops at 2, 3,
+      4, 5 -> last issue 9. cycles = 9 + 4 + 2 = 15, no stall.
+    depth 1: a queue holding one entry is full. Sent at 1; stall at 2 (both hold col 0,
+      popped in 2); sent at 3; stall 4 (both hold col 1; PE1 pops it); stall 5, 6
+      (PE0 still holds col 1 until it pops it in 6, its last col-0 cycle); sent at 7;
+      stall 8 (both pop col 2); sent at 9; both pop col 3 at 10; PE1 issues 11..14.
+      cycles = 14 + 4 + 2 = 20, 5 stalls.
     """
     codes = np.zeros((8, 4), dtype=np.int64)
     codes[[0, 2, 4, 6, 1], 0] = 1
@@ -371,8 +388,8 @@ def test_queue_depth_one_vs_eight_hand_case():
         check_invariants(st_, cfg)
         np.testing.assert_array_equal(st_.acc, numpy_reference(codes, lay, x, cfg))
         results[depth] = (st_.cycles, st_.queue_full_stalls, st_.max_queue_occupancy)
-    assert results[8] == (12, 0, 3)     # PE0 holds cols 1-3 at the start of cycle 4
-    assert results[1] == (17, 5, 1)
+    assert results[8] == (15, 0, 3)     # PE0 holds cols 1-3 at the start of cycle 5
+    assert results[1] == (20, 5, 1)
 
 
 # ---------------------------------------------------------------------------------
@@ -381,8 +398,12 @@ def test_queue_depth_one_vs_eight_hand_case():
 def test_input_batches_hand_case():
     """1 PE, 2 source registers (batch = 2 columns), 5 columns all non-zero, one entry
     each; activation SRAM port 16 bits -> batch_load_cycles = ceil(2*16/16) = 2.
-    CCU: sends 0, 1 (moves into row 2 = batch 1), loads 2-3, sends 2 at 4, 3 at 5
-    (row 4 = batch 2), loads 6-7, sends 4 at 8. PE pops at 1, 2, 5, 6, 9 -> last 10."""
+    CCU: loads row 0 in 0, sends 0, 1 at 1, 2 (moves into row 2 = batch 1), loads 3-4,
+    sends 2 at 5, 3 at 6 (row 4 = batch 2), loads 7-8, sends 4 at 9. PE pops at 2, 3, 6,
+    7, 10. Pass 0 holds rows 0 and 1 (2 destination registers): their entries are
+    issued in 3 and 4 (the last written in 8), the empty slices of columns 2-4 take
+    cycles 7, 8 and 11, so the run ends in 12, after the PE's last cycle (docs/timing.md
+    "End of a run": never before the last CCU or PE cycle)."""
     cfg = ArchConfig(pes=1, act_regs_per_pe=2, act_sram_width_bits=16)
     assert cfg.batch_load_cycles == 2
     codes = np.eye(5, dtype=np.int64) * 7
@@ -390,7 +411,8 @@ def test_input_batches_hand_case():
     x = np.arange(1, 6, dtype=np.int64) * 50
     st_ = run_pass(lay.passes[0], lay, x, cfg)
     assert st_.batch_load_cycles == 4
-    assert st_.cycles == 10 + 1 + 3
+    assert st_.cycles == 11 + 1
+    assert (st_.pe.busy[0], st_.pe.empty[0]) == (2, 3)
     check_invariants(st_, cfg)
 
 
@@ -496,3 +518,89 @@ def test_shallow_queue_stalls_and_occupancy_bound():
     assert st_.queue_full_stalls > 0
     assert st_.max_queue_occupancy == 2
     assert st_.differences(literal_run_pass(lay.passes[0], lay, x, cfg)) == []
+
+
+# ---------------------------------------------------------------------------------
+# the released simulator's small cases (issue: exact reference rules; 8 PEs, our
+# queue_depth = its circular-buffer size B - 1)
+# ---------------------------------------------------------------------------------
+def traced(codes, x, cfg, bias=None):
+    """(PassStats of both engines, the simpy CCU's broadcast cycles) of a 1-pass layer."""
+    lay = build_layer(np.asarray(codes), CODEBOOK, bias, cfg)
+    (p,) = lay.passes
+    model = SimpyModel(p, lay, np.asarray(x, dtype=np.int64), cfg)
+    st_ = model.run()
+    fast = fast_run_pass(p, lay, np.asarray(x, dtype=np.int64), cfg)
+    assert fast.differences(st_) == []
+    return st_, model.ccu.broadcast_cycles
+
+
+@pytest.mark.parametrize("depth", [7, 3])
+def test_reference_one_and_two_activations(depth):
+    """One entry per PE. One non-zero activation: broadcast in 1, popped 2, issued 3,
+    written 7, count 9. Two consecutive ones: writes in 7 and 8, count 10."""
+    cfg = ArchConfig(pes=8, queue_depth=depth)
+    codes = np.zeros((8, 8), dtype=np.int64)
+    codes[:, 0] = 1
+    x = np.zeros(8, dtype=np.int64)
+    x[0] = 256
+    st_, sent = traced(codes, x, cfg)
+    assert (sent, st_.cycles) == ([1], 9)
+    codes[:, 1] = 2
+    x[1] = 128
+    st_, sent = traced(codes, x, cfg)
+    assert (sent, st_.cycles) == ([1, 2], 10)
+
+
+def test_reference_stall_does_not_hold_a_used_up_row():
+    """40 x 16, activations in columns 0, 1 and 8, B = 2 (one entry held), dense weights
+    (5 entries per PE and column). Column 1 waits for a slot (stall in 2); after it, row 0
+    has nothing left and the detector leaves it in 4 although the queues are full; column
+    8 then waits (stalls 5-7) and is sent in 8, one cycle earlier than under a freezing
+    stall (9). PE: columns popped in 2, 7, 12; last entry issued 17, written 21."""
+    cfg = ArchConfig(pes=8, queue_depth=1)
+    codes = np.ones((40, 16), dtype=np.int64)
+    x = np.zeros(16, dtype=np.int64)
+    x[[0, 1, 8]] = [100, 200, 300]
+    st_, sent = traced(codes, x, cfg)
+    assert sent == [1, 3, 8]
+    assert st_.queue_full_stalls == 4 and st_.cycles == 23
+
+
+def test_reference_last_row_is_n_banks_wide():
+    """8 x 13: only column 12 (row 1, bank 4) non-zero, a bias in every PE, B = 4. The
+    detector sends column 12 in 2 and leaves row 1 in 3 (banks 5-7 hold zeros), so the
+    bias goes out in 4, one cycle later than if the row ended at the last column."""
+    cfg = ArchConfig(pes=8, queue_depth=3)
+    codes = np.zeros((8, 13), dtype=np.int64)
+    codes[:, 12] = 5
+    x = np.zeros(13, dtype=np.int64)
+    x[12] = 256
+    bias = np.linspace(0.5, 1.0, 8).astype(np.float32)
+    st_, sent = traced(codes, x, cfg, bias)
+    assert sent == [2, 4]
+    # column 12 issued in 4; bias popped in 5, issued in 6, written in 10
+    assert st_.cycles == 12
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), pes=st.sampled_from([4, 8, 16, 64]),
+       depth=st.sampled_from([1, 2, 3, 7]), rows=st.integers(8, 80), cols=st.integers(1, 70),
+       w_density=st.sampled_from([0.05, 0.2, 0.6]), a_density=st.sampled_from([0.1, 0.4, 1.0]))
+def test_with_a_bias_the_run_ends_two_cycles_after_the_last_write(seed, pes, depth, rows, cols,
+                                                                   w_density, a_density):
+    """Random layers with a (non-zero) bias in every row: the count is the cycle of the
+    last accumulator write + 2, read from the simpy model's own trace (every PE's
+    arithmetic unit records the cycle of its last write)."""
+    rng = np.random.default_rng(seed)
+    cfg = ArchConfig(pes=pes, queue_depth=depth, act_regs_per_pe=64)
+    codes = (rng.random((rows, cols)) < w_density) * rng.integers(1, 16, (rows, cols))
+    bias = rng.uniform(0.5, 2.0, rows).astype(np.float32)
+    x = np.where(rng.random(cols) < a_density, rng.integers(1, 500, cols), 0)
+    lay = build_layer(codes, CODEBOOK, bias, cfg)
+    for p in lay.passes:
+        model = SimpyModel(p, lay, x, cfg)
+        st_ = model.run()
+        last_write = max(pe.arithmetic.last_write_cycle for pe in model.pes)
+        assert st_.cycles == last_write + 2
+        assert st_.equal(fast_run_pass(p, lay, x, cfg))

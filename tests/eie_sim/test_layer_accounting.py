@@ -30,12 +30,13 @@ def _one_pe_layer():
 
 def test_simpy_counts_idle_cycles_itself():
     # one PE, all inputs non-zero: columns of 2, 2, 2 entries back to back; idle are the
-    # broadcast and pop cycles before the first column (2) and the drain (latency 3)
+    # row-load, broadcast and pop cycles before the first column (3) and the drain (the
+    # last write 4 cycles after its issue, the end 2 cycles after that: 5)
     cfg, lay = _one_pe_layer()
     x_q = np.array([256, 256, 256])
     st = engine_simpy.run_pass(lay.passes[0], lay, x_q, cfg)
-    assert st.cycles == 2 + 6 + 3
-    assert st.pe.starved.tolist() == [2 + 3] and st.pe.busy.tolist() == [6]
+    assert st.cycles == 3 + 6 + cfg.arithmetic_latency + 1
+    assert st.pe.starved.tolist() == [3 + 5] and st.pe.busy.tolist() == [6]
     # an all-zero input: nothing broadcast, the PE idles through the whole run
     st0 = engine_simpy.run_pass(lay.passes[0], lay, np.zeros(3, np.int64), cfg)
     assert st0.pe.busy.sum() == 0 and st0.pe.starved.tolist() == [st0.cycles]

@@ -9,6 +9,8 @@ from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import quantize, round_product
 from eie_sim.errors import EngineMismatch, SimulationMismatch
 from eie_sim.hw.counters import PassStats, ccu_min_cycles
+from eie_sim.hw.engine_simpy import SimpyModel
+from eie_sim.hw.layout import build_layer
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.network import simulate_network
 from eie_sim.workloads.layer import Workload
@@ -108,13 +110,14 @@ def test_bound_holds_with_coarse_fixed_point():
 
 
 def test_fast_engine_single_pe_formula():
-    """docs/timing.md: one PE, every activation non-zero:
-    cycles = 2 + sum over columns of max(1, entries) + latency (+ one batch store)."""
+    """docs/timing.md: one PE, every activation non-zero, the last column not empty:
+    cycles = 4 + sum over columns of max(1, entries) + latency (+ one batch store)."""
     cfg = ArchConfig(pes=1, act_regs_per_pe=64)
     lay = synthetic_layer(20, 30, 0.3, 1.0, seed=6)
+    assert np.count_nonzero(lay.codes[:, -1])
     res = simulate_layer(lay, None, cfg)
     work = int(np.maximum((lay.codes != 0).sum(axis=0), 1).sum())
-    assert res.cycles == 2 + work + cfg.arithmetic_latency + cfg.batch_store_cycles
+    assert res.cycles == 4 + work + cfg.arithmetic_latency + cfg.batch_store_cycles
     assert res.counters.queue_full_stalls >= 0 and res.load_efficiency <= 1.0
 
 
@@ -133,10 +136,21 @@ def test_fast_and_simpy_agree_via_verify():
 
 def test_ccu_min_cycles_rule_b():
     cfg = ArchConfig(pes=4, act_regs_per_pe=2, act_sram_width_bits=16)  # batch load: 2 cycles
-    # rows of 4 banks: [1,0,0,1] -> 2, [0,1,0,0] -> 2, [0,0,0,0] -> 1 (new batch: +2), [1,1] (short, last nz) -> 2
+    # cycle 0 loads row 0; rows of 4 banks: [1,0,0,1] -> 2, [0,1,0,0] -> 2, [0,0,0,0] -> 1
+    # (new batch: +2), [1,1,0,0] (the last row is 4 banks wide too: bank 3 is zero) -> 3
     x = np.array([1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1])
-    assert ccu_min_cycles(x, 14, cfg, has_bias=False) == 2 + 2 + 1 + 2 + cfg.batch_load_cycles
-    assert ccu_min_cycles(x, 14, cfg, has_bias=True) == 10
+    assert ccu_min_cycles(x, 14, cfg, has_bias=False) == 1 + 2 + 2 + 1 + 3 + cfg.batch_load_cycles
+    assert ccu_min_cycles(x, 14, cfg, has_bias=True) == 12
+    # without a stall the simpy CCU finishes exactly then
+    rng = np.random.default_rng(4)
+    for bias in (False, True):
+        codes = rng.integers(0, 2, (8, 14))
+        lay = build_layer(codes, np.linspace(0, 1, 16), np.ones(8) if bias else None,
+                          cfg.replace(queue_depth=64), check_fit=False)
+        model = SimpyModel(lay.passes[0], lay, x, cfg.replace(queue_depth=64))
+        st = model.run()
+        assert st.queue_full_stalls == 0
+        assert model.ccu.last_active_cycle + 1 == ccu_min_cycles(x, 14, cfg, has_bias=bias)[0]
 
 
 def test_network_chains_registers_and_no_relu_after_last():

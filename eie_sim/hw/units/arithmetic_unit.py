@@ -1,20 +1,23 @@
 """Arithmetic unit (paper Fig. 4 "Arithm Unit"; docs/timing.md rule A).
 
-An entry ``(v, z)`` issued by the Spmat read unit in cycle ``c`` goes through
+An entry ``(v, z)`` issued by the pointer/Spmat read unit in cycle ``c`` goes through
 
-1. ``c + 1``: codebook lookup ``w = codebook[v]`` (16-bit fixed point) and address
+1. ``c + 1``: the Spmat SRAM read of the entry;
+2. ``c + 2``: codebook lookup ``w = codebook[v]`` (16-bit fixed point) and address
    accumulation ``row = previous row + z + 1`` (restarting at -1 for each column);
-2. ``c + 2``: multiply ``w * a_j`` and read accumulator ``row`` from the destination
+3. ``c + 3``: multiply ``w * a_j`` and read accumulator ``row`` from the destination
    registers;
-3. ``c + 3``: round the product to the accumulator format (to nearest, ties towards
-   +infinity, ``fixed_point.round_product``), add, write back.
+4. ``c + 4``: round the product to the accumulator format (to nearest, ties towards
+   +infinity, ``fixed_point.round_product``), add, write back: the write happens
+   ``arithmetic_latency`` (4) cycles after the issue, and the run ends 2 cycles after the
+   last write (docs/timing.md "End of a run").
 
 Padding entries (``v = 0``) flow through and write nothing. A *bypass* hit is counted
 when an entry that writes follows, in the very next cycle, an entry of the same PE
 that wrote the same row (the adder output is forwarded instead of re-read).
 
 Entries of the bias column (broadcast with activation 1.0) add the bias of their row
-exactly (docs/timing.md choice 4): ``bias_q`` already has the accumulator's format.
+exactly (docs/timing.md choice 3): ``bias_q`` already has the accumulator's format.
 
 Because every product is rounded on its own, the accumulators do not depend on the
 order of the additions; the unit therefore applies a whole column slice when it starts
@@ -29,7 +32,7 @@ class ArithmeticUnit:
     """Decode, multiply-accumulate and bypass detection of one PE."""
 
     def __init__(self, codes: list[int], zs: list[int], codebook_q: list[int], shift: int,
-                 bias_col: int, bias_of_row: list[int], dest: list[int]):
+                 bias_col: int, bias_of_row: list[int], dest: list[int], latency: int):
         self.codes = codes              #: Spmat SRAM: weight index v of each entry
         self.zs = zs                    #: Spmat SRAM: zero run z of each entry
         self.codebook_q = codebook_q    #: decoded weights, weight_frac_bits fixed point
@@ -40,6 +43,8 @@ class ArithmeticUnit:
         self.writes = 0                 #: accumulator writes of real entries
         self.padding = 0                #: padding entries that flowed through
         self.bypass_hits = 0
+        self.latency = latency          #: cycles from issue to accumulator write
+        self.last_write_cycle = -1      #: cycle of the last accumulator write (-1: none)
         self._last_cycle = -2           #: issue cycle of the last entry
         self._last_write_row = -1       #: its row if it wrote, else -1
 
@@ -66,6 +71,7 @@ class ArithmeticUnit:
                 else:                                    # stages 1-3: decode, multiply, add
                     dest[row] += round_product(codebook_q[v] * a, shift)
                 self.writes += 1
+                self.last_write_cycle = cycle + self.latency
                 prev_row = row
             prev_cycle = cycle
             cycle += 1

@@ -2,18 +2,19 @@
 
 In computing mode the CCU repeatedly takes the next non-zero input from the root of the
 leading-non-zero-detection tree (:mod:`.lnzd`) and broadcasts ``(j, a_j)`` over the
-H-tree into every PE's activation queue (:class:`BroadcastBus`). Its state is
-``(row, last_bank)``, starting at ``(0, -1)``; each cycle it
+H-tree into every PE's activation queue (:class:`BroadcastBus`). Cycle 0 loads detector
+row 0; from cycle 1 on its state is ``(row, last_bank)``, starting at ``(0, -1)``, and
+each cycle it
 
 1. does nothing once it is done;
 2. spends the cycle loading an input batch if it is loading one;
-3. stalls (changes nothing; a *queue-full stall*) if any queue was full at the start of
-   the cycle - also when it would only have moved past an empty row (choice 2);
-4. while ``row < n_rows``: broadcasts the first non-zero after ``last_bank`` in ``row``
-   (moving on to the next row in the same cycle if that was the row's last bank), or,
-   when there is none, moves to the next row without broadcasting;
-5. after the last row, broadcasts the bias column (activation 1.0) if the layer has a
-   bias, and is done.
+3. while ``row < n_rows``: looks for the first non-zero after ``last_bank`` in ``row``
+   (every row is ``N`` banks wide; banks past the last column hold zeros). Found: if any
+   queue was full at the start of the cycle it stalls (changes nothing; a *queue-full
+   stall*), else it broadcasts it (moving on to the next row in the same cycle if that
+   was bank ``N - 1``). Nothing left: it moves to the next row, full queues or not;
+4. after the last row, broadcasts the bias column (activation 1.0) if the layer has a
+   bias (stalling like any broadcast while a queue is full), and is done.
 
 Input batches: the source registers hold ``N x R`` activations (``R`` rows of banks).
 Moving into a row that starts a new batch makes the CCU spend the next
@@ -69,23 +70,26 @@ class CentralControlUnit:
         self._batch_to_load = -1
         # counters
         self.broadcasts = 0
+        self.broadcast_cycles: list[int] = []   #: the cycle of every broadcast, in order
         self.queue_full_stalls = 0
         self.batch_load_cycles = 0
-        self.last_active_cycle = -1    #: last cycle the CCU broadcast, moved, stalled or loaded
+        self.last_active_cycle = -1    #: last cycle the CCU loaded row 0, broadcast, moved, stalled or loaded
         self.process = env.process(self.run())
 
     def run(self):
         env = self.env
+        yield env.timeout(1)                           # cycle 0: the detector loads row 0
+        self.last_active_cycle = 0
         self.done = self.row == self.n_rows and not self.has_bias
         while not self.done:
-            if self.full_signal.asserted:              # step 3: freeze while a queue is full
+            if self.full_signal.asserted and self.wants_to_broadcast():   # step 3: stall
                 stalled_from = env.now
                 yield self.full_signal.wait_clear()
                 self.queue_full_stalls += env.now - stalled_from
                 self.last_active_cycle = env.now - 1
                 continue
             self.last_active_cycle = env.now
-            self.step()                                # steps 4-5
+            self.step()                                # steps 3-4
             yield env.timeout(1)
             if self._batch_to_load >= 0:               # step 2, for the next cycles
                 self.load_batch(self._batch_to_load)
@@ -94,17 +98,23 @@ class CentralControlUnit:
                 self.last_active_cycle = env.now + self.load_cycles - 1
                 yield env.timeout(self.load_cycles)
 
+    def wants_to_broadcast(self) -> bool:
+        """This cycle would broadcast (a non-zero is left in the row, or the bias is next):
+        only then does a full queue stall the CCU."""
+        if self.row < self.n_rows:
+            return self.lnzd.scan(self.row % self.regs, self.last_bank) >= 0
+        return True
+
     def step(self) -> None:
-        """One unstalled cycle of rule B (steps 4 and 5)."""
+        """One unstalled cycle of rule B (steps 3 and 4)."""
         if self.row < self.n_rows:
             n = self.n_banks
             reg = self.row % self.regs
             bank = self.lnzd.scan(reg, self.last_bank)
-            row_last_bank = min(n, self.cols - self.row * n) - 1
             if bank >= 0:
                 self.broadcast(self.row * n + bank, self.act_rws[bank].source[reg])
                 self.last_bank = bank
-                if bank == row_last_bank:
+                if bank == n - 1:                      # every row is N banks wide
                     self.next_row()
             else:
                 self.next_row()
@@ -123,6 +133,7 @@ class CentralControlUnit:
     def broadcast(self, j: int, a: int) -> None:
         self.bus.broadcast((j, a))
         self.broadcasts += 1
+        self.broadcast_cycles.append(self.env.now)
 
     def load_batch(self, batch: int) -> None:
         """Load input batch ``batch`` from the activation SRAMs into the source registers."""
