@@ -29,7 +29,8 @@ from compressor.caffe.forward import SYNTHETIC_SEED, forward, layer_workloads, s
 from compressor.caffe.prototxt import load_net
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
-from eie_sim.arch.config_io import ARCH_KEYS, parse_set, read_yaml
+from eie_sim.arch.config_io import ARCH_KEYS, parse_set
+from eie_sim.arch.yaml_doc import read_yaml
 from eie_sim.errors import LayoutError, WorkloadError
 from eie_sim.hw.layout import check_layer_fits
 from eie_sim.sim.layer import simulate_conv_layer

@@ -1,4 +1,4 @@
-"""YAML -> validated :class:`~eie_sim.config.ArchConfig` plus run options and sweeps.
+"""YAML -> validated :class:`~eie_sim.arch.config.ArchConfig` plus run options and sweeps.
 
 A configuration file is one YAML mapping (reference: ``docs/config.md``)::
 
@@ -13,7 +13,7 @@ A configuration file is one YAML mapping (reference: ``docs/config.md``)::
     sweep:                  # cross product of lists of architecture values
       pes: [16, 32, 64]
 
-Every error is a :class:`~eie_sim.config.ConfigError` whose message starts with
+Every error is a :class:`~eie_sim.errors.ConfigError` whose message starts with
 ``file:line: key.path:`` (the line from the YAML node marks when there is one) and says
 what is allowed. Validation lives here; nothing here builds a model.
 """
@@ -30,6 +30,7 @@ import yaml
 
 from eie_sim.arch.config import INT_RANGES, ArchConfig, ConfigError
 from eie_sim.arch.paper import TABLE3
+from eie_sim.arch.yaml_doc import OverlayDoc, YamlDoc, dotted, parse_yaml, read_yaml
 
 #: keys of one synthetic layer in a ``workload: synthetic:`` block (docs/config.md)
 SYNTHETIC_KEYS = ("name", "rows", "cols", "weight_density", "act_density", "seed", "bias",
@@ -100,83 +101,6 @@ class LoadedConfig:
                 "source": self.source, "overrides": list(self.overrides)}
 
 
-# ------------------------------------------------------------------ YAML with lines
-class _Doc:
-    """Plain data of a YAML document plus the line of every key path."""
-
-    def __init__(self, data: Any, lines: dict[tuple, int], source: str):
-        self.data, self.lines, self.source = data, lines, source
-
-    def where(self, path: tuple) -> str:
-        """``file:line: a.b.c`` for a key path (line of the nearest known ancestor)."""
-        p = tuple(path)
-        while p and p not in self.lines:
-            p = p[:-1]
-        line = self.lines.get(p)
-        loc = f"{self.source}:{line}" if line else self.source
-        return f"{loc}: {_dotted(path)}" if path else loc
-
-
-def _dotted(path) -> str:
-    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
-
-
-def _walk(node: yaml.Node, path: tuple, lines: dict, source: str, loader: yaml.SafeLoader):
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out = {}
-        for knode, vnode in node.value:
-            if not isinstance(knode, yaml.ScalarNode):
-                raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {_dotted(path) or 'top level'}: "
-                                  f"keys must be plain names")
-            key = loader.construct_object(knode)
-            if not isinstance(key, str):
-                raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {_dotted(path + (key,))}: "
-                                  f"keys must be names, got {key!r}")
-            if key in out:
-                raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {_dotted(path + (key,))}: "
-                                  f"duplicate key (first at line {lines[path + (key,)]})")
-            lines[path + (key,)] = knode.start_mark.line + 1
-            out[key] = _walk(vnode, path + (key,), lines, source, loader)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(v, path + (i,), lines, source, loader) for i, v in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
-
-
-def parse_yaml(text: str, source: str = "<string>") -> _Doc:
-    """Parse YAML keeping key lines; a syntax error becomes a ConfigError with its line."""
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return _Doc({}, {}, source)
-            lines: dict = {}
-            data = _walk(node, (), lines, source, loader)
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        what = exc.problem or exc.context or "syntax error"
-        raise ConfigError(f"{source}{line}: malformed YAML: {what}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
-    return _Doc(data, lines, source)
-
-
-def read_yaml(path: str | pathlib.Path) -> _Doc:
-    path = pathlib.Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
-    return parse_yaml(text, str(path))
-
-
 # ------------------------------------------------------------------ value checks
 def allowed(key: str) -> str:
     """Human text of what ``key`` accepts."""
@@ -220,11 +144,11 @@ def _unknown(where: str, key: str, known) -> ConfigError:
     return ConfigError(f"{where}: unknown key{hint}; known keys: {', '.join(known)}")
 
 
-def build_arch(values: dict, doc: _Doc | None = None, base: ArchConfig | None = None,
+def build_arch(values: dict, doc: YamlDoc | None = None, base: ArchConfig | None = None,
                path_prefix: tuple = ()) -> ArchConfig:
     """An ArchConfig from flat key/values, every value and the combination checked."""
     base = base or ArchConfig()
-    where = (lambda k: doc.where(path_prefix + (k,))) if doc else (lambda k: _dotted(path_prefix + (k,)))
+    where = (lambda k: doc.where(path_prefix + (k,))) if doc else (lambda k: dotted(path_prefix + (k,)))
     checked = {}
     for key, value in values.items():
         if key not in ARCH_KEYS:
@@ -242,7 +166,7 @@ def build_arch(values: dict, doc: _Doc | None = None, base: ArchConfig | None = 
         raise ConfigError(f"{doc.source if doc else 'config'}: {msg}") from None
 
 
-def build_run(values: Any, doc: _Doc | None = None) -> RunOptions:
+def build_run(values: Any, doc: YamlDoc | None = None) -> RunOptions:
     where = (lambda k: doc.where(("run", k))) if doc else (lambda k: f"run.{k}")
     if values is None:
         return RunOptions()
@@ -261,9 +185,9 @@ def build_run(values: Any, doc: _Doc | None = None) -> RunOptions:
     return RunOptions(**values)
 
 
-def check_sweep(values: Any, base: ArchConfig, doc: _Doc | None = None) -> dict[str, list]:
+def check_sweep(values: Any, base: ArchConfig, doc: YamlDoc | None = None) -> dict[str, list]:
     """A sweep block: each key an architecture key with a non-empty list of values."""
-    where = (lambda *k: doc.where(("sweep",) + k)) if doc else (lambda *k: _dotted(("sweep",) + k))
+    where = (lambda *k: doc.where(("sweep",) + k)) if doc else (lambda *k: dotted(("sweep",) + k))
     if values is None:
         return {}
     if not isinstance(values, dict):
@@ -304,9 +228,9 @@ def expand_sweep(loaded: LoadedConfig) -> list[tuple[dict, ArchConfig]]:
 WORKLOAD_KEYS = ("table3", "synthetic", "npz", "model", "layers", "input", "act_density")
 
 
-def check_workload(values: Any, doc: _Doc | None = None) -> dict | None:
+def check_workload(values: Any, doc: YamlDoc | None = None) -> dict | None:
     """Shape check of a workload block (contents are checked when it is built)."""
-    where = (lambda *k: doc.where(("workload",) + k)) if doc else (lambda *k: _dotted(("workload",) + k))
+    where = (lambda *k: doc.where(("workload",) + k)) if doc else (lambda *k: dotted(("workload",) + k))
     if values is None:
         return None
     if not isinstance(values, dict):
@@ -390,22 +314,6 @@ def _apply_set(data: dict, lines: dict, item: str) -> tuple:
     return path
 
 
-class _OverlayDoc(_Doc):
-    """A document whose overridden keys are reported as ``--set key=value``."""
-
-    def __init__(self, base: _Doc, sets: dict[tuple, str]):
-        super().__init__(base.data, base.lines, base.source)
-        self.sets = sets
-
-    def where(self, path: tuple) -> str:
-        p = tuple(path)
-        while p:
-            if p in self.sets:
-                return f"--set {self.sets[p]}: {_dotted(path)}"
-            p = p[:-1]
-        return super().where(path)
-
-
 # ------------------------------------------------------------------ entry points
 def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple = (),
                 text: str | None = None) -> LoadedConfig:
@@ -418,7 +326,7 @@ def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple 
     elif path is not None:
         doc = read_yaml(path)
     else:
-        doc = _Doc({}, {}, "<defaults>")
+        doc = YamlDoc({}, {}, "<defaults>")
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{doc.source}: expected a mapping of keys at the top level, "
                           f"got {type(doc.data).__name__}")
@@ -427,7 +335,7 @@ def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple 
     set_sources: dict[tuple, str] = {}
     for item in sets:
         set_sources[_apply_set(data, lines, item)] = item
-    doc = _OverlayDoc(_Doc(data, lines, doc.source), set_sources)
+    doc = OverlayDoc(YamlDoc(data, lines, doc.source), set_sources)
     arch_values = {k: v for k, v in data.items() if k not in TOP_SECTIONS}
     arch = build_arch(arch_values, doc)
     run = build_run(data.get("run"), doc)

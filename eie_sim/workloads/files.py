@@ -16,6 +16,7 @@ import numpy as np
 
 from compressor.fileformat import FormatError, load
 from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.config_io import SYNTHETIC_KEYS
 from eie_sim.errors import WorkloadError
 from eie_sim.workloads.layer import LayerWorkload, Workload
 from eie_sim.workloads.synthetic import (

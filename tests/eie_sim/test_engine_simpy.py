@@ -56,7 +56,7 @@ def literal_run_pass(pl, ll, x_q, cfg) -> PassStats:
     per_line = cfg.entries_per_line
     ptr, base = pl.ptr, pl.entry_start
     row, last_bank, loading, done = 0, -1, 0, False
-    broadcasts = stalls = load_cycles = 0
+    stalls = load_cycles = 0
     queues = [deque() for _ in range(n)]
     left = [0] * n
     current = [None] * n          # [column, activation, next address, end, decoded row]

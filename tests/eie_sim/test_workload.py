@@ -159,3 +159,8 @@ def test_npz_arrays_must_be_numeric(tmp_path):
     np.savez(tmp_path / "b.npz", weights=np.ones((2, 3)), bias=np.array([b"x", b"y"]))
     with pytest.raises(WorkloadError, match="bias must hold numbers"):
         from_npz(tmp_path / "b.npz")
+
+
+def test_from_block_refuses_a_synthetic_entry_that_is_not_a_mapping():
+    with pytest.raises(WorkloadError, match="expected a mapping of name, rows, cols"):
+        from_block({"synthetic": [5]}, ArchConfig())
