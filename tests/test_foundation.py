@@ -157,3 +157,12 @@ def test_project_imports_stand_at_the_top_of_modules():
                 if not top and own and (rel, mod.split(".")[0]) not in allowed:
                     late.append(f"{rel}:{line} {mod}")
     assert not late, late
+
+
+def test_no_undefined_names_or_unused_imports():
+    """Pyflakes' checks (ruff's F rules) over the packages, benchmarks and tests: an
+    undefined name on a rarely taken path fails here, not in a user's run."""
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "F", "--quiet",
+                          "--no-cache", "eie_sim", "compressor", "benchmarks", "tests"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
