@@ -45,7 +45,7 @@ def lenet_accuracy(model_path, n_images: int, cfg: ArchConfig, engine="fast",
     # numpy float forward pass of the same (quantized) weights
     h = xs
     for i, lay in enumerate(wl.layers):
-        w = lay.codebook.astype(np.float64)[lay.codes]
+        w = lay.codebook.astype(np.float64)[lay.codes.dense()]
         h = h @ w.T + (0.0 if lay.bias is None else lay.bias.astype(np.float64))
         if i < len(wl.layers) - 1:
             h = np.maximum(h, 0.0)

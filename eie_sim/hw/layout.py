@@ -31,6 +31,7 @@ import numpy as np
 from eie_sim.arch.config import INT_RANGES, ArchConfig
 from eie_sim.arch.fixed_point import quantize_exact_range
 from eie_sim.errors import LayoutError
+from eie_sim.hw.csr import CodesCSR
 
 
 @dataclass
@@ -195,15 +196,16 @@ def _place_entry(out_code, out_z, out_local, w, prev, loc, v, max_z):
 
 
 @numba.njit(cache=True)
-def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
-    """The same images as ``build_pass`` for rows ``start..stop`` of a dense code matrix.
+def _layout_csr_rows(indptr, indices, data, cols, start, stop, n_pe, bias_nz, has_bias, max_z):
+    """The images of ``build_pass`` for rows ``start..stop`` of a CSR code matrix.
 
-    A counting sort instead of ``nonzero`` + ``lexsort``: scanning the rows in order
-    visits every (PE, column) bucket in increasing local row, which is exactly the
-    (pe, col, local) order ``_encode_runs`` expects; padding is inserted the same way.
-    ``bias_nz[i]`` marks pass row ``i`` as having a bias entry (the bias column).
+    A counting sort instead of ``lexsort``: scanning the rows in order (and each row's
+    non-zeros by increasing column) visits every (PE, column) bucket in increasing local
+    row, which is exactly the (pe, col, local) order ``_encode_runs`` expects; padding is
+    inserted the same way. One pass counts the entries of every bucket (padding
+    included), one places them. ``bias_nz[i]`` marks pass row ``i`` as having a bias
+    entry (the bias column).
     """
-    cols = codes.shape[1]
     n_cols_total = cols + (1 if has_bias else 0)
     step = max_z + 1
     counts = np.zeros((n_pe, n_cols_total), dtype=np.int64)
@@ -212,10 +214,10 @@ def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
         rr = r - start
         k = rr % n_pe
         loc = rr // n_pe
-        for c in range(cols):
-            if codes[r, c] != 0:
-                counts[k, c] += 1 + (loc - last[k, c] - 1) // step
-                last[k, c] = loc
+        for e in range(indptr[r], indptr[r + 1]):
+            c = indices[e]
+            counts[k, c] += 1 + (loc - last[k, c] - 1) // step
+            last[k, c] = loc
         if has_bias and bias_nz[rr]:
             counts[k, cols] += 1 + (loc - last[k, cols] - 1) // step
             last[k, cols] = loc
@@ -240,12 +242,11 @@ def _layout_dense_rows(codes, start, stop, n_pe, bias_nz, has_bias, max_z):
         rr = r - start
         k = rr % n_pe
         loc = rr // n_pe
-        for c in range(cols):
-            v = codes[r, c]
-            if v != 0:
-                cursor[k, c] = _place_entry(out_code, out_z, out_local, cursor[k, c],
-                                            last[k, c], loc, v, max_z)
-                last[k, c] = loc
+        for e in range(indptr[r], indptr[r + 1]):
+            c = indices[e]
+            cursor[k, c] = _place_entry(out_code, out_z, out_local, cursor[k, c],
+                                        last[k, c], loc, data[e], max_z)
+            last[k, c] = loc
         if has_bias and bias_nz[rr]:
             cursor[k, cols] = _place_entry(out_code, out_z, out_local, cursor[k, cols],
                                            last[k, cols], loc, 1, max_z)
@@ -258,11 +259,11 @@ def build_pass(rows_idx: np.ndarray, cols_idx: np.ndarray, codes: np.ndarray, *,
                bias_rows: np.ndarray | None, max_z: int) -> PassLayout:
     """Lay out the non-zeros ``(rows_idx, cols_idx, codes)`` of one pass.
 
-    Not used by :func:`build_layer` (which lays out straight from the dense matrix with
-    ``_layout_dense_rows``): this is the straightforward construction (``lexsort`` +
+    Not used by :func:`build_layer` (which lays out straight from the CSR form with
+    ``_layout_csr_rows``): this is the straightforward construction (``lexsort`` +
     ``_encode_runs``), kept as the independent reference that
-    ``tests/test_engine_fast.py::test_layout_fast_path_matches_build_pass`` compares the
-    fast path with.
+    ``tests/eie_sim/test_engine_fast.py::test_layout_fast_path_matches_build_pass``
+    compares the fast path with.
 
     ``rows_idx`` are global rows in ``[row_offset, row_offset + rows)``; ``bias_rows``
     (global rows with a non-zero bias) become the bias column, or ``None`` for no bias.
@@ -287,18 +288,21 @@ def build_pass(rows_idx: np.ndarray, cols_idx: np.ndarray, codes: np.ndarray, *,
                       code=out_code, z=out_z, local_row=out_local)
 
 
-def build_layer(codes: np.ndarray, codebook: np.ndarray, bias: np.ndarray | None,
+def build_layer(codes: "CodesCSR | np.ndarray", codebook: np.ndarray, bias: np.ndarray | None,
                 cfg: ArchConfig, name: str = "layer", check_fit: bool = True) -> LayerLayout:
     """Lay out one fully-connected layer ``y = W x + b`` with ``W = codebook[codes]``.
 
-    ``codes`` is the (rows, cols) integer matrix of weight indices (0 = pruned);
-    ``codebook`` has at most ``2**cfg.weight_bits`` entries with ``codebook[0] == 0``.
-    Raises :class:`LayoutError` when the layer does not fit the SRAMs (with how much is
-    needed and how many PEs would fit it).
+    ``codes``: the layer's weight indices (0 = pruned) as :class:`~eie_sim.hw.csr.CodesCSR`
+    or a dense ``(rows, cols)`` integer matrix (converted once); ``codebook`` has at most
+    ``2**cfg.weight_bits`` entries with ``codebook[0] == 0``. Raises :class:`LayoutError`
+    when the layer does not fit the SRAMs (with how much is needed and how many PEs would
+    fit it).
     """
-    codes = np.asarray(codes)
-    if codes.ndim != 2:
-        raise LayoutError(f"layer {name!r}: expected a 2-D (rows, cols) weight matrix, got shape {codes.shape}")
+    if not isinstance(codes, CodesCSR):
+        codes = np.asarray(codes)
+        if codes.ndim != 2:
+            raise LayoutError(f"layer {name!r}: expected a 2-D (rows, cols) weight matrix, got shape {codes.shape}")
+        codes = CodesCSR.from_dense(codes)
     rows, cols = codes.shape
     if rows == 0 or cols == 0:
         raise LayoutError(f"layer {name!r}: empty weight matrix {codes.shape}")
@@ -310,7 +314,7 @@ def build_layer(codes: np.ndarray, codebook: np.ndarray, bias: np.ndarray | None
             f"{math.ceil(math.log2(codebook.size))} or quantize the layer to fewer bits")
     if codebook.size == 0 or codebook[0] != 0.0:
         raise LayoutError(f"layer {name!r}: codebook[0] must be 0.0 (the padding value)")
-    if codes.size and (codes.min() < 0 or codes.max() >= codebook.size):
+    if codes.nnz and codes.data.max() >= codebook.size:
         raise LayoutError(f"layer {name!r}: weight codes must lie in 0..{codebook.size - 1}")
     full_cb = np.zeros(cfg.codebook_size, dtype=np.float32)
     full_cb[:codebook.size] = codebook
@@ -324,28 +328,36 @@ def build_layer(codes: np.ndarray, codebook: np.ndarray, bias: np.ndarray | None
     else:
         bias_q = np.zeros(rows, dtype=np.int64)
 
-    # One counting sort per pass straight from the dense matrix (the same images as
-    # build_pass on its non-zeros, without nonzero/lexsort over the whole layer).
-    dense = np.ascontiguousarray(codes)
-    if not np.issubdtype(dense.dtype, np.integer):
-        dense = dense.astype(np.int64)   # bool / integral floats, as build_pass casts them
+    # one counting sort per pass straight from the CSR form (the images of build_pass)
     bias_nz = (bias_q != 0) if bias is not None else np.zeros(rows, dtype=np.bool_)
     rows_per_pass = cfg.pes * cfg.act_regs_per_pe
     passes = []
     for start in range(0, rows, rows_per_pass):
         stop = min(rows, start + rows_per_pass)
-        ptr, entry_start, out_code, out_z, out_local = _layout_dense_rows(
-            dense, start, stop, cfg.pes, bias_nz[start:stop], bias is not None, cfg.max_z)
+        ptr, entry_start, out_code, out_z, out_local = _layout_csr_rows(
+            codes.indptr, codes.indices, codes.data, cols, start, stop, cfg.pes,
+            bias_nz[start:stop], bias is not None, cfg.max_z)
         passes.append(PassLayout(n_pe=cfg.pes, row_offset=start, rows=stop - start,
                                  cols=cols, has_bias=bias is not None, ptr=ptr,
                                  entry_start=entry_start, code=out_code, z=out_z,
                                  local_row=out_local))
     layout = LayerLayout(name=name, rows=rows, cols=cols, n_pe=cfg.pes, passes=passes,
                          codebook=full_cb, codebook_q=codebook_q, bias=bias, bias_q=bias_q,
-                         nnz=int(np.count_nonzero(dense)))
+                         nnz=codes.nnz)
     if check_fit:
         check_layer_fits(layout, cfg)
     return layout
+
+
+#: the configuration keys a layout depends on (a sweep over any other key reuses it)
+LAYOUT_KEYS = ("pes", "act_regs_per_pe", "index_bits", "weight_bits", "weight_frac_bits",
+               "act_frac_bits", "word_bits")
+
+
+def layout_key(cfg: ArchConfig) -> tuple:
+    """The values of :data:`LAYOUT_KEYS` (two configurations with the same key give the
+    same layout; the SRAM fit check depends on more and is run per configuration)."""
+    return tuple(getattr(cfg, k) for k in LAYOUT_KEYS)
 
 
 def pointer_fit_advice(layout: LayerLayout, cfg: ArchConfig) -> str:

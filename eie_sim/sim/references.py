@@ -1,101 +1,93 @@
 """The numpy references every simulated output is checked against (the *check* stage's maths).
 
-1. **bit-exact** integer reference: numpy on ``codebook_q`` and ``x_q`` with the same
-   per-product rounding as the datapath (docs/timing.md, rule A) and the fixed-point bias;
+1. **bit-exact** integer reference: ``bias_q`` + the sum over the row's non-zeros of the
+   product ``codebook_q[code] x x_q`` rounded on its own, as the datapath does it
+   (docs/timing.md, rule A; :func:`eie_sim.arch.fixed_point.round_product`);
 2. **float** reference ``W_float @ x + b`` (``W_float = codebook[codes]``) and, per
    output, the bound of the fixed-point computation's error:
    ``sum_j |w_ij| |x_j - xq_j| + |xq_j| |w_ij - wq_ij|`` + half an output step per
-   rounded product + the bias rounding error (ReLU and saturation do not increase it).
+   rounded product (``xq_j != 0``, ``wq_ij != 0``) + the bias rounding error + float64
+   summation noise ``1e-12 (sum_j |w_ij x_j| + 1)`` (ReLU and saturation do not increase
+   it).
 
-Both are written once, for a batch of ``P`` input vectors (a fully-connected layer has
-one, a convolution one per output position), on per-layer constant arrays
-(:class:`ReferenceArrays`) cached in the prepared layer. The functions take the prepared
-layer (:class:`eie_sim.sim.stages.PreparedLayer`): its ``layout``, ``bias``,
-``reference_from`` and ``reference_arrays(cfg)``.
+Both are computed straight from the layer's sparse form (:class:`~eie_sim.hw.csr.CodesCSR`,
+row by row over the non-zeros) in numba, for ``P`` input vectors at once (a fully-connected
+layer has one, a convolution one per output position), the vectors in parallel. Nothing is
+densified: the cost is ``P x nnz``. The functions take the prepared layer
+(:class:`eie_sim.sim.stages.PreparedLayer`): its ``layout``, ``codes``, ``bias`` and
+``reference_from``. A straightforward dense numpy version of the same formulas is the
+oracle in the tests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from eie_sim.arch.config import ArchConfig
-from eie_sim.arch.fixed_point import round_product, to_float
+from eie_sim.arch.fixed_point import to_float
 
 
-@dataclass
-class ReferenceArrays:
-    """Per-layer constants of the numpy checks, one value per non-zero weight, sorted by row.
-
-    Built once per :class:`PreparedLayer` (:meth:`PreparedLayer.reference_arrays`) and
-    reused for every input vector (LeNet images, conv positions).
-    """
-
-    c: np.ndarray            #: int64 column of each non-zero (row-sorted order)
-    wq_int: np.ndarray       #: int64 fixed-point weight (codebook_q[code])
-    w: np.ndarray            #: float64 weight (codebook[code])
-    abs_w: np.ndarray        #: |w|
-    err_w: np.ndarray        #: |w - wq|, wq = the fixed-point weight as float
-    wq_nonzero: np.ndarray   #: bool wq != 0
-    rows_with: np.ndarray    #: int64 rows holding at least one non-zero
-    starts: np.ndarray       #: int64 start of each such row's run (np.add.reduceat)
-    r: np.ndarray            #: int64 row of each non-zero (row-sorted)
-    shape: tuple[int, int]   #: (rows, cols) of the layer
-    _dense: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def use_dense(self) -> bool:
-        """Evaluate weighted row sums as dense matrix products: when the matrix is small
-        and not very sparse (conv layers), BLAS beats gathering per non-zero."""
-        n = self.shape[0] * self.shape[1]
-        return n <= DENSE_REFERENCE_ELEMENTS and n <= 8 * max(1, self.c.size)
-
-    def dense(self, name: str) -> np.ndarray:
-        """The (rows, cols) float64 matrix holding the per-non-zero array ``name``."""
-        if name not in self._dense:
-            m = np.zeros(self.shape)
-            m[self.r, self.c] = getattr(self, name)
-            self._dense[name] = m
-        return self._dense[name]
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _integer_kernel(indptr, indices, data, codebook_q, X_q, bias_q, shift):
+    """``out[p, r] = bias_q[r] + sum_e round(codebook_q[data[e]] * X_q[p, indices[e]])``."""
+    P = X_q.shape[0]
+    rows = indptr.shape[0] - 1
+    out = np.empty((P, rows), dtype=np.int64)
+    half = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
+    for p in numba.prange(P):
+        for r in range(rows):
+            s = bias_q[r]
+            for e in range(indptr[r], indptr[r + 1]):
+                prod = codebook_q[data[e]] * X_q[p, indices[e]]
+                if shift > 0:
+                    prod = (prod + half) >> shift
+                s += prod
+            out[p, r] = s
+    return out
 
 
-# ------------------------------------------------------------------ numpy references
-#: most (vectors x non-zeros) elements one step of the batched references holds
-REFERENCE_CHUNK_ELEMENTS = 1 << 22
-#: largest rows x cols evaluated with dense matrix products (ReferenceArrays.use_dense)
-DENSE_REFERENCE_ELEMENTS = 1 << 21
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _float_kernel(indptr, indices, data, codebook, codebook_wq, X, Xq, half):
+    """Per vector and row: ``y = sum w x``, ``mag = sum |w x|`` and the rounding bound
+    ``sum |w| |x - xq| + |xq| |w - wq| + half [xq != 0 and wq != 0]``."""
+    P = X.shape[0]
+    rows = indptr.shape[0] - 1
+    y = np.zeros((P, rows))
+    mag = np.zeros((P, rows))
+    bound = np.zeros((P, rows))
+    for p in numba.prange(P):
+        for r in range(rows):
+            sy = 0.0
+            sm = 0.0
+            sb = 0.0
+            for e in range(indptr[r], indptr[r + 1]):
+                j = indices[e]
+                w = codebook[data[e]]
+                wq = codebook_wq[data[e]]
+                x = X[p, j]
+                xq = Xq[p, j]
+                sy += w * x
+                sm += abs(w * x)
+                sb += abs(w) * abs(x - xq) + abs(xq) * abs(w - wq)
+                if xq != 0.0 and wq != 0.0:
+                    sb += half
+            y[p, r] = sy
+            mag[p, r] = sm
+            bound[p, r] = sb
+    return y, mag, bound
 
 
-def _row_sums(values: np.ndarray, ref: ReferenceArrays, out: np.ndarray) -> None:
-    """``out[:, row] += `` the sum of ``values[:, i]`` over the non-zeros ``i`` of each row."""
-    if ref.starts.size:
-        out[:, ref.rows_with] += np.add.reduceat(values, ref.starts, axis=1)
-
-
-def _weighted_row_sums(ref: ReferenceArrays, name: str, V: np.ndarray, out: np.ndarray) -> None:
-    """``out[p, i] += sum_j a_ij V[p, j]`` over the non-zeros of row ``i``, ``a`` the
-    per-non-zero array ``name`` of ``ref``: a dense product or a gather + row sum, by
-    :attr:`ReferenceArrays.use_dense` (the same sum either way)."""
-    if ref.use_dense:
-        out += V @ ref.dense(name).T
-    else:
-        _row_sums(V[:, ref.c] * getattr(ref, name), ref, out)
-
-
-def integer_reference_batch(prep, X_q: np.ndarray, cfg: ArchConfig,
-                            max_elems: int = REFERENCE_CHUNK_ELEMENTS) -> np.ndarray:
+def integer_reference_batch(prep, X_q: np.ndarray, cfg: ArchConfig) -> np.ndarray:
     """int64 ``(P, rows)``: accumulators as the datapath computes them, for each row of
     ``X_q``: ``bias_q`` + the sum of the individually rounded products (rule A)."""
-    lay = prep.layout
-    X_q = np.asarray(X_q, dtype=np.int64).reshape(-1, lay.cols)
-    ref = prep.reference_arrays(cfg)
-    P = X_q.shape[0]
-    out = np.tile(lay.bias_q.astype(np.int64), (P, 1))
-    step = max(1, max_elems // max(1, ref.c.size))
-    for a in range(0, P, step):
-        prod = round_product(X_q[a:a + step][:, ref.c] * ref.wq_int, cfg.weight_frac_bits)
-        _row_sums(prod, ref, out[a:a + step])
-    return out
+    lay, m = prep.layout, prep.codes
+    X_q = np.ascontiguousarray(np.asarray(X_q, dtype=np.int64).reshape(-1, lay.cols))
+    return _integer_kernel(m.indptr, m.indices, m.data,
+                           np.ascontiguousarray(lay.codebook_q, dtype=np.int64), X_q,
+                           np.ascontiguousarray(lay.bias_q, dtype=np.int64),
+                           int(cfg.weight_frac_bits))
 
 
 @dataclass
@@ -105,31 +97,15 @@ class FloatReference:
     mag: np.ndarray      #: float64 (P, rows): sum_j |w_ij x_j| (for float32 comparisons)
 
 
-def float_reference_batch(prep, X: np.ndarray, X_q: np.ndarray,
-                          cfg: ArchConfig, max_elems: int = REFERENCE_CHUNK_ELEMENTS) -> FloatReference:
+def float_reference_batch(prep, X: np.ndarray, X_q: np.ndarray, cfg: ArchConfig) -> FloatReference:
     """``W_float @ x + b`` for each row of ``X`` and the per-output bound of the
-    fixed-point computation: ``sum_j |w_ij| |x_j - xq_j| + |xq_j| |w_ij - wq_ij|`` + half
-    an output step per rounded product (``xq_j != 0``, ``wq_ij != 0``) + the bias rounding
-    error + float64 summation noise (``1e-12 (sum_j |w_ij x_j| + 1)``)."""
-    lay = prep.layout
-    X = np.asarray(X, dtype=np.float64).reshape(-1, lay.cols)
-    Xq = to_float(np.asarray(X_q).reshape(-1, lay.cols), cfg.act_frac_bits)
-    ref = prep.reference_arrays(cfg)
-    P = X.shape[0]
-    y = np.zeros((P, lay.rows))
-    bound = np.zeros((P, lay.rows))
-    mag = np.zeros((P, lay.rows))
-    half = 0.5 ** (cfg.act_frac_bits + 1)
-    step = max(1, max_elems // max(1, ref.c.size))
-    for a in range(0, P, step):
-        x, xq, sl = X[a:a + step], Xq[a:a + step], slice(a, a + step)
-        _weighted_row_sums(ref, "w", x, y[sl])
-        _weighted_row_sums(ref, "abs_w", np.abs(x), mag[sl])
-        _weighted_row_sums(ref, "abs_w", np.abs(x - xq), bound[sl])
-        _weighted_row_sums(ref, "err_w", np.abs(xq), bound[sl])
-        bnd_half = np.zeros_like(bound[sl])
-        _weighted_row_sums(ref, "wq_nonzero", (xq != 0).astype(np.float64), bnd_half)
-        bound[sl] += half * bnd_half
+    fixed-point computation (see the module docstring)."""
+    lay, m = prep.layout, prep.codes
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(-1, lay.cols))
+    Xq = np.ascontiguousarray(to_float(np.asarray(X_q).reshape(-1, lay.cols), cfg.act_frac_bits))
+    wq = to_float(lay.codebook_q, cfg.weight_frac_bits).astype(np.float64)
+    y, mag, bound = _float_kernel(m.indptr, m.indices, m.data, prep.codebook, wq, X, Xq,
+                                  0.5 ** (cfg.act_frac_bits + 1))
     if prep.bias is not None:
         y += prep.bias
         bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.act_frac_bits))
@@ -148,13 +124,3 @@ def float_reference(prep, x: np.ndarray, x_q: np.ndarray, cfg: ArchConfig
     (:func:`float_reference_batch` with one row)."""
     fr = float_reference_batch(prep, np.asarray(x)[None, :], np.asarray(x_q)[None, :], cfg)
     return fr.y[0], fr.bound[0]
-
-
-def error_summary(err: np.ndarray, bound: np.ndarray) -> tuple[float, float, float]:
-    """``(max error, the bound at that output, min slack = min(bound - error))``."""
-    if not err.size:
-        return 0.0, 0.0, 0.0
-    i = int(np.argmax(err))
-    return float(err.flat[i]), float(bound.flat[i]), float(np.min(bound - err))
-
-

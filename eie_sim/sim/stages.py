@@ -18,7 +18,7 @@ nothing; reports are written from the :class:`~eie_sim.sim.results.LayerResult` 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,14 +28,10 @@ from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import quantize, saturate, to_float, word_limits
 from eie_sim.errors import AccountingError, EngineMismatch, SimulationMismatch, WorkloadError
 from eie_sim.hw.counters import LayerCounters, PassBatch, roll_up
+from eie_sim.hw.csr import CodesCSR
 from eie_sim.hw.engines import Engine, get_engine
 from eie_sim.hw.layout import LayerLayout
-from eie_sim.sim.references import (
-    FloatReference,
-    ReferenceArrays,
-    float_reference_batch,
-    integer_reference_batch,
-)
+from eie_sim.sim.references import FloatReference, float_reference_batch, integer_reference_batch
 from eie_sim.sim.results import ErrorSummary, LayerResult
 from eie_sim.workloads.layer import LayerWorkload
 
@@ -43,45 +39,29 @@ from eie_sim.workloads.layer import LayerWorkload
 # ------------------------------------------------------------------ 1. prepare
 @dataclass
 class PreparedLayer:
-    """A layout plus the non-zeros of the original matrix for the numpy checks."""
+    """A layout plus the layer's non-zeros (:class:`CodesCSR`) for the numpy checks."""
 
     layout: LayerLayout
-    r: np.ndarray                     #: int64 row of every non-zero weight
-    c: np.ndarray                     #: int64 column
-    code: np.ndarray                  #: int64 weight code
+    codes: CodesCSR                   #: the non-zero weight codes, row by row
     codebook: np.ndarray              #: float64 codebook (full 2**weight_bits)
     bias: np.ndarray | None           #: float64 or None
     workload: LayerWorkload | None = None
     reference_from: str = "original matrix"
-    _ref: dict = field(default_factory=dict, repr=False)
 
-    def reference_arrays(self, cfg: ArchConfig) -> ReferenceArrays:
-        """The cached :class:`ReferenceArrays` for ``cfg``'s weight fraction bits."""
-        key = cfg.weight_frac_bits
-        if key not in self._ref:
-            order = np.argsort(self.r, kind="stable")
-            r, code = self.r[order], self.code[order]
-            lay = self.layout
-            w = self.codebook[code]
-            wq = to_float(lay.codebook_q, cfg.weight_frac_bits)[code]
-            rows_with, starts = np.unique(r, return_index=True)
-            self._ref[key] = ReferenceArrays(
-                c=self.c[order], wq_int=lay.codebook_q[code].astype(np.int64), w=w,
-                abs_w=np.abs(w), err_w=np.abs(w - wq), wq_nonzero=wq != 0,
-                rows_with=rows_with.astype(np.int64), starts=starts.astype(np.int64),
-                r=r.astype(np.int64), shape=(lay.rows, lay.cols))
-        return self._ref[key]
+    @property
+    def nnz(self) -> int:
+        return self.codes.nnz
 
 
 def prepare(layer: LayerWorkload | LayerLayout | PreparedLayer, cfg: ArchConfig,
             check_fit: bool = True) -> PreparedLayer:
-    """Lay out ``layer`` (unless it is a layout) and collect what the checks need."""
+    """Lay out ``layer`` (unless it is a layout; a workload's layout is cached per
+    :func:`~eie_sim.hw.layout.layout_key`) and collect what the checks need."""
     if isinstance(layer, PreparedLayer):
         return layer
     if isinstance(layer, LayerWorkload):
         lay = layer.layout(cfg, check_fit=check_fit)
-        r, c, code = layer.nonzeros()
-        return PreparedLayer(lay, r, c, code, lay.codebook.astype(np.float64),
+        return PreparedLayer(lay, layer.codes, lay.codebook.astype(np.float64),
                              None if layer.bias is None else layer.bias.astype(np.float64), layer)
     if isinstance(layer, LayerLayout):
         if layer.n_pe != cfg.pes:
@@ -92,9 +72,11 @@ def prepare(layer: LayerWorkload | LayerLayout | PreparedLayer, cfg: ArchConfig,
             real = (p.code != 0) & (cols < p.cols)
             rs.append(p.global_rows()[real])
             cs.append(cols[real])
-            codes.append(p.code[real].astype(np.int64))
-        r, c, code = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (rs, cs, codes))
-        return PreparedLayer(layer, r, c, code, layer.codebook.astype(np.float64),
+            codes.append(p.code[real])
+        r, c, code = (np.concatenate(a) for a in (rs, cs, codes))
+        order = np.lexsort((c, r))                      # row-major, as CodesCSR wants it
+        csr = CodesCSR.from_coo(r[order], c[order], code[order], (layer.rows, layer.cols))
+        return PreparedLayer(layer, csr, layer.codebook.astype(np.float64),
                              None if layer.bias is None else layer.bias.astype(np.float64), None,
                              reference_from="layout entries (no original matrix given)")
     raise TypeError(f"expected a LayerWorkload, LayerLayout or PreparedLayer, got {type(layer).__name__}")
@@ -344,7 +326,7 @@ def assemble(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, out: Outp
     seeds = dict(seeds or {})
     if wl is not None and "seed" in wl.source:
         seeds.setdefault("workload_seed", wl.source["seed"])
-    nnz = int(prep.r.size)
+    nnz = prep.nnz
     positions = inputs.positions if inputs.positions is not None else np.arange(P, dtype=np.int64)
     return LayerResult(
         name=lay.name, rows=lay.rows, cols=lay.cols, pes=cfg.pes, clock_mhz=cfg.clock_mhz,

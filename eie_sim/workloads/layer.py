@@ -18,29 +18,44 @@ import numpy as np
 
 from eie_sim.arch.config import INT_RANGES, ArchConfig
 from eie_sim.errors import WorkloadError
-from eie_sim.hw.layout import LayerLayout, build_layer
+from eie_sim.hw.csr import CodesCSR
+from eie_sim.hw.layout import LayerLayout, build_layer, check_layer_fits, layout_key
 
 
 @dataclass
 class LayerWorkload:
-    """One fully-connected layer ``y = W x + b`` with ``W = codebook[codes]``."""
+    """One fully-connected layer ``y = W x + b`` with ``W = codebook[codes]``.
+
+    ``codes`` may be given as a dense ``(rows, cols)`` integer matrix or as
+    :class:`~eie_sim.hw.csr.CodesCSR`; it is held as ``CodesCSR`` (the dense matrix is
+    not kept). Layouts are cached per layout-relevant configuration
+    (:func:`~eie_sim.hw.layout.layout_key`), so a sweep over queue depth, SRAM widths,
+    clock or energy table lays the layer out once.
+    """
 
     name: str
-    codes: np.ndarray                 #: (rows, cols) integer codes, 0 = pruned
+    codes: CodesCSR                   #: the non-zero codes (0 = pruned), see above
     codebook: np.ndarray              #: float32, codebook[0] == 0.0
     bias: np.ndarray | None = None    #: float32 (rows,) or None
     x: np.ndarray | None = None       #: float64 (cols,) input, or None (supplied by the run)
     synthetic: bool = False
     source: dict[str, Any] = field(default_factory=dict)
     bits: int | None = None           #: bits of the codes as stored (None: from codebook size)
+    #: derived data (layouts, prepared layers) keyed by what they depend on; the stages
+    #: that build them keep at most a few (:meth:`cached`)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.codes, CodesCSR):
+            self.codes = CodesCSR.from_dense(self.codes)
 
     @property
     def rows(self) -> int:
-        return int(self.codes.shape[0])
+        return self.codes.rows
 
     @property
     def cols(self) -> int:
-        return int(self.codes.shape[1])
+        return self.codes.cols
 
     @property
     def code_bits(self) -> int:
@@ -50,16 +65,20 @@ class LayerWorkload:
 
     @property
     def nnz(self) -> int:
-        return int(np.count_nonzero(self.codes))
+        return self.codes.nnz
 
     @property
     def weight_density(self) -> float:
         return self.nnz / max(1, self.codes.size)
 
-    def nonzeros(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows, cols, codes) of the non-zero codes, row-major order."""
-        r, c = np.nonzero(self.codes)
-        return r.astype(np.int64), c.astype(np.int64), self.codes[r, c].astype(np.int64)
+    def cached(self, kind: str, key: tuple, build, keep: int = 2):
+        """``build()`` once per ``(kind, key)``; the ``keep`` most recent of each kind stay."""
+        store = self.derived.setdefault(kind, {})
+        if key not in store:
+            while len(store) >= keep:
+                store.pop(next(iter(store)))
+            store[key] = build()
+        return store[key]
 
     def check_bits(self, cfg: ArchConfig) -> None:
         """Refuse codes wider than the PE's weight index (``weight_bits``)."""
@@ -77,11 +96,19 @@ class LayerWorkload:
                 f"layer to {cfg.weight_bits} bits")
 
     def layout(self, cfg: ArchConfig, check_fit: bool = True) -> LayerLayout:
-        """The per-PE memory images of this layer (:func:`eie_sim.layout.build_layer`)."""
+        """The per-PE memory images of this layer (:func:`eie_sim.hw.layout.build_layer`),
+        built once per :func:`~eie_sim.hw.layout.layout_key`; the SRAM fit check runs for
+        every ``cfg``."""
         self.check_bits(cfg)
-        lay = build_layer(self.codes, self.codebook, self.bias, cfg, name=self.name,
-                          check_fit=check_fit)
-        lay.meta.update({"synthetic": self.synthetic, "source": dict(self.source)})
+
+        def build():
+            lay = build_layer(self.codes, self.codebook, self.bias, cfg, name=self.name,
+                              check_fit=False)
+            lay.meta.update({"synthetic": self.synthetic, "source": dict(self.source)})
+            return lay
+        lay = self.cached("layout", layout_key(cfg), build)
+        if check_fit:
+            check_layer_fits(lay, cfg)
         return lay
 
     def describe(self) -> dict[str, Any]:

@@ -105,13 +105,13 @@ def test_batched_positions_equal_simulate_layer_and_numpy_convolution():
     assert 0 < res.load_efficiency <= 1 and res.energy_uj > 0
 
 
-def test_vectorized_references_equal_the_runner_references():
+def test_sparse_references_equal_a_dense_numpy_oracle():
     codes, codebook, bias, x, conv = small_conv(seed=3, density=0.3)
     prep = prepare(LayerWorkload("s", codes, codebook, bias), SMALL)
     patches = im2col(x, conv).astype(np.float64)
     x_q, _ = quantize(patches, SMALL.act_frac_bits, SMALL.word_bits)
-    ib = integer_reference_batch(prep, x_q, SMALL, max_elems=50)   # several chunks
-    fb = float_reference_batch(prep, patches, x_q, SMALL, max_elems=50)
+    ib = integer_reference_batch(prep, x_q, SMALL)
+    fb = float_reference_batch(prep, patches, x_q, SMALL)
     # an independent dense computation of the same formulas (tests only)
     lay = prep.layout
     cq = lay.codebook_q[codes]
@@ -254,17 +254,20 @@ def test_sampled_positions_scale_every_extensive_counter():
     assert full["pass_reload_cycles"] == 36 * SMALL.batch_load_cycles
 
 
-def test_dense_and_gathered_row_sums_give_the_same_references(monkeypatch):
-    import eie_sim.sim.references as references
+def test_references_from_layout_entries_equal_those_from_the_matrix():
+    """prepare() of a bare layout rebuilds the non-zeros from its entries (padding and the
+    bias column left out): the references are the same as from the original matrix."""
     codes, codebook, bias, x, conv = small_conv(seed=4, density=0.5)
     patches = im2col(x, conv).astype(np.float64)
     x_q, _ = quantize(patches, SMALL.act_frac_bits, SMALL.word_bits)
-    dense_prep = prepare(LayerWorkload("s", codes, codebook, bias), SMALL)
-    assert dense_prep.reference_arrays(SMALL).use_dense
-    fd = float_reference_batch(dense_prep, patches, x_q, SMALL)
-    monkeypatch.setattr(references, "DENSE_REFERENCE_ELEMENTS", 0)
-    sparse_prep = prepare(LayerWorkload("s", codes, codebook, bias), SMALL)
-    assert not sparse_prep.reference_arrays(SMALL).use_dense
-    fs = float_reference_batch(sparse_prep, patches, x_q, SMALL, max_elems=100)
-    for a, b in ((fd.y, fs.y), (fd.bound, fs.bound), (fd.mag, fs.mag)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    wl = LayerWorkload("s", codes, codebook, bias)
+    from_matrix = prepare(wl, SMALL)
+    from_layout = prepare(wl.layout(SMALL), SMALL)
+    assert from_layout.reference_from.startswith("layout entries")
+    assert np.array_equal(from_layout.codes.dense(), codes)
+    assert np.array_equal(integer_reference_batch(from_matrix, x_q, SMALL),
+                          integer_reference_batch(from_layout, x_q, SMALL))
+    fa = float_reference_batch(from_matrix, patches, x_q, SMALL)
+    fb = float_reference_batch(from_layout, patches, x_q, SMALL)
+    for a, b in ((fa.y, fb.y), (fa.bound, fb.bound), (fa.mag, fb.mag)):
+        assert np.array_equal(a, b)

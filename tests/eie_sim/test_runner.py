@@ -72,7 +72,7 @@ def test_standin_engine_passes_the_checks_with_several_passes():
                           + 2 * SMALL.batch_load_cycles)
     assert res.counters.batch_store_cycles == 3 * SMALL.batch_store_cycles
     assert res.counters.pass_reload_cycles == 2 * SMALL.batch_load_cycles
-    assert res.useful_macs == int(np.count_nonzero(lay.codes[:, lay.x != 0])) + 70
+    assert res.useful_macs == int(np.count_nonzero(lay.codes.dense()[:, lay.x != 0])) + 70
     assert res.output_q.min() >= 0                            # ReLU
     assert res.max_error <= res.max_error_bound and res.min_error_slack >= 0
 
@@ -114,9 +114,9 @@ def test_fast_engine_single_pe_formula():
     cycles = 4 + sum over columns of max(1, entries) + latency (+ one batch store)."""
     cfg = ArchConfig(pes=1, act_regs_per_pe=64)
     lay = synthetic_layer(20, 30, 0.3, 1.0, seed=6)
-    assert np.count_nonzero(lay.codes[:, -1])
+    assert np.count_nonzero(lay.codes.dense()[:, -1])
     res = simulate_layer(lay, None, cfg)
-    work = int(np.maximum((lay.codes != 0).sum(axis=0), 1).sum())
+    work = int(np.maximum((lay.codes.dense() != 0).sum(axis=0), 1).sum())
     assert res.cycles == 4 + work + cfg.arithmetic_latency + cfg.batch_store_cycles
     assert res.counters.queue_full_stalls >= 0 and res.load_efficiency <= 1.0
 

@@ -20,12 +20,12 @@ def test_synthetic_exact_densities_and_seed():
     assert a.codes.shape == (120, 90)
     assert a.nnz == round(0.137 * 120 * 90)
     assert np.count_nonzero(a.x) == round(0.4 * 90) and np.all(a.x >= 0)
-    assert a.codebook.shape == (16,) and a.codebook[0] == 0.0 and a.codes.max() <= 15
+    assert a.codebook.shape == (16,) and a.codebook[0] == 0.0 and a.codes.data.max() <= 15
     assert a.bias.shape == (120,) and a.synthetic and a.source["seed"] == 5
     b = synthetic_layer(120, 90, 0.137, 0.4, seed=5, bias=True)
     c = synthetic_layer(120, 90, 0.137, 0.4, seed=6, bias=True)
-    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.x, b.x)
-    assert not np.array_equal(a.codes, c.codes)
+    assert np.array_equal(a.codes.dense(), b.codes.dense()) and np.array_equal(a.x, b.x)
+    assert not np.array_equal(a.codes.dense(), c.codes.dense())
 
 
 def test_synthetic_extremes_and_bad_specs():
@@ -62,13 +62,13 @@ def test_npz_quantized_and_dense(tmp_path):
     p = tmp_path / "q.npz"
     np.savez(p, codes=codes, codebook=cb, bias=np.ones(8), x=np.arange(6.0))
     lay = from_npz(p)
-    assert np.array_equal(lay.codes, codes) and lay.x.tolist() == list(range(6))
+    assert np.array_equal(lay.codes.dense(), codes) and lay.x.tolist() == list(range(6))
     w = rng.normal(size=(8, 6)) * (rng.random((8, 6)) < 0.5)
     p2 = tmp_path / "d.npz"
     np.savez(p2, weights=w)
     lay2 = from_npz(p2, weight_bits=3)
-    assert lay2.codebook.shape == (8,) and np.array_equal(lay2.codes != 0, w != 0)
-    assert np.max(np.abs(lay2.codebook[lay2.codes] - w)) < np.ptp(w[w != 0]) / 4
+    assert lay2.codebook.shape == (8,) and np.array_equal(lay2.codes.dense() != 0, w != 0)
+    assert np.max(np.abs(lay2.codebook[lay2.codes.dense()] - w)) < np.ptp(w[w != 0]) / 4
     np.savez(tmp_path / "bad.npz", codes=codes, codebook=cb, extra=np.ones(2))
     with pytest.raises(WorkloadError, match=r"bad\.npz: unknown array\(s\) \['extra'\]"):
         from_npz(tmp_path / "bad.npz")
@@ -148,7 +148,7 @@ def test_oversized_synthetic_layer_is_refused_before_allocating():
 def test_table3_act_density_changes_only_the_input():
     a = table3_layer("NT-LSTM", seed=3)
     b = table3_layer("NT-LSTM", seed=3, act_density=0.43)
-    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.bias, b.bias)
+    assert np.array_equal(a.codes.dense(), b.codes.dense()) and np.array_equal(a.bias, b.bias)
     assert np.count_nonzero(b.x) == round(0.43 * 1201) and np.count_nonzero(a.x) == 1201
 
 
