@@ -14,10 +14,11 @@ import math
 
 import numpy as np
 
-from compressor.quantize import quantize_layer
+from compressor.quantize import assign_to_centroids, quantize_layer
 from eie_sim.arch.config_io import SYNTHETIC_KEYS
 from eie_sim.arch.paper import TABLE3
 from eie_sim.errors import WorkloadError
+from eie_sim.hw.csr import CodesCSR
 from eie_sim.workloads.layer import LayerWorkload
 
 #: smallest synthetic activation: well above the fixed-point step of 8 fraction bits, so
@@ -26,18 +27,34 @@ MIN_ACTIVATION = 1.0 / 64
 
 
 # ---------------------------------------------------------------- quantization path
-def quantize_values(values: np.ndarray, bits: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+#: synthetic layers with more non-zeros than this are quantized by k-means on a seeded
+#: sample of this many values (every value then takes its nearest centroid)
+KMEANS_SAMPLE = 1 << 16
+
+
+def quantize_values(values: np.ndarray, bits: int, seed: int = 0,
+                    sample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """k-means weight sharing of the kept (non-zero) weights into ``2**bits - 1`` centroids.
 
     Returns ``(codebook float32 (2**bits,), codes 1..2**bits-1 of values)`` through
     :func:`compressor.quantize.quantize_layer` (linear initialisation, the paper's best).
+    With ``sample`` and more values than that, the centroids are fitted on a seeded random
+    sample of ``sample`` values (``default_rng([seed, 2])``) and every value gets its
+    nearest centroid (:func:`compressor.quantize.assign_to_centroids`): the same codebook
+    up to sampling noise, at a fixed cost however large the layer.
     """
-
     values = np.asarray(values, dtype=np.float64).ravel()
     if values.size == 0:
         return np.zeros(2 ** bits, dtype=np.float32), np.zeros(0, dtype=np.int64)
-    codebook, codes = quantize_layer(values, None, bits, init="linear", seed=seed)
-    return np.asarray(codebook, dtype=np.float32), codes.astype(np.int64)
+    if sample is None or values.size <= sample:
+        codebook, codes = quantize_layer(values, None, bits, init="linear", seed=seed)
+        return np.asarray(codebook, dtype=np.float32), codes.astype(np.int64)
+    rng = np.random.default_rng([int(seed), 2])
+    fit = values[rng.choice(values.size, size=sample, replace=False)]
+    codebook, _ = quantize_layer(fit, None, bits, init="linear", seed=seed)
+    codebook = np.asarray(codebook, dtype=np.float32)
+    codes = assign_to_centroids(values, codebook[1:].astype(np.float64)) + 1
+    return codebook, codes.astype(np.int64)
 
 
 def quantize_dense(w: np.ndarray, bits: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -66,12 +83,24 @@ def _exact_positions(n_total: int, k: int, rng: np.random.Generator) -> np.ndarr
     while picked.size < k:
         need = k - picked.size
         draw = rng.integers(0, n_total, size=int(need * 1.2) + 16, dtype=np.int64)
-        picked = np.unique(np.concatenate([picked, draw]))
+        picked = _sorted_unique(np.concatenate([picked, draw]))
     keep = rng.permutation(picked.size)[:k]
     return np.sort(picked[keep])
 
 
-#: largest rows x cols of a synthetic layer (a dense uint8 code matrix of 256 MiB)
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` (the same array) by one sort: numpy's own unique is an order of
+    magnitude slower on millions of integers here."""
+    s = np.sort(a)
+    if s.size == 0:
+        return s
+    keep = np.empty(s.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+#: largest rows x cols of a synthetic layer (VGG-6 has 102,760,448)
 MAX_SYNTHETIC_ELEMENTS = 1 << 28
 
 
@@ -87,8 +116,7 @@ def _check_spec(spec: dict, where: str) -> dict:
     if out["rows"] * out["cols"] > MAX_SYNTHETIC_ELEMENTS:
         raise WorkloadError(
             f"{where}: {out['rows']} x {out['cols']} = {out['rows'] * out['cols']:,} weights exceeds "
-            f"the {MAX_SYNTHETIC_ELEMENTS:,} a synthetic layer may have (it is generated as a dense "
-            f"code matrix in memory; VGG-6 has 102,760,448)")
+            f"the {MAX_SYNTHETIC_ELEMENTS:,} a synthetic layer may have (VGG-6 has 102,760,448)")
     for key in ("weight_density", "act_density"):
         v = out.get(key, 1.0 if key == "act_density" else None)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
@@ -129,8 +157,11 @@ def synthetic_layer(rows: int, cols: int, weight_density: float, act_density: fl
     replacement, values normal with standard deviation ``weight_scale`` (default
     ``min(1, sqrt(2 / (cols x weight_density)))``, He-like on the kept weights, so outputs
     stay in the 16-bit range), quantized by k-means into ``2**weight_bits - 1`` centroids
-    (code 0 = pruned). Bias (if on): normal, standard deviation 0.1. Input: see
-    :func:`synthetic_input`. Everything from ``numpy.random.default_rng`` seeded by ``seed``.
+    (code 0 = pruned; fitted on a seeded sample of :data:`KMEANS_SAMPLE` values when the
+    layer has more, :func:`quantize_values`). Bias (if on): normal, standard deviation 0.1.
+    Input: see :func:`synthetic_input`. Everything from ``numpy.random.default_rng``
+    seeded by ``seed``. The matrix is generated in sparse form (no dense ``rows x cols``
+    array).
     """
     spec = _check_spec({"rows": rows, "cols": cols, "weight_density": weight_density,
                         "act_density": act_density, "seed": seed, "bias": bias,
@@ -142,9 +173,8 @@ def synthetic_layer(rows: int, cols: int, weight_density: float, act_density: fl
     scale = weight_scale or min(1.0, math.sqrt(2.0 / max(1.0, cols * spec["weight_density"])))
     values = rng.normal(0.0, scale, size=nnz)
     values[values == 0.0] = scale  # a kept weight is non-zero
-    codebook, c = quantize_values(values, weight_bits, seed=spec["seed"])
-    codes = np.zeros((rows, cols), dtype=np.uint8 if weight_bits <= 8 else np.uint16)
-    codes.reshape(-1)[pos] = c
+    codebook, c = quantize_values(values, weight_bits, seed=spec["seed"], sample=KMEANS_SAMPLE)
+    codes = CodesCSR.from_coo(pos // cols, pos % cols, c, (rows, cols))   # pos is sorted
     b = rng.normal(0.0, 0.1, size=rows).astype(np.float32) if spec["bias"] else None
     x = synthetic_input(cols, spec["act_density"], spec["seed"])
     name = name or f"synthetic-{rows}x{cols}"
