@@ -49,17 +49,17 @@ def _round_product(prod, shift):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _broadcast(bt, nb, L, ready, P, btime, popped_all, max_occ, N):
-    """Broadcast number ``nb`` in cycle ``bt`` (rules B, P, Q); returns the new
-    ``(nb, popped_all, max_occ)``. Every PE pops it at ``max(ready, bt + 1)`` and is then
-    busy with it for ``L[nb, k]`` cycles; ``P[nb]`` is the last PE's pop cycle."""
+def _broadcast(bt, nb, work, j, ready, P, btime, popped_all, max_occ, N):
+    """Broadcast number ``nb`` (column ``j``) in cycle ``bt`` (rules B, P, Q); returns the
+    new ``(nb, popped_all, max_occ)``. Every PE pops it at ``max(ready, bt + 1)`` and is
+    then busy with it for ``work[j, k]`` cycles; ``P[nb]`` is the last PE's pop cycle."""
     btime[nb] = bt
     mx = np.int64(-1)
     for k in range(N):
         p = ready[k]
         if p < bt + 1:
             p = bt + 1
-        ready[k] = p + L[nb, k]
+        ready[k] = p + work[j, k]
         if p > mx:
             mx = p
     P[nb] = mx
@@ -74,7 +74,7 @@ def _broadcast(bt, nb, L, ready, P, btime, popped_all, max_occ, N):
 
 
 @numba.njit(cache=True, nogil=True)
-def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
+def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
               has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
               entries_per_line, latency, weight_frac_bits):
     """One pass of docs/timing.md. Returns (scalars int64[N_SCALARS], per-PE counters
@@ -103,13 +103,7 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
     if has_bias:
         bcol[m] = cols
 
-    # L[m, k] = cycles PE k spends on broadcast m (max(1, entries)), gathered PE-major
-    L = np.empty((M, N), dtype=np.int32)
-    for k in range(N):
-        for m in range(M):
-            j = bcol[m]
-            e = ptr[k, j + 1] - ptr[k, j]
-            L[m, k] = e if e > 0 else 1
+    # work[j, k] = cycles PE k spends on column j (max(1, entries)): the pass's own table
 
     # ---- CCU walk (rule B) with PE pop times (rule P) and queue state (rule Q) ----
     btime = np.empty(M, dtype=np.int64)     # cycle of broadcast m
@@ -150,7 +144,7 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
                     stalls += P[nb - D] - t + 1
                     t = P[nb - D] + 1
                 # broadcast column base + c in cycle t
-                nb, popped_all, max_occ = _broadcast(t, nb, L, ready, P, btime, popped_all,
+                nb, popped_all, max_occ = _broadcast(t, nb, work, base + c, ready, P, btime, popped_all,
                                                      max_occ, N)
                 last_ccu = t
                 t += 1
@@ -162,7 +156,7 @@ def _simulate(ptr, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
             if nb >= D and P[nb - D] >= t:
                 stalls += P[nb - D] - t + 1
                 t = P[nb - D] + 1
-            nb, popped_all, max_occ = _broadcast(t, nb, L, ready, P, btime, popped_all,
+            nb, popped_all, max_occ = _broadcast(t, nb, work, cols, ready, P, btime, popped_all,
                                                  max_occ, N)
             last_ccu = t
             t += 1
@@ -275,7 +269,7 @@ def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: Ar
     pl = pass_layout
     if pl.n_pe != cfg.pes:
         raise ValueError(f"pass laid out for {pl.n_pe} PEs but cfg.pes = {cfg.pes}")
-    before = (np.ascontiguousarray(pl.ptr, dtype=np.int64),
+    before = (np.ascontiguousarray(pl.ptr, dtype=np.int64), pl.column_work(),
               np.ascontiguousarray(pl.entry_start, dtype=np.int64),
               np.ascontiguousarray(pl.code, dtype=np.uint8),
               np.ascontiguousarray(pl.local_row, dtype=np.int32))
@@ -302,7 +296,7 @@ def _checked_activations(X_q: np.ndarray, cols: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _simulate_many(ptr, entry_start, code, local_row, X_q, codebook_q, bias_q_pass, has_bias,
+def _simulate_many(ptr, work, entry_start, code, local_row, X_q, codebook_q, bias_q_pass, has_bias,
                    n_pe, cols, pass_rows, queue_depth, regs, batch_load, entries_per_line,
                    latency, weight_frac_bits):
     """:func:`_simulate` for every row of ``X_q`` (independent runs, in parallel)."""
@@ -311,7 +305,7 @@ def _simulate_many(ptr, entry_start, code, local_row, X_q, codebook_q, bias_q_pa
     counters = np.zeros((P, 7, n_pe), dtype=np.int64)
     acc = np.zeros((P, pass_rows), dtype=np.int64)
     for i in numba.prange(P):
-        s, c, a = _simulate(ptr, entry_start, code, local_row, X_q[i], codebook_q, bias_q_pass,
+        s, c, a = _simulate(ptr, work, entry_start, code, local_row, X_q[i], codebook_q, bias_q_pass,
                             has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
                             entries_per_line, latency, weight_frac_bits)
         scalars[i, :] = s

@@ -53,6 +53,7 @@ class PassLayout:
     code: np.ndarray           #: uint8 (entries,): weight index v; 0 = padding
     z: np.ndarray              #: uint8 (entries,): zeros before the entry (relative index)
     local_row: np.ndarray      #: int32 (entries,): decoded local row (row // n_pe within pass)
+    _work: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_cols_total(self) -> int:
@@ -66,6 +67,14 @@ class PassLayout:
     def col_entries(self) -> np.ndarray:
         """int64 (n_pe, n_cols_total): entries of each column slice (padding included)."""
         return np.diff(self.ptr, axis=1)
+
+    def column_work(self) -> np.ndarray:
+        """int32 (n_cols_total, n_pe), C-contiguous: the cycles PE ``k`` spends on column
+        ``j`` when it is broadcast, ``max(1, entries)`` (rule P; the fast engine's table,
+        built once per pass)."""
+        if self._work is None:
+            self._work = np.ascontiguousarray(np.maximum(self.col_entries, 1).T, dtype=np.int32)
+        return self._work
 
     @property
     def n_entries(self) -> int:
@@ -199,58 +208,64 @@ def _place_entry(out_code, out_z, out_local, w, prev, loc, v, max_z):
 def _layout_csr_rows(indptr, indices, data, cols, start, stop, n_pe, bias_nz, has_bias, max_z):
     """The images of ``build_pass`` for rows ``start..stop`` of a CSR code matrix.
 
-    A counting sort instead of ``lexsort``: scanning the rows in order (and each row's
-    non-zeros by increasing column) visits every (PE, column) bucket in increasing local
-    row, which is exactly the (pe, col, local) order ``_encode_runs`` expects; padding is
-    inserted the same way. One pass counts the entries of every bucket (padding
-    included), one places them. ``bias_nz[i]`` marks pass row ``i`` as having a bias
-    entry (the bias column).
+    A counting sort instead of ``lexsort``, one PE at a time: scanning PE ``k``'s rows in
+    order (and each row's non-zeros by increasing column) visits every (PE, column) bucket
+    in increasing local row, which is exactly the (pe, col, local) order ``_encode_runs``
+    expects; padding is inserted the same way. One pass counts the entries of every
+    bucket (padding included), one places them; working on one PE at a time keeps the
+    per-column state of the scan small. ``bias_nz[i]`` marks pass row ``i`` as having a
+    bias entry (the bias column).
     """
     n_cols_total = cols + (1 if has_bias else 0)
-    step = max_z + 1
+    step = max_z + 1                  # a power of two: 2**index_bits
+    shift = 0
+    while (1 << shift) < step:
+        shift += 1
     counts = np.zeros((n_pe, n_cols_total), dtype=np.int64)
-    last = np.full((n_pe, n_cols_total), -1, dtype=np.int32)   # local rows are int32
-    for r in range(start, stop):
-        rr = r - start
-        k = rr % n_pe
-        loc = rr // n_pe
-        for e in range(indptr[r], indptr[r + 1]):
-            c = indices[e]
-            counts[k, c] += 1 + (loc - last[k, c] - 1) // step
-            last[k, c] = loc
-        if has_bias and bias_nz[rr]:
-            counts[k, cols] += 1 + (loc - last[k, cols] - 1) // step
-            last[k, cols] = loc
+    last = np.empty(n_cols_total, dtype=np.int32)              # local rows are int32
+    for k in range(n_pe):
+        last[:] = -1
+        ck = counts[k]
+        loc = 0
+        for r in range(start + k, stop, n_pe):
+            for e in range(indptr[r], indptr[r + 1]):
+                c = indices[e]
+                ck[c] += 1 + ((loc - last[c] - 1) >> shift)     # the entry + its padding
+                last[c] = loc
+            if has_bias and bias_nz[r - start]:
+                ck[cols] += 1 + ((loc - last[cols] - 1) >> shift)
+                last[cols] = loc
+            loc += 1
     ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
     entry_start = np.zeros(n_pe + 1, dtype=np.int64)
-    cursor = counts          # reused: write position of each (PE, column) bucket
     for k in range(n_pe):
         s = 0
         for j in range(n_cols_total):
             ptr[k, j] = s
-            n_kj = counts[k, j]
-            cursor[k, j] = entry_start[k] + s
-            s += n_kj
-            last[k, j] = -1
+            s += counts[k, j]
         ptr[k, n_cols_total] = s
         entry_start[k + 1] = entry_start[k] + s
     total = entry_start[n_pe]
     out_code = np.zeros(total, dtype=np.uint8)
     out_z = np.zeros(total, dtype=np.uint8)
     out_local = np.zeros(total, dtype=np.int32)
-    for r in range(start, stop):
-        rr = r - start
-        k = rr % n_pe
-        loc = rr // n_pe
-        for e in range(indptr[r], indptr[r + 1]):
-            c = indices[e]
-            cursor[k, c] = _place_entry(out_code, out_z, out_local, cursor[k, c],
-                                        last[k, c], loc, data[e], max_z)
-            last[k, c] = loc
-        if has_bias and bias_nz[rr]:
-            cursor[k, cols] = _place_entry(out_code, out_z, out_local, cursor[k, cols],
-                                           last[k, cols], loc, 1, max_z)
-            last[k, cols] = loc
+    cursor = np.empty(n_cols_total, dtype=np.int64)            # write position per column
+    for k in range(n_pe):
+        last[:] = -1
+        for j in range(n_cols_total):
+            cursor[j] = entry_start[k] + ptr[k, j]
+        loc = 0
+        for r in range(start + k, stop, n_pe):
+            for e in range(indptr[r], indptr[r + 1]):
+                c = indices[e]
+                cursor[c] = _place_entry(out_code, out_z, out_local, cursor[c], last[c], loc,
+                                         data[e], max_z)
+                last[c] = loc
+            if has_bias and bias_nz[r - start]:
+                cursor[cols] = _place_entry(out_code, out_z, out_local, cursor[cols],
+                                            last[cols], loc, 1, max_z)
+                last[cols] = loc
+            loc += 1
     return ptr, entry_start, out_code, out_z, out_local
 
 

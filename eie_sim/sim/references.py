@@ -30,64 +30,48 @@ from eie_sim.arch.fixed_point import to_float
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _integer_kernel(indptr, indices, data, codebook_q, X_q, bias_q, shift):
-    """``out[p, r] = bias_q[r] + sum_e round(codebook_q[data[e]] * X_q[p, indices[e]])``."""
+def _reference_kernel(indptr, indices, data, codebook_q, bias_q, shift, codebook, cb_abs,
+                      cb_err, cb_nonzero, X_q, X, dX, aXq, half):
+    """Both references in one traversal of the non-zeros, per vector ``p`` and row ``r``:
+
+    ``acc = bias_q + sum round(codebook_q[v] x_q)`` (int64), ``y = sum w x``,
+    ``mag = sum |w x|`` and ``bound = sum |w| |x - xq| + |w - wq| |xq| + half [xq != 0,
+    wq != 0]``, with the per-code tables ``cb_abs = |w|``, ``cb_err = |w - wq|``,
+    ``cb_nonzero = [wq != 0]`` and the per-input ``dX = |x - xq|``, ``aXq = |xq|``.
+    """
     P = X_q.shape[0]
     rows = indptr.shape[0] - 1
-    out = np.empty((P, rows), dtype=np.int64)
-    half = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
-    for p in numba.prange(P):
-        for r in range(rows):
-            s = bias_q[r]
-            for e in range(indptr[r], indptr[r + 1]):
-                prod = codebook_q[data[e]] * X_q[p, indices[e]]
-                if shift > 0:
-                    prod = (prod + half) >> shift
-                s += prod
-            out[p, r] = s
-    return out
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _float_kernel(indptr, indices, data, codebook, codebook_wq, X, Xq, half):
-    """Per vector and row: ``y = sum w x``, ``mag = sum |w x|`` and the rounding bound
-    ``sum |w| |x - xq| + |xq| |w - wq| + half [xq != 0 and wq != 0]``."""
-    P = X.shape[0]
-    rows = indptr.shape[0] - 1
-    y = np.zeros((P, rows))
-    mag = np.zeros((P, rows))
-    bound = np.zeros((P, rows))
-    for p in numba.prange(P):
-        for r in range(rows):
-            sy = 0.0
-            sm = 0.0
-            sb = 0.0
-            for e in range(indptr[r], indptr[r + 1]):
-                j = indices[e]
-                w = codebook[data[e]]
-                wq = codebook_wq[data[e]]
-                x = X[p, j]
-                xq = Xq[p, j]
-                sy += w * x
-                sm += abs(w * x)
-                sb += abs(w) * abs(x - xq) + abs(xq) * abs(w - wq)
-                if xq != 0.0 and wq != 0.0:
-                    sb += half
-            y[p, r] = sy
-            mag[p, r] = sm
-            bound[p, r] = sb
-    return y, mag, bound
-
-
-def integer_reference_batch(prep, X_q: np.ndarray, cfg: ArchConfig) -> np.ndarray:
-    """int64 ``(P, rows)``: accumulators as the datapath computes them, for each row of
-    ``X_q``: ``bias_q`` + the sum of the individually rounded products (rule A)."""
-    lay, m = prep.layout, prep.codes
-    X_q = np.ascontiguousarray(np.asarray(X_q, dtype=np.int64).reshape(-1, lay.cols))
-    return _integer_kernel(m.indptr, m.indices, m.data,
-                           np.ascontiguousarray(lay.codebook_q, dtype=np.int64), X_q,
-                           np.ascontiguousarray(lay.bias_q, dtype=np.int64),
-                           int(cfg.weight_frac_bits))
+    acc = np.empty((P, rows), dtype=np.int64)
+    y = np.empty((P, rows))
+    mag = np.empty((P, rows))
+    bound = np.empty((P, rows))
+    rnd = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
+    for i in numba.prange(P * rows):      # (vector, row) pairs: parallel for one vector too
+        p = i // rows
+        r = i - p * rows
+        si = bias_q[r]
+        sy = 0.0
+        sm = 0.0
+        sb = 0.0
+        for e in range(indptr[r], indptr[r + 1]):
+            j = indices[e]
+            v = data[e]
+            prod = codebook_q[v] * X_q[p, j]
+            if shift > 0:
+                prod = (prod + rnd) >> shift
+            si += prod
+            w = codebook[v]
+            x = X[p, j]
+            sy += w * x
+            sm += abs(w * x)
+            sb += cb_abs[v] * dX[p, j] + cb_err[v] * aXq[p, j]
+            if cb_nonzero[v] and aXq[p, j] != 0.0:
+                sb += half
+        acc[p, r] = si
+        y[p, r] = sy
+        mag[p, r] = sm
+        bound[p, r] = sb
+    return acc, y, mag, bound
 
 
 @dataclass
@@ -97,20 +81,39 @@ class FloatReference:
     mag: np.ndarray      #: float64 (P, rows): sum_j |w_ij x_j| (for float32 comparisons)
 
 
-def float_reference_batch(prep, X: np.ndarray, X_q: np.ndarray, cfg: ArchConfig) -> FloatReference:
-    """``W_float @ x + b`` for each row of ``X`` and the per-output bound of the
-    fixed-point computation (see the module docstring)."""
+def references_batch(prep, X: np.ndarray, X_q: np.ndarray,
+                     cfg: ArchConfig) -> tuple[np.ndarray, FloatReference]:
+    """``(integer reference (P, rows) int64, float reference)`` for each row of ``X``
+    (float inputs) and ``X_q`` (their fixed-point values), in one pass over the non-zeros."""
     lay, m = prep.layout, prep.codes
+    X_q = np.ascontiguousarray(np.asarray(X_q, dtype=np.int64).reshape(-1, lay.cols))
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(-1, lay.cols))
-    Xq = np.ascontiguousarray(to_float(np.asarray(X_q).reshape(-1, lay.cols), cfg.act_frac_bits))
+    Xq = to_float(X_q, cfg.act_frac_bits)
     wq = to_float(lay.codebook_q, cfg.weight_frac_bits).astype(np.float64)
-    y, mag, bound = _float_kernel(m.indptr, m.indices, m.data, prep.codebook, wq, X, Xq,
-                                  0.5 ** (cfg.act_frac_bits + 1))
+    cb = prep.codebook
+    acc, y, mag, bound = _reference_kernel(
+        m.indptr, m.indices, m.data, np.ascontiguousarray(lay.codebook_q, dtype=np.int64),
+        np.ascontiguousarray(lay.bias_q, dtype=np.int64), int(cfg.weight_frac_bits), cb,
+        np.abs(cb), np.abs(cb - wq), wq != 0, X_q, X, np.abs(X - Xq), np.abs(Xq),
+        0.5 ** (cfg.act_frac_bits + 1))
     if prep.bias is not None:
         y += prep.bias
         bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.act_frac_bits))
     bound += 1e-12 * (mag + 1.0)
-    return FloatReference(y, bound, mag)
+    return acc, FloatReference(y, bound, mag)
+
+
+def integer_reference_batch(prep, X_q: np.ndarray, cfg: ArchConfig) -> np.ndarray:
+    """int64 ``(P, rows)``: accumulators as the datapath computes them, for each row of
+    ``X_q``: ``bias_q`` + the sum of the individually rounded products (rule A)."""
+    X_q = np.asarray(X_q, dtype=np.int64).reshape(-1, prep.layout.cols)
+    return references_batch(prep, to_float(X_q, cfg.act_frac_bits), X_q, cfg)[0]
+
+
+def float_reference_batch(prep, X: np.ndarray, X_q: np.ndarray, cfg: ArchConfig) -> FloatReference:
+    """``W_float @ x + b`` for each row of ``X`` and the per-output bound of the
+    fixed-point computation (see the module docstring)."""
+    return references_batch(prep, X, X_q, cfg)[1]
 
 
 def integer_reference(prep, x_q: np.ndarray, cfg: ArchConfig) -> np.ndarray:

@@ -95,9 +95,13 @@ def test_float_check_is_an_independent_safety_net(monkeypatch):
         return st
 
     lay = synthetic_layer(40, 30, 0.3, 1.0, seed=4)
-    monkeypatch.setattr(stages, "integer_reference_batch",
-                        lambda prep, X_q, cfg: np.concatenate(
-                            [far_off(p, prep.layout, X_q[0], cfg).acc for p in prep.layout.passes])[None, :])
+    real = stages.references_batch
+
+    def agreeing(prep, X, X_q, cfg):        # the integer reference made to agree
+        _, fr = real(prep, X, X_q, cfg)
+        acc = np.concatenate([far_off(p, prep.layout, X_q[0], cfg).acc for p in prep.layout.passes])
+        return acc[None, :], fr
+    monkeypatch.setattr(stages, "references_batch", agreeing)
     with pytest.raises(SimulationMismatch, match="beyond the fixed-point error bound; first at row 0"):
         simulate_layer(lay, None, SMALL, engine=far_off, relu=False)
 
