@@ -44,6 +44,7 @@ from eie_sim.arch.paper import TABLE3, TABLE4_ACTUAL_US
 from eie_sim.hw.counters import PassBatch, load_efficiency, roll_up
 from eie_sim.hw.engine_fast import run_pass as fast_run_pass
 from eie_sim.hw.layout import LayoutError, check_layer_fits
+from eie_sim.workloads.layer import LayerWorkload
 from eie_sim.workloads.synthetic import table3_layer
 
 PES_SWEEP = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -52,9 +53,12 @@ SEED = 0          # the seed of bench_table4 and eie-simulate --table3 (run.seed
 GOALS = {
     "alex8_ms": 8.0,       # Alex-8 (4096 x 1000, 25 % weights, 43 % activations) at 64 PEs
     "nine_s": 1.0,         # all nine layers at 64 PEs
-    "sweep_s": 60.0,       # nine layers x PEs 1..256, including compilation
-    "vgg6_mb": 2048.0,     # peak memory for VGG-6
+    "sweep_s": 6.0,        # nine layers x PEs 1..256, including compilation (issue 11)
+    "vgg6_mb": 400.0,      # peak memory for VGG-6 at 64 PEs (issue 11)
 }
+#: the same figures measured before the sparse pipeline (docs/results.md, 2026-11-29 run
+#: of this benchmark at the previous commit), printed beside today's
+BEFORE = {"sweep_s": 13.9, "vgg6_mb": 1104.0}
 
 
 # ------------------------------------------------------------------------------------
@@ -130,8 +134,25 @@ def _vgg6_memory() -> dict:
                 cycles=layer_totals(stats, layout.cols, cfg)[0])
 
 
+def _warm_up(part: str) -> str:
+    """Compile one group of kernels into the shared (cold) numba cache: ``generate`` (the
+    synthetic generator's k-means) or ``simulate`` (layout and engine). The two workers
+    take one group each, so compilation runs in parallel, and each then loads the other
+    group from the cache instead of compiling it again."""
+    if part == "generate":
+        synthetic_layer("NT-LSTM")
+    else:
+        cfg = bench_config(4)
+        codes = (np.arange(64).reshape(8, 8) % 3 == 0).astype(np.uint8)    # no k-means
+        wl = LayerWorkload("warm-up", codes, np.array([0.0, 0.5], dtype=np.float32))
+        layout = wl.layout(cfg, check_fit=False)
+        _run_layer(fast_run_pass, layout, quantize_acts(np.ones(8), cfg), cfg)
+    return part
+
+
 def _spawn_pool(workers: int, cache_dir: str) -> cf.ProcessPoolExecutor:
-    """Fresh interpreters whose numba cache is empty: their time includes compilation."""
+    """Fresh interpreters whose numba cache is empty: their time includes compilation
+    (split over the workers by :func:`_warm_up`)."""
     old = os.environ.get("NUMBA_CACHE_DIR")
     os.environ["NUMBA_CACHE_DIR"] = cache_dir
     try:
@@ -140,6 +161,8 @@ def _spawn_pool(workers: int, cache_dir: str) -> cf.ProcessPoolExecutor:
         # start the workers now, while the environment points at the empty cache
         list(pool.map(os.getpid, range(0)))
         for f in [pool.submit(os.getpid) for _ in range(workers)]:
+            f.result()
+        for f in [pool.submit(_warm_up, part) for part in ("generate", "simulate")]:
             f.result()
     finally:
         if old is None:
@@ -263,11 +286,13 @@ def main(outdir: pathlib.Path, use_simpy: bool | None = None, sweep: bool = True
             f"2 spawned workers, cold numba cache): {sweep_wall:.1f} s wall incl. compilation "
             f"(summed over workers: synthetic data {gen_total:.1f} s, layout build "
             f"{build_total:.1f} s, engine {engine_total:.1f} s)   goal < "
-            f"{GOALS['sweep_s']:.0f} s   {'MET' if sweep_wall < GOALS['sweep_s'] else 'MISSED'}")
+            f"{GOALS['sweep_s']:.0f} s   {'MET' if sweep_wall < GOALS['sweep_s'] else 'MISSED'}   "
+            f"(before the sparse pipeline: {BEFORE['sweep_s']:.1f} s)")
     goal_lines.append(
-        f"VGG-6 at 64 PEs, peak memory of a fresh process (ru_maxrss, incl. the dense "
-        f"{4096 * 25088 / 2**20:.0f} MB code matrix): {mem['maxrss_mb']:.0f} MB   goal < "
-        f"{GOALS['vgg6_mb']:.0f} MB   {'MET' if mem['maxrss_mb'] < GOALS['vgg6_mb'] else 'MISSED'}")
+        f"VGG-6 at 64 PEs, peak memory of a fresh process (ru_maxrss; generated and held "
+        f"sparse): {mem['maxrss_mb']:.0f} MB   goal < {GOALS['vgg6_mb']:.0f} MB   "
+        f"{'MET' if mem['maxrss_mb'] < GOALS['vgg6_mb'] else 'MISSED'}   (before the sparse "
+        f"pipeline: {BEFORE['vgg6_mb']:.0f} MB)")
     if simpy_run:
         ratios = [r["ratio"] for r in rows_out]
         goal_lines.append(f"simpy engine, nine layers at 64 PEs: {total_simpy:.1f} s (sum of the "

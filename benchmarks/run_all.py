@@ -22,6 +22,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench_table4", "EIE Table IV on the nine Table III layers (synthetic), Fig. 8 and Fig. 11-13 sweeps"),
     ("bench_engines", "numba vs simpy engine: speed on Table III layers, PE sweep 1..256, memory"),
     ("bench_squeezenet", "the authors' compressed SqueezeNet: decode, Table 4-style sizes, EIE per layer"),
+    ("bench_pipeline", "the whole simulation: stage times for Alex-8, whole call vs engine, SqueezeNet wall"),
 ]
 
 
