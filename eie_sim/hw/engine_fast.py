@@ -34,6 +34,7 @@ import numpy as np
 from eie_sim.arch.config import ArchConfig
 from eie_sim.hw.counters import PassBatch, PassStats
 from eie_sim.hw.layout import LayerLayout, PassLayout
+from eie_sim.hw.trace import EVENT_LOAD, EVENT_ROW_MOVE, EVENT_STALL, PassTrace
 
 #: length of the scalar result of :func:`_simulate` (cycles, broadcasts, stalls, batch
 #: load cycles, max queue occupancy)
@@ -46,6 +47,15 @@ def _round_product(prod, shift):
     if shift == 0:
         return prod
     return (prod + (np.int64(1) << (shift - 1))) >> shift
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _event(events_out, n_events, kind, first, last):
+    i = n_events[0]
+    events_out[i, 0] = kind
+    events_out[i, 1] = first
+    events_out[i, 2] = last
+    n_events[0] = i + 1
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -76,7 +86,8 @@ def _broadcast(bt, nb, work, j, ready, P, btime, popped_all, max_occ, N):
 @numba.njit(cache=True, nogil=True)
 def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
               has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
-              entries_per_line, latency, weight_frac_bits):
+              entries_per_line, latency, weight_frac_bits, record, btime_out, pops_out,
+              events_out, n_events):
     """One pass of docs/timing.md. Returns (scalars int64[N_SCALARS], per-PE counters
     int64[7, N], acc).
 
@@ -122,6 +133,8 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
             break
         if row > 0 and row < n_rows and row % regs == 0:
             # moved into a row that starts a new input batch: load it (no stall check)
+            if record:
+                _event(events_out, n_events, EVENT_LOAD, t, t + batch_load - 1)
             loads += batch_load
             t += batch_load
             last_ccu = t - 1
@@ -136,11 +149,15 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
                 if c == N:
                     # nothing left in the row: the cycle moves to the next row, even while
                     # a queue is full
+                    if record:
+                        _event(events_out, n_events, EVENT_ROW_MOVE, t, t)
                     last_ccu = t
                     t += 1
                     break
                 # a non-zero found: it waits while some queue is full (a stall)
                 if nb >= D and P[nb - D] >= t:
+                    if record:
+                        _event(events_out, n_events, EVENT_STALL, t, P[nb - D])
                     stalls += P[nb - D] - t + 1
                     t = P[nb - D] + 1
                 # broadcast column base + c in cycle t
@@ -154,12 +171,17 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
         else:
             # all rows done, the bias column is broadcast last (after a stall check)
             if nb >= D and P[nb - D] >= t:
+                if record:
+                    _event(events_out, n_events, EVENT_STALL, t, P[nb - D])
                 stalls += P[nb - D] - t + 1
                 t = P[nb - D] + 1
             nb, popped_all, max_occ = _broadcast(t, nb, work, cols, ready, P, btime, popped_all,
                                                  max_occ, N)
             last_ccu = t
             t += 1
+
+    if record:
+        btime_out[:M] = btime[:M]
 
     # ---- per-PE entry pass: values (rule A), Spmat lines (rule S), bypass ----------
     counters = np.zeros((7, N), dtype=np.int64)
@@ -186,6 +208,8 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
             p = fin
             if p < btime[m] + 1:
                 p = btime[m] + 1
+            if record:
+                pops_out[m, k] = p
             a0 = ptr[k, j]
             a1 = ptr[k, j + 1]
             if a1 == a0:
@@ -301,13 +325,16 @@ def _simulate_many(ptr, work, entry_start, code, local_row, X_q, codebook_q, bia
                    latency, weight_frac_bits):
     """:func:`_simulate` for every row of ``X_q`` (independent runs, in parallel)."""
     P = X_q.shape[0]
+    no_i1 = np.zeros(0, dtype=np.int64)         # no recording in batched runs
+    no_i2 = np.zeros((0, 0), dtype=np.int64)
     scalars = np.zeros((P, N_SCALARS), dtype=np.int64)
     counters = np.zeros((P, 7, n_pe), dtype=np.int64)
     acc = np.zeros((P, pass_rows), dtype=np.int64)
     for i in numba.prange(P):
         s, c, a = _simulate(ptr, work, entry_start, code, local_row, X_q[i], codebook_q, bias_q_pass,
                             has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
-                            entries_per_line, latency, weight_frac_bits)
+                            entries_per_line, latency, weight_frac_bits, False, no_i1,
+                            no_i2, no_i2, no_i1)
         scalars[i, :] = s
         counters[i, :, :] = c
         acc[i, :] = a
@@ -322,7 +349,8 @@ def run_batch(pass_layout: PassLayout, layer_layout: LayerLayout, X_q: np.ndarra
     X_q = _checked_activations(X_q, pass_layout.cols)
     before, after = kernel_arguments(pass_layout, layer_layout, cfg)
     if X_q.shape[0] == 1:
-        scalars, counters, acc = _simulate(*before, X_q[0], *after)
+        no1, no2 = np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64)
+        scalars, counters, acc = _simulate(*before, X_q[0], *after, False, no1, no2, no2, no1)
         return PassBatch.from_kernel(scalars[None, :], counters[None], acc[None, :])
     return PassBatch.from_kernel(*_simulate_many(*before, X_q, *after))
 
@@ -338,3 +366,25 @@ def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray
         raise ValueError(f"x_q must be one vector of {pass_layout.cols} activations, "
                          f"got shape {np.shape(x_q)}")
     return run_batch(pass_layout, layer_layout, x_q, cfg).stats(0)
+
+
+def run_pass_traced(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray,
+                    cfg: ArchConfig) -> tuple[PassStats, PassTrace]:
+    """:func:`run_pass` that also records the pass's :class:`~eie_sim.hw.trace.PassTrace`
+    (broadcast and pop cycles, the CCU's stalls, batch loads and row moves)."""
+    pl = pass_layout
+    x = _checked_activations(x_q, pl.cols)[0]
+    before, after = kernel_arguments(pl, layer_layout, cfg)
+    columns = np.flatnonzero(x).astype(np.int64)
+    if pl.has_bias:
+        columns = np.append(columns, pl.cols)
+    M = columns.size
+    n_rows = -(-pl.cols // cfg.pes)
+    btime = np.zeros(M, dtype=np.int64)
+    pops = np.zeros((M, cfg.pes), dtype=np.int64)
+    events = np.zeros((M + 2 * n_rows + 1, 3), dtype=np.int64)   # stalls <= M, moves, loads
+    n_events = np.zeros(1, dtype=np.int64)
+    scalars, counters, acc = _simulate(*before, x, *after, True, btime, pops, events, n_events)
+    stats = PassBatch.from_kernel(scalars[None, :], counters[None], acc[None, :]).stats(0)
+    return stats, PassTrace(int(scalars[0]), columns, btime, pops, events[:int(n_events[0])].copy())
+

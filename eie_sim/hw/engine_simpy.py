@@ -17,6 +17,7 @@ from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import AccountingError
 from eie_sim.hw.counters import PassStats, PECounters, check_cycle_classes
 from eie_sim.hw.layout import LayerLayout, PassLayout
+from eie_sim.hw.trace import PassTrace
 from eie_sim.hw.units.act_rw import ActRW
 from eie_sim.hw.units.activation_queue import ActivationQueue, FullSignal
 from eie_sim.hw.units.arithmetic_unit import ArithmeticUnit
@@ -121,6 +122,26 @@ class SimpyModel:
             batch_load_cycles=ccu.batch_load_cycles,
             max_queue_occupancy=max(q.max_occupancy for q in self.queues),
             acc=acc)
+
+
+    def trace(self, stats: PassStats) -> PassTrace:
+        """The :class:`~eie_sim.hw.trace.PassTrace` of the finished run (from the CCU's
+        and the PEs' own records)."""
+        ccu = self.ccu
+        pops = np.array([pe.pop_cycles for pe in self.pes], dtype=np.int64).reshape(
+            len(self.pes), len(ccu.broadcast_cycles)).T
+        events = np.array(ccu.events, dtype=np.int64).reshape(-1, 3)
+        return PassTrace(stats.cycles, np.array(ccu.broadcast_columns, dtype=np.int64),
+                         np.array(ccu.broadcast_cycles, dtype=np.int64),
+                         np.ascontiguousarray(pops), events)
+
+
+def run_pass_traced(pass_layout: PassLayout, layer_layout: LayerLayout, x_q,
+                    cfg: ArchConfig) -> tuple[PassStats, PassTrace]:
+    """:func:`run_pass` with the pass's :class:`~eie_sim.hw.trace.PassTrace`."""
+    model = SimpyModel(pass_layout, layer_layout, x_q, cfg)
+    stats = model.run()
+    return stats, model.trace(stats)
 
 
 def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q, cfg: ArchConfig) -> PassStats:

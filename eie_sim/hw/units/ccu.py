@@ -27,6 +27,7 @@ import math
 
 import simpy
 
+from eie_sim.hw.trace import EVENT_LOAD, EVENT_ROW_MOVE, EVENT_STALL
 from eie_sim.hw.units.act_rw import ActRW
 from eie_sim.hw.units.activation_queue import ActivationQueue, FullSignal
 from eie_sim.hw.units.lnzd import LeadingNonZeroDetector
@@ -71,6 +72,10 @@ class CentralControlUnit:
         # counters
         self.broadcasts = 0
         self.broadcast_cycles: list[int] = []   #: the cycle of every broadcast, in order
+        self.broadcast_columns: list[int] = []  #: the column of every broadcast, in order
+        #: (kind, first, last) of every stall run, batch load and row move, in order
+        #: (kinds: eie_sim.hw.trace.EVENT_*)
+        self.events: list[tuple[int, int, int]] = []
         self.queue_full_stalls = 0
         self.batch_load_cycles = 0
         self.last_active_cycle = -1    #: last cycle the CCU loaded row 0, broadcast, moved, stalled or loaded
@@ -85,6 +90,7 @@ class CentralControlUnit:
             if self.full_signal.asserted and self.wants_to_broadcast():   # step 3: stall
                 stalled_from = env.now
                 yield self.full_signal.wait_clear()
+                self.events.append((EVENT_STALL, stalled_from, env.now - 1))
                 self.queue_full_stalls += env.now - stalled_from
                 self.last_active_cycle = env.now - 1
                 continue
@@ -94,6 +100,7 @@ class CentralControlUnit:
             if self._batch_to_load >= 0:               # step 2, for the next cycles
                 self.load_batch(self._batch_to_load)
                 self._batch_to_load = -1
+                self.events.append((EVENT_LOAD, env.now, env.now + self.load_cycles - 1))
                 self.batch_load_cycles += self.load_cycles
                 self.last_active_cycle = env.now + self.load_cycles - 1
                 yield env.timeout(self.load_cycles)
@@ -117,6 +124,7 @@ class CentralControlUnit:
                 if bank == n - 1:                      # every row is N banks wide
                     self.next_row()
             else:
+                self.events.append((EVENT_ROW_MOVE, self.env.now, self.env.now))
                 self.next_row()
         else:                                          # after the last row: the bias
             self.broadcast(self.cols, self.bias_activation)
@@ -134,6 +142,7 @@ class CentralControlUnit:
         self.bus.broadcast((j, a))
         self.broadcasts += 1
         self.broadcast_cycles.append(self.env.now)
+        self.broadcast_columns.append(j)
 
     def load_batch(self, batch: int) -> None:
         """Load input batch ``batch`` from the activation SRAMs into the source registers."""

@@ -47,6 +47,7 @@ class ProcessingElement:
         self.empty = 0                 #: empty-column cycles
         self.idle = 0                  #: cycles spent on no column (starved), see finish()
         self.last_work_cycle = -1      #: last cycle this PE issued or spent on a column
+        self.pop_cycles: list[int] = []   #: the cycle of every pop (pointer read), in order
         self.process = env.process(self.run())
 
     @property
@@ -68,6 +69,7 @@ class ProcessingElement:
             # column ended in this very cycle: back-to-back columns have no gap)
             self.idle += t - self.last_work_cycle
             col, a, start, end = self.pointer_read.pop_column(queue)
+            self.pop_cycles.append(t)
             # the column occupies cycles t+1 .. t+work
             entries = end - start
             self.spmat_read.issue(start, end)
