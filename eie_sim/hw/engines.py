@@ -35,6 +35,15 @@ class Engine:
             return engine_fast.run_batch(pass_layout, layer_layout, X_q, cfg)
         return PassBatch.from_stats([self.run_pass(pass_layout, layer_layout, x, cfg) for x in X_q])
 
+    def run_traced(self, pass_layout, layer_layout, x_q: np.ndarray, cfg):
+        """``(PassStats, PassTrace)`` of one vector's pass (the fast and simpy engines)."""
+        if self.run_pass is engine_fast.run_pass:
+            return engine_fast.run_pass_traced(pass_layout, layer_layout, x_q, cfg)
+        if self.run_pass is engine_simpy.run_pass:
+            return engine_simpy.run_pass_traced(pass_layout, layer_layout, x_q, cfg)
+        raise EngineUnavailable(f"engine {self.name!r} cannot record a trace (windows, "
+                                f"timelines): use the fast or simpy engine")
+
     def other(self) -> "Engine":
         """The other named engine (what ``verify=True`` compares with)."""
         if self.name not in ENGINE_NAMES:

@@ -171,3 +171,31 @@ def layer_windows(traces: list[PassTrace], passes: list, W: int, store: int, rel
         raise ValueError(f"passes and overheads cover {offset} cycles, the layer has {cycles}")
     wc.starved = wc.lengths[:, None] - wc.busy - wc.padding - wc.empty
     return wc
+
+
+@dataclass
+class LayerTimeline:
+    """A layer's passes as recorded (one input vector), with the layer-level overheads:
+    each pass is followed by ``store`` cycles, every pass after the first preceded by
+    ``reload`` cycles (docs/timing.md "Output passes")."""
+
+    traces: list[PassTrace]
+    passes: list               #: the PassLayout of each trace
+    store: int                 #: batch store cycles after each pass
+    reload: int                #: pass reload cycles before each pass after the first
+    cycles: int                #: the layer's cycles
+
+    def pass_offsets(self) -> list[int]:
+        """The layer cycle at which each pass starts."""
+        out, t = [], 0
+        for i, tr in enumerate(self.traces):
+            t += self.reload if i else 0
+            out.append(t)
+            t += int(tr.cycles) + self.store
+        return out
+
+    def windows(self, window: int) -> WindowCounters:
+        """:func:`layer_windows` of this timeline."""
+        return layer_windows(self.traces, self.passes, window, self.store, self.reload,
+                             self.cycles)
+

@@ -31,6 +31,7 @@ from eie_sim.sim.stages import (
     price,
     quantize_inputs,
     run_engine,
+    timeline,
 )
 from eie_sim.workloads.layer import LayerWorkload
 
@@ -46,7 +47,8 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
                    positions_total: int | None = None, check: bool = True,
                    check_fit: bool = True, energy_table: energy_mod.EnergyTable | None = None,
                    seeds: dict | None = None, compare_to: np.ndarray | None = None,
-                   chunk: int = CHUNK_VECTORS) -> LayerResult:
+                   chunk: int = CHUNK_VECTORS, window: int | None = None,
+                   record: bool = False) -> LayerResult:
     """Simulate one layer on one input vector or ``P`` of them, and check it against numpy.
 
     ``x``: float input, a vector or ``(P, cols)`` (``None``: the workload's own ``x``);
@@ -56,7 +58,9 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     the ``P`` vectors (a convolution's position indices) and ``positions_total`` the
     layer's number of positions when only these ran (totals are then extrapolated).
     ``compare_to``: ``(P, rows)`` float outputs of another computation to hold the
-    simulated ones to (:func:`~eie_sim.sim.stages.check_outputs`).
+    simulated ones to (:func:`~eie_sim.sim.stages.check_outputs`). ``record``: keep the
+    engines' cycle-by-cycle record (``result.timeline``, one input vector); ``window``:
+    also bin it into windows of that many cycles (``result.windows``, docs/timing.md).
     Raises :class:`~eie_sim.errors.SimulationMismatch`, :class:`~eie_sim.errors.EngineMismatch`,
     :class:`~eie_sim.errors.LayoutError`, :class:`~eie_sim.errors.WorkloadError`.
     """
@@ -68,7 +72,7 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     runs, outs, counts = [], [], []
     for a in range(0, max(1, inputs.size), chunk):
         part = inputs.select(a, a + chunk)
-        run = run_engine(prep, part, cfg, engine, verify)
+        run = run_engine(prep, part, cfg, engine, verify, record=record or bool(window))
         outs.append(check_outputs(prep, part, run, cfg, relu, check,
                                   None if compare_to is None else compare_to[a:a + chunk]))
         counts.append(count(prep, part, run, cfg))
@@ -77,7 +81,7 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     counters: LayerCounters = functools.reduce(LayerCounters.merge, counts)
     energy = price(counters, cfg, energy_table)
     return assemble(prep, inputs, runs[0], out, counters, energy, cfg, positions_total, seeds,
-                    time.perf_counter() - t0)
+                    time.perf_counter() - t0, timeline(prep, runs[0], counters, cfg), window)
 
 
 def simulate_conv_layer(layer: LayerWorkload | PreparedLayer, patches: np.ndarray,

@@ -18,6 +18,7 @@ import numpy as np
 
 from eie_sim.arch.fixed_point import to_float
 from eie_sim.hw.counters import LayerCounters, PECounters, load_efficiency
+from eie_sim.hw.trace import LayerTimeline, WindowCounters
 
 
 @dataclass
@@ -86,6 +87,8 @@ class LayerResult:
     source: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
+    timeline: LayerTimeline | None = field(default=None, repr=False)   #: when recorded
+    windows: WindowCounters | None = field(default=None, repr=False)   #: with run.window
 
     # ---- vectors and extrapolation ---------------------------------------------------
     @property

@@ -27,10 +27,11 @@ from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import quantize, saturate, to_float, word_limits
 from eie_sim.errors import AccountingError, EngineMismatch, SimulationMismatch, WorkloadError
-from eie_sim.hw.counters import LayerCounters, PassBatch, roll_up
+from eie_sim.hw.counters import LayerCounters, PassBatch, input_batches, roll_up
 from eie_sim.hw.csr import CodesCSR
 from eie_sim.hw.engines import Engine, get_engine
 from eie_sim.hw.layout import LayerLayout
+from eie_sim.hw.trace import LayerTimeline, PassTrace
 from eie_sim.sim.references import FloatReference, references_batch
 from eie_sim.sim.results import ErrorSummary, LayerResult
 from eie_sim.workloads.layer import LayerWorkload
@@ -143,6 +144,7 @@ class EngineRun:
     engine: str
     batches: list[PassBatch]
     verified: bool
+    traces: list[PassTrace] | None = None   #: per pass, when recorded (one vector)
 
     @property
     def acc(self) -> np.ndarray:
@@ -151,32 +153,47 @@ class EngineRun:
 
 
 def run_engine(prep: PreparedLayer, inputs: LayerInputs, cfg: ArchConfig,
-               engine: "str | Engine" = "fast", verify: "bool | str | Engine" = False) -> EngineRun:
+               engine: "str | Engine" = "fast", verify: "bool | str | Engine" = False,
+               record: bool = False) -> EngineRun:
     """Run every output pass of the layout on every input vector (docs/timing.md).
 
     ``verify``: True (the other named engine) or an engine to compare every pass with;
     any counter that differs raises :class:`EngineMismatch`. Counters whose per-PE
-    classes do not add up raise :class:`SimulationMismatch`.
+    classes do not add up raise :class:`SimulationMismatch`. ``record``: also record
+    every pass's :class:`~eie_sim.hw.trace.PassTrace` (one input vector only; compared
+    between the engines too when verifying).
     """
     eng = get_engine(engine)
     other = None
     if verify:
         other = eng.other() if verify is True else get_engine(verify)
     lay = prep.layout
-    batches = []
+    if record and inputs.size != 1:
+        raise WorkloadError(f"layer {lay.name!r}: a trace (windows, timeline) is recorded for "
+                            f"one input vector, not {inputs.size}")
+    batches, traces = [], []
     for i, p in enumerate(lay.passes):
-        b = eng.run_batch(p, lay, inputs.X_q, cfg)
+        if record:
+            st, tr = eng.run_traced(p, lay, inputs.X_q[0], cfg)
+            b = PassBatch.from_stats([st])
+            traces.append(tr)
+        else:
+            b = eng.run_batch(p, lay, inputs.X_q, cfg)
         try:
             b.validate(p.rows, cfg.pes)
         except AccountingError as exc:
             raise SimulationMismatch(f"layer {lay.name!r} pass {i} ({eng.name} engine): {exc}") from None
         if other is not None:
-            diffs = b.differences(other.run_batch(p, lay, inputs.X_q, cfg))
+            if record:
+                st2, tr2 = other.run_traced(p, lay, inputs.X_q[0], cfg)
+                diffs = b.differences(PassBatch.from_stats([st2])) + tr.differences(tr2)
+            else:
+                diffs = b.differences(other.run_batch(p, lay, inputs.X_q, cfg))
             if diffs:
                 raise EngineMismatch(f"layer {lay.name!r} pass {i}: engines {eng.name} and "
                                      f"{other.name} disagree: " + "; ".join(diffs))
         batches.append(b)
-    return EngineRun(eng.name, batches, other is not None)
+    return EngineRun(eng.name, batches, other is not None, traces if record else None)
 
 
 # ------------------------------------------------------------------ 4. check
@@ -310,10 +327,24 @@ def price(counters: LayerCounters, cfg: ArchConfig,
 
 
 # ------------------------------------------------------------------ 7. assemble
+def timeline(prep: PreparedLayer, run: EngineRun, counters: LayerCounters,
+             cfg: ArchConfig) -> LayerTimeline | None:
+    """The layer's recorded :class:`~eie_sim.hw.trace.LayerTimeline` (None unless the
+    engine run recorded traces)."""
+    if run.traces is None:
+        return None
+    # per pass: the store after it, the reload before it (after the first) when the
+    # input has several batches (hw/counters.layer_overhead_cycles)
+    reload = cfg.batch_load_cycles if input_batches(prep.layout.cols, cfg) > 1 else 0
+    return LayerTimeline(run.traces, prep.layout.passes, cfg.batch_store_cycles, reload,
+                         counters.cycles)
+
+
 def assemble(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, out: OutputCheck,
              counters: LayerCounters, energy: dict[str, Any], cfg: ArchConfig,
              positions_total: int | None = None, seeds: dict | None = None,
-             wall_s: float = 0.0) -> LayerResult:
+             wall_s: float = 0.0, timeline: LayerTimeline | None = None,
+             window: int | None = None) -> LayerResult:
     """The :class:`LayerResult` of the stages' outputs (over every vector of the run).
 
     ``positions_total``: how many vectors the layer has in all (a convolution's output
@@ -339,4 +370,5 @@ def assemble(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, out: Outp
         min_error_slack=out.errors.min_error_slack, output_q=out.output_q, energy=energy,
         engine=run.engine, verified=run.verified, synthetic=bool(lay.meta.get("synthetic", False)),
         seeds=seeds, config=cfg.as_dict(), source=dict(lay.meta.get("source", {})),
-        meta={} if out.map_check is None else {"map_check": out.map_check}, wall_s=wall_s)
+        meta={} if out.map_check is None else {"map_check": out.map_check}, wall_s=wall_s,
+        timeline=timeline, windows=timeline.windows(window) if timeline and window else None)
