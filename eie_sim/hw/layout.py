@@ -126,6 +126,25 @@ class LayerLayout:
 
 
 @numba.njit(cache=True)
+def _images_for(counts):
+    """Column pointers, PE starts and the empty entry arrays for ``counts[k, j]`` entries
+    (padding included) of column ``j`` in PE ``k``."""
+    n_pe, n_cols_total = counts.shape
+    ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
+    entry_start = np.zeros(n_pe + 1, dtype=np.int64)
+    for k in range(n_pe):
+        s = 0
+        for j in range(n_cols_total):
+            ptr[k, j] = s
+            s += counts[k, j]
+        ptr[k, n_cols_total] = s
+        entry_start[k + 1] = entry_start[k] + s
+    total = entry_start[n_pe]
+    return (ptr, entry_start, np.zeros(total, dtype=np.uint8), np.zeros(total, dtype=np.uint8),
+            np.zeros(total, dtype=np.int32))
+
+
+@numba.njit(cache=True)
 def _encode_runs(pe, col, local, code, n_pe, n_cols_total, max_z):
     """z-encode entries sorted by (pe, col, local row), inserting padding entries.
 
@@ -147,19 +166,7 @@ def _encode_runs(pe, col, local, code, n_pe, n_cols_total, max_z):
         zeros = local[i] - prev_local - 1
         counts[pe[i], col[i]] += 1 + zeros // step
         prev_local = local[i]
-    ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
-    entry_start = np.zeros(n_pe + 1, dtype=np.int64)
-    for k in range(n_pe):
-        s = 0
-        for j in range(n_cols_total):
-            ptr[k, j] = s
-            s += counts[k, j]
-        ptr[k, n_cols_total] = s
-        entry_start[k + 1] = entry_start[k] + s
-    total = entry_start[n_pe]
-    out_code = np.zeros(total, dtype=np.uint8)
-    out_z = np.zeros(total, dtype=np.uint8)
-    out_local = np.zeros(total, dtype=np.int32)
+    ptr, entry_start, out_code, out_z, out_local = _images_for(counts)
     # pass 2: write entries
     w = 0
     prev_key_pe = -1
@@ -236,19 +243,7 @@ def _layout_csr_rows(indptr, indices, data, cols, start, stop, n_pe, bias_nz, ha
                 ck[cols] += 1 + ((loc - last[cols] - 1) >> shift)
                 last[cols] = loc
             loc += 1
-    ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
-    entry_start = np.zeros(n_pe + 1, dtype=np.int64)
-    for k in range(n_pe):
-        s = 0
-        for j in range(n_cols_total):
-            ptr[k, j] = s
-            s += counts[k, j]
-        ptr[k, n_cols_total] = s
-        entry_start[k + 1] = entry_start[k] + s
-    total = entry_start[n_pe]
-    out_code = np.zeros(total, dtype=np.uint8)
-    out_z = np.zeros(total, dtype=np.uint8)
-    out_local = np.zeros(total, dtype=np.int32)
+    ptr, entry_start, out_code, out_z, out_local = _images_for(counts)
     cursor = np.empty(n_cols_total, dtype=np.int64)            # write position per column
     for k in range(n_pe):
         last[:] = -1
