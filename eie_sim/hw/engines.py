@@ -17,6 +17,7 @@ import numpy as np
 from eie_sim.errors import EngineUnavailable
 from eie_sim.hw import engine_fast, engine_simpy
 from eie_sim.hw.counters import PassBatch, PassStats
+from eie_sim.hw.trace import PassTrace
 
 ENGINE_NAMES = ("fast", "simpy")
 RunPass = Callable[..., PassStats]
@@ -35,14 +36,20 @@ class Engine:
             return engine_fast.run_batch(pass_layout, layer_layout, X_q, cfg)
         return PassBatch.from_stats([self.run_pass(pass_layout, layer_layout, x, cfg) for x in X_q])
 
-    def run_traced(self, pass_layout, layer_layout, x_q: np.ndarray, cfg):
-        """``(PassStats, PassTrace)`` of one vector's pass (the fast and simpy engines)."""
+    def run(self, pass_layout, layer_layout, X_q: np.ndarray, cfg,
+            record: bool = False) -> "tuple[PassBatch, PassTrace | None]":
+        """One output pass for every row of ``X_q``; with ``record`` (one row only, the
+        fast and simpy engines) also its :class:`~eie_sim.hw.trace.PassTrace`."""
+        if not record:
+            return self.run_batch(pass_layout, layer_layout, X_q, cfg), None
         if self.run_pass is engine_fast.run_pass:
-            return engine_fast.run_pass_traced(pass_layout, layer_layout, x_q, cfg)
-        if self.run_pass is engine_simpy.run_pass:
-            return engine_simpy.run_pass_traced(pass_layout, layer_layout, x_q, cfg)
-        raise EngineUnavailable(f"engine {self.name!r} cannot record a trace (windows, "
-                                f"timelines): use the fast or simpy engine")
+            st, tr = engine_fast.run_pass_traced(pass_layout, layer_layout, X_q[0], cfg)
+        elif self.run_pass is engine_simpy.run_pass:
+            st, tr = engine_simpy.run_pass_traced(pass_layout, layer_layout, X_q[0], cfg)
+        else:
+            raise EngineUnavailable(f"engine {self.name!r} cannot record a trace (windows, "
+                                    f"timelines): use the fast or simpy engine")
+        return PassBatch.from_stats([st]), tr
 
     def other(self) -> "Engine":
         """The other named engine (what ``verify=True`` compares with)."""

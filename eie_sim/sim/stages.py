@@ -173,22 +173,15 @@ def run_engine(prep: PreparedLayer, inputs: LayerInputs, cfg: ArchConfig,
                             f"one input vector, not {inputs.size}")
     batches, traces = [], []
     for i, p in enumerate(lay.passes):
-        if record:
-            st, tr = eng.run_traced(p, lay, inputs.X_q[0], cfg)
-            b = PassBatch.from_stats([st])
-            traces.append(tr)
-        else:
-            b = eng.run_batch(p, lay, inputs.X_q, cfg)
+        b, tr = eng.run(p, lay, inputs.X_q, cfg, record)
+        traces.append(tr)
         try:
             b.validate(p.rows, cfg.pes)
         except AccountingError as exc:
             raise SimulationMismatch(f"layer {lay.name!r} pass {i} ({eng.name} engine): {exc}") from None
         if other is not None:
-            if record:
-                st2, tr2 = other.run_traced(p, lay, inputs.X_q[0], cfg)
-                diffs = b.differences(PassBatch.from_stats([st2])) + tr.differences(tr2)
-            else:
-                diffs = b.differences(other.run_batch(p, lay, inputs.X_q, cfg))
+            b2, tr2 = other.run(p, lay, inputs.X_q, cfg, record)
+            diffs = b.differences(b2) + (tr.differences(tr2) if record else [])
             if diffs:
                 raise EngineMismatch(f"layer {lay.name!r} pass {i}: engines {eng.name} and "
                                      f"{other.name} disagree: " + "; ".join(diffs))
