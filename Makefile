@@ -7,11 +7,16 @@ STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export MPLBACKEND := Agg
 
-.PHONY: all install test test-slow bench clean help
+.PHONY: all install test test-slow fuzz bench clean help
+
+# make fuzz: cases per format and the campaign seed (empty: a random one, printed)
+FUZZ_CASES ?= 10000
+FUZZ_SEED  ?=
 
 help:
 	@echo "make test       install into $(VENV) if needed, run the test suite (not the slow cases)"
 	@echo "make test-slow  run only the slow cases"
+	@echo "make fuzz       fuzz every reader (FUZZ_CASES=10000 per format, FUZZ_SEED=random), print the outcome table"
 	@echo "make bench      install if needed, reproduce the paper tables into results/"
 	@echo "make clean      remove the virtual environment, caches and results"
 
@@ -29,6 +34,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz --cases $(FUZZ_CASES) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED),)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all

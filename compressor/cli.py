@@ -376,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: error: {exc.filename}: no such file", file=sys.stderr)
     except (OSError, ValueError) as exc:  # every CompressorError (CLIError, FormatError...) is a ValueError
         print(f"{prog}: error: {exc}", file=sys.stderr)
+    except MemoryError:
+        print(f"{prog}: error: out of memory: the input is too large for this machine",
+              file=sys.stderr)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -3,24 +3,61 @@
 * :func:`atomic_write`: the bytes go to a temporary file beside the target, are flushed,
   made world-readable like a normal file (0644), and renamed over the target. On any
   error nothing is left behind and an existing target is untouched.
+* :func:`read_regular_file`: a file's bytes, refused before reading when it is not a
+  regular file (a device such as ``/dev/zero``, a pipe, a directory) or larger than a
+  limit.
+* :func:`read_npz` / :func:`read_npy`: numpy archives and arrays read with limits
+  checked before anything is allocated: every member a real ``.npy`` (no pickles, no
+  object or structured dtypes), its declared shape and byte count against the member's
+  size and :data:`MAX_ARRAY_BYTES` / :data:`MAX_ARRAY_ELEMENTS`, at most
+  :data:`MAX_NPZ_MEMBERS` members and :data:`MAX_NPZ_BYTES` uncompressed in all;
+  non-native byte orders are converted to native.
+* :func:`load_json`: JSON text with NaN/Infinity refused and nesting limited to
+  :data:`MAX_JSON_DEPTH` levels.
 * :func:`load_npz_weights` / :func:`check_weights`: a user's weights, the project's
   ``.npz`` convention: a layer ``X`` is the array ``X`` (or ``X.weight``), fully
   connected 2-D ``(out, in)`` or convolution 4-D ``(out, in, kh, kw)``; its optional bias
   is ``X.bias`` (1-D, ``out`` values). Layers keep the order of the archive.
+
+Every limit is documented in ``docs/format.md`` ("Limits of the readers").
 """
 from __future__ import annotations
 
+import ast
+import io
+import json
+import math
 import os
 import pathlib
+import stat
+import struct
 import tempfile
 import zipfile
-from typing import Mapping
+import zlib
+from typing import Any, Mapping
 
 import numpy as np
 
 from .errors import WeightsError
 
-__all__ = ["atomic_write", "load_npz_weights", "check_weights"]
+__all__ = ["atomic_write", "read_regular_file", "read_npz", "read_npy", "load_json",
+           "load_npz_weights", "check_weights", "MAX_ARRAY_BYTES", "MAX_ARRAY_ELEMENTS",
+           "MAX_NPZ_BYTES", "MAX_NPZ_MEMBERS", "MAX_NPZ_FILE_BYTES", "MAX_JSON_DEPTH"]
+
+#: largest array (bytes, uncompressed) read from an .npz or .npy
+MAX_ARRAY_BYTES = 1 << 30
+#: largest array (elements) read from an .npz or .npy (the simulator's largest layer)
+MAX_ARRAY_ELEMENTS = 1 << 28
+#: largest sum of the arrays of one .npz (bytes, uncompressed)
+MAX_NPZ_BYTES = 1 << 31
+#: most members of one .npz
+MAX_NPZ_MEMBERS = 4096
+#: largest .npz / .npy file (bytes on disk)
+MAX_NPZ_FILE_BYTES = 1 << 31
+#: deepest nesting of JSON metadata (arrays and objects)
+MAX_JSON_DEPTH = 32
+#: .npy header: the longest header numpy itself writes or reads by default
+_MAX_NPY_HEADER = 10000
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> pathlib.Path:
@@ -43,6 +80,245 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> pathlib.Path:
     return path
 
 
+def read_regular_file(path: str | os.PathLike, max_bytes: int, error: type[Exception] = ValueError,
+                      what: str = "file") -> bytes:
+    """The bytes of ``path``; ``error`` (one line naming the file) when it is a directory,
+    not a regular file (a device, pipe or socket: never read, a FIFO is not even waited
+    for) or larger than ``max_bytes``. A missing or unreadable file raises the
+    ``OSError`` of ``open``."""
+    path = pathlib.Path(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO does not block
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise error(f"{path}: is a directory, not a {what}")
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{path}: not a regular file (a device, pipe or socket); a {what} "
+                        "must be a regular file")
+        if st.st_size > max_bytes:
+            raise error(f"{path}: {st.st_size} bytes, more than the {max_bytes}-byte limit "
+                        f"of a {what}")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            # read what fstat announced (+1 to see growth), never a buffer of max_bytes
+            chunks, total, want = [], 0, st.st_size + 1
+            while True:
+                chunk = f.read(min(want, max_bytes + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > max_bytes:
+                    raise error(f"{path}: more than the {max_bytes}-byte limit of a {what}")
+                want = 1 << 20
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return b"".join(chunks)
+
+
+def load_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON text; ``ValueError`` (one line) for invalid UTF-8 or JSON, the tokens
+    ``NaN``/``Infinity``, a number that overflows a float, or nesting deeper than
+    ``max_depth`` (arrays and objects)."""
+    def constant(name):
+        raise ValueError(f"non-finite number {name} is not allowed")
+
+    def number(text):
+        v = float(text)
+        if not math.isfinite(v):
+            raise ValueError(f"number {text[:20]} overflows a float")
+        return v
+    try:
+        text = bytes(raw).decode("utf-8") if not isinstance(raw, str) else raw
+        obj = json.loads(text, parse_constant=constant, parse_float=number)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {max_depth} levels") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+    if json_depth(obj) > max_depth:
+        raise ValueError(f"nested deeper than {max_depth} levels")
+    return obj
+
+
+def json_depth(obj: Any) -> int:
+    """Nesting depth of lists and dicts (a scalar is 0), without recursion."""
+    depth, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, dict):
+            o = list(o.values())
+        elif not isinstance(o, (list, tuple)):
+            continue
+        depth = max(depth, d)
+        stack.extend((v, d + 1) for v in o if isinstance(v, (dict, list, tuple)))
+    return depth
+
+
+def _npy_header(f, source: str, error) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """Parse a .npy header from a file object: (shape, fortran_order, dtype, header bytes).
+    Only plain numeric/bool dtypes are accepted (no objects, no structured records)."""
+    magic = f.read(8)
+    if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
+        raise error(f"{source}: not a .npy array (magic bytes {magic[:6]!r})")
+    major = magic[6]
+    if major == 1:
+        hlen_bytes = f.read(2)
+        if len(hlen_bytes) < 2:
+            raise error(f"{source}: truncated .npy header")
+        hlen, start = int.from_bytes(hlen_bytes, "little"), 10
+    elif major in (2, 3):
+        hlen_bytes = f.read(4)
+        if len(hlen_bytes) < 4:
+            raise error(f"{source}: truncated .npy header")
+        hlen, start = int.from_bytes(hlen_bytes, "little"), 12
+    else:
+        raise error(f"{source}: unsupported .npy format version {major}.{magic[7]}")
+    if hlen > _MAX_NPY_HEADER:
+        raise error(f"{source}: .npy header of {hlen} bytes (the limit is {_MAX_NPY_HEADER})")
+    raw = f.read(hlen)
+    if len(raw) < hlen:
+        raise error(f"{source}: truncated .npy header")
+    try:
+        text = raw.decode("utf-8" if major == 3 else "latin1")
+        if len(text) > _MAX_NPY_HEADER or text.count("(") > 1 or text.count("[") > 1 \
+                or text.count("{") != 1:
+            raise ValueError("unexpected nesting")
+        d = ast.literal_eval(text)
+        if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+            raise ValueError("keys must be descr, fortran_order, shape")
+        shape, fortran, descr = d["shape"], d["fortran_order"], d["descr"]
+        if not isinstance(shape, tuple) or not all(isinstance(n, int) and not isinstance(n, bool)
+                                                   and n >= 0 for n in shape) or len(shape) > 32:
+            raise ValueError(f"bad shape {shape!r}")
+        if not isinstance(fortran, bool) or not isinstance(descr, str):
+            raise ValueError("bad fortran_order or descr")
+        dtype = np.dtype(descr)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise error(f"{source}: invalid .npy header ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise error(f"{source}: dtype {dtype} is not a plain number type (bool, integer, float)")
+    return tuple(shape), fortran, dtype, start + hlen
+
+
+def _npy_from(f, size: int, source: str, error, budget: list[int]) -> np.ndarray:
+    """Read one .npy from ``f`` (whose total size is ``size`` bytes) within the limits."""
+    shape, fortran, dtype, head = _npy_header(f, source, error)
+    n = math.prod(shape)
+    if n > MAX_ARRAY_ELEMENTS:
+        raise error(f"{source}: shape {shape} has {n} elements, more than the limit of "
+                    f"{MAX_ARRAY_ELEMENTS} (2**28)")
+    nbytes = n * dtype.itemsize
+    if nbytes > MAX_ARRAY_BYTES:
+        raise error(f"{source}: {nbytes} bytes of data, more than the {MAX_ARRAY_BYTES}-byte limit")
+    if head + nbytes != size:
+        raise error(f"{source}: the header declares {nbytes} bytes of data ({shape} {dtype}) "
+                    f"but the array holds {size - head}")
+    budget[0] -= nbytes
+    if budget[0] < 0:
+        raise error(f"{source}: the arrays exceed the {MAX_NPZ_BYTES}-byte limit of one archive")
+    data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise error(f"{source}: truncated data ({len(data)} of {nbytes} bytes)")
+    a = np.frombuffer(data, dtype=dtype)
+    if not dtype.isnative and dtype.itemsize > 1:
+        a = a.astype(dtype.newbyteorder("="))
+    a = a.reshape(shape[::-1]).T if fortran else a.reshape(shape)
+    return np.array(a)  # writable, owns its data, C order
+
+
+def read_npy(path: str | os.PathLike, error: type[Exception] = ValueError) -> np.ndarray:
+    """One ``.npy`` file within the limits of :func:`read_npz` (native byte order)."""
+    path = pathlib.Path(path)
+    data = read_regular_file(path, MAX_NPZ_FILE_BYTES, error, ".npy file")
+    return _npy_from(io.BytesIO(data), len(data), str(path), error, [MAX_NPZ_BYTES])
+
+
+def read_npz(path: str | os.PathLike, error: type[Exception] = ValueError) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` (zip of ``.npy`` members), in archive order.
+
+    Refused with ``error`` naming the file and member: not a zip, a member that is not a
+    ``.npy`` array (numpy would hand back its bytes), a duplicate name, a pickled, object
+    or structured array, a declared size that disagrees with the member or exceeds the
+    limits (:data:`MAX_ARRAY_ELEMENTS`, :data:`MAX_ARRAY_BYTES`, :data:`MAX_NPZ_BYTES`,
+    :data:`MAX_NPZ_MEMBERS`), checked before the data is decompressed; damaged
+    compressed data or a CRC mismatch. Big-endian arrays come back in native order.
+    A missing file raises ``FileNotFoundError``.
+    """
+    path = pathlib.Path(path)
+    raw = read_regular_file(path, MAX_NPZ_FILE_BYTES, error, ".npz archive")
+    if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or an empty zip
+        raise error(f"{path}: not a .npz (zip) archive (first bytes {raw[:4]!r})")
+    out: dict[str, np.ndarray] = {}
+    budget = [MAX_NPZ_BYTES]
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            infos = z.infolist()
+            if len(infos) > MAX_NPZ_MEMBERS:
+                raise error(f"{path}: {len(infos)} members, more than the limit of {MAX_NPZ_MEMBERS}")
+            _check_zip_layout(raw, z, infos, path, error)
+            for info in infos:
+                member = f"{path}: member {info.filename!r}"
+                if not info.filename.endswith(".npy"):
+                    raise error(f"{member} is not a .npy array")
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    # numpy writes stored or deflated members; the other methods'
+                    # decompressors are not bounded per read in zipfile
+                    raise error(f"{member} uses zip compression method {info.compress_type}; "
+                                ".npz members are stored or deflated")
+                key = info.filename[:-4]
+                if key in out:
+                    raise error(f"{member} appears twice")
+                if info.file_size > MAX_ARRAY_BYTES + _MAX_NPY_HEADER + 12:
+                    raise error(f"{member}: {info.file_size} bytes uncompressed, more than the "
+                                f"{MAX_ARRAY_BYTES}-byte limit of one array")
+                with z.open(info) as f:
+                    out[key] = _npy_from(f, info.file_size, member, error, budget)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError,
+            ValueError, RuntimeError, OverflowError, KeyError, IndexError, UnicodeDecodeError,
+            zlib.error) as exc:
+        if isinstance(exc, error):
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise error(f"{path}: not a readable .npz archive ({msg})") from None
+    return out
+
+
+def _check_zip_layout(raw: bytes, z: zipfile.ZipFile, infos, path, error) -> None:
+    """Every byte of the archive belongs to a member or to the central directory, and the
+    directory lists as many members as its end record says: the zip CRCs guard only the
+    members' data, so damage to the directory (a member hidden in a comment, data glued
+    in front of another archive) is caught here instead."""
+    end = raw.rfind(b"PK\x05\x06")
+    if end < 0 or end + 22 > len(raw):
+        raise error(f"{path}: no zip end-of-directory record")
+    _, _, _, _, total, _, _, comment_len = struct.unpack_from("<4s4H2LH", raw, end)
+    if total != 0xFFFF and total != len(infos):
+        raise error(f"{path}: the zip directory lists {len(infos)} members, its end record "
+                    f"says {total} (the archive is damaged)")
+    if end + 22 + comment_len != len(raw):
+        raise error(f"{path}: {len(raw) - end - 22 - comment_len} unexpected bytes after the "
+                    "zip end record")
+    pos = 0
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if info.header_offset != pos:
+            raise error(f"{path}: member {info.filename!r} starts at offset {info.header_offset}, "
+                        f"expected {pos} (bytes that belong to no member: the archive is damaged)")
+        if pos + 30 > len(raw) or raw[pos:pos + 4] != b"PK\x03\x04":
+            raise error(f"{path}: member {info.filename!r}: no local header at offset {pos}")
+        n, e = struct.unpack_from("<2H", raw, pos + 26)
+        pos += 30 + n + e + info.compress_size
+        if info.flag_bits & 0x08:                      # a data descriptor follows the data
+            sig = raw[pos:pos + 4] == b"PK\x07\x08"
+            pos += (4 if sig else 0) + (20 if info.file_size > 0xFFFFFFFF or
+                                        info.compress_size > 0xFFFFFFFF else 12)
+    if pos != z.start_dir:
+        raise error(f"{path}: {z.start_dir - pos} bytes between the last member and the zip "
+                    "directory (the archive is damaged)")
+
+
 def load_npz_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read an ``.npz`` of named layers into ``{"X": weight, "X.bias": bias}`` (archive order).
 
@@ -51,18 +327,12 @@ def load_npz_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     :class:`~compressor.errors.WeightsError` naming the file.
     """
     path = pathlib.Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise WeightsError(f"{path}: no such file")
-    with path.open("rb") as f:
-        head = f.read(4)
-    # np.load would take a non-zip file for a .npy or pickle and complain about pickled data
-    if head not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or an empty zip
-        raise WeightsError(f"{path}: not a .npz (zip) archive (first bytes {head!r})")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: np.asarray(z[k]) for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise WeightsError(f"{path}: not a readable .npz archive ({exc})") from exc
+        arrays = read_npz(path, WeightsError)
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return check_weights(arrays, source=str(path))
 
 

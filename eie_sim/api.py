@@ -41,6 +41,8 @@ def layer(weights_or_codes: np.ndarray, codebook: np.ndarray | None = None,
     if w.ndim != 2:
         raise WorkloadError(f"layer {name!r}: expected a 2-D (outputs x inputs) matrix, got shape {w.shape}")
     if codebook is None:
+        if w.dtype.kind not in "biuf" or not np.all(np.isfinite(w)):
+            raise WorkloadError(f"layer {name!r}: weights must be finite numbers (no NaN or infinity)")
         codebook, codes = quantize_dense(w, weight_bits, seed)
         source = {"kind": "dense weights", "seed": seed}
     else:
@@ -68,6 +70,13 @@ def simulate(weights_or_codes, x: np.ndarray | None = None, *, codebook=None, bi
     ``queue_depth=4``, ...) over ``config`` (default: the paper's design point).
     """
     cfg = make_config(config, **arch)
+    if x is not None:
+        try:
+            finite = bool(np.all(np.isfinite(np.asarray(x, dtype=np.float64))))
+        except (TypeError, ValueError):
+            raise WorkloadError(f"x must be a vector or matrix of numbers, got {type(x).__name__}") from None
+        if not finite:
+            raise WorkloadError("x contains NaN or infinity")
     if isinstance(weights_or_codes, (Workload, QuantizedModel)):
         if isinstance(weights_or_codes, Workload) and not weights_or_codes.network:
             raise WorkloadError("a Workload of independent layers: simulate its layers one by one")

@@ -50,6 +50,11 @@ class PlotError(EIEError, ValueError):
     """Results that cannot be plotted (missing files, wrong columns)."""
 
 
+class TraceError(EIEError, ValueError):
+    """A trace that cannot be written as asked: no such layer, a cycle range outside the
+    layer, more events than the cap (docs/timeline.md)."""
+
+
 class SimulationMismatch(EIEError, RuntimeError):
     """A simulated output differs from the numpy reference (bit-exact or beyond the bound),
     or an engine returned counters that do not add up."""
@@ -66,6 +71,6 @@ class AccountingError(EIEError, AssertionError):
 #: errors that mean the input was refused (exit :data:`EXIT_BAD_INPUT`)
 INPUT_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError, WorkloadError, LayoutError, FixedPointRangeError, EngineUnavailable,
-    BundleError, PlotError)
+    BundleError, PlotError, TraceError)
 #: errors that mean a simulated result failed its check (exit :data:`EXIT_CHECK_FAILED`)
 CHECK_ERRORS: tuple[type[BaseException], ...] = (SimulationMismatch, EngineMismatch, AccountingError)

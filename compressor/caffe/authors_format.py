@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import AuthorsFormatError
+from ..fileio import read_regular_file
 from ..model import QuantizedLayer, QuantizedModel
 from .prototxt import CaffeLayer, Net
 
@@ -48,6 +49,10 @@ __all__ = [
 ]
 
 INDEX_BITS = 4
+MAX_NET_BYTES = 1 << 30
+"""Largest ``.net`` file read (1 GiB)."""
+MAX_LAYER_ELEMENTS = 1 << 28
+"""Largest weight tensor (elements) of one parameter layer the prototxt may declare."""
 _MAX_GAP = 1 << INDEX_BITS          # 16: largest gap one entry can express
 _KEYS = ("conv", "fc", "ip")
 
@@ -137,7 +142,7 @@ def read_authors_records(net: Net, data: bytes | bytearray | memoryview | str | 
     """
     if isinstance(data, (str, pathlib.Path)):
         try:
-            data = pathlib.Path(data).read_bytes()
+            data = read_regular_file(data, MAX_NET_BYTES, AuthorsFormatError, ".net file")
         except OSError as e:
             raise AuthorsFormatError(f"{data}: cannot read: {e.strerror or e}") from e
     buf = bytes(data)
@@ -164,6 +169,10 @@ def read_authors_records(net: Net, data: bytes | bytearray | memoryview | str | 
         n = int(n)
         shape = tuple(int(d) for d in lay.weight_shape)  # type: ignore[union-attr]
         numel = math.prod(shape)
+        if numel > MAX_LAYER_ELEMENTS:
+            raise AuthorsFormatError(f"layer {lay.name!r}: the prototxt declares {shape}, "
+                                     f"{numel} weights, more than the limit of "
+                                     f"{MAX_LAYER_ELEMENTS} (2**28)")
         if n > numel:
             raise AuthorsFormatError(
                 f"layer {lay.name!r}: header word {k} (offset {4 * k}) says {n} entries but the "

@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PrototxtError
+from ..fileio import read_regular_file
 from .textformat import Message, parse_text
+
+MAX_PROTOTXT_BYTES = 64 << 20
+"""Largest prototxt read (64 MiB)."""
 
 __all__ = ["ConvParams", "PoolParams", "CaffeLayer", "Net", "parse_net", "load_net",
            "conv_out_size", "pool_out_size"]
@@ -356,7 +360,7 @@ def load_net(path: str | pathlib.Path) -> Net:
     """Read and parse a prototxt file into a :class:`Net` (errors name the file)."""
     p = pathlib.Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_regular_file(p, MAX_PROTOTXT_BYTES, PrototxtError, "prototxt").decode("utf-8")
     except OSError as e:
         raise PrototxtError(f"{p}: cannot read: {e.strerror or e}") from e
     except UnicodeDecodeError as e:

@@ -38,9 +38,10 @@ import numpy as np
 
 from .. import fileformat
 from ..errors import AuthorsFormatError, ForwardError, RoundTripError
+from ..fileio import read_regular_file
 from ..huffman import code_lengths
 from ..model import QuantizedModel, to_dense
-from .authors_format import INDEX_BITS, AuthorsLayerRecord, model_from_records, read_authors_records
+from .authors_format import INDEX_BITS, MAX_NET_BYTES, AuthorsLayerRecord, model_from_records, read_authors_records
 from .forward import SYNTHETIC_SEED, forward, synthetic_input
 from .prototxt import Net, load_net
 
@@ -318,7 +319,7 @@ def convert(prototxt: str | os.PathLike, net_file: str | os.PathLike, *,
         net = load_net(prototxt)
         net_path = pathlib.Path(net_file)
         try:
-            blob = net_path.read_bytes()
+            blob = read_regular_file(net_path, MAX_NET_BYTES, AuthorsFormatError, ".net file")
         except OSError as e:
             raise AuthorsFormatError(f"{net_path}: cannot read: {e.strerror or e}") from e
         try:

@@ -121,9 +121,12 @@ def _scalar(tok: _Tok) -> Any:
         return _unescape(tok.text[1:-1], tok.line)
     if tok.kind == "number":
         t = tok.text.rstrip("fF")
-        if re.fullmatch(r"[-+]?\d+", t):
-            return int(t)
-        return float(t)
+        try:
+            if re.fullmatch(r"[-+]?\d+", t):
+                return int(t)
+            return float(t)
+        except ValueError as exc:  # an integer of more than 4300 digits
+            raise PrototxtError(f"line {tok.line}: number {t[:20]}... cannot be read ({exc})") from None
     if tok.kind == "ident":
         low = tok.text.lower()
         if low in ("true", "false"):

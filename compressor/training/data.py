@@ -16,14 +16,20 @@ LeNet-5) and labels as int64 ``(n,)``.
 from __future__ import annotations
 
 import gzip
+import math
 import pathlib
 import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import IDXError
+from ..fileio import read_regular_file
+
+#: largest IDX file read (on disk, and after gunzip): the full MNIST training images are 47 MB
+MAX_IDX_BYTES = 1 << 28
 
 # IDX type codes (third byte of the magic number) -> big-endian numpy dtype.
 _IDX_DTYPES = {
@@ -75,13 +81,20 @@ def read_idx(path: str | pathlib.Path) -> np.ndarray:
     """
     path = pathlib.Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_IDX_BYTES, IDXError, "IDX file")
     except OSError as exc:
         raise IDXError(f"{path}: cannot read IDX file ({exc.strerror or exc})") from exc
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        try:   # bounded: a small .gz that inflates beyond the limit is refused, not expanded
+            d = zlib.decompressobj(wbits=31)
+            out = d.decompress(raw, MAX_IDX_BYTES + 1)
+            if len(out) > MAX_IDX_BYTES:
+                raise IDXError(f"{path}: inflates to more than the {MAX_IDX_BYTES}-byte limit "
+                               "of an IDX file")
+            if not d.eof:
+                raise EOFError("compressed stream ended early")
+            raw = out
+        except (OSError, EOFError, zlib.error) as exc:
             raise IDXError(f"{path}: corrupt gzip data ({exc})") from exc
     if len(raw) < 4:
         raise IDXError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
@@ -97,12 +110,12 @@ def read_idx(path: str | pathlib.Path) -> np.ndarray:
         raise IDXError(f"{path}: truncated IDX header (needs {header} bytes, has {len(raw)})")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize      # Python ints: no overflow
     if len(raw) - header != expected:
         raise IDXError(
             f"{path}: IDX shape {shape} of {dtype.name} needs {expected} data bytes, "
             f"file has {len(raw) - header}")
-    arr = np.frombuffer(raw, dtype=dtype, offset=header, count=int(np.prod(shape)))
+    arr = np.frombuffer(raw, dtype=dtype, offset=header, count=math.prod(shape))
     return arr.reshape(shape).astype(dtype.newbyteorder("="))
 
 

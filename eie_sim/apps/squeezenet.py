@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from compressor.caffe.authors_format import read_authors
+from compressor.errors import AuthorsFormatError
 from compressor.caffe.forward import SYNTHETIC_SEED, forward, layer_workloads, synthetic_input
 from compressor.caffe.prototxt import load_net
 from eie_sim.arch import energy as energy_mod
@@ -173,7 +174,10 @@ def load_squeezenet(data_dir: str | pathlib.Path | None = None):
             raise WorkloadError(f"{f}: SqueezeNet file not found (give the folder holding "
                                 f"{PROTOTXT_NAME} and {NET_NAME}: --squeezenet DIR)")
     net = load_net(proto)
-    return net, read_authors(net, netf.read_bytes())
+    try:
+        return net, read_authors(net, netf)
+    except AuthorsFormatError as exc:
+        raise WorkloadError(f"{netf}: {exc}" if str(netf) not in str(exc) else str(exc)) from None
 
 
 def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig | None = None,

@@ -8,6 +8,17 @@ processes, default 2; one worker runs in-process). The results are one CSV
 the SRAMs, whose numbers do not fit the fixed-point word or whose workload cannot run on
 it; the other points still run) and a JSON summary with the resolved configuration,
 written as one bundle. The energy table is loaded once per sweep and sent to the workers.
+
+A sweep in which every point failed is an error (:class:`~eie_sim.errors.WorkloadError`
+naming the first point's problem; nothing is written). The number of points is capped
+(:data:`~eie_sim.arch.config_io.MAX_SWEEP_POINTS` unless the config was loaded with
+``max_points``); points are handed to the workers a few at a time.
+
+Workers die with their parent: each ignores SIGINT (the parent handles it), asks the
+kernel for SIGKILL when its parent dies (Linux ``PR_SET_PDEATHSIG``) and watches its
+parent process id (any system), so a ``kill -9`` of ``eie-sweep`` leaves no worker (and
+so no resource tracker) behind; on an exception or SIGINT/SIGTERM in the parent the
+workers are terminated before it exits.
 """
 from __future__ import annotations
 
@@ -15,12 +26,15 @@ import concurrent.futures as cf
 import dataclasses
 import json
 import multiprocessing
+import os
 import pathlib
+import signal
+import threading
 import time
 from typing import Any, Callable
 
 from eie_sim.arch.config import ArchConfig
-from eie_sim.arch.config_io import LoadedConfig, dump_resolved, expand_sweep
+from eie_sim.arch.config_io import LoadedConfig, count_points, dump_resolved, iter_points
 from eie_sim.arch.energy import EnergyTable
 from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
 from eie_sim.output import report
@@ -68,46 +82,113 @@ def run_point(task: dict) -> list[dict]:
     return [{**head, **r.to_dict(), "error": ""} for r in results]
 
 
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.25)
+        if os.getppid() != parent:       # re-parented: the sweep process is gone
+            os._exit(1)
+
+
+def _worker_init(parent: int) -> None:
+    """Make a sweep worker die with its parent (see the module docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError, TypeError):   # not Linux: the watcher thread remains
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="eie-sweep-parent-watch").start()
+
+
+def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
+    """End the worker processes now and cancel what is queued (on an error or a signal);
+    the executor's own shutdown then sees them gone and releases its queues."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=2)
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=2)
+    ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_parallel(tasks, n: int, workers: int, progress) -> list[dict]:
+    """Run ``tasks`` (an iterator of ``n``) on ``workers`` processes, at most two per
+    worker in flight; rows in point order."""
+    ctx = multiprocessing.get_context("spawn")
+    ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                initargs=(os.getpid(),))
+    by_index: dict[int, list[dict]] = {}
+    try:
+        pending: dict = {}
+
+        def submit_next() -> None:
+            t = next(tasks, None)
+            if t is not None:
+                pending[ex.submit(run_point, t)] = t
+        for _ in range(2 * workers):
+            submit_next()
+        while pending:
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                t = pending.pop(fut)
+                by_index[t["index"]] = fut.result()
+                if progress:
+                    progress(f"point {t['index'] + 1}/{n} {t['point']} done")
+                submit_next()
+    except BaseException:
+        _stop_workers(ex)
+        raise
+    ex.shutdown(wait=True)
+    return [row for i in sorted(by_index) for row in by_index[i]]
+
+
 def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False,
               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run every point of ``loaded.sweep`` on ``loaded.workload``; write the bundle ``out``."""
+    """Run every point of ``loaded.sweep`` on ``loaded.workload``; write the bundle ``out``.
+
+    Raises :class:`~eie_sim.errors.WorkloadError` (and writes nothing) when every point
+    failed."""
     out = report.prepare_out_dir(out, force)
     if not loaded.workload:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
     t0 = time.perf_counter()
-    points = expand_sweep(loaded)
+    n = count_points(loaded.sweep)
     base_dir = str(pathlib.Path(loaded.source).parent) if loaded.source not in ("<defaults>", "<string>") else None
     run = loaded.run.as_dict()
     table = EnergyTable.load(loaded.run.energy_table) if loaded.run.energy_table else None
-    tasks = [{"index": i, "point": pt, "cfg": cfg.as_dict(), "run": run, "energy_table": table,
-              "workload": loaded.workload, "base_dir": base_dir} for i, (pt, cfg) in enumerate(points)]
-    rows: list[dict] = []
-    workers = min(loaded.run.workers, len(tasks))
+    tasks = ({"index": i, "point": pt, "run": run, "energy_table": table, "workload": loaded.workload,
+              "base_dir": base_dir, "cfg": dataclasses.replace(loaded.arch, **pt).validate().as_dict()}
+             for i, pt in enumerate(iter_points(loaded.sweep)))
+    workers = min(loaded.run.workers, n)
     if workers <= 1:
+        rows = []
         for t in tasks:
             rows.extend(run_point(t))
             if progress:
-                progress(f"point {t['index'] + 1}/{len(tasks)} {t['point']} done")
+                progress(f"point {t['index'] + 1}/{n} {t['point']} done")
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-            futures = {ex.submit(run_point, t): t for t in tasks}
-            by_index: dict[int, list[dict]] = {}
-            for fut in cf.as_completed(futures):
-                t = futures[fut]
-                by_index[t["index"]] = fut.result()
-                if progress:
-                    progress(f"point {t['index'] + 1}/{len(tasks)} {t['point']} done")
-        for i in sorted(by_index):
-            rows.extend(by_index[i])
+        rows = _run_parallel(tasks, n, workers, progress)
+    failed = sorted({r["point"] for r in rows if r.get("error")})
+    if len(failed) == n:
+        first = next(r for r in rows if r.get("error"))
+        raise WorkloadError(f"every one of the {n} sweep point(s) failed, nothing written; "
+                            f"point {first['point']}: {first['error']}")
+    points = list(iter_points(loaded.sweep))
     keys = list(loaded.sweep)
     columns = ["point"] + keys + list(LAYER_COLUMNS) + ["error"]
     synthetic = "table3" in loaded.workload or "synthetic" in loaded.workload
     summary = {"title": f"sweep of {', '.join(keys) or 'nothing'}", "config": loaded.resolved(),
-               "sweep": loaded.sweep, "points": [pt for pt, _ in points],
+               "sweep": loaded.sweep, "points": points,
                "engine": loaded.run.engine, "verified": loaded.run.verify,
                "seeds": {"run_seed": loaded.run.seed}, "synthetic": synthetic,
-               "failed_points": sorted({r["point"] for r in rows if r.get("error")}),
+               "failed_points": failed,
                "wall_s": time.perf_counter() - t0, "workers": workers}
     if synthetic:
         summary["note"] = report.SYNTHETIC_NOTE

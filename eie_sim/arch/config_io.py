@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import pathlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,7 +31,11 @@ import yaml
 
 from eie_sim.arch.config import INT_RANGES, ArchConfig, ConfigError
 from eie_sim.arch.paper import TABLE3
-from eie_sim.arch.yaml_doc import OverlayDoc, YamlDoc, dotted, parse_yaml, read_yaml
+from eie_sim.arch.yaml_doc import OverlayDoc, YamlDoc, dotted, parse_yaml, read_yaml, shown
+
+#: most points of a ``sweep:`` block (its cross product); ``eie-sweep --max-points N`` and
+#: ``load_config(..., max_points=N)`` raise it (docs/config.md)
+MAX_SWEEP_POINTS = 10_000
 
 #: keys of one synthetic layer in a ``workload: synthetic:`` block (docs/config.md)
 SYNTHETIC_KEYS = ("name", "rows", "cols", "weight_density", "act_density", "seed", "bias",
@@ -55,6 +60,7 @@ class RunOptions:
     workers: int = 2                 #: processes for sweeps
     energy_table: str | None = None  #: YAML energy table replacing the built-in one
     check_fit: bool = True           #: refuse layers that exceed the per-PE SRAMs
+    window: int | None = None        #: windows of this many cycles (windows.csv, docs/timeline.md)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -76,11 +82,13 @@ RUN_SCHEMA: dict[str, tuple[Any, str]] = {
     "energy_table": (lambda v: v is None or isinstance(v, str) and v != "",
                      "a YAML file path or null"),
     "check_fit": (lambda v: isinstance(v, bool), "true or false"),
+    "window": (lambda v: v is None or isinstance(v, int) and not isinstance(v, bool)
+               and 1 <= v < 2 ** 40, "an integer >= 1 (cycles) or null"),
 }
 
 
 #: RunOptions fields that are integers (an integral float such as 2.0 is accepted)
-RUN_INT_KEYS = ("seed", "workers")
+RUN_INT_KEYS = ("seed", "workers", "window")
 
 
 @dataclass
@@ -185,8 +193,10 @@ def build_run(values: Any, doc: YamlDoc | None = None) -> RunOptions:
     return RunOptions(**values)
 
 
-def check_sweep(values: Any, base: ArchConfig, doc: YamlDoc | None = None) -> dict[str, list]:
-    """A sweep block: each key an architecture key with a non-empty list of values."""
+def check_sweep(values: Any, base: ArchConfig, doc: YamlDoc | None = None,
+                max_points: int = MAX_SWEEP_POINTS) -> dict[str, list]:
+    """A sweep block: each key an architecture key with a non-empty list of values, at
+    most ``max_points`` points in the cross product (counted before any is built)."""
     where = (lambda *k: doc.where(("sweep",) + k)) if doc else (lambda *k: dotted(("sweep",) + k))
     if values is None:
         return {}
@@ -203,8 +213,13 @@ def check_sweep(values: Any, base: ArchConfig, doc: YamlDoc | None = None) -> di
         out[key] = [check_arch_value(key, v, where(key, i)) for i, v in enumerate(vals)]
         if len(set(out[key])) != len(out[key]):
             raise ConfigError(f"{where(key)}: repeated values {out[key]}")
+    n = math.prod(len(v) for v in out.values())
+    if n > max_points:
+        raise ConfigError(f"{where()}: {n:,} points ({' x '.join(str(len(v)) for v in out.values())}), "
+                          f"more than the limit of {max_points:,}; eie-sweep --max-points N "
+                          f"allows more")
     # every point must be a possible configuration
-    for point in expand_points(out):
+    for point in iter_points(out):
         try:
             dataclasses.replace(base, **point).validate()
         except ConfigError as exc:
@@ -212,12 +227,21 @@ def check_sweep(values: Any, base: ArchConfig, doc: YamlDoc | None = None) -> di
     return out
 
 
-def expand_points(sweep: dict[str, list]) -> list[dict]:
-    """The cross product of a sweep block, in key order (last key varies fastest)."""
-    if not sweep:
-        return [{}]
+def iter_points(sweep: dict[str, list]):
+    """The cross product of a sweep block, in key order (last key varies fastest), one
+    point at a time."""
     keys = list(sweep)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(sweep[k] for k in keys))]
+    return (dict(zip(keys, combo)) for combo in itertools.product(*(sweep[k] for k in keys)))
+
+
+def expand_points(sweep: dict[str, list]) -> list[dict]:
+    """The cross product of a sweep block as a list (see :func:`iter_points`)."""
+    return list(iter_points(sweep))
+
+
+def count_points(sweep: dict[str, list]) -> int:
+    """The number of points of a sweep block (1 without one)."""
+    return math.prod(len(v) for v in sweep.values())
 
 
 def expand_sweep(loaded: LoadedConfig) -> list[tuple[dict, ArchConfig]]:
@@ -270,8 +294,8 @@ def check_workload(values: Any, doc: YamlDoc | None = None) -> dict | None:
         if not isinstance(names, list):
             raise ConfigError(f"{where('table3')}: expected a layer name, 'all', or a list of names")
         for i, n in enumerate(names):
-            if n != "all" and n not in TABLE3:
-                raise ConfigError(f"{where('table3', i)}: unknown Table III layer {n!r}; "
+            if not isinstance(n, str) or n != "all" and n not in TABLE3:
+                raise ConfigError(f"{where('table3', i)}: unknown Table III layer {n!r:.60}; "
                                   f"known: {', '.join(TABLE3)}, all")
     return values
 
@@ -280,34 +304,44 @@ def check_workload(values: Any, doc: YamlDoc | None = None) -> dict | None:
 def parse_set(item: str) -> tuple[tuple[str, ...], Any]:
     """``key=value`` (``run.engine=simpy``, ``sweep.pes=[1,2]``) -> (path, YAML value)."""
     if "=" not in item:
-        raise ConfigError(f"--set {item}: expected key=value")
+        raise ConfigError(f"--set {shown(item)}: expected key=value")
     key, text = item.split("=", 1)
     key = key.strip()
     if not key:
-        raise ConfigError(f"--set {item}: empty key")
+        raise ConfigError(f"--set {shown(item)}: empty key")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {item}: cannot parse the value {text!r}") from None
+        value = parse_yaml(text, f"--set {shown(item)}").data if text.strip() else None
+    except ConfigError as exc:   # a syntax error, or a refused document (aliases, tags, ...)
+        why = str(exc).split(": ", 2)[-1]
+        raise ConfigError(f"--set {shown(item)}: cannot parse the value {text[:60]!r} ({why})") from None
     path = tuple(key.split("."))
     if len(path) == 1 and path[0] in RUN_SCHEMA and path[0] not in ARCH_KEYS:
         path = ("run",) + path
     return path, value
 
 
-def _apply_set(data: dict, lines: dict, item: str) -> tuple:
+def _apply_set(data: dict, lines: dict, item: str, source: str = "config",
+               set_sources: dict | None = None) -> tuple:
     path, value = parse_set(item)
     if path[0] in ARCH_KEYS and len(path) > 1:
-        raise ConfigError(f"--set {item}: {path[0]} is a single value, not a section")
+        raise ConfigError(f"--set {shown(item)}: {dotted(path[:1])} is a single value, not a section")
     if path[0] not in ARCH_KEYS + TOP_SECTIONS:
-        raise _unknown(f"--set {item}: {path[0]}", path[0], ARCH_KEYS + TOP_SECTIONS)
+        raise _unknown(f"--set {shown(item)}: {dotted(path[:1])}", path[0], ARCH_KEYS + TOP_SECTIONS)
     node = data
-    for p in path[:-1]:
+    for k, p in enumerate(path[:-1]):
         nxt = node.get(p)
         if nxt is None:
             nxt = node[p] = {}
         if not isinstance(nxt, dict):
-            raise ConfigError(f"--set {item}: {p} is not a section")
+            here = path[:k + 1]
+            got = f"got {nxt!r:.40} ({type(nxt).__name__})"
+            if set_sources and here in set_sources:   # an earlier --set made it a value
+                raise ConfigError(f"--set {shown(set_sources[here])}: {dotted(here)}: expected a "
+                                  f"mapping of keys, {got}")
+            if here in lines:                          # the file made it a value: blame it
+                raise ConfigError(f"{source}:{lines[here]}: {dotted(here)}: expected a "
+                                  f"mapping of keys, {got}")
+            raise ConfigError(f"--set {shown(item)}: {dotted((p,))} is not a section")
         node = nxt
     node[path[-1]] = value
     lines.pop(path, None)
@@ -316,10 +350,12 @@ def _apply_set(data: dict, lines: dict, item: str) -> tuple:
 
 # ------------------------------------------------------------------ entry points
 def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple = (),
-                text: str | None = None) -> LoadedConfig:
+                text: str | None = None, max_points: int | None = None) -> LoadedConfig:
     """Read ``path`` (or ``text``; neither: the defaults), apply ``--set`` overrides, check all.
 
-    Raises :class:`ConfigError` naming the file, line and key of the first problem.
+    Raises :class:`ConfigError` naming the file, line and key of the first problem. A
+    ``sweep:`` block may have at most ``max_points`` points (default
+    :data:`MAX_SWEEP_POINTS`).
     """
     if text is not None:
         doc = parse_yaml(text, "<string>")
@@ -334,13 +370,14 @@ def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple 
     lines = dict(doc.lines)
     set_sources: dict[tuple, str] = {}
     for item in sets:
-        set_sources[_apply_set(data, lines, item)] = item
+        set_sources[_apply_set(data, lines, item, doc.source, set_sources)] = item
     doc = OverlayDoc(YamlDoc(data, lines, doc.source), set_sources)
     arch_values = {k: v for k, v in data.items() if k not in TOP_SECTIONS}
     arch = build_arch(arch_values, doc)
     run = build_run(data.get("run"), doc)
     workload = check_workload(data.get("workload"), doc)
-    sweep = check_sweep(data.get("sweep"), arch, doc)
+    sweep = check_sweep(data.get("sweep"), arch, doc,
+                        MAX_SWEEP_POINTS if max_points is None else max_points)
     return LoadedConfig(arch=arch, run=run, workload=workload, sweep=sweep,
                         source=doc.source, overrides=list(sets))
 

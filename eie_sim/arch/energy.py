@@ -34,14 +34,19 @@ beside ours for comparison only.
 from __future__ import annotations
 
 import copy
+import math
 import pathlib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from eie_sim.arch.config import ArchConfig, ConfigError
+from eie_sim.arch.yaml_doc import dotted, read_yaml
+
+
+def _number(v) -> bool:
+    """A finite number >= 0 (NaN and infinity are refused)."""
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
 
 UNITS = ("act_queue", "ptr_read", "spmat_read", "arithm_unit", "act_rw")
 _NUM_KEYS = ("reference_clock_mhz", "lnzd_node_power_mw", "sram_read_pj_per_32b",
@@ -65,18 +70,9 @@ class EnergyTable:
     @classmethod
     def load(cls, path: str | pathlib.Path | None = None) -> "EnergyTable":
         path = pathlib.Path(path) if path else default_table_path()
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: energy table not found") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not an energy table (not UTF-8 text)") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read energy table: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{line}: malformed YAML in energy table") from None
+        # the same limits as configuration files (yaml_doc: regular file, size, aliases,
+        # nesting, no tags), errors with file:line
+        raw = read_yaml(path, "energy table").data
         return cls.from_dict(raw, str(path), over_default=path != default_table_path())
 
     @classmethod
@@ -88,8 +84,8 @@ class EnergyTable:
         data = copy.deepcopy(base)
         for key, value in raw.items():
             if key in _NUM_KEYS:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                    raise ConfigError(f"{source}: {key}: expected a number >= 0, got {value!r}")
+                if not _number(value):
+                    raise ConfigError(f"{source}: {key}: expected a finite number >= 0, got {value!r}")
                 data[key] = float(value)
             elif key in _MAP_KEYS:
                 if not isinstance(value, dict):
@@ -97,14 +93,14 @@ class EnergyTable:
                 sub = dict(data.get(key, {}))
                 for k, v in value.items():
                     if k not in _MAP_KEYS[key]:
-                        raise ConfigError(f"{source}: {key}.{k}: unknown key; known: "
+                        raise ConfigError(f"{source}: {dotted((key, k))}: unknown key; known: "
                                           f"{', '.join(_MAP_KEYS[key])}")
-                    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                        raise ConfigError(f"{source}: {key}.{k}: expected a number >= 0, got {v!r}")
+                    if not _number(v):
+                        raise ConfigError(f"{source}: {key}.{k}: expected a finite number >= 0, got {v!r}")
                     sub[k] = float(v)
                 data[key] = sub
             else:
-                raise ConfigError(f"{source}: {key}: unknown key; known: "
+                raise ConfigError(f"{source}: {dotted((key,))}: unknown key; known: "
                                   f"{', '.join(_NUM_KEYS + tuple(_MAP_KEYS))}")
         missing = [k for k in _NUM_KEYS if k not in data] + \
                   [f"{k}.{s}" for k, subs in _MAP_KEYS.items() for s in subs if s not in data.get(k, {})]

@@ -1,19 +1,74 @@
 """YAML documents that remember the line of every key (``file:line: key.path`` errors).
 
 :func:`parse_yaml` / :func:`read_yaml` give a :class:`YamlDoc`: the plain data (safe
-loader: no tags are constructed beyond YAML's own) and, per key path, the line it
-stands on, so that every configuration error can name ``file:line: a.b.c``.
-:class:`OverlayDoc` reports keys overridden on the command line as ``--set key=value``.
-Syntax errors become :class:`~eie_sim.errors.ConfigError` with their line.
+loader) and, per key path, the line it stands on, so that every configuration error can
+name ``file:line: a.b.c``. :class:`OverlayDoc` reports keys overridden on the command
+line as ``--set key=value``. Syntax errors become :class:`~eie_sim.errors.ConfigError`
+with their line, on one line.
+
+Hostile input is refused before it costs time or memory (docs/config.md, "Limits"):
+a file that is not a regular file (``/dev/zero``, a pipe) or larger than
+:data:`MAX_YAML_BYTES`, a NUL byte, any explicit tag (``!!python/...``, ``!!str``,
+``!foo``), more than :data:`MAX_ALIASES` aliases, nesting deeper than :data:`MAX_DEPTH`
+levels, an alias that contains itself, and a document whose aliases expand to more than
+:data:`MAX_NODES` nodes (billion laughs).
 """
 from __future__ import annotations
 
+import os
 import pathlib
+import stat
 from typing import Any
 
 import yaml
 
 from eie_sim.errors import ConfigError
+
+#: largest YAML document read (configuration, energy table, ``--set`` value), bytes
+MAX_YAML_BYTES = 1 << 20
+#: most aliases (``*name``) in one document
+MAX_ALIASES = 100
+#: deepest nesting of mappings and sequences (aliases expanded)
+MAX_DEPTH = 32
+#: most nodes of one document once its aliases are expanded
+MAX_NODES = 100_000
+
+
+class _Refused(Exception):
+    """A limit of this module, raised inside the loader (line, message)."""
+
+    def __init__(self, line: int | None, msg: str):
+        super().__init__(msg)
+        self.line, self.msg = line, msg
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """SafeLoader that counts aliases, limits nesting and refuses explicit tags while
+    composing (before anything is constructed)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Refused(line, f"more than {MAX_ALIASES} aliases (*name); the limit "
+                                     "keeps alias expansion bounded")
+        elif getattr(event, "tag", None) is not None:
+            raise _Refused(line, f"tag {event.tag} is not allowed (tags are refused, write "
+                                 "plain values)")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(line, f"nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 class YamlDoc:
@@ -33,19 +88,55 @@ class YamlDoc:
 
 
 def dotted(path) -> str:
-    """``a.b[0].c`` for a key path."""
-    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+    """``a.b[0].c`` for a key path (a key that is not printable text on one line, e.g.
+    with a newline, is shown quoted with escapes: every error stays one line)."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else shown(str(p)) for p in path).replace(".[", "[")
 
 
-def _walk(node: yaml.Node, path: tuple, lines: dict, source: str, loader: yaml.SafeLoader):
-    lines.setdefault(path, node.start_mark.line + 1)
+def shown(text: str) -> str:
+    """``text`` as it is when printable, else quoted with escapes (one line)."""
+    return text if text.isprintable() else repr(text)
+
+
+def _walk(node: yaml.Node, path: tuple, lines: dict, source: str, loader: yaml.SafeLoader,
+          state: dict | None = None):
+    state = state if state is not None else {"nodes": 0, "open": set()}
+    line = node.start_mark.line + 1
+    lines.setdefault(path, line)
+    state["nodes"] += 1
+    if state["nodes"] > MAX_NODES:
+        raise _Refused(line, f"the document expands to more than {MAX_NODES} values "
+                             "(aliases repeating aliases)")
+    if len(path) > MAX_DEPTH:
+        raise _Refused(line, f"nested deeper than {MAX_DEPTH} levels (aliases expanded)")
+    if not isinstance(node, yaml.ScalarNode):
+        if id(node) in state["open"]:
+            raise _Refused(line, f"{dotted(path) or 'top level'}: an alias refers to a "
+                                 "mapping or list that contains it (recursive alias)")
+        state["open"].add(id(node))
+        try:
+            return _walk_collection(node, path, lines, source, loader, state)
+        finally:
+            state["open"].discard(id(node))
+    return _scalar(node, path, loader)
+
+
+def _scalar(node: yaml.ScalarNode, path: tuple, loader: yaml.SafeLoader):
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError) as exc:   # e.g. a date that is no date
+        raise _Refused(node.start_mark.line + 1, f"{dotted(path) or 'value'}: cannot read "
+                       f"{str(node.value)[:40]!r} ({_one_line(exc)})") from None
+
+
+def _walk_collection(node, path, lines, source, loader, state):
     if isinstance(node, yaml.MappingNode):
         out = {}
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode):
                 raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {dotted(path) or 'top level'}: "
                                   f"keys must be plain names")
-            key = loader.construct_object(knode)
+            key = _scalar(knode, path, loader)
             if not isinstance(key, str):
                 raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {dotted(path + (key,))}: "
                                   f"keys must be names, got {key!r}")
@@ -53,17 +144,26 @@ def _walk(node: yaml.Node, path: tuple, lines: dict, source: str, loader: yaml.S
                 raise ConfigError(f"{source}:{knode.start_mark.line + 1}: {dotted(path + (key,))}: "
                                   f"duplicate key (first at line {lines[path + (key,)]})")
             lines[path + (key,)] = knode.start_mark.line + 1
-            out[key] = _walk(vnode, path + (key,), lines, source, loader)
+            out[key] = _walk(vnode, path + (key,), lines, source, loader, state)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(v, path + (i,), lines, source, loader) for i, v in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return [_walk(v, path + (i,), lines, source, loader, state) for i, v in enumerate(node.value)]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def parse_yaml(text: str, source: str = "<string>") -> YamlDoc:
-    """Parse YAML keeping key lines; a syntax error becomes a ConfigError with its line."""
+    """Parse YAML keeping key lines; a syntax error or a refused document (see the module
+    docstring) becomes a one-line ConfigError with its line."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{source}: {len(text)} characters, more than the {MAX_YAML_BYTES}-byte "
+                          "limit of a YAML document")
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise ConfigError(f"{source}:{line}: malformed YAML: a NUL byte (not a text file)")
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _LimitedLoader(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -72,25 +172,66 @@ def parse_yaml(text: str, source: str = "<string>") -> YamlDoc:
             data = _walk(node, (), lines, source, loader)
         finally:
             loader.dispose()
+    except _Refused as exc:
+        line = f":{exc.line}" if exc.line else ""
+        raise ConfigError(f"{source}{line}: refused YAML: {exc.msg}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        what = exc.problem or exc.context or "syntax error"
+        what = " ".join((exc.problem or exc.context or "syntax error").split())
         raise ConfigError(f"{source}{line}: malformed YAML: {what}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise ConfigError(f"{source}:{line}: malformed YAML: unacceptable character "
+                          f"#x{exc.character:04x}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
+        raise ConfigError(f"{source}: malformed YAML: {_one_line(exc)}") from None
+    except RecursionError:  # not reached within the limits above; never a traceback
+        raise ConfigError(f"{source}: refused YAML: nested too deeply") from None
     return YamlDoc(data, lines, source)
 
 
-def read_yaml(path: str | pathlib.Path) -> YamlDoc:
+def read_text(path: str | pathlib.Path, what: str = "configuration file") -> str:
+    """The UTF-8 text of ``path``; a ConfigError naming it when it is missing, a
+    directory, not a regular file (a device such as ``/dev/zero`` or a pipe: never read),
+    larger than :data:`MAX_YAML_BYTES`, unreadable or not UTF-8."""
     path = pathlib.Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO does not block
     except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read configuration file: {exc}") from None
-    return parse_yaml(text, str(path))
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"{path}: cannot read {what}: is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{path}: cannot read {what}: not a regular file (a device, "
+                              "pipe or socket)")
+        if st.st_size > MAX_YAML_BYTES:
+            raise ConfigError(f"{path}: {what} of {st.st_size} bytes, more than the "
+                              f"{MAX_YAML_BYTES}-byte limit")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            raw = f.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: {what} larger than the {MAX_YAML_BYTES}-byte limit")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        a = "an" if what[0] in "aeiou" else "a"
+        raise ConfigError(f"{path}: not {a} {what} (not UTF-8 text): byte {exc.start}") from None
+
+
+def read_yaml(path: str | pathlib.Path, what: str = "configuration file") -> YamlDoc:
+    """:func:`read_text` then :func:`parse_yaml` (errors name ``path`` and the line)."""
+    return parse_yaml(read_text(path, what), str(pathlib.Path(path)))
 
 
 class OverlayDoc(YamlDoc):
@@ -104,6 +245,6 @@ class OverlayDoc(YamlDoc):
         p = tuple(path)
         while p:
             if p in self.sets:
-                return f"--set {self.sets[p]}: {dotted(path)}"
+                return f"--set {shown(self.sets[p])}: {dotted(path)}"
             p = p[:-1]
         return super().where(path)

@@ -34,6 +34,10 @@ def _guard(prog: str, fn, argv) -> int:
             msg = f"{exc.filename}: {exc.strerror or msg}"
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryError:
+        print(f"{prog}: error: out of memory: the workload is too large for this machine; "
+              "nothing written", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing written", file=sys.stderr)
         return 130
@@ -71,4 +75,4 @@ def _load(args):
         sets.append("run.relu=false")
     if getattr(args, "no_fit_check", False):
         sets.append("run.check_fit=false")
-    return load_config(args.config, sets)
+    return load_config(args.config, sets, max_points=getattr(args, "max_points", None))

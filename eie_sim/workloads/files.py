@@ -14,7 +14,9 @@ import pathlib
 
 import numpy as np
 
+from compressor.errors import CompressorError
 from compressor.fileformat import FormatError, load
+from compressor.fileio import read_npy, read_npz
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import SYNTHETIC_KEYS
 from eie_sim.errors import WorkloadError
@@ -42,13 +44,7 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
              name: str | None = None) -> LayerWorkload:
     """A layer from an ``.npz``: ``codes`` + ``codebook`` or ``weights``; ``bias``, ``x`` optional."""
     path = pathlib.Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise WorkloadError(f"{path}: file not found") from None
-    except Exception as exc:  # zipfile/pickle/format errors from numpy
-        raise WorkloadError(f"{path}: not a readable .npz file ({exc})") from None
+    data = _read_arrays(path, npz=True)
     unknown = sorted(set(data) - set(NPZ_KEYS))
     if unknown:
         raise WorkloadError(f"{path}: unknown array(s) {unknown}; allowed: {', '.join(NPZ_KEYS)}")
@@ -57,15 +53,17 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
         if "codes" in data or "codebook" in data:
             raise WorkloadError(f"{path}: give either weights or codes + codebook, not both")
         w = data["weights"]
-        if w.ndim != 2 or w.dtype.kind not in "fiu":
+        if w.ndim != 2 or w.dtype.kind not in "fiu" or 0 in w.shape:
             raise WorkloadError(f"{path}: weights must be a 2-D numeric (rows, cols) matrix, "
                                 f"got shape {w.shape} dtype {w.dtype}")
+        if not np.all(np.isfinite(w)):
+            raise WorkloadError(f"{path}: weights contain NaN or infinity")
         codebook, codes = quantize_dense(w, weight_bits, seed)
         bits, kind = weight_bits, "npz-dense (quantized here by k-means)"
     elif "codes" in data and "codebook" in data:
         _numeric(data["codebook"], path, "codebook")
         codes, codebook = data["codes"], data["codebook"].astype(np.float32).reshape(-1)
-        if codes.ndim != 2 or codes.dtype.kind not in "iu":
+        if codes.ndim != 2 or codes.dtype.kind not in "iu" or 0 in codes.shape:
             raise WorkloadError(f"{path}: codes must be a 2-D integer (rows, cols) matrix, "
                                 f"got shape {codes.shape} dtype {codes.dtype}")
         if codebook.size == 0 or codebook[0] != 0.0:
@@ -83,6 +81,8 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
         bias = _numeric(bias, path, "bias").astype(np.float32).reshape(-1)
         if bias.shape != (rows,):
             raise WorkloadError(f"{path}: bias has {bias.size} values for {rows} rows")
+        if not np.all(np.isfinite(bias)):
+            raise WorkloadError(f"{path}: bias contains NaN or infinity (or a value beyond float32)")
     x = data.get("x")
     if x is not None:
         x = _numeric(x, path, "x").astype(np.float64).reshape(-1)
@@ -107,7 +107,7 @@ def from_model(path: str | pathlib.Path, cfg: ArchConfig | None = None,
         raise WorkloadError(f"{path}: model file not found")
     try:
         model = load(path)
-    except FormatError as exc:  # its message already names the file
+    except (FormatError, CompressorError) as exc:  # its message already names the file
         raise WorkloadError(str(exc)) from None
     except OSError as exc:
         raise WorkloadError(f"{path}: cannot read model file: {exc}") from None
@@ -142,23 +142,28 @@ def from_model(path: str | pathlib.Path, cfg: ArchConfig | None = None,
     return Workload(layers=out, network=chained, description=desc)
 
 
+def _read_arrays(path: pathlib.Path, npz: bool):
+    """The arrays of an ``.npz`` (dict) or one ``.npy`` array, read within the limits of
+    :func:`compressor.fileio.read_npz` (every member a real ``.npy``, declared sizes
+    checked before reading, native byte order); any problem is a :class:`WorkloadError`."""
+    try:
+        return read_npz(path, WorkloadError) if npz else read_npy(path, WorkloadError)
+    except FileNotFoundError:
+        raise WorkloadError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise WorkloadError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
 def load_input(path: str | pathlib.Path, cols: int) -> np.ndarray:
     """An input vector from ``.npy`` (or ``.npz`` with array ``x``) of length ``cols``."""
     path = pathlib.Path(path)
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                if "x" not in z.files:
-                    raise WorkloadError(f"{path}: no array 'x' (has {z.files})")
-                x = z["x"]
-        else:
-            x = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise WorkloadError(f"{path}: file not found") from None
-    except WorkloadError:
-        raise
-    except Exception as exc:
-        raise WorkloadError(f"{path}: not a readable numpy file ({exc})") from None
+    if path.suffix == ".npz":
+        z = _read_arrays(path, npz=True)
+        if "x" not in z:
+            raise WorkloadError(f"{path}: no array 'x' (has {sorted(z)})")
+        x = z["x"]
+    else:
+        x = _read_arrays(path, npz=False)
     x = _numeric(np.asarray(x), path, "the input").astype(np.float64).reshape(-1)
     if x.size != cols:
         raise WorkloadError(f"{path}: input has {x.size} values but the first layer has {cols} inputs")

@@ -48,6 +48,10 @@ class LayerWorkload:
     def __post_init__(self) -> None:
         if not isinstance(self.codes, CodesCSR):
             self.codes = CodesCSR.from_dense(self.codes)
+        for what in ("codebook", "bias", "x"):   # non-finite numbers refused where they enter
+            v = getattr(self, what)
+            if v is not None and not np.all(np.isfinite(v)):
+                raise WorkloadError(f"layer {self.name!r}: {what} contains NaN or infinity")
 
     @property
     def rows(self) -> int:

@@ -168,13 +168,13 @@ def test_wrong_magic_and_version(tmp_path, good_bytes):
     p.write_bytes(b"PK\x03\x04" + good_bytes[4:])
     with pytest.raises(FormatError, match="not a .dcmp file"):
         load(p)
-    # version 2 with a correct header checksum: reported as a version problem
+    # version 3 with a correct header checksum: reported as a version problem
     meta_len = struct.unpack_from("<I", good_bytes, 16)[0]
-    head = bytearray(good_bytes[:20 + meta_len])
+    head = bytearray(good_bytes[:28 + meta_len])
     struct.pack_into("<H", head, 8, VERSION + 1)
-    data = bytes(head) + struct.pack("<I", zlib.crc32(bytes(head))) + good_bytes[24 + meta_len:]
+    data = bytes(head) + struct.pack("<I", zlib.crc32(bytes(head))) + good_bytes[32 + meta_len:]
     p.write_bytes(data)
-    with pytest.raises(FormatError, match=r"unsupported format version 2") as e:
+    with pytest.raises(FormatError, match=r"unsupported format version 3") as e:
         load(p)
     assert str(p) in str(e.value)
     assert issubclass(FormatError, ValueError)
@@ -199,9 +199,8 @@ def test_consistent_checksum_but_bad_stream_is_caught(good_bytes):
     off = 2 + 3 + 8 + 8
     n_entries = struct.unpack_from("<Q", body, off)[0]
     struct.pack_into("<Q", body, off, n_entries + 1)
-    head = struct.pack("<I", body_len)
-    sec = head + bytes(body) + struct.pack("<I", zlib.crc32(bytes(body), zlib.crc32(head)))
-    data = good_bytes[:start] + sec + good_bytes[start + 8 + body_len:]
+    bodies = [bytes(body)] + [_body(good_bytes, 1)]
+    data = ff.assemble(_meta(good_bytes), bodies)
     with pytest.raises(FormatError, match=r"layer 0 \('ip1'\)"):
         ff.from_bytes(data, "c.dcmp")
 
@@ -225,7 +224,7 @@ def models(draw):
 def test_roundtrip_property(m):
     data = ff.to_bytes(m)
     assert_same(m, ff.from_bytes(data))
-    assert json.loads(data[20:20 + struct.unpack_from("<I", data, 16)[0]]) == m.meta
+    assert json.loads(data[28:28 + struct.unpack_from("<I", data, 16)[0]]) == m.meta
 
 
 # ---------------------------------------------------------------- reader strictness
@@ -240,8 +239,23 @@ def _with_section(model, i, body_edit=None, enc_edit=None):
         body = bytearray(ff._section_body(enc))
         if j == i and body_edit is not None:
             body_edit(body)
-        secs.append(ff._frame(bytes(body)))
-    return ff._header(model) + b"".join(secs)
+        secs.append(bytes(body))
+    return ff.assemble(ff._json_bytes(model.meta, "model"), secs)
+
+
+def _meta(data: bytes) -> bytes:
+    """The model metadata JSON of a version-2 file."""
+    n = struct.unpack_from("<I", data, 16)[0]
+    return data[28:28 + n]
+
+
+def _body(data: bytes, i: int) -> bytes:
+    """Section ``i``'s body of a version-2 file."""
+    pos = 32 + struct.unpack_from("<I", data, 16)[0]
+    for _ in range(i):
+        pos += 8 + struct.unpack_from("<I", data, pos)[0]
+    n = struct.unpack_from("<I", data, pos)[0]
+    return data[pos + 4:pos + 4 + n]
 
 
 def _recode(enc, codes, gaps, n_fillers):
@@ -318,11 +332,12 @@ def test_oversized_shape_is_refused_before_allocating():
     with pytest.raises(FormatError, match=r"layer 1 \('conv1'\).*more than the reader's limit") as e:
         ff.from_bytes(data, "h.dcmp")
     assert str((2 ** 32 - 1) ** 4) in str(e.value)
-    # just above the limit (2**31 + 1 elements) is refused too; inspect (no decoding) still works
-    data = _with_section(m, 1, body_edit=lambda b: struct.pack_into("<4I", b, 15, 2 ** 31 + 1, 1, 1, 1))
-    with pytest.raises(FormatError, match="limit"):
-        ff.from_bytes(data, "h.dcmp")
-    assert ff.inspect_bytes(data)["layers"][1]["shape"] == (2 ** 31 + 1, 1, 1, 1)
+    # just above the limit (2**28 + 1 elements) is refused too, by inspect as well (the
+    # shape is checked while the section is parsed, before anything is allocated)
+    data = _with_section(m, 1, body_edit=lambda b: struct.pack_into("<4I", b, 15, 2 ** 28 + 1, 1, 1, 1))
+    for read in (ff.from_bytes, ff.inspect_bytes):
+        with pytest.raises(FormatError, match=r"268435457 elements, more than the reader's limit"):
+            read(data, "h.dcmp")
 
 
 def test_damaged_version_is_a_checksum_error(good_bytes):

@@ -56,7 +56,7 @@ def test_swapped_table_and_static_share(tmp_path):
 @pytest.mark.parametrize("text, pattern", [
     ("colour: 3\n", "colour: unknown key"),
     ("unit_power_mw:\n  lasers: 1\n", r"unit_power_mw\.lasers: unknown key"),
-    ("static_fraction: -1\n", "static_fraction: expected a number >= 0"),
+    ("static_fraction: -1\n", "static_fraction: expected a finite number >= 0"),
     ("static_fraction: 2\n", r"static_fraction: must be in 0\.\.1"),
     ("unit_power_mw: [1]\n", "unit_power_mw: expected a mapping"),
 ])

@@ -1,0 +1,97 @@
+"""What each fuzzed input is fed to, which errors count as clean, and how a result is
+compared with the unmutated seed's (the "accepted identical" outcome).
+
+Every target reads a file (the path the harness wrote the case to), exactly as the tools
+do: ``compressor.fileformat.load`` and ``eie_sim.workloads.files.from_model`` for
+``.dcmp``; ``compressor.caffe.authors_format.read_authors`` for ``.net``;
+``eie_sim.workloads.files.from_npz`` / ``load_input`` and
+``compressor.fileio.load_npz_weights`` for ``.npz``/``.npy``; ``load_config`` and
+``EnergyTable.load`` for YAML. A clean refusal is the project's own error type with a
+one-line message (what the tools print as their one line before exiting 2).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from compressor import fileformat as ff
+from compressor.caffe.authors_format import read_authors
+from compressor.errors import CompressorError
+from compressor.fileio import load_npz_weights
+from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.config_io import load_config
+from eie_sim.arch.energy import EnergyTable
+from eie_sim.errors import ConfigError, WorkloadError
+from eie_sim.workloads.files import from_model, from_npz, load_input
+
+#: the errors that are a clean refusal, per target
+CLEAN = {
+    "dcmp": (CompressorError, WorkloadError),
+    "net": (CompressorError,),
+    "npz-layer": (WorkloadError,),
+    "npz-weights": (CompressorError,),
+    "npy": (WorkloadError,),
+    "config": (ConfigError,),
+    "energy": (ConfigError,),
+    **{f"selftest:{n}": () for n in ("ok", "sleep", "alloc", "spin", "crash")},
+}
+
+
+def _model_key(m):
+    return (m.meta, [(l.name, l.kind, l.bits, l.index_bits, l.shape, l.codes.tobytes(),
+                      l.codebook.tobytes(), None if l.bias is None else l.bias.tobytes(), l.meta)
+                     for l in m.layers])
+
+
+def _layer_key(lw):
+    return (lw.codes.shape, lw.codes.indptr.tobytes(), lw.codes.indices.tobytes(),
+            lw.codes.data.tobytes(), np.asarray(lw.codebook, np.float32).tobytes(),
+            None if lw.bias is None else np.asarray(lw.bias).tobytes(),
+            None if lw.x is None else np.asarray(lw.x).tobytes())
+
+
+def run(target: str, path: str, also_simulator: bool = False, net=None):
+    """Feed the file at ``path`` to ``target`` (``net``: the prototxt network of a
+    ``.net``); returns a comparable key of the result."""
+    if target == "dcmp":
+        key = _model_key(ff.load(path))
+        if also_simulator:    # the simulator's reader of the same file, on the same checks
+            try:
+                wl = from_model(path, ArchConfig(weight_bits=8))
+                key = (key, [_layer_key(l) for l in wl.layers])
+            except WorkloadError as exc:
+                if "fully-connected" not in str(exc) and "weight codes" not in str(exc):
+                    raise
+        return key
+    if target == "net":
+        return _model_key(read_authors(net, path))
+    if target == "npz-layer":
+        return _layer_key(from_npz(path, weight_bits=4, seed=0, name="fuzz"))
+    if target == "npz-weights":
+        w = load_npz_weights(path)
+        return [(k, v.shape, v.tobytes()) for k, v in w.items()]
+    if target == "npy":
+        return load_input(path, 6).tobytes()
+    if target == "config":
+        d = load_config(path).resolved()
+        d.pop("source", None)
+        return repr(d)
+    if target == "energy":
+        return repr(EnergyTable.load(path).data)
+    if target.startswith("selftest:"):
+        return _selftest(target.split(":", 1)[1])
+    raise ValueError(f"unknown target {target}")
+
+
+def _selftest(what: str):
+    import os
+    import signal
+    import time
+    if what == "sleep":
+        time.sleep(3600)
+    elif what == "alloc":
+        return bytearray(64 << 30)                       # 64 GiB
+    elif what == "spin":
+        return sum(range(10 ** 15))                      # in C: no alarm gets through
+    elif what == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return None
