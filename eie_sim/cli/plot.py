@@ -7,11 +7,12 @@ from eie_sim.output.plots import plot_results
 
 def _plot(argv) -> int:
     p = _parser("eie-plot", "Plot utilisation, load balance and scaling from simulation results "
-                "(a bundle of eie-simulate or eie-sweep).")
+                "(a bundle of eie-simulate or eie-sweep); with windows.csv (eie-simulate --window) "
+                "also utilisation over time, in PNG and SVG (docs/timeline.md).")
     p.add_argument("results", metavar="RESULTS_DIR")
-    p.add_argument("--out", metavar="DIR", required=True, help="directory for the PNG files")
+    p.add_argument("--out", metavar="DIR", required=True, help="directory for the plot files")
     p.add_argument("--force", action="store_true")
-    p.add_argument("--layer", help="layer for the per-PE utilisation plot (default: first)")
+    p.add_argument("--layer", help="only this layer's per-PE and timeline plots (default: every layer)")
     args = p.parse_args(argv)
 
     made = plot_results(args.results, args.out, force=args.force, layer=args.layer)

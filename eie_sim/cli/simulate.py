@@ -1,6 +1,7 @@
 """``eie-simulate``: one workload (layers, a network, LeNet on MNIST, SqueezeNet) on EIE."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import pathlib
 import time
@@ -10,9 +11,10 @@ from eie_sim.apps.squeezenet import explicit_arch_keys, run_squeezenet
 from eie_sim.arch.config_io import dump_resolved
 from eie_sim.arch.energy import EnergyTable
 from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
-from eie_sim.errors import WorkloadError
-from eie_sim.output import report
+from eie_sim.errors import TraceError, WorkloadError
+from eie_sim.output import report, traces
 from eie_sim.output import squeezenet as sq_report
+from eie_sim.output.html import with_report_html
 from eie_sim.sim.network import run_workload
 from eie_sim.workloads.files import absolute_block, from_block
 from eie_sim.workloads.synthetic import parse_synthetic_arg
@@ -54,7 +56,29 @@ def _build_parser():
                    help="with --squeezenet: every output position (default) or a seeded sample of "
                    "N per layer (--seed; totals extrapolated and labelled so)")
     p.add_argument("--quiet", action="store_true", help="print only the table")
+    t = p.add_argument_group("utilisation over time (docs/timeline.md; not for --lenet, --squeezenet)")
+    t.add_argument("--window", type=_positive_int, metavar="W",
+                   help="counters per window of W cycles for every layer: windows.csv, its plots "
+                   "in report.html (run.window; needs --out)")
+    t.add_argument("--trace-perfetto", metavar="FILE.json",
+                   help="cycle trace of one layer in the Chrome JSON trace format (ui.perfetto.dev)")
+    t.add_argument("--trace-vcd", metavar="FILE.vcd",
+                   help="cycle trace of one layer as a VCD waveform (GTKWave)")
+    t.add_argument("--trace-layer", metavar="NAME", help="the layer to trace (default: the first)")
+    t.add_argument("--trace-cycles", metavar="A:B",
+                   help="trace only the layer's cycles A .. B-1 (default: all; at most "
+                   f"{traces.MAX_TRACE_EVENTS:,} events)")
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of cycles >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of cycles >= 1, got {v}")
+    return v
 
 
 class _Run:
@@ -63,6 +87,8 @@ class _Run:
 
     def __init__(self, args):
         _refuse_ignored_flags(args)
+        if args.window is not None:
+            args.sets = list(args.sets) + [f"run.window={args.window}"]
         loaded = _load(args)
         cli_workload = _cli_workload_flag(args)
         if cli_workload and loaded.workload:
@@ -74,7 +100,13 @@ class _Run:
             args.out = loaded.run.out
         if args.out:
             report.prepare_out_dir(args.out, args.force)
+        self.trace_cycles = (traces.parse_cycles(args.trace_cycles) if args.trace_cycles
+                             else (0, None))
+        _check_trace_files(args)
         run = loaded.run
+        if run.window and not args.out and (args.lenet is None and args.squeezenet is None):
+            raise WorkloadError(f"{'--window' if args.window else 'run.window'} writes windows.csv "
+                                f"into the results bundle: give --out DIR (run.out)")
         self.table = EnergyTable.load(run.energy_table) if run.energy_table else None
         if run.energy_table:   # recorded absolute, as it was read (from the current directory)
             run = dataclasses.replace(run, energy_table=str(pathlib.Path(run.energy_table).absolute()))
@@ -87,8 +119,9 @@ class _Run:
             print(line, flush=True)
 
     def write(self, files: dict) -> None:
+        """Write the bundle (with its report.html) when there is an ``--out``."""
         if self.args.out:
-            report.write_bundle(self.args.out, files, self.args.force)
+            report.write_bundle(self.args.out, with_report_html(files), self.args.force)
             self.say(f"results: {self.args.out}")
 
 
@@ -101,9 +134,18 @@ def _simulate(argv) -> int:
     return _workload(r)
 
 
+def _refuse_window(r: _Run, flag: str, why: str) -> None:
+    """``run.window`` from a config (the flags are refused earlier) where nothing records."""
+    if r.run.window:
+        raise WorkloadError(f"run.window ({r.loaded.source}) applies to --model, --npz, "
+                            f"--synthetic, --table3 or a workload: block, not to {flag}: {why} "
+                            f"(remove it, or --set run.window=null)")
+
+
 def _lenet(r: _Run) -> int:
     """``--lenet FILE``: MNIST images through a compressed LeNet-300-100 (apps/lenet)."""
     args, run = r.args, r.run
+    _refuse_window(r, "--lenet", "windows are recorded for one input vector, it runs many images")
     images = 100 if args.images is None else args.images
     res = lenet_accuracy(args.lenet, images, r.cfg, run.engine, args.mnist_dir,
                          verify=run.verify, check_fit=run.check_fit, energy_table=r.table)
@@ -125,6 +167,8 @@ def _squeezenet(r: _Run) -> int:
     if run.engine != "fast" or run.verify:
         raise WorkloadError("--squeezenet runs the fast engine only (batched over positions); "
                             "drop --engine simpy / --verify")
+    _refuse_window(r, "--squeezenet", "windows are recorded for one input vector, a "
+                   "convolution runs one per output position")
     sq = run_squeezenet(args.squeezenet or None, r.cfg, args.positions, run.seed,
                         explicit=explicit_arch_keys(args.config, args.sets),
                         energy_table=r.table, check_fit=run.check_fit,
@@ -181,11 +225,17 @@ def _workload(r: _Run) -> int:
     if args.no_relu and wl.network:
         raise WorkloadError("--no-relu applies to independent layers; the model's layers run as "
                             "a network (ReLU between layers, none after the last)")
-    results, totals = run_workload(wl, cfg, run.engine, run.verify, relu=run.relu,
-                                   check_fit=run.check_fit, energy_table=r.table, seed=run.seed)
+    trace_layer = _trace_layer(args, wl)
+    results, totals = run_workload(
+        wl, cfg, run.engine, run.verify, relu=run.relu, check_fit=run.check_fit,
+        energy_table=r.table, seed=run.seed, window=run.window,
+        record=[trace_layer] if trace_layer else [])
     notes = [report.SYNTHETIC_NOTE] if wl.synthetic else []
     if not run.check_fit:
         notes.append("--no-fit-check: layers were simulated even where they exceed the SRAM sizes")
+    if run.window:
+        notes.append(f"windows of {run.window} cycles recorded for every layer: windows.csv, "
+                     f"plots in report.html (docs/timeline.md)")
     summary = {"title": wl.description, "engine": run.engine, "verified": run.verify,
                "seeds": {"run_seed": run.seed}, "config": loaded.resolved(),
                "workload": wl.describe(), "totals": totals, "notes": notes,
@@ -193,8 +243,77 @@ def _workload(r: _Run) -> int:
     print(report.markdown_table([res.to_dict() for res in results]), end="")
     for line in notes + [report.totals_line(totals)]:
         r.say(line)
-    r.write(report.bundle_files(results, summary, dump_resolved(loaded)))
+    staged: list = []
+    try:
+        if trace_layer:
+            staged = _stage_traces(r, next(res for res in results if res.name == trace_layer),
+                                   summary)
+        r.write(report.bundle_files(results, summary, dump_resolved(loaded)))
+        while staged:        # the bundle is in place: rename the traces into place too
+            tmp, path = staged.pop(0)
+            traces.commit(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            traces.discard(tmp)
     return 0
+
+
+def _trace_layer(args, wl) -> str | None:
+    """The name of the layer to trace (None: no trace asked for)."""
+    if not (args.trace_perfetto or args.trace_vcd):
+        return None
+    names = [lay.name for lay in wl.layers]
+    if args.trace_layer is None:
+        return names[0]
+    if args.trace_layer not in names:
+        raise TraceError(f"--trace-layer {args.trace_layer}: no such layer; layers: {', '.join(names)}")
+    return args.trace_layer
+
+
+def _stage_traces(r: _Run, res, summary: dict) -> list:
+    """Collect the trace (refusing more than the cap) and write each file to a temporary
+    sibling; returns ``[(temporary, path)]`` for :func:`traces.commit`."""
+    first, end = r.trace_cycles
+    tr = traces.collect_trace(res.timeline, res.name, first, end)
+    meta = {"title": summary["title"], "pes": r.cfg.pes, "clock_mhz": r.cfg.clock_mhz,
+            "queue_depth": r.cfg.queue_depth, "synthetic": res.synthetic}
+    summary["trace"] = {"layer": res.name, "first_cycle": tr.first, "end_cycle": tr.end,
+                        "events": tr.n_events, "perfetto": None, "vcd": None}
+    staged = []
+    try:
+        for key, path, writer in (("perfetto", r.args.trace_perfetto, traces.write_perfetto),
+                                  ("vcd", r.args.trace_vcd, traces.write_vcd)):
+            if path:
+                staged.append((traces.stage(path, lambda f, w=writer: w(tr, f, meta)), path))
+                summary["trace"][key] = str(pathlib.Path(path).absolute())
+    except BaseException:
+        for tmp, _ in staged:
+            traces.discard(tmp)
+        raise
+    r.say(f"trace: layer {res.name}, cycles {tr.first}..{tr.end - 1} of {tr.cycles:,}, "
+          f"{tr.n_events:,} events: " + ", ".join(f"{k} {v}" for k, v in summary["trace"].items()
+                                                  if k in ("perfetto", "vcd") and v))
+    return staged
+
+
+def _check_trace_files(args) -> None:
+    """The trace options hang together and their files may be written (before running)."""
+    files = [(f, p) for f, p in (("--trace-perfetto", args.trace_perfetto),
+                                 ("--trace-vcd", args.trace_vcd)) if p]
+    if not files:
+        for opt in ("trace_layer", "trace_cycles"):
+            if getattr(args, opt) is not None:
+                raise TraceError(f"--{opt.replace('_', '-')} applies to a trace: give "
+                                 f"--trace-perfetto FILE.json and/or --trace-vcd FILE.vcd")
+        return
+    if len(files) == 2 and pathlib.Path(files[0][1]).absolute() == pathlib.Path(files[1][1]).absolute():
+        raise TraceError("--trace-perfetto and --trace-vcd name the same file")
+    out = pathlib.Path(args.out).resolve() if args.out else None
+    for flag, path in files:
+        if out is not None and out in pathlib.Path(path).resolve().parents:
+            raise TraceError(f"{flag} {path}: inside the --out directory, which is written as a "
+                             f"whole; give a path outside it")
+        traces.check_trace_path(path, args.force, flag)
 
 
 _WORKLOAD_FLAGS = ("model", "npz", "synthetic", "table3", "lenet", "squeezenet")
@@ -220,6 +339,9 @@ def _refuse_ignored_flags(args) -> None:
         "--layers": (args.layers is not None, ("--model", "--squeezenet", None)),
         "--no-relu": (args.no_relu, ("--model", "--npz", "--synthetic", "--table3", None)),
     }
+    for opt in ("window", "trace_perfetto", "trace_vcd", "trace_layer", "trace_cycles"):
+        applies["--" + opt.replace("_", "-")] = (
+            getattr(args, opt) is not None, ("--model", "--npz", "--synthetic", "--table3", None))
     for opt, (given, where) in applies.items():
         if given and flag not in where:
             names = ", ".join(w for w in where if w) + (" or a workload: block" if None in where else "")

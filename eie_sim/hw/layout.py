@@ -54,6 +54,7 @@ class PassLayout:
     z: np.ndarray              #: uint8 (entries,): zeros before the entry (relative index)
     local_row: np.ndarray      #: int32 (entries,): decoded local row (row // n_pe within pass)
     _work: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _real: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_cols_total(self) -> int:
@@ -75,6 +76,17 @@ class PassLayout:
         if self._work is None:
             self._work = np.ascontiguousarray(np.maximum(self.col_entries, 1).T, dtype=np.int32)
         return self._work
+
+    def column_real(self) -> np.ndarray:
+        """int32 (n_cols_total, n_pe): the real (non-padding) entries of each column slice
+        (built once per pass; the windowed counters use it)."""
+        if self._real is None:
+            real = np.zeros(self.n_pe * self.n_cols_total, dtype=np.int64)
+            slot = np.repeat(np.arange(real.size), self.col_entries.reshape(-1))
+            np.add.at(real, slot[self.code != 0], 1)
+            self._real = np.ascontiguousarray(real.reshape(self.n_pe, self.n_cols_total).T,
+                                              dtype=np.int32)
+        return self._real
 
     @property
     def n_entries(self) -> int:

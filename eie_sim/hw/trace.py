@@ -89,20 +89,21 @@ class WindowCounters:
 
 
 @numba.njit(cache=True, nogil=True)
-def _bin_pass(offset, W, cycles, columns, broadcast, pops, ptr, entry_start, code, n_pe,
-              busy, padding, empty, queue_sum, queue_max, bcast):
-    """Add one pass (starting at layer cycle ``offset``) to the window arrays."""
+def _bin_pass(offset, W, cycles, columns, broadcast, pops, ptr, entry_start, code, real,
+              n_pe, busy, padding, empty, queue_sum, queue_max, bcast):
+    """Add one pass (starting at layer cycle ``offset``) to the window arrays. ``real[j, k]``:
+    the real entries of column ``j`` in PE ``k`` (a column within one window is added at
+    once; one crossing a window boundary entry by entry)."""
     M = columns.shape[0]
     for m in range(M):
         bcast[(offset + broadcast[m]) // W] += 1
-    occ_delta = np.zeros(cycles + 2, dtype=np.int64)
+    base_delta = np.zeros(cycles + 2, dtype=np.int64)
     for m in range(M):
-        occ_delta[broadcast[m] + 1] += 1          # seen from the cycle after the broadcast
-    base_delta = occ_delta.copy()
+        base_delta[broadcast[m] + 1] += 1         # seen from the cycle after the broadcast
+    occ_delta = np.empty(cycles + 2, dtype=np.int64)
     for k in range(n_pe):
         e0 = entry_start[k]
-        for i in range(cycles + 2):
-            occ_delta[i] = base_delta[i]
+        occ_delta[:] = base_delta
         for m in range(M):
             p = pops[m, k]
             occ_delta[p + 1] -= 1                  # freed from the cycle after the pop
@@ -111,6 +112,11 @@ def _bin_pass(offset, W, cycles, columns, broadcast, pops, ptr, entry_start, cod
             a1 = ptr[k, j + 1]
             if a1 == a0:
                 empty[(offset + p + 1) // W, k] += 1
+                continue
+            w0 = (offset + p + 1) // W
+            if w0 == (offset + p + a1 - a0) // W:
+                busy[w0, k] += real[j, k]
+                padding[w0, k] += a1 - a0 - real[j, k]
                 continue
             for a in range(a0, a1):
                 w = (offset + p + 1 + a - a0) // W
@@ -127,7 +133,17 @@ def _bin_pass(offset, W, cycles, columns, broadcast, pops, ptr, entry_start, cod
                 queue_max[w, k] = occ
 
 
-def _add_run(arr: np.ndarray, first: int, last: int, W: int) -> None:
+@numba.njit(cache=True, nogil=True)
+def _bin_events(offset, W, events, stall, load, move):
+    """Add the CCU's event runs (kind, first, last) of one pass to their windows."""
+    for i in range(events.shape[0]):
+        kind = events[i, 0]
+        arr = stall if kind == EVENT_STALL else (load if kind == EVENT_LOAD else move)
+        _add_run(arr, offset + events[i, 1], offset + events[i, 2], W)
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_run(arr, first, last, W):
     """Add 1 to ``arr[w]`` for every cycle ``first..last`` (inclusive) of window ``w``."""
     t = first
     while t <= last:
@@ -157,12 +173,10 @@ def layer_windows(traces: list[PassTrace], passes: list, W: int, store: int, rel
             offset += reload
         _bin_pass(offset, W, int(tr.cycles), tr.columns, tr.broadcast, tr.pops,
                   np.ascontiguousarray(pl.ptr, dtype=np.int64),
-                  np.ascontiguousarray(pl.entry_start, dtype=np.int64), pl.code, n_pe,
-                  wc.busy, wc.padding, wc.empty, wc.queue_sum, wc.queue_max, wc.broadcasts)
-        for kind, first, last in tr.events:
-            target = {EVENT_STALL: wc.stall_cycles, EVENT_LOAD: wc.load_cycles,
-                      EVENT_ROW_MOVE: wc.row_moves}[int(kind)]
-            _add_run(target, offset + int(first), offset + int(last), W)
+                  np.ascontiguousarray(pl.entry_start, dtype=np.int64), pl.code,
+                  pl.column_real(), n_pe, wc.busy, wc.padding, wc.empty, wc.queue_sum,
+                  wc.queue_max, wc.broadcasts)
+        _bin_events(offset, W, tr.events, wc.stall_cycles, wc.load_cycles, wc.row_moves)
         offset += int(tr.cycles)
         if store:
             _add_run(wc.store_cycles, offset, offset + store - 1, W)

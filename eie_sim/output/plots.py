@@ -8,7 +8,9 @@ From a sweep bundle (``sweep.csv``), by swept key:
   efficiency (Fig. 13) vs PEs.
 
 From a simulate bundle (``per_pe.csv``): per-PE busy/padding/empty/starved bars for one
-layer. Every figure of synthetic workloads says so in its title.
+layer; with ``windows.csv`` (``run.window``) also the utilisation-over-time plots of
+:mod:`eie_sim.output.timeline_plots`, in PNG and SVG. Every figure of synthetic workloads
+says so in its title.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ import numpy as np
 
 from eie_sim.errors import PlotError
 from eie_sim.output import report
+from eie_sim.output.timeline_plots import safe_name, save, timeline_plots
+from eie_sim.output.windows import parse_windows
 
 
 def _plt():
@@ -151,7 +155,8 @@ def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool) -> dict[str,
     return out
 
 
-def per_pe_plot(rows: list[dict], layer: str, synthetic: bool) -> bytes:
+def per_pe_plot(rows: list[dict], layer: str, synthetic: bool, fmt: str = "png") -> bytes:
+    """Per-PE busy/padding/empty/starved bars of one layer (``per_pe.csv`` rows)."""
     plt = _plt()
     sel = [r for r in rows if r["layer"] == layer]
     pe = np.array([int(r["pe"]) for r in sel])
@@ -167,7 +172,16 @@ def per_pe_plot(rows: list[dict], layer: str, synthetic: bool) -> bytes:
     ax.set_title(f"Per-PE utilisation, layer {layer}" + (" (synthetic matrix)" if synthetic else ""),
                  fontsize=10)
     ax.legend(fontsize=8, ncol=4)
-    return _png(fig)
+    return _png(fig) if fmt == "png" else save(fig, (fmt,))[fmt]
+
+
+def summary_facts(summary: dict) -> tuple[bool, int | None]:
+    """(the layers run as a network, the queue depth) from a bundle's ``summary.json``."""
+    wl, cfg = summary.get("workload"), summary.get("config")
+    arch = cfg.get("arch") if isinstance(cfg, dict) else None
+    depth = arch.get("queue_depth") if isinstance(arch, dict) else None
+    return (bool(wl.get("network")) if isinstance(wl, dict) else False,
+            depth if isinstance(depth, int) and not isinstance(depth, bool) else None)
 
 
 def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bool = False,
@@ -181,8 +195,8 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
     if (results / "summary.json").exists():
         try:
             summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:      # JSON and UTF-8 errors are ValueErrors
-            raise PlotError(f"{results / 'summary.json'}: unreadable ({exc})") from None
+        except (OSError, ValueError, RecursionError) as exc:  # JSON and UTF-8 errors are ValueErrors
+            raise PlotError(f"{results / 'summary.json'}: unreadable ({str(exc)[:200] or 'nested too deeply'})") from None
         if not isinstance(summary, dict):
             raise PlotError(f"{results / 'summary.json'}: not a bundle summary (a JSON object)")
     synthetic = bool(summary.get("synthetic"))
@@ -204,8 +218,13 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
         if layer is not None and layer not in layers:
             raise PlotError(f"{results}: no layer {layer!r}; layers: {', '.join(layers)}")
         for name in ([layer] if layer else layers):
-            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-            files[f"per_pe_{safe}.png"] = per_pe_plot(rows, name, synthetic)
+            files[f"per_pe_{safe_name(name)}.png"] = per_pe_plot(rows, name, synthetic)
+    if (results / "windows.csv").exists():
+        wins = parse_windows(_read_csv(results / "windows.csv"), str(results / "windows.csv"))
+        if layer is not None:
+            wins = [w for w in wins if w.layer == layer]
+        for plot in timeline_plots(wins, ("png", "svg"), synthetic, *summary_facts(summary)):
+            files.update({f"{plot.stem}.{fmt}": data for fmt, data in plot.data.items()})
     if not files:
         raise PlotError(f"{results}: not a results bundle (no sweep.csv or per_pe.csv)")
     report.write_bundle(out, files, force)

@@ -9,7 +9,11 @@ to a temporary sibling directory that is renamed into place at the end):
 * ``summary.json``: the fully resolved configuration, seeds, engine, wall time, totals,
   per-layer rows, and whether matrices are synthetic;
 * ``report.md``: the same as a Markdown table;
-* ``config.yaml``: the resolved configuration, loadable by ``eie-simulate --config``.
+* ``config.yaml``: the resolved configuration, loadable by ``eie-simulate --config``;
+* ``windows.csv``: with ``run.window``, the counters per window of cycles
+  (:mod:`eie_sim.output.windows`, docs/timeline.md);
+* ``report.html``: the bundle as one self-contained page (:mod:`eie_sim.output.html`,
+  added by the command-line tools).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import numpy as np
 
 from eie_sim.errors import BundleError
 from eie_sim.hw.counters import PE_COUNTERS
+from eie_sim.output.windows import windows_csv
 from eie_sim.sim.results import LAYER_COLUMNS
 
 PER_PE_COLUMNS = ("layer", "pe") + PE_COUNTERS
@@ -220,5 +225,7 @@ def bundle_files(results: list, summary: dict, resolved_yaml: str | None = None,
     }
     if resolved_yaml is not None:
         files["config.yaml"] = resolved_yaml
+    if any(r.windows is not None for r in results):
+        files["windows.csv"] = windows_csv(results)
     files.update(extra or {})
     return files

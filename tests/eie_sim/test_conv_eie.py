@@ -216,7 +216,7 @@ def test_cli_squeezenet_bundle(tmp_path, capsys):
     assert rc == 0, se
     assert "override: weight_bits 4 -> 8" in so and "EXTRAPOLATED" in so
     assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "layers.csv", "per_pe.csv",
-                                                      "positions.csv", "report.md", "summary.json"]
+                                                      "positions.csv", "report.html", "report.md", "summary.json"]
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert [r["layer"] for r in rows] == ["fire2/conv1x1_1", "conv_final"]
     assert all(r["extrapolated"] == "true" and r["positions_simulated"] == "4" for r in rows)

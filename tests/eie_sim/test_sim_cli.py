@@ -20,7 +20,7 @@ def test_synthetic_run_writes_a_complete_bundle(tmp_path, capsys):
     rc, so, se = run(["--synthetic", "200,300,0.1,0.4,3,bias", "--set", "pes=8", "--out", out], capsys)
     assert rc == 0, se
     assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "layers.csv", "per_pe.csv",
-                                                      "report.md", "summary.json"]
+                                                      "report.html", "report.md", "summary.json"]
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert list(rows[0]) == list(LAYER_COLUMNS) and rows[0]["synthetic"] == "true"
     summ = json.loads((out / "summary.json").read_text())
@@ -122,12 +122,12 @@ def test_bad_files_are_one_line_errors(tmp_path, capsys):
     np.savez(tmp_path / "s.npz", weights=rng.normal(size=(6, 4)), x=np.array(["a", "b", "c", "d"]))
     rc, so, se = run(["--npz", tmp_path / "s.npz", "--out", out], capsys)
     _no_traceback_exit2(rc, se, out)
-    assert "x must hold numbers, got dtype <U1" in se
+    assert "member 'x.npy': dtype <U1 is not a plain number type" in se
     np.savez(tmp_path / "l.npz", weights=rng.normal(size=(6, 4)))
     np.save(tmp_path / "xs.npy", np.array(["1", "2", "3", "4"]))
     rc, so, se = run(["--npz", tmp_path / "l.npz", "--input", tmp_path / "xs.npy", "--out", out], capsys)
     _no_traceback_exit2(rc, se, out)
-    assert "the input must hold numbers" in se
+    assert "xs.npy: dtype <U1 is not a plain number type" in se
     from compressor.fileformat import save
     from compressor.model import QuantizedLayer, QuantizedModel
     codes = np.ones((10, 784), dtype=np.int64)

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import compressor
-from eie_sim.apps.timeline import run_workload_recorded
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import load_config
 from eie_sim.cli.plot import plot_main
@@ -164,6 +163,7 @@ def test_windows_of_layers_with_passes_batches_and_a_network(tmp_path, capsys):
 
 
 def test_recorded_runs_count_the_same_as_plain_runs():
+    """run_workload with windows and a recorded layer gives the counters of a plain run."""
     cfg = ArchConfig(pes=4, act_regs_per_pe=2, queue_depth=2).validate()
     layers = [synthetic_layer(30, 40, 0.3, 0.6, seed=4, bias=True, name="a"),
               synthetic_layer(20, 30, 0.4, 1.0, seed=5, name="b")]
@@ -173,13 +173,13 @@ def test_recorded_runs_count_the_same_as_plain_runs():
                          synthetic_layer(20, 30, 0.4, seed=5, name="b")], network=True,
                         x=np.abs(rng.standard_normal(40)))):
         plain, t0 = run_workload(wl, cfg)
-        rec, t1 = run_workload_recorded(wl, cfg, window=11, record=["b"])
+        rec, t1 = run_workload(wl, cfg, window=11, record=["b"])
         assert t0 == t1
         for a, b in zip(plain, rec):
             assert a.to_dict() | {"wall_s": 0} == b.to_dict() | {"wall_s": 0}
             assert np.array_equal(a.output_q, b.output_q)
         assert rec[0].timeline is not None and rec[1].timeline is not None   # window records all
-        rec, _ = run_workload_recorded(wl, cfg, record=["b"])
+        rec, _ = run_workload(wl, cfg, record=["b"])
         assert rec[0].timeline is None and rec[1].timeline is not None and rec[1].windows is None
 
 
