@@ -310,6 +310,10 @@ def build_pass(rows_idx: np.ndarray, cols_idx: np.ndarray, codes: np.ndarray, *,
                       code=out_code, z=out_z, local_row=out_local)
 
 
+#: most column pointers a layout may hold (int64: 1 GiB), checked before building it
+MAX_LAYOUT_POINTERS = 1 << 27
+
+
 def build_layer(codes: "CodesCSR | np.ndarray", codebook: np.ndarray, bias: np.ndarray | None,
                 cfg: ArchConfig, name: str = "layer", check_fit: bool = True) -> LayerLayout:
     """Lay out one fully-connected layer ``y = W x + b`` with ``W = codebook[codes]``.
@@ -350,9 +354,17 @@ def build_layer(codes: "CodesCSR | np.ndarray", codebook: np.ndarray, bias: np.n
     else:
         bias_q = np.zeros(rows, dtype=np.int64)
 
+    # the pointer images alone: (cols + bias + 1) per PE and pass; refuse before allocating
+    rows_per_pass = cfg.pes * cfg.act_regs_per_pe
+    n_pointers = -(-rows // rows_per_pass) * cfg.pes * (cols + 2)
+    if n_pointers > MAX_LAYOUT_POINTERS:
+        raise LayoutError(
+            f"layer {name!r}: {rows} x {cols} on {cfg.pes} PEs needs {n_pointers:,} column "
+            f"pointers ({-(-rows // rows_per_pass)} output passes x {cfg.pes} PEs x {cols + 2}), "
+            f"more than the {MAX_LAYOUT_POINTERS:,} the simulator lays out (EIE's pointer SRAM "
+            f"holds {cfg.pointer_capacity:,} per PE)")
     # one counting sort per pass straight from the CSR form (the images of build_pass)
     bias_nz = (bias_q != 0) if bias is not None else np.zeros(rows, dtype=np.bool_)
-    rows_per_pass = cfg.pes * cfg.act_regs_per_pe
     passes = []
     for start in range(0, rows, rows_per_pass):
         stop = min(rows, start + rows_per_pass)

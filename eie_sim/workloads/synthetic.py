@@ -102,6 +102,12 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
 
 #: largest rows x cols of a synthetic layer (VGG-6 has 102,760,448)
 MAX_SYNTHETIC_ELEMENTS = 1 << 28
+#: most non-zero weights of a synthetic layer (16x VGG-6's 4,110,418): the generator's
+#: arrays then stay under about 2 GB
+MAX_SYNTHETIC_NONZEROS = 1 << 26
+#: most inputs of a layer whose input is generated (a layout of more inputs exceeds
+#: hw.layout.MAX_LAYOUT_POINTERS on 8 PEs already)
+MAX_INPUTS = 1 << 24
 
 
 def _check_spec(spec: dict, where: str) -> dict:
@@ -122,6 +128,12 @@ def _check_spec(spec: dict, where: str) -> dict:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
             raise WorkloadError(f"{where}: {key}: expected a fraction in 0..1, got {v!r}")
         out[key] = float(v)
+    nnz = round(out["weight_density"] * out["rows"] * out["cols"])
+    if nnz > MAX_SYNTHETIC_NONZEROS:
+        raise WorkloadError(
+            f"{where}: {out['rows']} x {out['cols']} at weight density {out['weight_density']:g} "
+            f"is {nnz:,} non-zero weights, more than the {MAX_SYNTHETIC_NONZEROS:,} a synthetic "
+            f"layer may have (VGG-6 has 4,110,418); lower the density or the size")
     seed = out.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise WorkloadError(f"{where}: seed: expected an integer >= 0, got {seed!r}")
@@ -140,6 +152,9 @@ def synthetic_input(cols: int, density: float, seed: int) -> np.ndarray:
     Non-zeros are uniform in ``[1/64, 1)`` (post-ReLU-like, and never rounded to zero by
     the fixed-point input), at seeded random positions.
     """
+    if cols > MAX_INPUTS:
+        raise WorkloadError(f"a layer with {cols:,} inputs: more than the {MAX_INPUTS:,} the "
+                            f"simulator generates an input for (its layout could not be held)")
     rng = np.random.default_rng([int(seed), 1])
     k = int(round(density * cols))
     x = np.zeros(cols, dtype=np.float64)

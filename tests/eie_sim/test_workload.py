@@ -164,3 +164,25 @@ def test_npz_arrays_must_be_numeric(tmp_path):
 def test_from_block_refuses_a_synthetic_entry_that_is_not_a_mapping():
     with pytest.raises(WorkloadError, match="expected a mapping of name, rows, cols"):
         from_block({"synthetic": [5]}, ArchConfig())
+
+
+def test_a_synthetic_layer_beyond_the_nonzero_cap_is_refused_at_once():
+    import time
+    t0 = time.perf_counter()
+    with pytest.raises(WorkloadError, match="268,435,456 non-zero weights, more than the 67,108,864"):
+        from_block({"synthetic": {"rows": 16384, "cols": 16384, "weight_density": 1.0}}, ArchConfig())
+    assert time.perf_counter() - t0 < 1.0        # refused before generating anything
+
+
+def test_a_layout_too_large_to_hold_is_refused_before_building():
+    from eie_sim.hw.csr import CodesCSR
+    from eie_sim.hw.layout import build_layer
+    codes = CodesCSR.from_coo(np.array([0]), np.array([5]), np.array([1]), (1, 1 << 24))
+    with pytest.raises(LayoutError, match="column pointers .* more than the 134,217,728"):
+        build_layer(codes, np.array([0.0, 1.0]), None, ArchConfig(), check_fit=False)
+
+
+def test_no_input_is_generated_for_a_layer_too_wide_to_lay_out():
+    from eie_sim.workloads.synthetic import synthetic_input
+    with pytest.raises(WorkloadError, match="268,435,456 inputs: more than the 16,777,216"):
+        synthetic_input(1 << 28, 0.5, 0)
