@@ -8,6 +8,10 @@ processes, default 2; one worker runs in-process). The results are one CSV
 the SRAMs, whose numbers do not fit the fixed-point word or whose workload cannot run on
 it; the other points still run) and a JSON summary with the resolved configuration,
 written as one bundle. The energy table is loaded once per sweep and sent to the workers.
+The workload (synthetic layers generated, model files decoded) is built **once per sweep**
+in the parent, one per swept ``weight_bits`` value, and handed to every worker when it
+starts (not rebuilt per point or per process); each worker then lays a layer out once per
+layout-relevant configuration (:func:`eie_sim.hw.layout.layout_key`).
 
 A sweep in which every point failed is an error (:class:`~eie_sim.errors.WorkloadError`
 naming the first point's problem; nothing is written). The number of points is capped
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
-import json
 import multiprocessing
 import os
 import pathlib
@@ -45,18 +48,21 @@ from eie_sim.workloads.files import absolute_block, from_block
 #: what makes one point fail without stopping the sweep (recorded in its ``error`` column)
 POINT_ERRORS = (LayoutError, FixedPointRangeError)
 
-_WORKLOAD_CACHE: dict[str, Any] = {}
+#: this process's workloads: weight_bits -> Workload, or the message of why it failed
+_WORKLOADS: dict[int, Any] = {}
 
 
-def _workload(block: dict, weight_bits: int, seed: int, base_dir: str | None):
-    """Build (once per process) the workload of a block; layouts are per point."""
-
-    key = json.dumps([block, weight_bits, seed, base_dir], sort_keys=True, default=str)
-    if key not in _WORKLOAD_CACHE:
-        cfg = ArchConfig(weight_bits=weight_bits)
-        _WORKLOAD_CACHE.clear()
-        _WORKLOAD_CACHE[key] = from_block(block, cfg, seed=seed, base_dir=base_dir)
-    return _WORKLOAD_CACHE[key]
+def build_workloads(block: dict, weight_bits: set[int], seed: int,
+                    base_dir: str | None) -> dict[int, Any]:
+    """The sweep's workloads, built once: one per ``weight_bits`` value the points use
+    (the codebook width changes the quantization), or the error of the ones that fail."""
+    out: dict[int, Any] = {}
+    for bits in sorted(weight_bits):
+        try:
+            out[bits] = from_block(block, ArchConfig(weight_bits=bits), seed=seed, base_dir=base_dir)
+        except WorkloadError as exc:
+            out[bits] = f"{type(exc).__name__}: {exc}"
+    return out
 
 
 def run_point(task: dict) -> list[dict]:
@@ -70,14 +76,15 @@ def run_point(task: dict) -> list[dict]:
     cfg: ArchConfig = ArchConfig(**task["cfg"]).validate()
     run = task["run"]
     head = {"point": task["index"], **task["point"]}
-    wl = None
+    wl = _WORKLOADS[cfg.weight_bits]
+    if isinstance(wl, str):
+        return [{**head, "layer": "", "error": wl}]
     try:
-        wl = _workload(task["workload"], cfg.weight_bits, run["seed"], task["base_dir"])
         results, _ = run_workload(wl, cfg, run["engine"], run["verify"], run["relu"],
                                   check_fit=run["check_fit"], energy_table=task.get("energy_table"),
                                   seed=run["seed"])
     except (WorkloadError, *POINT_ERRORS) as exc:
-        names = ",".join(l.name for l in wl.layers) if wl is not None else ""
+        names = ",".join(l.name for l in wl.layers)
         return [{**head, "layer": names, "error": f"{type(exc).__name__}: {exc}"}]
     return [{**head, **r.to_dict(), "error": ""} for r in results]
 
@@ -89,8 +96,11 @@ def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _worker_init(parent: int) -> None:
-    """Make a sweep worker die with its parent (see the module docstring)."""
+def _worker_init(parent: int, workloads: dict[int, Any]) -> None:
+    """Receive the sweep's workloads and make the worker die with its parent (see the
+    module docstring)."""
+    _WORKLOADS.clear()
+    _WORKLOADS.update(workloads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
@@ -118,12 +128,12 @@ def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
     ex.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_parallel(tasks, n: int, workers: int, progress) -> list[dict]:
+def _run_parallel(tasks, n: int, workers: int, workloads: dict[int, Any], progress) -> list[dict]:
     """Run ``tasks`` (an iterator of ``n``) on ``workers`` processes, at most two per
     worker in flight; rows in point order."""
     ctx = multiprocessing.get_context("spawn")
     ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                initargs=(os.getpid(),))
+                                initargs=(os.getpid(), workloads))
     by_index: dict[int, list[dict]] = {}
     try:
         pending: dict = {}
@@ -163,18 +173,22 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     base_dir = str(pathlib.Path(loaded.source).parent) if loaded.source not in ("<defaults>", "<string>") else None
     run = loaded.run.as_dict()
     table = EnergyTable.load(loaded.run.energy_table) if loaded.run.energy_table else None
-    tasks = ({"index": i, "point": pt, "run": run, "energy_table": table, "workload": loaded.workload,
-              "base_dir": base_dir, "cfg": dataclasses.replace(loaded.arch, **pt).validate().as_dict()}
+    bits = {dataclasses.replace(loaded.arch, **pt).weight_bits for pt in iter_points(loaded.sweep)}
+    workloads = build_workloads(loaded.workload, bits, run["seed"], base_dir)
+    tasks = ({"index": i, "point": pt, "run": run, "energy_table": table,
+              "cfg": dataclasses.replace(loaded.arch, **pt).validate().as_dict()}
              for i, pt in enumerate(iter_points(loaded.sweep)))
     workers = min(loaded.run.workers, n)
     if workers <= 1:
+        _WORKLOADS.clear()
+        _WORKLOADS.update(workloads)
         rows = []
         for t in tasks:
             rows.extend(run_point(t))
             if progress:
                 progress(f"point {t['index'] + 1}/{n} {t['point']} done")
     else:
-        rows = _run_parallel(tasks, n, workers, progress)
+        rows = _run_parallel(tasks, n, workers, workloads, progress)
     failed = sorted({r["point"] for r in rows if r.get("error")})
     if len(failed) == n:
         first = next(r for r in rows if r.get("error"))

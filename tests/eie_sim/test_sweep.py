@@ -130,3 +130,23 @@ def test_sweep_bundle_config_has_absolute_workload_paths(tmp_path, capsys):
     assert conf["workload"]["npz"] == str(tmp_path / "cfg" / "l.npz")
     assert load_config(tmp_path / "sw" / "config.yaml").sweep == {"pes": [1, 2]}
     capsys.readouterr()
+
+
+def test_the_workload_is_built_once_per_sweep(tmp_path, monkeypatch):
+    """Generated (or decoded) once in the parent per swept weight_bits, whatever the points."""
+    import eie_sim.apps.sweep as sweep_mod
+    calls = []
+    real = sweep_mod.from_block
+
+    def counting(block, cfg, **kw):
+        calls.append(cfg.weight_bits)
+        return real(block, cfg, **kw)
+    monkeypatch.setattr(sweep_mod, "from_block", counting)
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("workload:\n  synthetic: {rows: 40, cols: 30, weight_density: 0.3}\n"
+                   "run: {workers: 1}\nsweep:\n  pes: [2, 4]\n  queue_depth: [1, 8]\n"
+                   "  weight_bits: [4, 5]\n")
+    res = run_sweep(load_config(cfg), tmp_path / "out")
+    assert res["points"] == 8 and sorted(calls) == [4, 5]
+    rows = list(csv.DictReader((tmp_path / "out" / "sweep.csv").open()))
+    assert len(rows) == 8 and all(r["error"] == "" for r in rows)
