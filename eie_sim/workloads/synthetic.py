@@ -84,8 +84,9 @@ def _exact_positions(n_total: int, k: int, rng: np.random.Generator) -> np.ndarr
         need = k - picked.size
         draw = rng.integers(0, n_total, size=int(need * 1.2) + 16, dtype=np.int64)
         picked = _sorted_unique(np.concatenate([picked, draw]))
-    keep = rng.permutation(picked.size)[:k]
-    return np.sort(picked[keep])
+    keep = np.zeros(picked.size, dtype=bool)
+    keep[rng.permutation(picked.size)[:k]] = True
+    return picked[keep]                      # picked is sorted: so is the kept subset
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
