@@ -136,6 +136,9 @@ def _run_parallel(tasks, n: int, workers: int, workloads: dict[int, Any], progre
                                 initargs=(os.getpid(), workloads))
     by_index: dict[int, list[dict]] = {}
     try:
+        # start every worker (and let it receive the workloads) before the points go out
+        for f in [ex.submit(os.getpid) for _ in range(workers)]:
+            f.result()
         pending: dict = {}
 
         def submit_next() -> None:

@@ -50,15 +50,6 @@ def _round_product(prod, shift):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _event(events_out, n_events, kind, first, last):
-    i = n_events[0]
-    events_out[i, 0] = kind
-    events_out[i, 1] = first
-    events_out[i, 2] = last
-    n_events[0] = i + 1
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _broadcast(bt, nb, work, j, ready, P, btime, popped_all, max_occ, N):
     """Broadcast number ``nb`` (column ``j``) in cycle ``bt`` (rules B, P, Q); returns the
     new ``(nb, popped_all, max_occ)``. Every PE pops it at ``max(ready, bt + 1)`` and is
@@ -86,8 +77,7 @@ def _broadcast(bt, nb, work, j, ready, P, btime, popped_all, max_occ, N):
 @numba.njit(cache=True, nogil=True)
 def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_pass,
               has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
-              entries_per_line, latency, weight_frac_bits, record, btime_out, pops_out,
-              events_out, n_events):
+              entries_per_line, latency, weight_frac_bits):
     """One pass of docs/timing.md. Returns (scalars int64[N_SCALARS], per-PE counters
     int64[7, N], acc).
 
@@ -133,8 +123,6 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
             break
         if row > 0 and row < n_rows and row % regs == 0:
             # moved into a row that starts a new input batch: load it (no stall check)
-            if record:
-                _event(events_out, n_events, EVENT_LOAD, t, t + batch_load - 1)
             loads += batch_load
             t += batch_load
             last_ccu = t - 1
@@ -149,15 +137,11 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
                 if c == N:
                     # nothing left in the row: the cycle moves to the next row, even while
                     # a queue is full
-                    if record:
-                        _event(events_out, n_events, EVENT_ROW_MOVE, t, t)
                     last_ccu = t
                     t += 1
                     break
                 # a non-zero found: it waits while some queue is full (a stall)
                 if nb >= D and P[nb - D] >= t:
-                    if record:
-                        _event(events_out, n_events, EVENT_STALL, t, P[nb - D])
                     stalls += P[nb - D] - t + 1
                     t = P[nb - D] + 1
                 # broadcast column base + c in cycle t
@@ -171,8 +155,6 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
         else:
             # all rows done, the bias column is broadcast last (after a stall check)
             if nb >= D and P[nb - D] >= t:
-                if record:
-                    _event(events_out, n_events, EVENT_STALL, t, P[nb - D])
                 stalls += P[nb - D] - t + 1
                 t = P[nb - D] + 1
             nb, popped_all, max_occ = _broadcast(t, nb, work, cols, ready, P, btime, popped_all,
@@ -180,8 +162,6 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
             last_ccu = t
             t += 1
 
-    if record:
-        btime_out[:M] = btime[:M]
 
     # ---- per-PE entry pass: values (rule A), Spmat lines (rule S), bypass ----------
     counters = np.zeros((7, N), dtype=np.int64)
@@ -208,8 +188,6 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
             p = fin
             if p < btime[m] + 1:
                 p = btime[m] + 1
-            if record:
-                pops_out[m, k] = p
             a0 = ptr[k, j]
             a1 = ptr[k, j + 1]
             if a1 == a0:
@@ -281,7 +259,7 @@ def _simulate(ptr, work, entry_start, code, local_row, x_q, codebook_q, bias_q_p
     scalars[2] = stalls
     scalars[3] = loads
     scalars[4] = max_occ
-    return scalars, counters, acc
+    return scalars, counters, acc, btime
 
 
 def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: ArchConfig):
@@ -325,16 +303,13 @@ def _simulate_many(ptr, work, entry_start, code, local_row, X_q, codebook_q, bia
                    latency, weight_frac_bits):
     """:func:`_simulate` for every row of ``X_q`` (independent runs, in parallel)."""
     P = X_q.shape[0]
-    no_i1 = np.zeros(0, dtype=np.int64)         # no recording in batched runs
-    no_i2 = np.zeros((0, 0), dtype=np.int64)
     scalars = np.zeros((P, N_SCALARS), dtype=np.int64)
     counters = np.zeros((P, 7, n_pe), dtype=np.int64)
     acc = np.zeros((P, pass_rows), dtype=np.int64)
     for i in numba.prange(P):
-        s, c, a = _simulate(ptr, work, entry_start, code, local_row, X_q[i], codebook_q, bias_q_pass,
+        s, c, a, _ = _simulate(ptr, work, entry_start, code, local_row, X_q[i], codebook_q, bias_q_pass,
                             has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
-                            entries_per_line, latency, weight_frac_bits, False, no_i1,
-                            no_i2, no_i2, no_i1)
+                            entries_per_line, latency, weight_frac_bits)
         scalars[i, :] = s
         counters[i, :, :] = c
         acc[i, :] = a
@@ -349,8 +324,7 @@ def run_batch(pass_layout: PassLayout, layer_layout: LayerLayout, X_q: np.ndarra
     X_q = _checked_activations(X_q, pass_layout.cols)
     before, after = kernel_arguments(pass_layout, layer_layout, cfg)
     if X_q.shape[0] == 1:
-        no1, no2 = np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64)
-        scalars, counters, acc = _simulate(*before, X_q[0], *after, False, no1, no2, no2, no1)
+        scalars, counters, acc, _ = _simulate(*before, X_q[0], *after)
         return PassBatch.from_kernel(scalars[None, :], counters[None], acc[None, :])
     return PassBatch.from_kernel(*_simulate_many(*before, X_q, *after))
 
@@ -368,6 +342,63 @@ def run_pass(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray
     return run_batch(pass_layout, layer_layout, x_q, cfg).stats(0)
 
 
+@numba.njit(cache=True, nogil=True)
+def _replay(btime, columns, x_q, work, has_bias, n_pe, cols, regs, batch_load):
+    """A pass's trace from the broadcast cycles the kernel found: every PE's pop cycles by
+    rule P's recurrence (``p = max(end of the previous column, broadcast + 1)``), and the
+    CCU's runs by walking rule B's detector rows against those cycles (a broadcast later
+    than the walk's cycle was stalled; batch loads and row moves as the rules place them).
+
+    Kept apart from :func:`_simulate` on purpose: recording inside the kernel doubled its
+    compilation time for every run, traced or not. The simpy model records its trace
+    itself, and the tests require the two to be equal.
+    """
+    M = btime.shape[0]
+    N = n_pe
+    pops = np.empty((M, N), dtype=np.int64)
+    for k in range(N):
+        fin = np.int64(-1)
+        for m in range(M):
+            p = fin
+            if p < btime[m] + 1:
+                p = btime[m] + 1
+            pops[m, k] = p
+            fin = p + work[columns[m], k]
+    n_rows = (cols + N - 1) // N
+    events = np.empty((M + 2 * n_rows + 1, 3), dtype=np.int64)
+    ne = 0
+    t = np.int64(1)                               # cycle 0 loads detector row 0
+    m = 0
+    for row in range(n_rows + 1):
+        if row == n_rows and not has_bias:
+            break
+        if row > 0 and row < n_rows and row % regs == 0:
+            events[ne, 0], events[ne, 1], events[ne, 2] = EVENT_LOAD, t, t + batch_load - 1
+            ne += 1
+            t += batch_load
+        found_bias = row == n_rows
+        c = 0
+        while True:
+            if not found_bias:
+                while c < N and (row * N + c >= cols or x_q[row * N + c] == 0):
+                    c += 1
+                if c == N:                        # a used-up row is left
+                    events[ne, 0], events[ne, 1], events[ne, 2] = EVENT_ROW_MOVE, t, t
+                    ne += 1
+                    t += 1
+                    break
+            if btime[m] > t:                      # the broadcast waited: a stall run
+                events[ne, 0], events[ne, 1], events[ne, 2] = EVENT_STALL, t, btime[m] - 1
+                ne += 1
+                t = btime[m]
+            m += 1
+            t += 1
+            if found_bias or c == N - 1:
+                break
+            c += 1
+    return pops, events[:ne].copy()
+
+
 def run_pass_traced(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.ndarray,
                     cfg: ArchConfig) -> tuple[PassStats, PassTrace]:
     """:func:`run_pass` that also records the pass's :class:`~eie_sim.hw.trace.PassTrace`
@@ -378,13 +409,10 @@ def run_pass_traced(pass_layout: PassLayout, layer_layout: LayerLayout, x_q: np.
     columns = np.flatnonzero(x).astype(np.int64)
     if pl.has_bias:
         columns = np.append(columns, pl.cols)
-    M = columns.size
-    n_rows = -(-pl.cols // cfg.pes)
-    btime = np.zeros(M, dtype=np.int64)
-    pops = np.zeros((M, cfg.pes), dtype=np.int64)
-    events = np.zeros((M + 2 * n_rows + 1, 3), dtype=np.int64)   # stalls <= M, moves, loads
-    n_events = np.zeros(1, dtype=np.int64)
-    scalars, counters, acc = _simulate(*before, x, *after, True, btime, pops, events, n_events)
+    scalars, counters, acc, btime = _simulate(*before, x, *after)
     stats = PassBatch.from_kernel(scalars[None, :], counters[None], acc[None, :]).stats(0)
-    return stats, PassTrace(int(scalars[0]), columns, btime, pops, events[:int(n_events[0])].copy())
+    btime = btime[:columns.size].copy()
+    pops, events = _replay(btime, columns, x, pl.column_work(), pl.has_bias, cfg.pes, pl.cols,
+                           cfg.act_regs_per_pe, cfg.batch_load_cycles)
+    return stats, PassTrace(int(scalars[0]), columns, btime, pops, events)
 
