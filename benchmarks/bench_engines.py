@@ -43,7 +43,8 @@ from eie_sim.arch.fixed_point import quantize
 from eie_sim.arch.paper import TABLE3, TABLE4_ACTUAL_US
 from eie_sim.hw.counters import PassBatch, load_efficiency, roll_up
 from eie_sim.hw.engine_fast import run_pass as fast_run_pass
-from eie_sim.hw.layout import LayerLayout, LayoutError, build_pass, check_layer_fits
+from eie_sim.hw.layout import LayoutError, check_layer_fits
+from eie_sim.workloads.layer import LayerWorkload
 from eie_sim.workloads.synthetic import table3_layer
 
 PES_SWEEP = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -150,22 +151,18 @@ def _vgg6_memory() -> dict:
 
 def _warm_up(part: str) -> str:
     """Compile one group of kernels into the shared (cold) numba cache: ``generate`` (the
-    synthetic generator's k-means and the layout's counting sort) or ``engine`` (the
-    engine, on a layout built by the small lexsort path). The two workers take one group
-    each (about 3 s of compilation each), so compilation runs in parallel, and each then
-    loads the other group from the cache instead of compiling it again."""
-    cfg = bench_config(4)
+    synthetic generator's k-means) or ``simulate`` (the layout's counting sort and the
+    engine, on a small layer given by its codes). The two workers take one group each, so
+    compilation runs in parallel, and each then loads the other group from the cache
+    instead of compiling it again."""
     if part == "generate":
-        synthetic_layer("NT-LSTM").layout(cfg, check_fit=False)
+        synthetic_layer("NT-LSTM")
     else:
-        codes = np.array([[1, 0, 1], [0, 1, 0]], dtype=np.uint8)
-        r, c = np.nonzero(codes)
-        pl = build_pass(r, c, codes[r, c], n_pe=4, row_offset=0, rows=2, cols=3,
-                        bias_rows=None, max_z=cfg.max_z)
-        cb = np.zeros(cfg.codebook_size, dtype=np.float32)
-        layout = LayerLayout("warm-up", 2, 3, 4, [pl], cb, np.zeros(cfg.codebook_size, np.int64),
-                             None, np.zeros(2, np.int64), 3)
-        _run_layer(fast_run_pass, layout, quantize_acts(np.ones(3), cfg), cfg)
+        cfg = bench_config(4)
+        codes = (np.arange(64).reshape(8, 8) % 3 == 0).astype(np.uint8)    # no k-means
+        wl = LayerWorkload("warm-up", codes, np.array([0.0, 0.5], dtype=np.float32))
+        layout = wl.layout(cfg, check_fit=False)
+        _run_layer(fast_run_pass, layout, quantize_acts(np.ones(8), cfg), cfg)
     return part
 
 
@@ -181,7 +178,7 @@ def _spawn_pool(workers: int, cache_dir: str) -> cf.ProcessPoolExecutor:
         list(pool.map(os.getpid, range(0)))
         for f in [pool.submit(os.getpid) for _ in range(workers)]:
             f.result()
-        for f in [pool.submit(_warm_up, part) for part in ("generate", "engine")]:
+        for f in [pool.submit(_warm_up, part) for part in ("generate", "simulate")]:
             f.result()
     finally:
         if old is None:
