@@ -58,7 +58,8 @@ def layer(weights_or_codes: np.ndarray, codebook: np.ndarray | None = None,
 def simulate(weights_or_codes, x: np.ndarray | None = None, *, codebook=None, bias=None,
              engine: str = "fast", verify: bool = False, relu: bool = True,
              check_fit: bool = True, energy_table=None, seed: int = 0,
-             config: ArchConfig | None = None, **arch) -> LayerResult | NetworkResult:
+             config: ArchConfig | None = None, window: int | None = None,
+             **arch) -> LayerResult | NetworkResult:
     """Simulate a layer (or a network) on EIE and check every output against numpy.
 
     ``weights_or_codes``: a dense float matrix (quantized to ``weight_bits`` of the
@@ -68,6 +69,8 @@ def simulate(weights_or_codes, x: np.ndarray | None = None, *, codebook=None, bi
     back). ``x``: a float input vector or a ``(P, cols)`` matrix of ``P`` vectors
     (``None``: the workload's own input). ``**arch``: architecture keys (``pes=32``,
     ``queue_depth=4``, ...) over ``config`` (default: the paper's design point).
+    ``window``: counters per window of that many cycles (``result.windows``, with the
+    recorded ``result.timeline``; one input vector; docs/timeline.md).
     """
     cfg = make_config(config, **arch)
     if x is not None:
@@ -85,10 +88,10 @@ def simulate(weights_or_codes, x: np.ndarray | None = None, *, codebook=None, bi
         if x is None:
             raise WorkloadError("a network needs its input vector x")
         return simulate_network(weights_or_codes, x, cfg, engine, verify, check_fit=check_fit,
-                                energy_table=energy_table)
+                                window=window, energy_table=energy_table)
     lw = weights_or_codes if isinstance(weights_or_codes, LayerWorkload) else layer(
         weights_or_codes, codebook, bias, weight_bits=cfg.weight_bits, seed=seed)
-    return simulate_layer(lw, x, cfg, engine, verify, relu, check_fit=check_fit,
+    return simulate_layer(lw, x, cfg, engine, verify, relu, check_fit=check_fit, window=window,
                           energy_table=energy_table)
 
 
