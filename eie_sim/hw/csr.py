@@ -87,7 +87,3 @@ class CodesCSR:
         out = np.zeros(self.shape, dtype=self.data.dtype)
         out[self.row_ids(), self.indices] = self.data
         return out
-
-    def column_counts(self) -> np.ndarray:
-        """int64 (cols,): non-zeros of every column."""
-        return np.bincount(self.indices, minlength=self.cols).astype(np.int64)

@@ -24,7 +24,6 @@ import numpy as np
 
 #: kinds of CCU events in :attr:`PassTrace.events` (the numba kernel's codes)
 EVENT_STALL, EVENT_LOAD, EVENT_ROW_MOVE = 1, 2, 3
-EVENT_NAMES = {EVENT_STALL: "stall", EVENT_LOAD: "batch load", EVENT_ROW_MOVE: "row move"}
 
 
 @dataclass

@@ -86,14 +86,6 @@ class LayerTrace:
         """Records counted against :data:`MAX_TRACE_EVENTS`."""
         return int(self.run_pe.size + self.q_pe.size + self.ccu_start.size)
 
-    def state_cycles(self) -> np.ndarray:
-        """int64 (4, N): cycles of each PE in each state (starved, busy, padding, empty)
-        over the traced cycles."""
-        out = np.zeros((4, self.n_pe), dtype=np.int64)
-        np.add.at(out, (self.run_state, self.run_pe), self.run_len)
-        out[STARVED] = (self.end - self.first) - out[1:].sum(axis=0)
-        return out
-
 
 def parse_cycles(text: str) -> tuple[int, int | None]:
     """``A:B`` (cycles A .. B-1), ``A:`` (from A to the end) or ``:B``."""
