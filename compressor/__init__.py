@@ -15,8 +15,10 @@ Layout:
   :mod:`~compressor.errors` (every exception class; bad input is a
   :class:`CompressorError`, a ``ValueError``);
 * :mod:`compressor.training`: the numpy trainer, the LeNets, MNIST;
+* :mod:`compressor.graph`: the network type every model reader ends in (``Net``), a
+  builder for networks in code, the numpy forward pass and per-layer M x V workloads;
 * :mod:`compressor.caffe`: readers of the authors' Caffe files (prototxt, compressed
-  ``.net``, forward pass, SqueezeNet).
+  ``.net``, SqueezeNet).
 
 Public API (what a notebook needs):
 

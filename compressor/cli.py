@@ -33,7 +33,7 @@ import numpy as np
 
 from compressor import accounting, fileformat, pipeline, report
 from compressor.caffe import squeezenet
-from compressor.caffe.forward import SYNTHETIC_SEED
+from compressor.graph.forward import SYNTHETIC_SEED
 from compressor.errors import CLIError, IDXError, RoundTripError, WeightsError
 from compressor.fileio import atomic_write, load_npz_weights
 from compressor.model import to_dense

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "CompressorError", "CLIError", "FormatError", "HuffmanError", "WeightsError", "IDXError",
-    "PrototxtError", "AuthorsFormatError", "ForwardError", "RoundTripError",
+    "GraphError", "PrototxtError", "AuthorsFormatError", "ForwardError", "RoundTripError",
 ]
 
 
@@ -46,6 +46,11 @@ class IDXError(CompressorError):
     (:mod:`compressor.training.data`)."""
 
 
+class GraphError(CompressorError):
+    """A network graph that is inconsistent: unknown layer type, wrong number of inputs,
+    shapes that do not fit (:mod:`compressor.graph.net`, :mod:`compressor.graph.builder`)."""
+
+
 class PrototxtError(CompressorError):
     """A prototxt that cannot be read or whose graph is inconsistent
     (:mod:`compressor.caffe.textformat`, :mod:`compressor.caffe.prototxt`)."""
@@ -58,7 +63,7 @@ class AuthorsFormatError(CompressorError):
 
 class ForwardError(CompressorError):
     """The network cannot be run with the given weights or input
-    (:mod:`compressor.caffe.forward`)."""
+    (:mod:`compressor.graph.forward`)."""
 
 
 class RoundTripError(RuntimeError):

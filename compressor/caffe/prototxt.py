@@ -1,109 +1,38 @@
-"""Caffe network description from a prototxt: layers, blob shapes, weight shapes.
+"""Caffe network description from a prototxt -> :class:`compressor.graph.net.Net`.
 
 :func:`parse_net` / :func:`load_net` turn a Caffe ``NetParameter`` (parsed by
 :func:`compressor.caffe.textformat.parse_text`) into a :class:`Net`: the input blobs and
 their shapes, the layer list (name, type, bottoms, tops, convolution / pooling /
-inner-product parameters) and, by walking the graph in order, the shape of every blob
-and the weight shape ``(out, in/group, kh, kw)`` of every convolution (``(out, in)`` for
-InnerProduct).
-
-Shape rules follow Caffe: convolution output ``floor((H + 2p - k) / s) + 1``; pooling
-output ``ceil((H + 2p - k) / s) + 1``, reduced by one when padding would make the last
-window start inside the padding; global pooling takes the whole plane.
+inner-product parameters) and, by :func:`compressor.graph.net.infer_shapes`, the shape of
+every blob and the weight shape of every parameter layer.
 
 Every error is a :class:`~compressor.errors.PrototxtError` naming the line (syntax) or
 the layer (graph).
 """
 from __future__ import annotations
 
-import math
 import pathlib
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import PrototxtError
+from ..errors import GraphError, PrototxtError
 from ..fileio import read_regular_file
+from ..graph.net import (
+    SUPPORTED_TYPES,
+    CaffeLayer,
+    ConvParams,
+    Net,
+    PoolParams,
+    conv_out_size,
+    infer_shapes,
+    pool_out_size,
+)
 from .textformat import Message, parse_text
 
 MAX_PROTOTXT_BYTES = 64 << 20
 """Largest prototxt read (64 MiB)."""
 
-__all__ = ["ConvParams", "PoolParams", "CaffeLayer", "Net", "parse_net", "load_net",
+__all__ = ["ConvParams", "PoolParams", "CaffeLayer", "Net", "SUPPORTED_TYPES", "parse_net", "load_net",
            "conv_out_size", "pool_out_size"]
-
-
-# ------------------------------------------------------------------ network model
-@dataclass(frozen=True)
-class ConvParams:
-    """Convolution geometry (Caffe ``convolution_param``)."""
-
-    num_output: int
-    kernel: tuple[int, int]
-    stride: tuple[int, int] = (1, 1)
-    pad: tuple[int, int] = (0, 0)
-    group: int = 1
-    bias_term: bool = True
-
-
-@dataclass(frozen=True)
-class PoolParams:
-    """Pooling geometry (Caffe ``pooling_param``); ``method`` is ``"MAX"`` or ``"AVE"``."""
-
-    method: str
-    kernel: tuple[int, int] | None
-    stride: tuple[int, int] = (1, 1)
-    pad: tuple[int, int] = (0, 0)
-    global_pooling: bool = False
-
-
-@dataclass
-class CaffeLayer:
-    """One layer of the network with its inferred shapes.
-
-    ``in_shapes`` / ``out_shapes`` are the blob shapes ``(N, C, H, W)`` (or ``(N, D)``)
-    of the bottoms / tops; ``weight_shape`` is set for Convolution ``(out, in/group,
-    kh, kw)`` and InnerProduct ``(out, in)`` layers, ``None`` otherwise.
-    """
-
-    name: str
-    type: str
-    bottoms: list[str]
-    tops: list[str]
-    line: int
-    conv: ConvParams | None = None
-    pool: PoolParams | None = None
-    num_output: int | None = None           # InnerProduct
-    bias_term: bool = True                  # InnerProduct / Convolution
-    concat_axis: int | None = None          # Concat
-    params: Message = field(default_factory=Message)
-    in_shapes: list[tuple[int, ...]] = field(default_factory=list)
-    out_shapes: list[tuple[int, ...]] = field(default_factory=list)
-    weight_shape: tuple[int, ...] | None = None
-
-    @property
-    def has_weights(self) -> bool:
-        return self.weight_shape is not None
-
-
-@dataclass
-class Net:
-    """A Caffe network: name, input blob shapes, layers in order, every blob's shape."""
-
-    name: str
-    inputs: dict[str, tuple[int, ...]]
-    layers: list[CaffeLayer]
-    blob_shapes: dict[str, tuple[int, ...]]
-
-    def layer(self, name: str) -> CaffeLayer:
-        for lay in self.layers:
-            if lay.name == name:
-                return lay
-        raise KeyError(f"no layer named {name!r}")
-
-    @property
-    def weight_layers(self) -> list[CaffeLayer]:
-        """Layers that hold weights (Convolution, InnerProduct), in prototxt order."""
-        return [lay for lay in self.layers if lay.has_weights]
 
 
 # Caffe's deprecated V1 layer type enums (``layers { type: CONVOLUTION }``).
@@ -112,10 +41,6 @@ _V1_TYPES = {
     "DROPOUT": "Dropout", "SOFTMAX": "Softmax", "INNER_PRODUCT": "InnerProduct",
     "LRN": "LRN", "FLATTEN": "Flatten", "SOFTMAX_LOSS": "SoftmaxWithLoss",
 }
-SUPPORTED_TYPES = ("Convolution", "InnerProduct", "ReLU", "Pooling", "Concat", "Dropout",
-                   "Softmax", "LRN", "Flatten", "Input")
-
-
 def _pos_int(v: Any, what: str, lay: str, minimum: int = 1) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
         raise PrototxtError(f"layer {lay!r}: {what} must be an integer >= {minimum}, got {v!r}")
@@ -189,86 +114,6 @@ def _pool_params(lay: CaffeLayer) -> PoolParams:
     return PoolParams(method, kernel, stride, pad, glob)
 
 
-def conv_out_size(size: int, k: int, s: int, p: int) -> int:
-    """Caffe convolution output length: ``floor((size + 2p - k) / s) + 1``."""
-    return (size + 2 * p - k) // s + 1
-
-
-def pool_out_size(size: int, k: int, s: int, p: int) -> int:
-    """Caffe pooling output length (ceil mode, last window must start inside the input)."""
-    out = int(math.ceil((size + 2 * p - k) / s)) + 1
-    if p > 0 and (out - 1) * s >= size + p:
-        out -= 1
-    return out
-
-
-def _infer(lay: CaffeLayer, ins: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    t, n = lay.type, lay.name
-
-    def need(k: int) -> None:
-        if len(ins) != k:
-            raise PrototxtError(f"layer {n!r} ({t}): expects {k} bottom(s), has {len(ins)}")
-
-    def need4() -> tuple[int, int, int, int]:
-        if len(ins[0]) != 4:
-            raise PrototxtError(f"layer {n!r} ({t}): needs an (N, C, H, W) input, got {ins[0]}")
-        return ins[0]  # type: ignore[return-value]
-
-    if t == "Convolution":
-        need(1)
-        N, C, H, W = need4()
-        cp = lay.conv
-        assert cp is not None
-        if C % cp.group:
-            raise PrototxtError(f"layer {n!r}: {C} input channels not divisible by group {cp.group}")
-        (kh, kw), (sh, sw), (ph, pw) = cp.kernel, cp.stride, cp.pad
-        oh, ow = conv_out_size(H, kh, sh, ph), conv_out_size(W, kw, sw, pw)
-        if oh < 1 or ow < 1:
-            raise PrototxtError(f"layer {n!r}: kernel {cp.kernel} larger than padded input {H}x{W}")
-        lay.weight_shape = (cp.num_output, C // cp.group, kh, kw)
-        return [(N, cp.num_output, oh, ow)]
-    if t == "InnerProduct":
-        need(1)
-        lay.weight_shape = (lay.num_output, math.prod(ins[0][1:]))  # type: ignore[arg-type]
-        return [(ins[0][0], lay.num_output)]  # type: ignore[list-item]
-    if t == "Pooling":
-        need(1)
-        N, C, H, W = need4()
-        pp = lay.pool
-        assert pp is not None
-        if pp.global_pooling:
-            return [(N, C, 1, 1)]
-        assert pp.kernel is not None
-        (kh, kw), (sh, sw), (ph, pw) = pp.kernel, pp.stride, pp.pad
-        if kh > H + 2 * ph or kw > W + 2 * pw:
-            raise PrototxtError(f"layer {n!r}: pooling kernel {pp.kernel} larger than input {H}x{W}")
-        return [(N, C, pool_out_size(H, kh, sh, ph), pool_out_size(W, kw, sw, pw))]
-    if t == "Concat":
-        if not ins:
-            raise PrototxtError(f"layer {n!r} (Concat): no bottoms")
-        cp = lay.params.one("concat_param")
-        axis = 1 if cp is None else cp.one("axis", cp.one("concat_dim", 1))
-        ref = ins[0]
-        if not -len(ref) <= axis < len(ref):
-            raise PrototxtError(f"layer {n!r}: concat axis {axis} out of range for {ref}")
-        axis %= len(ref)
-        for s in ins[1:]:
-            if len(s) != len(ref) or any(a != b for d, (a, b) in enumerate(zip(s, ref)) if d != axis):
-                raise PrototxtError(f"layer {n!r}: cannot concatenate shapes {ins} along axis {axis}")
-        out = list(ref)
-        out[axis] = sum(s[axis] for s in ins)
-        lay.concat_axis = axis
-        return [tuple(out)]
-    if t in ("ReLU", "Dropout", "Softmax", "LRN"):
-        need(1)
-        return [ins[0]]
-    if t == "Flatten":
-        need(1)
-        return [(ins[0][0], math.prod(ins[0][1:]))]
-    raise PrototxtError(f"layer {n!r} (line {lay.line}): layer type {t!r} is not supported "
-                        f"(supported: {', '.join(SUPPORTED_TYPES)})")
-
-
 def parse_net(msg: Message) -> Net:
     """Build a :class:`Net` from a parsed Caffe ``NetParameter`` and infer all shapes."""
     name = msg.one("name", "")
@@ -331,6 +176,12 @@ def parse_net(msg: Message) -> Net:
             lay.bias_term = lay.conv.bias_term
         elif ltype == "Pooling":
             lay.pool = _pool_params(lay)
+        elif ltype == "Concat":
+            cp = raw.one("concat_param")
+            lay.concat_axis = 1 if not isinstance(cp, Message) else cp.one("axis", cp.one("concat_dim", 1))
+        elif ltype == "ReLU":
+            rp = raw.one("relu_param")
+            lay.negative_slope = 0.0 if not isinstance(rp, Message) else float(rp.one("negative_slope", 0.0))
         elif ltype == "InnerProduct":
             ipp = raw.one("inner_product_param")
             if not isinstance(ipp, Message):
@@ -344,7 +195,10 @@ def parse_net(msg: Message) -> Net:
                 raise PrototxtError(f"layer {lname!r} (line {raw.line}): bottom blob {b!r} is never "
                                     "produced by an earlier layer or input")
         lay.in_shapes = [blob_shapes[b] for b in lay.bottoms]
-        outs = _infer(lay, lay.in_shapes)
+        try:
+            outs = infer_shapes(lay, lay.in_shapes)
+        except GraphError as e:
+            raise PrototxtError(str(e)) from e
         if len(lay.tops) != len(outs):
             raise PrototxtError(f"layer {lname!r}: {len(lay.tops)} tops, expected {len(outs)}")
         lay.out_shapes = outs

@@ -39,10 +39,16 @@ import numpy as np
 from .. import fileformat
 from ..errors import AuthorsFormatError, ForwardError, RoundTripError
 from ..fileio import read_regular_file
+from ..graph.forward import SYNTHETIC_SEED, forward, synthetic_input
 from ..huffman import code_lengths
 from ..model import QuantizedModel, to_dense
-from .authors_format import INDEX_BITS, MAX_NET_BYTES, AuthorsLayerRecord, model_from_records, read_authors_records
-from .forward import SYNTHETIC_SEED, forward, synthetic_input
+from .authors_format import (
+    INDEX_BITS,
+    MAX_NET_BYTES,
+    AuthorsLayerRecord,
+    model_from_records,
+    read_authors_records,
+)
 from .prototxt import Net, load_net
 
 __all__ = ["TableRow", "SqueezeNetTable", "huffman_average_bits", "layer_row",

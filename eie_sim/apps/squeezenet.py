@@ -2,13 +2,13 @@
 
 A convolution with ``out`` filters of ``in x kh x kw`` is the ``(out, in*kh*kw)`` matrix
 applied to each output position's unrolled input patch (im2col,
-:func:`compressor.caffe.forward.layer_workloads`); EIE has no convolution support of its
+:func:`compressor.graph.forward.layer_workloads`); EIE has no convolution support of its
 own, so each position is one independent run of docs/timing.md on the same layout
 (:func:`eie_sim.sim.layer.simulate_conv_layer`: laid out once per layer, positions batched
 through the fast engine's kernel, every output checked against numpy).
 
 :func:`run_squeezenet` runs every layer on the patches of the numpy forward pass
-(``compressor.caffe.forward``, seeded synthetic input, ReLU included) and compares the
+(``compressor.graph.forward``, seeded synthetic input, ReLU included) and compares the
 reassembled output map with the forward pass's own convolution output.
 ``positions="all"`` simulates every output position; an integer ``N`` a seeded sample of
 ``N`` positions per layer, whose layer totals are **extrapolated** (mean x positions) and
@@ -26,7 +26,7 @@ import numpy as np
 
 from compressor.caffe.authors_format import read_authors
 from compressor.errors import AuthorsFormatError
-from compressor.caffe.forward import SYNTHETIC_SEED, forward, layer_workloads, synthetic_input
+from compressor.graph.forward import SYNTHETIC_SEED, forward, layer_workloads, synthetic_input
 from compressor.caffe.prototxt import load_net
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
@@ -90,7 +90,7 @@ def choose_config(cfg: ArchConfig, layers: list, outputs: dict[str, np.ndarray],
                   explicit: set[str] | frozenset = frozenset()) -> tuple[ArchConfig, list[dict]]:
     """The configuration the SqueezeNet layers need, and the overrides made (key, old, new, why).
 
-    ``layers``: ``compressor.caffe.forward.LayerWorkload`` items; ``outputs``: each layer's
+    ``layers``: ``compressor.graph.forward.LayerWorkload`` items; ``outputs``: each layer's
     float output before ReLU. Keys in ``explicit`` (given by the user) are never changed.
     * ``weight_bits``: the codebooks' width (SqueezeNet: 8, 256 entries);
     * ``act_frac_bits``: lowered until every activation (patch value), pre-ReLU output and
@@ -188,7 +188,7 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
                    progress: Callable[[str], None] | None = None) -> SqueezeNetRun:
     """Run the authors' compressed SqueezeNet's convolution layers on EIE (one image).
 
-    The numpy forward pass (``compressor.caffe.forward.forward`` on the seeded
+    The numpy forward pass (``compressor.graph.forward.forward`` on the seeded
     ``synthetic_input``) gives each layer's input; its patches are the M x V inputs, one
     per output position. ``positions``: None/``'all'`` or a sample size per layer (seed
     ``seed``). ``cfg`` (default: the paper's design point) is adapted by
@@ -256,7 +256,7 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
             progress(f"{w.name}: {res.simulated:,} of {res.positions_total:,} positions, "
                      f"{res.cycles_per_position:.1f} cycles/position, {res.wall_s:.1f} s")
     notes = [
-        "Input: compressor.caffe.forward.synthetic_input (seed "
+        "Input: compressor.graph.forward.synthetic_input (seed "
         f"{SYNTHETIC_SEED}), a smooth seeded random image, not a natural image: activation "
         "densities are those of this input through the network's ReLUs.",
         "Each output position is one independent EIE run of the (out, in*kh*kw) matrix on its "

@@ -1,8 +1,8 @@
-"""compressor.caffe.forward against naive loop implementations of Caffe's definitions."""
+"""compressor.graph.forward against naive loop implementations of Caffe's definitions."""
 import numpy as np
 import pytest
 
-from compressor.caffe.forward import forward, layer_workloads, synthetic_input
+from compressor.graph.forward import forward, layer_workloads, synthetic_input
 from compressor.caffe.prototxt import parse_net
 from compressor.caffe.textformat import parse_text
 from compressor.errors import ForwardError

@@ -13,7 +13,7 @@ from compressor import fileformat, sparse
 from compressor.caffe import authors_format, squeezenet
 from compressor.caffe.authors_format import (model_from_records, read_authors, read_authors_records,
                                              write_authors)
-from compressor.caffe.forward import forward, layer_workloads
+from compressor.graph.forward import forward, layer_workloads
 from compressor.caffe.prototxt import load_net, parse_net
 from compressor.caffe.squeezenet import squeezenet_table, table_csv, table_markdown
 from compressor.caffe.textformat import parse_text

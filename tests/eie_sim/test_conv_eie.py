@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from compressor.caffe.forward import conv2d, im2col
+from compressor.graph.forward import conv2d, im2col
 from compressor.caffe.prototxt import ConvParams
 from eie_sim.apps.squeezenet import (
     DEFAULT_SQUEEZENET_DIR,
@@ -164,7 +164,7 @@ def test_sampling_is_seeded_sorted_and_extrapolation_is_labelled():
 
 
 def test_choose_config_widens_codes_and_lowers_fraction_bits_unless_given():
-    class Q:  # stand-ins for compressor.caffe.forward.LayerWorkload
+    class Q:  # stand-ins for compressor.graph.forward.LayerWorkload
         bits, bias, codebook = 8, np.array([1.0], np.float32), np.array([0, 1.5], np.float32)
 
     class W:
@@ -196,7 +196,7 @@ def test_squeezenet_layer_positions_match_numpy_and_simulate_layer():
     assert res.input_saturations == 0 and res.output_saturations == 0
     assert res.meta["map_check"] <= res.max_error_bound     # vs the forward pass's convolution
     # the same positions one by one through simulate_layer
-    from compressor.caffe.forward import forward, layer_workloads
+    from compressor.graph.forward import forward, layer_workloads
     from eie_sim.apps.squeezenet import load_squeezenet
     net, model = load_squeezenet()
     wl = {w.name: w for w in layer_workloads(net, model, result=forward(net, model))}["fire2/conv1x1_1"]

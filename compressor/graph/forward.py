@@ -1,4 +1,4 @@
-"""Numpy inference of a Caffe network described by a prototxt, plus per-layer M x V workloads.
+"""Numpy inference of a :class:`~compressor.graph.net.Net`, plus per-layer M x V workloads.
 
 Implements, for ``N x C x H x W`` float32 blobs:
 
@@ -8,7 +8,7 @@ Implements, for ``N x C x H x W`` float32 blobs:
 * InnerProduct, ReLU, Dropout (identity at inference), Softmax over channels, Flatten,
   cross-channel LRN;
 * MAX / AVE pooling with Caffe's output size (ceil mode, see
-  :func:`compressor.caffe.prototxt.pool_out_size`) and Caffe's average divisor (the window
+  :func:`compressor.graph.net.pool_out_size`) and Caffe's average divisor (the window
   clipped to the padded input), and global pooling;
 * Concat along any axis.
 
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import ForwardError
 from ..model import QuantizedLayer, QuantizedModel
-from .prototxt import ConvParams, CaffeLayer, Net
+from .net import CaffeLayer, ConvParams, Net
 
 __all__ = [
     "SYNTHETIC_SEED", "synthetic_input", "im2col", "conv2d", "pool2d",
@@ -176,7 +176,7 @@ def _weights_for(weights: WeightSource, lay: CaffeLayer) -> tuple[np.ndarray, np
         if w.size == int(np.prod(lay.weight_shape)):
             w = w.reshape(lay.weight_shape)  # type: ignore[arg-type]
         else:
-            raise ForwardError(f"layer {lay.name!r}: weights have shape {w.shape}, the prototxt "
+            raise ForwardError(f"layer {lay.name!r}: weights have shape {w.shape}, the network "
                                f"needs {lay.weight_shape}")
     if b is not None:
         b = np.asarray(b, dtype=np.float32)
@@ -233,8 +233,7 @@ def forward(net: Net, weights: WeightSource, x: np.ndarray | None = None) -> For
             y = y.astype(np.float32)
             res.layer_outputs[lay.name] = y
         elif t == "ReLU":
-            slope = lay.params.one("relu_param")
-            neg = 0.0 if slope is None else float(slope.one("negative_slope", 0.0))
+            neg = lay.negative_slope
             y = np.where(ins[0] > 0, ins[0], neg * ins[0]).astype(np.float32)
             res.relu_density[lay.name] = float(np.count_nonzero(y)) / max(1, y.size)
         elif t == "Pooling":

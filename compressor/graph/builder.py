@@ -1,0 +1,133 @@
+"""Build a :class:`~compressor.graph.net.Net` in code, layer by layer.
+
+The model importers and the named networks use this rather than writing a prototxt::
+
+    b = NetBuilder("tiny", (1, 3, 32, 32))
+    x = b.conv("conv1", b.input, 16, kernel=3, pad=1)
+    x = b.relu("relu1", x)
+    x = b.pool("pool1", x, "MAX", kernel=2, stride=2)
+    x = b.fc("fc", x, 10)
+    net = b.build()
+
+Every method adds one layer, infers its output shape at once (so a mistake is reported at
+the layer that makes it, as a :class:`~compressor.errors.GraphError`) and returns the name
+of the blob it produced (by default the layer's own name). Layer names must be unique and
+every bottom must already exist.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import GraphError
+from .net import ConvParams, Layer, Net, PoolParams, infer_shapes
+
+__all__ = ["NetBuilder"]
+
+
+def _pair(v: int | Sequence[int], what: str, name: str, minimum: int) -> tuple[int, int]:
+    vals = (v, v) if isinstance(v, int) and not isinstance(v, bool) else tuple(v)  # type: ignore[arg-type]
+    if len(vals) != 2 or any(isinstance(x, bool) or not isinstance(x, int) or x < minimum for x in vals):
+        raise GraphError(f"layer {name!r}: {what} must be an integer >= {minimum} or a pair of them, "
+                         f"got {v!r}")
+    return (int(vals[0]), int(vals[1]))
+
+
+class NetBuilder:
+    """Accumulates layers of one single-input network; :meth:`build` returns the Net."""
+
+    def __init__(self, name: str, input_shape: Sequence[int], input_name: str = "data") -> None:
+        shape = tuple(int(d) for d in input_shape)
+        if not shape or any(d < 1 for d in shape):
+            raise GraphError(f"network {name!r}: input shape {tuple(input_shape)} must be positive")
+        self.name = name
+        self.input = input_name
+        self._inputs = {input_name: shape}
+        self._blobs: dict[str, tuple[int, ...]] = {input_name: shape}
+        self._layers: list[Layer] = []
+        self._names: set[str] = set()
+
+    # ---- the general form ---------------------------------------------------------------
+    def add(self, layer: Layer) -> str:
+        """Add a prepared :class:`Layer` (bottoms must exist); returns its first top."""
+        if layer.name in self._names:
+            raise GraphError(f"network {self.name!r}: duplicate layer name {layer.name!r}")
+        if not layer.tops:
+            raise GraphError(f"layer {layer.name!r}: no top blob")
+        for b in layer.bottoms:
+            if b not in self._blobs:
+                raise GraphError(f"layer {layer.name!r}: bottom blob {b!r} is not produced by an "
+                                 "earlier layer or the input")
+        layer.in_shapes = [self._blobs[b] for b in layer.bottoms]
+        layer.out_shapes = infer_shapes(layer, layer.in_shapes)
+        if len(layer.out_shapes) != len(layer.tops):
+            raise GraphError(f"layer {layer.name!r}: {len(layer.tops)} tops, expected "
+                             f"{len(layer.out_shapes)}")
+        for t, s in zip(layer.tops, layer.out_shapes):
+            self._blobs[t] = s
+        self._names.add(layer.name)
+        self._layers.append(layer)
+        return layer.tops[0]
+
+    def shape(self, blob: str) -> tuple[int, ...]:
+        """The inferred shape of a blob made so far."""
+        try:
+            return self._blobs[blob]
+        except KeyError:
+            raise GraphError(f"network {self.name!r}: no blob {blob!r}") from None
+
+    def build(self) -> Net:
+        if not self._layers:
+            raise GraphError(f"network {self.name!r}: no layers")
+        return Net(self.name, dict(self._inputs), list(self._layers), dict(self._blobs))
+
+    # ---- one method per layer type --------------------------------------------------------
+    def conv(self, name: str, bottom: str, num_output: int, kernel: int | Sequence[int],
+             stride: int | Sequence[int] = 1, pad: int | Sequence[int] = 0, group: int = 1,
+             bias: bool = True, top: str | None = None) -> str:
+        """Convolution (``group == channels``: depthwise)."""
+        if isinstance(num_output, bool) or not isinstance(num_output, int) or num_output < 1:
+            raise GraphError(f"layer {name!r}: num_output must be an integer >= 1, got {num_output!r}")
+        if isinstance(group, bool) or not isinstance(group, int) or group < 1 or num_output % group:
+            raise GraphError(f"layer {name!r}: group {group!r} must be >= 1 and divide num_output "
+                             f"{num_output}")
+        cp = ConvParams(num_output, _pair(kernel, "kernel", name, 1), _pair(stride, "stride", name, 1),
+                        _pair(pad, "pad", name, 0), group, bool(bias))
+        return self.add(Layer(name, "Convolution", [bottom], [top or name], 0, conv=cp,
+                              bias_term=bool(bias)))
+
+    def fc(self, name: str, bottom: str, num_output: int, bias: bool = True,
+           top: str | None = None) -> str:
+        """InnerProduct over the flattened input."""
+        if isinstance(num_output, bool) or not isinstance(num_output, int) or num_output < 1:
+            raise GraphError(f"layer {name!r}: num_output must be an integer >= 1, got {num_output!r}")
+        return self.add(Layer(name, "InnerProduct", [bottom], [top or name], 0,
+                              num_output=num_output, bias_term=bool(bias)))
+
+    def relu(self, name: str, bottom: str, negative_slope: float = 0.0, top: str | None = None) -> str:
+        return self.add(Layer(name, "ReLU", [bottom], [top or name], 0,
+                              negative_slope=float(negative_slope)))
+
+    def pool(self, name: str, bottom: str, method: str = "MAX", kernel: int | Sequence[int] | None = None,
+             stride: int | Sequence[int] = 1, pad: int | Sequence[int] = 0,
+             global_pooling: bool = False, top: str | None = None) -> str:
+        """MAX or AVE pooling with Caffe's ceil-mode output size, or global pooling."""
+        if method not in ("MAX", "AVE"):
+            raise GraphError(f"layer {name!r}: pooling method {method!r} (MAX or AVE)")
+        if kernel is None and not global_pooling:
+            raise GraphError(f"layer {name!r}: pooling needs a kernel unless global_pooling")
+        pp = PoolParams(method, None if kernel is None else _pair(kernel, "kernel", name, 1),
+                        _pair(stride, "stride", name, 1), _pair(pad, "pad", name, 0), bool(global_pooling))
+        return self.add(Layer(name, "Pooling", [bottom], [top or name], 0, pool=pp))
+
+    def concat(self, name: str, bottoms: Sequence[str], axis: int = 1, top: str | None = None) -> str:
+        return self.add(Layer(name, "Concat", list(bottoms), [top or name], 0, concat_axis=axis))
+
+    def flatten(self, name: str, bottom: str, top: str | None = None) -> str:
+        return self.add(Layer(name, "Flatten", [bottom], [top or name], 0))
+
+    def softmax(self, name: str, bottom: str, top: str | None = None) -> str:
+        return self.add(Layer(name, "Softmax", [bottom], [top or name], 0))
+
+    def dropout(self, name: str, bottom: str, top: str | None = None) -> str:
+        """Identity at inference."""
+        return self.add(Layer(name, "Dropout", [bottom], [top or name], 0))
