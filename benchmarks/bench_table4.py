@@ -187,8 +187,9 @@ def main(outdir="results", sweeps: bool = True) -> None:
                  f"{r['spmat_line_reads'] / AUTHORS_FIG9_LINE_READS[w]:>6.2f} "
                  f"{r['spmat_sram_energy_pj'] / 1e6:>13.3f} {r['energy_uj']:>9.3f} {r['cycles']:>7,}")
         _say("AUTHORS SIM = line reads of the authors' released simulator on the real Alex-8 "
-             "(reference values). Paper (text only): total energy lowest at 64 bits; our linear "
-             "SRAM-energy model (docs/energy.md) does not reproduce that minimum.")
+             "(reference values). Paper (text only): total energy lowest at 64 bits; our energy "
+             "model (CACTI SRAMs, docs/energy.md) does not reproduce that minimum "
+             "(bench_energy: energy_fig9.md compares both models).")
         files["fig9.csv"] = report.csv_text(f9, ["spmat_width_bits"] + list(report.LAYER_COLUMNS))
         files.update(sweep_plots([{k: str(v) for k, v in r.items()} for r in f9], ["spmat_width_bits"], True))
         t1 = time.perf_counter()

@@ -15,6 +15,12 @@ import io
 import json
 import re
 
+from eie_sim.output.energy_plots import (
+    area_bars,
+    energy_area_markdown,
+    energy_bars,
+    has_energy_columns,
+)
 from eie_sim.output.plots import per_pe_plot, summary_facts
 from eie_sim.output.timeline_plots import safe_name, timeline_plots
 from eie_sim.output.windows import read_windows
@@ -156,6 +162,13 @@ def report_html(files: dict[str, str | bytes]) -> str:
             out.append(f"<p>Per-PE plots of the first {MAX_PER_PE_PLOTS} layers only; "
                        f"<code>eie-plot</code> draws every layer. Not shown: "
                        f"{_e(', '.join(names[MAX_PER_PE_PLOTS:]))}.</p>")
+
+    if layers and has_energy_columns(layers):
+        out += ["<h2>Energy and area</h2>",
+                f"<pre>{_e(energy_area_markdown(layers))}</pre>",
+                figure("energy_by_unit", "Energy of each layer by unit (docs/energy.md)",
+                       energy_bars(layers, "svg", synthetic)),
+                figure("area_by_unit", "Area of one PE by unit", area_bars(layers[0], "svg"))]
 
     yaml_text = _text(files, "config.yaml")
     if yaml_text:

@@ -117,7 +117,7 @@ def test_alex8_window_bundle_plots_and_report(tmp_path, capsys):
         rows_of(out / "layers.csv")[0]["cycles"]) // 500)
     plots = html_plots(out / "report.html")
     assert plots == ["timeline_heatmap_Alex-8", "timeline_queue_Alex-8", "timeline_ccu_Alex-8",
-                     "timeline_breakdown", "per_pe_Alex-8"]
+                     "timeline_breakdown", "per_pe_Alex-8", "energy_by_unit", "area_by_unit"]
     assert json.loads((out / "summary.json").read_text())["config"]["run"]["window"] == 500
     assert "window: 500" in (out / "config.yaml").read_text()
     # eie-plot: the same plots as PNG and SVG
@@ -141,7 +141,8 @@ def test_windows_of_layers_with_passes_batches_and_a_network(tmp_path, capsys):
     assert html_plots(tmp_path / "ind" / "report.html") == [
         "timeline_heatmap_a", "timeline_queue_a", "timeline_ccu_a", "timeline_heatmap_b",
         "timeline_queue_b", "timeline_ccu_b", "timeline_breakdown", "timeline_all_heatmap",
-        "timeline_all_queue", "timeline_all_ccu", "per_pe_a", "per_pe_b"]
+        "timeline_all_queue", "timeline_all_ccu", "per_pe_a", "per_pe_b", "energy_by_unit",
+        "area_by_unit"]
     # a network (a model's fc layers in sequence): same counters as without windows
     rng = np.random.default_rng(0)
     compressor.compress({"fc1": rng.standard_normal((24, 30)).astype(np.float32),
