@@ -266,8 +266,7 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
         "store and reload cycles counted as starved on every PE (docs/timing.md).",
         "Layer inputs come from the numpy forward pass (float), not from the simulator's own "
         "fixed-point outputs of the previous layer (pooling and concat are not on EIE).",
-        "Energy: model derived from paper Tables I-II (docs/energy.md), per layer summed over "
-        "positions.",
+        f"E{energy_mod.model_note(energy_table)[1:]}; per layer summed over positions.",
     ]
     if n_sample is not None:
         notes.insert(0, f"EXTRAPOLATED: --positions {n_sample}: a seeded sample (seed {seed}) of "

@@ -57,6 +57,9 @@ class ArchConfig:
     word_bits: int = 16            #: fixed-point word (activations, weights, outputs)
     act_frac_bits: int = 8         #: fraction bits of activations and outputs
     weight_frac_bits: int = 12     #: fraction bits of decoded weights
+    #: fraction bits of the layer's outputs (and its bias) when they differ from its inputs'
+    #: (a per-layer format, docs/timing.md "Per-layer fixed point"); None: ``act_frac_bits``
+    out_frac_bits: int | None = None
     lnzd_fan_in: int = 4           #: children per leading-non-zero-detection node
     arithmetic_latency: int = 4    #: cycles from issue to accumulator write (Spmat read, decode, multiply, add/write)
 
@@ -121,6 +124,19 @@ class ArchConfig:
     def cycle_ns(self) -> float:
         return 1e3 / self.clock_mhz
 
+    @property
+    def output_frac_bits(self) -> int:
+        """Fraction bits of outputs, accumulators and bias (``out_frac_bits``, default
+        ``act_frac_bits``)."""
+        return self.act_frac_bits if self.out_frac_bits is None else self.out_frac_bits
+
+    @property
+    def product_shift(self) -> int:
+        """Fraction bits a product ``w * a`` drops when rounded to the accumulator:
+        ``weight_frac_bits + act_frac_bits - output_frac_bits`` (= ``weight_frac_bits``
+        with one format; docs/timing.md rule A)."""
+        return self.weight_frac_bits + self.act_frac_bits - self.output_frac_bits
+
     # ---- checks -------------------------------------------------------------------
     def validate(self) -> "ArchConfig":
         """Raise :class:`ConfigError` naming the first impossible value; return self."""
@@ -143,6 +159,16 @@ class ArchConfig:
         if self.weight_frac_bits >= self.word_bits:
             raise ConfigError(
                 f"weight_frac_bits: {self.weight_frac_bits} must be below word_bits ({self.word_bits})")
+        if self.out_frac_bits is not None:
+            o = self.out_frac_bits
+            if isinstance(o, bool) or not isinstance(o, int) or not 0 <= o < self.word_bits:
+                raise ConfigError(f"out_frac_bits: expected null or an integer in "
+                                  f"0..{self.word_bits - 1} (< word_bits), got {o!r}")
+            if self.product_shift < 0:
+                raise ConfigError(
+                    f"out_frac_bits: {o} exceeds weight_frac_bits + act_frac_bits "
+                    f"({self.weight_frac_bits} + {self.act_frac_bits}): a product has no more "
+                    f"fraction bits than that")
         if self.act_regs_per_pe > self.act_sram_capacity:
             raise ConfigError(
                 f"act_regs_per_pe: {self.act_regs_per_pe} registers exceed what act_sram_kb="

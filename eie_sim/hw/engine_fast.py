@@ -280,7 +280,7 @@ def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: Ar
     after = (np.ascontiguousarray(layer_layout.codebook_q, dtype=np.int64),
              bias_q_pass, bool(pl.has_bias), int(pl.n_pe), int(pl.cols), int(pl.rows),
              int(cfg.queue_depth), int(cfg.act_regs_per_pe), int(cfg.batch_load_cycles),
-             int(cfg.entries_per_line), int(cfg.arithmetic_latency), int(cfg.weight_frac_bits))
+             int(cfg.entries_per_line), int(cfg.arithmetic_latency), int(cfg.product_shift))
     return before, after
 
 

@@ -66,7 +66,7 @@ class SimpyModel:
                 bias_of_row = [int(v) for v in bias_q[global_rows]]
             arith = ArithmeticUnit(
                 codes=pass_layout.code[lo:hi].tolist(), zs=pass_layout.z[lo:hi].tolist(),
-                codebook_q=codebook_q, shift=cfg.weight_frac_bits,
+                codebook_q=codebook_q, shift=cfg.product_shift,
                 bias_col=pass_layout.cols if has_bias else -1,
                 bias_of_row=bias_of_row, dest=act.dest, latency=cfg.arithmetic_latency)
             pe = ProcessingElement(env, k, queue, PointerReadUnit(pass_layout.ptr[k]),

@@ -120,7 +120,7 @@ class LayerLayout:
     codebook: np.ndarray       #: float32 (2**weight_bits,), codebook[0] == 0.0
     codebook_q: np.ndarray     #: int64 fixed-point codebook (weight_frac_bits)
     bias: np.ndarray | None    #: float32 (rows,) or None
-    bias_q: np.ndarray         #: int64 (rows,) fixed-point bias (act_frac_bits); zeros if none
+    bias_q: np.ndarray         #: int64 (rows,) fixed-point bias (output_frac_bits); zeros if none
     nnz: int                   #: real (non-padding) weight entries, bias excluded
     meta: dict = field(default_factory=dict)
 
@@ -350,7 +350,8 @@ def build_layer(codes: "CodesCSR | np.ndarray", codebook: np.ndarray, bias: np.n
         bias = np.asarray(bias, dtype=np.float32).reshape(-1)
         if bias.shape != (rows,):
             raise LayoutError(f"layer {name!r}: bias has {bias.size} values for {rows} rows")
-        bias_q = quantize_exact_range(bias, cfg.act_frac_bits, cfg.word_bits, f"layer {name!r} bias")
+        bias_q = quantize_exact_range(bias, cfg.output_frac_bits, cfg.word_bits,
+                                      f"layer {name!r} bias")
     else:
         bias_q = np.zeros(rows, dtype=np.int64)
 
@@ -385,7 +386,7 @@ def build_layer(codes: "CodesCSR | np.ndarray", codebook: np.ndarray, bias: np.n
 
 #: the configuration keys a layout depends on (a sweep over any other key reuses it)
 LAYOUT_KEYS = ("pes", "act_regs_per_pe", "index_bits", "weight_bits", "weight_frac_bits",
-               "act_frac_bits", "word_bits")
+               "act_frac_bits", "word_bits", "out_frac_bits")
 
 
 def layout_key(cfg: ArchConfig) -> tuple:

@@ -31,6 +31,7 @@ import numpy as np
 
 from eie_sim.errors import BundleError
 from eie_sim.hw.counters import PE_COUNTERS
+from eie_sim.output.energy_plots import energy_area_markdown
 from eie_sim.output.windows import windows_csv
 from eie_sim.sim.results import LAYER_COLUMNS
 
@@ -95,7 +96,9 @@ MD_COLUMNS = (("layer", "layer", "{}"), ("size", None, "{}"), ("cycles", "cycles
               ("load eff.", "load_efficiency", "{:.3f}"),
               ("PEs w/ rows", "pes_with_rows", "{}"),
               ("real/total work", "real_over_total_work", "{:.3f}"),
-              ("energy (uJ)", "energy_uj", "{:.3f}"), ("power (W)", "avg_power_w", "{:.3f}"))
+              ("energy (uJ)", "energy_uj", "{:.3f}"), ("power (W)", "avg_power_w", "{:.3f}"),
+              ("in format", "in_format", "{}"), ("out format", "out_format", "{}"),
+              ("sat. in", "input_saturations", "{:,}"), ("sat. out", "output_saturations", "{:,}"))
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -128,9 +131,13 @@ def markdown_report(summary: dict, rows: list[dict]) -> str:
             f"- seeds: {summary.get('seeds')}",
             "- outputs checked against numpy: bit-exact integer reference and float reference "
             "within the fixed-point bound",
-            "- energy: model derived from paper Tables I-II (docs/energy.md); paper chip "
-            "power 0.59 W is a paper value", ""]
+            f"- energy and area: model ({rows[0].get('energy_model', '') if rows else ''}: "
+            "logic from paper Table II, memories from CACTI or Tables I-II; docs/energy.md); "
+            "paper chip power 0.59 W and area 40.8 mm^2 are paper values", ""]
     out.append(markdown_table(rows))
+    ea = energy_area_markdown(rows)
+    if ea:
+        out += ["", ea]
     tot = summary.get("totals")
     if tot:
         out += ["", "Totals: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in tot.items()), ""]

@@ -93,12 +93,12 @@ def references_batch(prep, X: np.ndarray, X_q: np.ndarray,
     cb = prep.codebook
     acc, y, mag, bound = _reference_kernel(
         m.indptr, m.indices, m.data, np.ascontiguousarray(lay.codebook_q, dtype=np.int64),
-        np.ascontiguousarray(lay.bias_q, dtype=np.int64), int(cfg.weight_frac_bits), cb,
+        np.ascontiguousarray(lay.bias_q, dtype=np.int64), int(cfg.product_shift), cb,
         np.abs(cb), np.abs(cb - wq), wq != 0, X_q, X, np.abs(X - Xq), np.abs(Xq),
-        0.5 ** (cfg.act_frac_bits + 1))
+        0.5 ** (cfg.output_frac_bits + 1))
     if prep.bias is not None:
         y += prep.bias
-        bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.act_frac_bits))
+        bound += np.abs(prep.bias - to_float(lay.bias_q, cfg.output_frac_bits))
     bound += 1e-12 * (mag + 1.0)
     return acc, FloatReference(y, bound, mag)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
 from eie_sim.arch.fixed_point import to_float
 from eie_sim.hw.counters import LayerCounters, PECounters, load_efficiency
 from eie_sim.hw.trace import LayerTimeline, WindowCounters
@@ -30,13 +31,15 @@ class ErrorSummary:
     max_error_bound: float = 0.0
     min_error_slack: float = 0.0
     outputs: int = 0              #: outputs checked
+    max_bound: float = 0.0        #: the largest bound over all outputs
 
     @classmethod
     def of(cls, err: np.ndarray, bound: np.ndarray) -> "ErrorSummary":
         if not err.size:
             return cls()
         i = int(np.argmax(err))
-        return cls(float(err.flat[i]), float(bound.flat[i]), float(np.min(bound - err)), int(err.size))
+        return cls(float(err.flat[i]), float(bound.flat[i]), float(np.min(bound - err)),
+                   int(err.size), float(np.max(bound)))
 
     def merge(self, other: "ErrorSummary") -> "ErrorSummary":
         """Both sets of outputs (the first largest error is kept on ties)."""
@@ -47,7 +50,7 @@ class ErrorSummary:
         top = other if other.max_error > self.max_error else self
         return ErrorSummary(top.max_error, top.max_error_bound,
                             min(self.min_error_slack, other.min_error_slack),
-                            self.outputs + other.outputs)
+                            self.outputs + other.outputs, max(self.max_bound, other.max_bound))
 
 
 @dataclass
@@ -120,8 +123,24 @@ class LayerResult:
 
     @property
     def output(self) -> np.ndarray:
-        """The outputs as floats (``output_q`` / 2**act_frac_bits)."""
-        return to_float(self.output_q, self.config["act_frac_bits"])
+        """The outputs as floats (``output_q`` / 2**output fraction bits)."""
+        return to_float(self.output_q, self.out_frac_bits)
+
+    @property
+    def out_frac_bits(self) -> int:
+        """Fraction bits of the outputs: ``out_frac_bits``, default ``act_frac_bits``."""
+        o = self.config.get("out_frac_bits")
+        return int(self.config["act_frac_bits"] if o is None else o)
+
+    def fixed_point_columns(self) -> dict[str, Any]:
+        """The layer's fixed-point formats of inputs, outputs (and bias) and weights in Q
+        notation, ``Qm.n``: a sign bit, ``m`` integer and ``n`` fraction bits
+        (docs/timing.md "Per-layer fixed point")."""
+        c = self.config
+        w = int(c["word_bits"])
+        fi, fo, fw = int(c["act_frac_bits"]), self.out_frac_bits, int(c["weight_frac_bits"])
+        return {"in_format": f"Q{w - 1 - fi}.{fi}", "out_format": f"Q{w - 1 - fo}.{fo}",
+                "weight_format": f"Q{w - 1 - fw}.{fw}"}
 
     def output_map(self, out_hw: tuple[int, int]) -> np.ndarray:
         """A convolution's float outputs as ``(1, rows, oh, ow)`` (needs every position)."""
@@ -238,6 +257,21 @@ class LayerResult:
     def avg_power_w(self) -> float:
         return float(self.energy["avg_power_w"])
 
+    def energy_area_columns(self) -> dict[str, Any]:
+        """Energy by unit (layer totals, uJ) and area by unit per PE and of the chip (mm^2),
+        :data:`ENERGY_AREA_COLUMNS` (docs/energy.md)."""
+        parts = self.energy.get("energy_pj_by_unit", {})
+        area = self.energy.get("area_mm2", {})
+        pe_parts = area.get("pe_parts_mm2", {})
+        row: dict[str, Any] = {"energy_model": self.energy.get("memory_model", "")}
+        row.update({f"energy_{p}_uj": self.extensive(float(parts.get(p, 0.0))) * 1e-6
+                    for p in ENERGY_PARTS})
+        row["pe_area_mm2"] = area.get("pe_mm2", "")
+        row.update({f"pe_area_{p}_mm2": pe_parts.get(p, "") for p in AREA_PARTS})
+        row["lnzd_area_mm2"] = area.get("lnzd_mm2", "")
+        row["chip_area_mm2"] = area.get("chip_mm2", "")
+        return row
+
     def to_dict(self) -> dict[str, Any]:
         """The per-layer scalar row, keys :data:`LAYER_COLUMNS` (``layers.csv``, docs/config.md).
 
@@ -279,14 +313,21 @@ class LayerResult:
             "max_queue_occupancy": c.max_queue_occupancy, "ccu_min_cycles": e(c.ccu_min_cycles),
             "critical_pe_cycles": e(c.critical_pe_cycles),
             "input_saturations": e(self.input_saturations),
-            "output_saturations": e(self.output_saturations), "max_error": self.max_error,
+            "output_saturations": e(self.output_saturations), **self.fixed_point_columns(),
+            "max_error": self.max_error,
             "max_error_bound": self.max_error_bound, "min_error_slack": self.min_error_slack,
             "map_check": self.meta.get("map_check", ""),
             "energy_uj": self.energy_uj, "avg_power_w": self.avg_power_w,
             "spmat_sram_energy_pj": e(self.energy.get("spmat_sram_energy_pj", 0.0)),
+            **self.energy_area_columns(),
             "workload_seed": self.seeds.get("workload_seed", ""), "wall_s": self.wall_s,
         }
 
+
+#: energy by unit and area by unit of every row (:meth:`LayerResult.energy_area_columns`)
+ENERGY_AREA_COLUMNS: tuple[str, ...] = (
+    ("energy_model",) + tuple(f"energy_{p}_uj" for p in ENERGY_PARTS) + ("pe_area_mm2",)
+    + tuple(f"pe_area_{p}_mm2" for p in AREA_PARTS) + ("lnzd_area_mm2", "chip_area_mm2"))
 
 #: the keys of :meth:`LayerResult.to_dict`, in the order of ``layers.csv``
 LAYER_COLUMNS: tuple[str, ...] = (
@@ -301,8 +342,9 @@ LAYER_COLUMNS: tuple[str, ...] = (
     "pointer_reads", "spmat_line_reads", "bypass_hits", "broadcasts", "input_nonzeros",
     "batch_load_cycles", "batch_store_cycles", "pass_reload_cycles", "max_queue_occupancy",
     "ccu_min_cycles", "critical_pe_cycles", "input_saturations", "output_saturations",
-    "max_error", "max_error_bound", "min_error_slack", "map_check", "energy_uj", "avg_power_w",
-    "spmat_sram_energy_pj", "workload_seed", "wall_s",
+    "in_format", "out_format", "weight_format", "max_error", "max_error_bound",
+    "min_error_slack", "map_check", "energy_uj", "avg_power_w",
+    "spmat_sram_energy_pj", *ENERGY_AREA_COLUMNS, "workload_seed", "wall_s",
 )
 
 
@@ -367,7 +409,19 @@ def network_totals(layers: list[LayerResult]) -> dict[str, Any]:
             "pass_reload_cycles": sum(l.extensive(l.counters.pass_reload_cycles) for l in L),
             "energy_uj": e_uj,
             "avg_power_w": (e_uj * 1e-6) / (t_us * 1e-6) if t_us else 0.0,
+            **_energy_area_totals(L),
             "max_error": max((l.max_error for l in L), default=0.0),
             "min_error_slack": min((l.min_error_slack for l in L), default=0.0),
             "input_saturations": sum(l.extensive(l.input_saturations) for l in L),
             "output_saturations": sum(l.extensive(l.output_saturations) for l in L)}
+
+
+def _energy_area_totals(layers: list[LayerResult]) -> dict[str, Any]:
+    """Energy by unit summed over layers; the area of the (first) layer's design point."""
+    rows = [l.energy_area_columns() for l in layers]
+    out: dict[str, Any] = {"energy_model": rows[0]["energy_model"] if rows else ""}
+    out.update({f"energy_{p}_uj": sum(r[f"energy_{p}_uj"] for r in rows) for p in ENERGY_PARTS})
+    for c in ENERGY_AREA_COLUMNS:
+        if c.endswith("_mm2"):
+            out[c] = rows[0][c] if rows else ""
+    return out

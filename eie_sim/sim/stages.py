@@ -194,7 +194,7 @@ def run_engine(prep: PreparedLayer, inputs: LayerInputs, cfg: ArchConfig,
 class OutputCheck:
     """The layer's outputs and what their numpy check found."""
 
-    output_q: np.ndarray          #: int64 (P, rows) saturated (and ReLU'd) outputs
+    output_q: np.ndarray          #: int64 (P, rows) saturated (and ReLU'd) outputs (output_frac_bits)
     saturations: int              #: outputs that saturated
     errors: ErrorSummary          #: largest error against the float reference, its bound, slack
     map_check: float | None = None   #: largest deviation from ``compare_to`` (when given)
@@ -227,7 +227,7 @@ def verify_against_numpy(prep: PreparedLayer, X: np.ndarray, X_q: np.ndarray, ac
             f"{what}: {len(bad)} of {acc.size} accumulators differ from the integer reference (numpy on "
             f"codebook_q and x_q, {prep.reference_from}); first at {where(i, r)}: engine "
             f"{int(acc[i, r])}, reference {int(ref[i, r])}")
-    err = np.abs(to_float(out_q, cfg.act_frac_bits) - _as_output(fr.y, cfg, relu))
+    err = np.abs(to_float(out_q, cfg.output_frac_bits) - _as_output(fr.y, cfg, relu))
     over = np.argwhere(~(err <= fr.bound))          # a NaN error is a mismatch too
     if over.size:
         i, r = (int(v) for v in over[0])
@@ -243,7 +243,8 @@ def _as_output(y: np.ndarray, cfg: ArchConfig, relu: bool) -> np.ndarray:
     the word (neither increases the error of the fixed-point result)."""
     y = np.maximum(y, 0.0) if relu else y
     lo, hi = word_limits(cfg.word_bits)
-    return np.clip(y, lo / (1 << cfg.act_frac_bits), hi / (1 << cfg.act_frac_bits))
+    f = cfg.output_frac_bits
+    return np.clip(y, lo / (1 << f), hi / (1 << f))
 
 
 def check_outputs(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, cfg: ArchConfig,
@@ -284,7 +285,7 @@ def _compare(prep: PreparedLayer, inputs: LayerInputs, out_q: np.ndarray, fr: Fl
     other = _as_output(np.asarray(other, dtype=np.float64), cfg, relu)
     babs = 0.0 if prep.bias is None else np.abs(prep.bias)
     f32 = (lay.cols + 2) * 2.0 ** -24 * (fr.mag + babs + np.abs(fr.y))
-    dev = np.abs(to_float(out_q, cfg.act_frac_bits) - other)
+    dev = np.abs(to_float(out_q, cfg.output_frac_bits) - other)
     over = np.argwhere(dev > fr.bound + f32)
     if over.size:
         i, r = (int(v) for v in over[0])
@@ -292,7 +293,7 @@ def _compare(prep: PreparedLayer, inputs: LayerInputs, out_q: np.ndarray, fr: Fl
         raise SimulationMismatch(
             f"layer {lay.name!r}: {len(over)} outputs differ from the numpy convolution beyond "
             f"the fixed-point bound plus float32 rounding; first at position {pos}, channel {r}: "
-            f"simulated {to_float(out_q[i, r], cfg.act_frac_bits):.6g}, numpy {other[i, r]:.6g}")
+            f"simulated {to_float(out_q[i, r], cfg.output_frac_bits):.6g}, numpy {other[i, r]:.6g}")
     return float(dev.max()) if dev.size else 0.0
 
 
@@ -315,7 +316,8 @@ def price(counters: LayerCounters, cfg: ArchConfig,
         cycles=counters.cycles, queue_entries=counters.broadcasts * cfg.pes,
         pointer_reads=int(pe.pointer_reads.sum()), spmat_line_reads=int(pe.spmat_line_reads.sum()),
         issued_entries=busy + int(pe.padding.sum()), accumulator_writes=busy,
-        act_sram_cycles=(counters.batch_load_cycles + counters.batch_store_cycles) * cfg.pes)
+        act_sram_cycles=(counters.batch_load_cycles + counters.batch_store_cycles) * cfg.pes,
+        act_sram_store_cycles=counters.batch_store_cycles * cfg.pes)
     return energy_mod.estimate(counts, cfg, table)
 
 
@@ -363,5 +365,6 @@ def assemble(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, out: Outp
         min_error_slack=out.errors.min_error_slack, output_q=out.output_q, energy=energy,
         engine=run.engine, verified=run.verified, synthetic=bool(lay.meta.get("synthetic", False)),
         seeds=seeds, config=cfg.as_dict(), source=dict(lay.meta.get("source", {})),
-        meta={} if out.map_check is None else {"map_check": out.map_check}, wall_s=wall_s,
+        meta={"max_output_bound": out.errors.max_bound,
+              **({} if out.map_check is None else {"map_check": out.map_check})}, wall_s=wall_s,
         timeline=timeline, windows=timeline.windows(window) if timeline and window else None)

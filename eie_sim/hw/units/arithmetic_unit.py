@@ -36,9 +36,9 @@ class ArithmeticUnit:
         self.codes = codes              #: Spmat SRAM: weight index v of each entry
         self.zs = zs                    #: Spmat SRAM: zero run z of each entry
         self.codebook_q = codebook_q    #: decoded weights, weight_frac_bits fixed point
-        self.shift = shift              #: product fraction bits dropped (weight_frac_bits)
+        self.shift = shift              #: product fraction bits dropped (cfg.product_shift)
         self.bias_col = bias_col        #: index of the bias column (-1: no bias)
-        self.bias_of_row = bias_of_row  #: bias of each local row, act_frac_bits
+        self.bias_of_row = bias_of_row  #: bias of each local row, output_frac_bits
         self.dest = dest                #: destination registers (accumulators)
         self.writes = 0                 #: accumulator writes of real entries
         self.padding = 0                #: padding entries that flowed through
