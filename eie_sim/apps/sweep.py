@@ -1,228 +1,356 @@
-"""Parameter sweeps: the cross product of a ``sweep:`` block, one process per point.
+"""Design-space sweeps: a grid, a random sample or a search, into a resumable database.
 
-Each point is a full run of the configuration's ``workload:`` block on the point's
-architecture, in a separate worker process (``ProcessPoolExecutor``, ``run.workers``
-processes, default 2; one worker runs in-process). The results are one CSV
-(``sweep.csv``: the point index, the swept keys, then the per-layer columns of
-:data:`eie_sim.sim.results.LAYER_COLUMNS`, plus ``error`` for a point whose layer does not fit
-the SRAMs, whose numbers do not fit the fixed-point word or whose workload cannot run on
-it; the other points still run) and a JSON summary with the resolved configuration,
-written as one bundle. The energy table is loaded once per sweep and sent to the workers.
-The workload (synthetic layers generated, model files decoded) is built **once per sweep**
-in the parent, one per swept ``weight_bits`` value, and handed to every worker when it
-starts (not rebuilt per point or per process); each worker then lays a layer out once per
-layout-relevant configuration (:func:`eie_sim.hw.layout.layout_key`).
+What runs (``sweep:`` block, docs/config.md): the cross product of lists of architecture
+and workload keys (:mod:`eie_sim.arch.sweep_spec`), ``random: {samples, seed}`` points of
+it, or a ``search:`` (Optuna, :mod:`eie_sim.apps.sweep_search`). Each point is a full run
+of the ``workload:`` block (with the point's workload keys applied) on the point's
+architecture (:mod:`eie_sim.apps.sweep_points`). Where it runs: ``run.executor`` local
+processes or dask (:mod:`eie_sim.apps.sweep_exec`); the results do not depend on it.
+
+The sweep folder holds ``sweep.db`` (:mod:`eie_sim.apps.sweep_db`), committed point by
+point: a rerun into the same folder (``eie-sweep --resume``) runs only the missing
+points, and refuses a folder of another sweep. When every point is in, the exported
+files are written from the database, each atomically: ``sweep.csv`` (one row per point
+and layer), ``points.csv`` (one row per point: the per-inference figures), ``pareto.csv``
+(the points on the latency/energy/area front), ``summary.json`` (resolved configuration,
+seeds, units of every column, timings), ``report.md`` and ``config.yaml``. The exported
+tables hold no wall times (those are in ``summary.json`` and the database), so a resumed
+sweep exports exactly the tables of an uninterrupted one.
 
 A sweep in which every point failed is an error (:class:`~eie_sim.errors.WorkloadError`
-naming the first point's problem; nothing is written). The number of points is capped
-(:data:`~eie_sim.arch.config_io.MAX_SWEEP_POINTS` unless the config was loaded with
-``max_points``); points are handed to the workers a few at a time.
-
-Workers die with their parent: each ignores SIGINT (the parent handles it), asks the
-kernel for SIGKILL when its parent dies (Linux ``PR_SET_PDEATHSIG``) and watches its
-parent process id (any system), so a ``kill -9`` of ``eie-sweep`` leaves no worker (and
-so no resource tracker) behind; on an exception or SIGINT/SIGTERM in the parent the
-workers are terminated before it exits.
+naming the first point's problem; its database is removed, nothing is written). The
+number of points is capped (:data:`~eie_sim.arch.config_io.MAX_SWEEP_POINTS` unless the
+config was loaded with ``max_points``).
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
-import multiprocessing
+import hashlib
 import os
 import pathlib
-import signal
-import threading
+import shutil
+import tempfile
 import time
-from typing import Any, Callable
+from typing import Any
 
-from eie_sim.arch.config import ArchConfig
-from eie_sim.arch.config_io import LoadedConfig, count_points, dump_resolved, iter_points
+from eie_sim.apps.sweep_db import DB_NAME, SweepDB
+from eie_sim.apps.sweep_exec import make_executor
+from eie_sim.apps.sweep_points import (
+    VOLATILE_COLUMNS,
+    build_workloads,
+    point_config,
+    split_point,
+    stable_hash,
+    workload_key,
+)
+from eie_sim.apps.sweep_search import covers, objective_values, pareto_front, run_search
+from eie_sim.arch.config_io import FLOAT_RANGES, LoadedConfig, dump_resolved, iter_points
 from eie_sim.arch.energy import EnergyTable
-from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
+from eie_sim.arch.sweep_spec import FRACTION_KEYS, OBJECTIVES, point_at, sample_indices
+from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.output import report
-from eie_sim.sim.network import run_workload
-from eie_sim.sim.results import LAYER_COLUMNS
-from eie_sim.workloads.files import absolute_block, from_block
+from eie_sim.output.progress import Progress
+from eie_sim.workloads.files import absolute_block
 
-#: what makes one point fail without stopping the sweep (recorded in its ``error`` column)
-POINT_ERRORS = (LayoutError, FixedPointRangeError)
+__all__ = ["run_sweep", "covers", "pareto_front", "UNITS"]
 
-#: this process's workloads: weight_bits -> Workload, or the message of why it failed
-_WORKLOADS: dict[int, Any] = {}
+#: units of the exported columns, by name suffix (docs/cluster.md "Columns and units")
+UNITS = (("inferences_per_s_per_mm2", "inferences / s / mm^2"),
+         ("inferences_per_s", "inferences / s"), ("inferences_per_j", "inferences / J"),
+         ("_us", "microseconds"), ("_uj", "microjoules"), ("_pj", "picojoules"),
+         ("_w", "watts"), ("_mm2", "mm^2"), ("_mhz", "MHz"), ("_bits", "bits"), ("_kb", "KB"),
+         ("cycles", "clock cycles"), ("density", "fraction 0..1"),
+         ("macs", "multiply-accumulates"))
+INFERENCE = "one inference = one pass through the workload's layers (each layer once)"
 
 
-def build_workloads(block: dict, weight_bits: set[int], seed: int,
-                    base_dir: str | None) -> dict[int, Any]:
-    """The sweep's workloads, built once: one per ``weight_bits`` value the points use
-    (the codebook width changes the quantization), or the error of the ones that fail."""
-    out: dict[int, Any] = {}
-    for bits in sorted(weight_bits):
+def unit_of(col: str) -> str:
+    for suffix, unit in UNITS:
+        if col.endswith(suffix):
+            return unit
+    return ""
+
+
+def _base_dir(loaded: LoadedConfig) -> str | None:
+    return str(pathlib.Path(loaded.source).parent) if loaded.source not in ("<defaults>", "<string>") else None
+
+
+def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
+    """What makes two sweeps the same (their folders interchangeable): architecture,
+    how points run (engine, checks, seed, energy table and its content), workload, sweep.
+    Not the executor, the workers or the output folder."""
+    run = loaded.run
+    table = None
+    if run.energy_table:
         try:
-            out[bits] = from_block(block, ArchConfig(weight_bits=bits), seed=seed, base_dir=base_dir)
-        except WorkloadError as exc:
-            out[bits] = f"{type(exc).__name__}: {exc}"
-    return out
+            table = hashlib.sha256(pathlib.Path(run.energy_table).read_bytes()).hexdigest()
+        except OSError:
+            table = run.energy_table
+    return {"arch": loaded.arch.as_dict(), "engine": run.engine, "verify": run.verify,
+            "seed": run.seed, "relu": run.relu, "check_fit": run.check_fit,
+            "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
 
 
-def run_point(task: dict) -> list[dict]:
-    """One sweep point: every layer of the workload on ``task['cfg']`` (runs in a worker).
-
-    A point whose workload cannot be built or laid out for its configuration
-    (:class:`~eie_sim.errors.WorkloadError`, :data:`POINT_ERRORS`) gives one row with
-    the message in ``error``; the sweep goes on with the other points.
-    """
-
-    cfg: ArchConfig = ArchConfig(**task["cfg"]).validate()
-    run = task["run"]
-    head = {"point": task["index"], **task["point"]}
-    wl = _WORKLOADS[cfg.weight_bits]
-    if isinstance(wl, str):
-        return [{**head, "layer": "", "error": wl}]
-    try:
-        results, _ = run_workload(wl, cfg, run["engine"], run["verify"], run["relu"],
-                                  check_fit=run["check_fit"], energy_table=task.get("energy_table"),
-                                  seed=run["seed"])
-    except (WorkloadError, *POINT_ERRORS) as exc:
-        names = ",".join(l.name for l in wl.layers)
-        return [{**head, "layer": names, "error": f"{type(exc).__name__}: {exc}"}]
-    return [{**head, **r.to_dict(), "error": ""} for r in results]
+def _planned(loaded: LoadedConfig) -> list[tuple[int, dict]] | None:
+    """(index, point) of a grid or random sweep; None for a search."""
+    if "search" in loaded.plan:
+        return None
+    if "random" in loaded.plan:
+        n = 1
+        for v in loaded.sweep.values():
+            n *= len(v)
+        r = loaded.plan["random"]
+        return [(i, point_at(loaded.sweep, i)) for i in sample_indices(n, r["samples"], r["seed"])]
+    return list(enumerate(iter_points(loaded.sweep)))
 
 
-def _watch_parent(parent: int) -> None:
-    while True:
-        time.sleep(0.25)
-        if os.getppid() != parent:       # re-parented: the sweep process is gone
-            os._exit(1)
+def _search_points(loaded: LoadedConfig) -> list[dict]:
+    """Every combination of the search's workload choices (to build their workloads)."""
+    space = loaded.plan["search"]["space"]
+    wl = {k: v for k, v in space.items() if k.startswith("workload.")}
+    bits = space.get("weight_bits")
+    if isinstance(bits, list):
+        wl["weight_bits"] = bits
+    elif isinstance(bits, dict):
+        wl["weight_bits"] = list(range(bits["low"], bits["high"] + 1))
+    return list(iter_points(wl))
 
 
-def _worker_init(parent: int, workloads: dict[int, Any]) -> None:
-    """Receive the sweep's workloads and make the worker die with its parent (see the
-    module docstring)."""
-    _WORKLOADS.clear()
-    _WORKLOADS.update(workloads)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError, TypeError):   # not Linux: the watcher thread remains
-        pass
-    if os.getppid() != parent:
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
-                     name="eie-sweep-parent-watch").start()
+def _prepare_folder(out: pathlib.Path, force: bool) -> None:
+    if force and out.exists():
+        if out.is_dir() and not out.is_symlink():
+            shutil.rmtree(out)
+        else:
+            out.unlink()
+    if out.exists() and not (out / DB_NAME).exists():
+        report.prepare_out_dir(out, False)        # refuses a non-empty folder of something else
+    report.prepare_out_dir(out, True)
+    out.mkdir(parents=True, exist_ok=True)
 
 
-def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
-    """End the worker processes now and cancel what is queued (on an error or a signal);
-    the executor's own shutdown then sees them gone and releases its queues."""
-    procs = list((getattr(ex, "_processes", None) or {}).values())
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(timeout=2)
-        if p.is_alive():
-            p.kill()
-            p.join(timeout=2)
-    ex.shutdown(wait=True, cancel_futures=True)
-
-
-def _run_parallel(tasks, n: int, workers: int, workloads: dict[int, Any], progress) -> list[dict]:
-    """Run ``tasks`` (an iterator of ``n``) on ``workers`` processes, at most two per
-    worker in flight; rows in point order."""
-    ctx = multiprocessing.get_context("spawn")
-    ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                initargs=(os.getpid(), workloads))
-    by_index: dict[int, list[dict]] = {}
-    try:
-        # start every worker (and let it receive the workloads) before the points go out
-        for f in [ex.submit(os.getpid) for _ in range(workers)]:
-            f.result()
-        pending: dict = {}
-
-        def submit_next() -> None:
-            t = next(tasks, None)
-            if t is not None:
-                pending[ex.submit(run_point, t)] = t
-        for _ in range(2 * workers):
-            submit_next()
-        while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                t = pending.pop(fut)
-                by_index[t["index"]] = fut.result()
-                if progress:
-                    progress(f"point {t['index'] + 1}/{n} {t['point']} done")
-                submit_next()
-    except BaseException:
-        _stop_workers(ex)
-        raise
-    ex.shutdown(wait=True)
-    return [row for i in sorted(by_index) for row in by_index[i]]
+def _write_atomic(out: pathlib.Path, files: dict[str, str]) -> None:
+    """Each file to a temporary sibling, then renamed over the old one."""
+    for name, text in files.items():
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp-", dir=out)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            os.replace(tmp, out / name)
+        except BaseException:
+            pathlib.Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run every point of ``loaded.sweep`` on ``loaded.workload``; write the bundle ``out``.
+              quiet: bool = True, processes: bool = True) -> dict[str, Any]:
+    """Run (or finish) the sweep of ``loaded`` into the folder ``out``; export its files.
 
-    Raises :class:`~eie_sim.errors.WorkloadError` (and writes nothing) when every point
-    failed."""
-    out = report.prepare_out_dir(out, force)
+    ``quiet=False`` shows progress on stderr (:class:`~eie_sim.output.progress.Progress`:
+    a bar on a terminal, with the first failed points noted above it; a plain line every
+    10 s otherwise). ``processes=False`` runs a dask LocalCluster's workers as threads.
+    Returns points, rows, points run now, failed points, wall time, points/s, folder."""
+    out = pathlib.Path(out)
     if not loaded.workload:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
     t0 = time.perf_counter()
-    n = count_points(loaded.sweep)
-    base_dir = str(pathlib.Path(loaded.source).parent) if loaded.source not in ("<defaults>", "<string>") else None
+    base_dir = _base_dir(loaded)
+    block = absolute_block(loaded.workload, base_dir)
     run = loaded.run.as_dict()
     table = EnergyTable.load(loaded.run.energy_table) if loaded.run.energy_table else None
-    bits = {dataclasses.replace(loaded.arch, **pt).weight_bits for pt in iter_points(loaded.sweep)}
-    workloads = build_workloads(loaded.workload, bits, run["seed"], base_dir)
-    tasks = ({"index": i, "point": pt, "run": run, "energy_table": table,
-              "cfg": dataclasses.replace(loaded.arch, **pt).validate().as_dict()}
-             for i, pt in enumerate(iter_points(loaded.sweep)))
-    workers = min(loaded.run.workers, n)
-    if workers <= 1:
-        _WORKLOADS.clear()
-        _WORKLOADS.update(workloads)
-        rows = []
-        for t in tasks:
-            rows.extend(run_point(t))
-            if progress:
-                progress(f"point {t['index'] + 1}/{n} {t['point']} done")
-    else:
-        rows = _run_parallel(tasks, n, workers, workloads, progress)
-    failed = sorted({r["point"] for r in rows if r.get("error")})
-    if len(failed) == n:
-        first = next(r for r in rows if r.get("error"))
-        raise WorkloadError(f"every one of the {n} sweep point(s) failed, nothing written; "
-                            f"point {first['point']}: {first['error']}")
-    points = list(iter_points(loaded.sweep))
-    keys = list(loaded.sweep)
-    columns = ["point"] + keys + list(LAYER_COLUMNS) + ["error"]
-    synthetic = "table3" in loaded.workload or "synthetic" in loaded.workload
-    summary = {"title": f"sweep of {', '.join(keys) or 'nothing'}", "config": loaded.resolved(),
-               "sweep": loaded.sweep, "points": points,
-               "engine": loaded.run.engine, "verified": loaded.run.verify,
-               "seeds": {"run_seed": loaded.run.seed}, "synthetic": synthetic,
-               "failed_points": failed,
-               "wall_s": time.perf_counter() - t0, "workers": workers}
+    planned = _planned(loaded)
+    n = len(planned) if planned is not None else loaded.plan["search"]["trials"]
+    workloads = build_workloads(block, loaded.arch,
+                                (p for _, p in planned) if planned is not None
+                                else _search_points(loaded), run["seed"], None, quiet)
+    created = force or not out.exists()
+    _prepare_folder(out, force)
+    ident = sweep_identity(loaded, block)
+    db = SweepDB(out / DB_NAME, stable_hash(ident), {"identity": ident, "source": loaded.source})
+    done_before = len(db.done())
+    bar = Progress(n, desc="eie-sweep", unit="pt", quiet=quiet, initial=min(done_before, n))
+    stats = {"ran": 0, "failed": 0}
+
+    def task(i: int, pt: dict) -> dict:
+        cfg = point_config(loaded.arch, pt)
+        return {"index": i, "point": pt, "run": run, "energy_table": table,
+                "wkey": workload_key(cfg.weight_bits, pt), "cfg": cfg.as_dict()}
+
+    def record(res: dict, pt: dict) -> None:
+        cfg = point_config(loaded.arch, pt).as_dict()
+        db.add(res, pt, cfg, stable_hash([cfg, split_point(pt)[1]]))
+        stats["ran"] += 1
+        bar.update(1)
+        if res["error"]:
+            stats["failed"] += 1
+            if stats["failed"] <= 5 and bar.shown:     # on a terminal: the first few
+                bar.note(f"point {res['point']} {pt}: {res['error'][:160]}")
+
+    executor = None
+    try:
+        def executor_for(k: int):
+            nonlocal executor
+            if executor is None:
+                executor = make_executor(run, k, workloads, processes)
+            return executor
+
+        if planned is not None:
+            done = db.done()
+            todo = [(i, p) for i, p in planned if i not in done]
+            by_index = dict(todo)
+            if todo:
+                executor_for(len(todo)).run((task(i, p) for i, p in todo), len(todo),
+                                            lambda r: record(r, by_index[r["point"]]))
+        else:
+            _search(loaded, db, executor_for, task, record)
+    except BaseException:
+        if executor is not None:
+            executor.abort()
+        bar.close()
+        nothing = not db.done()
+        db.close()
+        if created and nothing:        # e.g. an unreachable scheduler: leave no folder
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    workers_used = getattr(executor, "workers", None)
+    if executor is not None:
+        executor.close()
+    bar.close()
+    points = db.points()
+    db.close()
+    ok = [p for p in points if not p["error"]]
+    if points and not ok:
+        for suffix in ("", "-wal", "-shm"):
+            (out / (DB_NAME + suffix)).unlink(missing_ok=True)
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        first = points[0]
+        raise WorkloadError(f"every one of the {len(points)} sweep point(s) failed, nothing "
+                            f"written; point {first['point']}: {first['error']}")
+    wall = time.perf_counter() - t0
+    files, facts = export(loaded, block, points, base_dir)
+    summary = {**facts, "wall_s": wall, "points_run_now": stats["ran"],
+               "points_from_database": done_before, "executor": loaded.run.executor,
+               "workers": workers_used or loaded.run.workers, "scheduler": loaded.run.scheduler,
+               "points_per_s": stats["ran"] / wall if wall > 0 else 0.0}
+    files["summary.json"] = report.json_text(summary)
+    _write_atomic(out, files)
+    return {"points": len(points), "rows": sum(max(1, len(p["rows"])) for p in points),
+            "ran": stats["ran"], "failed": len(points) - len(ok), "wall_s": wall,
+            "points_per_s": summary["points_per_s"], "out": str(out)}
+
+
+def _search(loaded, db, executor_for, task, record) -> None:
+    """The search loop: each batch's trials are taken from the database (a resumed
+    search replays its recorded trials; a point asked again takes its recorded result) or
+    run."""
+    search = loaded.plan["search"]
+    recorded = {p["point"]: p for p in db.points()}       # trial -> point, kept up to date
+    by_params: dict[str, dict] = {}                       # params -> its first trial
+    for i in sorted(recorded):
+        by_params.setdefault(stable_hash(recorded[i]["params"]), recorded[i])
+
+    def keep(res: dict, pt: dict) -> None:
+        record(res, pt)
+        p = {**res, "params": pt}
+        recorded[res["point"]] = p
+        by_params.setdefault(stable_hash(pt), p)
+
+    def evaluate(batch: list[tuple[int, dict]]) -> dict[int, dict | None]:
+        todo = []
+        for i, pt in batch:
+            if i in recorded:
+                if recorded[i]["params"] != pt:
+                    raise ConfigError(
+                        f"{db.path}: trial {i} is recorded as {recorded[i]['params']} but the "
+                        f"search now asks {pt} (another optuna version?); --force starts over")
+                continue
+            same = by_params.get(stable_hash(pt))
+            if same is not None:                # the same point again: its recorded result
+                keep({"point": i, "rows": same["rows"], "figures": same["figures"],
+                      "error": same["error"], "wall_s": 0.0}, pt)
+            else:
+                todo.append((i, pt))
+        if todo:
+            by_index = dict(todo)
+            executor_for(search["trials"]).run((task(i, p) for i, p in todo), len(todo),
+                                               lambda r: keep(r, by_index[r["point"]]))
+        return {i: (None if recorded[i]["error"] else recorded[i]["figures"]) for i, _ in batch}
+
+    run_search(search, tuple(FLOAT_RANGES) + FRACTION_KEYS, evaluate)
+
+
+def export(loaded: LoadedConfig, block: dict, points: list[dict],
+           base_dir: str | None) -> tuple[dict[str, str], dict]:
+    """The exported tables (from the database's points, in index order) and the facts
+    of ``summary.json``."""
+    keys = list(loaded.plan["search"]["space"]) if "search" in loaded.plan else list(loaded.sweep)
+    layer_cols: list[str] = []
+    fig_cols: list[str] = []
+    for p in points:
+        for r in p["rows"]:
+            layer_cols += [c for c in r if c not in layer_cols and c not in VOLATILE_COLUMNS]
+        fig_cols += [c for c, v in p["figures"].items()
+                     if c not in fig_cols and not isinstance(v, str)]
+    layer_cols = [c for c in layer_cols if c not in keys]
+    csv_cols = ["point"] + keys + layer_cols + [f"point_{c}" for c in fig_cols] + ["error"]
+    rows = []
+    for p in points:
+        head = {"point": p["point"], **p["params"], "error": p["error"]}
+        figs = {f"point_{c}": v for c, v in p["figures"].items()}
+        for r in p["rows"] or [{}]:
+            rows.append({**r, **head, **figs})
+    pt_cols = ["point"] + keys + fig_cols + ["error"]
+    pt_rows = [{"point": p["point"], **p["params"], **p["figures"], "error": p["error"]}
+               for p in points]
+    objectives = loaded.plan["search"]["objectives"] if "search" in loaded.plan else list(OBJECTIVES)
+    values = {p["point"]: objective_values(p["figures"], objectives) for p in points if not p["error"]}
+    front = set(pareto_front(values))
+    par_rows = [r for r in pt_rows if r["point"] in front]
+    failed = [p["point"] for p in points if p["error"]]
+    synthetic = "table3" in block or "synthetic" in block
+    areas = sorted({p["figures"].get("area_source") for p in points if not p["error"]} - {None})
+    seeds = {"run_seed": loaded.run.seed}
+    for k in ("random", "search"):
+        if k in loaded.plan:
+            seeds[f"{k}_seed"] = loaded.plan[k]["seed"]
+    facts = {"title": f"sweep of {', '.join(keys) or 'nothing'}", "config": None,
+             "sweep": {**loaded.sweep, **loaded.plan}, "swept_keys": keys,
+             "points": len(points), "failed_points": failed, "pareto_points": sorted(front),
+             "pareto_objectives": objectives, "engine": loaded.run.engine,
+             "verified": loaded.run.verify, "seeds": seeds, "synthetic": synthetic,
+             "inference": INFERENCE, "area_source": areas,
+             "units": {c: unit_of(c) for c in dict.fromkeys(csv_cols + pt_cols) if unit_of(c)}}
     if synthetic:
-        summary["note"] = report.SYNTHETIC_NOTE
-    md = [f"# EIE sweep: {summary['title']}", ""]
-    if synthetic:
+        facts["note"] = report.SYNTHETIC_NOTE
+    loaded_abs = dataclasses.replace(loaded, workload=block)
+    facts["config"] = loaded_abs.resolved()
+    files = {"sweep.csv": report.csv_text(rows, csv_cols),
+             "points.csv": report.csv_text(pt_rows, pt_cols),
+             "pareto.csv": report.csv_text(par_rows, pt_cols),
+             "report.md": _markdown(facts, keys, pt_rows, par_rows),
+             "config.yaml": dump_resolved(loaded_abs)}
+    return files, facts
+
+
+def _markdown(facts: dict, keys: list[str], pt_rows: list[dict], par_rows: list[dict]) -> str:
+    md = [f"# EIE sweep: {facts['title']}", ""]
+    if facts["synthetic"]:
         md += [f"**{report.SYNTHETIC_NOTE}**", ""]
-    md.append("| point | " + " | ".join(keys) + " | layer | cycles | time (us) | load eff. | real/total work | error |")
-    md.append("|" + "---|" * (len(keys) + 7))
-    for r in rows:
-        md.append(f"| {r['point']} | " + " | ".join(str(r.get(k, "")) for k in keys) +
-                  f" | {r.get('layer', '')} | {r.get('cycles', '')} | "
-                  + (f"{r['time_us']:.2f} | {r['load_efficiency']:.3f} | {r['real_over_total_work']:.3f} | |"
-                     if not r.get("error") else f" | | | {r['error'][:80]} |"))
-    # the bundle's config.yaml must find the workload's files from wherever it is read
-    loaded_abs = dataclasses.replace(loaded, workload=absolute_block(loaded.workload, base_dir))
-    summary["config"] = loaded_abs.resolved()
-    files = {"sweep.csv": report.csv_text(rows, columns), "summary.json": report.json_text(summary),
-             "report.md": "\n".join(md) + "\n", "config.yaml": dump_resolved(loaded_abs)}
-    report.write_bundle(out, files, force)
-    return {"points": len(points), "rows": len(rows), "wall_s": summary["wall_s"], "out": str(out)}
+    md += [f"- points: {facts['points']} ({len(facts['failed_points'])} failed); "
+           f"{facts['inference']}", f"- seeds: {facts['seeds']}", "",
+           f"## Pareto front ({', '.join(facts['pareto_objectives'])}; {len(par_rows)} points)", ""]
+
+    def table(rows, limit):
+        head = ["point"] + keys + ["time (us)", "energy (uJ)", "chip (mm^2)", "inf/s", "inf/J", "error"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in rows[:limit]:
+            nums = ([f"{r['time_us']:.3f}", f"{r['energy_uj']:.4f}", f"{r['chip_area_mm2']:.3f}",
+                     f"{r['inferences_per_s']:.4g}", f"{r['inferences_per_j']:.4g}", ""]
+                    if not r["error"] else ["", "", "", "", "", r["error"][:80]])
+            lines.append("| " + " | ".join([str(r["point"])] + [str(r.get(k, "")) for k in keys]
+                                           + nums) + " |")
+        if len(rows) > limit:
+            lines.append(f"\n({len(rows) - limit} more in points.csv)")
+        return lines
+    md += table(par_rows, 200) + ["", "## Points", ""] + table(pt_rows, 500)
+    return "\n".join(md) + "\n"

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from eie_sim.arch.config import INT_RANGES, ArchConfig, ConfigError
+from eie_sim.arch import fixed_point_spec, sweep_spec
 from eie_sim.arch.paper import TABLE3
 from eie_sim.arch.yaml_doc import OverlayDoc, YamlDoc, dotted, parse_yaml, read_yaml, shown
 
@@ -44,8 +45,11 @@ SYNTHETIC_KEYS = ("name", "rows", "cols", "weight_density", "act_density", "seed
 
 ARCH_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ArchConfig))
 FLOAT_RANGES: dict[str, tuple[float, float]] = {"clock_mhz": (0.0, 1e5)}  # (lo, hi]
+#: architecture keys that are null (their default) or an integer in the range
+OPTIONAL_INT_RANGES: dict[str, tuple[int, int]] = {"out_frac_bits": (0, 31)}
 ENGINES = ("fast", "simpy")
-TOP_SECTIONS = ("run", "workload", "sweep")
+EXECUTORS = ("local", "dask")
+TOP_SECTIONS = ("run", "workload", "sweep", "fixed_point")
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,9 @@ class RunOptions:
     seed: int = 0                    #: seed of synthetic workloads/inputs (recorded in reports)
     out: str | None = None           #: results bundle directory (None: no bundle)
     relu: bool = True                #: ReLU on the outputs of a single layer
-    workers: int = 2                 #: processes for sweeps
+    workers: int = 2                 #: processes for sweeps (dask: LocalCluster workers)
+    executor: str = "local"          #: sweeps: local (processes here) | dask (docs/cluster.md)
+    scheduler: str | None = None     #: dask: tcp://host:port of a running scheduler (None: LocalCluster)
     energy_table: str | None = None  #: YAML energy table replacing the built-in one
     check_fit: bool = True           #: refuse layers that exceed the per-PE SRAMs
     window: int | None = None        #: windows of this many cycles (windows.csv, docs/timeline.md)
@@ -79,6 +85,9 @@ RUN_SCHEMA: dict[str, tuple[Any, str]] = {
     "relu": (lambda v: isinstance(v, bool), "true or false"),
     "workers": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 256,
                 "an integer in 1..256"),
+    "executor": (lambda v: v in EXECUTORS, "one of local, dask"),
+    "scheduler": (lambda v: v is None or isinstance(v, str) and "://" in v,
+                  "a scheduler address such as tcp://host:8786, or null"),
     "energy_table": (lambda v: v is None or isinstance(v, str) and v != "",
                      "a YAML file path or null"),
     "check_fit": (lambda v: isinstance(v, bool), "true or false"),
@@ -101,12 +110,19 @@ class LoadedConfig:
     sweep: dict[str, list] = field(default_factory=dict)
     source: str = "<defaults>"
     overrides: list[str] = field(default_factory=list)
+    #: a sweep's ``random:`` or ``search:`` block, checked (eie_sim.arch.sweep_spec)
+    plan: dict = field(default_factory=dict)
+    #: the ``fixed_point:`` block, checked (eie_sim.arch.fixed_point_spec); None: absent
+    fixed_point: fixed_point_spec.FixedPointSpec | None = None
 
     def resolved(self) -> dict:
         """The fully resolved configuration as plain data (for reports)."""
-        return {"arch": self.arch.as_dict(), "run": self.run.as_dict(),
-                "workload": self.workload, "sweep": self.sweep,
-                "source": self.source, "overrides": list(self.overrides)}
+        out = {"arch": self.arch.as_dict(), "run": self.run.as_dict(),
+               "workload": self.workload, "sweep": {**self.sweep, **self.plan},
+               "source": self.source, "overrides": list(self.overrides)}
+        if self.fixed_point is not None:
+            out["fixed_point"] = self.fixed_point.as_dict()
+        return out
 
 
 # ------------------------------------------------------------------ value checks
@@ -118,6 +134,9 @@ def allowed(key: str) -> str:
     if key in FLOAT_RANGES:
         lo, hi = FLOAT_RANGES[key]
         return f"a number in ({lo:g}, {hi:g}]"
+    if key in OPTIONAL_INT_RANGES:
+        lo, hi = OPTIONAL_INT_RANGES[key]
+        return f"null or an integer in {lo}..{hi}"
     return "?"
 
 
@@ -142,6 +161,18 @@ def check_arch_value(key: str, value: Any, where: str) -> Any:
         if not lo < value <= hi:
             raise ConfigError(f"{where}: {value} is outside the allowed range ({lo:g}, {hi:g}]")
         return float(value)
+    if key in OPTIONAL_INT_RANGES:          # null (the default) or an integer
+        if value is None:
+            return None
+        lo, hi = OPTIONAL_INT_RANGES[key]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected null or an integer in {lo}..{hi}, got "
+                              f"{value!r} ({type(value).__name__})")
+        if not lo <= value <= hi:
+            raise ConfigError(f"{where}: {value} is outside the allowed range {lo}..{hi}")
+        return value
     raise ConfigError(f"{where}: unknown architecture key; known keys: {', '.join(ARCH_KEYS)}")
 
 
@@ -194,36 +225,78 @@ def build_run(values: Any, doc: YamlDoc | None = None) -> RunOptions:
 
 
 def check_sweep(values: Any, base: ArchConfig, doc: YamlDoc | None = None,
-                max_points: int = MAX_SWEEP_POINTS) -> dict[str, list]:
-    """A sweep block: each key an architecture key with a non-empty list of values, at
-    most ``max_points`` points in the cross product (counted before any is built)."""
+                max_points: int = MAX_SWEEP_POINTS, workload: dict | None = None,
+                plan: dict | None = None) -> dict[str, list]:
+    """A sweep block: each key an architecture key or a workload key
+    (:data:`~eie_sim.arch.sweep_spec.WORKLOAD_SWEEP_KEYS`) with a non-empty list of
+    values, at most ``max_points`` points in the cross product (counted before any is
+    built); or ``random:`` / ``search:`` (:mod:`eie_sim.arch.sweep_spec`), which go into
+    ``plan`` when given. Returns the lists (the grid)."""
     where = (lambda *k: doc.where(("sweep",) + k)) if doc else (lambda *k: dotted(("sweep",) + k))
     if values is None:
         return {}
     if not isinstance(values, dict):
         raise ConfigError(f"{where()}: expected a mapping of architecture keys to lists of values")
+    known = ARCH_KEYS + sweep_spec.WORKLOAD_SWEEP_KEYS
+
+    def check_value(key, v, loc):
+        if key in sweep_spec.WORKLOAD_SWEEP_KEYS:
+            sweep_spec.check_applicable(key, workload, loc)
+            return sweep_spec.check_workload_value(key, v, loc, workload)
+        return check_arch_value(key, v, loc)
+
+    def loc(key, *rest):      # nested workload: {k: ...} keys keep their YAML position
+        if key.startswith("workload.") and "workload" in values and isinstance(values["workload"], dict):
+            return where("workload", key.split(".", 1)[1], *rest)
+        return where(key, *rest)
     out = {}
-    for key, vals in values.items():
-        if key not in ARCH_KEYS:
-            raise _unknown(where(key), key, ARCH_KEYS)
+    flat = sweep_spec.flatten(values)
+    for key, vals in flat.items():
+        if key in sweep_spec.PLAN_KEYS:
+            continue
+        if key not in known:
+            raise _unknown(loc(key), key, known + sweep_spec.PLAN_KEYS)
         if not isinstance(vals, list):
             vals = [vals]
         if not vals:
-            raise ConfigError(f"{where(key)}: empty list of values")
-        out[key] = [check_arch_value(key, v, where(key, i)) for i, v in enumerate(vals)]
-        if len(set(out[key])) != len(out[key]):
-            raise ConfigError(f"{where(key)}: repeated values {out[key]}")
+            raise ConfigError(f"{loc(key)}: empty list of values")
+        out[key] = [check_value(key, v, loc(key, i)) for i, v in enumerate(vals)]
+        if len({repr(v) for v in out[key]}) != len(out[key]):
+            raise ConfigError(f"{loc(key)}: repeated values {out[key]}")
     n = math.prod(len(v) for v in out.values())
-    if n > max_points:
+    chosen = {}
+    if "random" in flat and "search" in flat:
+        raise ConfigError(f"{where()}: give random: or search:, not both")
+    if "search" in flat:
+        if out:
+            raise ConfigError(f"{where(next(iter(out)))}: with search:, the keys to vary go in "
+                              f"search.space (not beside it)")
+        chosen["search"] = sweep_spec.check_search(
+            flat["search"], where, check_value, known, max_points,
+            tuple(FLOAT_RANGES) + sweep_spec.FRACTION_KEYS)
+    elif "random" in flat:
+        chosen["random"] = sweep_spec.check_random(flat["random"], where, n, max_points)
+    elif n > max_points:
         raise ConfigError(f"{where()}: {n:,} points ({' x '.join(str(len(v)) for v in out.values())}), "
                           f"more than the limit of {max_points:,}; eie-sweep --max-points N "
-                          f"allows more")
-    # every point must be a possible configuration
-    for point in iter_points(out):
+                          f"allows more (or sample it: random: {{samples: N}})")
+    # every point must be a possible configuration (the architecture keys: their own cross
+    # product; a random: sample only its points)
+    arch_grid = {k: v for k, v in out.items() if k in ARCH_KEYS}
+    if "random" in chosen:
+        pts = [sweep_spec.point_at(out, i) for i in sweep_spec.sample_indices(
+            n, chosen["random"]["samples"], chosen["random"]["seed"])]
+        pts = [{k: p[k] for k in arch_grid} for p in pts]
+    else:
+        pts = iter_points(arch_grid)
+    for point in pts:
         try:
             dataclasses.replace(base, **point).validate()
         except ConfigError as exc:
             raise ConfigError(f"{where()}: the point {point} is impossible: {exc}") from None
+    if plan is not None:
+        plan.clear()
+        plan.update(chosen)
     return out
 
 
@@ -249,7 +322,8 @@ def expand_sweep(loaded: LoadedConfig) -> list[tuple[dict, ArchConfig]]:
     return [(p, dataclasses.replace(loaded.arch, **p).validate()) for p in expand_points(loaded.sweep)]
 
 
-WORKLOAD_KEYS = ("table3", "synthetic", "npz", "model", "layers", "input", "act_density")
+WORKLOAD_KEYS = ("table3", "synthetic", "npz", "model", "layers", "input", "act_density",
+                 "network", "positions", "input_size")
 
 
 def check_workload(values: Any, doc: YamlDoc | None = None) -> dict | None:
@@ -262,10 +336,21 @@ def check_workload(values: Any, doc: YamlDoc | None = None) -> dict | None:
     for key in values:
         if key not in WORKLOAD_KEYS:
             raise _unknown(where(key), key, WORKLOAD_KEYS)
-    kinds = [k for k in ("table3", "synthetic", "npz", "model") if k in values]
+    kinds = [k for k in ("table3", "synthetic", "npz", "model", "network") if k in values]
     if len(kinds) != 1:
-        raise ConfigError(f"{where()}: give exactly one of table3, synthetic, npz, model "
+        raise ConfigError(f"{where()}: give exactly one of table3, synthetic, npz, model, network "
                           f"(got {kinds or 'none'})")
+    for key in ("positions", "input_size"):      # the named networks' keys (docs/networks.md)
+        if key in values and "network" not in values:
+            raise ConfigError(f"{where(key)}: applies to a network: workload only")
+    if "network" in values and not (isinstance(values["network"], str) and values["network"]):
+        raise ConfigError(f"{where('network')}: expected a network name, got {values['network']!r}")
+    if "positions" in values:
+        pv = values["positions"]
+        if not (pv == "all" or (isinstance(pv, int) and not isinstance(pv, bool) and pv >= 1)):
+            raise ConfigError(f"{where('positions')}: expected 'all' or a number >= 1, got {pv!r}")
+    if "input_size" in values and not isinstance(values["input_size"], (str, int)):
+        raise ConfigError(f"{where('input_size')}: expected H or 'HxW', got {values['input_size']!r}")
     for key in ("npz", "model", "input"):
         if key in values and not (isinstance(values[key], str) and values[key]):
             raise ConfigError(f"{where(key)}: expected a file path, got {values[key]!r}")
@@ -376,10 +461,14 @@ def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple 
     arch = build_arch(arch_values, doc)
     run = build_run(data.get("run"), doc)
     workload = check_workload(data.get("workload"), doc)
+    plan: dict = {}
     sweep = check_sweep(data.get("sweep"), arch, doc,
-                        MAX_SWEEP_POINTS if max_points is None else max_points)
+                        MAX_SWEEP_POINTS if max_points is None else max_points, workload, plan)
+    fixed_point = fixed_point_spec.check_fixed_point(
+        data.get("fixed_point"), lambda *k: doc.where(("fixed_point",) + k), arch)
     return LoadedConfig(arch=arch, run=run, workload=workload, sweep=sweep,
-                        source=doc.source, overrides=list(sets))
+                        source=doc.source, overrides=list(sets), plan=plan,
+                        fixed_point=fixed_point)
 
 
 def paper_config_path() -> pathlib.Path:
@@ -394,6 +483,8 @@ def dump_resolved(loaded: LoadedConfig) -> str:
     data["run"] = {**loaded.run.as_dict(), "out": None}  # a rerun must not overwrite this bundle
     if loaded.workload is not None:
         data["workload"] = loaded.workload
-    if loaded.sweep:
-        data["sweep"] = loaded.sweep
+    if loaded.sweep or loaded.plan:
+        data["sweep"] = {**loaded.sweep, **loaded.plan}
+    if loaded.fixed_point is not None:
+        data["fixed_point"] = loaded.fixed_point.as_dict()
     return yaml.safe_dump(data, sort_keys=False)

@@ -1,32 +1,50 @@
-"""``eie-sweep``: the cross product of a config's ``sweep:`` block, one process per point."""
+"""``eie-sweep``: a config's ``sweep:`` block (grid, random sample or search) into a
+resumable results folder (docs/config.md "sweep:", docs/cluster.md)."""
 from __future__ import annotations
 
+import pathlib
 import signal
+import sys
+from concurrent.futures.process import BrokenProcessPool
 
 from eie_sim.apps.sweep import run_sweep
+from eie_sim.apps.sweep_db import DB_NAME
 from eie_sim.arch.config_io import MAX_SWEEP_POINTS
 from eie_sim.cli.common import _guard, _load, _parser
 from eie_sim.errors import WorkloadError
-from eie_sim.output import report
 
 
 def _sweep(argv) -> int:
-    p = _parser("eie-sweep", "Sweep architecture parameters (PEs, queue depth, SRAM width) from "
-                "YAML: the cross product of the sweep: block, one process per point.")
+    p = _parser("eie-sweep", "Sweep architecture and workload keys from YAML (the cross "
+                "product of the sweep: block, a random: sample of it, or a search:), on local "
+                "processes or a dask cluster, into a resumable results folder.")
     p.add_argument("config", metavar="CONFIG.yaml", help="configuration with sweep: and workload: blocks")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--engine", choices=("fast", "simpy"))
     p.add_argument("--verify", action="store_true", default=None)
     p.add_argument("--seed", type=int)
     p.add_argument("--energy-table", metavar="YAML")
-    p.add_argument("--out", metavar="DIR", required=False, help="results directory (run.out)")
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--workers", type=int, help="processes (run.workers, default 2)")
+    p.add_argument("--out", metavar="DIR", required=False, help="results folder (run.out)")
+    p.add_argument("--force", action="store_true", help="start over: delete the folder's results")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the sweep recorded in --out (its sweep.db): run only the missing "
+                   "points (rerunning into the same folder does the same)")
+    p.add_argument("--workers", type=int, help="processes or dask workers (run.workers, default 2)")
+    p.add_argument("--executor", choices=("local", "dask"), help="run.executor (default local)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="dask scheduler to use (run.scheduler; implies --executor dask)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--max-points", type=int, metavar="N",
                    help=f"allow a sweep of up to N points (default limit {MAX_SWEEP_POINTS:,})")
     args = p.parse_args(argv)
     if args.max_points is not None and args.max_points < 1:
         raise WorkloadError(f"--max-points {args.max_points}: expected an integer >= 1")
+    if args.resume and args.force:
+        raise WorkloadError("--resume and --force: choose one (--force starts over)")
+    if args.executor:
+        args.sets.append(f"run.executor={args.executor}")
+    if args.scheduler:
+        args.sets += ["run.executor=dask", f"run.scheduler={args.scheduler}"]
 
     loaded = _load(args)
     out = args.out or loaded.run.out
@@ -34,9 +52,21 @@ def _sweep(argv) -> int:
         raise WorkloadError("no output directory: give --out DIR (or run.out in the config)")
     if not loaded.workload:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
-    report.prepare_out_dir(out, args.force)
-    res = run_sweep(loaded, out, force=args.force, progress=lambda s: print(s, flush=True))
-    print(f"{res['points']} points, {res['rows']} rows -> {out}/sweep.csv ({res['wall_s']:.1f} s)")
+    if args.resume and not (pathlib.Path(out) / DB_NAME).is_file():
+        raise WorkloadError(f"--resume: {out}/{DB_NAME} not found: nothing to resume")
+    try:
+        res = run_sweep(loaded, out, force=args.force, quiet=args.quiet)
+    except KeyboardInterrupt:
+        print(f"eie-sweep: interrupted; the finished points are kept in {out}/{DB_NAME}: "
+              f"rerun the same command (or add --resume) to run the rest", file=sys.stderr)
+        return 130
+    except BrokenProcessPool as exc:
+        print(f"eie-sweep: a worker process died ({exc}); the finished points are kept in "
+              f"{out}/{DB_NAME}: rerun the same command to run the rest", file=sys.stderr)
+        return 1
+    print(f"{res['points']} points ({res['ran']} run now, {res['failed']} failed), "
+          f"{res['rows']} rows -> {out}/sweep.csv ({res['wall_s']:.1f} s, "
+          f"{res['points_per_s']:.1f} points/s)")
     return 0
 
 
@@ -45,8 +75,8 @@ def _terminated(signum, frame):
 
 
 def sweep_main(argv: list[str] | None = None) -> int:
-    """``eie-sweep``; SIGTERM is handled like Ctrl-C (the workers are stopped, nothing is
-    written, exit status 130)."""
+    """``eie-sweep``; SIGTERM is handled like Ctrl-C (the workers are stopped, the points
+    finished so far stay in the folder's database, exit status 130)."""
     try:
         old = signal.signal(signal.SIGTERM, _terminated)
     except ValueError:          # not the main thread: leave signals alone

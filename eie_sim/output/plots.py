@@ -5,7 +5,9 @@ From a sweep bundle (``sweep.csv``), by swept key:
 * ``queue_depth``: load efficiency vs queue depth (paper Fig. 8);
 * ``spmat_width_bits``: Spmat line reads and Spmat read energy vs SRAM width (Fig. 9);
 * ``pes``: speedup vs PEs (Fig. 11), real work / total work (Fig. 12) and load
-  efficiency (Fig. 13) vs PEs.
+  efficiency (Fig. 13) vs PEs;
+* with ``points.csv`` (``eie-sweep``): the Pareto and heatmap plots of
+  :mod:`eie_sim.output.sweep_plots`.
 
 From a simulate bundle (``per_pe.csv``): per-PE busy/padding/empty/starved bars for one
 layer; with ``windows.csv`` (``run.window``) also the utilisation-over-time plots of
@@ -24,6 +26,8 @@ import numpy as np
 
 from eie_sim.errors import PlotError
 from eie_sim.output import report
+from eie_sim.output.energy_plots import area_bars, energy_bars, has_energy_columns
+from eie_sim.output.sweep_plots import design_plots
 from eie_sim.output.timeline_plots import safe_name, save, timeline_plots
 from eie_sim.output.windows import parse_windows
 
@@ -203,12 +207,17 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
     files: dict[str, bytes] = {}
     if (results / "sweep.csv").exists():
         rows = _read_csv(results / "sweep.csv", SWEEP_COLUMNS)
-        keys = list(summary.get("sweep") or [k for k in ("pes", "queue_depth", "spmat_width_bits")
-                                              if rows and k in rows[0]])
+        keys = list(summary.get("swept_keys") or summary.get("sweep") or
+                    [k for k in ("pes", "queue_depth", "spmat_width_bits") if rows and k in rows[0]])
         missing = [k for k in keys if rows and k not in rows[0]]
         if missing:
             raise PlotError(f"{results / 'sweep.csv'}: missing the swept column(s) {', '.join(missing)}")
-        files.update(sweep_plots(rows, keys, synthetic))
+        searched = isinstance(summary.get("sweep"), dict) and "search" in summary["sweep"]
+        if not searched:              # Fig. 8-13 need a grid; a search's points are not one
+            files.update(sweep_plots(rows, keys, synthetic))
+        if (results / "points.csv").exists():      # eie-sweep's design-space plots
+            front = _read_csv(results / "pareto.csv") if (results / "pareto.csv").exists() else []
+            files.update(design_plots(_read_csv(results / "points.csv"), front, keys, synthetic))
         if not files:
             raise PlotError(f"{results}: the sweep varies {keys or 'nothing'}; plots exist for "
                             f"pes, queue_depth and spmat_width_bits")
@@ -219,6 +228,11 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
             raise PlotError(f"{results}: no layer {layer!r}; layers: {', '.join(layers)}")
         for name in ([layer] if layer else layers):
             files[f"per_pe_{safe_name(name)}.png"] = per_pe_plot(rows, name, synthetic)
+    if (results / "layers.csv").exists() and not (results / "sweep.csv").exists():
+        layer_rows = _read_csv(results / "layers.csv")
+        if has_energy_columns(layer_rows):
+            files["energy_by_unit.png"] = energy_bars(layer_rows, "png", synthetic)
+            files["area_by_unit.png"] = area_bars(layer_rows[0], "png")
     if (results / "windows.csv").exists():
         wins = parse_windows(_read_csv(results / "windows.csv"), str(results / "windows.csv"))
         if layer is not None:

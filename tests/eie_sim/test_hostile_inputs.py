@@ -325,10 +325,22 @@ def test_killed_sweep_leaves_no_process_behind(tmp_path, sig):
     proc = subprocess.Popen([os.path.join(BIN, "eie-sweep"), str(p), "--out", str(tmp_path / "o")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        # killed in the middle of the work: after the first point is done (the workers
-        # are running points, not starting up)
-        line = proc.stdout.readline().decode()
-        assert line.startswith("point "), f"no progress before the kill: {line!r}"
+        # killed in the middle of the work: after the first point is committed to the
+        # folder's database (the workers are running points, not starting up; issue 12:
+        # progress is a bar on stderr now, the points are in sweep.db)
+        import sqlite3
+        db, t0 = tmp_path / "o" / "sweep.db", time.monotonic()
+        while True:
+            assert proc.poll() is None and time.monotonic() - t0 < 60, "no point before the kill"
+            try:
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+                done = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+                con.close()
+            except sqlite3.Error:
+                done = 0
+            if done:
+                break
+            time.sleep(0.05)
         kids = _descendants(proc.pid)
         assert len(kids) >= 3, f"workers did not start: {kids}"      # 2 workers + tracker
         assert proc.poll() is None, "the sweep ended before it could be killed"
@@ -338,10 +350,12 @@ def test_killed_sweep_leaves_no_process_behind(tmp_path, sig):
         while _alive(kids) and time.monotonic() - t1 < 15:
             time.sleep(0.1)
         assert not _alive(kids), f"left behind: {_alive(kids)}"
-        assert not (tmp_path / "o").exists()
+        # the finished points stay in the database (resumable); no exported table
+        assert not (tmp_path / "o" / "sweep.csv").exists()
         if sig == signal.SIGTERM:
             assert proc.returncode == 130
-            assert proc.stderr.read().decode().strip() == "eie-sweep: interrupted; nothing written"
+            assert "eie-sweep: interrupted; the finished points are kept in" in \
+                proc.stderr.read().decode()
     finally:
         if proc.poll() is None:
             proc.kill()

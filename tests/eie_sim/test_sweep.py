@@ -44,8 +44,11 @@ def test_sweep_and_plot_cli(tmp_path, capsys):
     assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
     assert plot_main([str(tmp_path / "sw"), "--out", str(tmp_path / "png")]) == 0
     made = sorted(p.name for p in (tmp_path / "png").iterdir())
+    # Fig. 9, 11-13 from sweep.csv; Pareto and heatmaps from points.csv (issue 12)
     assert made == ["fig11_speedup_vs_pes.png", "fig12_real_work_vs_pes.png",
-                    "fig13_load_efficiency_vs_pes.png", "fig9_spmat_width.png"]
+                    "fig13_load_efficiency_vs_pes.png", "fig9_spmat_width.png",
+                    "heatmap_spmat_width_bits_vs_pes_inferences_per_j.png",
+                    "heatmap_spmat_width_bits_vs_pes_latency.png", "pareto_latency_energy.png"]
     assert all((tmp_path / "png" / m).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for m in made)
     capsys.readouterr()
 
@@ -56,10 +59,12 @@ def test_queue_plot_and_per_pe_plot(tmp_path, capsys):
     cfg.write_text(SMALL + "pes: 4\nrun: {workers: 1}\nsweep:\n  queue_depth: [1, 2, 8]\n")
     assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
     assert plot_main([str(tmp_path / "sw"), "--out", str(tmp_path / "p1")]) == 0
-    assert [p.name for p in (tmp_path / "p1").iterdir()] == ["fig8_load_efficiency_vs_queue_depth.png"]
+    assert sorted(p.name for p in (tmp_path / "p1").iterdir()) == [
+        "fig8_load_efficiency_vs_queue_depth.png", "pareto_latency_energy.png"]
     assert simulate_main(["--synthetic", "50,60,0.2,0.5", "--set", "pes=8", "--out", str(tmp_path / "sim")]) == 0
     assert plot_main([str(tmp_path / "sim"), "--out", str(tmp_path / "p2")]) == 0
-    assert [p.name for p in (tmp_path / "p2").iterdir()] == ["per_pe_synthetic-50x60.png"]
+    assert sorted(p.name for p in (tmp_path / "p2").iterdir()) == [
+        "area_by_unit.png", "energy_by_unit.png", "per_pe_synthetic-50x60.png"]
     capsys.readouterr()
 
 
@@ -134,7 +139,7 @@ def test_sweep_bundle_config_has_absolute_workload_paths(tmp_path, capsys):
 
 def test_the_workload_is_built_once_per_sweep(tmp_path, monkeypatch):
     """Generated (or decoded) once in the parent per swept weight_bits, whatever the points."""
-    import eie_sim.apps.sweep as sweep_mod
+    import eie_sim.apps.sweep_points as sweep_mod
     calls = []
     real = sweep_mod.from_block
 

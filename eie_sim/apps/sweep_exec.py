@@ -1,0 +1,238 @@
+"""Where sweep points run: ``run.executor: local`` (processes here) or ``dask``.
+
+Both take the same tasks (a few points each, :func:`eie_sim.apps.sweep_points.run_points`)
+and hand every finished point to the same callback in the parent (which commits it to
+the database), so the results do not depend on the executor. The workloads are shipped
+to each worker **once**: the local pool's initializer receives them when a worker
+starts; dask gets them with ``client.scatter(..., broadcast=True)`` and every task refers
+to that one future.
+
+* ``local``: ``run.workers`` spawned processes (one: in this process). Workers die with
+  their parent: each ignores SIGINT (the parent handles it), asks the kernel for SIGKILL
+  when its parent dies (Linux ``PR_SET_PDEATHSIG``) and watches its parent process id
+  (any system), so a ``kill -9`` of ``eie-sweep`` leaves no worker (and so no resource
+  tracker) behind; on an exception or SIGINT/SIGTERM in the parent the workers are
+  terminated before it exits.
+* ``dask``: ``dask.distributed``; a ``LocalCluster`` of ``run.workers`` single-threaded
+  worker processes (no dashboard) when ``run.scheduler`` is not given, else the cluster
+  at that address (docs/cluster.md). A task lost with its worker is rerun by the
+  scheduler; the database keeps a point once however often it arrives. The LocalCluster's
+  worker processes start with SIGINT ignored (a terminal's Ctrl-C is handled by
+  ``eie-sweep`` alone) and end with it, also on ``kill -9`` (measured: none left 8 s
+  after).
+
+At most a few tasks per worker are in flight; the rest wait in the parent.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+from eie_sim.apps.sweep_points import run_points
+from eie_sim.errors import ConfigError
+
+#: this process's workloads (local worker processes): workload key -> Workload or message
+_WORKLOADS: dict[str, Any] = {}
+#: tasks in flight per worker
+IN_FLIGHT = 3
+
+
+def chunk_size(n: int, workers: int) -> int:
+    """Points per task: a few, so that per-task overhead stays small on cheap points and
+    every worker still gets many tasks."""
+    return max(1, min(8, n // max(1, workers * 16)))
+
+
+def _chunks(tasks: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    buf: list[dict] = []
+    for t in tasks:
+        buf.append(t)
+        if len(buf) == size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.25)
+        if os.getppid() != parent:       # re-parented: the sweep process is gone
+            os._exit(1)
+
+
+def _worker_init(parent: int, workloads: dict[str, Any]) -> None:
+    """Receive the sweep's workloads and make the worker die with its parent."""
+    _WORKLOADS.clear()
+    _WORKLOADS.update(workloads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError, TypeError):   # not Linux: the watcher thread remains
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="eie-sweep-parent-watch").start()
+
+
+def _local_points(tasks: list[dict]) -> list[dict]:
+    return run_points(tasks, _WORKLOADS)
+
+
+def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
+    """End the worker processes now and cancel what is queued (on an error or a signal)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=2)
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=2)
+    ex.shutdown(wait=True, cancel_futures=True)
+
+
+class LocalExecutor:
+    """``workers`` spawned local processes (1: this process), kept for every :meth:`run`."""
+
+    def __init__(self, workers: int, workloads: dict[str, Any]):
+        self.workers, self.workloads, self.ex = workers, workloads, None
+        if workers > 1:
+            ctx = multiprocessing.get_context("spawn")
+            self.ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                             initializer=_worker_init,
+                                             initargs=(os.getpid(), workloads))
+            try:
+                for f in [self.ex.submit(os.getpid) for _ in range(workers)]:  # start them all
+                    f.result()
+            except BaseException:
+                self.abort()
+                raise
+
+    def run(self, tasks: Iterator[dict], n: int, on_result: Callable[[dict], None]) -> None:
+        """Run ``tasks`` (``n`` of them); ``on_result`` gets every finished point."""
+        if self.ex is None:
+            for t in tasks:
+                for r in run_points([t], self.workloads):
+                    on_result(r)
+            return
+        ex = self.ex
+        chunks = _chunks(tasks, chunk_size(n, self.workers))
+        try:
+            pending: set = set()
+
+            def submit_next() -> None:
+                c = next(chunks, None)
+                if c is not None:
+                    pending.add(ex.submit(_local_points, c))
+            for _ in range(IN_FLIGHT * self.workers):
+                submit_next()
+            while pending:
+                done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    pending.discard(fut)
+                    for r in fut.result():
+                        on_result(r)
+                    submit_next()
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if self.ex is not None:
+            _stop_workers(self.ex)
+            self.ex = None
+
+    def close(self) -> None:
+        if self.ex is not None:
+            self.ex.shutdown(wait=True)
+            self.ex = None
+
+
+def dask_client(workers: int, scheduler: str | None, processes: bool = True):
+    """A ``distributed.Client``: to ``scheduler``, or to a new LocalCluster of ``workers``
+    single-threaded workers without a dashboard. Returns (client, cluster or None)."""
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("run.executor: dask needs dask.distributed "
+                          "(pip install 'dask[distributed]')") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"run.scheduler: cannot reach the dask scheduler at {scheduler} "
+                              f"({exc})") from None
+    # the worker processes start with SIGINT ignored (inherited), as the local workers do:
+    # Ctrl-C at a terminal reaches the whole process group, and only eie-sweep handles it
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:                   # not the main thread: leave signals alone
+        old = None
+    try:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    return Client(cluster), cluster
+
+
+class DaskExecutor:
+    """A dask cluster (see the module docstring), kept for every :meth:`run`."""
+
+    def __init__(self, workers: int, workloads: dict[str, Any], scheduler: str | None = None,
+                 processes: bool = True):
+        self.client, self.cluster = dask_client(workers, scheduler, processes)
+        try:
+            info = self.client.scheduler_info().get("workers", {})
+            self.workers = max(1, len(info) or workers)
+            self.wl = self.client.scatter([workloads], broadcast=True)[0]   # once per worker
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, tasks: Iterator[dict], n: int, on_result: Callable[[dict], None]) -> None:
+        from distributed import as_completed
+        chunks = _chunks(tasks, chunk_size(n, self.workers))
+        ac = as_completed()
+
+        def submit_next() -> None:
+            c = next(chunks, None)
+            if c is not None:
+                ac.add(self.client.submit(run_points, c, self.wl, pure=False))
+        for _ in range(IN_FLIGHT * self.workers):
+            submit_next()
+        for fut in ac:
+            for r in fut.result():
+                on_result(r)
+            fut.release()
+            submit_next()
+
+    def abort(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+
+def make_executor(run: dict, n: int, workloads: dict[str, Any], processes: bool = True):
+    """The executor ``run.executor`` names, with at most ``n`` local workers."""
+    if run.get("executor", "local") == "dask":
+        return DaskExecutor(run["workers"], workloads, run.get("scheduler"), processes)
+    return LocalExecutor(min(run["workers"], max(1, n)), workloads)

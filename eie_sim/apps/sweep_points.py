@@ -1,0 +1,195 @@
+"""One sweep point: its workload, its run, and the figures architects compare.
+
+A point is a mapping of swept keys to values: architecture keys (``pes``, ...) and
+workload keys (``workload.weight_density``, ``workload.act_density``, ``workload.seed``,
+``workload.layers``; :mod:`eie_sim.arch.sweep_spec`). The workload keys are overrides of
+the ``workload:`` block: :func:`build_workload` applies them (a ``table3:`` layer with an
+overridden density is the same Table III size at that density, labelled
+``density_override`` in its source; the point's ``workload.*`` columns say so in
+``sweep.csv``). Workloads are built in the parent once per distinct
+(``weight_bits``, workload keys) combination (:func:`workload_key`) and shipped to the
+workers once.
+
+Per point (:func:`point_figures`), for one **inference** = one pass through the
+workload's layers: cycles, time (us), energy (uJ, and by unit when the layer rows carry
+``energy_<unit>_uj``), average power (W), chip area (mm^2: the layer rows'
+``chip_area_mm2`` when present, else :meth:`eie_sim.arch.energy.EnergyTable.area_mm2`),
+inferences/s, inferences/J and inferences/s/mm^2.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from typing import Any
+
+import numba
+
+from eie_sim.arch.config import ArchConfig, ConfigError
+from eie_sim.arch.energy import EnergyTable, default_table
+from eie_sim.arch.paper import TABLE3
+from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
+from eie_sim.output.progress import Progress
+from eie_sim.sim.network import run_workload
+from eie_sim.workloads.files import from_block
+from eie_sim.workloads.layer import Workload
+from eie_sim.workloads.synthetic import synthetic_layer, table3_layer, table3_names
+
+#: what makes one point fail without stopping the sweep (recorded in its ``error`` column)
+POINT_ERRORS = (LayoutError, FixedPointRangeError, WorkloadError, ConfigError)
+#: per-layer columns kept out of ``sweep.csv`` (they differ from run to run)
+VOLATILE_COLUMNS = ("wall_s",)
+
+
+def split_point(point: dict) -> tuple[dict, dict]:
+    """(architecture keys, workload keys) of a point."""
+    arch = {k: v for k, v in point.items() if not k.startswith("workload.")}
+    return arch, {k: v for k, v in point.items() if k.startswith("workload.")}
+
+
+def point_config(base: ArchConfig, point: dict) -> ArchConfig:
+    return dataclasses.replace(base, **split_point(point)[0])
+
+
+def workload_key(weight_bits: int, point: dict) -> str:
+    """The key of the workload a point runs (its ``weight_bits`` and workload keys)."""
+    return json.dumps([weight_bits, sorted(split_point(point)[1].items())])
+
+
+def stable_hash(obj: Any) -> str:
+    """SHA-256 (hex, first 16 digits) of ``obj`` as canonical JSON."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_workload(block: dict, over: dict, weight_bits: int, seed: int,
+                   base_dir: str | None) -> Workload:
+    """The ``workload:`` block with a point's workload keys applied (module docstring)."""
+    seed = over.get("workload.seed", seed)
+    wd, ad = over.get("workload.weight_density"), over.get("workload.act_density")
+    layers = over.get("workload.layers")
+    cfg = ArchConfig(weight_bits=weight_bits)
+    if "table3" in block:
+        out = []
+        for n in table3_names(layers if layers is not None else block["table3"]):
+            if wd is None and ad is None:
+                out.append(table3_layer(n, seed=seed, weight_bits=weight_bits))
+                continue
+            t = TABLE3[n]
+            lay = synthetic_layer(t["outputs"], t["inputs"],
+                                  t["weight_density"] if wd is None else wd,
+                                  t["act_density"] if ad is None else ad, seed=seed, bias=True,
+                                  weight_bits=weight_bits, name=n)
+            lay.source["table3"] = dict(t)
+            lay.source["density_override"] = {"weight_density": wd, "act_density": ad}
+            out.append(lay)
+        return Workload(out, network=False, description=f"Table III layers {[l.name for l in out]} "
+                        f"(synthetic, seed {seed}, overrides {over or 'none'})")
+    block = dict(block)
+    if "synthetic" in block:
+        syn = block["synthetic"]
+        specs = [dict(s) for s in (syn if isinstance(syn, list) else [syn])]
+        if layers is not None:
+            want = [layers] if isinstance(layers, str) else layers
+            specs = [s for s in specs if s.get("name") in want]
+        for s in specs:
+            if wd is not None:
+                s["weight_density"] = wd
+            if ad is not None:
+                s["act_density"] = ad
+            if "workload.seed" in over:
+                s["seed"] = seed
+        block["synthetic"] = specs if isinstance(syn, list) or len(specs) != 1 else specs[0]
+    else:
+        if ad is not None:
+            block["act_density"] = ad
+        if layers is not None:
+            block["layers"] = layers
+    return from_block(block, cfg, seed=seed, base_dir=base_dir)
+
+
+def build_workloads(block: dict, base: ArchConfig, points, seed: int,
+                    base_dir: str | None, quiet: bool = True) -> dict[str, Any]:
+    """Every workload the ``points`` need, built once: workload key -> Workload (or the
+    message of why it cannot be built); ``quiet=False``: a progress bar over them."""
+    need: dict[str, dict] = {}
+    for pt in points:
+        need.setdefault(workload_key(point_config(base, pt).weight_bits, pt), pt)
+    out: dict[str, Any] = {}
+    with Progress(len(need), desc="workloads", unit="wl", quiet=quiet) as bar:
+        for key, pt in need.items():
+            try:
+                out[key] = build_workload(block, split_point(pt)[1],
+                                          point_config(base, pt).weight_bits, seed, base_dir)
+            except WorkloadError as exc:
+                out[key] = f"{type(exc).__name__}: {exc}"
+            bar.update(1)
+    return out
+
+
+def point_figures(rows: list[dict], cfg: ArchConfig, table: EnergyTable | None) -> dict[str, Any]:
+    """Per inference (one pass through the layers) from the point's layer rows."""
+    t_us = sum(float(r["time_us"]) for r in rows)
+    e_uj = sum(float(r["energy_uj"]) for r in rows)
+    fig: dict[str, Any] = {"cycles": sum(r["cycles"] for r in rows), "time_us": t_us,
+                           "energy_uj": e_uj}
+    first = rows[0]
+    for c in first:      # energy by unit, when the layer rows carry it (summed over layers)
+        if c.startswith("energy_") and c.endswith("_uj") and c != "energy_uj":
+            fig[c] = sum(float(r.get(c) or 0.0) for r in rows)
+    for c in first:      # area by unit: a property of the chip, the same on every layer row
+        if c.endswith("_mm2") and c != "chip_area_mm2" and isinstance(first[c], (int, float)):
+            fig[c] = first[c]
+    if isinstance(first.get("chip_area_mm2"), (int, float)):
+        fig["chip_area_mm2"], fig["area_source"] = float(first["chip_area_mm2"]), "layer rows"
+    else:
+        fig["chip_area_mm2"] = (table or default_table()).area_mm2(cfg)["chip_mm2"]
+        fig["area_source"] = "EnergyTable.area_mm2"
+    fig["avg_power_w"] = e_uj / t_us if t_us else 0.0           # uJ / us = W
+    fig["inferences_per_s"] = 1e6 / t_us if t_us else 0.0
+    fig["inferences_per_j"] = 1e6 / e_uj if e_uj else 0.0
+    fig["inferences_per_s_per_mm2"] = fig["inferences_per_s"] / fig["chip_area_mm2"]
+    return fig
+
+
+def run_point(task: dict, workloads: dict[str, Any]) -> dict:
+    """One point: every layer of its workload on its configuration (runs in a worker).
+
+    Returns ``{"point", "rows", "figures", "error", "wall_s"}``; a point whose workload
+    cannot be built, laid out or run on its configuration (:data:`POINT_ERRORS`) has
+    ``error`` set and no rows; the sweep goes on with the other points.
+    """
+    t0 = time.perf_counter()
+    res = {"point": task["index"], "rows": [], "figures": {}, "error": ""}
+    try:
+        cfg = ArchConfig(**task["cfg"]).validate()
+        wl = workloads[task["wkey"]]
+        if isinstance(wl, str):
+            res["error"] = wl
+        else:
+            run = task["run"]
+            results, _ = run_workload(wl, cfg, run["engine"], run["verify"], run["relu"],
+                                      check_fit=run["check_fit"],
+                                      energy_table=task.get("energy_table"), seed=run["seed"])
+            res["rows"] = [r.to_dict() for r in results]
+            res["figures"] = point_figures(res["rows"], cfg, task.get("energy_table"))
+    except POINT_ERRORS as exc:
+        res["rows"], res["error"] = [], f"{type(exc).__name__}: {exc}"
+    res["wall_s"] = time.perf_counter() - t0
+    return res
+
+
+def run_points(tasks: list[dict], workloads: dict[str, Any]) -> list[dict]:
+    """:func:`run_point` on each of ``tasks`` (one dask task holds a few points).
+
+    The points are the sweep's parallelism: numba's own threads (the ``parallel=True``
+    numpy-reference kernel) are held to one meanwhile -- with one thread per worker a
+    small layer runs about 10x faster than with the thread pool contending for the
+    cores the other workers use (measured on 2 cores)."""
+    prev = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return [run_point(t, workloads) for t in tasks]
+    finally:
+        numba.set_num_threads(prev)

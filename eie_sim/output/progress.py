@@ -1,0 +1,120 @@
+"""Progress bars for long runs (sweeps, SqueezeNet, benchmarks): count, rate and ETA.
+
+A thin wrapper over ``tqdm`` that writes to stderr (so stdout stays the tool's result),
+shows nothing when ``quiet`` is set, and can be used the same way whether or not it is
+shown::
+
+    with Progress(total=n, desc="sweep", unit="pt", quiet=args.quiet) as bar:
+        for ... :
+            ...
+            bar.update(1)          # or bar.note("point 3 failed") for a line above the bar
+
+``Progress(..., quiet=True)`` (or ``enabled=False``) does nothing and costs nothing.
+``eie_sim`` tools take ``--quiet`` and pass it here.
+
+On a terminal the bar is redrawn in place; when stderr is not a terminal (a log file, a
+pipe, a test) it prints one plain line -- ``desc: done/total (pct), rate, ETA`` -- at
+most every :data:`LOG_INTERVAL_S` seconds (the first after that long, so a short run,
+or one that ends in an error, prints none: an error stays the one line on stderr), and
+:meth:`Progress.note` lines are left out.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+# tqdm is a default dependency; a missing one only means no bar (the run is unaffected)
+try:
+    from tqdm import tqdm as _tqdm
+except ImportError:  # pragma: no cover - tqdm is installed by default
+    _tqdm = None
+
+#: seconds between the plain progress lines written when stderr is not a terminal
+LOG_INTERVAL_S = 10.0
+
+
+class Progress:
+    """A progress bar of ``total`` steps on stderr (count, rate, ETA), or nothing."""
+
+    def __init__(self, total: int | None, desc: str = "", unit: str = "it",
+                 quiet: bool = False, enabled: bool = True, initial: int = 0,
+                 file: Any = None, mininterval: float = 0.5):
+        self.total = total
+        self.n = initial
+        self._bar = None
+        self._log = None
+        self.desc, self.unit = desc, unit
+        out = file or sys.stderr
+        if not enabled or quiet:
+            return
+        tty = getattr(out, "isatty", lambda: False)()
+        if tty and _tqdm is not None:
+            self._bar = _tqdm(total=total, desc=desc, unit=unit, initial=initial,
+                              file=out, mininterval=mininterval,
+                              dynamic_ncols=True, leave=True, smoothing=0.1)
+        else:
+            now = time.monotonic()
+            self._log = {"file": out, "t0": now, "last": now, "n0": initial}
+
+    @property
+    def shown(self) -> bool:
+        """Whether a bar is drawn (on a terminal)."""
+        return self._bar is not None
+
+    def update(self, n: int = 1) -> None:
+        """``n`` more steps done."""
+        self.n += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self._log is not None:
+            now = time.monotonic()
+            if now - self._log["last"] >= LOG_INTERVAL_S:
+                self._log["last"] = now
+                print(self.line(now), file=self._log["file"], flush=True)
+
+    def line(self, now: float | None = None) -> str:
+        """``desc: done/total (pct), rate, ETA`` (the plain progress line)."""
+        lg = self._log or {"t0": time.monotonic(), "n0": 0}
+        secs = max(1e-9, (now or time.monotonic()) - lg["t0"])
+        rate = (self.n - lg["n0"]) / secs
+        text = f"{self.desc}: {self.n:,}"
+        if self.total:
+            text += f"/{self.total:,} ({100 * self.n / self.total:.0f}%)"
+        text += f", {rate:.1f} {self.unit}/s"
+        if self.total and rate > 0:
+            eta = (self.total - self.n) / rate
+            text += f", ETA {int(eta // 60)}:{int(eta % 60):02d}"
+        return text
+
+    def set_postfix(self, text: str) -> None:
+        """Short text after the bar (the last point done, a loss, ...)."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=False)
+
+    def note(self, text: str) -> None:
+        """One line printed above the bar (or nothing when quiet)."""
+        if self._bar is not None:
+            self._bar.write(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def progress(iterable, total: int | None = None, desc: str = "", unit: str = "it",
+             quiet: bool = False):
+    """Iterate ``iterable`` with a :class:`Progress` bar (``total`` from ``len`` if it has one)."""
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)
+    with Progress(total, desc=desc, unit=unit, quiet=quiet) as bar:
+        for item in iterable:
+            yield item
+            bar.update(1)
