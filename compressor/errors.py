@@ -14,7 +14,8 @@ from __future__ import annotations
 
 __all__ = [
     "CompressorError", "CLIError", "FormatError", "HuffmanError", "WeightsError", "IDXError",
-    "GraphError", "PrototxtError", "AuthorsFormatError", "ForwardError", "RoundTripError",
+    "GraphError", "PrototxtError", "AuthorsFormatError", "ForwardError", "ModelImportError",
+    "RoundTripError",
 ]
 
 
@@ -64,6 +65,12 @@ class AuthorsFormatError(CompressorError):
 class ForwardError(CompressorError):
     """The network cannot be run with the given weights or input
     (:mod:`compressor.graph.forward`)."""
+
+
+class ModelImportError(CompressorError):
+    """A model file (ONNX, safetensors, a stored graph) that cannot be read, or that holds
+    an operation or layout this project cannot run; the message names the file and the
+    node or tensor (:mod:`compressor.importers`)."""
 
 
 class RoundTripError(RuntimeError):

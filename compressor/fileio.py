@@ -363,7 +363,7 @@ def check_weights(arrays: Mapping[str, np.ndarray], source: str = "weights") -> 
             raise WeightsError(f"{source}: array {key!r} is empty")
         if not np.all(np.isfinite(a)):
             raise WeightsError(f"{source}: array {key!r} contains NaN or infinity")
-        out[name] = a.astype(np.float32)
+        out[name] = _float32(a, f"{source}: array {key!r}")
     if not out:
         raise WeightsError(f"{source}: no layer weights found")
     for name, b in biases.items():
@@ -374,5 +374,15 @@ def check_weights(arrays: Mapping[str, np.ndarray], source: str = "weights") -> 
                                f"expected ({out[name].shape[0]},)")
         if not np.all(np.isfinite(b)):
             raise WeightsError(f"{source}: bias {name}.bias contains NaN or infinity")
-        out[f"{name}.bias"] = b.astype(np.float32)
+        out[f"{name}.bias"] = _float32(b, f"{source}: bias {name}.bias")
+    return out
+
+
+def _float32(a: np.ndarray, what: str) -> np.ndarray:
+    """``a`` as float32; a finite value too large for float32 (a float64 1e300 would
+    become infinity) is refused."""
+    with np.errstate(over="ignore"):
+        out = a.astype(np.float32)
+    if not np.all(np.isfinite(out)):
+        raise WeightsError(f"{what} holds values too large for float32 (|x| > 3.4e38)")
     return out

@@ -1,10 +1,19 @@
 """Workloads from files and from a config's ``workload:`` block.
 
-* a compressed model file (``.dcmp``, read with :func:`compressor.fileformat.load`); its
-  fully-connected layers, in order, as a network;
-* an ``.npz`` file holding ``codes`` + ``codebook`` (already quantized) or ``weights`` (a
-  dense float matrix, zeros = pruned, quantized with the compressor's ``quantize_layer``),
-  optionally ``bias`` and ``x``;
+* a model file (:func:`model_workload`, docs/byom.md): a compressed ``.dcmp`` (read with
+  :func:`compressor.fileformat.load`), or a dense ``.onnx``, ``.safetensors`` or ``.npz``
+  (:func:`compressor.importers.load_model`; each layer's zeros are its mask, its
+  non-zeros get a ``weight_bits`` codebook, exact when it has few enough distinct values:
+  :func:`compressor.importers.as_quantized`). A model of fully-connected layers runs as
+  a network (chained in fixed point, ReLU between layers) when the shapes chain, else
+  each layer on its own input; a model with convolutions runs through its graph
+  (:mod:`eie_sim.workloads.graph`: every layer M x V, per output position for a
+  convolution) or is refused, naming the layers, when the file holds no graph;
+* an ``.npz`` in the project's one convention (``X`` or ``X.weight``, ``X.bias``: what
+  ``eie-compress decode`` writes and ``eie-compress npz`` reads), as a model; or, kept for
+  compatibility, one layer as ``codes`` + ``codebook`` (already quantized) or ``weights``
+  (a dense float matrix, zeros = pruned, quantized with the compressor's
+  ``quantize_layer``), optionally ``bias`` and ``x``;
 * an input vector (``.npy``) and the ``workload:`` block (docs/config.md) that names any
   of these or synthetic layers (:mod:`eie_sim.workloads.synthetic`).
 """
@@ -15,11 +24,16 @@ import pathlib
 import numpy as np
 
 from compressor.errors import CompressorError
-from compressor.fileformat import FormatError, load
+from compressor.fileformat import FormatError, inspect, load
 from compressor.fileio import read_npy, read_npz
+from compressor.importers import as_quantized, graph_of, load_model
+from compressor.model import QuantizedModel
+from compressor.zoo import names as zoo_names
+from compressor.zoo import parse_size
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import SYNTHETIC_KEYS
 from eie_sim.errors import WorkloadError
+from eie_sim.workloads.graph import GraphWorkload, graph_input, graph_workload
 from eie_sim.workloads.layer import LayerWorkload, Workload
 from eie_sim.workloads.synthetic import (
     quantize_dense,
@@ -103,14 +117,90 @@ def from_model(path: str | pathlib.Path, cfg: ArchConfig | None = None,
     With ``cfg``, a layer with more codebook bits than ``cfg.weight_bits`` is refused.
     """
     path = pathlib.Path(path)
+    model, _, _ = _load_model_file(path, cfg, 0, want_graph=False)
+    return _fc_workload(model, path, cfg, layers)
+
+
+#: suffixes read as dense model files (compressor.importers); anything else is a .dcmp
+DENSE_SUFFIXES = (".onnx", ".safetensors", ".npz")
+
+
+def model_code_bits(path: str | pathlib.Path) -> int | None:
+    """The widest codebook (bits) of a compressed model file's layers, read from its
+    header and layer descriptors without decoding the streams; None for a dense model file
+    (quantized for the run to ``weight_bits``) or one that cannot be read (the workload
+    build that follows reports that)."""
+    path = pathlib.Path(path)
+    if path.suffix.lower() in DENSE_SUFFIXES or not path.is_file():
+        return None
+    try:
+        layers = inspect(path)["layers"]
+    except (FormatError, CompressorError, OSError, KeyError, TypeError):
+        return None
+    bits = [int(lay["bits"]) for lay in layers if isinstance(lay, dict) and "bits" in lay]
+    return max(bits) if bits else None
+
+
+def _load_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want_graph: bool = True
+                     ) -> tuple[QuantizedModel, object, str]:
+    """``(quantized model, graph or None, format)`` of a model file; every problem is a
+    :class:`WorkloadError` naming the file."""
     if not path.exists():
         raise WorkloadError(f"{path}: model file not found")
     try:
+        if path.suffix.lower() in DENSE_SUFFIXES:
+            imp = load_model(path)
+            bits = cfg.weight_bits if cfg is not None else 4
+            return as_quantized(imp, bits, seed), imp.net, imp.format
         model = load(path)
+        return model, (graph_of(model, str(path)) if want_graph else None), "dcmp"
     except (FormatError, CompressorError) as exc:  # its message already names the file
-        raise WorkloadError(str(exc)) from None
+        raise WorkloadError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
     except OSError as exc:
         raise WorkloadError(f"{path}: cannot read model file: {exc}") from None
+
+
+def model_workload(path: str | pathlib.Path, cfg: ArchConfig, seed: int = 0,
+                   layers: list[str] | None = None, x: np.ndarray | None = None,
+                   act_density: float = 0.5, graphs: bool = True, input_source: str = "input"
+                   ) -> Workload | GraphWorkload:
+    """A model file (any format of :data:`DENSE_SUFFIXES` or ``.dcmp``) as a workload.
+
+    Fully-connected layers only (or ``layers`` naming only such): :func:`from_model`'s
+    network / independent layers. A model whose layers to run include a convolution: its
+    graph (``graphs=True``; :func:`eie_sim.workloads.graph.graph_workload`, the input ``x``
+    or a seeded synthetic one); without a graph it is refused, naming the layers and what
+    is missing, never skipped.
+    """
+    path = pathlib.Path(path)
+    model, net, fmt = _load_model_file(path, cfg, seed)
+    conv = [q.name for q in model.layers if q.kind == "conv"]
+    run_conv = [n for n in conv if not layers or n in layers]
+    if not run_conv:
+        return _fc_workload(model, path, cfg, layers, fmt)
+    if net is None:
+        raise WorkloadError(
+            f"{path}: layer(s) {', '.join(run_conv)} are convolutions and the file holds no graph "
+            f"(their stride, padding, group and input size are unknown), so they cannot run on "
+            f"EIE; import the model from ONNX (or safetensors with eie.graph metadata) with "
+            f"eie-compress import, or run only its fully-connected layers with --layers "
+            f"(docs/byom.md)")
+    if not graphs:
+        raise WorkloadError(f"{path}: layer(s) {', '.join(run_conv)} are convolutions; this "
+                            f"workload runs fully-connected layers only (eie-simulate --model "
+                            f"runs convolutions per output position)")
+    x = graph_input(net, seed, act_density, x, input_source)
+    gw = graph_workload(net, model, x, cfg, {"kind": f"model ({fmt}) graph", "path": str(path)},
+                        layers)
+    gw.description = (f"model {path.name} ({fmt}): graph {net.name!r}, layers "
+                      f"{[l.name for l in gw.layers]} on EIE as M x V (a convolution per output "
+                      f"position), inputs from the numpy forward pass")
+    return gw
+
+
+def _fc_workload(model: QuantizedModel, path: pathlib.Path, cfg: ArchConfig | None,
+                 layers: list[str] | None, fmt: str = "dcmp") -> Workload:
+    """The fully-connected layers of ``model`` (all, or ``layers``), in order."""
     by_name = {lay.name: lay for lay in model.layers}
     if layers:
         picked = []
@@ -118,27 +208,30 @@ def from_model(path: str | pathlib.Path, cfg: ArchConfig | None = None,
             if n not in by_name:
                 raise WorkloadError(f"{path}: no layer named {n!r}; layers: {', '.join(by_name)}")
             if by_name[n].kind != "fc":
-                raise WorkloadError(f"{path}: layer {n!r} is {by_name[n].kind}; EIE runs "
-                                    f"fully-connected layers only")
+                raise WorkloadError(f"{path}: layer {n!r} is {by_name[n].kind}; it runs on EIE "
+                                    f"through the model's graph (eie-simulate --model)")
             picked.append(by_name[n])
     else:
-        picked = [lay for lay in model.layers if lay.kind == "fc"]
-        if not picked:
-            raise WorkloadError(f"{path}: the model has no fully-connected layers")
+        conv = [lay.name for lay in model.layers if lay.kind != "fc"]
+        if conv:   # never skipped silently
+            raise WorkloadError(f"{path}: layer(s) {', '.join(conv)} are convolutions; run the "
+                                f"model with eie-simulate --model (through its graph), or pick "
+                                f"fully-connected layers with --layers")
+        picked = list(model.layers)
     out = []
     for q in picked:
         lw = LayerWorkload(name=q.name, codes=q.codes, codebook=q.codebook, bias=q.bias,
                            synthetic=False, bits=q.bits,
-                           source={"kind": "model", "path": str(path), "model_meta_seed":
-                                   model.meta.get("seed")})
+                           source={"kind": "model" if fmt == "dcmp" else f"model ({fmt})",
+                                   "path": str(path), "model_meta_seed": model.meta.get("seed"),
+                                   **({"codebook": q.meta["codebook"]} if "codebook" in q.meta
+                                      else {})})
         if cfg is not None:
             lw.check_bits(cfg)
         out.append(lw)
     chained = all(a.rows == b.cols for a, b in zip(out, out[1:]))
-    skipped = [l.name for l in model.layers if l.kind != "fc"]
-    desc = f"model {path.name}: fc layers {[l.name for l in out]}"
-    if skipped and not layers:
-        desc += f" (convolutional layers skipped: {skipped})"
+    desc = f"model {path.name}" + (f" ({fmt})" if fmt != "dcmp" else "") + \
+        f": fc layers {[l.name for l in out]}"
     return Workload(layers=out, network=chained, description=desc)
 
 
@@ -154,8 +247,16 @@ def _read_arrays(path: pathlib.Path, npz: bool):
         raise WorkloadError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def load_input(path: str | pathlib.Path, cols: int) -> np.ndarray:
-    """An input vector from ``.npy`` (or ``.npz`` with array ``x``) of length ``cols``."""
+def _legacy_npz(path: pathlib.Path) -> bool:
+    """True for the simulator's older one-layer ``.npz`` form (arrays among
+    :data:`NPZ_KEYS`, with ``weights`` or ``codes``); False for the project's convention."""
+    data = _read_arrays(path, npz=True)
+    return set(data) <= set(NPZ_KEYS) and ("weights" in data or "codes" in data)
+
+
+def load_input(path: str | pathlib.Path, cols: int | None) -> np.ndarray:
+    """An input vector from ``.npy`` (or ``.npz`` with array ``x``) of length ``cols``
+    (``None``: any length, flattened)."""
     path = pathlib.Path(path)
     if path.suffix == ".npz":
         z = _read_arrays(path, npz=True)
@@ -165,7 +266,7 @@ def load_input(path: str | pathlib.Path, cols: int) -> np.ndarray:
     else:
         x = _read_arrays(path, npz=False)
     x = _numeric(np.asarray(x), path, "the input").astype(np.float64).reshape(-1)
-    if x.size != cols:
+    if cols is not None and x.size != cols:
         raise WorkloadError(f"{path}: input has {x.size} values but the first layer has {cols} inputs")
     if not np.all(np.isfinite(x)):
         raise WorkloadError(f"{path}: input contains NaN or infinity")
@@ -192,9 +293,31 @@ def absolute_block(block: dict, base_dir: str | pathlib.Path | None = None) -> d
     return out
 
 
+def network_block(block: dict, label: str = "workload") -> dict:
+    """The ``network: NAME`` form of a ``workload:`` block (docs/networks.md), checked:
+    ``{"network": name, "positions": 'all' or N (default 64), "input_size": None or (H, W),
+    "layers": None or names}``."""
+    from_zoo = zoo_names()
+    name = block.get("network")
+    if name not in from_zoo:
+        raise WorkloadError(f"{label}.network: unknown network {name!r}; known: {', '.join(from_zoo)} "
+                            f"(SqueezeNet runs from the authors' file: --squeezenet)")
+    bad = sorted(set(block) - {"network", "positions", "input_size", "layers"})
+    if bad:
+        raise WorkloadError(f"{label}: {', '.join(bad)} do(es) not apply to a network: workload "
+                            f"(keys: network, positions, input_size, layers)")
+    try:
+        size = parse_size(None if block.get("input_size") is None else str(block["input_size"]))
+    except CompressorError as exc:
+        raise WorkloadError(f"{label}.input_size: {exc}") from None
+    lay = block.get("layers")
+    return {"network": name, "positions": block.get("positions", 64), "input_size": size,
+            "layers": [x.strip() for x in lay.split(",")] if isinstance(lay, str) else lay}
+
+
 def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | pathlib.Path | None = None,
                act_density: float | None = None, input_path: str | None = None,
-               label: str = "workload") -> Workload:
+               label: str = "workload", graphs: bool = False) -> Workload | GraphWorkload:
     """A :class:`Workload` from a ``workload:`` block (or the equivalent CLI flags).
 
     Keys: exactly one of ``table3`` (name, list or ``all``), ``synthetic`` (a spec or a list
@@ -205,7 +328,10 @@ def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | path
     current directory without one (:func:`resolve_path`). Seeds not given in a spec
     default to ``seed``. ``label`` names the block in errors (``workload``, or the CLI flag
     ``--synthetic`` for a one-spec block given on the command line). ``act_density`` and
-    ``input_path`` (CLI flags) replace the block's keys.
+    ``input_path`` (CLI flags) replace the block's keys. ``model`` (and an ``npz`` in the
+    project's convention) may be any model file (:func:`model_workload`); with ``graphs``
+    (``eie-simulate``) a model with convolutions runs through its graph
+    (:class:`~eie_sim.workloads.graph.GraphWorkload`), else it is refused.
     """
     def resolve(p):
         return resolve_path(p, base_dir)
@@ -221,6 +347,9 @@ def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | path
                             f"synthetic or Table III layer brings its own input and "
                             f"activation density)")
     ad = 0.5 if ad is None else float(ad)
+    if "network" in block:
+        raise WorkloadError(f"{label}.network: a named network runs per output position through "
+                            f"eie-simulate (--network NAME or this block), not as a layer workload")
     if "table3" in block:
         layers = [table3_layer(n, seed=seed, weight_bits=cfg.weight_bits) for n in table3_names(block["table3"])]
         return Workload(layers, network=False,
@@ -240,7 +369,9 @@ def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | path
                 lay.name = f"{lay.name}-{i}"
             layers.append(lay)
         return Workload(layers, network=False, description=f"{len(layers)} synthetic layer(s)")
-    if "npz" in block:
+    if "npz" in block and not _legacy_npz(resolve(block["npz"])):
+        block = {**block, "model": block["npz"]}      # the one convention: a model
+    if "npz" in block and "model" not in block:
         lay = from_npz(resolve(block["npz"]), cfg.weight_bits, seed)
         if inp:
             lay.x = load_input(resolve(inp), lay.cols)
@@ -253,7 +384,16 @@ def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | path
         names = block.get("layers")
         if isinstance(names, str):
             names = [n.strip() for n in names.split(",") if n.strip()]
-        wl = from_model(resolve(block["model"]), cfg, names)
+        x_in = None
+        if inp:
+            x_in = load_input(resolve(inp), None)
+        wl = model_workload(resolve(block["model"]), cfg, seed, names, x_in, ad, graphs,
+                            input_source=str(resolve(inp)) if inp else "input")
+        if isinstance(wl, GraphWorkload):
+            wl.description += (f"; input {resolve(inp)}" if inp else
+                               f"; synthetic input (seed {seed}" +
+                               (")" if wl.x.ndim == 4 else f", density {ad})"))
+            return wl
         cols = wl.layers[0].cols
         if inp:
             wl.x = load_input(resolve(inp), cols)

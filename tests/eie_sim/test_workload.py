@@ -99,14 +99,18 @@ def _model(tmp_path, bits=4):
 
 def test_model_file(tmp_path):
     path = _model(tmp_path)
-    wl = from_model(path, ArchConfig())
+    # a convolution is never skipped silently: refused, naming it (issue 15; docs/byom.md)
+    with pytest.raises(WorkloadError, match="layer\\(s\\) conv are convolutions"):
+        from_model(path, ArchConfig())
+    wl = from_model(path, ArchConfig(), ["ip1", "ip2"])
     assert [l.name for l in wl.layers] == ["ip1", "ip2"] and wl.network
-    assert "convolutional layers skipped" in wl.description
-    with pytest.raises(WorkloadError, match="layer 'conv' is conv; EIE runs fully-connected"):
+    with pytest.raises(WorkloadError, match="layer 'conv' is conv; it runs on EIE through"):
         from_model(path, None, ["conv"])
     with pytest.raises(WorkloadError, match="no layer named 'ip9'"):
         from_model(path, None, ["ip9"])
-    wl2 = from_block({"model": str(path)}, ArchConfig(), seed=2)
+    with pytest.raises(WorkloadError, match="conv are convolutions and the file holds no graph"):
+        from_block({"model": str(path)}, ArchConfig(), seed=2, graphs=True)
+    wl2 = from_block({"model": str(path), "layers": "ip1,ip2"}, ArchConfig(), seed=2)
     assert wl2.x.shape == (20,)
 
 
@@ -114,8 +118,8 @@ def test_model_with_too_many_codebook_bits_is_refused(tmp_path):
     path = _model(tmp_path, bits=6)
     with pytest.raises(WorkloadError, match=r"layer 'ip1': 6-bit weight codes \(64-entry codebook\) "
                                             r"do not fit weight_bits=4.*--set weight_bits=6"):
-        from_model(path, ArchConfig())
-    assert len(from_model(path, ArchConfig(weight_bits=6)).layers) == 2
+        from_model(path, ArchConfig(), ["ip1", "ip2"])
+    assert len(from_model(path, ArchConfig(weight_bits=6), ["ip1", "ip2"]).layers) == 2
 
 
 def test_layer_too_large_is_refused_with_size_and_pes():

@@ -13,7 +13,9 @@ applied (``name:detail``) and two flags the outcome table needs:
 
 Formats: ``dcmp`` (version 2), ``dcmp-v1``, ``net`` (the authors' format), ``npz`` (layer
 archives for ``eie-simulate --npz``, weight archives for ``eie-compress npz``, ``.npy``
-inputs) and ``yaml`` (configurations and energy tables).
+inputs), ``yaml`` (configurations and energy tables) and, when the optional onnx and
+safetensors packages are installed, the model importers' ``onnx``, ``safetensors`` and
+``graph-json`` (:mod:`tests.fuzz.importer_cases`).
 """
 from __future__ import annotations
 
@@ -34,10 +36,15 @@ from compressor.caffe.authors_format import param_layers, read_authors_records, 
 from compressor.caffe.prototxt import load_net, parse_net
 from compressor.caffe.textformat import parse_text
 from compressor.model import QuantizedLayer, QuantizedModel
+from tests.fuzz import importer_cases
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SQUEEZENET_DIR = ROOT.parent / "shared" / "data" / "squeezenet"
-FORMATS = ("dcmp", "dcmp-v1", "net", "npz", "yaml")
+#: the model importers' formats (tests/fuzz/importer_cases.py), fuzzed when onnx and
+#: safetensors are installed
+IMPORT_FORMATS = importer_cases.IMPORT_FORMATS
+BASE_FORMATS = ("dcmp", "dcmp-v1", "net", "npz", "yaml")
+FORMATS = BASE_FORMATS + (IMPORT_FORMATS if importer_cases.available() else ())
 
 
 @dataclass
@@ -263,6 +270,7 @@ def build_seeds(formats=FORMATS) -> dict[str, list[Seed]]:
         seeds["npz"] = _npz_seeds()
     if "yaml" in formats:
         seeds["yaml"] = _yaml_seeds()
+    seeds.update(importer_cases.build(formats))   # onnx, safetensors, graph-json
     if "selftest" in formats:          # the harness's own guards (tests/test_fuzz.py)
         seeds["selftest"] = [Seed(n, b"", ".bin", f"selftest:{n}") for n in SELFTEST]
     return seeds
@@ -631,6 +639,8 @@ def make_case(seeds: dict[str, list[Seed]], fmt: str, seed: int, index: int) -> 
         data, what = net_mutate(r, s, others)
     elif fmt == "npz":
         data, what, forged = npz_mutate(r, s, others)
+    elif fmt in importer_cases.MUTATE:
+        data, what = importer_cases.MUTATE[fmt](r, s, others, _generic)
     else:
         data, what = yaml_mutate(r, s, others)
     if r.random() < 0.15 and data:          # a second, generic mutation on top

@@ -11,7 +11,8 @@ outcome:
 ``accepted identical``    read back exactly what the unmutated seed gives
 ``accepted, expected``    read back something else where that is the reader's job: the
                           mutation recomputed the checksums (forged), or the format
-                          has no checksum (``.net``, YAML, an ``.npz``'s headers)
+                          has no checksum (``.net``, YAML, an ``.npz``'s headers, ONNX,
+                          safetensors, graph JSON)
 ``v1: moved section``     version-1 ``.dcmp`` sections moved (swapped, repeated,
 ``accepted``              reordered, from another file) where the content cannot tell:
                           version 1 binds no section to its position or file
@@ -108,7 +109,8 @@ def _one(seeds, refs, targets, fmt, seed, index, tmp, soft_s) -> dict:
             res["outcome"] = "accepted identical"
         elif case.unbound:
             res["outcome"] = "v1: moved section accepted"
-        elif case.forged or fmt in ("net", "yaml") or case.target.startswith("npy"):
+        elif case.forged or fmt in ("net", "yaml", *corpus.IMPORT_FORMATS) or \
+                case.target.startswith("npy"):
             res["outcome"] = "accepted, expected"
         elif fmt == "npz" and not _zip_data_changed(case.data, case.seed.data):
             res["outcome"] = "accepted, expected"       # headers edited: no checksum there

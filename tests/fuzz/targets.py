@@ -6,7 +6,9 @@ do: ``compressor.fileformat.load`` and ``eie_sim.workloads.files.from_model`` fo
 ``.dcmp``; ``compressor.caffe.authors_format.read_authors`` for ``.net``;
 ``eie_sim.workloads.files.from_npz`` / ``load_input`` and
 ``compressor.fileio.load_npz_weights`` for ``.npz``/``.npy``; ``load_config`` and
-``EnergyTable.load`` for YAML. A clean refusal is the project's own error type with a
+``EnergyTable.load`` for YAML; ``compressor.importers.read_onnx``, ``read_safetensors``
+and ``graph_json.read_graph_json`` for the model importers' formats (whose clean refusal
+must also name the file). A clean refusal is the project's own error type with a
 one-line message (what the tools print as their one line before exiting 2).
 """
 from __future__ import annotations
@@ -15,8 +17,10 @@ import numpy as np
 
 from compressor import fileformat as ff
 from compressor.caffe.authors_format import read_authors
-from compressor.errors import CompressorError
+from compressor.errors import CompressorError, ModelImportError, WeightsError
 from compressor.fileio import load_npz_weights
+from compressor.importers import read_onnx, read_safetensors
+from compressor.importers.graph_json import read_graph_json
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import load_config
 from eie_sim.arch.energy import EnergyTable
@@ -32,6 +36,9 @@ CLEAN = {
     "npy": (WorkloadError,),
     "config": (ConfigError,),
     "energy": (ConfigError,),
+    "onnx": (ModelImportError,),
+    "safetensors": (ModelImportError, WeightsError),
+    "graph-json": (ModelImportError,),
     **{f"selftest:{n}": () for n in ("ok", "sleep", "alloc", "spin", "crash")},
 }
 
@@ -47,6 +54,25 @@ def _layer_key(lw):
             lw.codes.data.tobytes(), np.asarray(lw.codebook, np.float32).tobytes(),
             None if lw.bias is None else np.asarray(lw.bias).tobytes(),
             None if lw.x is None else np.asarray(lw.x).tobytes())
+
+
+def _net_key(net):
+    return [(l.name, l.type, l.bottoms, l.tops, l.out_shapes, l.weight_shape, repr(l.conv),
+             repr(l.pool), l.num_output, l.bias_term, l.negative_slope) for l in net.layers]
+
+
+def _imported_key(imp):
+    arrays = imp.arrays()
+    for k, v in arrays.items():          # what a reader accepts must be finite float32
+        if v.dtype != np.float32 or not np.all(np.isfinite(v)):
+            raise AssertionError(f"accepted a non-finite or non-float32 array {k!r}")
+    return (None if imp.net is None else _net_key(imp.net),
+            [(k, v.shape, v.dtype.str, v.tobytes()) for k, v in arrays.items()])
+
+
+IMPORTERS = {"onnx": lambda p: _imported_key(read_onnx(p)),
+             "safetensors": lambda p: _imported_key(read_safetensors(p)),
+             "graph-json": lambda p: _net_key(read_graph_json(p))}
 
 
 def run(target: str, path: str, also_simulator: bool = False, net=None):
@@ -77,6 +103,13 @@ def run(target: str, path: str, also_simulator: bool = False, net=None):
         return repr(d)
     if target == "energy":
         return repr(EnergyTable.load(path).data)
+    if target in IMPORTERS:
+        try:
+            return IMPORTERS[target](path)
+        except CompressorError as exc:      # a refusal must name the file it refuses
+            if path not in str(exc):
+                raise AssertionError(f"the error does not name the file: {exc}") from exc
+            raise
     if target.startswith("selftest:"):
         return _selftest(target.split(":", 1)[1])
     raise ValueError(f"unknown target {target}")
