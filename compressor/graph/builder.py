@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import GraphError
-from .net import ConvParams, Layer, Net, PoolParams, infer_shapes
+from .net import BatchNormParams, ConvParams, Layer, Net, PoolParams, infer_shapes
 
 __all__ = ["NetBuilder"]
 
@@ -83,17 +83,76 @@ class NetBuilder:
     # ---- one method per layer type --------------------------------------------------------
     def conv(self, name: str, bottom: str, num_output: int, kernel: int | Sequence[int],
              stride: int | Sequence[int] = 1, pad: int | Sequence[int] = 0, group: int = 1,
-             bias: bool = True, top: str | None = None) -> str:
-        """Convolution (``group == channels``: depthwise)."""
+             bias: bool = True, top: str | None = None, dilation: int | Sequence[int] = 1) -> str:
+        """Convolution (``group == channels``: depthwise; ``dilation`` > 1: dilated)."""
         if isinstance(num_output, bool) or not isinstance(num_output, int) or num_output < 1:
             raise GraphError(f"layer {name!r}: num_output must be an integer >= 1, got {num_output!r}")
         if isinstance(group, bool) or not isinstance(group, int) or group < 1 or num_output % group:
             raise GraphError(f"layer {name!r}: group {group!r} must be >= 1 and divide num_output "
                              f"{num_output}")
         cp = ConvParams(num_output, _pair(kernel, "kernel", name, 1), _pair(stride, "stride", name, 1),
-                        _pair(pad, "pad", name, 0), group, bool(bias))
+                        _pair(pad, "pad", name, 0), group, bool(bias),
+                        dilation=_pair(dilation, "dilation", name, 1))
         return self.add(Layer(name, "Convolution", [bottom], [top or name], 0, conv=cp,
                               bias_term=bool(bias)))
+
+    def deconv(self, name: str, bottom: str, num_output: int, kernel: int | Sequence[int],
+               stride: int | Sequence[int] = 1, pad: int | Sequence[int] = 0,
+               out_pad: int | Sequence[int] = 0, group: int = 1, bias: bool = True,
+               top: str | None = None) -> str:
+        """Transposed convolution (Caffe ``Deconvolution``, ONNX ``ConvTranspose``); weights
+        ``(in, out/group, kh, kw)``."""
+        if isinstance(num_output, bool) or not isinstance(num_output, int) or num_output < 1:
+            raise GraphError(f"layer {name!r}: num_output must be an integer >= 1, got {num_output!r}")
+        if isinstance(group, bool) or not isinstance(group, int) or group < 1 or num_output % group:
+            raise GraphError(f"layer {name!r}: group {group!r} must be >= 1 and divide num_output "
+                             f"{num_output}")
+        cp = ConvParams(num_output, _pair(kernel, "kernel", name, 1), _pair(stride, "stride", name, 1),
+                        _pair(pad, "pad", name, 0), group, bool(bias),
+                        out_pad=_pair(out_pad, "out_pad", name, 0))
+        return self.add(Layer(name, "Deconvolution", [bottom], [top or name], 0, conv=cp,
+                              bias_term=bool(bias)))
+
+    def eltwise(self, name: str, bottoms: Sequence[str], top: str | None = None) -> str:
+        """Element-wise sum of equal-shaped blobs (residual connections)."""
+        return self.add(Layer(name, "Eltwise", list(bottoms), [top or name], 0))
+
+    def clip(self, name: str, bottom: str, lo: float, hi: float, top: str | None = None) -> str:
+        """``min(max(x, lo), hi)``."""
+        return self.add(Layer(name, "Clip", [bottom], [top or name], 0, clip=(float(lo), float(hi))))
+
+    def relu6(self, name: str, bottom: str, top: str | None = None) -> str:
+        """ReLU6 (MobileNet v2): ``Clip(0, 6)``."""
+        return self.clip(name, bottom, 0.0, 6.0, top)
+
+    def prelu(self, name: str, bottom: str, slopes: float | Sequence[float] = 0.25,
+              top: str | None = None) -> str:
+        """PReLU: ``x`` if ``x > 0`` else ``a x``, one slope or one per channel."""
+        vals = (float(slopes),) if isinstance(slopes, (int, float)) else tuple(float(v) for v in slopes)
+        return self.add(Layer(name, "PReLU", [bottom], [top or name], 0, slopes=vals))
+
+    def batchnorm(self, name: str, bottom: str, gamma, beta, mean, var, eps: float = 1e-5,
+                  top: str | None = None) -> str:
+        """Inference batch normalisation (fold it with :func:`compressor.graph.fold.fold_batchnorm`)."""
+        vals = [tuple(float(v) for v in a) for a in (gamma, beta, mean, var)]
+        if len({len(v) for v in vals}) != 1:
+            raise GraphError(f"layer {name!r}: gamma, beta, mean, var have different lengths")
+        if any(v < 0 for v in vals[3]) or eps <= 0:
+            raise GraphError(f"layer {name!r}: variances must be >= 0 and eps > 0")
+        return self.add(Layer(name, "BatchNorm", [bottom], [top or name], 0,
+                              bn=BatchNormParams(*vals, eps=float(eps))))
+
+    def channel_pad(self, name: str, bottom: str, num_output: int, top: str | None = None) -> str:
+        """Zero channels appended up to ``num_output`` channels."""
+        return self.add(Layer(name, "ChannelPad", [bottom], [top or name], 0, num_output=int(num_output)))
+
+    def unpool(self, name: str, bottom: str, pooled_from: str, kernel: int | Sequence[int],
+               stride: int | Sequence[int], pad: int | Sequence[int] = 0, top: str | None = None) -> str:
+        """Max unpooling of ``bottom`` to the shape of ``pooled_from``, the input of the MAX
+        pooling (same kernel, stride, pad) whose indices it reuses."""
+        pp = PoolParams("MAX", _pair(kernel, "kernel", name, 1), _pair(stride, "stride", name, 1),
+                        _pair(pad, "pad", name, 0))
+        return self.add(Layer(name, "Unpool", [bottom, pooled_from], [top or name], 0, pool=pp))
 
     def fc(self, name: str, bottom: str, num_output: int, bias: bool = True,
            top: str | None = None) -> str:
@@ -109,14 +168,16 @@ class NetBuilder:
 
     def pool(self, name: str, bottom: str, method: str = "MAX", kernel: int | Sequence[int] | None = None,
              stride: int | Sequence[int] = 1, pad: int | Sequence[int] = 0,
-             global_pooling: bool = False, top: str | None = None) -> str:
-        """MAX or AVE pooling with Caffe's ceil-mode output size, or global pooling."""
+             global_pooling: bool = False, top: str | None = None, ceil_mode: bool = True) -> str:
+        """MAX or AVE pooling with Caffe's ceil-mode output size (``ceil_mode=False``:
+        floor, TensorFlow's VALID), or global pooling."""
         if method not in ("MAX", "AVE"):
             raise GraphError(f"layer {name!r}: pooling method {method!r} (MAX or AVE)")
         if kernel is None and not global_pooling:
             raise GraphError(f"layer {name!r}: pooling needs a kernel unless global_pooling")
         pp = PoolParams(method, None if kernel is None else _pair(kernel, "kernel", name, 1),
-                        _pair(stride, "stride", name, 1), _pair(pad, "pad", name, 0), bool(global_pooling))
+                        _pair(stride, "stride", name, 1), _pair(pad, "pad", name, 0), bool(global_pooling),
+                        bool(ceil_mode))
         return self.add(Layer(name, "Pooling", [bottom], [top or name], 0, pool=pp))
 
     def concat(self, name: str, bottoms: Sequence[str], axis: int = 1, top: str | None = None) -> str:

@@ -183,7 +183,7 @@ def test_cli_refuses_bad_squeezenet_arguments(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "SqueezeNet file not found" in err and not out.exists()
     rc = simulate_main(["--synthetic", "10,10,0.5,0.5", "--positions", "5"])
-    assert rc == 2 and "--positions applies to --squeezenet only" in capsys.readouterr().err
+    assert rc == 2 and "--positions applies to --squeezenet, --network" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ real SqueezeNet layer
