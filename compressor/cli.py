@@ -7,6 +7,9 @@ Subcommands:
   fine-tuning, write one ``.dcmp`` file and optionally a Markdown/CSV report.
 * ``npz``: compress a user's ``.npz`` of named weights (``X`` or ``X.weight`` 2-D/4-D,
   ``X.bias``); prune + quantize only, or retrain when ``--model`` names one of ours.
+* ``import``: compress a model file of any supported format (ONNX, safetensors, the
+  ``.npz`` convention, a ``.dcmp``; :mod:`compressor.importers`, docs/byom.md), storing its
+  graph; ``--keep-mask`` keeps the input's zeros as the pruning mask (also for ``npz``).
 * ``inspect``: print a compressed file's per-layer table (Deep Compression Table 2 columns).
 * ``decode``: compressed file -> dense ``.npz`` (``X`` and ``X.bias``, float32).
 * ``squeezenet``: decode the authors' compressed SqueezeNet, re-encode it in our format,
@@ -31,15 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from compressor import accounting, fileformat, pipeline, report
+from compressor import accounting, fileformat, importers, pipeline, report
 from compressor.caffe import squeezenet
 from compressor.graph.forward import SYNTHETIC_SEED
 from compressor.errors import CLIError, IDXError, RoundTripError, WeightsError
 from compressor.fileio import atomic_write, load_npz_weights
 from compressor.model import to_dense
-from compressor.schedule import LayerSpec, default_layers, default_schedule
+from compressor.progress import TrainingProgress
+from compressor.schedule import DSDSchedule, LayerSpec, default_layers, default_schedule
 from compressor.training import networks
 from compressor.training.data import load_mnist
+from compressor.training.determinism import blas_info
 
 EXIT_BAD_INPUT = 2      # any bad input (also argparse's usage errors)
 EXIT_USAGE = EXIT_BAD_INPUT
@@ -84,11 +89,18 @@ def _add_compression_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quality", action="append", default=[], metavar="[LAYER=]Q",
                    help="prune |w| <= Q x std(layer) (NIPS 2015 rule), Q >= 0")
     g.add_argument("--bits", action="append", default=[], metavar="[LAYER=]B",
-                   help="weight bits (codebook of 2**B entries, code 0 = pruned); default conv 8, fc 5")
+                   help="weight bits (codebook of 2**B entries, code 0 = pruned); default 4 (EIE's "
+                        "16-entry codebook; train: the paper's conv 8, fc 5)")
     g.add_argument("--index-bits", type=int_at_least(1, 16), default=5, metavar="B",
                    help="relative-index width in bits (default 5)")
     g.add_argument("--kmeans-init", choices=("linear", "density", "random"), default="linear",
                    help="centroid initialisation (default linear, the paper's best)")
+
+
+def _add_keep_mask(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keep-mask", action="store_true",
+                   help="no pruning: the input's zeros are the mask, only its non-zeros are "
+                        "quantized (for weights pruned already; not with --density/--quality)")
 
 
 def _add_schedule_options(p: argparse.ArgumentParser) -> None:
@@ -99,6 +111,42 @@ def _add_schedule_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--prune-rounds", type=int_at_least(1), help="iterative prune + retrain rounds")
     g.add_argument("--retrain-epochs", type=int_at_least(0), help="retraining epochs per pruning round")
     g.add_argument("--quant-epochs", type=int_at_least(0), help="centroid fine-tuning epochs")
+
+
+def _add_dsd_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("dense-sparse-dense training (DSD, ICLR 2017; after the dense "
+                             "baseline, before compression)")
+    g.add_argument("--dsd", action="store_true",
+                   help="S: prune every layer by magnitude and retrain sparse; D: restore the "
+                        "pruned connections at 0 and retrain dense at a lower rate")
+    d = DSDSchedule()
+    g.add_argument("--dsd-sparsity", type=positive_float, default=d.sparsity, metavar="F",
+                   help=f"fraction of each layer pruned in the S step, in (0, 1) (default {d.sparsity})")
+    g.add_argument("--dsd-sparse-epochs", type=int_at_least(0), default=d.sparse_epochs,
+                   metavar="N", help=f"S-step epochs (default {d.sparse_epochs})")
+    g.add_argument("--dsd-dense-epochs", type=int_at_least(0), default=d.dense_epochs,
+                   metavar="N", help=f"re-dense epochs (default {d.dense_epochs})")
+    g.add_argument("--dsd-lr-factor", type=positive_float, default=d.dense_lr_factor, metavar="F",
+                   help=f"re-dense learning rate = dense lr x F (default {d.dense_lr_factor})")
+
+
+def _dsd_schedule(args) -> DSDSchedule | None:
+    if not args.dsd:
+        return None
+    dsd = dataclasses.replace(DSDSchedule(), sparsity=args.dsd_sparsity,
+                              sparse_epochs=args.dsd_sparse_epochs,
+                              dense_epochs=args.dsd_dense_epochs, dense_lr_factor=args.dsd_lr_factor)
+    try:
+        dsd.validate()
+    except ValueError as exc:
+        raise CLIError(f"--dsd-*: {exc}") from None
+    return dsd
+
+
+def _progress(args):
+    """Bars on stderr and epoch lines on stdout, or nothing with --quiet."""
+    quiet = getattr(args, "quiet", False) or getattr(args, "quiet_all", False)
+    return None if quiet else TrainingProgress()
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -117,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deep Compression: prune, quantize (k-means weight sharing), "
         "relative-index encode and Huffman-code a network into one compressed file.",
     )
+    p.add_argument("-q", "--quiet", dest="quiet_all", action="store_true",
+                   help="no progress bars or per-epoch lines (the same as each command's --quiet)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train + compress LeNet-300-100 or LeNet-5 on MNIST",
@@ -125,16 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=SEED, default=0, help="seed of init, batch order and k-means (default 0)")
     t.add_argument("--out", type=pathlib.Path, required=True, help="compressed file to write (.dcmp)")
     t.add_argument("--report-dir", type=pathlib.Path, help="write <name>.md and <name>.csv here")
-    t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    t.add_argument("--quiet", action="store_true",
+                   help="no progress bar (stderr) and no per-epoch lines")
     _add_data_options(t)
     _add_schedule_options(t)
+    _add_dsd_options(t)
     _add_compression_options(t)
 
     n = sub.add_parser("npz", help="compress a user's .npz of named weights",
                        description="Compress weights from an .npz: array X or X.weight is a layer "
                        "(2-D (out, in) fully connected, 4-D (out, in, kh, kw) convolution), X.bias its "
                        "optional bias. Without --model: prune (one shot) and quantize, no retraining; "
-                       "default pruning --quality 1.0. With --model lenet300|lenet5: retrain on MNIST.")
+                       "default pruning --quality 1.0 (--keep-mask: none, the zeros are the mask). With --model lenet300|lenet5: retrain on MNIST.")
     n.add_argument("weights", type=pathlib.Path, help="input .npz")
     n.add_argument("--out", type=pathlib.Path, required=True, help="compressed file to write (.dcmp)")
     n.add_argument("--model", choices=("lenet300", "lenet5"),
@@ -145,6 +197,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(n)
     _add_schedule_options(n)
     _add_compression_options(n)
+    _add_keep_mask(n)
+
+    m = sub.add_parser("import", help="compress a model file: .onnx, .safetensors, .npz, .dcmp",
+                       description="Compress a model of any supported format (docs/byom.md): "
+                       "ONNX (its graph and weights), safetensors (X.weight / X.bias), the .npz "
+                       "convention (X, X.bias), or a .dcmp of ours (decoded). Prune (one shot; "
+                       "default --quality 1.0, or --keep-mask to keep the input's zeros as the "
+                       "mask) and quantize (default 4-bit codes, EIE's codebook); the graph, "
+                       "when the format has one, is stored in the file so eie-simulate --model "
+                       "can run its convolutions.")
+    m.add_argument("model_file", type=pathlib.Path, metavar="MODEL",
+                   help="input model (.onnx, .safetensors, .npz, .dcmp)")
+    m.add_argument("--format", choices=("onnx", "safetensors", "npz", "dcmp"),
+                   help="the input's format (default: from its suffix)")
+    m.add_argument("--out", type=pathlib.Path, required=True, help="compressed file to write (.dcmp)")
+    m.add_argument("--seed", type=SEED, default=0, help="seed of k-means (default 0)")
+    m.add_argument("--report-dir", type=pathlib.Path, help="write <name>.md and <name>.csv here")
+    m.add_argument("--quiet", action="store_true")
+    _add_compression_options(m)
+    _add_keep_mask(m)
 
     i = sub.add_parser("inspect", help="print a compressed file's per-layer table")
     i.add_argument("file", type=pathlib.Path)
@@ -190,6 +262,10 @@ def _layer_specs(args, names: list[str], kinds: dict[str, str], defaults: dict[s
     dens = _per_layer(args.density, "density", float, names)
     qual = _per_layer(args.quality, "quality", float, names)
     bits = _per_layer(args.bits, "bits", int, names)
+    keep = getattr(args, "keep_mask", False)
+    if keep and (args.density or args.quality):
+        raise CLIError("--keep-mask keeps the input's zeros as the mask: give it without "
+                       "--density / --quality")
     specs = {}
     for name in names:
         base = defaults.get(name) if defaults else None
@@ -201,6 +277,8 @@ def _layer_specs(args, names: list[str], kinds: dict[str, str], defaults: dict[s
             spec.density = dens[name]
         elif name in qual:
             spec.quality = qual[name]
+        elif keep:
+            spec.quality = 0.0     # |w| > 0: exactly the input's non-zeros survive
         elif base is not None:
             spec.density, spec.quality = base.density, base.quality
         else:
@@ -258,7 +336,8 @@ def _finish(result, args, stem: str, out_existed: bool) -> None:
         if not out_existed and result.file_path is not None and result.file_path.exists():
             result.file_path.unlink()
         raise
-    print(report.markdown(result.model, rows, result.file_bytes).split("\n## Run")[0])
+    print(report.markdown(result.model, rows, result.file_bytes,
+                          environment=blas_info()).split("\n## Run")[0])
     print(f"wrote {result.file_path}: {result.file_bytes} bytes, {size_comparison(result.ratio)} "
           f"float32 ({result.dense_bytes} bytes); {result.seconds:.1f} s")
 
@@ -280,14 +359,14 @@ def cmd_train(args) -> int:
     kinds = {l.name: l.kind for l in net.weighted_layers()}
     specs = _layer_specs(args, names, kinds, default_layers(args.model))
     sched = _schedule(args, args.model, args.kmeans_init)
+    dsd = _dsd_schedule(args)
     _check_out(args.out)
     if args.report_dir is not None and args.report_dir.exists() and not args.report_dir.is_dir():
         raise CLIError(f"--report-dir {args.report_dir}: not a directory")
     data = _load_data(args)
     existed = args.out.exists()
-    progress = None if args.quiet else (lambda s: print(s, flush=True))
     result = pipeline.run_model(args.model, data, seed=args.seed, specs=specs, sched=sched,
-                                out=args.out, progress=progress)
+                                out=args.out, progress=_progress(args), dsd=dsd)
     _finish(result, args, args.out.stem, existed)
     return 0
 
@@ -310,13 +389,38 @@ def cmd_npz(args) -> int:
     _check_out(args.out)
     data = _load_data(args) if args.model else None
     existed = args.out.exists()
-    progress = None if args.quiet else (lambda s: print(s, flush=True))
+    progress = _progress(args)
     try:
         result = pipeline.compress_weights(weights, specs, seed=args.seed, kmeans_init=args.kmeans_init,
                                            model=args.model, data=data, sched=sched, out=args.out,
                                            progress=progress, source=args.weights.name)
     except WeightsError as exc:
         raise CLIError(str(exc)) from None
+    _finish(result, args, args.out.stem, existed)
+    return 0
+
+
+def cmd_import(args) -> int:
+    """``import MODEL``: any supported model file -> .dcmp (compressor.importers)."""
+    imp = importers.load_model(args.model_file, args.format)
+    names = imp.layer_names
+    specs = _layer_specs(args, names, {n: imp.kind(n) for n in names}, None)
+    _check_out(args.out)
+    if args.report_dir is not None and args.report_dir.exists() and not args.report_dir.is_dir():
+        raise CLIError(f"--report-dir {args.report_dir}: not a directory")
+    existed = args.out.exists()
+    print(f"read {imp.describe()}")
+    for note in imp.meta.get("folded", []):
+        print(f"folded {note}")
+    result = importers.compress_imported(
+        imp, specs, seed=args.seed, kmeans_init=args.kmeans_init, out=args.out,
+        progress=_progress(args), extra_meta={"pruning_rule": "keep the input's mask"
+                                              if args.keep_mask else "one shot"})
+    if imp.net is None:
+        print("no graph in this format: fully-connected layers run on EIE as a chain (or each "
+              "alone); convolution weights need a graph to run (docs/byom.md)")
+    elif "graph_note" in result.model.meta:
+        print(result.model.meta["graph_note"])
     _finish(result, args, args.out.stem, existed)
     return 0
 
@@ -353,8 +457,8 @@ def cmd_squeezenet(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "npz": cmd_npz, "inspect": cmd_inspect, "decode": cmd_decode,
-            "squeezenet": cmd_squeezenet}
+COMMANDS = {"train": cmd_train, "npz": cmd_npz, "import": cmd_import, "inspect": cmd_inspect,
+            "decode": cmd_decode, "squeezenet": cmd_squeezenet}
 
 
 def main(argv: list[str] | None = None) -> int:

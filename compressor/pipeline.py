@@ -36,6 +36,14 @@ they are loaded into that network and go through the retraining pipeline.
 
 What each layer gets (:class:`~compressor.schedule.LayerSpec`) and the training schedule
 (:class:`~compressor.schedule.Schedule`) are defined in :mod:`compressor.schedule`.
+
+**DSD** (:func:`run_model` with ``dsd=``): dense-sparse-dense training
+(:mod:`compressor.dsd`, ICLR 2017) between stage 1 and stage 2; its schedule and
+accuracies are recorded in the file's metadata (``meta["dsd"]``).
+
+Every stage runs with the BLAS pinned to one thread and float64-accumulated products
+(:mod:`compressor.training.determinism`), so the file does not depend on the BLAS's
+thread count or CPU kernel.
 """
 from __future__ import annotations
 
@@ -49,13 +57,15 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from compressor import fileformat
+from compressor.dsd import dsd_train
 from compressor.errors import RoundTripError, WeightsError
 from compressor.fileio import check_weights, load_npz_weights
 from compressor.model import QuantizedLayer, QuantizedModel
 from compressor.prune import prune_mask, threshold_for_quality
 from compressor.quantize import quantize_layer
-from compressor.schedule import LayerSpec, Schedule, default_layers, default_schedule
+from compressor.schedule import DSDSchedule, LayerSpec, Schedule, default_layers, default_schedule
 from compressor.training import networks
+from compressor.training.determinism import with_pinned_blas
 from compressor.training.nn import CodebookTie, Layer, Network, train
 
 Progress = Callable[[str], None] | None
@@ -235,6 +245,7 @@ def _save(result: Result, net: Network, out: str | pathlib.Path | None) -> None:
     result.file_bytes = out.stat().st_size
 
 
+@with_pinned_blas
 def compress_network(net: Network, data, specs: dict[str, LayerSpec], sched: Schedule, *,
                      seed: int, meta: dict[str, Any], retrain: bool = True,
                      out: str | pathlib.Path | None = None, progress: Progress = None,
@@ -278,10 +289,15 @@ def compress_network(net: Network, data, specs: dict[str, LayerSpec], sched: Sch
     return result
 
 
+@with_pinned_blas
 def run_model(model: str, data, *, seed: int = 0, specs: dict[str, LayerSpec] | None = None,
               sched: Schedule | None = None, out: str | pathlib.Path | None = None,
-              progress: Progress = None) -> Result:
-    """Train ``model`` (lenet300 | lenet5) from scratch and compress it."""
+              progress: Progress = None, dsd: DSDSchedule | None = None) -> Result:
+    """Train ``model`` (lenet300 | lenet5) from scratch and compress it.
+
+    ``dsd``: run dense-sparse-dense training (:func:`compressor.dsd.dsd_train`) after the
+    dense baseline and compress the DSD-trained network; ``accuracy["dense"]`` stays the
+    baseline's, ``accuracy["dsd"]`` is the DSD network's (also in ``meta["dsd"]``)."""
     t0 = time.perf_counter()
     specs = specs if specs is not None else default_layers(model)
     sched = sched if sched is not None else default_schedule(model)
@@ -290,11 +306,17 @@ def run_model(model: str, data, *, seed: int = 0, specs: dict[str, LayerSpec] | 
     sched.validate()
     _say(progress, f"[{model}] seed {seed}: {net.n_params()} parameters, "
                    f"{len(data.y_train)} train / {len(data.y_test)} test images")
+    if dsd is not None:
+        dsd.validate()
     acc = train_dense(net, data, sched, seed, progress)
     meta = {"model": model, "init_seed": int(seed), "data": dict(data.source),
             "stage_seeds": {"dense": _stage_seed(seed, 0)}}
+    if dsd is not None:
+        meta["dsd"] = dsd_train(net, data, dsd, sched, seed, progress).to_dict()
     result = compress_network(net, data, specs, sched, seed=seed, meta=meta, out=out,
                               progress=progress, dense_acc=acc)
+    if dsd is not None:
+        result.accuracy["dsd"] = meta["dsd"]["accuracy"]["dsd"]
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -318,6 +340,7 @@ class _WeightsOnly(Network):
         super().__init__(layers, name="weights")
 
 
+@with_pinned_blas
 def compress_weights(weights: dict[str, np.ndarray], specs: dict[str, LayerSpec], *, seed: int = 0,
                      kmeans_init: str = "linear", model: str | None = None, data=None,
                      sched: Schedule | None = None, out: str | pathlib.Path | None = None,

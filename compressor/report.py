@@ -6,7 +6,10 @@ paper-style rates, and our rate counting every stored byte). A cell with a paper
 reads ``ours (paper: theirs)``; paper values come from :data:`compressor.training.networks.PAPER`
 (Tables 1-3 of the paper) and are labelled as such. Below the table: the actual file
 size, the dense float32 size, their ratio (the paper's Table 1 columns beside them) and
-the test accuracies of the dense, pruned and quantized networks.
+the test accuracies of the dense, pruned and quantized networks; for a DSD run
+(``meta["dsd"]``) the dense-sparse-dense schedule and its accuracies; and the BLAS of the
+machine that wrote the report (:func:`compressor.training.determinism.blas_info`; kept
+out of the file itself, whose bytes must not depend on the machine).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from typing import Any
 from compressor import accounting
 from compressor.fileio import atomic_write
 from compressor.model import QuantizedModel
+from compressor.training.determinism import blas_info, format_blas
 from compressor.training.networks import PAPER
 
 
@@ -90,8 +94,24 @@ def format_summary(s: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def format_dsd(d: dict[str, Any]) -> str:
+    """The DSD section: schedule and the accuracy after each step (``meta["dsd"]``)."""
+    s, a, lr = d["schedule"], d["accuracy"], d.get("lrs", {})
+    lines = ["| step | what | test accuracy |", "|---|---|---|",
+             f"| D | dense baseline | {a['dense']:.2f} % |",
+             f"| S | {s['sparsity']:.0%} of each layer pruned (magnitude), before retraining "
+             f"| {a['pruned']:.2f} % |",
+             f"| S | sparse retraining, {s['sparse_epochs']} epochs at lr {lr.get('sparse', 0):.4g} "
+             f"(decay {s['lr_decay']}/epoch) | {a['sparse']:.2f} % |",
+             f"| D | {d.get('restored', 0)} connections restored at 0, dense retraining, "
+             f"{s['dense_epochs']} epochs at lr {lr.get('redense', 0):.4g} | {a['dsd']:.2f} % |"]
+    return "\n".join(lines) + (f"\n\nDSD changes the accuracy by {a['dsd'] - a['dense']:+.2f} "
+                               "points over the dense baseline; the compressed file is made from "
+                               "the DSD network.\n")
+
+
 def markdown(model: QuantizedModel, rows: list[dict[str, Any]], file_bytes: int | None = None,
-             title: str | None = None) -> str:
+             title: str | None = None, environment: dict[str, Any] | None = None) -> str:
     """The whole report: title, per-layer table, size/accuracy summary, run metadata."""
     name = model.meta.get("model")
     paper = paper_columns(name)
@@ -107,6 +127,12 @@ def markdown(model: QuantizedModel, rows: list[dict[str, Any]], file_bytes: int 
     if name in PAPER:
         parts.append("\nPaper values: Deep Compression (ICLR 2016) Table 1 and "
                      f"{PAPER[name]['table']} (full MNIST, 60k/10k). Ours: the data named below.\n")
+    if isinstance(model.meta.get("dsd"), dict):
+        parts.append("\n## Dense-sparse-dense training (DSD, ICLR 2017)\n")
+        parts.append(format_dsd(model.meta["dsd"]))
+    if environment is not None:
+        parts.append("\n## Machine\n")
+        parts.append(f"BLAS of the machine that wrote this report: {format_blas(environment)}.\n")
     run = {k: v for k, v in model.meta.items() if k not in ("accuracy",)}
     parts.append("\n## Run\n\n```json\n" + json.dumps(run, indent=1, sort_keys=True, default=str) + "\n```\n")
     return "\n".join(parts)
@@ -121,7 +147,7 @@ def write_report(model: QuantizedModel, outdir: str | os.PathLike, stem: str,
     file_bytes = pathlib.Path(file_path).stat().st_size if file_path is not None else None
     md = outdir / f"{stem}.md"
     csv_path = outdir / f"{stem}.csv"
-    text = markdown(model, rows, file_bytes)
+    text = markdown(model, rows, file_bytes, environment=blas_info())
     accounting.write_csv(rows, csv_path)  # atomic (compressor.fileio.atomic_write)
     atomic_write(md, text)
     return md, csv_path

@@ -3,7 +3,9 @@
 Layout conventions follow :mod:`compressor.model`: a fully connected weight is
 ``(out, in)`` and ``y = x @ W.T + b``; a convolution weight is ``(out, in, kh, kw)``
 (stride 1, no padding, as in Caffe's LeNet-5) and images are ``(n, c, h, w)``. Everything
-is float32.
+is float32; every matrix product accumulates in float64 and is rounded to float32
+(:func:`compressor.training.determinism.matmul`) and training runs with the BLAS pinned
+to one thread, so the result does not depend on the BLAS kernel or thread count.
 
 Two Deep Compression rules live here:
 
@@ -26,7 +28,9 @@ from typing import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..progress import stage_bar
 from ..quantize import finetune_centroids
+from .determinism import matmul, pinned_blas
 
 F32 = np.float32
 
@@ -78,13 +82,13 @@ class Dense(Layer):
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         if train:
             self._x = x
-        return x @ self.params["weight"].T + self.params["bias"]
+        return matmul(x, self.params["weight"].T) + self.params["bias"]
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         x = self._x
-        self.grads["weight"][...] = dy.T @ x
+        self.grads["weight"][...] = matmul(dy.T, x)
         self.grads["bias"][...] = dy.sum(axis=0)
-        return dy @ self.params["weight"] if self.need_input_grad else None
+        return matmul(dy, self.params["weight"]) if self.need_input_grad else None
 
 
 class Conv2D(Layer):
@@ -120,7 +124,7 @@ class Conv2D(Layer):
         n, _, h, wd = x.shape
         oh, ow = h - kh + 1, wd - kw + 1
         cols = self.im2col(x, kh, kw)
-        y = cols @ w.reshape(co, -1).T + self.params["bias"]
+        y = matmul(cols, w.reshape(co, -1).T) + self.params["bias"]
         if train:
             self._cols, self._xshape = cols, x.shape
         return np.ascontiguousarray(y.reshape(n, oh, ow, co).transpose(0, 3, 1, 2))
@@ -131,11 +135,11 @@ class Conv2D(Layer):
         n, _, h, wd = self._xshape
         oh, ow = h - kh + 1, wd - kw + 1
         dcol = dy.transpose(0, 2, 3, 1).reshape(-1, co)  # (n*oh*ow, co)
-        self.grads["weight"][...] = (dcol.T @ self._cols).reshape(w.shape)
+        self.grads["weight"][...] = matmul(dcol.T, self._cols).reshape(w.shape)
         self.grads["bias"][...] = dcol.sum(axis=0)
         if not self.need_input_grad:
             return None
-        dpatch = (dcol @ w.reshape(co, -1)).reshape(n, oh, ow, ci, kh, kw)
+        dpatch = matmul(dcol, w.reshape(co, -1)).reshape(n, oh, ow, ci, kh, kw)
         dx = np.zeros((n, ci, h, wd), dpatch.dtype)
         for i in range(kh):  # col2im: scatter-add each kernel offset's contribution
             for j in range(kw):
@@ -213,8 +217,11 @@ class Reshape(Layer):
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean softmax cross-entropy and its gradient w.r.t. the logits."""
-    z = logits - logits.max(axis=1, keepdims=True)
+    """Mean softmax cross-entropy and its gradient w.r.t. the logits (computed in float64:
+    numpy's float32 ``exp`` has CPU-specific SIMD versions; the gradient is rounded to the
+    logits' dtype)."""
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
     ez = np.exp(z)
     s = ez.sum(axis=1, keepdims=True)
     logp = z - np.log(s)
@@ -264,8 +271,9 @@ class Network:
                 break
 
     def predict(self, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-        return np.concatenate([self.forward(x[i:i + batch_size]).argmax(axis=1)
-                               for i in range(0, len(x), batch_size)])
+        with pinned_blas():
+            return np.concatenate([self.forward(x[i:i + batch_size]).argmax(axis=1)
+                                   for i in range(0, len(x), batch_size)])
 
     def accuracy(self, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
         """Top-1 accuracy in percent."""
@@ -398,7 +406,9 @@ def train(net: Network, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float,
 
     The batch order of each epoch is a permutation from ``default_rng(seed)``; the
     learning rate of epoch ``e`` is ``lr * lr_decay**e``. ``progress`` (e.g. ``print``)
-    receives one line per epoch.
+    receives one line per epoch; a :class:`compressor.progress.TrainingProgress` also
+    draws a bar of the stage's mini-batches (count, ETA) on stderr. The BLAS runs on
+    one thread throughout (:func:`compressor.training.determinism.pinned_blas`).
     """
     if epochs < 0 or lr <= 0 or batch_size < 1:
         raise ValueError(f"need epochs >= 0, lr > 0, batch_size >= 1 (got {epochs}, {lr}, {batch_size})")
@@ -406,28 +416,37 @@ def train(net: Network, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float,
     opt = SGD(net, momentum=momentum, weight_decay=weight_decay, masks=masks, ties=ties)
     log = TrainLog()
     x = np.asarray(x, F32)
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        order = rng.permutation(len(x))
-        cur_lr = lr * lr_decay ** epoch
-        total, correct = 0.0, 0
-        for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
-            logits = net.forward(x[idx], train=True)
-            loss, dlogits = softmax_cross_entropy(logits, y[idx])
-            net.backward(dlogits)
-            opt.step(cur_lr)
-            total += loss * len(idx)
-            correct += int((logits.argmax(axis=1) == y[idx]).sum())
-        entry = {"epoch": epoch + 1, "lr": cur_lr, "loss": total / len(x),
-                 "train_acc": 100.0 * correct / len(x), "seconds": time.perf_counter() - t0}
-        if eval_data is not None:
-            entry["test_acc"] = net.accuracy(*eval_data)
-        log.epochs.append(entry)
-        if progress is not None:
-            msg = (f"[{tag}] epoch {epoch + 1}/{epochs} lr {cur_lr:.4g} loss {entry['loss']:.4f} "
-                   f"train {entry['train_acc']:.2f}%")
-            if "test_acc" in entry:
-                msg += f" test {entry['test_acc']:.2f}%"
-            progress(msg + f" ({entry['seconds']:.1f} s)")
+    with pinned_blas(), stage_bar(progress, epochs * -(-len(x) // batch_size), tag) as bar:
+        for epoch in range(epochs):
+            _epoch(net, opt, x, y, rng, log, bar, epoch, epochs=epochs, lr=lr, lr_decay=lr_decay,
+                   batch_size=batch_size, eval_data=eval_data, progress=progress, tag=tag)
     return log
+
+
+def _epoch(net, opt, x, y, rng, log, bar, epoch, *, epochs, lr, lr_decay, batch_size, eval_data,
+           progress, tag) -> None:
+    """One epoch of :func:`train` (mini-batches in a seeded order, then the epoch's line)."""
+    t0 = time.perf_counter()
+    order = rng.permutation(len(x))
+    cur_lr = lr * lr_decay ** epoch
+    total, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        idx = order[i:i + batch_size]
+        logits = net.forward(x[idx], train=True)
+        loss, dlogits = softmax_cross_entropy(logits, y[idx])
+        net.backward(dlogits)
+        opt.step(cur_lr)
+        total += loss * len(idx)
+        correct += int((logits.argmax(axis=1) == y[idx]).sum())
+        bar.update(1)
+    entry = {"epoch": epoch + 1, "lr": cur_lr, "loss": total / len(x),
+             "train_acc": 100.0 * correct / len(x), "seconds": time.perf_counter() - t0}
+    if eval_data is not None:
+        entry["test_acc"] = net.accuracy(*eval_data)
+    log.epochs.append(entry)
+    if progress is not None:
+        msg = (f"[{tag}] epoch {epoch + 1}/{epochs} lr {cur_lr:.4g} loss {entry['loss']:.4f} "
+               f"train {entry['train_acc']:.2f}%")
+        if "test_acc" in entry:
+            msg += f" test {entry['test_acc']:.2f}%"
+        progress(msg + f" ({entry['seconds']:.1f} s)")
