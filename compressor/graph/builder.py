@@ -32,6 +32,17 @@ def _pair(v: int | Sequence[int], what: str, name: str, minimum: int) -> tuple[i
     return (int(vals[0]), int(vals[1]))
 
 
+def _conv_params(name: str, num_output, kernel, stride, pad, group, bias, **extra) -> ConvParams:
+    """Checked geometry of a (transposed) convolution."""
+    if isinstance(num_output, bool) or not isinstance(num_output, int) or num_output < 1:
+        raise GraphError(f"layer {name!r}: num_output must be an integer >= 1, got {num_output!r}")
+    if isinstance(group, bool) or not isinstance(group, int) or group < 1 or num_output % group:
+        raise GraphError(f"layer {name!r}: group {group!r} must be >= 1 and divide num_output "
+                         f"{num_output}")
+    return ConvParams(num_output, _pair(kernel, "kernel", name, 1), _pair(stride, "stride", name, 1),
+                      _pair(pad, "pad", name, 0), group, bool(bias), **extra)
+
+
 class NetBuilder:
     """Accumulates layers of one single-input network; :meth:`build` returns the Net."""
 
@@ -85,14 +96,8 @@ class NetBuilder:
              stride: int | Sequence[int] = 1, pad: int | Sequence[int] = 0, group: int = 1,
              bias: bool = True, top: str | None = None, dilation: int | Sequence[int] = 1) -> str:
         """Convolution (``group == channels``: depthwise; ``dilation`` > 1: dilated)."""
-        if isinstance(num_output, bool) or not isinstance(num_output, int) or num_output < 1:
-            raise GraphError(f"layer {name!r}: num_output must be an integer >= 1, got {num_output!r}")
-        if isinstance(group, bool) or not isinstance(group, int) or group < 1 or num_output % group:
-            raise GraphError(f"layer {name!r}: group {group!r} must be >= 1 and divide num_output "
-                             f"{num_output}")
-        cp = ConvParams(num_output, _pair(kernel, "kernel", name, 1), _pair(stride, "stride", name, 1),
-                        _pair(pad, "pad", name, 0), group, bool(bias),
-                        dilation=_pair(dilation, "dilation", name, 1))
+        cp = _conv_params(name, num_output, kernel, stride, pad, group, bias,
+                          dilation=_pair(dilation, "dilation", name, 1))
         return self.add(Layer(name, "Convolution", [bottom], [top or name], 0, conv=cp,
                               bias_term=bool(bias)))
 
@@ -102,14 +107,8 @@ class NetBuilder:
                top: str | None = None) -> str:
         """Transposed convolution (Caffe ``Deconvolution``, ONNX ``ConvTranspose``); weights
         ``(in, out/group, kh, kw)``."""
-        if isinstance(num_output, bool) or not isinstance(num_output, int) or num_output < 1:
-            raise GraphError(f"layer {name!r}: num_output must be an integer >= 1, got {num_output!r}")
-        if isinstance(group, bool) or not isinstance(group, int) or group < 1 or num_output % group:
-            raise GraphError(f"layer {name!r}: group {group!r} must be >= 1 and divide num_output "
-                             f"{num_output}")
-        cp = ConvParams(num_output, _pair(kernel, "kernel", name, 1), _pair(stride, "stride", name, 1),
-                        _pair(pad, "pad", name, 0), group, bool(bias),
-                        out_pad=_pair(out_pad, "out_pad", name, 0))
+        cp = _conv_params(name, num_output, kernel, stride, pad, group, bias,
+                          out_pad=_pair(out_pad, "out_pad", name, 0))
         return self.add(Layer(name, "Deconvolution", [bottom], [top or name], 0, conv=cp,
                               bias_term=bool(bias)))
 

@@ -340,17 +340,10 @@ def forward(net: Net, weights: WeightSource, x: np.ndarray | None = None,
             continue
         ins = [blobs[b] for b in lay.bottoms]
         t = lay.type
-        if t == "Convolution":
+        if t in ("Convolution", "Deconvolution"):
             w, b = _weights_for(weights, lay)
             res.layer_inputs[lay.name] = ins[0]
-            y = conv2d(ins[0], w, b, lay.conv)  # type: ignore[arg-type]
-            if on_output is not None:
-                y = on_output(lay, y)
-            res.layer_outputs[lay.name] = y
-        elif t == "Deconvolution":
-            w, b = _weights_for(weights, lay)
-            res.layer_inputs[lay.name] = ins[0]
-            y = deconv2d(ins[0], w, b, lay.conv)  # type: ignore[arg-type]
+            y = (conv2d if t == "Convolution" else deconv2d)(ins[0], w, b, lay.conv)  # type: ignore[arg-type]
             if on_output is not None:
                 y = on_output(lay, y)
             res.layer_outputs[lay.name] = y

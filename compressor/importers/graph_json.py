@@ -25,9 +25,8 @@ from typing import Any
 
 from ..errors import CompressorError, ModelImportError
 from ..fileio import load_json, read_regular_file
-from ..graph import net as _netmod
 from ..graph.builder import NetBuilder
-from ..graph.net import ConvParams, Layer, Net, PoolParams
+from ..graph.net import BatchNormParams, ConvParams, Layer, Net, PoolParams
 
 __all__ = ["GRAPH_VERSION", "MAX_GRAPH_LAYERS", "MAX_BLOB_ELEMENTS", "MAX_GRAPH_JSON_BYTES",
            "net_to_json", "net_from_json", "graph_from_text", "read_graph_json", "check_blob_sizes"]
@@ -51,9 +50,7 @@ def check_blob_sizes(net: Net, where: str) -> Net:
             raise ModelImportError(f"{where}: blob {name!r} of shape {tuple(shape)} holds {n} "
                                    f"values, more than the limit of {MAX_BLOB_ELEMENTS} (2**28)")
     return net
-_NESTED = {"conv": ConvParams, "pool": PoolParams}
-if hasattr(_netmod, "BatchNormParams"):            # the graph's BatchNorm layer, when present
-    _NESTED["bn"] = _netmod.BatchNormParams
+_NESTED = {"conv": ConvParams, "pool": PoolParams, "bn": BatchNormParams}
 _SKIP = {"name", "type", "bottoms", "tops", "line", "params", "in_shapes", "out_shapes",
          "weight_shape"}
 _SIMPLE = (bool, int, float, str, type(None))

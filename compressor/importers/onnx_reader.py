@@ -45,12 +45,9 @@ import numpy as np
 from ..errors import CompressorError, GraphError, ModelImportError
 from ..fileio import MAX_ARRAY_ELEMENTS, read_regular_file
 from ..graph.builder import NetBuilder
-from ..graph.net import PoolParams, pool_out_size
+from ..graph.net import pool_out_size
 from .graph_json import check_blob_sizes
 from .model import ImportedModel
-
-#: whether the graph has floor-mode pooling (then ONNX's ceil_mode=0 maps exactly)
-_FLOOR_POOLING = "ceil_mode" in {f.name for f in dataclasses.fields(PoolParams)}
 
 __all__ = ["MAX_ONNX_BYTES", "SUPPORTED_OPS", "read_onnx", "onnx_model_from_bytes"]
 
@@ -388,7 +385,7 @@ class _Reader:
         ins = list(node.input)
         cidx = [k for k, t in enumerate(ins) if t in self.consts]
         if len(cidx) != 1:
-            if len(cidx) == 0 and hasattr(self.b, "eltwise"):
+            if len(cidx) == 0:
                 tops = [self.blob(node, t) for t in ins]
                 self.b.eltwise(self.layer_name(node, i), tops, top=node.output[0])
                 return
@@ -493,7 +490,7 @@ class _Reader:
             lo, hi = a.get("min"), a.get("max")
         if lo == 0.0 and hi is None:
             self.b.relu(self.layer_name(node, i), x, top=node.output[0])
-        elif lo is None or hi is None or not hasattr(self.b, "clip"):
+        elif lo is None or hi is None:
             raise self.err(node, f"Clip(min={lo}, max={hi}): only Clip(0, none) (a ReLU) or a "
                            "Clip with both bounds (ReLU6) is supported")
         else:
@@ -507,8 +504,6 @@ class _Reader:
 
     def op_PRelu(self, node, i, a):
         x = self.blob(node, node.input[0])
-        if not hasattr(self.b, "prelu"):
-            raise self.err(node, "PRelu is not supported by this graph")
         slope = self.const(node, node.input[1], "slope").reshape(-1)
         self.b.prelu(self.layer_name(node, i), x, [float(v) for v in slope], top=node.output[0])
 
@@ -545,8 +540,7 @@ class _Reader:
                     want -= 1
             else:
                 want = (size + 2 * pp - kk) // ss + 1
-            ours = pool_out_size(size, kk, ss, pp, ceil) if _FLOOR_POOLING else \
-                pool_out_size(size, kk, ss, pp)
+            ours = pool_out_size(size, kk, ss, pp, ceil)
             if want != ours:
                 raise self.err(node, f"output size {want} along {'HW'[d]} (ceil_mode={int(ceil)}) "
                                f"differs from Caffe's ceil-mode pooling ({ours}); pad the input "
@@ -558,9 +552,8 @@ class _Reader:
             raise self.err(node, "count_include_pad=0 with padding: this project's average pooling "
                            "(Caffe's) counts the padding in the divisor; export with "
                            "count_include_pad=1 or without padding")
-        kw = {"ceil_mode": ceil} if _FLOOR_POOLING else {}
         self.b.pool(self.layer_name(node, i), x, method, kernel=k, stride=tuple(s), pad=p,
-                    top=node.output[0], **kw)
+                    top=node.output[0], ceil_mode=ceil)
 
     def op_MaxPool(self, node, i, a):
         if a.get("storage_order", 0):
