@@ -176,17 +176,19 @@ def _lenet(r: _Run) -> int:
     args, run = r.args, r.run
     _refuse_window(r, "--lenet", "windows are recorded for one input vector, it runs many images")
     images = 100 if args.images is None else args.images
-    res = lenet_accuracy(args.lenet, images, r.cfg, run.engine, args.mnist_dir,
+    cfg, adopted = _adopt_model_bits(r, {"model": args.lenet}, r.cfg)
+    res = lenet_accuracy(args.lenet, images, cfg, run.engine, args.mnist_dir,
                          verify=run.verify, check_fit=run.check_fit, energy_table=r.table)
-    lines = report.lenet_lines(res, run.engine)
+    lines = report.lenet_lines(res, run.engine) + adopted
     print("\n".join(lines))
     flags = f"--lenet {pathlib.Path(args.lenet).absolute()} --images {images}"
     if args.mnist_dir:
         flags += f" --mnist-dir {pathlib.Path(args.mnist_dir).absolute()}"
-    summary = {"title": "LeNet-300-100 accuracy", **res, "config": r.loaded.resolved(),
+    loaded = dataclasses.replace(r.loaded, arch=cfg)
+    summary = {"title": "LeNet-300-100 accuracy", **res, "config": loaded.resolved(),
                "engine": run.engine, "wall_s": time.perf_counter() - r.t0}
     r.write({"summary.json": report.json_text(summary), "report.md": "# " + "\n".join(lines) + "\n",
-             "config.yaml": _cli_workload_comment(flags) + dump_resolved(r.loaded)})
+             "config.yaml": _cli_workload_comment(flags) + dump_resolved(loaded)})
     return 0
 
 
