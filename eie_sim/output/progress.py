@@ -81,7 +81,10 @@ class Progress:
         text = f"{self.desc}: {self.n:,}"
         if self.total:
             text += f"/{self.total:,} ({100 * self.n / self.total:.0f}%)"
-        text += f", {rate:.1f} {self.unit}/s"
+        if rate >= 1.0 or self.n == lg["n0"]:
+            text += f", {rate:.1f} {self.unit}/s"
+        else:                                  # slow steps (benchmarks): seconds per step
+            text += f", {1.0 / rate:.1f} s/{self.unit}"
         if self.total and rate > 0:
             eta = (self.total - self.n) / rate
             text += f", ETA {int(eta // 60)}:{int(eta % 60):02d}"
