@@ -59,7 +59,7 @@ def main(outdir="results", positions: str | int = "all", seed: int = 0,
     # 2. the 26 convolution layers on EIE, M x V per output position
     _say("\n## SqueezeNet on EIE: every conv layer as M x V per output position")
     t0 = time.perf_counter()
-    run = run_squeezenet(d, None, positions, seed, progress=_say)
+    run = run_squeezenet(d, None, positions, seed)
     wall = time.perf_counter() - t0
     _say("")
     print(markdown_table(run), end="", flush=True)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -68,6 +68,7 @@ from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.errors import LayoutError, WorkloadError
 from eie_sim.hw.layout import check_layer_fits
+from eie_sim.output.progress import Progress
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.results import LayerResult, network_totals
 from eie_sim.sim.stages import prepare
@@ -172,7 +173,7 @@ class NetworkRun:
 
 
 def load_case(name: str, size: tuple[int, int] | None = None, weight_seed: int = DEFAULT_SEED,
-              progress: Callable[[str], None] | None = None) -> NetworkCase:
+              progress: Progress | None = None) -> NetworkCase:
     """Build the named network, its synthetic quantized weights, the synthetic image
     (seed ``SYNTHETIC_SEED``) and the float forward pass of the quantized network."""
     t0 = time.perf_counter()
@@ -188,7 +189,8 @@ def load_case(name: str, size: tuple[int, int] | None = None, weight_seed: int =
     x = synthetic_input(tuple(in_shape), seed=SYNTHETIC_SEED, scale=INPUT_SCALE)
     fwd = forward(net, model, x)
     if progress:
-        progress(f"{name}: built, weights quantized, forward pass done ({time.perf_counter() - t0:.1f} s)")
+        progress.note(f"{name}: built, weights quantized, forward pass done "
+                      f"({time.perf_counter() - t0:.1f} s)")
     rows = accounting.model_table(model)
     return NetworkCase(name, net, model, x, fwd, weight_seed, (int(in_shape[2]), int(in_shape[3])),
                        rows, accounting.format_markdown(rows), accounting.csv_text(rows),
@@ -199,7 +201,7 @@ def run_case(case: NetworkCase, cfg: ArchConfig | None = None, positions: int | 
              seed: int = 0, *, explicit: set[str] | frozenset = frozenset(),
              energy_table: energy_mod.EnergyTable | None = None, check_fit: bool = True,
              layers: list[str] | None = None,
-             progress: Callable[[str], None] | None = None) -> NetworkRun:
+             progress: Progress | None = None) -> NetworkRun:
     """Every parameter layer of ``case`` on EIE (``positions``: a sample per layer or 'all').
 
     A layer that does not fit the SRAMs is refused (:class:`LayoutError`, all refusals
@@ -250,6 +252,8 @@ def run_case(case: NetworkCase, cfg: ArchConfig | None = None, positions: int | 
 
     results = []
     index = {l.name: i for i, l in enumerate(wls)}
+    if progress:
+        progress.start(len(run_layers))
     for lay, prep in zip(run_layers, prepared):
         t1 = time.perf_counter()
         cp, src = mxv[lay.name]
@@ -279,8 +283,9 @@ def run_case(case: NetworkCase, cfg: ArchConfig | None = None, positions: int | 
         res.wall_s = time.perf_counter() - t1
         results.append(res)
         if progress:
-            progress(f"{lay.name}: {res.simulated:,} of {res.positions_total:,} positions, "
-                     f"{res.cycles_per_position:.1f} cycles/position, {res.wall_s:.2f} s")
+            progress.update(1)
+            progress.note(f"{lay.name}: {res.simulated:,} of {res.positions_total:,} positions, "
+                          f"{res.cycles_per_position:.1f} cycles/position, {res.wall_s:.2f} s")
     notes = [
         f"SYNTHETIC: {case.name} built from its paper's layer shapes with seeded random weights "
         f"(seed {case.weight_seed}) pruned to assumed Deep Compression-like densities "

@@ -20,20 +20,21 @@ import math
 import pathlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from compressor.caffe.authors_format import read_authors
+from compressor.caffe.prototxt import load_net
 from compressor.errors import AuthorsFormatError
 from compressor.graph.forward import SYNTHETIC_SEED, forward, layer_workloads, synthetic_input
-from compressor.caffe.prototxt import load_net
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.arch.config_io import ARCH_KEYS, parse_set
 from eie_sim.arch.yaml_doc import read_yaml
 from eie_sim.errors import LayoutError, WorkloadError
 from eie_sim.hw.layout import check_layer_fits
+from eie_sim.output.progress import Progress
 from eie_sim.sim.layer import simulate_conv_layer
 from eie_sim.sim.results import LayerResult, network_totals
 from eie_sim.sim.stages import prepare
@@ -185,7 +186,7 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
                    explicit: set[str] | frozenset = frozenset(),
                    energy_table: energy_mod.EnergyTable | None = None, check_fit: bool = True,
                    layers: list[str] | None = None,
-                   progress: Callable[[str], None] | None = None) -> SqueezeNetRun:
+                   progress: Progress | None = None) -> SqueezeNetRun:
     """Run the authors' compressed SqueezeNet's convolution layers on EIE (one image).
 
     The numpy forward pass (``compressor.graph.forward.forward`` on the seeded
@@ -238,6 +239,8 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
 
     results = []
     all_names = [w.name for w in wls]
+    if progress:
+        progress.start(len(run_wls))
     for w, prep in zip(run_wls, prepared):
         i = all_names.index(w.name)
         t1 = time.perf_counter()
@@ -253,8 +256,9 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
         res.wall_s = time.perf_counter() - t1
         results.append(res)
         if progress:
-            progress(f"{w.name}: {res.simulated:,} of {res.positions_total:,} positions, "
-                     f"{res.cycles_per_position:.1f} cycles/position, {res.wall_s:.1f} s")
+            progress.update(1)
+            progress.note(f"{w.name}: {res.simulated:,} of {res.positions_total:,} positions, "
+                          f"{res.cycles_per_position:.1f} cycles/position, {res.wall_s:.1f} s")
     notes = [
         "Input: compressor.graph.forward.synthetic_input (seed "
         f"{SYNTHETIC_SEED}), a smooth seeded random image, not a natural image: activation "

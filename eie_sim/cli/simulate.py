@@ -6,9 +6,9 @@ import dataclasses
 import pathlib
 import time
 
+from eie_sim.apps.images import parse_images
 from eie_sim.apps.lenet import lenet_accuracy
 from eie_sim.apps.networks import NETWORK_NAMES, operator_handling, run_network
-from eie_sim.apps.images import parse_images
 from eie_sim.apps.squeezenet import explicit_arch_keys, run_squeezenet
 from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
 from eie_sim.arch.config import INT_RANGES
@@ -20,8 +20,8 @@ from eie_sim.output import networks as net_report
 from eie_sim.output import report, traces
 from eie_sim.output import squeezenet as sq_report
 from eie_sim.output import squeezenet_chain as chain_report
-from eie_sim.output.progress import Progress
 from eie_sim.output.html import with_report_html
+from eie_sim.output.progress import Progress
 from eie_sim.sim.graph import run_graph_workload
 from eie_sim.sim.network import run_workload
 from eie_sim.workloads.files import absolute_block, from_block, model_code_bits, network_block
@@ -201,11 +201,11 @@ def _squeezenet(r: _Run) -> int:
     _refuse_window(r, "--squeezenet", "windows are recorded for one input vector, a "
                    "convolution runs one per output position")
     positions = args.positions or "all"
-    sq = run_squeezenet(args.squeezenet or None, r.cfg, positions, run.seed,
-                        explicit=explicit_arch_keys(args.config, args.sets),
-                        energy_table=r.table, check_fit=run.check_fit,
-                        layers=args.layers.split(",") if args.layers else None,
-                        progress=None if args.quiet else lambda s: print(s, flush=True))
+    with Progress(None, desc="SqueezeNet", unit="layer", quiet=args.quiet) as bar:
+        sq = run_squeezenet(args.squeezenet or None, r.cfg, positions, run.seed,
+                            explicit=explicit_arch_keys(args.config, args.sets),
+                            energy_table=r.table, check_fit=run.check_fit,
+                            layers=args.layers.split(",") if args.layers else None, progress=bar)
     print(sq_report.markdown_table(sq), end="")
     for line in sq_report.config_lines(sq) + [sq_report.totals_line(sq)] + sq.notes:
         r.say(line)
@@ -268,10 +268,10 @@ def _network(r: _Run) -> int:
     if args.layers:
         block["layers"] = args.layers
     nb = network_block(block, "--network" if args.network is not None else "workload")
-    nr = run_network(nb["network"], r.cfg, nb["positions"], run.seed, nb["input_size"],
-                     explicit=explicit_arch_keys(args.config, args.sets), energy_table=r.table,
-                     check_fit=run.check_fit, layers=nb["layers"],
-                     progress=None if args.quiet else lambda s: print(s, flush=True))
+    with Progress(None, desc=nb["network"], unit="layer", quiet=args.quiet) as bar:
+        nr = run_network(nb["network"], r.cfg, nb["positions"], run.seed, nb["input_size"],
+                         explicit=explicit_arch_keys(args.config, args.sets), energy_table=r.table,
+                         check_fit=run.check_fit, layers=nb["layers"], progress=bar)
     print(net_report.markdown_table(nr), end="")
     for line in net_report.summary_lines(nr) + nr.notes:
         r.say(line)

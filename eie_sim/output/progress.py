@@ -57,6 +57,14 @@ class Progress:
             now = time.monotonic()
             self._log = {"file": out, "t0": now, "last": now, "n0": initial}
 
+    def start(self, total: int | None) -> None:
+        """Set (or change) the number of steps once it is known (a network's layer count
+        after it is built)."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
     @property
     def shown(self) -> bool:
         """Whether a bar is drawn (on a terminal)."""
