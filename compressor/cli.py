@@ -9,9 +9,12 @@ Subcommands:
   ``X.bias``); prune + quantize only, or retrain when ``--model`` names one of ours.
 * ``import``: compress a model file of any supported format (ONNX, safetensors, the
   ``.npz`` convention, a ``.dcmp``; :mod:`compressor.importers`, docs/byom.md), storing its
-  graph; ``--keep-mask`` keeps the input's zeros as the pruning mask (also for ``npz``).
+  graph; ``--keep-mask`` keeps the input's zeros as the pruning mask (also for ``npz``); a
+  ``.dcmp``'s layers keep their codes and codebook unless fewer bits or a pruning rule
+  is asked for them.
 * ``inspect``: print a compressed file's per-layer table (Deep Compression Table 2 columns).
-* ``decode``: compressed file -> dense ``.npz`` (``X`` and ``X.bias``, float32).
+* ``decode``: compressed file -> dense ``.npz`` (``X`` and ``X.bias``, float32; the graph,
+  when the file has one, as JSON text under ``__graph__``).
 * ``squeezenet``: decode the authors' compressed SqueezeNet, re-encode it in our format,
   check the round trip, write a Table 4-style report
   (:func:`compressor.caffe.squeezenet.convert`).
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import json
 import os
 import pathlib
 import sys
@@ -36,9 +40,9 @@ import numpy as np
 
 from compressor import accounting, fileformat, importers, pipeline, report
 from compressor.caffe import squeezenet
+from compressor.errors import CLIError, IDXError, ModelImportError, RoundTripError, WeightsError
+from compressor.fileio import NPZ_GRAPH_KEY, atomic_write, load_npz_weights
 from compressor.graph.forward import SYNTHETIC_SEED
-from compressor.errors import CLIError, IDXError, RoundTripError, WeightsError
-from compressor.fileio import atomic_write, load_npz_weights
 from compressor.model import to_dense
 from compressor.progress import TrainingProgress
 from compressor.schedule import DSDSchedule, LayerSpec, default_layers, default_schedule
@@ -234,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=SEED, default=SYNTHETIC_SEED,
                    help=f"seed of the synthetic input for the forward check (default {SYNTHETIC_SEED})")
 
-    d = sub.add_parser("decode", help="compressed file -> dense .npz (X, X.bias)")
+    d = sub.add_parser("decode", help="compressed file -> dense .npz (X, X.bias; its graph "
+                       "under __graph__)")
     d.add_argument("file", type=pathlib.Path)
     d.add_argument("--out", type=pathlib.Path, required=True, help=".npz to write")
     return p
@@ -412,10 +417,17 @@ def cmd_import(args) -> int:
     print(f"read {imp.describe()}")
     for note in imp.meta.get("folded", []):
         print(f"folded {note}")
+    keep: dict = {}
+    if imp.format == "dcmp":    # compressed already: keep codes + codebook where bits allow
+        explicit = set(_per_layer(args.density, "density", float, names)) | \
+            set(_per_layer(args.quality, "quality", float, names))
+        keep, lines = importers.kept_layers(fileformat.load(args.model_file), specs, explicit)
+        for line in lines:
+            print(line)
     result = importers.compress_imported(
         imp, specs, seed=args.seed, kmeans_init=args.kmeans_init, out=args.out,
-        progress=_progress(args), extra_meta={"pruning_rule": "keep the input's mask"
-                                              if args.keep_mask else "one shot"})
+        progress=_progress(args), keep=keep,
+        extra_meta={"pruning_rule": "keep the input's mask" if args.keep_mask else "one shot"})
     if imp.net is None:
         print("no graph in this format: fully-connected layers run on EIE as a chain (or each "
               "alone); convolution weights need a graph to run (docs/byom.md)")
@@ -437,14 +449,25 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_decode(args) -> int:
+    """``decode FILE --out X.npz``: the dense weights (``X``, ``X.bias``) and, when the file
+    has a graph (``meta.graph`` or a LeNet it names: :func:`compressor.importers.graph_of`),
+    that graph as JSON text under the reserved key ``__graph__`` (docs/byom.md)."""
     model = fileformat.load(args.file)
     _check_out(args.out)
-    arrays = to_dense(model)
+    arrays: dict[str, Any] = to_dense(model)
+    values = sum(a.size for a in arrays.values())
+    net = importers.graph_of(model, str(args.file))
+    graph_note = "no graph"
+    if net is not None:
+        try:
+            arrays[NPZ_GRAPH_KEY] = np.array(json.dumps(importers.net_to_json(net)))
+            graph_note = f"graph {net.name!r} under {NPZ_GRAPH_KEY!r}"
+        except ModelImportError as exc:
+            graph_note = f"graph not stored: {exc}"
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write(args.out, buf.getvalue())
-    print(f"wrote {args.out}: {len(model.layers)} layers, "
-          f"{sum(a.size for a in arrays.values())} float32 values")
+    print(f"wrote {args.out}: {len(model.layers)} layers, {values} float32 values; {graph_note}")
     return 0
 
 

@@ -17,7 +17,10 @@
 * :func:`load_npz_weights` / :func:`check_weights`: a user's weights, the project's
   ``.npz`` convention: a layer ``X`` is the array ``X`` (or ``X.weight``), fully
   connected 2-D ``(out, in)`` or convolution 4-D ``(out, in, kh, kw)``; its optional bias
-  is ``X.bias`` (1-D, ``out`` values). Layers keep the order of the archive.
+  is ``X.bias`` (1-D, ``out`` values). Layers keep the order of the archive. One member
+  name is reserved: :data:`NPZ_GRAPH_KEY` (``__graph__``), the network graph as JSON text
+  (a 0-d unicode array of at most :data:`MAX_NPZ_GRAPH_CHARS` characters, what
+  ``eie-compress decode`` writes; :func:`load_npz_with_graph`), never a layer.
 
 Every limit is documented in ``docs/format.md`` ("Limits of the readers").
 """
@@ -41,7 +44,8 @@ import numpy as np
 from .errors import WeightsError
 
 __all__ = ["atomic_write", "read_regular_file", "read_npz", "read_npy", "load_json",
-           "load_npz_weights", "check_weights", "MAX_ARRAY_BYTES", "MAX_ARRAY_ELEMENTS",
+           "load_npz_weights", "load_npz_with_graph", "check_weights", "NPZ_GRAPH_KEY",
+           "MAX_NPZ_GRAPH_CHARS", "MAX_ARRAY_BYTES", "MAX_ARRAY_ELEMENTS",
            "MAX_NPZ_BYTES", "MAX_NPZ_MEMBERS", "MAX_NPZ_FILE_BYTES", "MAX_JSON_DEPTH"]
 
 #: largest array (bytes, uncompressed) read from an .npz or .npy
@@ -56,6 +60,12 @@ MAX_NPZ_MEMBERS = 4096
 MAX_NPZ_FILE_BYTES = 1 << 31
 #: deepest nesting of JSON metadata (arrays and objects)
 MAX_JSON_DEPTH = 32
+#: the reserved ``.npz`` member holding a network graph (JSON text of
+#: :func:`compressor.importers.graph_json.net_to_json`) as a 0-d unicode array
+NPZ_GRAPH_KEY = "__graph__"
+#: the longest graph text (characters) of :data:`NPZ_GRAPH_KEY`: the limit of a graph JSON
+#: file (:data:`compressor.importers.graph_json.MAX_GRAPH_JSON_BYTES`)
+MAX_NPZ_GRAPH_CHARS = 64 << 20
 #: .npy header: the longest header numpy itself writes or reads by default
 _MAX_NPY_HEADER = 10000
 
@@ -157,9 +167,12 @@ def json_depth(obj: Any) -> int:
     return depth
 
 
-def _npy_header(f, source: str, error) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+def _npy_header(f, source: str, error, graph: bool = False
+                ) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     """Parse a .npy header from a file object: (shape, fortran_order, dtype, header bytes).
-    Only plain numeric/bool dtypes are accepted (no objects, no structured records)."""
+    Only plain numeric/bool dtypes are accepted (no objects, no structured records); with
+    ``graph`` (the member :data:`NPZ_GRAPH_KEY`) only a 0-d unicode string of at most
+    :data:`MAX_NPZ_GRAPH_CHARS` characters."""
     magic = f.read(8)
     if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
         raise error(f"{source}: not a .npy array (magic bytes {magic[:6]!r})")
@@ -198,14 +211,22 @@ def _npy_header(f, source: str, error) -> tuple[tuple[int, ...], bool, np.dtype,
         dtype = np.dtype(descr)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise error(f"{source}: invalid .npy header ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+    if graph:
+        if dtype.kind != "U" or shape != () or not 0 < dtype.itemsize // 4 <= MAX_NPZ_GRAPH_CHARS:
+            raise error(f"{source}: the reserved member {NPZ_GRAPH_KEY!r} holds the network "
+                        f"graph as JSON text, a 0-d unicode array of at most "
+                        f"{MAX_NPZ_GRAPH_CHARS} characters; got dtype {dtype} shape {shape}")
+        return tuple(shape), fortran, dtype, start + hlen
     if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
         raise error(f"{source}: dtype {dtype} is not a plain number type (bool, integer, float)")
     return tuple(shape), fortran, dtype, start + hlen
 
 
-def _npy_from(f, size: int, source: str, error, budget: list[int]) -> np.ndarray:
-    """Read one .npy from ``f`` (whose total size is ``size`` bytes) within the limits."""
-    shape, fortran, dtype, head = _npy_header(f, source, error)
+def _npy_from(f, size: int, source: str, error, budget: list[int], graph: bool = False
+              ) -> np.ndarray:
+    """Read one .npy from ``f`` (whose total size is ``size`` bytes) within the limits
+    (``graph``: the graph member, :func:`_npy_header`)."""
+    shape, fortran, dtype, head = _npy_header(f, source, error, graph)
     n = math.prod(shape)
     if n > MAX_ARRAY_ELEMENTS:
         raise error(f"{source}: shape {shape} has {n} elements, more than the limit of "
@@ -244,7 +265,9 @@ def read_npz(path: str | os.PathLike, error: type[Exception] = ValueError) -> di
     or structured array, a declared size that disagrees with the member or exceeds the
     limits (:data:`MAX_ARRAY_ELEMENTS`, :data:`MAX_ARRAY_BYTES`, :data:`MAX_NPZ_BYTES`,
     :data:`MAX_NPZ_MEMBERS`), checked before the data is decompressed; damaged
-    compressed data or a CRC mismatch. Big-endian arrays come back in native order.
+    compressed data or a CRC mismatch. Big-endian arrays come back in native order. The
+    member :data:`NPZ_GRAPH_KEY` may only be a 0-d unicode array of at most
+    :data:`MAX_NPZ_GRAPH_CHARS` characters (it comes back as such).
     A missing file raises ``FileNotFoundError``.
     """
     path = pathlib.Path(path)
@@ -275,7 +298,8 @@ def read_npz(path: str | os.PathLike, error: type[Exception] = ValueError) -> di
                     raise error(f"{member}: {info.file_size} bytes uncompressed, more than the "
                                 f"{MAX_ARRAY_BYTES}-byte limit of one array")
                 with z.open(info) as f:
-                    out[key] = _npy_from(f, info.file_size, member, error, budget)
+                    out[key] = _npy_from(f, info.file_size, member, error, budget,
+                                         graph=key == NPZ_GRAPH_KEY)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError,
             ValueError, RuntimeError, OverflowError, KeyError, IndexError, UnicodeDecodeError,
             zlib.error) as exc:
@@ -323,9 +347,17 @@ def load_npz_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read an ``.npz`` of named layers into ``{"X": weight, "X.bias": bias}`` (archive order).
 
     Convention: weight ``X`` or ``X.weight``, 2-D ``(out, in)`` or 4-D ``(out, in, kh, kw)``;
-    bias ``X.bias`` 1-D of length ``out``. Anything else raises
-    :class:`~compressor.errors.WeightsError` naming the file.
+    bias ``X.bias`` 1-D of length ``out``; the reserved member :data:`NPZ_GRAPH_KEY` (a
+    graph, :func:`load_npz_with_graph`) is read within its limits and left out. Anything
+    else raises :class:`~compressor.errors.WeightsError` naming the file.
     """
+    return load_npz_with_graph(path)[0]
+
+
+def load_npz_with_graph(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], str | None]:
+    """:func:`load_npz_weights`'s weights and the graph JSON text of the member
+    :data:`NPZ_GRAPH_KEY` (None without one); the text is not parsed here
+    (:func:`compressor.importers.graph_json.graph_from_text` does, with its checks)."""
     path = pathlib.Path(path)
     if not path.exists():
         raise WeightsError(f"{path}: no such file")
@@ -333,18 +365,22 @@ def load_npz_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
         arrays = read_npz(path, WeightsError)
     except OSError as exc:
         raise WeightsError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return check_weights(arrays, source=str(path))
+    graph = arrays.pop(NPZ_GRAPH_KEY, None)
+    return check_weights(arrays, source=str(path)), (None if graph is None else str(graph[()]))
 
 
 def check_weights(arrays: Mapping[str, np.ndarray], source: str = "weights") -> dict[str, np.ndarray]:
     """Validate named arrays under the ``.npz`` convention; returns float32 copies as
     ``{"X": weight, "X.bias": bias}`` (``X.weight`` renamed ``X``), in the given order.
 
-    Every problem raises :class:`~compressor.errors.WeightsError` whose message starts
-    with ``source`` (the file name for :func:`load_npz_weights`)."""
+    The reserved key :data:`NPZ_GRAPH_KEY` (a graph, not a layer) is skipped. Every
+    problem raises :class:`~compressor.errors.WeightsError` whose message starts with
+    ``source`` (the file name for :func:`load_npz_weights`)."""
     out: dict[str, np.ndarray] = {}
     biases = {}
     for key, a in arrays.items():
+        if key == NPZ_GRAPH_KEY:
+            continue
         a = np.asarray(a)
         if key.endswith(".bias"):
             biases[key[:-5]] = a

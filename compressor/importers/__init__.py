@@ -8,7 +8,8 @@ weights ``name -> (weight, bias)``):
 * ``.safetensors``: :func:`~compressor.importers.safetensors_reader.read_safetensors`
   (graph only when its metadata carries one);
 * ``.npz``: the project's convention (``X`` / ``X.weight``, ``X.bias``;
-  :func:`compressor.fileio.load_npz_weights`), no graph;
+  :func:`compressor.fileio.load_npz_weights`), with the graph of its reserved member
+  ``__graph__`` when it has one (graph JSON text, what ``eie-compress decode`` writes);
 * ``.dcmp``: a compressed file of ours, decoded (``codebook[codes]``), with the graph
   it stores (``meta.graph``) or the graph of the network it names (:mod:`.known`);
 * ``.prototxt`` + the authors' ``.net`` (:func:`read_caffe`): the graph and the decoded
@@ -16,7 +17,8 @@ weights ``name -> (weight, bias)``):
 
 :func:`graph_of` finds the graph of a :class:`~compressor.model.QuantizedModel`;
 :func:`compress_imported` compresses an imported model into a ``.dcmp`` that stores its
-graph. docs/byom.md walks through each format.
+graph (keeping the codes and codebooks of a ``.dcmp``'s layers that :func:`kept_layers`
+picks). docs/byom.md walks through each format.
 """
 from __future__ import annotations
 
@@ -26,11 +28,11 @@ from ..caffe.authors_format import read_authors
 from ..caffe.prototxt import load_net
 from ..errors import CompressorError, FormatError, ModelImportError, WeightsError
 from ..fileformat import load as load_dcmp
-from ..fileio import load_npz_weights
+from ..fileio import NPZ_GRAPH_KEY, load_npz_with_graph
 from ..graph.net import Net
 from ..model import QuantizedModel
-from .compress import compress_imported
-from .graph_json import net_from_json, net_to_json
+from .compress import compress_imported, kept_layers
+from .graph_json import graph_from_text, net_from_json, net_to_json
 from .known import known_graph
 from .model import ImportedModel
 from .onnx_reader import read_onnx
@@ -39,17 +41,22 @@ from .safetensors_reader import read_safetensors
 
 __all__ = ["ImportedModel", "FORMATS", "load_model", "read_onnx", "read_safetensors", "read_npz_model",
            "read_dcmp", "read_caffe", "graph_of", "net_to_json", "net_from_json",
-           "compress_imported", "from_quantized", "as_quantized", "exact_codebook"]
+           "compress_imported", "kept_layers", "from_quantized", "as_quantized", "exact_codebook"]
 
 #: suffix -> format name
 FORMATS = {".onnx": "onnx", ".safetensors": "safetensors", ".npz": "npz", ".dcmp": "dcmp"}
 
 
 def read_npz_model(path: str | pathlib.Path) -> ImportedModel:
-    """An ``.npz`` in the project's convention (no graph)."""
-    arrays = load_npz_weights(path)
+    """An ``.npz`` in the project's convention, with the graph of its member
+    :data:`~compressor.fileio.NPZ_GRAPH_KEY` when it has one (read by
+    :func:`~compressor.importers.graph_json.graph_from_text`: bounded, every field checked;
+    its layers must be the archive's)."""
+    arrays, text = load_npz_with_graph(path)
     weights = {k: (v, arrays.get(k + ".bias")) for k, v in arrays.items() if not k.endswith(".bias")}
-    return ImportedModel(None, weights, str(path), "npz", {"order": "archive order"})
+    net = None if text is None else graph_from_text(text, f"{path}: {NPZ_GRAPH_KEY}")
+    return ImportedModel(net, weights, str(path), "npz",
+                         {"order": "archive order" if net is None else "graph order"})
 
 
 def graph_of(model: QuantizedModel, source: str = "model") -> Net | None:

@@ -133,10 +133,13 @@ def run_squeezenet_chain(images: list[str], data_dir: str | pathlib.Path | None 
                          check_fit: bool = True,
                          on_layer: Callable[[LayerResult], None] | None = None,
                          on_image: Callable[[ImageResult], None] | None = None,
+                         on_start: Callable[[int], None] | None = None,
                          ) -> SqueezeNetChainRun:
     """Run ``images`` (names of :data:`eie_sim.apps.images.IMAGES`) through the chained
     SqueezeNet (module docstring). ``spec``: the ``fixed_point:`` block (default: per-layer
-    rule, synthetic calibration). ``on_layer`` / ``on_image``: progress callbacks."""
+    rule, synthetic calibration). ``on_layer`` / ``on_image``: progress callbacks;
+    ``on_start(n)``: called once the network is loaded, ``n`` its parameter layers (the
+    ``on_layer`` calls of one image; 26 conv layers for SqueezeNet v1.0)."""
     t0 = time.perf_counter()
     spec = spec or FixedPointSpec()
     bad = [n for n in images if n not in IMAGES]
@@ -148,6 +151,8 @@ def run_squeezenet_chain(images: list[str], data_dir: str | pathlib.Path | None 
     syn = synthetic_input(tuple(in_shape), seed=SYNTHETIC_SEED)
     fwd_syn = forward(net, model, syn)
     wls = layer_workloads(net, model, syn, result=fwd_syn)
+    if on_start:
+        on_start(len(wls))
     # the network-wide choices of the per-layer-less run (weight_bits 8; one format)
     cfg, overrides = choose_config(cfg or PAPER_CONFIG, wls,
                                    {w.name: fwd_syn.layer_outputs[w.name] for w in wls}, explicit)

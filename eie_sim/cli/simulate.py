@@ -229,12 +229,14 @@ def _squeezenet_chain(r: _Run) -> int:
                             "positions); drop --engine simpy / --verify")
     _refuse_window(r, "--squeezenet --image", "windows are recorded for one input vector")
     images = parse_images(args.image)
-    bar = Progress(26 * len(images), desc="SqueezeNet chained", unit="layer", quiet=args.quiet)
+    # the total is known once the app has loaded the network (its layer count x images)
+    bar = Progress(None, desc="SqueezeNet chained", unit="layer", quiet=args.quiet)
     with bar:
         sq = run_squeezenet_chain(
             images, args.squeezenet or None, r.cfg, r.loaded.fixed_point,
             explicit=explicit_arch_keys(args.config, args.sets), energy_table=r.table,
             check_fit=run.check_fit, on_layer=lambda _res: bar.update(1),
+            on_start=lambda n: bar.start(n * len(images)),
             on_image=lambda im: bar.note(
                 f"{im.name}: float top-5 {im.float_top5}, EIE top-5 {im.eie_top5}"))
     print(chain_report.images_table(sq), end="")

@@ -119,10 +119,29 @@ def test_decode_then_simulate_round_trip(tmp_path, capsys):
                           "--keep-mask", "--quiet"]) == 0
 
 
+def test_decode_then_simulate_round_trip_runs_the_convolutions(tmp_path, capsys):
+    """decode writes the .dcmp's graph under __graph__, so the dense .npz of a CNN runs its
+    convolutions through the graph, with the very cycles of the .dcmp."""
+    src = save_onnx(onnx_cnn(), tmp_path / "cnn.onnx")
+    _compress(src, "--out", tmp_path / "cnn.dcmp")
+    capsys.readouterr()
+    assert compress_main(["decode", str(tmp_path / "cnn.dcmp"), "--out", str(tmp_path / "d.npz")]) == 0
+    assert "graph 'cnn' under '__graph__'" in capsys.readouterr().out
+    with np.load(tmp_path / "d.npz") as z:           # numpy reads it without pickles
+        assert json.loads(str(z["__graph__"]))["name"] == "cnn"
+    rows_m = _table(capsys, "--model", tmp_path / "cnn.dcmp")
+    rows_n = _table(capsys, "--model", tmp_path / "d.npz")
+    assert [r["layer"] for r in rows_n] == ["conv1", "conv2", "fc"]
+    assert [r["cycles"] for r in rows_m] == [r["cycles"] for r in rows_n]
+    assert [r["layer"] for r in _table(capsys, "--npz", tmp_path / "d.npz")] == ["conv1", "conv2", "fc"]
+
+
 def test_conv_model_without_graph_is_refused_not_skipped(tmp_path, capsys):
     src = save_onnx(onnx_cnn(), tmp_path / "cnn.onnx")
     _compress(src, "--out", tmp_path / "cnn.dcmp")
-    assert compress_main(["decode", str(tmp_path / "cnn.dcmp"), "--out", str(tmp_path / "d.npz")]) == 0
+    assert compress_main(["decode", str(tmp_path / "cnn.dcmp"), "--out", str(tmp_path / "g.npz")]) == 0
+    with np.load(tmp_path / "g.npz") as z:           # the same weights without their graph
+        np.savez(tmp_path / "d.npz", **{k: z[k] for k in z.files if k != "__graph__"})
     capsys.readouterr()
     assert simulate_main(["--npz", str(tmp_path / "d.npz"), "--quiet"]) == 2
     err = capsys.readouterr().err

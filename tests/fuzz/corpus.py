@@ -12,7 +12,8 @@ applied (``name:detail``) and two flags the outcome table needs:
   file is accepted; version 2 refuses every such move.
 
 Formats: ``dcmp`` (version 2), ``dcmp-v1``, ``net`` (the authors' format), ``npz`` (layer
-archives for ``eie-simulate --npz``, weight archives for ``eie-compress npz``, ``.npy``
+archives for ``eie-simulate --npz``, weight archives for ``eie-compress npz``, a weight
+archive with its graph under ``__graph__`` for the importers' npz reader, ``.npy``
 inputs), ``yaml`` (configurations and energy tables) and, when the optional onnx and
 safetensors packages are installed, the model importers' ``onnx``, ``safetensors`` and
 ``graph-json`` (:mod:`tests.fuzz.importer_cases`).
@@ -200,6 +201,16 @@ def _npz(arrays: dict, compressed=False, names=None, method=None) -> bytes:
     return buf.getvalue()
 
 
+#: the graph of the "weights-graph" seed (what eie-compress decode writes under __graph__)
+_MLP_GRAPH = json.dumps({
+    "version": 1, "name": "mlp", "input": {"name": "data", "shape": [1, 6]},
+    "layers": [{"name": "fc1", "type": "InnerProduct", "bottoms": ["data"], "tops": ["fc1"],
+                "num_output": 4},
+               {"name": "relu1", "type": "ReLU", "bottoms": ["fc1"], "tops": ["fc1"]},
+               {"name": "fc2", "type": "InnerProduct", "bottoms": ["fc1"], "tops": ["fc2"],
+                "num_output": 3, "bias_term": False}]})
+
+
 def _npz_seeds() -> list[Seed]:
     rng = np.random.default_rng(5)
     codes = (rng.integers(1, 16, size=(8, 6)) * (rng.random((8, 6)) < 0.5)).astype(np.uint8)
@@ -211,11 +222,16 @@ def _npz_seeds() -> list[Seed]:
                "conv1.weight": rng.normal(size=(2, 1, 3, 3)).astype(np.float32)}
     x = io.BytesIO()
     np.save(x, rng.random(6))
+    graphed = {"fc1": rng.normal(size=(4, 6)).astype(np.float32),
+               "fc1.bias": rng.normal(size=4).astype(np.float32),
+               "fc2": rng.normal(size=(3, 4)).astype(np.float32), "__graph__": np.array(_MLP_GRAPH)}
     return [Seed("layer", _npz(layer), ".npz", "npz-layer", {"arrays": layer}),
             Seed("layer-deflated", _npz(layer, compressed=True), ".npz", "npz-layer", {"arrays": layer}),
             Seed("dense", _npz({"weights": w, "x": layer["x"][:5]}), ".npz", "npz-layer",
                  {"arrays": {"weights": w, "x": layer["x"][:5]}}),
             Seed("weights", _npz(weights, compressed=True), ".npz", "npz-weights", {"arrays": weights}),
+            Seed("weights-graph", _npz(graphed, compressed=True), ".npz", "npz-model",
+                 {"arrays": graphed}),
             Seed("input", x.getvalue(), ".npy", "npy", {"arrays": {"x": layer["x"]}})]
 
 
@@ -487,8 +503,28 @@ def npz_mutate(r, seed: Seed, others):
     a = np.asarray(arrays[key])
     op = r.choice(("big-endian", "dtype", "nan", "values", "shape", "member", "header", "method",
                    "object", "fortran"))
+    if a.dtype.kind == "U" and op in ("dtype", "nan", "values"):
+        op = "text"                        # the graph member: edit its JSON text instead
     names, method, raw = None, None, None
-    if op == "big-endian":
+    if op == "text":
+        t = str(a[()])
+        sub = r.choice(("digit", "truncate", "nest", "name", "bytes", "numbers"))
+        if sub == "digit" and any(c.isdigit() for c in t):
+            i = r.choice([k for k, c in enumerate(t) if c.isdigit()])
+            t = t[:i] + r.choice(("0", "9", "-1", "1e9", "99999999", "NaN", '"1"')) + t[i + 1:]
+        elif sub == "truncate":
+            t = t[:r.randrange(len(t) + 1)]
+        elif sub == "nest":
+            t = t.replace('"layers": [', '"layers": [' + "[" * 40 + "]" * 40 + ", ", 1)
+        elif sub == "name":
+            t = t.replace('"fc2"', r.choice(('"fc9"', '"fc1"', '""', '"data"')))
+        elif sub == "numbers":
+            t = t.replace('"num_output": 4', r.choice(('"num_output": 16777217', '"num_output": 0',
+                                                       '"num_output": true', '"num_output": 4.5')))
+        a = np.frombuffer(t.encode(), np.uint8) if sub == "bytes" else np.array(t)
+        arrays[key] = a
+        op += f"-{sub}"
+    elif op == "big-endian":
         arrays[key] = a.astype(a.dtype.newbyteorder(">"))
     elif op == "dtype":
         dt = r.choice(("f2", "f8", "i8", "u2", "bool", "c8", "U3", "S2", "i1"))

@@ -4,8 +4,9 @@ compared with the unmutated seed's (the "accepted identical" outcome).
 Every target reads a file (the path the harness wrote the case to), exactly as the tools
 do: ``compressor.fileformat.load`` and ``eie_sim.workloads.files.from_model`` for
 ``.dcmp``; ``compressor.caffe.authors_format.read_authors`` for ``.net``;
-``eie_sim.workloads.files.from_npz`` / ``load_input`` and
-``compressor.fileio.load_npz_weights`` for ``.npz``/``.npy``; ``load_config`` and
+``eie_sim.workloads.files.from_npz`` / ``load_input``,
+``compressor.fileio.load_npz_weights`` and ``compressor.importers.read_npz_model`` (a
+weight archive with its ``__graph__``) for ``.npz``/``.npy``; ``load_config`` and
 ``EnergyTable.load`` for YAML; ``compressor.importers.read_onnx``, ``read_safetensors``
 and ``graph_json.read_graph_json`` for the model importers' formats (whose clean refusal
 must also name the file). A clean refusal is the project's own error type with a
@@ -19,7 +20,7 @@ from compressor import fileformat as ff
 from compressor.caffe.authors_format import read_authors
 from compressor.errors import CompressorError, ModelImportError, WeightsError
 from compressor.fileio import load_npz_weights
-from compressor.importers import read_onnx, read_safetensors
+from compressor.importers import read_npz_model, read_onnx, read_safetensors
 from compressor.importers.graph_json import read_graph_json
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import load_config
@@ -33,6 +34,7 @@ CLEAN = {
     "net": (CompressorError,),
     "npz-layer": (WorkloadError,),
     "npz-weights": (CompressorError,),
+    "npz-model": (CompressorError,),
     "npy": (WorkloadError,),
     "config": (ConfigError,),
     "energy": (ConfigError,),
@@ -71,6 +73,7 @@ def _imported_key(imp):
 
 
 IMPORTERS = {"onnx": lambda p: _imported_key(read_onnx(p)),
+             "npz-model": lambda p: _imported_key(read_npz_model(p)),
              "safetensors": lambda p: _imported_key(read_safetensors(p)),
              "graph-json": lambda p: _net_key(read_graph_json(p))}
 
