@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import pathlib
 import shutil
@@ -44,15 +45,22 @@ from eie_sim.apps.sweep_points import (
     workload_key,
 )
 from eie_sim.apps.sweep_search import covers, objective_values, pareto_front, run_search
-from eie_sim.arch.config_io import FLOAT_RANGES, LoadedConfig, dump_resolved, iter_points
+from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.config_io import (
+    FLOAT_RANGES,
+    LoadedConfig,
+    RunOptions,
+    dump_resolved,
+    iter_points,
+)
 from eie_sim.arch.energy import EnergyTable
 from eie_sim.arch.sweep_spec import FRACTION_KEYS, OBJECTIVES, point_at, sample_indices
-from eie_sim.errors import ConfigError, WorkloadError
+from eie_sim.errors import BundleError, ConfigError, WorkloadError
 from eie_sim.output import report
 from eie_sim.output.progress import Progress
 from eie_sim.workloads.files import absolute_block
 
-__all__ = ["run_sweep", "covers", "pareto_front", "UNITS"]
+__all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
 
 #: units of the exported columns, by name suffix (docs/cluster.md "Columns and units")
 UNITS = (("inferences_per_s_per_mm2", "inferences / s / mm^2"),
@@ -159,9 +167,10 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     table = EnergyTable.load(loaded.run.energy_table) if loaded.run.energy_table else None
     planned = _planned(loaded)
     n = len(planned) if planned is not None else loaded.plan["search"]["trials"]
-    workloads = build_workloads(block, loaded.arch,
-                                (p for _, p in planned) if planned is not None
-                                else _search_points(loaded), run["seed"], None, quiet)
+    ranged = _density_ranges(loaded)
+    workloads = {} if ranged else build_workloads(
+        block, loaded.arch, (p for _, p in planned) if planned is not None
+        else _search_points(loaded), run["seed"], None, quiet)
     created = force or not out.exists()
     _prepare_folder(out, force)
     ident = sweep_identity(loaded, block)
@@ -193,6 +202,17 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
                 executor = make_executor(run, k, workloads, processes)
             return executor
 
+        def ensure(pts: list[dict]) -> None:
+            """Build the workloads of ``pts`` not built yet (a search over a density range:
+            one per distinct value, cached by it) and hand them to a running executor."""
+            need = [p for p in pts
+                    if workload_key(point_config(loaded.arch, p).weight_bits, p) not in workloads]
+            if need:
+                new = build_workloads(block, loaded.arch, need, run["seed"], None, True)
+                workloads.update(new)
+                if executor is not None:
+                    executor.add_workloads(new)
+
         if planned is not None:
             done = db.done()
             todo = [(i, p) for i, p in planned if i not in done]
@@ -201,7 +221,7 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
                 executor_for(len(todo)).run((task(i, p) for i, p in todo), len(todo),
                                             lambda r: record(r, by_index[r["point"]]))
         else:
-            _search(loaded, db, executor_for, task, record)
+            _search(loaded, db, executor_for, task, record, ensure)
     except BaseException:
         if executor is not None:
             executor.abort()
@@ -231,15 +251,25 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     summary = {**facts, "wall_s": wall, "points_run_now": stats["ran"],
                "points_from_database": done_before, "executor": loaded.run.executor,
                "workers": workers_used or loaded.run.workers, "scheduler": loaded.run.scheduler,
+               "workloads_built": len(workloads),
                "points_per_s": stats["ran"] / wall if wall > 0 else 0.0}
     files["summary.json"] = report.json_text(summary)
     _write_atomic(out, files)
     return {"points": len(points), "rows": sum(max(1, len(p["rows"])) for p in points),
             "ran": stats["ran"], "failed": len(points) - len(ok), "wall_s": wall,
-            "points_per_s": summary["points_per_s"], "out": str(out)}
+            "points_per_s": summary["points_per_s"], "workloads_built": len(workloads),
+            "out": str(out)}
 
 
-def _search(loaded, db, executor_for, task, record) -> None:
+def _density_ranges(loaded: LoadedConfig) -> bool:
+    """A search with a ``{low, high, step}`` density range: its workloads are built as the
+    search asks for them (one per distinct density, :data:`~eie_sim.arch.sweep_spec.
+    DENSITY_STEP`), not all before it."""
+    space = loaded.plan.get("search", {}).get("space", {})
+    return any(isinstance(space.get(k), dict) for k in FRACTION_KEYS)
+
+
+def _search(loaded, db, executor_for, task, record, ensure) -> None:
     """The search loop: each batch's trials are taken from the database (a resumed
     search replays its recorded trials; a point asked again takes its recorded result) or
     run."""
@@ -272,11 +302,64 @@ def _search(loaded, db, executor_for, task, record) -> None:
                 todo.append((i, pt))
         if todo:
             by_index = dict(todo)
+            ensure([p for _, p in todo])
             executor_for(search["trials"]).run((task(i, p) for i, p in todo), len(todo),
                                                lambda r: keep(r, by_index[r["point"]]))
         return {i: (None if recorded[i]["error"] else recorded[i]["figures"]) for i, _ in batch}
 
     run_search(search, tuple(FLOAT_RANGES) + FRACTION_KEYS, evaluate)
+
+
+def planned_count(sweep: dict, plan: dict) -> int:
+    """The number of points a sweep runs: its grid, its ``random.samples`` or its
+    ``search.trials``."""
+    if "search" in plan:
+        return plan["search"]["trials"]
+    if "random" in plan:
+        return plan["random"]["samples"]
+    n = 1
+    for v in sweep.values():
+        n *= len(v)
+    return n
+
+
+def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
+    """The tables of a sweep folder that has no exported files yet (a sweep still running,
+    interrupted or killed), built in memory from the points its ``sweep.db`` holds, by
+    :func:`export` (the code that writes the finished tables).
+
+    The database is opened read-only (:meth:`SweepDB.open_read_only`): nothing is written
+    into the folder. Returns ``{"files": {name: CSV text} for sweep.csv, points.csv and
+    pareto.csv, "summary": export's facts, "done": points recorded, "total": points
+    planned, "note": "partial sweep: n of N points"}``; a
+    :class:`~eie_sim.errors.BundleError` when the folder has no readable database or no
+    point in it yet. The Pareto front is that of the points recorded so far."""
+    folder = pathlib.Path(folder)
+    path = folder / DB_NAME
+    if not path.is_file():
+        raise BundleError(f"{folder}: no {DB_NAME} (not an eie-sweep folder)")
+    db = SweepDB.open_read_only(path)
+    try:
+        meta = json.loads(db.meta["config"])
+        ident = meta["identity"]
+        run = RunOptions(engine=ident["engine"], verify=ident["verify"], seed=ident["seed"],
+                         relu=ident["relu"], check_fit=ident["check_fit"])
+        loaded = LoadedConfig(arch=ArchConfig(**ident["arch"]), run=run,
+                              workload=ident["workload"], sweep=ident["sweep"],
+                              plan=ident["plan"], source=meta.get("source", "<unknown>"))
+        points = db.points()
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{path}: not a sweep database of this version ({exc!r:.120})") from None
+    finally:
+        db.close()
+    if not points:
+        raise BundleError(f"{folder}: the sweep has recorded no point yet ({path})")
+    total = planned_count(loaded.sweep, loaded.plan)
+    files, facts = export(loaded, loaded.workload, points, _base_dir(loaded))
+    note = f"partial sweep: {len(points)} of {total} points"
+    facts.update({"partial": True, "points_planned": total, "note_partial": note})
+    return {"files": {k: files[k] for k in ("sweep.csv", "points.csv", "pareto.csv")},
+            "summary": facts, "done": len(points), "total": total, "note": note}
 
 
 def export(loaded: LoadedConfig, block: dict, points: list[dict],

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 import sqlite3
+import tempfile
 import time
+import urllib.parse
 from typing import Any
 
 from eie_sim.errors import BundleError, ConfigError
@@ -73,6 +76,51 @@ class SweepDB:
                 f"{meta.get('sweep_hash')}, this one {sweep_hash}); resume it with its own "
                 f"config.yaml, or choose another --out, or --force to start over")
 
+    @classmethod
+    def open_read_only(cls, path: str | pathlib.Path) -> "SweepDB":
+        """The database at ``path`` opened read-only, for reading a sweep's points while
+        it runs or after it was killed, writing nothing into its folder (measured: every
+        file of the folder byte-identical after). SQLite's plain ``mode=ro`` would still
+        create ``-wal``/``-shm`` files and write the shared-memory index, so: with a
+        ``-wal`` and ``-shm`` beside it (a sweep running or killed) ``mode=ro`` with
+        ``readonly_shm=1``; with no ``-wal`` (closed cleanly: everything is in the main
+        file) ``mode=ro`` with ``immutable=1``; a ``-wal`` without ``-shm`` is read from
+        a private copy in a temporary folder. Refuses a file that is not a sweep database."""
+        self = cls.__new__(cls)
+        self.path = pathlib.Path(path)
+        self.con = None
+        self._tmp = None
+        try:
+            self.con = self._connect_read_only()
+            self.meta = dict(self.con.execute("SELECT key, value FROM meta"))
+            self.con.execute("SELECT 1 FROM points LIMIT 1").fetchall()
+            self.con.execute("SELECT 1 FROM layers LIMIT 1").fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise BundleError(f"{self.path}: not a readable sweep database ({exc})") from None
+        if "config" not in self.meta or "sweep_hash" not in self.meta:
+            self.close()
+            raise BundleError(f"{self.path}: not a sweep database (no sweep configuration "
+                              f"in its meta table)")
+        return self
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        wal = pathlib.Path(f"{self.path}-wal")
+        shm = pathlib.Path(f"{self.path}-shm")
+        src = self.path.resolve()
+        if wal.exists() and shm.exists():
+            flags = "mode=ro&readonly_shm=1"
+        elif not wal.exists():
+            flags = "mode=ro&immutable=1"
+        else:                             # a -wal without its index: read a private copy
+            self._tmp = tempfile.TemporaryDirectory(prefix="eie-sweepdb-")
+            src = pathlib.Path(self._tmp.name) / DB_NAME
+            shutil.copyfile(self.path, src)
+            shutil.copyfile(wal, f"{src}-wal")
+            flags = "mode=ro"
+        uri = "file:" + urllib.parse.quote(str(src)) + "?" + flags
+        return sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+
     def transaction(self):
         return _Tx(self.con)
 
@@ -113,9 +161,13 @@ class SweepDB:
 
     def close(self) -> None:
         try:
-            self.con.close()
+            if self.con is not None:
+                self.con.close()
         except sqlite3.Error:
             pass
+        if getattr(self, "_tmp", None) is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
 
 class _Tx:

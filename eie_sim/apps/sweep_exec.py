@@ -5,7 +5,11 @@ and hand every finished point to the same callback in the parent (which commits 
 the database), so the results do not depend on the executor. The workloads are shipped
 to each worker **once**: the local pool's initializer receives them when a worker
 starts; dask gets them with ``client.scatter(..., broadcast=True)`` and every task refers
-to that one future.
+to that one future. Workloads built while the sweep runs (a search over a density range,
+:data:`eie_sim.arch.sweep_spec.DENSITY_STEP`) are handed over with
+:meth:`LocalExecutor.add_workloads` / :meth:`DaskExecutor.add_workloads`: dask scatters
+each new batch of them to every worker once; the local worker processes receive a new
+workload with each task that needs it (cached there by its key).
 
 * ``local``: ``run.workers`` spawned processes (one: in this process). Workers die with
   their parent: each ignores SIGINT (the parent handles it), asks the kernel for SIGKILL
@@ -16,7 +20,10 @@ to that one future.
 * ``dask``: ``dask.distributed``; a ``LocalCluster`` of ``run.workers`` single-threaded
   worker processes (no dashboard) when ``run.scheduler`` is not given, else the cluster
   at that address (docs/cluster.md). A task lost with its worker is rerun by the
-  scheduler; the database keeps a point once however often it arrives. The LocalCluster's
+  scheduler; the database keeps a point once however often it arrives. The
+  LocalCluster runs without dask's Active Memory Manager (its ReduceReplicas policy drops
+  the broadcast workload copies between tasks, measured, and the workers fetch them
+  again); a cluster at ``run.scheduler`` keeps its own setting. The LocalCluster's
   worker processes start with SIGINT ignored (a terminal's Ctrl-C is handled by
   ``eie-sweep`` alone) and end with it, also on ``kill -9`` (measured: none left 8 s
   after).
@@ -82,8 +89,18 @@ def _worker_init(parent: int, workloads: dict[str, Any]) -> None:
                      name="eie-sweep-parent-watch").start()
 
 
-def _local_points(tasks: list[dict]) -> list[dict]:
+def _local_points(tasks: list[dict], late: dict[str, Any] | None = None) -> list[dict]:
+    if late:
+        _WORKLOADS.update(late)
     return run_points(tasks, _WORKLOADS)
+
+
+def _dask_points(tasks: list[dict], *packs: dict[str, Any]) -> list[dict]:
+    """:func:`run_points` with the workloads of the scattered ``packs`` (dicts)."""
+    workloads: dict[str, Any] = {}
+    for p in packs:
+        workloads.update(p)
+    return run_points(tasks, workloads)
 
 
 def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
@@ -105,6 +122,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int, workloads: dict[str, Any]):
         self.workers, self.workloads, self.ex = workers, workloads, None
+        self.late: dict[str, Any] = {}       # built after the workers started
         if workers > 1:
             ctx = multiprocessing.get_context("spawn")
             self.ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
@@ -132,7 +150,8 @@ class LocalExecutor:
             def submit_next() -> None:
                 c = next(chunks, None)
                 if c is not None:
-                    pending.add(ex.submit(_local_points, c))
+                    late = {t["wkey"]: self.late[t["wkey"]] for t in c if t["wkey"] in self.late}
+                    pending.add(ex.submit(_local_points, c, late))
             for _ in range(IN_FLIGHT * self.workers):
                 submit_next()
             while pending:
@@ -145,6 +164,12 @@ class LocalExecutor:
         except BaseException:
             self.abort()
             raise
+
+    def add_workloads(self, new: dict[str, Any]) -> None:
+        """Workloads built after the workers started (module docstring)."""
+        self.workloads.update(new)
+        if self.ex is not None:
+            self.late.update(new)
 
     def abort(self) -> None:
         if self.ex is not None:
@@ -180,8 +205,12 @@ def dask_client(workers: int, scheduler: str | None, processes: bool = True):
     except ValueError:                   # not the main thread: leave signals alone
         old = None
     try:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        import dask
+        # no Active Memory Manager: its ReduceReplicas policy drops the broadcast copies of
+        # the workloads between tasks, and the workers then fetch them again (measured)
+        with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
@@ -198,9 +227,18 @@ class DaskExecutor:
             info = self.client.scheduler_info().get("workers", {})
             self.workers = max(1, len(info) or workers)
             self.wl = self.client.scatter([workloads], broadcast=True)[0]   # once per worker
+            #: workload key -> the future of the scattered dict that holds it
+            self.packs = dict.fromkeys(workloads, self.wl)
         except BaseException:
             self.close()
             raise
+
+    def add_workloads(self, new: dict[str, Any]) -> None:
+        """Workloads built after the start: scattered to every worker once, together."""
+        new = {k: v for k, v in new.items() if k not in self.packs}
+        if new:
+            fut = self.client.scatter([new], broadcast=True)[0]
+            self.packs.update(dict.fromkeys(new, fut))
 
     def run(self, tasks: Iterator[dict], n: int, on_result: Callable[[dict], None]) -> None:
         from distributed import as_completed
@@ -210,7 +248,8 @@ class DaskExecutor:
         def submit_next() -> None:
             c = next(chunks, None)
             if c is not None:
-                ac.add(self.client.submit(run_points, c, self.wl, pure=False))
+                packs = list({f.key: f for f in (self.packs[t["wkey"]] for t in c)}.values())
+                ac.add(self.client.submit(_dask_points, c, *packs, pure=False))
         for _ in range(IN_FLIGHT * self.workers):
             submit_next()
         for fut in ac:

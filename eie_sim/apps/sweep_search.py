@@ -60,8 +60,11 @@ def _suggest(trial, key: str, spec: Any, float_keys: tuple) -> Any:
     if isinstance(spec, list):
         return trial.suggest_categorical(key, spec)
     if key in float_keys:
-        return trial.suggest_float(key, spec["low"], spec["high"], log=spec["log"],
-                                   step=spec.get("step"))
+        v = trial.suggest_float(key, spec["low"], spec["high"], log=spec["log"],
+                                step=spec.get("step"))
+        # a density range's grid value (low + k * step) without float noise: the key of
+        # its workload (eie_sim.arch.sweep_spec.DENSITY_STEP)
+        return round(v, 9) if key.startswith("workload.") else v
     return trial.suggest_int(key, spec["low"], spec["high"], log=spec["log"],
                              step=spec.get("step", 1))
 

@@ -12,7 +12,9 @@
   the seed (the cross product itself may then exceed the point limit; N may not).
 * ``search: {method, trials, seed, objectives, population, batch, space}``: a
   multi-objective search with Optuna (NSGA-II, TPE or random sampling) over
-  ``space`` (per key a list of choices or a ``{low, high, log, step}`` range), minimising
+  ``space`` (per key a list of choices or a ``{low, high, log, step}`` range; of the
+  workload keys only the two densities take a range, ``{low, high, step}`` on a grid of
+  ``step`` >= :data:`DENSITY_STEP`), minimising
   latency, energy and/or chip area per inference; the other sweep keys are then not
   allowed.
 
@@ -40,6 +42,9 @@ SEARCH_METHODS = ("nsga2", "tpe", "random")
 OBJECTIVES = {"latency": "time_us", "energy": "energy_uj", "area": "chip_area_mm2"}
 #: workload keys whose values are fractions (searched as floats)
 FRACTION_KEYS = ("workload.weight_density", "workload.act_density")
+#: the default (and finest) step of a density range in ``search.space``: each distinct
+#: sampled density builds one workload, so a range holds at most 1 / 0.005 + 1 = 201 values
+DENSITY_STEP = 0.005
 
 Where = Callable[..., str]
 
@@ -187,9 +192,13 @@ def check_search(v: Any, where: Where, check_value: Callable[[str, Any, str], An
             out_space[key] = vals
             continue
         _mapping(spec, w("space", key), ("low", "high", "log", "step"))
-        if key.startswith("workload."):
-            raise ConfigError(f"{w('space', key)}: workload keys take a list of choices, not a "
-                              f"range (each workload is built once, before the search)")
+        if key.startswith("workload.") and key not in FRACTION_KEYS:
+            raise ConfigError(f"{w('space', key)}: {key} takes a list of choices, not a range "
+                              f"(ranges: {', '.join(FRACTION_KEYS)} and the architecture keys)")
+        if key in FRACTION_KEYS:
+            out_space[key] = _density_range(spec, w("space", key),
+                                            lambda x, *k: check_value(key, x, w("space", key, *k)))
+            continue
         if "low" not in spec or "high" not in spec:
             raise ConfigError(f"{w('space', key)}: a range needs low: and high:")
         lo = check_value(key, spec["low"], w("space", key, "low"))
@@ -213,6 +222,34 @@ def check_search(v: Any, where: Where, check_value: Callable[[str, Any, str], An
         out_space[key] = rng
     return {"method": method, "trials": trials, "seed": seed, "objectives": list(objs),
             "population": pop, "batch": batch, "space": out_space}
+
+
+def _density_range(spec: dict, where: str, check: Callable) -> dict:
+    """A ``{low, high, step}`` range of a density key: sampled on the grid ``low + k *
+    step`` (step default and minimum :data:`DENSITY_STEP`; the highest value is the last
+    grid value <= high), so each distinct value builds one workload and a search builds at
+    most ``(high - low) / step + 1`` of them per key. ``log`` is not taken."""
+    if "low" not in spec or "high" not in spec:
+        raise ConfigError(f"{where}: a range needs low: and high:")
+    lo, hi = check(spec["low"], "low"), check(spec["high"], "high")
+    if not lo <= hi:
+        raise ConfigError(f"{where}: low {lo} > high {hi}")
+    if spec.get("log", False) is not False:
+        raise ConfigError(f"{where}.log: a density range is sampled on a step grid "
+                          f"(step: {DENSITY_STEP} or coarser), not on a log scale")
+    st = spec.get("step", DENSITY_STEP)
+    if isinstance(st, bool) or not isinstance(st, (int, float)) or not st >= DENSITY_STEP:
+        raise ConfigError(f"{where}.step: expected a number >= {DENSITY_STEP} (each distinct "
+                          f"density builds one workload), got {st!r}")
+    st = float(st)
+    k = math.floor((hi - lo) / st + 1e-9)
+    return {"low": lo, "high": round(lo + k * st, 9), "log": False, "step": st}
+
+
+def density_values(spec: dict) -> list[float]:
+    """Every value a checked density range can take (its grid)."""
+    k = round((spec["high"] - spec["low"]) / spec["step"])
+    return [round(spec["low"] + i * spec["step"], 9) for i in range(k + 1)]
 
 
 def grid_size(grid: dict[str, list]) -> int:

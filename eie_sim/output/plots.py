@@ -46,10 +46,11 @@ SWEEP_COLUMNS = ("layer", "cycles", "load_efficiency", "real_over_total_work",
 PER_PE_NEEDED = ("layer", "pe", "busy", "padding", "empty", "starved")
 
 
-def _read_csv(path: pathlib.Path, needed: tuple[str, ...] = ()) -> list[dict]:
-    """Rows of ``path``; a :class:`PlotError` when unreadable or a ``needed`` column is missing."""
+def _read_csv(path: pathlib.Path, needed: tuple[str, ...] = (), text: str | None = None) -> list[dict]:
+    """Rows of ``path`` (or of ``text``, the CSV held in memory under that name); a
+    :class:`PlotError` when unreadable or a ``needed`` column is missing."""
     try:
-        with path.open(newline="") as f:
+        with (io.StringIO(text, newline="") if text is not None else path.open(newline="")) as f:
             reader = csv.DictReader(f)
             header = reader.fieldnames or []
             missing = [c for c in needed if c not in header]
@@ -93,7 +94,7 @@ def _series(rows: list[dict], x: str, y: str, keys: list[str]) -> dict[str, list
 
 
 def _line_plot(rows, x, y, keys, title, ylabel, xlabel, logx=True, ideal=None, synthetic=False,
-               logy=False):
+               logy=False, note=""):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, pts in _series(rows, x, y, keys).items():
@@ -107,18 +108,26 @@ def _line_plot(rows, x, y, keys, title, ylabel, xlabel, logx=True, ideal=None, s
         ax.set_yscale("log", base=2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title + (" (synthetic matrices)" if synthetic else ""), fontsize=10)
+    ax.set_title(title + (" (synthetic matrices)" if synthetic else "") + _tag(note), fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return _png(fig)
 
 
-def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool) -> dict[str, bytes]:
+def _tag(note: str) -> str:
+    """A title's note (e.g. "partial sweep: 37 of 240 points") in brackets."""
+    return f" [{note}]" if note else ""
+
+
+def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool,
+                note: str = "") -> dict[str, bytes]:
+    """Fig. 8, 9, 11-13 from ``sweep.csv`` rows; ``note`` goes into every title."""
     out: dict[str, bytes] = {}
     if "queue_depth" in keys:
         out["fig8_load_efficiency_vs_queue_depth.png"] = _line_plot(
             rows, "queue_depth", "load_efficiency", keys, "Load efficiency vs activation queue depth (cf. Fig. 8)",
-            "load efficiency = 1 - starved / (N x cycles)", "queue depth (entries)", synthetic=synthetic)
+            "load efficiency = 1 - starved / (N x cycles)", "queue depth (entries)", synthetic=synthetic,
+            note=note)
     if "spmat_width_bits" in keys:
         plt = _plt()
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -133,7 +142,7 @@ def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool) -> dict[str,
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=8)
         fig.suptitle("Spmat reads and read energy vs SRAM width (cf. Fig. 9)"
-                     + (" (synthetic matrices)" if synthetic else ""), fontsize=10)
+                     + (" (synthetic matrices)" if synthetic else "") + _tag(note), fontsize=10)
         out["fig9_spmat_width.png"] = _png(fig)
     if "pes" in keys:
         # speedup relative to the smallest PE count of the same layer/other keys
@@ -149,13 +158,14 @@ def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool) -> dict[str,
         minp = min((_num(r["pes"]) for r in sp_rows), default=1)
         out["fig11_speedup_vs_pes.png"] = _line_plot(
             sp_rows, "pes", "speedup", keys, "Speedup vs number of PEs (cf. Fig. 11)",
-            f"speedup over {minp} PE(s)", "PEs", ideal=lambda v, xs: v / xs[0], synthetic=synthetic, logy=True)
+            f"speedup over {minp} PE(s)", "PEs", ideal=lambda v, xs: v / xs[0], synthetic=synthetic, logy=True,
+            note=note)
         out["fig12_real_work_vs_pes.png"] = _line_plot(
             rows, "pes", "real_over_total_work", keys, "Real work / total work vs PEs (cf. Fig. 12)",
-            "real / total work (1 - padding share)", "PEs", synthetic=synthetic)
+            "real / total work (1 - padding share)", "PEs", synthetic=synthetic, note=note)
         out["fig13_load_efficiency_vs_pes.png"] = _line_plot(
             rows, "pes", "load_efficiency", keys, "Load efficiency vs PEs (cf. Fig. 13)",
-            "load efficiency", "PEs", synthetic=synthetic)
+            "load efficiency", "PEs", synthetic=synthetic, note=note)
     return out
 
 
@@ -189,12 +199,19 @@ def summary_facts(summary: dict) -> tuple[bool, int | None]:
 
 
 def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bool = False,
-                 layer: str | None = None) -> list[str]:
-    """Make every plot the bundle ``results`` supports; write them (atomically) to ``out``."""
+                 layer: str | None = None, partial: dict | None = None) -> list[str]:
+    """Make every plot the bundle ``results`` supports; write them (atomically) to ``out``.
+
+    ``partial``: the tables of a sweep folder not finished yet, built in memory
+    (:func:`eie_sim.apps.sweep.read_partial`: ``files`` = CSV texts of ``sweep.csv``,
+    ``points.csv``, ``pareto.csv``; ``summary``; ``note``), plotted instead of files
+    (the folder is not read), every title noting the partial sweep (n of N points)."""
     results = pathlib.Path(results)
     if not results.is_dir():
         raise PlotError(f"{results}: results directory not found")
     out = report.prepare_out_dir(out, force)
+    if partial is not None:
+        return _plot_partial(results, out, force, partial)
     summary = {}
     if (results / "summary.json").exists():
         try:
@@ -212,15 +229,12 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
         missing = [k for k in keys if rows and k not in rows[0]]
         if missing:
             raise PlotError(f"{results / 'sweep.csv'}: missing the swept column(s) {', '.join(missing)}")
-        searched = isinstance(summary.get("sweep"), dict) and "search" in summary["sweep"]
-        if not searched:              # Fig. 8-13 need a grid; a search's points are not one
-            files.update(sweep_plots(rows, keys, synthetic))
+        points = None
+        front: list[dict] = []
         if (results / "points.csv").exists():      # eie-sweep's design-space plots
             front = _read_csv(results / "pareto.csv") if (results / "pareto.csv").exists() else []
-            files.update(design_plots(_read_csv(results / "points.csv"), front, keys, synthetic))
-        if not files:
-            raise PlotError(f"{results}: the sweep varies {keys or 'nothing'}; plots exist for "
-                            f"pes, queue_depth and spmat_width_bits")
+            points = _read_csv(results / "points.csv")
+        files.update(_sweep_files(results, keys, rows, points, front, summary))
     if (results / "per_pe.csv").exists():
         rows = _read_csv(results / "per_pe.csv", PER_PE_NEEDED)
         layers = list(dict.fromkeys(r["layer"] for r in rows))
@@ -241,5 +255,32 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
             files.update({f"{plot.stem}.{fmt}": data for fmt, data in plot.data.items()})
     if not files:
         raise PlotError(f"{results}: not a results bundle (no sweep.csv or per_pe.csv)")
+    report.write_bundle(out, files, force)
+    return [str(pathlib.Path(out) / n) for n in files]
+
+
+def _sweep_files(results: pathlib.Path, keys: list[str], rows: list[dict], points: list[dict] | None,
+                 front: list[dict], summary: dict, note: str = "") -> dict[str, bytes]:
+    """The plots of a sweep's tables (Fig. 8-13 for a grid; the design-space plots)."""
+    synthetic = bool(summary.get("synthetic"))
+    files: dict[str, bytes] = {}
+    searched = isinstance(summary.get("sweep"), dict) and "search" in summary["sweep"]
+    if not searched:              # Fig. 8-13 need a grid; a search's points are not one
+        files.update(sweep_plots(rows, keys, synthetic, note))
+    if points is not None:
+        files.update(design_plots(points, front, keys, synthetic, note))
+    if not files:
+        raise PlotError(f"{results}: the sweep varies {keys or 'nothing'}; plots exist for "
+                        f"pes, queue_depth and spmat_width_bits")
+    return files
+
+
+def _plot_partial(results: pathlib.Path, out: pathlib.Path, force: bool, partial: dict) -> list[str]:
+    texts, summary, note = partial["files"], partial["summary"], partial["note"]
+    rows = _read_csv(results / "sweep.db:sweep.csv", SWEEP_COLUMNS, texts["sweep.csv"])
+    keys = list(summary.get("swept_keys") or [])
+    points = _read_csv(results / "sweep.db:points.csv", (), texts["points.csv"])
+    front = _read_csv(results / "sweep.db:pareto.csv", (), texts["pareto.csv"])
+    files = _sweep_files(results, keys, rows, points, front, summary, note)
     report.write_bundle(out, files, force)
     return [str(pathlib.Path(out) / n) for n in files]

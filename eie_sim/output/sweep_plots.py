@@ -39,11 +39,15 @@ def _f(v) -> float:
         return math.nan
 
 
+def _tag(note: str) -> str:
+    return f" [{note}]" if note else ""
+
+
 def _ok(rows: list[dict]) -> list[dict]:
     return [r for r in rows if not r.get("error")]
 
 
-def pareto_plot(points: list[dict], front: list[dict], synthetic: bool) -> bytes:
+def pareto_plot(points: list[dict], front: list[dict], synthetic: bool, note: str = "") -> bytes:
     """Latency vs energy of every point, coloured by chip area; the front as a line."""
     plt = _plt()
     ok = _ok(points)
@@ -64,7 +68,7 @@ def pareto_plot(points: list[dict], front: list[dict], synthetic: bool) -> bytes
     ax.set_xlabel("latency per inference (us)")
     ax.set_ylabel("energy per inference (uJ)")
     ax.set_title("Design points: latency vs energy, colour = chip area"
-                 + (" (synthetic matrices)" if synthetic else ""), fontsize=10)
+                 + (" (synthetic matrices)" if synthetic else "") + _tag(note), fontsize=10)
     ax.grid(True, alpha=0.3, which="both")
     return _png(fig)
 
@@ -75,7 +79,7 @@ def _sortable(v: str):
 
 
 def heatmap(points: list[dict], xkey: str, ykey: str, metric: str, best=min,
-            label: str = "", synthetic: bool = False) -> bytes:
+            label: str = "", synthetic: bool = False, note: str = "") -> bytes:
     """A ``ykey`` x ``xkey`` map of ``metric``, each cell the ``best`` over the other keys."""
     plt = _plt()
     xs = sorted({r[xkey] for r in points}, key=_sortable)
@@ -96,24 +100,25 @@ def heatmap(points: list[dict], xkey: str, ykey: str, metric: str, best=min,
             if not math.isnan(v) and len(xs) * len(ys) <= 80:
                 ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color="white")
     ax.set_title(f"{label or metric} ({'best' if best is min else 'best'} over the other keys)"
-                 + (" (synthetic)" if synthetic else ""), fontsize=9)
+                 + (" (synthetic)" if synthetic else "") + _tag(note), fontsize=9)
     return _png(fig)
 
 
 def design_plots(points: list[dict], front: list[dict], keys: list[str],
-                 synthetic: bool) -> dict[str, bytes]:
-    """Every design-space plot ``points.csv`` supports (see the module docstring)."""
+                 synthetic: bool, note: str = "") -> dict[str, bytes]:
+    """Every design-space plot ``points.csv`` supports (see the module docstring);
+    ``note`` (e.g. "partial sweep: 37 of 240 points") goes into every title."""
     need = ("time_us", "energy_uj", "chip_area_mm2", "inferences_per_j")
     if points and any(k not in points[0] for k in need):
         missing = [k for k in need if k not in points[0]]
         raise PlotError(f"points.csv: not a sweep table of this version: missing column(s) "
                         f"{', '.join(missing)}")
-    out = {"pareto_latency_energy.png": pareto_plot(points, front, synthetic)}
+    out = {"pareto_latency_energy.png": pareto_plot(points, front, synthetic, note)}
     varied = [k for k in keys if points and k in points[0] and len({r[k] for r in points}) > 1]
     if len(varied) >= 2:
         x, y = varied[0], varied[1]
         out[f"heatmap_{y}_vs_{x}_latency.png"] = heatmap(
-            points, x, y, "time_us", min, "latency per inference (us)", synthetic)
+            points, x, y, "time_us", min, "latency per inference (us)", synthetic, note)
         out[f"heatmap_{y}_vs_{x}_inferences_per_j.png"] = heatmap(
-            points, x, y, "inferences_per_j", max, "inferences / J", synthetic)
+            points, x, y, "inferences_per_j", max, "inferences / J", synthetic, note)
     return out
