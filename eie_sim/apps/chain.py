@@ -55,11 +55,10 @@ from compressor.model import QuantizedModel
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import DEFAULT_HEADROOM_BITS, LayerFormat, layer_format
-from eie_sim.errors import ConfigError, LayoutError, WorkloadError
-from eie_sim.hw.layout import check_layer_fits
+from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.sim.layer import simulate_conv_layer
 from eie_sim.sim.results import LayerResult, network_totals
-from eie_sim.sim.stages import PreparedLayer, prepare
+from eie_sim.sim.stages import prepare_all
 from eie_sim.workloads.layer import LayerWorkload
 
 #: layer types the host computes in float between EIE layers
@@ -261,30 +260,22 @@ class EieChain:
         self.net, self.weights, self.cfg = net, weights, cfg
         self.formats = {lay.name: formats[lay.name] for lay in net.weight_layers}
         self.configs = {n: f.config(cfg) for n, f in self.formats.items()}
-        self.prepared: dict[str, PreparedLayer] = {}
         #: per layer max_i sum_j |w_ij| (how far an input error can grow through it)
         self.row_l1: dict[str, float] = {}
-        refusals = []
+        wls = []
         for lay in net.weight_layers:
             q = weights.layer(lay.name)
             w = _matrix(net, weights, lay)
             wl = LayerWorkload(name=lay.name, codes=w.layer.codes, codebook=np.asarray(q.codebook, np.float32),
                                bias=None if q.bias is None else np.asarray(q.bias, np.float32),
                                bits=int(q.bits), source=dict(source or {}, kind="chained"))
-            c = self.configs[lay.name]
-            prep = prepare(wl, c, check_fit=False)
-            if check_fit:
-                try:
-                    check_layer_fits(prep.layout, c)
-                except LayoutError as exc:
-                    refusals.append(str(exc))
-            self.prepared[lay.name] = prep
+            wls.append((wl, self.configs[lay.name]))
             m = wl.codes
             rows = np.repeat(np.arange(m.rows), np.diff(m.indptr))
             absw = np.abs(np.asarray(q.codebook, np.float64))[m.data]
             self.row_l1[lay.name] = float(np.bincount(rows, absw, minlength=m.rows).max(initial=0.0))
-        if refusals:
-            raise LayoutError("; ".join(refusals))
+        prepared, _ = prepare_all(wls, check_fit)
+        self.prepared = {wl.name: prep for (wl, _), prep in zip(wls, prepared)}
         self.check_fit = check_fit
 
     def run(self, x: np.ndarray, *, engine: str = "fast", verify: bool = False,

@@ -66,12 +66,11 @@ from eie_sim.apps.squeezenet import (
 )
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
-from eie_sim.errors import LayoutError, WorkloadError
-from eie_sim.hw.layout import check_layer_fits
+from eie_sim.errors import WorkloadError
 from eie_sim.output.progress import Progress
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.results import LayerResult, network_totals
-from eie_sim.sim.stages import prepare
+from eie_sim.sim.stages import prepare_all
 
 __all__ = ["NETWORK_NAMES", "NetworkCase", "NetworkRun", "load_case", "run_case", "run_network",
            "relu_on_eie", "operator_handling", "HANDLING"]
@@ -227,7 +226,7 @@ def run_case(case: NetworkCase, cfg: ArchConfig | None = None, positions: int | 
     cfg, overrides = choose_config(cfg or PAPER_CONFIG, stand_ins, outputs, explicit)
     run_layers = [l for l in wls if not layers or l.name in layers]
 
-    prepared, fit, refusals = [], [], []
+    ews = []
     for lay in run_layers:
         q = model.layer(lay.name)
         codes = matrix_codes(lay, q.codes)
@@ -235,20 +234,8 @@ def run_case(case: NetworkCase, cfg: ArchConfig | None = None, positions: int | 
                                                        bits=q.bits),
                              {"kind": "network", "network": case.name, "synthetic": True})
         ew.synthetic = True
-        prep = prepare(ew, cfg, check_fit=False)
-        per_pe = np.sum([p.entries_per_pe for p in prep.layout.passes], axis=0)
-        row = {"layer": lay.name, "max_entries_per_pe": int(per_pe.max()),
-               "padding_entries": int(prep.layout.n_padding), "fits": True, "why": ""}
-        try:
-            check_layer_fits(prep.layout, cfg)
-        except LayoutError as exc:
-            row.update(fits=False, why=str(exc))
-            if check_fit:
-                refusals.append(str(exc))
-        fit.append(row)
-        prepared.append(prep)
-    if refusals:
-        raise LayoutError("; ".join(refusals) + " (--no-fit-check to simulate anyway)")
+        ews.append((ew, cfg))
+    prepared, fit = prepare_all(ews, check_fit, "--no-fit-check to simulate anyway")
 
     results = []
     index = {l.name: i for i, l in enumerate(wls)}

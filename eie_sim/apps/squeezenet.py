@@ -32,12 +32,11 @@ from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.arch.config_io import ARCH_KEYS, parse_set
 from eie_sim.arch.yaml_doc import read_yaml
-from eie_sim.errors import LayoutError, WorkloadError
-from eie_sim.hw.layout import check_layer_fits
+from eie_sim.errors import WorkloadError
 from eie_sim.output.progress import Progress
 from eie_sim.sim.layer import simulate_conv_layer
 from eie_sim.sim.results import LayerResult, network_totals
-from eie_sim.sim.stages import prepare
+from eie_sim.sim.stages import prepare_all
 from eie_sim.workloads.layer import LayerWorkload
 
 #: where the authors' SqueezeNet files are looked for by default (never copied here)
@@ -216,22 +215,10 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
     run_wls = [w for w in wls if not layers or w.name in layers]
 
     # lay out every layer once and check that it fits (all refusals reported together)
-    prepared, refusals, fit_rows = [], [], []
-    for w in run_wls:
-        ew = to_eie_workload(w.name, w.layer, {"kind": "squeezenet", "file": str(d / NET_NAME)})
-        prep = prepare(ew, cfg, check_fit=False)
-        per_pe = np.sum([p.entries_per_pe for p in prep.layout.passes], axis=0)
-        fit_rows.append({"layer": w.name, "max_entries_per_pe": int(per_pe.max()),
-                         "padding_entries": int(prep.layout.n_padding)})
-        if check_fit:
-            try:
-                check_layer_fits(prep.layout, cfg)
-            except LayoutError as exc:
-                refusals.append(str(exc))
-        prepared.append(prep)
-    if refusals:
-        raise LayoutError("; ".join(refusals) + " (choose the override with --set, or "
-                          "--no-fit-check to simulate anyway)")
+    src = {"kind": "squeezenet", "file": str(d / NET_NAME)}
+    prepared, fit_rows = prepare_all(
+        [(to_eie_workload(w.name, w.layer, src), cfg) for w in run_wls], check_fit,
+        "choose the override with --set, or --no-fit-check to simulate anyway")
     worst = max(fit_rows, key=lambda r: r["max_entries_per_pe"])
     fit = {"checked": bool(check_fit), "spmat_capacity_entries": cfg.spmat_capacity_entries,
            "max_pointer_value": cfg.max_pointer_value, "worst_layer": worst["layer"],

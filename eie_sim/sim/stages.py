@@ -26,11 +26,17 @@ import numpy as np
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import quantize, saturate, to_float, word_limits
-from eie_sim.errors import AccountingError, EngineMismatch, SimulationMismatch, WorkloadError
+from eie_sim.errors import (
+    AccountingError,
+    EngineMismatch,
+    LayoutError,
+    SimulationMismatch,
+    WorkloadError,
+)
 from eie_sim.hw.counters import LayerCounters, PassBatch, input_batches, roll_up
 from eie_sim.hw.csr import CodesCSR
 from eie_sim.hw.engines import Engine, get_engine
-from eie_sim.hw.layout import LayerLayout
+from eie_sim.hw.layout import LayerLayout, check_layer_fits
 from eie_sim.hw.trace import LayerTimeline, PassTrace
 from eie_sim.sim.references import FloatReference, references_batch
 from eie_sim.sim.results import ErrorSummary, LayerResult
@@ -81,6 +87,30 @@ def prepare(layer: LayerWorkload | LayerLayout | PreparedLayer, cfg: ArchConfig,
                              None if layer.bias is None else layer.bias.astype(np.float64), None,
                              reference_from="layout entries (no original matrix given)")
     raise TypeError(f"expected a LayerWorkload, LayerLayout or PreparedLayer, got {type(layer).__name__}")
+
+
+def prepare_all(layers: list[tuple[LayerWorkload, ArchConfig]], check_fit: bool = True,
+                hint: str = "") -> tuple[list[PreparedLayer], list[dict[str, Any]]]:
+    """Stage 1 for the layers of a network: each laid out once, each checked against the
+    SRAMs; every refusal is reported together in one :class:`LayoutError` (ending with
+    ``hint``) when ``check_fit``. Returns the prepared layers and one fit row per layer
+    (``layer``, ``max_entries_per_pe``, ``padding_entries``, ``fits``, ``why``)."""
+    prepared, rows, refusals = [], [], []
+    for wl, cfg in layers:
+        prep = prepare(wl, cfg, check_fit=False)
+        per_pe = np.sum([p.entries_per_pe for p in prep.layout.passes], axis=0)
+        row = {"layer": wl.name, "max_entries_per_pe": int(per_pe.max()),
+               "padding_entries": int(prep.layout.n_padding), "fits": True, "why": ""}
+        try:
+            check_layer_fits(prep.layout, cfg)
+        except LayoutError as exc:
+            row.update(fits=False, why=str(exc))
+            refusals.append(str(exc))
+        rows.append(row)
+        prepared.append(prep)
+    if refusals and check_fit:
+        raise LayoutError("; ".join(refusals) + (f" ({hint})" if hint else ""))
+    return prepared, rows
 
 
 # ------------------------------------------------------------------ 2. inputs
