@@ -156,8 +156,30 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     ``quiet=False`` shows progress on stderr (:class:`~eie_sim.output.progress.Progress`:
     a bar on a terminal, with the first failed points noted above it; a plain line every
     10 s otherwise). ``processes=False`` runs a dask LocalCluster's workers as threads.
-    Returns points, rows, points run now, failed points, wall time, points/s, folder."""
+    Returns points, rows, points run now, failed points, wall time, points/s, folder.
+
+    ``force`` replaces what is at ``out``: it is moved aside while the sweep runs and
+    deleted once the new folder exists; a run that leaves no folder (bad input, every
+    point failed, stopped before a point was recorded) puts it back untouched."""
     out = pathlib.Path(out)
+    if not (force and (out.exists() or out.is_symlink())):
+        return _run_sweep(loaded, out, False, quiet, processes)
+    aside = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+    os.replace(out, aside)
+    try:
+        return _run_sweep(loaded, out, False, quiet, processes)
+    finally:
+        if out.exists():
+            if aside.is_dir() and not aside.is_symlink():
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                aside.unlink(missing_ok=True)
+        else:
+            os.replace(aside, out)
+
+
+def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, force: bool, quiet: bool,
+               processes: bool) -> dict[str, Any]:
     if not loaded.workload:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
     t0 = time.perf_counter()
