@@ -26,7 +26,8 @@ from ..graph.net import (
     infer_shapes,
     pool_out_size,
 )
-from .textformat import Message, parse_text
+from ..textmsg import Message
+from .textformat import parse_text
 
 MAX_PROTOTXT_BYTES = 64 << 20
 """Largest prototxt read (64 MiB)."""

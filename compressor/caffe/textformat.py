@@ -1,10 +1,12 @@
 """Protobuf *text format* reader, as Caffe writes prototxt files.
 
 :func:`parse_text` reads ``name { ... }`` blocks, ``key: value`` scalars, repeated keys and
-``#`` comments into a :class:`Message`: an ordered mapping from field name to the
+``#`` comments into a :class:`~compressor.textmsg.Message` (defined in
+:mod:`compressor.textmsg`, re-exported here): an ordered mapping from field name to the
 **list** of values given for it (every field is treated as repeatable; there is no
 schema here). Scalars become ``str`` (quoted strings), ``int``/``float`` (numbers),
-``bool`` (``true``/``false``) or :class:`Enum` (bare identifiers such as ``MAX``).
+``bool`` (``true``/``false``) or :class:`~compressor.textmsg.Enum` (bare identifiers
+such as ``MAX``).
 :mod:`compressor.caffe.prototxt` turns the parsed message into a network.
 
 Every error is a :class:`~compressor.errors.PrototxtError` naming the line.
@@ -16,43 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ..errors import PrototxtError
+from ..textmsg import Enum, Message
 
 __all__ = ["Enum", "Message", "parse_text"]
-
-
-class Enum(str):
-    """A bare identifier value (protobuf enum), e.g. ``pool: MAX`` -> ``Enum("MAX")``."""
-
-    def __repr__(self) -> str:
-        return f"Enum({str.__repr__(self)})"
-
-
-class Message(dict):
-    """A parsed text-format message: field name -> list of values, in file order.
-
-    ``line`` is the 1-based line where the message's opening brace stood (0 for the
-    top level). Convenience accessors :meth:`one` and :meth:`all` read fields.
-    """
-
-    def __init__(self, line: int = 0) -> None:
-        super().__init__()
-        self.line = line
-
-    def add(self, key: str, value: Any) -> None:
-        self.setdefault(key, []).append(value)
-
-    def all(self, key: str) -> list[Any]:
-        """Every value given for ``key`` (empty list when absent)."""
-        return list(self.get(key, []))
-
-    def one(self, key: str, default: Any = None) -> Any:
-        """The single value of ``key``; ``default`` when absent; error when repeated."""
-        vals = self.get(key, [])
-        if not vals:
-            return default
-        if len(vals) > 1:
-            raise PrototxtError(f"line {self.line}: field {key!r} given {len(vals)} times, expected once")
-        return vals[0]
 
 
 # --------------------------------------------------------------------------- lexer

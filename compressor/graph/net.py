@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..caffe.textformat import Message
+from ..textmsg import Message
 from ..errors import GraphError
 
 __all__ = ["ConvParams", "BatchNormParams", "PoolParams", "Layer", "CaffeLayer", "Net", "SUPPORTED_TYPES",
