@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import ForwardError, GraphError
 from ..model import QuantizedModel
 from .kernels import conv2d, deconv2d, max_unpool, pool2d
-from .layer import Layer, conv_out_size, pool_out_size
+from .layer import ConvParams, Layer, conv_out_size, pool_out_size
 
 __all__ = ["Op", "OPS", "WeightSource", "layer_weights"]
 
@@ -101,12 +101,17 @@ def _same_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
 
 
 # ------------------------------------------------------------------- weight layers
+def _conv_input(lay: Layer, ins: list[Shape]) -> tuple[tuple[int, int, int, int], ConvParams]:
+    """The one (N, C, H, W) bottom of a (transposed) convolution and its geometry."""
+    _need(lay, ins, 1)
+    shape = _need4(lay, ins)
+    assert lay.conv is not None
+    return shape, lay.conv
+
+
 def _conv_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
     n = lay.name
-    _need(lay, ins, 1)
-    N, C, H, W = _need4(lay, ins)
-    cp = lay.conv
-    assert cp is not None
+    (N, C, H, W), cp = _conv_input(lay, ins)
     if C % cp.group:
         raise GraphError(f"layer {n!r}: {C} input channels not divisible by group {cp.group}")
     (kh, kw), (sh, sw), (ph, pw) = cp.kernel, cp.stride, cp.pad
@@ -128,10 +133,7 @@ def _conv_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource) -> n
 
 def _deconv_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
     n = lay.name
-    _need(lay, ins, 1)
-    N, C, H, W = _need4(lay, ins)
-    cp = lay.conv
-    assert cp is not None
+    (N, C, H, W), cp = _conv_input(lay, ins)
     if C % cp.group or cp.num_output % cp.group:
         raise GraphError(f"layer {n!r}: channels {C} -> {cp.num_output} not divisible by group "
                          f"{cp.group}")
