@@ -64,26 +64,38 @@ def _module_name(path: pathlib.Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: pathlib.Path) -> list[tuple[str, int, bool]]:
-    """``(module, line, at_top)`` of every import of the file; imports under
-    ``if TYPE_CHECKING:`` are left out (they never run)."""
+def _is_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING`` as the test of an ``if``."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(path: pathlib.Path) -> list[tuple[str, int, bool, bool]]:
+    """``(module, line, at_top, typing_only)`` of every import of the file; ``typing_only``
+    marks imports under ``if TYPE_CHECKING:`` (they never run, so they make no import
+    cycle, but a room that names a higher room's types still depends on it)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     out = []
 
-    def visit(node, top):
+    def visit(node, top, typing_only):
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and getattr(child.test, "id", "") == "TYPE_CHECKING":
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for stmt in child.body:
+                    visit(ast.Module(body=[stmt], type_ignores=[]), top, True)
+                for stmt in child.orelse:
+                    visit(ast.Module(body=[stmt], type_ignores=[]), top, typing_only)
                 continue
             if isinstance(child, ast.Import):
-                out.extend((a.name, child.lineno, top) for a in child.names)
+                out.extend((a.name, child.lineno, top, typing_only) for a in child.names)
             elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
-                out.append((child.module, child.lineno, top))
-                out.extend((f"{child.module}.{a.name}", child.lineno, top) for a in child.names)
+                out.append((child.module, child.lineno, top, typing_only))
+                out.extend((f"{child.module}.{a.name}", child.lineno, top, typing_only)
+                           for a in child.names)
             elif isinstance(child, ast.ImportFrom) and child.level:
-                out.append(("<relative>", child.lineno, top))
+                out.append(("<relative>", child.lineno, top, typing_only))
             visit(child, top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                          ast.ClassDef)))
-    visit(tree, True)
+                                                          ast.ClassDef)), typing_only)
+    visit(tree, True, False)
     return out
 
 
@@ -98,7 +110,7 @@ def test_eie_sim_rooms_import_only_the_rooms_below_them():
         here = _room(_module_name(path))
         if here is None:                      # eie_sim/__init__.py re-exports the API
             continue
-        for mod, line, _ in _imports(path):
+        for mod, line, _, _ in _imports(path):      # TYPE_CHECKING imports count too
             if mod == "<relative>":
                 offenders.append(f"{path.relative_to(ROOT)}:{line} relative import")
                 continue
@@ -116,8 +128,8 @@ def test_no_import_cycles_between_project_modules():
             modules[_module_name(path)] = path
     graph = {m: set() for m in modules}
     for m, path in modules.items():
-        for mod, _, top in _imports(path):
-            if top:
+        for mod, _, top, typing_only in _imports(path):
+            if top and not typing_only:             # TYPE_CHECKING imports never run
                 # "from a.b import c": a.b.c when it is a module, else a.b
                 target = mod if mod in modules else mod.rpartition(".")[0]
                 if target in modules and target != m and not m.startswith(target + "."):
@@ -152,7 +164,7 @@ def test_project_imports_stand_at_the_top_of_modules():
     for pkg in ("eie_sim", "compressor"):
         for path in (ROOT / pkg).rglob("*.py"):
             rel = str(path.relative_to(ROOT))
-            for mod, line, top in _imports(path):
+            for mod, line, top, _ in _imports(path):
                 own = mod.split(".")[0] in ("eie_sim", "compressor")
                 if not top and own and (rel, mod.split(".")[0]) not in allowed:
                     late.append(f"{rel}:{line} {mod}")
