@@ -1,6 +1,7 @@
 """The installed project: packages import, console scripts answer --help, layering holds."""
 import ast
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -178,3 +179,72 @@ def test_no_undefined_names_or_unused_imports():
                           "--no-cache", "eie_sim", "compressor", "benchmarks", "tests"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# ---- docstrings and docs name only modules that exist ------------------------------------
+_PKGS = ("eie_sim", "compressor", "benchmarks", "tests", "tools")
+#: a file path of a project module: ``eie_sim/hw/layout.py``, or relative to a package:
+#: ``hw/layout.py``, ``training/nn.py`` (only ``.py`` paths count, not data files)
+_MODULE_PATH = re.compile(r"(?<![\w/.-])((?:[a-z_][a-z0-9_]*/)+[a-z_][a-z0-9_]*\.py)\b")
+#: a dotted name in the project: ``eie_sim.hw.layout``, ``compressor.training.nn.train``
+_DOTTED = re.compile(r"(?<![\w.])((?:eie_sim|compressor)(?:\.[A-Za-z_]\w*)+)")
+#: names that stay on purpose: (file, name) -> why
+_STALE_ALLOWED = {
+    ("eie_sim/output/squeezenet.py", "eie_sim.sim.conv"):
+        "a value written into the SqueezeNet summary.json (its bytes must not change)",
+}
+
+
+def _module_files(rel: str) -> bool:
+    """Whether a ``.py`` path names a file of the tree (from the root or from a package)."""
+    return any((base / rel).is_file() for base in (ROOT, ROOT / "eie_sim", ROOT / "compressor"))
+
+
+def _bound_names(init: pathlib.Path) -> set[str]:
+    """The names a package's ``__init__`` binds at module level (imports, defs, assignments)."""
+    names = set()
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def _dotted_resolves(name: str) -> bool:
+    """Whether ``a.b.c...`` starts with a module of the tree and, where the longest such
+    prefix is a package, the next part is a name its ``__init__`` binds (an attribute of
+    a module is not checked: only names that look like modules count)."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        base = ROOT.joinpath(*parts[:i])
+        if base.with_suffix(".py").is_file():
+            return True
+        if (base / "__init__.py").is_file():
+            if i == len(parts) or not parts[i].islower():
+                return True
+            return parts[i] in _bound_names(base / "__init__.py")
+    return False
+
+
+def test_docstrings_and_docs_name_only_modules_that_exist():
+    """Every module path (``eie_sim/<room>/<module>.py`` or from a package, as
+    ``<room>/<module>.py``) and dotted module name (``eie_sim.<room>.<module>``) in the
+    sources, docs/*.md and README.md names a module of the tree as it is at test time."""
+    here = pathlib.Path(__file__).resolve()         # this file's patterns and allow-list
+    files = [p for pkg in _PKGS for p in sorted((ROOT / pkg).rglob("*.py")) if p != here]
+    files += sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+    stale = []
+    for path in files:
+        rel = str(path.relative_to(ROOT))
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for m in _MODULE_PATH.finditer(line):
+                if not _module_files(m.group(1)) and (rel, m.group(1)) not in _STALE_ALLOWED:
+                    stale.append(f"{rel}:{n} {m.group(1)}")
+            for m in _DOTTED.finditer(line):
+                if not _dotted_resolves(m.group(1)) and (rel, m.group(1)) not in _STALE_ALLOWED:
+                    stale.append(f"{rel}:{n} {m.group(1)}")
+    assert not stale, stale
