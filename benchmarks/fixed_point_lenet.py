@@ -15,7 +15,11 @@ the first images of LeNet-300-100 through the cycle-level simulator
 LeNet-5's convolutions (which EIE does not run: it is an fc engine) go through the same
 arithmetic as matrix x patch products (im2col, as ``simulate_conv_layer`` does); max
 pooling on the integers is exact. 32-bit float is the numpy float32 forward pass of the
-decoded weights (:mod:`compressor.training.nn`).
+decoded weights (:mod:`compressor.training.layers`).
+
+The cycle-level cross-check goes through the public API (``eie_sim``); the batched
+arithmetic is the simulator's own (stage 1 ``prepare``, the integer reference, the
+fixed-point helpers), imported from inside the package on purpose: it is what is studied.
 
 Formats (one per network, ``ArchConfig`` fields, nothing else changed): 16-bit is the
 project's default (8 fraction bits for activations, 12 for weights); 32-bit uses 16 and
@@ -31,16 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from compressor.model import QuantizedModel
+from compressor import QuantizedModel
 from compressor.pipeline import set_from_quantized
+from compressor.training.layers import Conv2D
 from compressor.training.networks import build
-from compressor.training.nn import Conv2D
-from eie_sim.arch.config import ArchConfig
+from eie_sim import ArchConfig, LayerWorkload, simulate_network
+# internal on purpose (see the docstring): the simulator's own fixed-point arithmetic
 from eie_sim.arch.fixed_point import quantize, saturate, to_float
-from eie_sim.sim.network import simulate_network
 from eie_sim.sim.references import integer_reference_batch
 from eie_sim.sim.stages import prepare
-from eie_sim.workloads.layer import LayerWorkload
 
 #: EIE Fig. 10 (AlexNet, paper values): accuracy at each precision
 PAPER_FIG10 = {"32-bit float": 80.3, "16-bit fixed": 79.8, "8-bit fixed": 53.0}

@@ -15,10 +15,19 @@ The rooms of the package (docs/architecture.md): ``arch/`` (the design point, YA
 point, energy tables, paper values), ``hw/`` (layout, the hardware units, both engines,
 counters), ``workloads/``, ``sim/`` (the stage pipeline, results, networks), ``apps/``
 (LeNet on MNIST, SqueezeNet, sweeps), ``output/`` (reports, bundles, plots), ``cli/``.
+
+Also re-exported for reports and the benchmarks (``benchmarks/``): ``paper`` (the module
+of the paper's published values, :mod:`eie_sim.arch.paper`), :class:`EnergyTable` (the
+``energy_table=`` of :func:`simulate`), :func:`synthetic_input` (the seeded input vectors
+of the synthetic layers), ``LAYER_COLUMNS`` (the ``layers.csv`` columns),
+:func:`csv_text` and :func:`write_bundle` (a CSV and a results folder, written whole) and
+:func:`sweep_plots` (the sweep figures).
 """
 from eie_sim.api import layer, make_config, simulate, sweep
+from eie_sim.arch import paper
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.arch.config_io import load_config
+from eie_sim.arch.energy import EnergyTable
 from eie_sim.errors import (
                             ConfigError,
                             EIEError,
@@ -27,14 +36,17 @@ from eie_sim.errors import (
                             SimulationMismatch,
                             WorkloadError,
 )
+from eie_sim.output.plots import sweep_plots
+from eie_sim.output.report import csv_text, write_bundle
 from eie_sim.sim.layer import simulate_conv_layer, simulate_layer
 from eie_sim.sim.network import run_workload, simulate_network
-from eie_sim.sim.results import LayerResult, NetworkResult
+from eie_sim.sim.results import LAYER_COLUMNS, LayerResult, NetworkResult
 from eie_sim.workloads import (
                             LayerWorkload,
                             Workload,
                             from_model,
                             from_npz,
+                            synthetic_input,
                             synthetic_layer,
                             table3_layer,
 )
@@ -46,4 +58,7 @@ __all__ = ["ArchConfig", "ConfigError", "EIEError", "EngineMismatch", "LayerResu
            "SimulationMismatch", "Workload", "WorkloadError", "from_model", "from_npz",
            "layer", "load_config", "make_config", "run_workload", "simulate",
            "simulate_conv_layer", "simulate_layer", "simulate_network", "sweep",
-           "synthetic_layer", "table3_layer", "__version__"]
+           "synthetic_layer", "table3_layer", "__version__",
+           # for reports and the benchmarks
+           "EnergyTable", "LAYER_COLUMNS", "csv_text", "paper", "sweep_plots",
+           "synthetic_input", "write_bundle"]

@@ -1,6 +1,7 @@
 """The installed project: packages import, console scripts answer --help, layering holds."""
 import ast
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -64,26 +65,38 @@ def _module_name(path: pathlib.Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: pathlib.Path) -> list[tuple[str, int, bool]]:
-    """``(module, line, at_top)`` of every import of the file; imports under
-    ``if TYPE_CHECKING:`` are left out (they never run)."""
+def _is_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING`` as the test of an ``if``."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(path: pathlib.Path) -> list[tuple[str, int, bool, bool]]:
+    """``(module, line, at_top, typing_only)`` of every import of the file; ``typing_only``
+    marks imports under ``if TYPE_CHECKING:`` (they never run, so they make no import
+    cycle, but a room that names a higher room's types still depends on it)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     out = []
 
-    def visit(node, top):
+    def visit(node, top, typing_only):
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and getattr(child.test, "id", "") == "TYPE_CHECKING":
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for stmt in child.body:
+                    visit(ast.Module(body=[stmt], type_ignores=[]), top, True)
+                for stmt in child.orelse:
+                    visit(ast.Module(body=[stmt], type_ignores=[]), top, typing_only)
                 continue
             if isinstance(child, ast.Import):
-                out.extend((a.name, child.lineno, top) for a in child.names)
+                out.extend((a.name, child.lineno, top, typing_only) for a in child.names)
             elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
-                out.append((child.module, child.lineno, top))
-                out.extend((f"{child.module}.{a.name}", child.lineno, top) for a in child.names)
+                out.append((child.module, child.lineno, top, typing_only))
+                out.extend((f"{child.module}.{a.name}", child.lineno, top, typing_only)
+                           for a in child.names)
             elif isinstance(child, ast.ImportFrom) and child.level:
-                out.append(("<relative>", child.lineno, top))
+                out.append(("<relative>", child.lineno, top, typing_only))
             visit(child, top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                          ast.ClassDef)))
-    visit(tree, True)
+                                                          ast.ClassDef)), typing_only)
+    visit(tree, True, False)
     return out
 
 
@@ -98,7 +111,7 @@ def test_eie_sim_rooms_import_only_the_rooms_below_them():
         here = _room(_module_name(path))
         if here is None:                      # eie_sim/__init__.py re-exports the API
             continue
-        for mod, line, _ in _imports(path):
+        for mod, line, _, _ in _imports(path):      # TYPE_CHECKING imports count too
             if mod == "<relative>":
                 offenders.append(f"{path.relative_to(ROOT)}:{line} relative import")
                 continue
@@ -116,8 +129,8 @@ def test_no_import_cycles_between_project_modules():
             modules[_module_name(path)] = path
     graph = {m: set() for m in modules}
     for m, path in modules.items():
-        for mod, _, top in _imports(path):
-            if top:
+        for mod, _, top, typing_only in _imports(path):
+            if top and not typing_only:             # TYPE_CHECKING imports never run
                 # "from a.b import c": a.b.c when it is a module, else a.b
                 target = mod if mod in modules else mod.rpartition(".")[0]
                 if target in modules and target != m and not m.startswith(target + "."):
@@ -152,7 +165,7 @@ def test_project_imports_stand_at_the_top_of_modules():
     for pkg in ("eie_sim", "compressor"):
         for path in (ROOT / pkg).rglob("*.py"):
             rel = str(path.relative_to(ROOT))
-            for mod, line, top in _imports(path):
+            for mod, line, top, _ in _imports(path):
                 own = mod.split(".")[0] in ("eie_sim", "compressor")
                 if not top and own and (rel, mod.split(".")[0]) not in allowed:
                     late.append(f"{rel}:{line} {mod}")
@@ -166,3 +179,72 @@ def test_no_undefined_names_or_unused_imports():
                           "--no-cache", "eie_sim", "compressor", "benchmarks", "tests"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# ---- docstrings and docs name only modules that exist ------------------------------------
+_PKGS = ("eie_sim", "compressor", "benchmarks", "tests", "tools")
+#: a file path of a project module: ``eie_sim/hw/layout.py``, or relative to a package:
+#: ``hw/layout.py``, ``training/nn.py`` (only ``.py`` paths count, not data files)
+_MODULE_PATH = re.compile(r"(?<![\w/.-])((?:[a-z_][a-z0-9_]*/)+[a-z_][a-z0-9_]*\.py)\b")
+#: a dotted name in the project: ``eie_sim.hw.layout``, ``compressor.training.nn.train``
+_DOTTED = re.compile(r"(?<![\w.])((?:eie_sim|compressor)(?:\.[A-Za-z_]\w*)+)")
+#: names that stay on purpose: (file, name) -> why
+_STALE_ALLOWED = {
+    ("eie_sim/output/squeezenet.py", "eie_sim.sim.conv"):
+        "a value written into the SqueezeNet summary.json (its bytes must not change)",
+}
+
+
+def _module_files(rel: str) -> bool:
+    """Whether a ``.py`` path names a file of the tree (from the root or from a package)."""
+    return any((base / rel).is_file() for base in (ROOT, ROOT / "eie_sim", ROOT / "compressor"))
+
+
+def _bound_names(init: pathlib.Path) -> set[str]:
+    """The names a package's ``__init__`` binds at module level (imports, defs, assignments)."""
+    names = set()
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def _dotted_resolves(name: str) -> bool:
+    """Whether ``a.b.c...`` starts with a module of the tree and, where the longest such
+    prefix is a package, the next part is a name its ``__init__`` binds (an attribute of
+    a module is not checked: only names that look like modules count)."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        base = ROOT.joinpath(*parts[:i])
+        if base.with_suffix(".py").is_file():
+            return True
+        if (base / "__init__.py").is_file():
+            if i == len(parts) or not parts[i].islower():
+                return True
+            return parts[i] in _bound_names(base / "__init__.py")
+    return False
+
+
+def test_docstrings_and_docs_name_only_modules_that_exist():
+    """Every module path (``eie_sim/<room>/<module>.py`` or from a package, as
+    ``<room>/<module>.py``) and dotted module name (``eie_sim.<room>.<module>``) in the
+    sources, docs/*.md and README.md names a module of the tree as it is at test time."""
+    here = pathlib.Path(__file__).resolve()         # this file's patterns and allow-list
+    files = [p for pkg in _PKGS for p in sorted((ROOT / pkg).rglob("*.py")) if p != here]
+    files += sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+    stale = []
+    for path in files:
+        rel = str(path.relative_to(ROOT))
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for m in _MODULE_PATH.finditer(line):
+                if not _module_files(m.group(1)) and (rel, m.group(1)) not in _STALE_ALLOWED:
+                    stale.append(f"{rel}:{n} {m.group(1)}")
+            for m in _DOTTED.finditer(line):
+                if not _dotted_resolves(m.group(1)) and (rel, m.group(1)) not in _STALE_ALLOWED:
+                    stale.append(f"{rel}:{n} {m.group(1)}")
+    assert not stale, stale

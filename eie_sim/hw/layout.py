@@ -18,20 +18,21 @@
   passes* of ``N x R`` consecutive rows (docs/timing.md, "Output passes").
 
 Everything is built with numpy/numba into flat arrays so both engines can use it
-without Python loops over entries.
+without Python loops over entries (the numba kernels that write the images:
+:mod:`eie_sim.hw.layout_images`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 from eie_sim.arch.config import INT_RANGES, ArchConfig
 from eie_sim.arch.fixed_point import quantize_exact_range
 from eie_sim.errors import LayoutError
 from eie_sim.hw.csr import CodesCSR
+from eie_sim.hw.layout_images import encode_runs, layout_csr_rows
 
 
 @dataclass
@@ -137,153 +138,14 @@ class LayerLayout:
         return sum(p.n_padding for p in self.passes)
 
 
-@numba.njit(cache=True)
-def _images_for(counts):
-    """Column pointers, PE starts and the empty entry arrays for ``counts[k, j]`` entries
-    (padding included) of column ``j`` in PE ``k``."""
-    n_pe, n_cols_total = counts.shape
-    ptr = np.zeros((n_pe, n_cols_total + 1), dtype=np.int64)
-    entry_start = np.zeros(n_pe + 1, dtype=np.int64)
-    for k in range(n_pe):
-        s = 0
-        for j in range(n_cols_total):
-            ptr[k, j] = s
-            s += counts[k, j]
-        ptr[k, n_cols_total] = s
-        entry_start[k + 1] = entry_start[k] + s
-    total = entry_start[n_pe]
-    return (ptr, entry_start, np.zeros(total, dtype=np.uint8), np.zeros(total, dtype=np.uint8),
-            np.zeros(total, dtype=np.int32))
-
-
-@numba.njit(cache=True)
-def _encode_runs(pe, col, local, code, n_pe, n_cols_total, max_z):
-    """z-encode entries sorted by (pe, col, local row), inserting padding entries.
-
-    Returns (ptr (n_pe, n_cols_total+1) relative to each PE's start, entry_start,
-    out_code, out_z, out_local).
-    """
-    n = pe.shape[0]
-    step = max_z + 1
-    # pass 1: count entries (real + padding) per (pe, col)
-    counts = np.zeros((n_pe, n_cols_total), dtype=np.int64)
-    prev_key_pe = -1
-    prev_key_col = -1
-    prev_local = -1
-    for i in range(n):
-        if pe[i] != prev_key_pe or col[i] != prev_key_col:
-            prev_local = -1
-            prev_key_pe = pe[i]
-            prev_key_col = col[i]
-        zeros = local[i] - prev_local - 1
-        counts[pe[i], col[i]] += 1 + zeros // step
-        prev_local = local[i]
-    ptr, entry_start, out_code, out_z, out_local = _images_for(counts)
-    # pass 2: write entries
-    w = 0
-    prev_key_pe = -1
-    prev_key_col = -1
-    prev_local = -1
-    for i in range(n):
-        if pe[i] != prev_key_pe or col[i] != prev_key_col:
-            prev_local = -1
-            prev_key_pe = pe[i]
-            prev_key_col = col[i]
-        zeros = local[i] - prev_local - 1
-        while zeros > max_z:
-            prev_local += step
-            out_code[w] = 0
-            out_z[w] = max_z
-            out_local[w] = prev_local
-            w += 1
-            zeros -= step
-        out_code[w] = code[i]
-        out_z[w] = zeros
-        out_local[w] = local[i]
-        w += 1
-        prev_local = local[i]
-    return ptr, entry_start, out_code, out_z, out_local
-
-
-@numba.njit(cache=True, inline="always")
-def _place_entry(out_code, out_z, out_local, w, prev, loc, v, max_z):
-    """Write one entry at ``w`` after the padding its zero run needs; return the next ``w``."""
-    step = max_z + 1
-    zeros = loc - prev - 1
-    while zeros > max_z:
-        prev += step
-        out_code[w] = 0
-        out_z[w] = max_z
-        out_local[w] = prev
-        w += 1
-        zeros -= step
-    out_code[w] = v
-    out_z[w] = zeros
-    out_local[w] = loc
-    return w + 1
-
-
-@numba.njit(cache=True)
-def _layout_csr_rows(indptr, indices, data, cols, start, stop, n_pe, bias_nz, has_bias, max_z):
-    """The images of ``build_pass`` for rows ``start..stop`` of a CSR code matrix.
-
-    A counting sort instead of ``lexsort``, one PE at a time: scanning PE ``k``'s rows in
-    order (and each row's non-zeros by increasing column) visits every (PE, column) bucket
-    in increasing local row, which is exactly the (pe, col, local) order ``_encode_runs``
-    expects; padding is inserted the same way. One pass counts the entries of every
-    bucket (padding included), one places them; working on one PE at a time keeps the
-    per-column state of the scan small. ``bias_nz[i]`` marks pass row ``i`` as having a
-    bias entry (the bias column).
-    """
-    n_cols_total = cols + (1 if has_bias else 0)
-    step = max_z + 1                  # a power of two: 2**index_bits
-    shift = 0
-    while (1 << shift) < step:
-        shift += 1
-    counts = np.zeros((n_pe, n_cols_total), dtype=np.int64)
-    last = np.empty(n_cols_total, dtype=np.int32)              # local rows are int32
-    for k in range(n_pe):
-        last[:] = -1
-        ck = counts[k]
-        loc = 0
-        for r in range(start + k, stop, n_pe):
-            for e in range(indptr[r], indptr[r + 1]):
-                c = indices[e]
-                ck[c] += 1 + ((loc - last[c] - 1) >> shift)     # the entry + its padding
-                last[c] = loc
-            if has_bias and bias_nz[r - start]:
-                ck[cols] += 1 + ((loc - last[cols] - 1) >> shift)
-                last[cols] = loc
-            loc += 1
-    ptr, entry_start, out_code, out_z, out_local = _images_for(counts)
-    cursor = np.empty(n_cols_total, dtype=np.int64)            # write position per column
-    for k in range(n_pe):
-        last[:] = -1
-        for j in range(n_cols_total):
-            cursor[j] = entry_start[k] + ptr[k, j]
-        loc = 0
-        for r in range(start + k, stop, n_pe):
-            for e in range(indptr[r], indptr[r + 1]):
-                c = indices[e]
-                cursor[c] = _place_entry(out_code, out_z, out_local, cursor[c], last[c], loc,
-                                         data[e], max_z)
-                last[c] = loc
-            if has_bias and bias_nz[r - start]:
-                cursor[cols] = _place_entry(out_code, out_z, out_local, cursor[cols],
-                                            last[cols], loc, 1, max_z)
-                last[cols] = loc
-            loc += 1
-    return ptr, entry_start, out_code, out_z, out_local
-
-
 def build_pass(rows_idx: np.ndarray, cols_idx: np.ndarray, codes: np.ndarray, *,
                n_pe: int, row_offset: int, rows: int, cols: int,
                bias_rows: np.ndarray | None, max_z: int) -> PassLayout:
     """Lay out the non-zeros ``(rows_idx, cols_idx, codes)`` of one pass.
 
     Not used by :func:`build_layer` (which lays out straight from the CSR form with
-    ``_layout_csr_rows``): this is the straightforward construction (``lexsort`` +
-    ``_encode_runs``), kept as the independent reference that
+    :func:`~eie_sim.hw.layout_images.layout_csr_rows`): this is the straightforward
+    construction (``lexsort`` + :func:`~eie_sim.hw.layout_images.encode_runs`), kept as the independent reference that
     ``tests/eie_sim/test_engine_fast.py::test_layout_fast_path_matches_build_pass``
     compares the fast path with.
 
@@ -303,7 +165,7 @@ def build_pass(rows_idx: np.ndarray, cols_idx: np.ndarray, codes: np.ndarray, *,
     local = r // n_pe
     n_cols_total = cols + int(has_bias)
     order = np.lexsort((local, c, pe))
-    ptr, entry_start, out_code, out_z, out_local = _encode_runs(
+    ptr, entry_start, out_code, out_z, out_local = encode_runs(
         pe[order], c[order], local[order], v[order], n_pe, n_cols_total, max_z)
     return PassLayout(n_pe=n_pe, row_offset=row_offset, rows=rows, cols=cols,
                       has_bias=has_bias, ptr=ptr, entry_start=entry_start,
@@ -369,7 +231,7 @@ def build_layer(codes: "CodesCSR | np.ndarray", codebook: np.ndarray, bias: np.n
     passes = []
     for start in range(0, rows, rows_per_pass):
         stop = min(rows, start + rows_per_pass)
-        ptr, entry_start, out_code, out_z, out_local = _layout_csr_rows(
+        ptr, entry_start, out_code, out_z, out_local = layout_csr_rows(
             codes.indptr, codes.indices, codes.data, cols, start, stop, cfg.pes,
             bias_nz[start:stop], bias is not None, cfg.max_z)
         passes.append(PassLayout(n_pe=cfg.pes, row_offset=start, rows=stop - start,

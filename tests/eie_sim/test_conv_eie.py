@@ -1,4 +1,5 @@
-"""eie_sim.sim.conv: convolution layers as M x V per output position, batched on one layout.
+"""eie_sim.sim.layer.simulate_conv_layer: convolution layers as M x V per output position,
+batched on one layout.
 
 The batched path must give, position by position, exactly what simulate_layer
 gives (cycles, every counter, outputs), and the reassembled output map must equal the
@@ -164,7 +165,7 @@ def test_sampling_is_seeded_sorted_and_extrapolation_is_labelled():
 
 
 def test_choose_config_widens_codes_and_lowers_fraction_bits_unless_given():
-    class Q:  # stand-ins for compressor.graph.forward.LayerWorkload
+    class Q:  # stand-ins for compressor.graph.forward.ConvWorkload
         bits, bias, codebook = 8, np.array([1.0], np.float32), np.array([0, 1.5], np.float32)
 
     class W:

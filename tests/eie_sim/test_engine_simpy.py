@@ -1,4 +1,4 @@
-"""The simpy reference engine (eie_sim/engine_simpy.py + eie_sim/units/) against
+"""The simpy reference engine (eie_sim/hw/engine_simpy.py + eie_sim/hw/units/) against
 hand-derived cycle counts, a numpy reference for the values, and a plain
 cycle-by-cycle reading of docs/timing.md (``literal_run_pass`` below)."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The units of one EIE PE (paper Fig. 4) and of the central control unit, as simpy
-processes and the state they share. ``eie_sim.engine_simpy`` wires them into one pass.
+processes and the state they share. ``eie_sim.hw.engine_simpy`` wires them into one pass.
 
 One module per paper unit:
 
