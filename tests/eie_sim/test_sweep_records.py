@@ -50,7 +50,8 @@ def _rows(db: pathlib.Path) -> tuple[dict, dict]:
 def _old_database(folder: pathlib.Path, name: str) -> pathlib.Path:
     folder.mkdir()
     con = sqlite3.connect(folder / DB_NAME)
-    con.executescript((DATA / f"sweep_db_b03ed18_{name}.sql").read_text())
+    con.executescript((DATA / "sweep_db_b03ed18_schema.sql").read_text())    # its tables
+    con.executescript((DATA / f"sweep_db_b03ed18_{name}.sql").read_text())    # its rows
     con.close()
     return folder / DB_NAME
 
