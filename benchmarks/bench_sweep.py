@@ -31,6 +31,7 @@ import yaml
 
 from eie_sim.apps.sweep import run_sweep
 from eie_sim.arch.config_io import load_config
+from eie_sim.arch.sweep_spec import grid_size
 
 FULL = {"pes": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
         "spmat_width_bits": [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
@@ -64,9 +65,7 @@ def main(outdir="results", ci_only: bool = False) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, grid in (("ci", CI),) + (() if ci_only else (("full", FULL),)):
-        n = 1
-        for v in grid.values():
-            n *= len(v)
+        n = grid_size(grid)
         print(f"{name}: {n:,} points ({' x '.join(f'{k} {len(v)}' for k, v in grid.items())}), "
               f"NT-We + NT-Wd (SYNTHETIC), 2-worker dask LocalCluster", flush=True)
         r = run(grid, outdir / f"sweep_{name}", quiet=name == "ci")

@@ -10,7 +10,7 @@ processes or dask (:mod:`eie_sim.apps.sweep_exec`); the results do not depend on
 The sweep folder holds ``sweep.db`` (:mod:`eie_sim.apps.sweep_db`), committed point by
 point: a rerun into the same folder (``eie-sweep --resume``) runs only the missing
 points, and refuses a folder of another sweep. When every point is in, the exported
-files are written from the database, each atomically: ``sweep.csv`` (one row per point
+files are written from the database (:mod:`eie_sim.apps.sweep_export`), each atomically: ``sweep.csv`` (one row per point
 and layer), ``points.csv`` (one row per point: the per-inference figures), ``pareto.csv``
 (the points on the latency/energy/area front), ``summary.json`` (resolved configuration,
 seeds, units of every column, timings), ``report.md`` and ``config.yaml``. The exported
@@ -24,59 +24,38 @@ config was loaded with ``max_points``).
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import os
 import pathlib
 import shutil
 import tempfile
 import time
-from typing import Any
+from typing import Any, Callable
 
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
 from eie_sim.apps.sweep_exec import make_executor
+from eie_sim.apps.sweep_export import UNITS, export, read_partial
 from eie_sim.apps.sweep_points import (
-    VOLATILE_COLUMNS,
+    PointResult,
+    PointRun,
+    PointTask,
+    SweepPoint,
     build_workloads,
-    point_config,
-    split_point,
+    make_point,
     stable_hash,
-    workload_key,
 )
-from eie_sim.apps.sweep_search import covers, objective_values, pareto_front, run_search
-from eie_sim.arch.config import ArchConfig
-from eie_sim.arch.config_io import (
-    FLOAT_RANGES,
-    LoadedConfig,
-    RunOptions,
-    dump_resolved,
-    iter_points,
-)
-from eie_sim.arch.energy import EnergyTable
-from eie_sim.arch.sweep_spec import FRACTION_KEYS, OBJECTIVES, point_at, sample_indices
-from eie_sim.errors import BundleError, ConfigError, WorkloadError
+from eie_sim.apps.sweep_search import covers, pareto_front, run_search
+from eie_sim.arch.config_io import FLOAT_RANGES, LoadedConfig, iter_points
+from eie_sim.arch.sweep_spec import FRACTION_KEYS, grid_size, point_at, sample_indices
+from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.output import report
 from eie_sim.output.progress import Progress
 from eie_sim.workloads.files import absolute_block
 
 __all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
 
-#: units of the exported columns, by name suffix (docs/cluster.md "Columns and units")
-UNITS = (("inferences_per_s_per_mm2", "inferences / s / mm^2"),
-         ("inferences_per_s", "inferences / s"), ("inferences_per_j", "inferences / J"),
-         ("_us", "microseconds"), ("_uj", "microjoules"), ("_pj", "picojoules"),
-         ("_w", "watts"), ("_mm2", "mm^2"), ("_mhz", "MHz"), ("_bits", "bits"), ("_kb", "KB"),
-         ("cycles", "clock cycles"), ("density", "fraction 0..1"),
-         ("macs", "multiply-accumulates"))
-INFERENCE = "one inference = one pass through the workload's layers (each layer once)"
-
-
-def unit_of(col: str) -> str:
-    for suffix, unit in UNITS:
-        if col.endswith(suffix):
-            return unit
-    return ""
+#: how a sweep runs a list of points: (points, workers wanted, callback per finished point)
+RunPoints = Callable[[list[SweepPoint], int, Callable[[SweepPoint, PointResult], None]], None]
 
 
 def _base_dir(loaded: LoadedConfig) -> str | None:
@@ -99,20 +78,21 @@ def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
             "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
 
 
-def _planned(loaded: LoadedConfig) -> list[tuple[int, dict]] | None:
-    """(index, point) of a grid or random sweep; None for a search."""
+def _planned(loaded: LoadedConfig) -> list[SweepPoint] | None:
+    """The points of a grid or random sweep (index: the position in the cross product);
+    None for a search."""
     if "search" in loaded.plan:
         return None
     if "random" in loaded.plan:
-        n = 1
-        for v in loaded.sweep.values():
-            n *= len(v)
         r = loaded.plan["random"]
-        return [(i, point_at(loaded.sweep, i)) for i in sample_indices(n, r["samples"], r["seed"])]
-    return list(enumerate(iter_points(loaded.sweep)))
+        pts = [(i, point_at(loaded.sweep, i))
+               for i in sample_indices(grid_size(loaded.sweep), r["samples"], r["seed"])]
+    else:
+        pts = enumerate(iter_points(loaded.sweep))
+    return [make_point(loaded.arch, i, p) for i, p in pts]
 
 
-def _search_points(loaded: LoadedConfig) -> list[dict]:
+def _search_points(loaded: LoadedConfig) -> list[SweepPoint]:
     """Every combination of the search's workload choices (to build their workloads)."""
     space = loaded.plan["search"]["space"]
     wl = {k: v for k, v in space.items() if k.startswith("workload.")}
@@ -121,15 +101,10 @@ def _search_points(loaded: LoadedConfig) -> list[dict]:
         wl["weight_bits"] = bits
     elif isinstance(bits, dict):
         wl["weight_bits"] = list(range(bits["low"], bits["high"] + 1))
-    return list(iter_points(wl))
+    return [make_point(loaded.arch, i, p) for i, p in enumerate(iter_points(wl))]
 
 
-def _prepare_folder(out: pathlib.Path, force: bool) -> None:
-    if force and out.exists():
-        if out.is_dir() and not out.is_symlink():
-            shutil.rmtree(out)
-        else:
-            out.unlink()
+def _prepare_folder(out: pathlib.Path) -> None:
     if out.exists() and not (out / DB_NAME).exists():
         report.prepare_out_dir(out, False)        # refuses a non-empty folder of something else
     report.prepare_out_dir(out, True)
@@ -163,11 +138,11 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     point failed, stopped before a point was recorded) puts it back untouched."""
     out = pathlib.Path(out)
     if not (force and (out.exists() or out.is_symlink())):
-        return _run_sweep(loaded, out, False, quiet, processes)
+        return _run_sweep(loaded, out, quiet, processes)
     aside = out.with_name(f".{out.name}.replaced-{os.getpid()}")
     os.replace(out, aside)
     try:
-        return _run_sweep(loaded, out, False, quiet, processes)
+        return _run_sweep(loaded, out, quiet, processes)
     finally:
         if out.exists():
             if aside.is_dir() and not aside.is_symlink():
@@ -178,72 +153,64 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
             os.replace(aside, out)
 
 
-def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, force: bool, quiet: bool,
+def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, quiet: bool,
                processes: bool) -> dict[str, Any]:
     if not loaded.workload:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
     t0 = time.perf_counter()
-    base_dir = _base_dir(loaded)
-    block = absolute_block(loaded.workload, base_dir)
-    run = loaded.run.as_dict()
-    table = EnergyTable.load(loaded.run.energy_table) if loaded.run.energy_table else None
+    block = absolute_block(loaded.workload, _base_dir(loaded))
+    how = PointRun.from_options(loaded.run)
     planned = _planned(loaded)
     n = len(planned) if planned is not None else loaded.plan["search"]["trials"]
-    ranged = _density_ranges(loaded)
-    workloads = {} if ranged else build_workloads(
-        block, loaded.arch, (p for _, p in planned) if planned is not None
-        else _search_points(loaded), run["seed"], None, quiet)
-    created = force or not out.exists()
-    _prepare_folder(out, force)
+    workloads = {} if _density_ranges(loaded) else build_workloads(
+        block, planned if planned is not None else _search_points(loaded), loaded.run.seed,
+        None, quiet)
+    created = not out.exists()
+    _prepare_folder(out)
     ident = sweep_identity(loaded, block)
     db = SweepDB(out / DB_NAME, stable_hash(ident), {"identity": ident, "source": loaded.source})
     done_before = len(db.done())
     bar = Progress(n, desc="eie-sweep", unit="pt", quiet=quiet, initial=min(done_before, n))
     stats = {"ran": 0, "failed": 0}
 
-    def task(i: int, pt: dict) -> dict:
-        cfg = point_config(loaded.arch, pt)
-        return {"index": i, "point": pt, "run": run, "energy_table": table,
-                "wkey": workload_key(cfg.weight_bits, pt), "cfg": cfg.as_dict()}
-
-    def record(res: dict, pt: dict) -> None:
-        cfg = point_config(loaded.arch, pt).as_dict()
-        db.add(res, pt, cfg, stable_hash([cfg, split_point(pt)[1]]))
+    def record(pt: SweepPoint, res: PointResult) -> None:
+        db.add(pt, res)
         stats["ran"] += 1
         bar.update(1)
-        if res["error"]:
+        if res.error:
             stats["failed"] += 1
             if stats["failed"] <= 5 and bar.shown:     # on a terminal: the first few
-                bar.note(f"point {res['point']} {pt}: {res['error'][:160]}")
+                bar.note(f"point {res.index} {pt.params}: {res.error[:160]}")
 
     executor = None
+
+    def run_points(pts: list[SweepPoint], size: int,
+                   on_result: Callable[[SweepPoint, PointResult], None]) -> None:
+        """Run ``pts`` (on an executor of at most ``size`` local workers, started on first
+        use), after building the workloads of ``pts`` not built yet (a search over a
+        density range: one per distinct value, cached by it; handed to a running
+        executor); ``on_result`` gets every finished point."""
+        nonlocal executor
+        need = [p for p in pts if p.workload_key not in workloads]
+        if need:
+            new = build_workloads(block, need, loaded.run.seed, None, True)
+            workloads.update(new)
+            if executor is not None:
+                executor.add_workloads(new)
+        if executor is None:
+            executor = make_executor(loaded.run, size, workloads, processes)
+        by_index = {p.index: p for p in pts}
+        executor.run((PointTask(p, how) for p in pts), len(pts),
+                     lambda r: on_result(by_index[r.index], r))
+
     try:
-        def executor_for(k: int):
-            nonlocal executor
-            if executor is None:
-                executor = make_executor(run, k, workloads, processes)
-            return executor
-
-        def ensure(pts: list[dict]) -> None:
-            """Build the workloads of ``pts`` not built yet (a search over a density range:
-            one per distinct value, cached by it) and hand them to a running executor."""
-            need = [p for p in pts
-                    if workload_key(point_config(loaded.arch, p).weight_bits, p) not in workloads]
-            if need:
-                new = build_workloads(block, loaded.arch, need, run["seed"], None, True)
-                workloads.update(new)
-                if executor is not None:
-                    executor.add_workloads(new)
-
         if planned is not None:
             done = db.done()
-            todo = [(i, p) for i, p in planned if i not in done]
-            by_index = dict(todo)
+            todo = [p for p in planned if p.index not in done]
             if todo:
-                executor_for(len(todo)).run((task(i, p) for i, p in todo), len(todo),
-                                            lambda r: record(r, by_index[r["point"]]))
+                run_points(todo, len(todo), record)
         else:
-            _search(loaded, db, executor_for, task, record, ensure)
+            _search(loaded, db, run_points, record)
     except BaseException:
         if executor is not None:
             executor.abort()
@@ -259,7 +226,7 @@ def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, force: bool, quiet: bool
     bar.close()
     points = db.points()
     db.close()
-    ok = [p for p in points if not p["error"]]
+    ok = [p for p in points if not p.error]
     if points and not ok:
         for suffix in ("", "-wal", "-shm"):
             (out / (DB_NAME + suffix)).unlink(missing_ok=True)
@@ -267,9 +234,9 @@ def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, force: bool, quiet: bool
             out.rmdir()
         first = points[0]
         raise WorkloadError(f"every one of the {len(points)} sweep point(s) failed, nothing "
-                            f"written; point {first['point']}: {first['error']}")
+                            f"written; point {first.index}: {first.error}")
     wall = time.perf_counter() - t0
-    files, facts = export(loaded, block, points, base_dir)
+    files, facts = export(loaded, block, points)
     summary = {**facts, "wall_s": wall, "points_run_now": stats["ran"],
                "points_from_database": done_before, "executor": loaded.run.executor,
                "workers": workers_used or loaded.run.workers, "scheduler": loaded.run.scheduler,
@@ -277,7 +244,7 @@ def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, force: bool, quiet: bool
                "points_per_s": stats["ran"] / wall if wall > 0 else 0.0}
     files["summary.json"] = report.json_text(summary)
     _write_atomic(out, files)
-    return {"points": len(points), "rows": sum(max(1, len(p["rows"])) for p in points),
+    return {"points": len(points), "rows": sum(max(1, len(p.rows)) for p in points),
             "ran": stats["ran"], "failed": len(points) - len(ok), "wall_s": wall,
             "points_per_s": summary["points_per_s"], "workloads_built": len(workloads),
             "out": str(out)}
@@ -291,171 +258,39 @@ def _density_ranges(loaded: LoadedConfig) -> bool:
     return any(isinstance(space.get(k), dict) for k in FRACTION_KEYS)
 
 
-def _search(loaded, db, executor_for, task, record, ensure) -> None:
+def _search(loaded: LoadedConfig, db: SweepDB, run_points: RunPoints,
+            record: Callable[[SweepPoint, PointResult], None]) -> None:
     """The search loop: each batch's trials are taken from the database (a resumed
     search replays its recorded trials; a point asked again takes its recorded result) or
     run."""
     search = loaded.plan["search"]
-    recorded = {p["point"]: p for p in db.points()}       # trial -> point, kept up to date
-    by_params: dict[str, dict] = {}                       # params -> its first trial
+    recorded = {p.index: p for p in db.points()}          # trial -> result, kept up to date
+    by_params: dict[str, PointResult] = {}                # params -> its first trial
     for i in sorted(recorded):
-        by_params.setdefault(stable_hash(recorded[i]["params"]), recorded[i])
+        by_params.setdefault(stable_hash(recorded[i].params), recorded[i])
 
-    def keep(res: dict, pt: dict) -> None:
-        record(res, pt)
-        p = {**res, "params": pt}
-        recorded[res["point"]] = p
-        by_params.setdefault(stable_hash(pt), p)
+    def keep(pt: SweepPoint, res: PointResult) -> None:
+        record(pt, res)
+        recorded[res.index] = res
+        by_params.setdefault(stable_hash(pt.params), res)
 
     def evaluate(batch: list[tuple[int, dict]]) -> dict[int, dict | None]:
         todo = []
-        for i, pt in batch:
+        for i, params in batch:
             if i in recorded:
-                if recorded[i]["params"] != pt:
+                if recorded[i].params != params:
                     raise ConfigError(
-                        f"{db.path}: trial {i} is recorded as {recorded[i]['params']} but the "
-                        f"search now asks {pt} (another optuna version?); --force starts over")
+                        f"{db.path}: trial {i} is recorded as {recorded[i].params} but the "
+                        f"search now asks {params} (another optuna version?); --force starts over")
                 continue
-            same = by_params.get(stable_hash(pt))
+            pt = make_point(loaded.arch, i, params)
+            same = by_params.get(stable_hash(params))
             if same is not None:                # the same point again: its recorded result
-                keep({"point": i, "rows": same["rows"], "figures": same["figures"],
-                      "error": same["error"], "wall_s": 0.0}, pt)
+                keep(pt, PointResult(i, params, same.rows, same.figures, same.error, 0.0))
             else:
-                todo.append((i, pt))
+                todo.append(pt)
         if todo:
-            by_index = dict(todo)
-            ensure([p for _, p in todo])
-            executor_for(search["trials"]).run((task(i, p) for i, p in todo), len(todo),
-                                               lambda r: keep(r, by_index[r["point"]]))
-        return {i: (None if recorded[i]["error"] else recorded[i]["figures"]) for i, _ in batch}
+            run_points(todo, search["trials"], keep)
+        return {i: (None if recorded[i].error else recorded[i].figures) for i, _ in batch}
 
     run_search(search, tuple(FLOAT_RANGES) + FRACTION_KEYS, evaluate)
-
-
-def planned_count(sweep: dict, plan: dict) -> int:
-    """The number of points a sweep runs: its grid, its ``random.samples`` or its
-    ``search.trials``."""
-    if "search" in plan:
-        return plan["search"]["trials"]
-    if "random" in plan:
-        return plan["random"]["samples"]
-    n = 1
-    for v in sweep.values():
-        n *= len(v)
-    return n
-
-
-def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
-    """The tables of a sweep folder that has no exported files yet (a sweep still running,
-    interrupted or killed), built in memory from the points its ``sweep.db`` holds, by
-    :func:`export` (the code that writes the finished tables).
-
-    The database is opened read-only (:meth:`SweepDB.open_read_only`): nothing is written
-    into the folder. Returns ``{"files": {name: CSV text} for sweep.csv, points.csv and
-    pareto.csv, "summary": export's facts, "done": points recorded, "total": points
-    planned, "note": "partial sweep: n of N points"}``; a
-    :class:`~eie_sim.errors.BundleError` when the folder has no readable database or no
-    point in it yet. The Pareto front is that of the points recorded so far."""
-    folder = pathlib.Path(folder)
-    path = folder / DB_NAME
-    if not path.is_file():
-        raise BundleError(f"{folder}: no {DB_NAME} (not an eie-sweep folder)")
-    db = SweepDB.open_read_only(path)
-    try:
-        meta = json.loads(db.meta["config"])
-        ident = meta["identity"]
-        run = RunOptions(engine=ident["engine"], verify=ident["verify"], seed=ident["seed"],
-                         relu=ident["relu"], check_fit=ident["check_fit"])
-        loaded = LoadedConfig(arch=ArchConfig(**ident["arch"]), run=run,
-                              workload=ident["workload"], sweep=ident["sweep"],
-                              plan=ident["plan"], source=meta.get("source", "<unknown>"))
-        points = db.points()
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BundleError(f"{path}: not a sweep database of this version ({exc!r:.120})") from None
-    finally:
-        db.close()
-    if not points:
-        raise BundleError(f"{folder}: the sweep has recorded no point yet ({path})")
-    total = planned_count(loaded.sweep, loaded.plan)
-    files, facts = export(loaded, loaded.workload, points, _base_dir(loaded))
-    note = f"partial sweep: {len(points)} of {total} points"
-    facts.update({"partial": True, "points_planned": total, "note_partial": note})
-    return {"files": {k: files[k] for k in ("sweep.csv", "points.csv", "pareto.csv")},
-            "summary": facts, "done": len(points), "total": total, "note": note}
-
-
-def export(loaded: LoadedConfig, block: dict, points: list[dict],
-           base_dir: str | None) -> tuple[dict[str, str], dict]:
-    """The exported tables (from the database's points, in index order) and the facts
-    of ``summary.json``."""
-    keys = list(loaded.plan["search"]["space"]) if "search" in loaded.plan else list(loaded.sweep)
-    layer_cols: list[str] = []
-    fig_cols: list[str] = []
-    for p in points:
-        for r in p["rows"]:
-            layer_cols += [c for c in r if c not in layer_cols and c not in VOLATILE_COLUMNS]
-        fig_cols += [c for c, v in p["figures"].items()
-                     if c not in fig_cols and not isinstance(v, str)]
-    layer_cols = [c for c in layer_cols if c not in keys]
-    csv_cols = ["point"] + keys + layer_cols + [f"point_{c}" for c in fig_cols] + ["error"]
-    rows = []
-    for p in points:
-        head = {"point": p["point"], **p["params"], "error": p["error"]}
-        figs = {f"point_{c}": v for c, v in p["figures"].items()}
-        for r in p["rows"] or [{}]:
-            rows.append({**r, **head, **figs})
-    pt_cols = ["point"] + keys + fig_cols + ["error"]
-    pt_rows = [{"point": p["point"], **p["params"], **p["figures"], "error": p["error"]}
-               for p in points]
-    objectives = loaded.plan["search"]["objectives"] if "search" in loaded.plan else list(OBJECTIVES)
-    values = {p["point"]: objective_values(p["figures"], objectives) for p in points if not p["error"]}
-    front = set(pareto_front(values))
-    par_rows = [r for r in pt_rows if r["point"] in front]
-    failed = [p["point"] for p in points if p["error"]]
-    synthetic = "table3" in block or "synthetic" in block
-    areas = sorted({p["figures"].get("area_source") for p in points if not p["error"]} - {None})
-    seeds = {"run_seed": loaded.run.seed}
-    for k in ("random", "search"):
-        if k in loaded.plan:
-            seeds[f"{k}_seed"] = loaded.plan[k]["seed"]
-    facts = {"title": f"sweep of {', '.join(keys) or 'nothing'}", "config": None,
-             "sweep": {**loaded.sweep, **loaded.plan}, "swept_keys": keys,
-             "points": len(points), "failed_points": failed, "pareto_points": sorted(front),
-             "pareto_objectives": objectives, "engine": loaded.run.engine,
-             "verified": loaded.run.verify, "seeds": seeds, "synthetic": synthetic,
-             "inference": INFERENCE, "area_source": areas,
-             "units": {c: unit_of(c) for c in dict.fromkeys(csv_cols + pt_cols) if unit_of(c)}}
-    if synthetic:
-        facts["note"] = report.SYNTHETIC_NOTE
-    loaded_abs = dataclasses.replace(loaded, workload=block)
-    facts["config"] = loaded_abs.resolved()
-    files = {"sweep.csv": report.csv_text(rows, csv_cols),
-             "points.csv": report.csv_text(pt_rows, pt_cols),
-             "pareto.csv": report.csv_text(par_rows, pt_cols),
-             "report.md": _markdown(facts, keys, pt_rows, par_rows),
-             "config.yaml": dump_resolved(loaded_abs)}
-    return files, facts
-
-
-def _markdown(facts: dict, keys: list[str], pt_rows: list[dict], par_rows: list[dict]) -> str:
-    md = [f"# EIE sweep: {facts['title']}", ""]
-    if facts["synthetic"]:
-        md += [f"**{report.SYNTHETIC_NOTE}**", ""]
-    md += [f"- points: {facts['points']} ({len(facts['failed_points'])} failed); "
-           f"{facts['inference']}", f"- seeds: {facts['seeds']}", "",
-           f"## Pareto front ({', '.join(facts['pareto_objectives'])}; {len(par_rows)} points)", ""]
-
-    def table(rows, limit):
-        head = ["point"] + keys + ["time (us)", "energy (uJ)", "chip (mm^2)", "inf/s", "inf/J", "error"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for r in rows[:limit]:
-            nums = ([f"{r['time_us']:.3f}", f"{r['energy_uj']:.4f}", f"{r['chip_area_mm2']:.3f}",
-                     f"{r['inferences_per_s']:.4g}", f"{r['inferences_per_j']:.4g}", ""]
-                    if not r["error"] else ["", "", "", "", "", r["error"][:80]])
-            lines.append("| " + " | ".join([str(r["point"])] + [str(r.get(k, "")) for k in keys]
-                                           + nums) + " |")
-        if len(rows) > limit:
-            lines.append(f"\n({len(rows) - limit} more in points.csv)")
-        return lines
-    md += table(par_rows, 200) + ["", "## Points", ""] + table(pt_rows, 500)
-    return "\n".join(md) + "\n"

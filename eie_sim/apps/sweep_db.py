@@ -29,8 +29,8 @@ import sqlite3
 import tempfile
 import time
 import urllib.parse
-from typing import Any
 
+from eie_sim.apps.sweep_points import PointResult, SweepPoint
 from eie_sim.errors import BundleError, ConfigError
 
 DB_NAME = "sweep.db"
@@ -128,36 +128,33 @@ class SweepDB:
         """The indices of the points already recorded."""
         return {p for (p,) in self.con.execute("SELECT point FROM points")}
 
-    def add(self, res: dict, params: dict, config: dict, config_hash: str) -> bool:
-        """Record one finished point and its layer rows in one transaction; False (and
-        nothing written) when the point is already recorded."""
+    def add(self, point: SweepPoint, res: PointResult) -> bool:
+        """Record one finished point (its swept values, resolved architecture and hash
+        from ``point``; ``res``'s rows, figures, error and wall time) in one transaction;
+        False (and nothing written) when the point is already recorded."""
+        h = point.config_hash
         with self.transaction():
-            if self.con.execute("SELECT 1 FROM points WHERE point = ?", (res["point"],)).fetchone():
+            if self.con.execute("SELECT 1 FROM points WHERE point = ?", (res.index,)).fetchone():
                 return False
             self.con.execute(
                 "INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (res["point"], json.dumps(params), json.dumps(config, sort_keys=True),
-                 config_hash, res["error"], json.dumps(res["figures"]), res.get("wall_s"),
-                 time.time()))
+                (res.index, json.dumps(point.params),
+                 json.dumps(point.config.as_dict(), sort_keys=True), h, res.error,
+                 json.dumps(res.figures), res.wall_s, time.time()))
             self.con.executemany(
                 "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(res["point"], i, r.get("layer", ""), r.get("cycles"), r.get("time_us"),
-                  r.get("energy_uj"), config_hash, json.dumps(r)) for i, r in enumerate(res["rows"])])
+                [(res.index, i, r.get("layer", ""), r.get("cycles"), r.get("time_us"),
+                  r.get("energy_uj"), h, json.dumps(r)) for i, r in enumerate(res.rows)])
         return True
 
-    def points(self) -> list[dict[str, Any]]:
+    def points(self) -> list[PointResult]:
         """Every recorded point in index order, with its layer rows."""
         rows: dict[int, list[dict]] = {}
         for p, data in self.con.execute("SELECT point, data FROM layers ORDER BY point, idx"):
             rows.setdefault(p, []).append(json.loads(data))
-        out = []
-        for p, params, config, h, err, figs, wall in self.con.execute(
-                "SELECT point, params, config, config_hash, error, figures, wall_s "
-                "FROM points ORDER BY point"):
-            out.append({"point": p, "params": json.loads(params), "config": json.loads(config),
-                        "config_hash": h, "error": err, "figures": json.loads(figs),
-                        "wall_s": wall, "rows": rows.get(p, [])})
-        return out
+        return [PointResult(p, json.loads(params), rows.get(p, []), json.loads(figs), err, wall)
+                for p, params, err, figs, wall in self.con.execute(
+                    "SELECT point, params, error, figures, wall_s FROM points ORDER BY point")]
 
     def close(self) -> None:
         try:

@@ -40,7 +40,8 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from eie_sim.apps.sweep_points import run_points
+from eie_sim.apps.sweep_points import PointResult, PointTask, run_points
+from eie_sim.arch.config_io import RunOptions
 from eie_sim.errors import ConfigError
 
 #: this process's workloads (local worker processes): workload key -> Workload or message
@@ -55,8 +56,8 @@ def chunk_size(n: int, workers: int) -> int:
     return max(1, min(8, n // max(1, workers * 16)))
 
 
-def _chunks(tasks: Iterator[dict], size: int) -> Iterator[list[dict]]:
-    buf: list[dict] = []
+def _chunks(tasks: Iterator[PointTask], size: int) -> Iterator[list[PointTask]]:
+    buf: list[PointTask] = []
     for t in tasks:
         buf.append(t)
         if len(buf) == size:
@@ -89,13 +90,13 @@ def _worker_init(parent: int, workloads: dict[str, Any]) -> None:
                      name="eie-sweep-parent-watch").start()
 
 
-def _local_points(tasks: list[dict], late: dict[str, Any] | None = None) -> list[dict]:
+def _local_points(tasks: list[PointTask], late: dict[str, Any] | None = None) -> list[PointResult]:
     if late:
         _WORKLOADS.update(late)
     return run_points(tasks, _WORKLOADS)
 
 
-def _dask_points(tasks: list[dict], *packs: dict[str, Any]) -> list[dict]:
+def _dask_points(tasks: list[PointTask], *packs: dict[str, Any]) -> list[PointResult]:
     """:func:`run_points` with the workloads of the scattered ``packs`` (dicts)."""
     workloads: dict[str, Any] = {}
     for p in packs:
@@ -135,7 +136,8 @@ class LocalExecutor:
                 self.abort()
                 raise
 
-    def run(self, tasks: Iterator[dict], n: int, on_result: Callable[[dict], None]) -> None:
+    def run(self, tasks: Iterator[PointTask], n: int,
+            on_result: Callable[[PointResult], None]) -> None:
         """Run ``tasks`` (``n`` of them); ``on_result`` gets every finished point."""
         if self.ex is None:
             for t in tasks:
@@ -150,7 +152,8 @@ class LocalExecutor:
             def submit_next() -> None:
                 c = next(chunks, None)
                 if c is not None:
-                    late = {t["wkey"]: self.late[t["wkey"]] for t in c if t["wkey"] in self.late}
+                    keys = (t.point.workload_key for t in c)
+                    late = {k: self.late[k] for k in keys if k in self.late}
                     pending.add(ex.submit(_local_points, c, late))
             for _ in range(IN_FLIGHT * self.workers):
                 submit_next()
@@ -240,7 +243,8 @@ class DaskExecutor:
             fut = self.client.scatter([new], broadcast=True)[0]
             self.packs.update(dict.fromkeys(new, fut))
 
-    def run(self, tasks: Iterator[dict], n: int, on_result: Callable[[dict], None]) -> None:
+    def run(self, tasks: Iterator[PointTask], n: int,
+            on_result: Callable[[PointResult], None]) -> None:
         from distributed import as_completed
         chunks = _chunks(tasks, chunk_size(n, self.workers))
         ac = as_completed()
@@ -248,7 +252,7 @@ class DaskExecutor:
         def submit_next() -> None:
             c = next(chunks, None)
             if c is not None:
-                packs = list({f.key: f for f in (self.packs[t["wkey"]] for t in c)}.values())
+                packs = list({f.key: f for f in (self.packs[t.point.workload_key] for t in c)}.values())
                 ac.add(self.client.submit(_dask_points, c, *packs, pure=False))
         for _ in range(IN_FLIGHT * self.workers):
             submit_next()
@@ -270,8 +274,8 @@ class DaskExecutor:
             self.cluster = None
 
 
-def make_executor(run: dict, n: int, workloads: dict[str, Any], processes: bool = True):
+def make_executor(run: RunOptions, n: int, workloads: dict[str, Any], processes: bool = True):
     """The executor ``run.executor`` names, with at most ``n`` local workers."""
-    if run.get("executor", "local") == "dask":
-        return DaskExecutor(run["workers"], workloads, run.get("scheduler"), processes)
-    return LocalExecutor(min(run["workers"], max(1, n)), workloads)
+    if run.executor == "dask":
+        return DaskExecutor(run.workers, workloads, run.scheduler, processes)
+    return LocalExecutor(min(run.workers, max(1, n)), workloads)

@@ -15,6 +15,13 @@ workload's layers: cycles, time (us), energy (uJ, and by unit when the layer row
 ``energy_<unit>_uj``), average power (W), chip area (mm^2: the layer rows'
 ``chip_area_mm2`` when present, else :meth:`eie_sim.arch.energy.EnergyTable.area_mm2`),
 inferences/s, inferences/J and inferences/s/mm^2.
+
+The records a point travels as: :class:`SweepPoint` (built once per point in the parent,
+:func:`make_point`: its index, swept values, resolved architecture, workload key and
+configuration hash), :class:`PointTask` (a point and :class:`PointRun`, how every point
+runs) to the workers, and :class:`PointResult` back (what the executors hand over, the
+database stores and returns, and the export reads). A point's simulation is
+:func:`simulate_point`, the one call from a sweep point into the simulator.
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ from typing import Any
 import numba
 
 from eie_sim.arch.config import ArchConfig, ConfigError
+from eie_sim.arch.config_io import RunOptions
 from eie_sim.arch.energy import EnergyTable, default_table
 from eie_sim.arch.paper import TABLE3
 from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
@@ -48,19 +56,86 @@ def split_point(point: dict) -> tuple[dict, dict]:
     return arch, {k: v for k, v in point.items() if k.startswith("workload.")}
 
 
-def point_config(base: ArchConfig, point: dict) -> ArchConfig:
-    return dataclasses.replace(base, **split_point(point)[0])
-
-
-def workload_key(weight_bits: int, point: dict) -> str:
+def workload_key(weight_bits: int, overrides: dict) -> str:
     """The key of the workload a point runs (its ``weight_bits`` and workload keys)."""
-    return json.dumps([weight_bits, sorted(split_point(point)[1].items())])
+    return json.dumps([weight_bits, sorted(overrides.items())])
 
 
 def stable_hash(obj: Any) -> str:
     """SHA-256 (hex, first 16 digits) of ``obj`` as canonical JSON."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepPoint:
+    """One point of a sweep, resolved once in the parent (:func:`make_point`).
+
+    ``params``: the swept keys and values in the sweep's key order (the database's
+    ``params``, the tables' key columns); ``config``: the base architecture with the
+    point's architecture keys (validated where the point runs: an impossible one is a
+    failed point); ``workload_key``: :func:`workload_key`; ``config_hash``: the database's
+    ``config_hash``, :func:`stable_hash` of the resolved architecture and the workload
+    keys."""
+
+    index: int
+    params: dict
+    config: ArchConfig
+    workload_key: str
+    config_hash: str
+
+    @property
+    def overrides(self) -> dict:
+        """The point's workload keys (overrides of the ``workload:`` block)."""
+        return split_point(self.params)[1]
+
+
+def make_point(base: ArchConfig, index: int, params: dict) -> SweepPoint:
+    """The :class:`SweepPoint` of the swept values ``params`` at ``index``."""
+    arch, over = split_point(params)
+    cfg = dataclasses.replace(base, **arch)
+    return SweepPoint(index, params, cfg, workload_key(cfg.weight_bits, over),
+                      stable_hash([cfg.as_dict(), over]))
+
+
+@dataclasses.dataclass(frozen=True)
+class PointRun:
+    """How every point of a sweep runs (its ``run:`` block): engine, cross-check,
+    ReLU, SRAM fit check, seed and energy table (None: the built-in one)."""
+
+    engine: str = "fast"
+    verify: bool = False
+    relu: bool = True
+    check_fit: bool = True
+    seed: int = 0
+    energy_table: EnergyTable | None = None
+
+    @classmethod
+    def from_options(cls, run: RunOptions) -> "PointRun":
+        table = EnergyTable.load(run.energy_table) if run.energy_table else None
+        return cls(run.engine, run.verify, run.relu, run.check_fit, run.seed, table)
+
+
+@dataclasses.dataclass(frozen=True)
+class PointTask:
+    """What a worker gets per point: the point and how it runs."""
+
+    point: SweepPoint
+    run: PointRun
+
+
+@dataclasses.dataclass
+class PointResult:
+    """A finished point: its layer rows (:meth:`eie_sim.sim.results.LayerResult.to_dict`),
+    per-inference figures (:func:`point_figures`), the message of why it failed (``""``:
+    it did not) and its wall time (None where the database has none)."""
+
+    index: int
+    params: dict
+    rows: list[dict]
+    figures: dict[str, Any]
+    error: str
+    wall_s: float | None = None
 
 
 def build_workload(block: dict, over: dict, weight_bits: int, seed: int,
@@ -109,19 +184,20 @@ def build_workload(block: dict, over: dict, weight_bits: int, seed: int,
     return from_block(block, cfg, seed=seed, base_dir=base_dir)
 
 
-def build_workloads(block: dict, base: ArchConfig, points, seed: int,
-                    base_dir: str | None, quiet: bool = True) -> dict[str, Any]:
-    """Every workload the ``points`` need, built once: workload key -> Workload (or the
-    message of why it cannot be built); ``quiet=False``: a progress bar over them."""
-    need: dict[str, dict] = {}
+def build_workloads(block: dict, points, seed: int, base_dir: str | None,
+                    quiet: bool = True) -> dict[str, Any]:
+    """Every workload the :class:`SweepPoint` ``points`` need, built once: workload key ->
+    Workload (or the message of why it cannot be built); ``quiet=False``: a progress bar
+    over them."""
+    need: dict[str, SweepPoint] = {}
     for pt in points:
-        need.setdefault(workload_key(point_config(base, pt).weight_bits, pt), pt)
+        need.setdefault(pt.workload_key, pt)
     out: dict[str, Any] = {}
     with Progress(len(need), desc="workloads", unit="wl", quiet=quiet) as bar:
         for key, pt in need.items():
             try:
-                out[key] = build_workload(block, split_point(pt)[1],
-                                          point_config(base, pt).weight_bits, seed, base_dir)
+                out[key] = build_workload(block, pt.overrides, pt.config.weight_bits, seed,
+                                          base_dir)
             except WorkloadError as exc:
                 out[key] = f"{type(exc).__name__}: {exc}"
             bar.update(1)
@@ -153,34 +229,41 @@ def point_figures(rows: list[dict], cfg: ArchConfig, table: EnergyTable | None) 
     return fig
 
 
-def run_point(task: dict, workloads: dict[str, Any]) -> dict:
+def simulate_point(point: SweepPoint, wl: Workload, run: PointRun) -> list[dict]:
+    """The layer rows of ``wl`` run on the point's architecture (validated by
+    :func:`run_point`): the one call from a sweep point into the simulator
+    (:func:`eie_sim.sim.network.run_workload`)."""
+    results, _ = run_workload(wl, point.config, run.engine, run.verify, run.relu,
+                              check_fit=run.check_fit, energy_table=run.energy_table,
+                              seed=run.seed)
+    return [r.to_dict() for r in results]
+
+
+def run_point(task: PointTask, workloads: dict[str, Any]) -> PointResult:
     """One point: every layer of its workload on its configuration (runs in a worker).
 
-    Returns ``{"point", "rows", "figures", "error", "wall_s"}``; a point whose workload
-    cannot be built, laid out or run on its configuration (:data:`POINT_ERRORS`) has
-    ``error`` set and no rows; the sweep goes on with the other points.
+    A point whose configuration is impossible, or whose workload cannot be built, laid
+    out or run on it (:data:`POINT_ERRORS`) has ``error`` set and no rows; the sweep goes
+    on with the other points.
     """
     t0 = time.perf_counter()
-    res = {"point": task["index"], "rows": [], "figures": {}, "error": ""}
+    pt = task.point
+    res = PointResult(pt.index, pt.params, [], {}, "")
     try:
-        cfg = ArchConfig(**task["cfg"]).validate()
-        wl = workloads[task["wkey"]]
+        pt.config.validate()
+        wl = workloads[pt.workload_key]
         if isinstance(wl, str):
-            res["error"] = wl
+            res.error = wl
         else:
-            run = task["run"]
-            results, _ = run_workload(wl, cfg, run["engine"], run["verify"], run["relu"],
-                                      check_fit=run["check_fit"],
-                                      energy_table=task.get("energy_table"), seed=run["seed"])
-            res["rows"] = [r.to_dict() for r in results]
-            res["figures"] = point_figures(res["rows"], cfg, task.get("energy_table"))
+            res.rows = simulate_point(pt, wl, task.run)
+            res.figures = point_figures(res.rows, pt.config, task.run.energy_table)
     except POINT_ERRORS as exc:
-        res["rows"], res["error"] = [], f"{type(exc).__name__}: {exc}"
-    res["wall_s"] = time.perf_counter() - t0
+        res.rows, res.error = [], f"{type(exc).__name__}: {exc}"
+    res.wall_s = time.perf_counter() - t0
     return res
 
 
-def run_points(tasks: list[dict], workloads: dict[str, Any]) -> list[dict]:
+def run_points(tasks: list[PointTask], workloads: dict[str, Any]) -> list[PointResult]:
     """:func:`run_point` on each of ``tasks`` (one dask task holds a few points).
 
     The points are the sweep's parallelism: numba's own threads (the ``parallel=True``

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 import pathlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -263,7 +262,7 @@ def check_sweep(values: Any, base: ArchConfig, doc: YamlDoc | None = None,
         out[key] = [check_value(key, v, loc(key, i)) for i, v in enumerate(vals)]
         if len({repr(v) for v in out[key]}) != len(out[key]):
             raise ConfigError(f"{loc(key)}: repeated values {out[key]}")
-    n = math.prod(len(v) for v in out.values())
+    n = sweep_spec.grid_size(out)
     chosen = {}
     if "random" in flat and "search" in flat:
         raise ConfigError(f"{where()}: give random: or search:, not both")
@@ -314,7 +313,7 @@ def expand_points(sweep: dict[str, list]) -> list[dict]:
 
 def count_points(sweep: dict[str, list]) -> int:
     """The number of points of a sweep block (1 without one)."""
-    return math.prod(len(v) for v in sweep.values())
+    return sweep_spec.grid_size(sweep)
 
 
 def expand_sweep(loaded: LoadedConfig) -> list[tuple[dict, ArchConfig]]:

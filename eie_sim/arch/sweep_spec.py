@@ -253,7 +253,18 @@ def density_values(spec: dict) -> list[float]:
 
 
 def grid_size(grid: dict[str, list]) -> int:
+    """The number of points of the cross product of ``grid`` (1 for an empty one)."""
     return math.prod(len(v) for v in grid.values())
+
+
+def planned_count(grid: dict[str, list], plan: dict) -> int:
+    """The number of points a sweep runs: its ``search.trials``, its ``random.samples``
+    or its grid (:func:`grid_size`)."""
+    if "search" in plan:
+        return plan["search"]["trials"]
+    if "random" in plan:
+        return plan["random"]["samples"]
+    return grid_size(grid)
 
 
 def point_at(grid: dict[str, list], index: int) -> dict:
