@@ -24,20 +24,12 @@ import argparse
 import pathlib
 import time
 
+import eie_sim
 from compressor import accounting
-from compressor.graph.net import network_macs
-from eie_sim.apps.networks import NETWORK_NAMES, load_case, operator_handling, run_case
-from eie_sim.apps.squeezenet import (
-    DEFAULT_SQUEEZENET_DIR,
-    NET_NAME,
-    PROTOTXT_NAME,
-    load_squeezenet,
-    run_squeezenet,
-)
-from eie_sim.arch.config import PAPER_CONFIG
-from eie_sim.output import report
-from eie_sim.output.networks import BROADCAST_BOUND, bundle_files, cycles_per_nonzero_input, totals
-from eie_sim.sim.results import network_totals
+from eie_sim import NETWORK_NAMES, PAPER_CONFIG
+from eie_sim import SQUEEZENET_DIR as DEFAULT_SQUEEZENET_DIR
+from eie_sim import SQUEEZENET_NET as NET_NAME
+from eie_sim import SQUEEZENET_PROTOTXT as PROTOTXT_NAME
 
 PES = (64, 256)
 DEFAULT_POSITIONS = 32
@@ -85,24 +77,14 @@ def _squeezenet_rows(positions: int, seed: int, data_dir) -> list[dict]:
     if not ((d / PROTOTXT_NAME).is_file() and (d / NET_NAME).is_file()):
         _say(f"squeezenet: SKIPPED, the authors' files are not in {d}")
         return []
-    net, model = load_squeezenet(d)
+    _, model = eie_sim.load_squeezenet(d)
     ct = accounting.model_table(model)[-1]
-    macs = network_macs(net)
     rows = []
     for pes in PES:
         t0 = time.perf_counter()
-        run = run_squeezenet(d, PAPER_CONFIG.replace(pes=pes), positions, seed)
-        t = network_totals(run.layers)
-        busy = sum(l.extensive(float(l.pe.busy.sum())) for l in run.layers)
-        t["pe_utilisation"] = busy / (pes * t["cycles"]) if t["cycles"] else 0.0
-        t["dense_macs"] = macs
-        t["broadcast_bound_share"] = float(sum(l.cycles for l in run.layers if
-                                               cycles_per_nonzero_input(l) <= BROADCAST_BOUND)) / \
-            max(1.0, float(t["cycles"]))
-        tot = float(t["cycles"]) or 1.0
-        top = max(run.layers, key=lambda l: float(l.cycles))
-        rows.append(_row("squeezenet", "REAL (authors' file)", (227, 227), t,
-                         {"layer": top.name, "share": float(top.cycles) / tot}, ct, pes,
+        run = eie_sim.run_squeezenet(d, PAPER_CONFIG.replace(pes=pes), positions, seed)
+        rows.append(_row("squeezenet", "REAL (authors' file)", (227, 227),
+                         eie_sim.netrun_report.totals(run), run.top_layers(1)[0], ct, pes,
                          time.perf_counter() - t0))
     return rows
 
@@ -116,21 +98,20 @@ def main(outdir="results", positions: int = DEFAULT_POSITIONS, seed: int = 0,
          f"layer shapes; {positions} sampled output positions per layer (seed {seed}), totals "
          f"extrapolated; every simulated output checked against numpy.")
     rows = _squeezenet_rows(positions, seed, data_dir)
-    handling = {}
     for name in only or NETWORK_NAMES:
         t0 = time.perf_counter()
-        case = load_case(name)
+        case = eie_sim.load_network(name)
         _say(f"{name}: {case.size[0]}x{case.size[1]}, {len(case.net.weight_layers)} parameter "
              f"layers; built + weights + forward pass + Table 2 sizes in {case.build_s:.1f} s")
-        handling[name] = operator_handling(case.net)
         for pes in PES:
             t1 = time.perf_counter()
-            run = run_case(case, PAPER_CONFIG.replace(pes=pes), positions, seed)
-            t = totals(run)
+            run = eie_sim.run_network_case(case, PAPER_CONFIG.replace(pes=pes), positions, seed)
+            t = eie_sim.netrun_report.totals(run)
             rows.append(_row(name, "SYNTHETIC", case.size, t, run.top_layers(1)[0],
                              case.compressed[-1], pes, time.perf_counter() - t1 +
                              (time.perf_counter() - t0 if pes == PES[0] else 0.0)))
-            report.write_bundle(out / f"{name}_pes{pes}", bundle_files(run, handling[name]), force=True)
+            eie_sim.write_bundle(out / f"{name}_pes{pes}", eie_sim.netrun_report.bundle_files(run),
+                                 force=True)
             _say(f"  {pes} PEs: {t['cycles']:,.0f} cycles, {t['time_us']:,.0f} us, "
                  f"{t['energy_uj']:,.0f} uJ, load eff. {t['load_efficiency']:.3f}, "
                  f"busy/(N T) {t['pe_utilisation']:.3f}; top: " +
@@ -145,9 +126,10 @@ def main(outdir="results", positions: int = DEFAULT_POSITIONS, seed: int = 0,
             f"synthetic input image, {positions} sampled positions per layer, EXTRAPOLATED totals; "
             f"load eff. = 1 - starved/(N T); busy/(N T) = PE utilisation. Wall time {wall:.1f} s.")
     _say(note)
-    report.write_bundle(out / "table", {"networks.md": "# Compact networks on EIE\n\n" + md + "\n" +
-                                        note + "\n",
-                                        "networks.csv": report.csv_text(rows, COLUMNS)}, force=True)
+    eie_sim.write_bundle(out / "table", {"networks.md": "# Compact networks on EIE\n\n" + md + "\n" +
+                                         note + "\n",
+                                         "networks.csv": eie_sim.netrun_report.csv_text(rows, COLUMNS)},
+                         force=True)
     _say(f"results: {out}")
 
 

@@ -6,7 +6,8 @@ without them the benchmark prints why it is skipped and returns.
 
 1. ``compressor.caffe.squeezenet``: decode the authors' file, re-encode it in our format (exact
    round trip), the Deep Compression Table 4-style per-layer sizes -> ``OUTDIR/squeezenet/``;
-2. ``eie_sim.apps.squeezenet.run_squeezenet``: each layer's ``(out, in*kh*kw)`` matrix on EIE (paper
+2. ``eie_sim.run_squeezenet`` (the network runner ``eie_sim.run_net``, per-layer mode): each
+   layer's ``(out, in*kh*kw)`` matrix on EIE (paper
    design point, ``weight_bits=8`` for the 256-entry codebooks, fixed-point fraction bits
    chosen so that no activation saturates; both overrides printed), once per output
    position, on the patches of the numpy forward pass of the seeded synthetic input
@@ -16,8 +17,8 @@ without them the benchmark prints why it is skipped and returns.
    ``--positions all`` (default) simulates every position (about 49K; the wall time is
    measured and printed);
    ``--positions N`` a seeded sample of N per layer, totals labelled EXTRAPOLATED.
-   -> ``OUTDIR/squeezenet_eie/`` (layers.csv, positions.csv, summary.json, report.md,
-   config.yaml).
+   -> ``OUTDIR/squeezenet_eie/`` (the network run's bundle, ``eie_sim.netrun_report``:
+   layers.csv, per_pe.csv, positions.csv, summary.json, report.md, cycles.png).
 
     python -m benchmarks.bench_squeezenet [OUTDIR] [--positions all|N] [--seed S] [--data DIR]
 """
@@ -28,10 +29,11 @@ import pathlib
 import sys
 import time
 
+import eie_sim
 from compressor.cli import main as compressor_cli
-from eie_sim.apps.squeezenet import DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, run_squeezenet
-from eie_sim.output import report
-from eie_sim.output.squeezenet import bundle_files, config_lines, markdown_table, totals_line
+from eie_sim import SQUEEZENET_DIR as DEFAULT_SQUEEZENET_DIR
+from eie_sim import SQUEEZENET_NET as NET_NAME
+from eie_sim import SQUEEZENET_PROTOTXT as PROTOTXT_NAME
 
 
 def _say(*a):
@@ -59,14 +61,15 @@ def main(outdir="results", positions: str | int = "all", seed: int = 0,
     # 2. the 26 convolution layers on EIE, M x V per output position
     _say("\n## SqueezeNet on EIE: every conv layer as M x V per output position")
     t0 = time.perf_counter()
-    run = run_squeezenet(d, None, positions, seed)
+    run = eie_sim.run_squeezenet(d, None, positions, seed)
     wall = time.perf_counter() - t0
     _say("")
-    print(markdown_table(run), end="", flush=True)
-    for line in config_lines(run) + [totals_line(run)] + run.notes:
+    rep = eie_sim.netrun_report
+    print(rep.markdown_table(run), end="", flush=True)
+    for line in rep.summary_lines(run) + run.notes:
         _say(line)
     _say(f"wall time (forward pass, layouts, simulation and numpy checks): {wall:.1f} s")
-    report.write_bundle(outdir / "squeezenet_eie", bundle_files(run), force=True)
+    eie_sim.write_bundle(outdir / "squeezenet_eie", rep.bundle_files(run), force=True)
     _say(f"results: {outdir / 'squeezenet_eie'}")
 
 

@@ -27,12 +27,11 @@ import argparse
 import pathlib
 import time
 
-from eie_sim.apps.images import DEFAULT_IMAGES, parse_images
-from eie_sim.apps.squeezenet import DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME
-from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
-from eie_sim.arch.fixed_point_spec import FixedPointSpec
-from eie_sim.output import report
-from eie_sim.output.squeezenet_chain import bundle_files, formats_table, images_table, summary_lines
+import eie_sim
+from eie_sim import DEFAULT_IMAGES, FixedPointSpec, parse_images
+from eie_sim import SQUEEZENET_DIR as DEFAULT_SQUEEZENET_DIR
+from eie_sim import SQUEEZENET_NET as NET_NAME
+from eie_sim import SQUEEZENET_PROTOTXT as PROTOTXT_NAME
 
 
 def _say(*a):
@@ -61,21 +60,22 @@ def main(outdir="results", images: list[str] | None = None,
                               "squeezenet_chain_single")):
         _say(f"\n## SqueezeNet chained on EIE, {label}: {len(images)} images, all positions")
         t0 = time.perf_counter()
-        run = run_squeezenet_chain(
+        run = eie_sim.run_squeezenet_chain(
             images, d, spec=spec,
             on_image=lambda im: _say(f"{im.name}: float top-5 {im.float_top5}, EIE top-5 "
                                      f"{im.eie_top5}, top-1 {'agrees' if im.top1_agree else 'DIFFERS'}"
                                      f", {im.wall_s:.1f} s"))
         wall = time.perf_counter() - t0
         _say("")
-        print(images_table(run), flush=True)
-        print(formats_table(run), flush=True)
-        for line in summary_lines(run) + run.notes:
+        rep = eie_sim.chained_images_report
+        print(rep.images_table(run), flush=True)
+        print(rep.formats_table(run), flush=True)
+        for line in rep.summary_lines(run) + run.notes:
             _say(line)
         per_image = wall / max(1, len(images))
         _say(f"wall time: {wall:.1f} s for {len(images)} images ({per_image:.1f} s per image: "
              f"forward pass, simulation of every position and numpy checks)")
-        report.write_bundle(outdir / sub, bundle_files(run), force=True)
+        eie_sim.write_bundle(outdir / sub, rep.bundle_files(run), force=True)
         _say(f"results: {outdir / sub}")
         out[sub] = run
     return out

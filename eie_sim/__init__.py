@@ -10,6 +10,9 @@ Public API (docs/api.md)::
     import eie_sim
     res = eie_sim.simulate(W, x, pes=64)         # a LayerResult; res.cycles, res.to_dict()
     rows = eie_sim.sweep(W, x, pes=[16, 32, 64])  # one row per point
+    run = eie_sim.run_net(net, weights, x, cfg, mode="chained")   # a NetRun (any Net)
+    run = eie_sim.run_squeezenet(positions=32)    # the authors' SqueezeNet, per layer
+    eie_sim.write_bundle("out", eie_sim.netrun_report.bundle_files(run))
 
 The rooms of the package (docs/architecture.md): ``arch/`` (the design point, YAML, fixed
 point, energy tables, paper values), ``hw/`` (layout, the hardware units, both engines,
@@ -24,10 +27,20 @@ of the synthetic layers), ``LAYER_COLUMNS`` (the ``layers.csv`` columns),
 :func:`sweep_plots` (the sweep figures).
 """
 from eie_sim.api import layer, make_config, simulate, sweep
+from eie_sim.apps.images import DEFAULT_IMAGES, IMAGES, image_input, parse_images
+from eie_sim.apps.networks import NETWORK_NAMES, run_network
+from eie_sim.apps.networks import load_case as load_network
+from eie_sim.apps.networks import run_case as run_network_case
+from eie_sim.apps.squeezenet import DEFAULT_SQUEEZENET_DIR as SQUEEZENET_DIR
+from eie_sim.apps.squeezenet import NET_NAME as SQUEEZENET_NET
+from eie_sim.apps.squeezenet import PROTOTXT_NAME as SQUEEZENET_PROTOTXT
+from eie_sim.apps.squeezenet import load_squeezenet, run_squeezenet
+from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
 from eie_sim.arch import paper
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.arch.config_io import load_config
 from eie_sim.arch.energy import EnergyTable
+from eie_sim.arch.fixed_point_spec import FixedPointSpec
 from eie_sim.errors import (
                             ConfigError,
                             EIEError,
@@ -36,11 +49,17 @@ from eie_sim.errors import (
                             SimulationMismatch,
                             WorkloadError,
 )
+from eie_sim.output import netrun as netrun_report
+from eie_sim.output import squeezenet_chain as chained_images_report
 from eie_sim.output.plots import sweep_plots
 from eie_sim.output.report import csv_text, write_bundle
+from eie_sim.sim.chain import EieChain
+from eie_sim.sim.formats import calibrate_formats, single_format
 from eie_sim.sim.layer import simulate_conv_layer, simulate_layer
 from eie_sim.sim.network import run_workload, simulate_network
-from eie_sim.sim.results import LAYER_COLUMNS, LayerResult, NetworkResult
+from eie_sim.sim.options import SimOptions
+from eie_sim.sim.results import LAYER_COLUMNS, LayerResult, NetRun, NetworkResult
+from eie_sim.sim.runner import NetSource, run_net
 from eie_sim.workloads import (
                             LayerWorkload,
                             Workload,
@@ -59,6 +78,12 @@ __all__ = ["ArchConfig", "ConfigError", "EIEError", "EngineMismatch", "LayerResu
            "layer", "load_config", "make_config", "run_workload", "simulate",
            "simulate_conv_layer", "simulate_layer", "simulate_network", "sweep",
            "synthetic_layer", "table3_layer", "__version__",
+           # networks: the one runner, its options and result, the applications on it
+           "EieChain", "NetRun", "NetSource", "SimOptions", "calibrate_formats", "run_net",
+           "single_format", "FixedPointSpec", "DEFAULT_IMAGES", "IMAGES", "image_input",
+           "parse_images", "NETWORK_NAMES", "load_network", "run_network", "run_network_case",
+           "SQUEEZENET_DIR", "SQUEEZENET_NET", "SQUEEZENET_PROTOTXT", "load_squeezenet",
+           "run_squeezenet", "run_squeezenet_chain",
            # for reports and the benchmarks
-           "EnergyTable", "LAYER_COLUMNS", "csv_text", "paper", "sweep_plots",
-           "synthetic_input", "write_bundle"]
+           "EnergyTable", "LAYER_COLUMNS", "chained_images_report", "csv_text",
+           "netrun_report", "paper", "sweep_plots", "synthetic_input", "write_bundle"]

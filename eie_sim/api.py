@@ -17,6 +17,7 @@ from eie_sim.arch.config_io import ARCH_KEYS
 from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.network import simulate_network
+from eie_sim.sim.options import SimOptions
 from eie_sim.sim.results import LayerResult, NetworkResult
 from eie_sim.workloads.layer import LayerWorkload, Workload
 from eie_sim.workloads.synthetic import quantize_dense
@@ -73,6 +74,8 @@ def simulate(weights_or_codes, x: np.ndarray | None = None, *, codebook=None, bi
     recorded ``result.timeline``; one input vector; docs/timeline.md).
     """
     cfg = make_config(config, **arch)
+    opt = SimOptions(engine=engine, verify=verify, check_fit=check_fit,
+                     energy_table=energy_table, window=window)
     if x is not None:
         try:
             finite = bool(np.all(np.isfinite(np.asarray(x, dtype=np.float64))))
@@ -87,12 +90,10 @@ def simulate(weights_or_codes, x: np.ndarray | None = None, *, codebook=None, bi
             x = weights_or_codes.x
         if x is None:
             raise WorkloadError("a network needs its input vector x")
-        return simulate_network(weights_or_codes, x, cfg, engine, verify, check_fit=check_fit,
-                                window=window, energy_table=energy_table)
+        return simulate_network(weights_or_codes, x, cfg, opt)
     lw = weights_or_codes if isinstance(weights_or_codes, LayerWorkload) else layer(
         weights_or_codes, codebook, bias, weight_bits=cfg.weight_bits, seed=seed)
-    return simulate_layer(lw, x, cfg, engine, verify, relu, check_fit=check_fit, window=window,
-                          energy_table=energy_table)
+    return simulate_layer(lw, x, cfg, opt, relu=relu)
 
 
 def sweep(workload, x: np.ndarray | None = None, *, config: ArchConfig | None = None,

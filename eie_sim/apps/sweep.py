@@ -47,19 +47,15 @@ from eie_sim.apps.sweep_points import (
 from eie_sim.apps.sweep_search import covers, pareto_front, run_search
 from eie_sim.arch.config_io import FLOAT_RANGES, LoadedConfig, iter_points
 from eie_sim.arch.sweep_spec import FRACTION_KEYS, grid_size, point_at, sample_indices
+from eie_sim.arch.workload_spec import LAYER_KINDS
 from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.output import report
 from eie_sim.output.progress import Progress
-from eie_sim.workloads.files import absolute_block
 
 __all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
 
 #: how a sweep runs a list of points: (points, workers wanted, callback per finished point)
 RunPoints = Callable[[list[SweepPoint], int, Callable[[SweepPoint, PointResult], None]], None]
-
-
-def _base_dir(loaded: LoadedConfig) -> str | None:
-    return str(pathlib.Path(loaded.source).parent) if loaded.source not in ("<defaults>", "<string>") else None
 
 
 def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
@@ -157,8 +153,12 @@ def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, quiet: bool,
                processes: bool) -> dict[str, Any]:
     if not loaded.workload:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
+    if loaded.workload.kind not in LAYER_KINDS:
+        raise WorkloadError(f"{loaded.source}: workload.{loaded.workload.kind}: a sweep runs layer "
+                            f"workloads ({', '.join(LAYER_KINDS)}); a whole network runs with "
+                            f"eie-simulate")
     t0 = time.perf_counter()
-    block = absolute_block(loaded.workload, _base_dir(loaded))
+    block = loaded.workload.absolute().block()
     how = PointRun.from_options(loaded.run)
     planned = _planned(loaded)
     n = len(planned) if planned is not None else loaded.plan["search"]["trials"]

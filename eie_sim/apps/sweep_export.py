@@ -23,6 +23,7 @@ from eie_sim.apps.sweep_search import objective_values, pareto_front
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import LoadedConfig, RunOptions, dump_resolved
 from eie_sim.arch.sweep_spec import OBJECTIVES, planned_count
+from eie_sim.arch.workload_spec import parse_workload
 from eie_sim.errors import BundleError
 from eie_sim.output import report
 
@@ -66,7 +67,7 @@ def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
         run = RunOptions(engine=ident["engine"], verify=ident["verify"], seed=ident["seed"],
                          relu=ident["relu"], check_fit=ident["check_fit"])
         loaded = LoadedConfig(arch=ArchConfig(**ident["arch"]), run=run,
-                              workload=ident["workload"], sweep=ident["sweep"],
+                              workload=parse_workload(ident["workload"]), sweep=ident["sweep"],
                               plan=ident["plan"], source=meta.get("source", "<unknown>"))
         points = db.points()
     except (ValueError, KeyError, TypeError) as exc:
@@ -76,7 +77,7 @@ def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
     if not points:
         raise BundleError(f"{folder}: the sweep has recorded no point yet ({path})")
     total = planned_count(loaded.sweep, loaded.plan)
-    files, facts = export(loaded, loaded.workload, points)
+    files, facts = export(loaded, loaded.workload.block(), points)
     note = f"partial sweep: {len(points)} of {total} points"
     facts.update({"partial": True, "points_planned": total, "note_partial": note})
     return {"files": {k: files[k] for k in ("sweep.csv", "points.csv", "pareto.csv")},
@@ -126,7 +127,7 @@ def export(loaded: LoadedConfig, block: dict,
              "units": {c: unit_of(c) for c in dict.fromkeys(csv_cols + pt_cols) if unit_of(c)}}
     if synthetic:
         facts["note"] = report.SYNTHETIC_NOTE
-    loaded_abs = dataclasses.replace(loaded, workload=block)
+    loaded_abs = dataclasses.replace(loaded, workload=parse_workload(block))
     facts["config"] = loaded_abs.resolved()
     files = {"sweep.csv": report.csv_text(rows, csv_cols),
              "points.csv": report.csv_text(pt_rows, pt_cols),

@@ -40,6 +40,7 @@ from eie_sim.arch.paper import TABLE3
 from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
 from eie_sim.output.progress import Progress
 from eie_sim.sim.network import run_workload
+from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.files import from_block
 from eie_sim.workloads.layer import Workload
 from eie_sim.workloads.synthetic import synthetic_layer, table3_layer, table3_names
@@ -100,20 +101,23 @@ def make_point(base: ArchConfig, index: int, params: dict) -> SweepPoint:
 
 @dataclasses.dataclass(frozen=True)
 class PointRun:
-    """How every point of a sweep runs (its ``run:`` block): engine, cross-check,
-    ReLU, SRAM fit check, seed and energy table (None: the built-in one)."""
+    """How every point of a sweep runs (its ``run:`` block): the simulation options
+    (engine, cross-check, SRAM fit check, energy table: :class:`~eie_sim.sim.options.SimOptions`),
+    ReLU on independent layers, and the seed."""
 
-    engine: str = "fast"
-    verify: bool = False
+    options: SimOptions = SimOptions()
     relu: bool = True
-    check_fit: bool = True
     seed: int = 0
-    energy_table: EnergyTable | None = None
+
+    @property
+    def energy_table(self) -> EnergyTable | None:
+        return self.options.energy_table
 
     @classmethod
     def from_options(cls, run: RunOptions) -> "PointRun":
         table = EnergyTable.load(run.energy_table) if run.energy_table else None
-        return cls(run.engine, run.verify, run.relu, run.check_fit, run.seed, table)
+        return cls(SimOptions(engine=run.engine, verify=run.verify, check_fit=run.check_fit,
+                              energy_table=table), run.relu, run.seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,9 +237,7 @@ def simulate_point(point: SweepPoint, wl: Workload, run: PointRun) -> list[dict]
     """The layer rows of ``wl`` run on the point's architecture (validated by
     :func:`run_point`): the one call from a sweep point into the simulator
     (:func:`eie_sim.sim.network.run_workload`)."""
-    results, _ = run_workload(wl, point.config, run.engine, run.verify, run.relu,
-                              check_fit=run.check_fit, energy_table=run.energy_table,
-                              seed=run.seed)
+    results, _ = run_workload(wl, point.config, run.options, run.relu, seed=run.seed)
     return [r.to_dict() for r in results]
 
 

@@ -30,16 +30,13 @@ import yaml
 
 from eie_sim.arch.config import INT_RANGES, ArchConfig, ConfigError
 from eie_sim.arch import fixed_point_spec, sweep_spec
-from eie_sim.arch.paper import TABLE3
+from eie_sim.arch.workload_spec import SYNTHETIC_KEYS, WORKLOAD_KEYS, WorkloadSpec, parse_workload  # noqa: F401
 from eie_sim.arch.yaml_doc import OverlayDoc, YamlDoc, dotted, parse_yaml, read_yaml, shown
 
 #: most points of a ``sweep:`` block (its cross product); ``eie-sweep --max-points N`` and
 #: ``load_config(..., max_points=N)`` raise it (docs/config.md)
 MAX_SWEEP_POINTS = 10_000
 
-#: keys of one synthetic layer in a ``workload: synthetic:`` block (docs/config.md)
-SYNTHETIC_KEYS = ("name", "rows", "cols", "weight_density", "act_density", "seed", "bias",
-                  "weight_scale")
 
 
 ARCH_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ArchConfig))
@@ -105,7 +102,8 @@ class LoadedConfig:
 
     arch: ArchConfig
     run: RunOptions
-    workload: dict | None = None
+    #: the ``workload:`` block, checked (eie_sim.arch.workload_spec); None: absent
+    workload: WorkloadSpec | None = None
     sweep: dict[str, list] = field(default_factory=dict)
     source: str = "<defaults>"
     overrides: list[str] = field(default_factory=list)
@@ -117,7 +115,8 @@ class LoadedConfig:
     def resolved(self) -> dict:
         """The fully resolved configuration as plain data (for reports)."""
         out = {"arch": self.arch.as_dict(), "run": self.run.as_dict(),
-               "workload": self.workload, "sweep": {**self.sweep, **self.plan},
+               "workload": None if self.workload is None else self.workload.block(),
+               "sweep": {**self.sweep, **self.plan},
                "source": self.source, "overrides": list(self.overrides)}
         if self.fixed_point is not None:
             out["fixed_point"] = self.fixed_point.as_dict()
@@ -321,70 +320,6 @@ def expand_sweep(loaded: LoadedConfig) -> list[tuple[dict, ArchConfig]]:
     return [(p, dataclasses.replace(loaded.arch, **p).validate()) for p in expand_points(loaded.sweep)]
 
 
-WORKLOAD_KEYS = ("table3", "synthetic", "npz", "model", "layers", "input", "act_density",
-                 "network", "positions", "input_size")
-
-
-def check_workload(values: Any, doc: YamlDoc | None = None) -> dict | None:
-    """Shape check of a workload block (contents are checked when it is built)."""
-    where = (lambda *k: doc.where(("workload",) + k)) if doc else (lambda *k: dotted(("workload",) + k))
-    if values is None:
-        return None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{where()}: expected a mapping with one of table3, synthetic, npz, model")
-    for key in values:
-        if key not in WORKLOAD_KEYS:
-            raise _unknown(where(key), key, WORKLOAD_KEYS)
-    kinds = [k for k in ("table3", "synthetic", "npz", "model", "network") if k in values]
-    if len(kinds) != 1:
-        raise ConfigError(f"{where()}: give exactly one of table3, synthetic, npz, model, network "
-                          f"(got {kinds or 'none'})")
-    for key in ("positions", "input_size"):      # the named networks' keys (docs/networks.md)
-        if key in values and "network" not in values:
-            raise ConfigError(f"{where(key)}: applies to a network: workload only")
-    if "network" in values and not (isinstance(values["network"], str) and values["network"]):
-        raise ConfigError(f"{where('network')}: expected a network name, got {values['network']!r}")
-    if "positions" in values:
-        pv = values["positions"]
-        if not (pv == "all" or (isinstance(pv, int) and not isinstance(pv, bool) and pv >= 1)):
-            raise ConfigError(f"{where('positions')}: expected 'all' or a number >= 1, got {pv!r}")
-    if "input_size" in values and not isinstance(values["input_size"], (str, int)):
-        raise ConfigError(f"{where('input_size')}: expected H or 'HxW', got {values['input_size']!r}")
-    for key in ("npz", "model", "input"):
-        if key in values and not (isinstance(values[key], str) and values[key]):
-            raise ConfigError(f"{where(key)}: expected a file path, got {values[key]!r}")
-    if "act_density" in values:
-        ad = values["act_density"]
-        if isinstance(ad, bool) or not isinstance(ad, (int, float)) or not 0.0 <= ad <= 1.0:
-            raise ConfigError(f"{where('act_density')}: expected a fraction in 0..1, got {ad!r}")
-    if "layers" in values:
-        lay = values["layers"]
-        if not (isinstance(lay, str) or isinstance(lay, list) and all(isinstance(x, str) for x in lay)):
-            raise ConfigError(f"{where('layers')}: expected a layer name or a list of names, got {lay!r}")
-    if "synthetic" in values:
-        syn = values["synthetic"]
-        specs = syn if isinstance(syn, list) else [syn]
-        for i, s in enumerate(specs):
-            if not isinstance(s, dict):
-                raise ConfigError(f"{where('synthetic')}: expected a mapping "
-                                  f"({', '.join(SYNTHETIC_KEYS)}) or a list of them")
-            for key in s:
-                if key not in SYNTHETIC_KEYS:
-                    path = ("synthetic", i, key) if isinstance(syn, list) else ("synthetic", key)
-                    raise _unknown(where(*path), key, SYNTHETIC_KEYS)
-    if "table3" in values:
-        names = values["table3"]
-        names = [names] if isinstance(names, str) else names
-        if not isinstance(names, list):
-            raise ConfigError(f"{where('table3')}: expected a layer name, 'all', or a list of names")
-        for i, n in enumerate(names):
-            if not isinstance(n, str) or n != "all" and n not in TABLE3:
-                raise ConfigError(f"{where('table3', i)}: unknown Table III layer {n!r:.60}; "
-                                  f"known: {', '.join(TABLE3)}, all")
-    return values
-
-
-# ------------------------------------------------------------------ overrides
 def parse_set(item: str) -> tuple[tuple[str, ...], Any]:
     """``key=value`` (``run.engine=simpy``, ``sweep.pes=[1,2]``) -> (path, YAML value)."""
     if "=" not in item:
@@ -459,10 +394,13 @@ def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple 
     arch_values = {k: v for k, v in data.items() if k not in TOP_SECTIONS}
     arch = build_arch(arch_values, doc)
     run = build_run(data.get("run"), doc)
-    workload = check_workload(data.get("workload"), doc)
+    workload = parse_workload(data.get("workload"), lambda *k: doc.where(("workload",) + k),
+                              base_dir=pathlib.Path(path).parent if path is not None and text is None
+                              else None)
     plan: dict = {}
     sweep = check_sweep(data.get("sweep"), arch, doc,
-                        MAX_SWEEP_POINTS if max_points is None else max_points, workload, plan)
+                        MAX_SWEEP_POINTS if max_points is None else max_points,
+                        None if workload is None else workload.block(), plan)
     fixed_point = fixed_point_spec.check_fixed_point(
         data.get("fixed_point"), lambda *k: doc.where(("fixed_point",) + k), arch)
     return LoadedConfig(arch=arch, run=run, workload=workload, sweep=sweep,
@@ -481,7 +419,7 @@ def dump_resolved(loaded: LoadedConfig) -> str:
     data: dict[str, Any] = dict(loaded.arch.as_dict())
     data["run"] = {**loaded.run.as_dict(), "out": None}  # a rerun must not overwrite this bundle
     if loaded.workload is not None:
-        data["workload"] = loaded.workload
+        data["workload"] = loaded.workload.block()
     if loaded.sweep or loaded.plan:
         data["sweep"] = {**loaded.sweep, **loaded.plan}
     if loaded.fixed_point is not None:

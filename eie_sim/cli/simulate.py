@@ -1,4 +1,10 @@
-"""``eie-simulate``: one workload (layers, a network, LeNet on MNIST, SqueezeNet) on EIE."""
+"""``eie-simulate``: one workload (layers, a network, LeNet on MNIST, SqueezeNet) on EIE.
+
+Flags -> spec -> runner -> renderer: the command line (or the ``workload:`` block of
+``--config``) becomes one :class:`~eie_sim.arch.workload_spec.WorkloadSpec`, checked where
+it is read; :mod:`eie_sim.cli.simulate_runs` runs it (layer workloads, a model through its
+graph and the networks through :func:`eie_sim.sim.runner.run_net`) and writes its report.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,26 +12,17 @@ import dataclasses
 import pathlib
 import time
 
-from eie_sim.apps.images import parse_images
-from eie_sim.apps.lenet import lenet_accuracy
-from eie_sim.apps.networks import NETWORK_NAMES, operator_handling, run_network
-from eie_sim.apps.squeezenet import explicit_arch_keys, run_squeezenet
-from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
-from eie_sim.arch.config import INT_RANGES
-from eie_sim.arch.config_io import dump_resolved
+from eie_sim.apps.networks import NETWORK_NAMES
+from eie_sim.arch.config_io import ARCH_KEYS, parse_set
 from eie_sim.arch.energy import EnergyTable
+from eie_sim.arch.yaml_doc import read_yaml
+from eie_sim.arch.workload_spec import WorkloadSpec, parse_workload
+from eie_sim.cli import simulate_runs as runs
 from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
 from eie_sim.errors import TraceError, WorkloadError
-from eie_sim.output import networks as net_report
 from eie_sim.output import report, traces
-from eie_sim.output import squeezenet as sq_report
-from eie_sim.output import squeezenet_chain as chain_report
 from eie_sim.output.html import with_report_html
-from eie_sim.output.progress import Progress
-from eie_sim.sim.graph import run_graph_workload
-from eie_sim.sim.network import run_workload
-from eie_sim.workloads.files import absolute_block, from_block, model_code_bits, network_block
-from eie_sim.workloads.graph import GraphWorkload
+from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.synthetic import parse_synthetic_arg
 
 
@@ -104,9 +101,12 @@ def _positive_int(text: str) -> int:
     return v
 
 
+
+
 class _Run:
     """What every workflow of one command line shares: the options, the loaded config
-    (``loaded``, with ``cfg`` and ``run``), the energy table and the start time."""
+    (``loaded``, with ``cfg`` and ``run``), the workload ``spec``, the simulation
+    ``options`` (:class:`~eie_sim.sim.options.SimOptions`) and the start time."""
 
     def __init__(self, args):
         _refuse_ignored_flags(args)
@@ -119,6 +119,7 @@ class _Run:
                                 f"given; give one of them (remove the block or the flag)")
         if args.act_density is not None and not 0.0 <= args.act_density <= 1.0:
             raise WorkloadError(f"--act-density {args.act_density}: expected a fraction in 0..1")
+        self.spec = _spec(args, loaded.workload)
         if args.out is None and loaded.run.out is not None:
             args.out = loaded.run.out
         if args.out:
@@ -127,8 +128,7 @@ class _Run:
                              else (0, None))
         _check_trace_files(args)
         run = loaded.run
-        if run.window and not args.out and (args.lenet is None and args.squeezenet is None
-                                            and args.network is None):
+        if run.window and not args.out and self.spec.kind not in runs.NETWORK_KINDS:
             raise WorkloadError(f"{'--window' if args.window else 'run.window'} writes windows.csv "
                                 f"into the results bundle: give --out DIR (run.out)")
         self.table = EnergyTable.load(run.energy_table) if run.energy_table else None
@@ -136,306 +136,77 @@ class _Run:
             run = dataclasses.replace(run, energy_table=str(pathlib.Path(run.energy_table).absolute()))
             loaded = dataclasses.replace(loaded, run=run)
         self.args, self.loaded, self.cfg, self.run = args, loaded, loaded.arch, run
+        self.explicit = _explicit_keys(args)   # MERGE: loaded.explicit
+        self.options = SimOptions(engine=run.engine, verify=run.verify, check_fit=run.check_fit,
+                                  energy_table=self.table, window=run.window)
         self.t0 = time.perf_counter()
 
     def say(self, line: str) -> None:
         if not self.args.quiet:
             print(line, flush=True)
 
-    def write(self, files: dict) -> None:
-        """Write the bundle (with its report.html) when there is an ``--out``."""
+    def write(self, files: dict, html: bool = True) -> None:
+        """Write the bundle (with its report.html unless ``html`` is False) when there is
+        an ``--out``."""
         if self.args.out:
-            report.write_bundle(self.args.out, with_report_html(files), self.args.force)
+            report.write_bundle(self.args.out, with_report_html(files) if html else files,
+                                self.args.force)
             self.say(f"results: {self.args.out}")
 
 
 def _simulate(argv) -> int:
     r = _Run(_build_parser().parse_args(argv))
-    if r.args.lenet:
-        return _lenet(r)
-    if r.loaded.fixed_point is not None and r.args.image is None:
-        raise WorkloadError(f"{r.loaded.source}: fixed_point: applies to the chained run "
-                            f"(--squeezenet --image) only")
-    if r.args.squeezenet is not None:
-        return _squeezenet_chain(r) if r.args.image is not None else _squeezenet(r)
-    if r.args.network is not None or (r.loaded.workload and "network" in r.loaded.workload):
-        return _network(r)
-    return _workload(r)
+    return runs.run(r)
 
 
-def _refuse_window(r: _Run, flag: str, why: str) -> None:
-    """``run.window`` from a config (the flags are refused earlier) where nothing records."""
-    if r.run.window:
-        raise WorkloadError(f"run.window ({r.loaded.source}) applies to --model, --npz, "
-                            f"--synthetic, --table3 or a workload: block, not to {flag}: {why} "
-                            f"(remove it, or --set run.window=null)")
+#: the workload flags and the kind of spec each gives
+_WORKLOAD_FLAGS = ("model", "npz", "synthetic", "table3", "lenet", "squeezenet", "network")
 
 
-def _lenet(r: _Run) -> int:
-    """``--lenet FILE``: MNIST images through a compressed LeNet-300-100 (apps/lenet)."""
-    args, run = r.args, r.run
-    _refuse_window(r, "--lenet", "windows are recorded for one input vector, it runs many images")
-    images = 100 if args.images is None else args.images
-    cfg, adopted = _adopt_model_bits(r, {"model": args.lenet}, r.cfg)
-    res = lenet_accuracy(args.lenet, images, cfg, run.engine, args.mnist_dir,
-                         verify=run.verify, check_fit=run.check_fit, energy_table=r.table)
-    lines = report.lenet_lines(res, run.engine) + adopted
-    print("\n".join(lines))
-    flags = f"--lenet {pathlib.Path(args.lenet).absolute()} --images {images}"
-    if args.mnist_dir:
-        flags += f" --mnist-dir {pathlib.Path(args.mnist_dir).absolute()}"
-    loaded = dataclasses.replace(r.loaded, arch=cfg)
-    summary = {"title": "LeNet-300-100 accuracy", **res, "config": loaded.resolved(),
-               "engine": run.engine, "wall_s": time.perf_counter() - r.t0}
-    r.write({"summary.json": report.json_text(summary), "report.md": "# " + "\n".join(lines) + "\n",
-             "config.yaml": _cli_workload_comment(flags) + dump_resolved(loaded)})
-    return 0
+def _abs(p: str | None) -> str | None:
+    """A path given on the command line, made absolute from the current directory."""
+    return None if p is None else str(pathlib.Path(p).absolute())
 
 
-def _squeezenet(r: _Run) -> int:
-    """``--squeezenet [DIR]``: the authors' SqueezeNet's conv layers (apps/squeezenet)."""
-    args, run = r.args, r.run
-    if run.engine != "fast" or run.verify:
-        raise WorkloadError("--squeezenet runs the fast engine only (batched over positions); "
-                            "drop --engine simpy / --verify")
-    _refuse_window(r, "--squeezenet", "windows are recorded for one input vector, a "
-                   "convolution runs one per output position")
-    positions = args.positions or "all"
-    with Progress(None, desc="SqueezeNet", unit="layer", quiet=args.quiet) as bar:
-        sq = run_squeezenet(args.squeezenet or None, r.cfg, positions, run.seed,
-                            explicit=explicit_arch_keys(args.config, args.sets),
-                            energy_table=r.table, check_fit=run.check_fit,
-                            layers=args.layers.split(",") if args.layers else None, progress=bar)
-    print(sq_report.markdown_table(sq), end="")
-    for line in sq_report.config_lines(sq) + [sq_report.totals_line(sq)] + sq.notes:
-        r.say(line)
-    eff = dataclasses.replace(r.loaded, arch=sq.config)
-    flags = f"--squeezenet {pathlib.Path(sq.data_dir).absolute()} --positions {positions}"
-    if args.layers:
-        flags += f" --layers {args.layers}"
-    r.write(sq_report.bundle_files(sq, eff.resolved(), _cli_workload_comment(flags) + dump_resolved(eff)))
-    return 0
-
-
-def _squeezenet_chain(r: _Run) -> int:
-    """``--squeezenet [DIR] --image NAMES``: images through the whole SqueezeNet chained on
-    EIE (apps/squeezenet_chain); formats from the ``fixed_point:`` block."""
-    args, run = r.args, r.run
-    if args.positions is not None or args.layers:
-        raise WorkloadError("--image runs every layer on every output position: drop "
-                            "--positions / --layers")
-    if run.engine != "fast" or run.verify:
-        raise WorkloadError("--squeezenet --image runs the fast engine only (batched over "
-                            "positions); drop --engine simpy / --verify")
-    _refuse_window(r, "--squeezenet --image", "windows are recorded for one input vector")
-    images = parse_images(args.image)
-    # the total is known once the app has loaded the network (its layer count x images)
-    bar = Progress(None, desc="SqueezeNet chained", unit="layer", quiet=args.quiet)
-    with bar:
-        sq = run_squeezenet_chain(
-            images, args.squeezenet or None, r.cfg, r.loaded.fixed_point,
-            explicit=explicit_arch_keys(args.config, args.sets), energy_table=r.table,
-            check_fit=run.check_fit, on_layer=lambda _res: bar.update(1),
-            on_start=lambda n: bar.start(n * len(images)),
-            on_image=lambda im: bar.note(
-                f"{im.name}: float top-5 {im.float_top5}, EIE top-5 {im.eie_top5}"))
-    print(chain_report.images_table(sq), end="")
-    r.say("")
-    r.say(chain_report.formats_table(sq).rstrip())
-    for line in chain_report.summary_lines(sq) + sq.notes:
-        r.say(line)
-    eff = dataclasses.replace(r.loaded, arch=sq.config, fixed_point=sq.spec)
-    flags = f"--squeezenet {pathlib.Path(sq.data_dir).absolute()} --image {','.join(images)}"
-    r.write(chain_report.bundle_files(sq, eff.resolved(),
-                                      _cli_workload_comment(flags) + dump_resolved(eff)))
-    return 0
-
-
-def _network(r: _Run) -> int:
-    """``--network NAME`` or a ``network:`` workload block: a named network with synthetic
-    weights (apps/networks, docs/networks.md)."""
-    args, run = r.args, r.run
-    if run.engine != "fast" or run.verify:
-        raise WorkloadError("--network runs the fast engine only (batched over positions); "
-                            "drop --engine simpy / --verify")
-    _refuse_window(r, "--network", "windows are recorded for one input vector, a "
-                   "convolution runs one per output position")
-    block = dict(r.loaded.workload or {})
-    if args.network is not None:
-        block = {"network": args.network}
-    if args.positions is not None:
-        block["positions"] = args.positions
-    if args.input_size is not None:
-        block["input_size"] = args.input_size
-    if args.layers:
-        block["layers"] = args.layers
-    nb = network_block(block, "--network" if args.network is not None else "workload")
-    with Progress(None, desc=nb["network"], unit="layer", quiet=args.quiet) as bar:
-        nr = run_network(nb["network"], r.cfg, nb["positions"], run.seed, nb["input_size"],
-                         explicit=explicit_arch_keys(args.config, args.sets), energy_table=r.table,
-                         check_fit=run.check_fit, layers=nb["layers"], progress=bar)
-    print(net_report.markdown_table(nr), end="")
-    for line in net_report.summary_lines(nr) + nr.notes:
-        r.say(line)
-    handling = operator_handling(nr.case.net)
-    eff = dataclasses.replace(r.loaded, arch=nr.config)
-    flags = (f"--network {nb['network']} --positions {nb['positions']} --input-size "
-             f"{nr.case.size[0]}x{nr.case.size[1]}" + (f" --layers {args.layers}" if args.layers else ""))
-    if args.out:    # report.md + cycles.png (no report.html: its per-layer plots take
-        # seconds per layer, and these networks have up to 112 layers)
-        report.write_bundle(args.out, net_report.bundle_files(
-            nr, handling, eff.resolved(), _cli_workload_comment(flags) + dump_resolved(eff)), args.force)
-        r.say(f"results: {args.out}")
-    return 0
-
-
-def _workload_block(r: _Run) -> tuple[dict, str]:
-    """The effective ``workload:`` block (paths absolute) and its label."""
-    args, loaded = r.args, r.loaded
+def _spec(args, from_config: WorkloadSpec | None) -> WorkloadSpec:
+    """The workload: the flag given (paths from the current directory) or the config's
+    ``workload:`` block, with the options given on the command line applied; checked by
+    :func:`~eie_sim.arch.workload_spec.parse_workload`."""
+    flag = _cli_workload_flag(args)
     label = "workload"
-    block_base = None                 # paths given on the command line: from the current directory
-    if args.model:
-        block = {"model": args.model}
-        if args.layers:
-            block["layers"] = args.layers
-    elif args.npz:
-        block = {"npz": args.npz}
-    elif args.synthetic:
-        block = {"synthetic": {**parse_synthetic_arg(args.synthetic)}}
-        label = "--synthetic"
-    elif args.table3:
-        block = {"table3": args.table3}
-    elif loaded.workload:
-        block = dict(loaded.workload)
-        block_base = pathlib.Path(loaded.source).parent   # paths in a config: from its folder
+    if flag == "--synthetic":
+        block, label = {"synthetic": {**parse_synthetic_arg(args.synthetic)}}, "--synthetic"
+    elif flag == "--squeezenet":
+        block = {"squeezenet": _abs(args.squeezenet) if args.squeezenet else ""}
+    elif flag is not None:
+        name = flag[2:]
+        value = getattr(args, name)
+        block = {name: _abs(value) if name in ("model", "npz", "lenet") else value}
+    elif from_config is not None:
+        block = from_config.block()
     else:
         raise WorkloadError("no workload: give --model, --npz, --synthetic, --table3, --lenet, "
-                            "--squeezenet or a workload: block in --config")
-    for opt, given in (("--positions", args.positions), ("--input-size", args.input_size)):
+                            "--squeezenet, --network or a workload: block in --config")
+    for key, given in (("input", _abs(args.input)), ("act_density", args.act_density),
+                       ("positions", args.positions), ("input_size", args.input_size),
+                       ("layers", args.layers), ("mnist_dir", _abs(args.mnist_dir)),
+                       ("images", args.images if args.images is not None else args.image)):
         if given is not None:
-            raise WorkloadError(f"{opt} applies to --squeezenet, --network or a network: workload "
-                                f"block only")
-    if args.layers and "model" not in block:
-        raise WorkloadError("--layers applies to --model and --squeezenet only")
-    if args.input:
-        block["input"] = args.input
-    if args.act_density is not None:
-        block["act_density"] = args.act_density
-    return absolute_block(block, block_base), label
+            block[key] = given
+    base = from_config.base_dir if flag is None and from_config is not None else None
+    flags = {"images": "--image" if args.image is not None else "--images"}
 
-
-def _adopt_model_bits(r: _Run, block: dict, cfg):
-    """A compressed model file whose codebooks are wider than ``weight_bits`` (a LeNet from
-    ``eie-compress train``: 5-bit fc, 8-bit conv codes) runs with ``weight_bits`` raised to
-    the file's width, unless the user set ``weight_bits`` (config or ``--set``): then the
-    workload refuses the file, naming the layer. Returns the config and the note saying so."""
-    if "model" not in block:
-        return cfg, []
-    bits = model_code_bits(block["model"])
-    if bits is None or bits <= cfg.weight_bits or bits > INT_RANGES["weight_bits"][1] or \
-            "weight_bits" in explicit_arch_keys(r.args.config, r.args.sets):
-        return cfg, []      # (wider than EIE allows: the workload refuses it, naming the layer)
-    note = (f"weight_bits {cfg.weight_bits} -> {bits}: the model file's codebooks have "
-            f"2**{bits} entries (set weight_bits to keep {cfg.weight_bits} and be refused)")
-    return cfg.replace(weight_bits=bits), [note]
-
-
-def _workload(r: _Run) -> int:
-    """Layers, a network, synthetic or Table III layers (sim/network.run_workload)."""
-    args, cfg, run = r.args, r.cfg, r.run
-    block, label = _workload_block(r)
-    cfg, adopted = _adopt_model_bits(r, block, cfg)
-    loaded = dataclasses.replace(r.loaded, workload=block, arch=cfg)   # what the bundle records
-    wl = from_block(block, cfg, seed=run.seed, label=label, graphs=True)
-    if isinstance(wl, GraphWorkload):
-        _check_graph_flags(r, wl)
-    if args.no_relu and wl.network:
-        raise WorkloadError("--no-relu applies to independent layers; the model's layers run as "
-                            "a network (ReLU between layers, none after the last)")
-    trace_layer = _trace_layer(args, wl)
-    runner = run_graph_workload if isinstance(wl, GraphWorkload) else run_workload
-    kwargs = {} if isinstance(wl, GraphWorkload) else {"relu": run.relu}
-    results, totals = runner(
-        wl, cfg, run.engine, run.verify, check_fit=run.check_fit,
-        energy_table=r.table, seed=run.seed, window=run.window,
-        record=[trace_layer] if trace_layer else [], **kwargs)
-    notes = [report.SYNTHETIC_NOTE] if wl.synthetic else []
-    notes += adopted
-    if not run.check_fit:
-        notes.append("--no-fit-check: layers were simulated even where they exceed the SRAM sizes")
-    if run.window:
-        notes.append(f"windows of {run.window} cycles recorded for every layer: windows.csv, "
-                     f"plots in report.html (docs/timeline.md)")
-    summary = {"title": wl.description, "engine": run.engine, "verified": run.verify,
-               "seeds": {"run_seed": run.seed}, "config": loaded.resolved(),
-               "workload": wl.describe(), "totals": totals, "notes": notes,
-               "wall_s": time.perf_counter() - r.t0}
-    print(report.markdown_table([res.to_dict() for res in results]), end="")
-    for line in notes + [report.totals_line(totals)]:
-        r.say(line)
-    staged: list = []
-    try:
-        if trace_layer:
-            staged = _stage_traces(r, next(res for res in results if res.name == trace_layer),
-                                   summary)
-        r.write(report.bundle_files(results, summary, dump_resolved(loaded)))
-        while staged:        # the bundle is in place: rename the traces into place too
-            tmp, path = staged.pop(0)
-            traces.commit(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            traces.discard(tmp)
-    return 0
-
-
-def _check_graph_flags(r: _Run, wl: GraphWorkload) -> None:
-    """Options that a model run through its graph cannot honour are refused, not ignored."""
-    if r.args.no_relu or not r.run.relu:
-        raise WorkloadError("--no-relu (run.relu) applies to independent layers; a model run "
-                            "through its graph applies ReLU where the graph has one")
-    conv = [lay.name for lay in wl.layers if wl.patches[lay.name].shape[0] > 1]
-    if conv and (r.run.window or r.args.trace_perfetto or r.args.trace_vcd):
-        raise WorkloadError(f"--window and the traces record one input vector per layer; "
-                            f"layer(s) {', '.join(conv)} run one per output position (pick "
-                            f"fully-connected layers with --layers)")
-
-
-def _trace_layer(args, wl) -> str | None:
-    """The name of the layer to trace (None: no trace asked for)."""
-    if not (args.trace_perfetto or args.trace_vcd):
-        return None
-    names = [lay.name for lay in wl.layers]
-    if args.trace_layer is None:
-        return names[0]
-    if args.trace_layer not in names:
-        raise TraceError(f"--trace-layer {args.trace_layer}: no such layer; layers: {', '.join(names)}")
-    return args.trace_layer
-
-
-def _stage_traces(r: _Run, res, summary: dict) -> list:
-    """Collect the trace (refusing more than the cap) and write each file to a temporary
-    sibling; returns ``[(temporary, path)]`` for :func:`traces.commit`."""
-    first, end = r.trace_cycles
-    tr = traces.collect_trace(res.timeline, res.name, first, end)
-    meta = {"title": summary["title"], "pes": r.cfg.pes, "clock_mhz": r.cfg.clock_mhz,
-            "queue_depth": r.cfg.queue_depth, "synthetic": res.synthetic}
-    summary["trace"] = {"layer": res.name, "first_cycle": tr.first, "end_cycle": tr.end,
-                        "events": tr.n_events, "perfetto": None, "vcd": None}
-    staged = []
-    try:
-        for key, path, writer in (("perfetto", r.args.trace_perfetto, traces.write_perfetto),
-                                  ("vcd", r.args.trace_vcd, traces.write_vcd)):
-            if path:
-                staged.append((traces.stage(path, lambda f, w=writer: w(tr, f, meta)), path))
-                summary["trace"][key] = str(pathlib.Path(path).absolute())
-    except BaseException:
-        for tmp, _ in staged:
-            traces.discard(tmp)
-        raise
-    r.say(f"trace: layer {res.name}, cycles {tr.first}..{tr.end - 1} of {tr.cycles:,}, "
-          f"{tr.n_events:,} events: " + ", ".join(f"{k} {v}" for k, v in summary["trace"].items()
-                                                  if k in ("perfetto", "vcd") and v))
-    return staged
+    def where(*key):         # errors name the flag the user typed, else the block's key
+        given = key and {"input": args.input, "act_density": args.act_density,
+                         "positions": args.positions, "input_size": args.input_size,
+                         "layers": args.layers, "mnist_dir": args.mnist_dir,
+                         "images": args.images if args.images is not None else args.image
+                         }.get(key[0]) is not None
+        if given or (key and flag and key[0] == flag[2:]):
+            return flags.get(key[0], "--" + key[0].replace("_", "-")) + "".join(
+                f"[{k}]" for k in key[1:])
+        return ".".join((label,) + tuple(map(str, key)))
+    return parse_workload(block, where, label=label, base_dir=base)
 
 
 def _check_trace_files(args) -> None:
@@ -458,7 +229,7 @@ def _check_trace_files(args) -> None:
         traces.check_trace_path(path, args.force, flag)
 
 
-_WORKLOAD_FLAGS = ("model", "npz", "synthetic", "table3", "lenet", "squeezenet", "network")
+
 
 
 def _cli_workload_flag(args) -> str | None:
@@ -467,6 +238,7 @@ def _cli_workload_flag(args) -> str | None:
         if getattr(args, name) is not None:
             return "--" + name
     return None
+
 
 
 def _refuse_ignored_flags(args) -> None:
@@ -493,11 +265,20 @@ def _refuse_ignored_flags(args) -> None:
                                 f"{flag or 'the workload: block of --config'}")
 
 
-def _cli_workload_comment(flags: str) -> str:
-    """A comment heading a bundle's config.yaml for workloads a config cannot express."""
-    return (f"# workload given on the command line (not expressible as a workload: block):\n"
-            f"#   eie-simulate --config config.yaml {flags}\n")
 
 
 def simulate_main(argv: list[str] | None = None) -> int:
     return _guard("eie-simulate", _simulate, argv)
+
+
+def _explicit_keys(args) -> frozenset:
+    keys: set[str] = set()
+    if args.config:
+        data = read_yaml(args.config).data
+        if isinstance(data, dict):
+            keys |= {k for k in data if k in ARCH_KEYS}
+    for item in args.sets:
+        path, _ = parse_set(item)
+        if path and path[0] in ARCH_KEYS:
+            keys.add(path[0])
+    return frozenset(keys)

@@ -1,4 +1,4 @@
-"""Per-layer plots of a named network's run on EIE (:class:`eie_sim.apps.networks.NetworkRun`).
+"""Per-layer plots of a network's run on EIE (:class:`eie_sim.sim.results.NetRun`).
 
 One figure per run (PNG): top, each parameter layer's cycles for one image (extrapolated
 when sampled) stacked by what the PEs did, averaged over the PEs: busy (real entries),
@@ -6,17 +6,14 @@ padding (filler entries), empty (columns with no entry in that PE) and starved (
 for activations, and the batch store / pass reload cycles); the four sum to the layer's
 cycles (docs/timing.md "Per-PE cycle accounting"). Bottom, per layer, the load
 efficiency ``1 - starved / (N T)`` (paper Fig. 8/13) and the PE utilisation
-``busy / (N T)``. Titles say SYNTHETIC (random weights, assumed densities).
+``busy / (N T)``. Titles say SYNTHETIC for synthetic weights (random, assumed densities).
 """
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:   # output/ reads results; it never runs an application
-    from eie_sim.apps.networks import NetworkRun
+from eie_sim.sim.results import NetRun
 
 CLASSES = (("busy", "#2c7fb8"), ("padding", "#fdae61"), ("empty", "#bdbdbd"), ("starved", "#d7191c"))
 
@@ -28,7 +25,7 @@ def _plt():
     return plt
 
 
-def layer_cycle_classes(run: NetworkRun) -> dict[str, np.ndarray]:
+def layer_cycle_classes(run: NetRun) -> dict[str, np.ndarray]:
     """Per layer, the mean-over-PEs cycles of each class for one image (layer totals)."""
     out = {k: [] for k, _ in CLASSES}
     for l in run.layers:
@@ -37,7 +34,7 @@ def layer_cycle_classes(run: NetworkRun) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def network_plot(run: NetworkRun, fmt: str = "png") -> bytes:
+def network_plot(run: NetRun, fmt: str = "png") -> bytes:
     """The two-panel figure described in the module docstring."""
     plt = _plt()
     names = [l.name for l in run.layers]
@@ -53,7 +50,7 @@ def network_plot(run: NetworkRun, fmt: str = "png") -> bytes:
     ax1.set_ylabel("cycles per image (mean over PEs)")
     ax1.set_yscale("log" if bottom.max(initial=0) > 100 * max(1.0, np.median(bottom)) else "linear")
     ext = " (sampled positions, extrapolated)" if run.extrapolated else ""
-    ax1.set_title(f"SYNTHETIC {run.case.name} on EIE, {run.config.pes} PEs{ext}: cycles per layer",
+    ax1.set_title(f"{'SYNTHETIC ' if run.synthetic else ''}{run.name} on EIE, {run.config.pes} PEs{ext}: cycles per layer",
                   fontsize=10)
     ax1.legend(fontsize=8, ncol=4)
     ax1.grid(True, axis="y", alpha=0.3)

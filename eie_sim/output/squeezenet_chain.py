@@ -1,18 +1,16 @@
-"""Reports of a chained SqueezeNet run
-(:class:`eie_sim.apps.squeezenet_chain.SqueezeNetChainRun`): per image the float and EIE
+"""Reports of images through a chained SqueezeNet run
+(:class:`eie_sim.sim.image_runs.ChainedImagesRun`): per image the float and EIE
 top-5 classes, their agreement, cycles, time and energy; per layer its fixed-point formats,
 biases rounded to zero (one network-wide format vs per layer), errors against the float
 pass and saturations; and its results bundle (``images.csv``, ``formats.csv``,
 ``layers.csv`` with an ``image`` column, ``summary.json``, ``report.md``)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eie_sim.output.report import csv_text, json_text
+from eie_sim.sim.image_runs import ChainedImagesRun
 from eie_sim.sim.results import LAYER_COLUMNS
-
-if TYPE_CHECKING:   # output/ reads results; it never runs an application
-    from eie_sim.apps.squeezenet_chain import SqueezeNetChainRun
 
 IMAGE_COLUMNS = ("image", "float_top5", "eie_top5", "top1_agree", "top5_overlap", "cycles",
                   "time_us", "energy_uj", "input_saturations", "output_saturations",
@@ -26,7 +24,7 @@ FORMAT_COLUMNS = ("layer", "in_format", "out_format", "weight_format",
 TITLE = "SqueezeNet (authors' compressed v1.0) chained on EIE: every convolution in fixed point"
 
 
-def images_table(run: SqueezeNetChainRun) -> str:
+def images_table(run: ChainedImagesRun) -> str:
     lines = ["| image | float top-5 | EIE top-5 | top-1 agrees | top-5 overlap | cycles | "
              "time (us) | energy (uJ) | saturations in/out | worst layer (rel. error) | wall (s) |",
              "|" + "---|" * 11]
@@ -41,7 +39,7 @@ def images_table(run: SqueezeNetChainRun) -> str:
     return "\n".join(lines) + "\n"
 
 
-def formats_table(run: SqueezeNetChainRun) -> str:
+def formats_table(run: ChainedImagesRun) -> str:
     lines = ["| layer | in | out (+ bias) | weights | calib. max in / out | biases -> 0 "
              "(one format / per layer) | max rel. error vs float | saturations in/out |",
              "|" + "---|" * 8]
@@ -54,7 +52,7 @@ def formats_table(run: SqueezeNetChainRun) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_lines(run: SqueezeNetChainRun) -> list[str]:
+def summary_lines(run: ChainedImagesRun) -> list[str]:
     s = run.summary()
     return [f"top-1 agreement: {s['top1_agree']} of {s['images']} images; mean top-5 overlap "
             f"{s['top5_overlap_mean']:.2f}/5",
@@ -65,7 +63,7 @@ def summary_lines(run: SqueezeNetChainRun) -> list[str]:
             f"wall time {run.wall_s:.1f} s"]
 
 
-def summary_dict(run: SqueezeNetChainRun, resolved: dict | None = None) -> dict[str, Any]:
+def summary_dict(run: ChainedImagesRun, resolved: dict | None = None) -> dict[str, Any]:
     return {"title": TITLE, "data_dir": run.data_dir, **run.summary(),
             "fixed_point": run.spec.as_dict(),
             "config": resolved if resolved is not None else {"arch": run.config.as_dict()},
@@ -74,7 +72,7 @@ def summary_dict(run: SqueezeNetChainRun, resolved: dict | None = None) -> dict[
             "notes": run.notes}
 
 
-def markdown(run: SqueezeNetChainRun) -> str:
+def markdown(run: ChainedImagesRun) -> str:
     md = ["# " + TITLE, ""]
     md += [f"- {line}" for line in summary_lines(run)]
     md += ["", "## Images", "", images_table(run), "## Layers: formats, biases, errors", "",
@@ -84,7 +82,7 @@ def markdown(run: SqueezeNetChainRun) -> str:
     return "\n".join(md) + "\n"
 
 
-def bundle_files(run: SqueezeNetChainRun, resolved: dict | None = None,
+def bundle_files(run: ChainedImagesRun, resolved: dict | None = None,
                  resolved_yaml: str | None = None) -> dict[str, str]:
     """``images.csv``, ``formats.csv``, ``layers.csv`` (every EIE layer of every image,
     the columns of every run plus ``image``), ``summary.json``, ``report.md``

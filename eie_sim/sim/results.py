@@ -425,3 +425,72 @@ def _energy_area_totals(layers: list[LayerResult]) -> dict[str, Any]:
         if c.endswith("_mm2"):
             out[c] = rows[0][c] if rows else ""
     return out
+
+
+def top_k(scores: np.ndarray, k: int = 5) -> list[int]:
+    """Indices of the ``k`` largest values of a flattened score blob (ties: lower index)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    order = np.lexsort((np.arange(s.size), -s))
+    return [int(i) for i in order[:k]]
+
+
+@dataclass
+class NetRun:
+    """A network's weight layers on EIE: what :func:`eie_sim.sim.runner.run_net` returns.
+
+    ``mode`` ``"per-layer"``: each layer fed the float network's input of that layer (a
+    sample of ``positions`` output positions per layer, or all); ``"chained"``: each layer
+    fed the previous layers' EIE fixed-point outputs (host operators in between), with the
+    chain's output, the float network's, per-layer errors and formats
+    (:mod:`eie_sim.sim.chain`). The descriptive fields (title, source, operators,
+    compression) are filled by whoever knows where the network came from (an application)
+    and read by :mod:`eie_sim.output.netrun`.
+    """
+
+    name: str                                   #: the network's name
+    mode: str                                   #: "per-layer" or "chained"
+    layers: list[LayerResult]                   #: the EIE layers, in order
+    config: Any                                 #: the ArchConfig the layers ran with
+    overrides: list[dict] = field(default_factory=list)   #: {key, old, new, why} of the format
+    positions: int | None = None                #: None: every position; N: a sample per layer
+    seeds: dict[str, Any] = field(default_factory=dict)
+    fit: list[dict] = field(default_factory=list)          #: per layer SRAM fit rows
+    check_fit: bool = True                      #: False: layers ran without the fit check
+    notes: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    synthetic: bool = False                     #: weights not from a trained model
+    title: str = ""
+    source: dict[str, Any] = field(default_factory=dict)   #: where the network and input came from
+    input_hw: tuple[int, int] | None = None
+    operators: list[dict] = field(default_factory=list)    #: how each layer type ran
+    compression: list[dict] = field(default_factory=list)  #: Table 2 rows of the weights, Total last
+    # ---- chained mode
+    formats: dict[str, Any] = field(default_factory=dict)  #: layer -> LayerFormat
+    output: np.ndarray | None = None            #: the last blob (EIE chain + host operators)
+    float_output: np.ndarray | None = None      #: the same blob of the float forward pass
+    errors: list = field(default_factory=list)  #: per EIE layer, sim.chain.LayerError
+    fused_relu: list[str] = field(default_factory=list)    #: ReLU/Clip layers EIE applied
+    host_layers: list[str] = field(default_factory=list)   #: layers computed on the host
+
+    @property
+    def extrapolated(self) -> bool:
+        return any(l.extrapolated for l in self.layers)
+
+    def totals(self) -> dict[str, Any]:
+        """:func:`network_totals` of the EIE layers (one image)."""
+        return network_totals(self.layers)
+
+    def top_layers(self, k: int = 5) -> list[dict[str, Any]]:
+        """The ``k`` layers with the most cycles and their share of the total."""
+        tot = float(sum(l.cycles for l in self.layers)) or 1.0
+        ls = sorted(self.layers, key=lambda l: -float(l.cycles))[:k]
+        return [{"layer": l.name, "cycles": float(l.cycles), "share": float(l.cycles) / tot,
+                 "class": l.meta.get("class", ""), "load_efficiency": l.load_efficiency}
+                for l in ls]
+
+    def top_k(self, k: int = 5) -> tuple[list[int], list[int]]:
+        """``(EIE top-k, float top-k)`` class indices of the last blob of a chained run
+        (largest first; ties by lower index)."""
+        if self.output is None or self.float_output is None:
+            raise ValueError("top_k needs a chained run (mode='chained')")
+        return top_k(self.output, k), top_k(self.float_output, k)

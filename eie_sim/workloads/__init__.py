@@ -8,6 +8,7 @@ input vectors and a config's ``workload:`` block.
 from eie_sim.workloads.files import (
                                      absolute_block,
                                      from_block,
+                                     from_spec,
                                      from_model,
                                      from_npz,
                                      load_input,
@@ -23,6 +24,6 @@ from eie_sim.workloads.synthetic import (
                                      table3_names,
 )
 
-__all__ = ["LayerWorkload", "Workload", "absolute_block", "from_block", "from_model", "from_npz",
+__all__ = ["LayerWorkload", "Workload", "absolute_block", "from_block", "from_model", "from_spec", "from_npz",
            "load_input", "parse_synthetic_arg", "resolve_path", "synthetic_from_spec",
            "synthetic_input", "synthetic_layer", "table3_layer", "table3_names"]

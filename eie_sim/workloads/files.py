@@ -7,8 +7,8 @@
   :func:`compressor.importers.as_quantized`). A model of fully-connected layers runs as
   a network (chained in fixed point, ReLU between layers) when the shapes chain, else
   each layer on its own input; a model with convolutions runs through its graph
-  (:mod:`eie_sim.workloads.graph`: every layer M x V, per output position for a
-  convolution) or is refused, naming the layers, when the file holds no graph;
+  (:class:`eie_sim.workloads.graph.NetWorkload`, run by :func:`eie_sim.sim.runner.run_net`:
+  every layer M x V, per output position for a convolution) or is refused, naming the layers, when the file holds no graph;
 * an ``.npz`` in the project's one convention (``X`` or ``X.weight``, ``X.bias``: what
   ``eie-compress decode`` writes and ``eie-compress npz`` reads), as a model; or, kept for
   compatibility, one layer as ``codes`` + ``codebook`` (already quantized) or ``weights``
@@ -28,12 +28,10 @@ from compressor.fileformat import FormatError, inspect, load
 from compressor.fileio import read_npy, read_npz
 from compressor.importers import as_quantized, graph_of, load_model
 from compressor.model import QuantizedModel
-from compressor.zoo import names as zoo_names
-from compressor.zoo import parse_size
 from eie_sim.arch.config import ArchConfig
-from eie_sim.arch.config_io import SYNTHETIC_KEYS
+from eie_sim.arch.workload_spec import DEFAULT_ACT_DENSITY, WorkloadSpec, parse_workload
 from eie_sim.errors import WorkloadError
-from eie_sim.workloads.graph import GraphWorkload, graph_input, graph_workload
+from eie_sim.workloads.graph import NetWorkload, graph_input
 from eie_sim.workloads.layer import LayerWorkload, Workload
 from eie_sim.workloads.synthetic import (
     quantize_dense,
@@ -163,14 +161,14 @@ def _load_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want
 def model_workload(path: str | pathlib.Path, cfg: ArchConfig, seed: int = 0,
                    layers: list[str] | None = None, x: np.ndarray | None = None,
                    act_density: float = 0.5, graphs: bool = True, input_source: str = "input"
-                   ) -> Workload | GraphWorkload:
+                   ) -> Workload | NetWorkload:
     """A model file (any format of :data:`DENSE_SUFFIXES` or ``.dcmp``) as a workload.
 
     Fully-connected layers only (or ``layers`` naming only such): :func:`from_model`'s
     network / independent layers. A model whose layers to run include a convolution: its
-    graph (``graphs=True``; :func:`eie_sim.workloads.graph.graph_workload`, the input ``x``
-    or a seeded synthetic one); without a graph it is refused, naming the layers and what
-    is missing, never skipped.
+    graph (``graphs=True``; a :class:`~eie_sim.workloads.graph.NetWorkload` for
+    :func:`eie_sim.sim.runner.run_net`, the input ``x`` or a seeded synthetic one); without
+    a graph it is refused, naming the layers and what is missing, never skipped.
     """
     path = pathlib.Path(path)
     model, net, fmt = _load_model_file(path, cfg, seed)
@@ -190,10 +188,14 @@ def model_workload(path: str | pathlib.Path, cfg: ArchConfig, seed: int = 0,
                             f"workload runs fully-connected layers only (eie-simulate --model "
                             f"runs convolutions per output position)")
     x = graph_input(net, seed, act_density, x, input_source)
-    gw = graph_workload(net, model, x, cfg, {"kind": f"model ({fmt}) graph", "path": str(path)},
-                        layers)
+    names = [lay.name for lay in net.weight_layers]
+    unknown = [n for n in layers or [] if n not in names]
+    if unknown:
+        raise WorkloadError(f"{path}: no layer named {unknown}; layers: {', '.join(names)}")
+    gw = NetWorkload(net, model, x, list(layers) if layers else None,
+                     {"kind": f"model ({fmt}) graph", "path": str(path)})
     gw.description = (f"model {path.name} ({fmt}): graph {net.name!r}, layers "
-                      f"{[l.name for l in gw.layers]} on EIE as M x V (a convolution per output "
+                      f"{gw.layer_names()} on EIE as M x V (a convolution per output "
                       f"position), inputs from the numpy forward pass")
     return gw
 
@@ -277,133 +279,85 @@ def resolve_path(p: str | pathlib.Path, base_dir: str | pathlib.Path | None = No
     """An absolute path: a relative ``p`` is taken from ``base_dir`` (a config file's
     folder) when given, else from the current directory. There is no fallback from one to
     the other: a relative path in a config file never finds a same-named file elsewhere."""
-    p = pathlib.Path(p)
-    if not p.is_absolute():
-        p = (pathlib.Path(base_dir) if base_dir is not None else pathlib.Path.cwd()) / p
-    return pathlib.Path(*p.parts).absolute()
+    return WorkloadSpec("npz", str(p), base_dir=None if base_dir is None else str(base_dir)).path("npz")
 
 
 def absolute_block(block: dict, base_dir: str | pathlib.Path | None = None) -> dict:
-    """A copy of a workload block with its file paths (``npz``, ``model``, ``input``)
-    made absolute by :func:`resolve_path`, e.g. for a bundle's ``config.yaml``."""
-    out = dict(block)
-    for key in ("npz", "model", "input"):
-        if out.get(key):
-            out[key] = str(resolve_path(out[key], base_dir))
-    return out
-
-
-def network_block(block: dict, label: str = "workload") -> dict:
-    """The ``network: NAME`` form of a ``workload:`` block (docs/networks.md), checked:
-    ``{"network": name, "positions": 'all' or N (default 64), "input_size": None or (H, W),
-    "layers": None or names}``."""
-    from_zoo = zoo_names()
-    name = block.get("network")
-    if name not in from_zoo:
-        raise WorkloadError(f"{label}.network: unknown network {name!r}; known: {', '.join(from_zoo)} "
-                            f"(SqueezeNet runs from the authors' file: --squeezenet)")
-    bad = sorted(set(block) - {"network", "positions", "input_size", "layers"})
-    if bad:
-        raise WorkloadError(f"{label}: {', '.join(bad)} do(es) not apply to a network: workload "
-                            f"(keys: network, positions, input_size, layers)")
-    try:
-        size = parse_size(None if block.get("input_size") is None else str(block["input_size"]))
-    except CompressorError as exc:
-        raise WorkloadError(f"{label}.input_size: {exc}") from None
-    lay = block.get("layers")
-    return {"network": name, "positions": block.get("positions", 64), "input_size": size,
-            "layers": [x.strip() for x in lay.split(",")] if isinstance(lay, str) else lay}
+    """A copy of a workload block with its file paths made absolute (taken from
+    ``base_dir``, a config file's folder, or the current directory), e.g. for a bundle's
+    ``config.yaml`` (:meth:`~eie_sim.arch.workload_spec.WorkloadSpec.absolute`)."""
+    return parse_workload(block, base_dir=base_dir).absolute().block()
 
 
 def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | pathlib.Path | None = None,
-               act_density: float | None = None, input_path: str | None = None,
-               label: str = "workload", graphs: bool = False) -> Workload | GraphWorkload:
-    """A :class:`Workload` from a ``workload:`` block (or the equivalent CLI flags).
+               label: str = "workload", graphs: bool = False) -> Workload | NetWorkload:
+    """:func:`from_spec` of a ``workload:`` block (checked by
+    :func:`eie_sim.arch.workload_spec.parse_workload`; relative paths from ``base_dir``)."""
+    return from_spec(parse_workload(block, label=label, base_dir=base_dir), cfg, seed, graphs)
 
-    Keys: exactly one of ``table3`` (name, list or ``all``), ``synthetic`` (a spec or a list
-    of specs, :data:`SYNTHETIC_KEYS`), ``npz`` (path), ``model`` (path); optional
-    ``layers`` (model layer names), ``input`` (``.npy`` input for npz/model) and
-    ``act_density`` (of the synthetic input of npz/model when no input is given; default
-    0.5). Relative paths are taken from ``base_dir`` (the config file's folder), or the
-    current directory without one (:func:`resolve_path`). Seeds not given in a spec
-    default to ``seed``. ``label`` names the block in errors (``workload``, or the CLI flag
-    ``--synthetic`` for a one-spec block given on the command line). ``act_density`` and
-    ``input_path`` (CLI flags) replace the block's keys. ``model`` (and an ``npz`` in the
-    project's convention) may be any model file (:func:`model_workload`); with ``graphs``
-    (``eie-simulate``) a model with convolutions runs through its graph
-    (:class:`~eie_sim.workloads.graph.GraphWorkload`), else it is refused.
+
+def from_spec(spec: WorkloadSpec, cfg: ArchConfig, seed: int = 0,
+              graphs: bool = False) -> Workload | NetWorkload:
+    """The layers of a layer workload (:class:`~eie_sim.arch.workload_spec.WorkloadSpec` of
+    kind ``table3``, ``synthetic``, ``npz`` or ``model``), built.
+
+    Seeds not given in a synthetic spec default to ``seed``; the synthetic input of an npz
+    or model workload without ``input`` has density ``act_density`` (default 0.5). A
+    ``model`` (and an ``npz`` in the project's convention) may be any model file
+    (:func:`model_workload`); with ``graphs`` (``eie-simulate``) a model with convolutions
+    runs through its graph (:class:`~eie_sim.workloads.graph.NetWorkload`), else it is
+    refused. The networks (``network``, ``squeezenet``, ``lenet``) are run by their
+    applications, not built here.
     """
-    def resolve(p):
-        return resolve_path(p, base_dir)
-
-    inp = input_path or block.get("input")
-    ad = act_density if act_density is not None else block.get("act_density")
-    if ad is not None and (isinstance(ad, bool) or not isinstance(ad, (int, float))
-                           or not 0.0 <= ad <= 1.0):
-        raise WorkloadError(f"{label}.act_density: expected a fraction in 0..1, got {ad!r}")
-    if ("table3" in block or "synthetic" in block) and (inp or ad is not None):
-        what = "input" if inp else "act_density"
-        raise WorkloadError(f"{label}: {what} applies to npz and model workloads only (a "
-                            f"synthetic or Table III layer brings its own input and "
-                            f"activation density)")
-    ad = 0.5 if ad is None else float(ad)
-    if "network" in block:
-        raise WorkloadError(f"{label}.network: a named network runs per output position through "
-                            f"eie-simulate (--network NAME or this block), not as a layer workload")
-    if "table3" in block:
-        layers = [table3_layer(n, seed=seed, weight_bits=cfg.weight_bits) for n in table3_names(block["table3"])]
+    label = spec.label
+    inp = spec.path("input")
+    ad = DEFAULT_ACT_DENSITY if spec.act_density is None else spec.act_density
+    if spec.kind in ("network", "squeezenet", "lenet"):
+        raise WorkloadError(f"{label}.{spec.kind}: a whole network runs through eie-simulate "
+                            f"(--{spec.kind} or this block), not as a layer workload")
+    if spec.kind == "table3":
+        layers = [table3_layer(n, seed=seed, weight_bits=cfg.weight_bits) for n in table3_names(spec.value)]
         return Workload(layers, network=False,
                         description=f"Table III layers {[l.name for l in layers]} (synthetic, seed {seed})")
-    if "synthetic" in block:
-        specs = block["synthetic"]
-        one = not isinstance(specs, list)
-        specs = [specs] if one else specs
+    if spec.kind == "synthetic":
+        one = not isinstance(spec.value, list)
+        specs = [spec.value] if one else spec.value
         layers = []
         for i, s in enumerate(specs):
             where = label if one and label.startswith("--") else f"{label}.synthetic[{i}]"
-            if not isinstance(s, dict):
-                raise WorkloadError(f"{where}: expected a mapping of {', '.join(SYNTHETIC_KEYS)}")
             s = {"seed": seed, **s}
             lay = synthetic_from_spec(s, cfg.weight_bits, where=where)
             if len(specs) > 1 and "name" not in s:
                 lay.name = f"{lay.name}-{i}"
             layers.append(lay)
         return Workload(layers, network=False, description=f"{len(layers)} synthetic layer(s)")
-    if "npz" in block and not _legacy_npz(resolve(block["npz"])):
-        block = {**block, "model": block["npz"]}      # the one convention: a model
-    if "npz" in block and "model" not in block:
-        lay = from_npz(resolve(block["npz"]), cfg.weight_bits, seed)
+    path = spec.path(spec.kind)
+    if spec.kind == "npz" and _legacy_npz(path):
+        lay = from_npz(path, cfg.weight_bits, seed)
         if inp:
-            lay.x = load_input(resolve(inp), lay.cols)
-            lay.source["input"] = str(resolve(inp))
+            lay.x = load_input(inp, lay.cols)
+            lay.source["input"] = str(inp)
         elif lay.x is None:
             lay.x = synthetic_input(lay.cols, ad, seed)
             lay.source["input"] = f"synthetic input (seed {seed}, density {ad})"
         return Workload([lay], network=False, description=f"npz layer {lay.source['path']}")
-    if "model" in block:
-        names = block.get("layers")
-        if isinstance(names, str):
-            names = [n.strip() for n in names.split(",") if n.strip()]
-        x_in = None
-        if inp:
-            x_in = load_input(resolve(inp), None)
-        wl = model_workload(resolve(block["model"]), cfg, seed, names, x_in, ad, graphs,
-                            input_source=str(resolve(inp)) if inp else "input")
-        if isinstance(wl, GraphWorkload):
-            wl.description += (f"; input {resolve(inp)}" if inp else
-                               f"; synthetic input (seed {seed}" +
-                               (")" if wl.x.ndim == 4 else f", density {ad})"))
-            return wl
-        cols = wl.layers[0].cols
-        if inp:
-            wl.x = load_input(resolve(inp), cols)
-            wl.description += f"; input {resolve(inp)}"
-        else:
-            wl.x = synthetic_input(cols, ad, seed)
-            wl.description += f"; synthetic input (seed {seed}, density {ad})"
-        if not wl.network:
-            for lay in wl.layers:
-                lay.x = synthetic_input(lay.cols, ad, seed) if lay is not wl.layers[0] else wl.x
-            wl.description += "; layers do not chain, each run on its own input"
+    # a model file (an npz in the project's one convention is a model)
+    x_in = load_input(inp, None) if inp else None
+    wl = model_workload(path, cfg, seed, list(spec.layers) if spec.layers else None, x_in, ad,
+                        graphs, input_source=str(inp) if inp else "input")
+    if isinstance(wl, NetWorkload):
+        wl.description += (f"; input {inp}" if inp else f"; synthetic input (seed {seed}" +
+                           (")" if wl.x.ndim == 4 else f", density {ad})"))
         return wl
-    raise WorkloadError(f"{label}: no workload: give one of table3, synthetic, npz, model")
+    cols = wl.layers[0].cols
+    if inp:
+        wl.x = load_input(inp, cols)
+        wl.description += f"; input {inp}"
+    else:
+        wl.x = synthetic_input(cols, ad, seed)
+        wl.description += f"; synthetic input (seed {seed}, density {ad})"
+    if not wl.network:
+        for lay in wl.layers:
+            lay.x = synthetic_input(lay.cols, ad, seed) if lay is not wl.layers[0] else wl.x
+        wl.description += "; layers do not chain, each run on its own input"
+    return wl

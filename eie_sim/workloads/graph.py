@@ -1,19 +1,10 @@
-"""A model with a graph on EIE: every parameter layer as M x V work on its own inputs.
+"""A model with a graph as a workload: the network, its quantized weights and its input.
 
 EIE multiplies a sparse matrix by a vector; a network with convolutions (or any graph that
-is not a chain of fully-connected layers) runs here as its parameter layers, one after the
-other, each on the inputs that the numpy forward pass of the whole graph
-(:func:`compressor.graph.forward.forward`, float32, the quantized weights) hands it:
-
-* a fully-connected layer: one input vector;
-* a convolution: its ``(out, in/group * kh * kw)`` matrix (block-diagonal over groups) on
-  one unrolled patch per output position (im2col, :func:`compressor.graph.forward.layer_workloads`),
-  as :func:`eie_sim.sim.layer.simulate_conv_layer` runs SqueezeNet.
-
-Pooling, concatenation, softmax and the like are not EIE operations: they stay in the
-forward pass. A layer runs with ReLU on EIE when its output feeds a ReLU and nothing else.
-Every simulated output is checked against numpy (on its fixed-point input) and against the
-forward pass's own output of that layer (``compare``).
+is not a chain of fully-connected layers) runs as its weight layers through the one
+network runner (:func:`eie_sim.sim.runner.run_net`, per-layer mode), each on the input
+the numpy forward pass of the whole graph hands it. This module only describes such a
+workload (:class:`NetWorkload`) and makes its input (:func:`graph_input`); it runs nothing.
 """
 from __future__ import annotations
 
@@ -22,65 +13,49 @@ from typing import Any
 
 import numpy as np
 
-from compressor.errors import CompressorError
-from compressor.graph.forward import forward, layer_workloads
+from compressor.graph import eie_relu
 from compressor.graph.forward import synthetic_input as image_input
 from compressor.graph.net import Net
 from compressor.model import QuantizedModel
-from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import WorkloadError
-from eie_sim.workloads.layer import LayerWorkload
 from eie_sim.workloads.synthetic import synthetic_input
 
-__all__ = ["GraphWorkload", "graph_workload", "graph_input", "relu_follows", "MAX_PATCH_VALUES"]
-
-#: the most unrolled input values (sum over the layers run of positions x columns) a graph
-#: run builds: the im2col patches are held in memory (2**28 float64 values = 2 GiB)
-MAX_PATCH_VALUES = 1 << 28
+__all__ = ["NetWorkload", "graph_input"]
 
 
 @dataclass
-class GraphWorkload:
-    """Parameter layers of a graph with the inputs the forward pass gives them.
+class NetWorkload:
+    """A network to run through :func:`eie_sim.sim.runner.run_net`: ``net`` and its
+    quantized ``weights``, the input blob ``x``, the weight layers to run (``layers``;
+    None: all), where it came from (``source``: the file, its format) and a
+    ``description`` for reports."""
 
-    ``layers``: one :class:`LayerWorkload` per layer run (2-D codes); ``patches[name]``:
-    float ``(P, cols)`` inputs (P = 1 for a fully-connected layer, the output positions of
-    a convolution); ``compare[name]``: the forward pass's ``(P, rows)`` outputs (before
-    ReLU); ``relu[name]``: whether EIE applies ReLU to the layer's outputs;
-    ``out_shape[name]``: the layer's output blob shape.
-    """
-
-    layers: list[LayerWorkload]
-    patches: dict[str, np.ndarray]
-    compare: dict[str, np.ndarray]
-    relu: dict[str, bool]
-    out_shape: dict[str, tuple[int, ...]]
+    net: Net
+    weights: QuantizedModel
     x: np.ndarray
+    layers: list[str] | None = None
+    source: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    synthetic: bool = False
     network: bool = False        #: never chained in fixed point: inputs come from the forward pass
-    graph: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def synthetic(self) -> bool:
-        return any(lay.synthetic for lay in self.layers)
+    def layer_names(self) -> list[str]:
+        """The weight layers that run, in order."""
+        return [l.name for l in self.net.weight_layers if not self.layers or l.name in self.layers]
 
-    @property
-    def has_conv(self) -> bool:
-        return any(p.shape[0] > 1 or len(self.out_shape[n]) == 4 for n, p in self.patches.items())
+    def has_conv(self, name: str) -> bool:
+        """Whether weight layer ``name`` runs once per output position (a convolution)."""
+        return len(self.net.layer(name).out_shapes[0]) == 4
 
     def describe(self) -> dict[str, Any]:
-        return {"description": self.description, "network": False, "graph": dict(self.graph),
+        return {"description": self.description, "network": False,
+                "graph": {"name": self.net.name, "input_shape": list(self.x.shape)},
                 "synthetic": self.synthetic,
-                "layers": [{**l.describe(), "positions": int(self.patches[l.name].shape[0]),
-                            "relu": self.relu[l.name], "out_shape": list(self.out_shape[l.name])}
-                           for l in self.layers]}
-
-
-def relu_follows(net: Net, name: str) -> bool:
-    """True when layer ``name``'s output feeds a ReLU (slope 0) and no other layer."""
-    top = net.layer(name).tops[0]
-    users = [lay for lay in net.layers if top in lay.bottoms]
-    return bool(users) and all(u.type == "ReLU" and u.negative_slope == 0.0 for u in users)
+                "layers": [{"name": n, "type": self.net.layer(n).type,
+                            "weight_shape": list(np.shape(self.weights.layer(n).codes)),
+                            "relu": eie_relu(self.net, self.net.layer(n)).on_eie,
+                            "out_shape": list(self.net.layer(n).out_shapes[0])}
+                           for n in self.layer_names()]}
 
 
 def graph_input(net: Net, seed: int, act_density: float, x: np.ndarray | None = None,
@@ -100,54 +75,3 @@ def graph_input(net: Net, seed: int, act_density: float, x: np.ndarray | None = 
     if len(shape) == 4:
         return image_input(tuple(shape), seed=seed, scale=1.0)
     return synthetic_input(n, act_density, seed).astype(np.float32).reshape(shape)
-
-
-def graph_workload(net: Net, model: QuantizedModel, x: np.ndarray, cfg: ArchConfig | None,
-                   source: dict[str, Any], layers: list[str] | None = None) -> GraphWorkload:
-    """Run the forward pass and unroll every parameter layer (or those in ``layers``).
-    Refused before any work when the patches would exceed :data:`MAX_PATCH_VALUES`."""
-    total = 0
-    for lay in net.weight_layers:
-        out = lay.out_shapes[0]
-        positions = int(np.prod(out[:1] + out[2:])) if len(out) == 4 else int(out[0])
-        cols = int(np.prod(lay.in_shapes[0][1:]))
-        if lay.conv is not None:
-            cols = int(lay.in_shapes[0][1]) * lay.conv.kernel[0] * lay.conv.kernel[1]
-        total += positions * cols
-    if total > MAX_PATCH_VALUES:
-        raise WorkloadError(f"{source.get('path', 'model')}: running graph {net.name!r} on EIE "
-                            f"unrolls {total:,} input values (positions x columns), more than "
-                            f"the limit of {MAX_PATCH_VALUES:,}; use a smaller input")
-    try:
-        fwd = forward(net, model, x)
-        wls = layer_workloads(net, model, x, result=fwd)
-    except (CompressorError, KeyError) as exc:
-        raise WorkloadError(f"{source.get('path', 'model')}: {exc}") from None
-    names = [w.name for w in wls]
-    if layers:
-        unknown = [n for n in layers if n not in names]
-        if unknown:
-            raise WorkloadError(f"{source.get('path', 'model')}: no layer named {unknown}; "
-                                f"layers: {', '.join(names)}")
-    out = GraphWorkload([], {}, {}, {}, {}, x, graph={"name": net.name,
-                                                      "input_shape": list(x.shape)})
-    for w in wls:
-        if layers and w.name not in layers:
-            continue
-        q = w.layer
-        lw = LayerWorkload(name=w.name, codes=np.asarray(q.codes), codebook=q.codebook,
-                           bias=q.bias, bits=q.bits, synthetic=False,
-                           source={**source, "layer_kind": model.layer(w.name).kind,
-                                   "weight_shape": list(model.layer(w.name).codes.shape),
-                                   **({"codebook": model.layer(w.name).meta["codebook"]}
-                                      if "codebook" in model.layer(w.name).meta else {})})
-        if cfg is not None:
-            lw.check_bits(cfg)
-        y = fwd.layer_outputs[w.name]
-        ref = y.transpose(0, 2, 3, 1).reshape(-1, y.shape[1]) if y.ndim == 4 else y.reshape(y.shape[0], -1)
-        out.layers.append(lw)
-        out.patches[w.name] = np.asarray(w.patches, dtype=np.float64)
-        out.compare[w.name] = ref
-        out.relu[w.name] = relu_follows(net, w.name)
-        out.out_shape[w.name] = tuple(w.out_shape)
-    return out

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from compressor.quantize import assign_to_centroids, quantize_layer
-from eie_sim.arch.config_io import SYNTHETIC_KEYS
+from eie_sim.arch.workload_spec import SYNTHETIC_KEYS
 from eie_sim.arch.paper import TABLE3
 from eie_sim.errors import WorkloadError
 from eie_sim.hw.csr import CodesCSR

@@ -23,7 +23,7 @@ from compressor.model import QuantizedLayer, QuantizedModel  # noqa: E402
 from eie_sim.arch.config import ArchConfig  # noqa: E402
 from eie_sim.cli.simulate import simulate_main  # noqa: E402
 from eie_sim.workloads.files import from_block  # noqa: E402
-from eie_sim.workloads.graph import GraphWorkload  # noqa: E402
+from eie_sim.workloads.graph import NetWorkload  # noqa: E402
 from tests.compressor.byom_models import onnx_cnn, onnx_mlp, safetensors_mlp, save_onnx  # noqa: E402
 
 
@@ -173,10 +173,15 @@ def test_lenet5_dcmp_runs_its_convolutions_through_the_known_graph(tmp_path, cap
                                      rng.normal(size=shape[0]) * 0.05, 4, 5))
     save_dcmp(QuantizedModel(layers, {"model": "lenet5"}), tmp_path / "l5.dcmp")
     wl = from_block({"model": str(tmp_path / "l5.dcmp")}, ArchConfig(), seed=0, graphs=True)
-    assert isinstance(wl, GraphWorkload)
-    assert {n: p.shape for n, p in wl.patches.items()} == {
+    assert isinstance(wl, NetWorkload)
+    from compressor.graph import eie_relu, layer_mxv
+    from compressor.graph.forward import forward
+    fwd = forward(wl.net, wl.weights, wl.x)
+    assert {n: layer_mxv(wl.net.layer(n), wl.weights, fwd.layer_inputs[n]).patches.shape
+            for n in wl.layer_names()} == {
         "conv1": (576, 25), "conv2": (64, 500), "ip1": (1, 800), "ip2": (1, 500)}
-    assert wl.relu == {"conv1": False, "conv2": False, "ip1": True, "ip2": False}
+    assert {n: eie_relu(wl.net, wl.net.layer(n)).on_eie for n in wl.layer_names()} == {
+        "conv1": False, "conv2": False, "ip1": True, "ip2": False}
     rows = _table(capsys, "--model", tmp_path / "l5.dcmp", "--layers", "conv2,ip1")
     assert [r["layer"] for r in rows] == ["conv2", "ip1"]
 
@@ -212,9 +217,11 @@ def test_docs_byom_python_blocks_run(tmp_path, monkeypatch):
 def test_graph_run_too_large_is_refused_before_any_work():
     from compressor.graph.builder import NetBuilder
     from eie_sim.errors import WorkloadError
-    from eie_sim.workloads.graph import graph_workload
+    from eie_sim.sim.runner import NetSource, run_net
     b = NetBuilder("big", (1, 64, 1024, 1024))
     b.conv("c", b.input, 1, kernel=3, pad=1)
     layer = QuantizedLayer("c", "conv", np.ones((1, 64, 3, 3), np.uint8), np.r_[0.0, 1.0], None, 1, 4)
+    x = np.broadcast_to(np.float32(0), (1, 64, 1024, 1024))     # refused before it is read
     with pytest.raises(WorkloadError, match=r"unrolls 603,979,776 input values .* more than the limit"):
-        graph_workload(b.build(), QuantizedModel([layer]), None, None, {"path": "big"})
+        run_net(b.build(), QuantizedModel([layer]), x, ArchConfig(),
+                about=NetSource(source={"path": "big"}))

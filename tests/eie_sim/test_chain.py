@@ -11,18 +11,18 @@ import pytest
 from compressor.graph import NetBuilder
 from compressor.graph.forward import forward
 from compressor.model import QuantizedLayer, QuantizedModel
-from eie_sim.apps.chain import (
-    EieChain,
-    apply_overrides,
-    biases_rounded_to_zero,
-    calibrate_formats,
-    single_format,
-    top_k,
-)
 from eie_sim.arch.config import PAPER_CONFIG
 from eie_sim.arch.config_io import load_config
 from eie_sim.arch.fixed_point import LayerFormat, frac_bits_for, layer_format, quantize
 from eie_sim.errors import ConfigError
+from eie_sim.sim.chain import EieChain, top_k
+from eie_sim.sim.formats import (
+    apply_overrides,
+    biases_rounded_to_zero,
+    calibrate_formats,
+    single_format,
+)
+from eie_sim.sim.options import SimOptions
 
 
 # ------------------------------------------------------------------ the per-layer rule
@@ -157,8 +157,8 @@ def test_tiny_network_both_engines_identical():
     net = b.build()
     formats, _ = calibrate_formats(net, model, x, PAPER_CONFIG)
     chain = EieChain(net, model, PAPER_CONFIG, formats)
-    fast = chain.run(x, engine="fast", verify=True)      # every pass compared with simpy
-    slow = chain.run(x, engine="simpy")
+    fast = chain.run(x, SimOptions(engine="fast", verify=True))   # every pass compared with simpy
+    slow = chain.run(x, SimOptions(engine="simpy"))
     np.testing.assert_array_equal(fast.output, slow.output)
     for a, s in zip(fast.layers, slow.layers):
         assert a.cycles == s.cycles and np.array_equal(a.output_q, s.output_q)
@@ -200,7 +200,7 @@ def test_squeezenet_per_layer_formats_keep_more_biases():
 
 # ------------------------------------------------------------------ the command line
 @pytest.mark.parametrize("argv, pattern", [
-    (["--squeezenet", "--image", "chelsea", "--positions", "10"], r"--image runs every layer"),
+    (["--squeezenet", "--image", "chelsea", "--positions", "10"], r"--image: a chained run computes every layer"),
     (["--squeezenet", "--image", "lena"], r"--image 'lena': unknown image"),
     (["--synthetic", "8,8,0.5,0.5", "--image", "chelsea"], r"--image applies to --squeezenet only"),
     (["--synthetic", "8,8,0.5,0.5", "--set", "fixed_point.headroom_bits=1"],

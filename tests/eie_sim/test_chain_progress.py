@@ -28,9 +28,10 @@ def test_chain_reports_its_layer_count_once_loaded():
 
 def test_cli_bar_total_is_the_reported_count_times_the_images(monkeypatch):
     import eie_sim.cli.simulate as sim
+    import eie_sim.cli.simulate_runs as runs
     totals = []
 
-    class Recorder(sim.Progress):
+    class Recorder(runs.Progress):
         def start(self, total):
             totals.append(total)
             super().start(total)
@@ -39,8 +40,8 @@ def test_cli_bar_total_is_the_reported_count_times_the_images(monkeypatch):
         on_start(7)                       # a network of 7 parameter layers
         raise _Stop
 
-    monkeypatch.setattr(sim, "Progress", Recorder)
-    monkeypatch.setattr(sim, "run_squeezenet_chain", fake_chain)
+    monkeypatch.setattr(runs, "Progress", Recorder)
+    monkeypatch.setattr(runs, "run_squeezenet_chain", fake_chain)
     with pytest.raises(_Stop):
         sim.simulate_main(["--squeezenet", "--image", "chelsea,astronaut", "--quiet"])
     assert totals == [14]

@@ -11,30 +11,29 @@ import json
 import numpy as np
 import pytest
 
-from compressor.graph.forward import conv2d, im2col
 from compressor.caffe.prototxt import ConvParams
+from compressor.graph.forward import conv2d, im2col
 from eie_sim.apps.squeezenet import (
     DEFAULT_SQUEEZENET_DIR,
     NET_NAME,
     PROTOTXT_NAME,
-    choose_config,
-    parse_positions,
     run_squeezenet,
-    sample_positions,
-    to_eie_workload,
 )
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import quantize, round_product
 from eie_sim.cli.simulate import simulate_main
 from eie_sim.errors import WorkloadError
 from eie_sim.hw.engine_fast import run_batch, run_pass
+from eie_sim.sim.formats import LayerRange, network_format
 from eie_sim.sim.layer import simulate_conv_layer, simulate_layer
+from eie_sim.sim.options import SimOptions
 from eie_sim.sim.references import (
     float_reference,
     float_reference_batch,
     integer_reference,
     integer_reference_batch,
 )
+from eie_sim.sim.runner import parse_positions, sample_positions
 from eie_sim.sim.stages import prepare
 from eie_sim.workloads.layer import LayerWorkload
 
@@ -158,23 +157,20 @@ def test_sampling_is_seeded_sorted_and_extrapolation_is_labelled():
             parse_positions(bad)
     codes, codebook, bias, x, conv = small_conv()
     patches = im2col(x, conv)
-    res = simulate_conv_layer(LayerWorkload("s", codes, codebook, bias), patches, SMALL, a[a < 36])
+    res = simulate_conv_layer(LayerWorkload("s", codes, codebook, bias), patches, SMALL,
+                              positions=a[a < 36])
     assert res.extrapolated and res.positions_total == 36
     assert res.cycles == pytest.approx(res.counters.cycles_pos.mean() * 36)
     assert "extrapolated" in res.to_dict() and res.to_dict()["extrapolated"] is True
 
 
-def test_choose_config_widens_codes_and_lowers_fraction_bits_unless_given():
-    class Q:  # stand-ins for compressor.graph.forward.ConvWorkload
-        bits, bias, codebook = 8, np.array([1.0], np.float32), np.array([0, 1.5], np.float32)
-
-    class W:
-        name, layer, patches = "l", Q(), np.array([[300.0, -5000.0]])
-    cfg, ov = choose_config(ArchConfig(), [W()], {"l": np.array([100.0])})
+def test_network_format_widens_codes_and_lowers_fraction_bits_unless_given():
+    # largest input 5000, output 100, bias 1, codebook 1.5; 8-bit codes
+    ranges = [LayerRange("l", in_max=5000.0, out_max=100.0, bias_max=1.0, weight_max=1.5)]
+    cfg, ov = network_format(ArchConfig(), ranges, 8)
     assert (cfg.weight_bits, cfg.act_frac_bits, cfg.weight_frac_bits) == (8, 2, 12)
     assert [o["key"] for o in ov] == ["weight_bits", "act_frac_bits"]
-    cfg, ov = choose_config(ArchConfig(act_frac_bits=1), [W()], {"l": np.array([100.0])},
-                            explicit={"act_frac_bits"})
+    cfg, ov = network_format(ArchConfig(act_frac_bits=1), ranges, 8, explicit={"act_frac_bits"})
     assert cfg.act_frac_bits == 1 and [o["key"] for o in ov] == ["weight_bits"]
 
 
@@ -201,7 +197,8 @@ def test_squeezenet_layer_positions_match_numpy_and_simulate_layer():
     from eie_sim.apps.squeezenet import load_squeezenet
     net, model = load_squeezenet()
     wl = {w.name: w for w in layer_workloads(net, model, result=forward(net, model))}["fire2/conv1x1_1"]
-    prep = prepare(to_eie_workload(wl.name, wl.layer), run.config)
+    q = wl.layer
+    prep = prepare(LayerWorkload(wl.name, q.codes, q.codebook, q.bias, bits=q.bits), run.config)
     for k, p in enumerate(res.positions):
         single = simulate_layer(prep, wl.patches[p].astype(np.float64), run.config)
         assert single.cycles == res.counters.cycles_pos[k]
@@ -216,8 +213,9 @@ def test_cli_squeezenet_bundle(tmp_path, capsys):
     so, se = capsys.readouterr()
     assert rc == 0, se
     assert "override: weight_bits 4 -> 8" in so and "EXTRAPOLATED" in so
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "layers.csv", "per_pe.csv",
-                                                      "positions.csv", "report.html", "report.md", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "cycles.png", "layers.csv",
+                                                      "per_pe.csv", "positions.csv", "report.md",
+                                                      "summary.json"]
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert [r["layer"] for r in rows] == ["fire2/conv1x1_1", "conv_final"]
     assert all(r["extrapolated"] == "true" and r["positions_simulated"] == "4" for r in rows)
@@ -232,7 +230,7 @@ def test_sampled_positions_scale_every_extensive_counter():
     patches = im2col(x, conv) * 300.0                       # some inputs saturate
     wl = LayerWorkload("s", codes, codebook, bias)
     idx = sample_positions(36, 9, seed=0, layer_index=0)
-    part = simulate_conv_layer(wl, patches, SMALL, idx, check=False)
+    part = simulate_conv_layer(wl, patches, SMALL, SimOptions(check=False), idx)
     assert part.extrapolated and part.scale == 4.0
     row = part.to_dict()
     c = part.counters
@@ -249,7 +247,7 @@ def test_sampled_positions_scale_every_extensive_counter():
     assert c.queue_full_stalls > 0 and part.input_saturations > 0
     assert row["cycles"] == pytest.approx(4.0 * part.cycles_simulated)
     # every position: the same columns are plain sums (integers), nothing scaled
-    full = simulate_conv_layer(wl, patches, SMALL, check=False).to_dict()
+    full = simulate_conv_layer(wl, patches, SMALL, SimOptions(check=False)).to_dict()
     assert not full["extrapolated"] and isinstance(full["batch_store_cycles"], int)
     assert full["batch_store_cycles"] == 36 * 2 * SMALL.batch_store_cycles
     assert full["pass_reload_cycles"] == 36 * SMALL.batch_load_cycles

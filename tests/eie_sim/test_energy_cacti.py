@@ -5,7 +5,13 @@ import math
 import pytest
 
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig, ConfigError
-from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS, ActionCounts, EnergyTable, estimate
+from eie_sim.arch.energy import (
+    AREA_PARTS,
+    ENERGY_PARTS,
+    ActionCounts,
+    EnergyTable,
+    estimate,
+)
 from eie_sim.arch.memory_model import COLUMNS, SramTable, builtin_table_path, load_table
 from eie_sim.sim.results import ENERGY_AREA_COLUMNS, LAYER_COLUMNS
 

@@ -15,6 +15,7 @@ from eie_sim.hw.layout import LayoutError, build_layer, check_layer_fits
 from eie_sim.hw.units.pe import ProcessingElement
 from eie_sim.output.report import LAYER_COLUMNS, markdown_table
 from eie_sim.sim.layer import simulate_layer
+from eie_sim.sim.options import SimOptions
 from eie_sim.sim.references import float_reference
 from eie_sim.sim.results import ErrorSummary
 from eie_sim.sim.stages import prepare
@@ -67,7 +68,7 @@ def test_check_accounting_requires_non_negative_classes():
 def test_layer_classes_add_up_with_stores_and_reloads_starved():
     cfg = ArchConfig(pes=4, act_regs_per_pe=2, queue_depth=2).validate()
     lay = synthetic_layer(30, 40, 0.3, 0.6, seed=4, bias=True)
-    res = simulate_layer(lay, None, cfg, verify=True)       # both engines, equal counters
+    res = simulate_layer(lay, None, cfg, SimOptions(verify=True))       # both engines, equal counters
     assert res.passes == 4                                   # 30 rows / (4 x 2)
     store, reload = layer_overhead_cycles(4, 40, cfg)
     assert (store, reload) == (4 * cfg.batch_store_cycles, 3 * cfg.batch_load_cycles)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from compressor import zoo
-from eie_sim.apps.networks import operator_handling, relu_on_eie, run_network
+from compressor.graph import eie_relu
+from eie_sim.apps.networks import operator_handling, run_network
 from eie_sim.arch.config import PAPER_CONFIG
 from eie_sim.cli.simulate import simulate_main
 
@@ -38,9 +39,9 @@ def test_cli_network_mobilenet_v1_reduced_input(tmp_path, capsys):
 def test_enet_runs_with_deconv_prelu_unpool_checked():
     run = run_network("enet", PAPER_CONFIG, positions=2, seed=1, size=(32, 32))
     assert len(run.layers) == 89 and all(l.synthetic for l in run.layers)
-    net = run.case.net
+    net = zoo.build("enet", (32, 32))
     # PReLU / Eltwise follow: EIE's ReLU is off for those layers, on for none of ENet's
-    assert not any(relu_on_eie(net, l) for l in net.weight_layers)
+    assert not any(eie_relu(net, l).on_eie for l in net.weight_layers)
     dec = next(l for l in run.layers if l.name == "b4.0/deconv")
     # the zero-inserted input: a 3x3 transposed conv of stride 2 sees at most 4 of 9 taps
     assert dec.cols == 32 * 9 and dec.act_density <= 4 / 9 + 1e-9
@@ -53,8 +54,9 @@ def test_mobilenet_v2_relu6_on_eie_and_depthwise_block_diagonal():
     run = run_network("mobilenet_v2", PAPER_CONFIG.replace(pes=16), positions=2, seed=0,
                       size=(32, 32), layers=["b2/expand", "b2/dw", "b2/project"])
     by = {l.name: l for l in run.layers}
-    net = run.case.net
-    assert relu_on_eie(net, net.layer("b2/expand")) and not relu_on_eie(net, net.layer("b2/project"))
+    net = zoo.build("mobilenet_v2", (32, 32))
+    assert eie_relu(net, net.layer("b2/expand")).on_eie
+    assert not eie_relu(net, net.layer("b2/project")).on_eie
     dw = by["b2/dw"]
     assert dw.rows == 96 and dw.cols == 96 * 9
     assert dw.nnz <= 96 * 9 and dw.meta["depthwise"]

@@ -13,6 +13,7 @@ from eie_sim.hw.engine_simpy import SimpyModel
 from eie_sim.hw.layout import build_layer
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.network import simulate_network
+from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.layer import Workload
 from eie_sim.workloads.synthetic import synthetic_layer
 
@@ -64,7 +65,7 @@ SMALL = ArchConfig(pes=4, act_regs_per_pe=8)   # 32 rows per output pass
 
 def test_standin_engine_passes_the_checks_with_several_passes():
     lay = synthetic_layer(70, 50, 0.3, 0.6, seed=2, bias=True)
-    res = simulate_layer(lay, None, SMALL, engine=standin_run_pass)
+    res = simulate_layer(lay, None, SMALL, SimOptions(engine=standin_run_pass))
     assert res.passes == 3                                   # 70 rows / 32 per pass
     # 50 inputs on 4 PEs = 13 detector rows = 2 input batches of 8 rows: passes 2 and 3
     # reload batch 0 (docs/timing.md "Output passes")
@@ -81,7 +82,7 @@ def test_wrong_engine_result_is_caught():
     lay = synthetic_layer(40, 30, 0.3, 0.6, seed=3)
     with pytest.raises(SimulationMismatch, match=r"2 of 40 accumulators differ from the integer "
                                                  r"reference.*engine -?\d+, reference -?\d+"):
-        simulate_layer(lay, None, SMALL, engine=wrong_run_pass)
+        simulate_layer(lay, None, SMALL, SimOptions(engine=wrong_run_pass))
 
 
 def test_float_check_is_an_independent_safety_net(monkeypatch):
@@ -103,13 +104,13 @@ def test_float_check_is_an_independent_safety_net(monkeypatch):
         return acc[None, :], fr
     monkeypatch.setattr(stages, "references_batch", agreeing)
     with pytest.raises(SimulationMismatch, match="beyond the fixed-point error bound; first at row 0"):
-        simulate_layer(lay, None, SMALL, engine=far_off, relu=False)
+        simulate_layer(lay, None, SMALL, SimOptions(engine=far_off), relu=False)
 
 
 def test_bound_holds_with_coarse_fixed_point():
     cfg = ArchConfig(pes=4, act_frac_bits=3, weight_frac_bits=4)
     lay = synthetic_layer(50, 60, 0.4, 0.7, seed=5, bias=True, weight_scale=0.3)
-    res = simulate_layer(lay, None, cfg, engine="fast", relu=False)
+    res = simulate_layer(lay, None, cfg, SimOptions(engine="fast"), relu=False)
     assert 0 < res.max_error <= res.max_error_bound
 
 
@@ -128,13 +129,13 @@ def test_fast_engine_single_pe_formula():
 def test_verify_reports_engine_disagreement():
     lay = synthetic_layer(30, 40, 0.2, 0.5, seed=7)
     with pytest.raises(EngineMismatch, match="disagree: cycles"):
-        simulate_layer(lay, None, SMALL, engine="fast", verify=standin_run_pass)
+        simulate_layer(lay, None, SMALL, SimOptions(engine="fast", verify=standin_run_pass))
 
 
 def test_fast_and_simpy_agree_via_verify():
     lay = synthetic_layer(40, 70, 0.2, 0.5, seed=8, bias=True)
     res = simulate_layer(lay, None, ArchConfig(pes=4, act_regs_per_pe=8, queue_depth=2),
-                         engine="fast", verify=True)
+                         SimOptions(engine="fast", verify=True))
     assert res.verified
 
 

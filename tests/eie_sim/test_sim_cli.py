@@ -162,7 +162,7 @@ def test_weight_codes_wider_than_eie_allows(tmp_path, capsys):
     (["--squeezenet", "--input", "x.npy"], r"--input applies to .* not to --squeezenet"),
     (["--lenet", "m.dcmp", "--no-relu"], r"--no-relu applies to .* not to --lenet"),
     (["--config", "{cfg}", "--table3", "Alex-8"], r"c\.yaml has a workload: block and --table3 was given"),
-    (["--config", "{cfg}", "--act-density", "0.3"], r"workload: act_density applies to npz and model"),
+    (["--config", "{cfg}", "--act-density", "0.3"], r"--act-density: applies to npz and model"),
     (["--synthetic", "10,10,0.5,0.5,-3"], r"^eie-simulate: error: --synthetic: seed: expected an integer >= 0"),
 ])
 def test_flags_that_would_be_ignored_are_refused(tmp_path, capsys, argv, pattern):

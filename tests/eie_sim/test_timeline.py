@@ -22,6 +22,7 @@ from eie_sim.output import traces
 from eie_sim.output.windows import WINDOW_COLUMNS
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.network import run_workload
+from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.layer import Workload
 from eie_sim.workloads.synthetic import synthetic_layer
 
@@ -174,7 +175,7 @@ def test_recorded_runs_count_the_same_as_plain_runs():
                          synthetic_layer(20, 30, 0.4, seed=5, name="b")], network=True,
                         x=np.abs(rng.standard_normal(40)))):
         plain, t0 = run_workload(wl, cfg)
-        rec, t1 = run_workload(wl, cfg, window=11, record=["b"])
+        rec, t1 = run_workload(wl, cfg, SimOptions(window=11), record=["b"])
         assert t0 == t1
         for a, b in zip(plain, rec):
             assert a.to_dict() | {"wall_s": 0} == b.to_dict() | {"wall_s": 0}

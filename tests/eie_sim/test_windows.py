@@ -11,6 +11,7 @@ from eie_sim.errors import WorkloadError
 from eie_sim.hw import engine_fast, engine_simpy
 from eie_sim.hw.trace import EVENT_LOAD, EVENT_ROW_MOVE, EVENT_STALL
 from eie_sim.sim.layer import simulate_conv_layer, simulate_layer
+from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.synthetic import synthetic_layer
 
 
@@ -38,8 +39,8 @@ def test_windows_equal_between_engines_and_add_up_to_the_totals(seed, pes, depth
     cfg = ArchConfig(pes=pes, queue_depth=depth, act_regs_per_pe=regs, index_bits=2,
                      act_sram_width_bits=16).validate()
     lay = synthetic_layer(rows, cols, 0.3, a_density, seed=seed % 1000, bias=bias)
-    fast = simulate_layer(lay, None, cfg, window=window, check_fit=False)
-    slow = simulate_layer(lay, None, cfg, engine="simpy", window=window, check_fit=False)
+    fast = simulate_layer(lay, None, cfg, SimOptions(window=window, check_fit=False))
+    slow = simulate_layer(lay, None, cfg, SimOptions(engine="simpy", window=window, check_fit=False))
     assert fast.windows.differences(slow.windows) == []          # window by window
     for a, b in zip(fast.timeline.traces, slow.timeline.traces):
         assert a.differences(b) == []
@@ -50,7 +51,7 @@ def test_alex8_windows_and_trace_events():
     """Alex-8 at 64 PEs (the issue's case): windows of 500 cycles."""
     from eie_sim.workloads.synthetic import table3_layer
     cfg = ArchConfig().validate()
-    res = simulate_layer(table3_layer("Alex-8"), None, cfg, window=500)
+    res = simulate_layer(table3_layer("Alex-8"), None, cfg, SimOptions(window=500))
     check_windows_add_up(res)
     assert res.windows.n_windows == -(-res.cycles // 500)
     (tr,) = res.timeline.traces
@@ -74,4 +75,4 @@ def test_traced_runs_equal_plain_runs():
 def test_windows_need_one_input_vector():
     lay = synthetic_layer(8, 6, 0.5, 1.0, seed=1)
     with pytest.raises(WorkloadError, match="one input vector, not 3"):
-        simulate_conv_layer(lay, np.ones((3, 6)), ArchConfig(pes=2).validate(), window=10)
+        simulate_conv_layer(lay, np.ones((3, 6)), ArchConfig(pes=2).validate(), SimOptions(window=10))

@@ -166,7 +166,9 @@ def test_npz_arrays_must_be_numeric(tmp_path):
 
 
 def test_from_block_refuses_a_synthetic_entry_that_is_not_a_mapping():
-    with pytest.raises(WorkloadError, match="expected a mapping of name, rows, cols"):
+    # a malformed block is refused where it is read (arch.workload_spec), as a ConfigError
+    from eie_sim.errors import ConfigError
+    with pytest.raises(ConfigError, match="expected a mapping of name, rows, cols"):
         from_block({"synthetic": [5]}, ArchConfig())
 
 

@@ -1,0 +1,235 @@
+"""What to run: the ``workload:`` block (or the equivalent ``eie-simulate`` flag) as one typed,
+tagged :class:`WorkloadSpec`, checked once where it is read.
+
+Exactly one kind key names the workload; the other keys are the kind's options
+(docs/config.md "workload:"):
+
+=============  ==========================================================================
+kind           keys
+=============  ==========================================================================
+``table3``     a Table III name, a list of names or ``all`` (synthetic layers); ``layers``
+``synthetic``  one spec or a list of specs (:data:`SYNTHETIC_KEYS`); ``layers``
+``npz``        a file: one layer (``codes`` + ``codebook`` or ``weights``) or a model in the
+               ``.npz`` convention; ``input``, ``act_density``
+``model``      a model file (``.dcmp``, ``.onnx``, ``.safetensors``, ``.npz``); ``layers``,
+               ``input``, ``act_density``
+``network``    a network of :mod:`compressor.zoo` (synthetic weights); ``positions``,
+               ``input_size``, ``layers``
+``squeezenet`` the authors' SqueezeNet folder (``""``: the default); ``positions``,
+               ``layers``; ``images`` runs those images chained on EIE instead
+``lenet``      a compressed LeNet-300-100 file, MNIST accuracy on EIE; ``images`` (a
+               count), ``mnist_dir``
+=============  ==========================================================================
+
+Parsing builds nothing and reads no file: :func:`eie_sim.workloads.files.from_spec` builds
+the layers, the applications run the networks. Every error names the key where it is
+(``workload.positions``, ``file.yaml:7: workload.positions`` or the command-line flag).
+:meth:`WorkloadSpec.block` gives the block back (a bundle's ``config.yaml``, a sweep
+point's overrides).
+"""
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from eie_sim.arch.paper import TABLE3
+from eie_sim.errors import ConfigError
+
+#: keys of one synthetic layer in a ``workload: synthetic:`` block (docs/config.md)
+SYNTHETIC_KEYS = ("name", "rows", "cols", "weight_density", "act_density", "seed", "bias",
+                  "weight_scale")
+
+#: the kind keys, and the option keys each kind takes
+KIND_KEYS: dict[str, tuple[str, ...]] = {
+    "table3": ("layers",),
+    "synthetic": ("layers",),
+    "npz": ("input", "act_density"),
+    "model": ("layers", "input", "act_density"),
+    "network": ("positions", "input_size", "layers"),
+    "squeezenet": ("positions", "layers", "images"),
+    "lenet": ("images", "mnist_dir"),
+}
+KINDS = tuple(KIND_KEYS)
+#: the kinds that are layers (built by eie_sim.workloads.files.from_spec; what a sweep runs)
+LAYER_KINDS = ("table3", "synthetic", "npz", "model")
+#: every key a ``workload:`` block may hold
+WORKLOAD_KEYS: tuple[str, ...] = KINDS + tuple(dict.fromkeys(k for ks in KIND_KEYS.values() for k in ks))
+#: keys holding file or folder paths (made absolute from the config file's folder)
+PATH_KEYS = ("npz", "model", "input", "squeezenet", "lenet", "mnist_dir")
+#: the default output positions of a network (a sample per layer) and of SqueezeNet (all)
+DEFAULT_POSITIONS = {"network": 64, "squeezenet": "all"}
+DEFAULT_ACT_DENSITY = 0.5
+DEFAULT_LENET_IMAGES = 100
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """One checked workload: its ``kind``, the kind's ``value`` (a file, a name, specs),
+    its options and where it was given.
+
+    ``label`` names it in errors (``workload`` or a flag such as ``--synthetic``);
+    ``base_dir``: the folder relative paths are taken from (a config file's; None: the
+    current directory).
+    """
+
+    kind: str
+    value: Any
+    layers: tuple[str, ...] | None = None
+    input: str | None = None
+    act_density: float | None = None
+    positions: int | str | None = None
+    input_size: str | None = None
+    images: Any = None
+    mnist_dir: str | None = None
+    label: str = "workload"
+    base_dir: str | None = field(default=None, compare=False)
+    #: the block as it was given (its values as written: what :meth:`block` returns, what
+    #: a bundle's config.yaml and a sweep's identity record)
+    given: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def block(self) -> dict[str, Any]:
+        """The ``workload:`` block this spec was read from, its values as written."""
+        if self.given:
+            return dict(self.given)
+        out: dict[str, Any] = {self.kind: self.value}
+        for key in KIND_KEYS[self.kind]:
+            v = getattr(self, key)
+            if v is not None:
+                out[key] = list(v) if key == "layers" else v
+        return out
+
+    def path(self, key: str) -> pathlib.Path | None:
+        """The absolute path of a path key (:data:`PATH_KEYS`), or None when not given."""
+        v = self.value if key == self.kind else getattr(self, key)
+        if v is None or v == "":
+            return None
+        p = pathlib.Path(v)
+        if not p.is_absolute():
+            p = (pathlib.Path(self.base_dir) if self.base_dir is not None else pathlib.Path.cwd()) / p
+        return pathlib.Path(*p.parts).absolute()
+
+    def absolute(self) -> "WorkloadSpec":
+        """This spec with every path made absolute (for a bundle's ``config.yaml``)."""
+        changes = {k: str(self.path(k)) for k in PATH_KEYS
+                   if k in (self.kind,) + KIND_KEYS[self.kind] and self.path(k) is not None}
+        given = {**self.block(), **changes}
+        value = changes.pop(self.kind, self.value)
+        return WorkloadSpec(**{**self.__dict__, **changes, "value": value, "base_dir": None,
+                               "given": given})
+
+    @property
+    def position_count(self) -> int | str:
+        """``positions`` or the kind's default (:data:`DEFAULT_POSITIONS`)."""
+        return self.positions if self.positions is not None else DEFAULT_POSITIONS.get(self.kind, "all")
+
+
+def unknown_key(where: str, key: str, known) -> ConfigError:
+    """The error for an unknown key, with the closest known key as a hint."""
+    import difflib
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"{where}: unknown key{hint}; known keys: {', '.join(known)}")
+
+
+def _names(v: Any, where: str) -> tuple[str, ...]:
+    """A comma-separated string or a list of non-empty names."""
+    items = [x.strip() for x in v.split(",")] if isinstance(v, str) else v
+    if not isinstance(items, list) or not items or not all(isinstance(x, str) and x for x in items):
+        raise ConfigError(f"{where}: expected a layer name or a list of names, got {v!r}")
+    return tuple(items)
+
+
+def parse_workload(values: Any, where: Callable[..., str] | None = None,
+                   label: str = "workload", base_dir: str | pathlib.Path | None = None
+                   ) -> WorkloadSpec | None:
+    """Check a ``workload:`` block (None: no block) and return its :class:`WorkloadSpec`.
+
+    ``where(*keys)`` names a key for errors (a config file's ``file:line: workload.key``);
+    default: ``label.key``. Raises :class:`ConfigError` naming the key."""
+    if values is None:
+        return None
+    if where is None:
+        def where(*k):
+            return ".".join((label,) + tuple(map(str, k)))
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where()}: expected a mapping with one of {', '.join(KINDS)}")
+    for key in values:
+        if key not in WORKLOAD_KEYS:
+            raise unknown_key(where(key), key, WORKLOAD_KEYS)
+    kinds = [k for k in KINDS if k in values]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where()}: give exactly one of {', '.join(KINDS)} (got {kinds or 'none'})")
+    kind = kinds[0]
+    for key in values:
+        if key != kind and key not in KIND_KEYS[kind]:
+            takes = [k for k, opts in KIND_KEYS.items() if key in opts]
+            raise ConfigError(f"{where(key)}: applies to {' and '.join(takes)} workloads only "
+                              f"(this is a {kind} workload; its keys: "
+                              f"{', '.join(KIND_KEYS[kind]) or 'none'})")
+    v = values[kind]
+    if kind in ("npz", "model", "lenet") and not (isinstance(v, str) and v):
+        raise ConfigError(f"{where(kind)}: expected a file path, got {v!r}")
+    if kind == "squeezenet" and not isinstance(v, str):
+        raise ConfigError(f"{where(kind)}: expected the SqueezeNet folder ('' for the default), got {v!r}")
+    if kind == "network" and not (isinstance(v, str) and v):
+        raise ConfigError(f"{where(kind)}: expected a network name, got {v!r}")
+    if kind == "table3" and not (isinstance(v, str) and v or isinstance(v, list) and v):
+        raise ConfigError(f"{where(kind)}: expected a Table III name, a list of names or all, got {v!r}")
+    if kind == "synthetic" and not (isinstance(v, dict) or isinstance(v, list) and v
+                                    and all(isinstance(x, dict) for x in v)):
+        raise ConfigError(f"{where(kind)}: expected a mapping of {', '.join(SYNTHETIC_KEYS)} or a "
+                          f"list of them")
+    if kind == "table3":
+        names = [n.strip() for n in v.split(",")] if isinstance(v, str) else v
+        for i, n in enumerate(names):
+            if not isinstance(n, str) or n != "all" and n not in TABLE3:
+                at = where("table3") if isinstance(v, str) else where("table3", i)
+                raise ConfigError(f"{at}: unknown Table III layer {n!r:.60}; known: "
+                                  f"{', '.join(TABLE3)}, all")
+    if kind == "synthetic":
+        for i, spec in enumerate(v if isinstance(v, list) else [v]):
+            for key in spec:
+                if key not in SYNTHETIC_KEYS:
+                    at = ("synthetic", i, key) if isinstance(v, list) else ("synthetic", key)
+                    raise unknown_key(where(*at), key, SYNTHETIC_KEYS)
+    opts: dict[str, Any] = {}
+    for key in ("input", "mnist_dir"):
+        if key in values:
+            if not (isinstance(values[key], str) and values[key]):
+                raise ConfigError(f"{where(key)}: expected a file path, got {values[key]!r}")
+            opts[key] = values[key]
+    if "layers" in values:
+        opts["layers"] = _names(values["layers"], where("layers"))
+    if "act_density" in values:
+        ad = values["act_density"]
+        if isinstance(ad, bool) or not isinstance(ad, (int, float)) or not 0.0 <= ad <= 1.0:
+            raise ConfigError(f"{where('act_density')}: expected a fraction in 0..1, got {ad!r}")
+        opts["act_density"] = float(ad)
+    if "positions" in values:
+        pv = values["positions"]
+        if isinstance(pv, str) and pv.strip().isdigit():
+            pv = int(pv)
+        if not (pv == "all" or (isinstance(pv, int) and not isinstance(pv, bool) and pv >= 1)):
+            raise ConfigError(f"{where('positions')}: expected 'all' or a number >= 1, got {pv!r}")
+        opts["positions"] = pv
+    if "input_size" in values:
+        if isinstance(values["input_size"], bool) or not isinstance(values["input_size"], (str, int)):
+            raise ConfigError(f"{where('input_size')}: expected H or 'HxW', got {values['input_size']!r}")
+        opts["input_size"] = str(values["input_size"])
+    if "images" in values:
+        im = values["images"]
+        if kind == "lenet":
+            if isinstance(im, bool) or not isinstance(im, int) or im < 1:
+                raise ConfigError(f"{where('images')}: expected a number of MNIST test images >= 1, "
+                                  f"got {im!r}")
+        elif not (isinstance(im, str) and im or isinstance(im, list) and im
+                  and all(isinstance(x, str) for x in im)):
+            raise ConfigError(f"{where('images')}: expected image names (a list, a comma list, "
+                              f"default or all), got {im!r}")
+        opts["images"] = im if not isinstance(im, list) else ",".join(im)
+    if kind == "squeezenet" and "images" in opts and ("positions" in opts or "layers" in opts):
+        raise ConfigError(f"{where('images')}: a chained run computes every layer on every output "
+                          f"position: drop positions / layers")
+    return WorkloadSpec(kind, v, label=label, base_dir=None if base_dir is None else str(base_dir),
+                        given=dict(values), **opts)
