@@ -58,6 +58,7 @@ from compressor.zoo.synthetic import (
     layer_class,
     synthetic_model,
 )
+from compressor.progress import Progress
 from eie_sim.apps.squeezenet import (
     choose_config,
     parse_positions,
@@ -67,7 +68,6 @@ from eie_sim.apps.squeezenet import (
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.errors import WorkloadError
-from eie_sim.output.progress import Progress
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.results import LayerResult, network_totals
 from eie_sim.sim.stages import prepare_all

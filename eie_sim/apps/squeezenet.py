@@ -28,12 +28,12 @@ from compressor.caffe.authors_format import read_authors
 from compressor.caffe.prototxt import load_net
 from compressor.errors import AuthorsFormatError
 from compressor.graph.forward import SYNTHETIC_SEED, forward, layer_workloads, synthetic_input
+from compressor.progress import Progress
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.arch.config_io import ARCH_KEYS, parse_set
 from eie_sim.arch.yaml_doc import read_yaml
 from eie_sim.errors import WorkloadError
-from eie_sim.output.progress import Progress
 from eie_sim.sim.layer import simulate_conv_layer
 from eie_sim.sim.results import LayerResult, network_totals
 from eie_sim.sim.stages import prepare_all

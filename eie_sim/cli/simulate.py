@@ -6,6 +6,7 @@ import dataclasses
 import pathlib
 import time
 
+from compressor.progress import Progress
 from eie_sim.apps.images import parse_images
 from eie_sim.apps.lenet import lenet_accuracy
 from eie_sim.apps.networks import NETWORK_NAMES, operator_handling, run_network
@@ -21,7 +22,6 @@ from eie_sim.output import report, traces
 from eie_sim.output import squeezenet as sq_report
 from eie_sim.output import squeezenet_chain as chain_report
 from eie_sim.output.html import with_report_html
-from eie_sim.output.progress import Progress
 from eie_sim.sim.graph import run_graph_workload
 from eie_sim.sim.network import run_workload
 from eie_sim.workloads.files import absolute_block, from_block, model_code_bits, network_block
