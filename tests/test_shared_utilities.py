@@ -1,13 +1,18 @@
-"""compressor.fileio's shared file primitives: the one safe read (read_bounded, worded by
-read_regular_file and by eie_sim's YAML reader) and the one atomic write."""
+"""The utilities both packages share: compressor.fileio's one safe read (read_bounded,
+worded by read_regular_file and by eie_sim's YAML reader) and one atomic write, and
+compressor.cliguard's one CLI guard under each package's rules."""
 import os
 
 import pytest
 
+import compressor.cli as compress_cli
+from compressor.cliguard import ErrorRules, run_guarded
+from compressor.errors import CLIError, RoundTripError
 from compressor.fileio import (FileRefused, atomic_write, publish, read_bounded,
                                read_regular_file, temp_beside)
 from eie_sim.arch.yaml_doc import read_text
-from eie_sim.errors import ConfigError
+from eie_sim.cli import common
+from eie_sim.errors import ConfigError, SimulationMismatch
 
 
 def test_read_bounded_reads_a_regular_file_and_refuses_the_rest(tmp_path):
@@ -57,3 +62,52 @@ def test_temp_beside_then_publish(tmp_path):
     publish(tmp, final)
     assert not tmp.exists() and final.read_text() == "a,b\n"
     assert (final.stat().st_mode & 0o777) == 0o644
+
+
+# ---- the one CLI guard (compressor.cliguard), with each package's rules -----------------
+def _raise(exc):
+    def command():
+        raise exc
+    return command
+
+
+@pytest.mark.parametrize("exc, status, line", [
+    (RoundTripError("layer 'a' differs"), 1, "eie-compress x: check failed: layer 'a' differs"),
+    (FileNotFoundError(2, "No such file or directory", "w.npz"), 2, "eie-compress x: error: w.npz: no such file"),
+    (CLIError("--bits 0: bad"), 2, "eie-compress x: error: --bits 0: bad"),
+    (MemoryError(), 2, "eie-compress x: error: out of memory: the input is too large for this machine"),
+    (KeyboardInterrupt(), 130, "eie-compress x: interrupted"),
+])
+def test_the_compressor_rules(capsys, exc, status, line):
+    assert run_guarded("eie-compress x", _raise(exc), compress_cli.RULES) == status
+    assert capsys.readouterr().err == line + "\n"
+
+
+@pytest.mark.parametrize("exc, status, line", [
+    (SimulationMismatch("y differs"), 1, "eie-sweep: check failed: y differs"),
+    (ConfigError("c.yaml:3: pes: bad"), 2, "eie-sweep: error: c.yaml:3: pes: bad"),
+    (PermissionError(13, "Permission denied", "out"), 2, "eie-sweep: error: [Errno 13] Permission denied: 'out'"),
+    (OSError("no room"), 2, "eie-sweep: error: no room"),
+    (MemoryError(), 2, "eie-sweep: error: out of memory: the workload is too large for this "
+                       "machine; nothing written"),
+    (KeyboardInterrupt(), 130, "eie-sweep: interrupted; nothing written"),
+])
+def test_the_simulator_rules(capsys, exc, status, line):
+    assert common._guard("eie-sweep", lambda argv: _raise(exc)(), []) == status
+    assert capsys.readouterr().err == line + "\n"
+
+
+def test_an_oserror_that_does_not_name_its_file_gets_it_in_the_simulator_rules():
+    class Terse(OSError):
+        def __str__(self):
+            return "disk trouble"
+    exc = Terse(5, "Input/output error", "w.npz")
+    assert common.RULES.describe(exc) == "w.npz: Input/output error"
+    assert compress_cli.RULES.describe(exc) == "disk trouble"
+
+
+def test_the_guard_passes_a_status_and_other_exceptions_through():
+    rules = ErrorRules(check_errors=(), input_errors=(ValueError,))
+    assert run_guarded("p", lambda: 0, rules) == 0
+    with pytest.raises(TypeError):
+        run_guarded("p", _raise(TypeError("a bug")), rules)
