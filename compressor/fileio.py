@@ -103,12 +103,17 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> pathlib.Path:
 
 
 class FileRefused(Exception):
-    """Why :func:`read_bounded` refused ``path``: ``"directory"``, ``"special"`` (a device,
-    pipe or socket), ``"too large"`` (``size`` announced by fstat) or ``"grew"`` (while read)."""
+    """:func:`read_bounded` refused ``path`` (``str``: ``path: detail``). ``reason``:
+    ``"directory"``, ``"special"`` (a device, pipe or socket), ``"too large"`` (``size``
+    announced by fstat) or ``"grew"`` (while read); ``detail``: it in words."""
 
-    def __init__(self, path: pathlib.Path, reason: str, size: int | None = None):
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: pathlib.Path, reason: str, limit: int, size: int | None = None):
         self.path, self.reason, self.size = path, reason, size
+        self.detail = {"directory": "is a directory",
+                       "special": "not a regular file (a device, pipe or socket)",
+                       "too large": f"{size} bytes, more than the {limit}-byte limit",
+                       "grew": f"more than the {limit}-byte limit"}[reason]
+        super().__init__(f"{path}: {self.detail}")
 
 
 def read_bounded(path: str | os.PathLike, max_bytes: int) -> bytes:
@@ -120,11 +125,11 @@ def read_bounded(path: str | os.PathLike, max_bytes: int) -> bytes:
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise FileRefused(path, "directory")
+            raise FileRefused(path, "directory", max_bytes)
         if not stat.S_ISREG(st.st_mode):
-            raise FileRefused(path, "special")
+            raise FileRefused(path, "special", max_bytes)
         if st.st_size > max_bytes:
-            raise FileRefused(path, "too large", st.st_size)
+            raise FileRefused(path, "too large", max_bytes, st.st_size)
         with os.fdopen(fd, "rb") as f:
             fd = -1
             # read what fstat announced (+1 to see growth), never a buffer of max_bytes
@@ -136,7 +141,7 @@ def read_bounded(path: str | os.PathLike, max_bytes: int) -> bytes:
                 chunks.append(chunk)
                 total += len(chunk)
                 if total > max_bytes:
-                    raise FileRefused(path, "grew")
+                    raise FileRefused(path, "grew", max_bytes)
                 want = 1 << 20
     finally:
         if fd >= 0:
@@ -151,14 +156,8 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int, error: type[Excep
     try:
         return read_bounded(path, max_bytes)
     except FileRefused as r:
-        raise error({
-            "directory": f"{r.path}: is a directory, not a {what}",
-            "special": f"{r.path}: not a regular file (a device, pipe or socket); a {what} "
-                       "must be a regular file",
-            "too large": f"{r.path}: {r.size} bytes, more than the {max_bytes}-byte limit "
-                         f"of a {what}",
-            "grew": f"{r.path}: more than the {max_bytes}-byte limit of a {what}",
-        }[r.reason]) from None
+        tail = {"directory": f", not a {what}", "special": f"; a {what} must be a regular file"}
+        raise error(f"{r}{tail.get(r.reason, f' of a {what}')}") from None
 
 
 def load_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:

@@ -32,6 +32,8 @@ def test_read_bounded_reads_a_regular_file_and_refuses_the_rest(tmp_path):
     assert r.value.reason == "special"
     with pytest.raises(FileNotFoundError):
         read_bounded(tmp_path / "none", 10)
+    grew = FileRefused(f, "grew", 4)                      # a file that grew while read
+    assert str(grew) == f"{f}: more than the 4-byte limit" and grew.detail in str(grew)
 
 
 def test_each_package_words_a_refusal_its_own_way(tmp_path):

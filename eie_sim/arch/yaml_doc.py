@@ -201,14 +201,12 @@ def read_text(path: str | pathlib.Path, what: str = "configuration file") -> str
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
     except FileRefused as r:
-        raise ConfigError({
-            "directory": f"{path}: cannot read {what}: is a directory",
-            "special": f"{path}: cannot read {what}: not a regular file (a device, pipe or "
-                       "socket)",
-            "too large": f"{path}: {what} of {r.size} bytes, more than the {MAX_YAML_BYTES}-byte "
-                         "limit",
-            "grew": f"{path}: {what} larger than the {MAX_YAML_BYTES}-byte limit",
-        }[r.reason]) from None
+        if r.reason == "too large":
+            raise ConfigError(f"{path}: {what} of {r.size} bytes, more than the "
+                              f"{MAX_YAML_BYTES}-byte limit") from None
+        if r.reason == "grew":
+            raise ConfigError(f"{path}: {what} larger than the {MAX_YAML_BYTES}-byte limit") from None
+        raise ConfigError(f"{path}: cannot read {what}: {r.detail}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     try:
