@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 
-from eie_sim.output.progress import Progress
+from compressor.progress import Progress
 
 # (module, what it reproduces), in the order they run.
 BENCHMARKS: list[tuple[str, str]] = [

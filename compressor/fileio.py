@@ -1,11 +1,12 @@
 """File helpers shared by the pipeline and the command line.
 
-* :func:`atomic_write`: the bytes go to a temporary file beside the target, are flushed,
-  made world-readable like a normal file (0644), and renamed over the target. On any
-  error nothing is left behind and an existing target is untouched.
-* :func:`read_regular_file`: a file's bytes, refused before reading when it is not a
-  regular file (a device such as ``/dev/zero``, a pipe, a directory) or larger than a
-  limit.
+* :func:`atomic_write` (the project's one): the bytes go to a temporary file beside the
+  target (:func:`temp_beside`), are flushed, made 0644 and renamed over it (:func:`publish`).
+  On any error nothing is left behind and an existing target is untouched.
+* :func:`read_bounded` (the project's one safe read; eie_sim's YAML too): a file's bytes,
+  refused (:class:`FileRefused`) before reading when it is not a regular file (a device such
+  as ``/dev/zero``, a pipe, a directory) or larger than a limit; :func:`read_regular_file`
+  words a refusal as the compressor's errors.
 * :func:`read_npz` / :func:`read_npy`: numpy archives and arrays read with limits
   checked before anything is allocated: every member a real ``.npy`` (no pickles, no
   object or structured dtypes), its declared shape and byte count against the member's
@@ -43,7 +44,8 @@ import numpy as np
 
 from .errors import WeightsError
 
-__all__ = ["atomic_write", "read_regular_file", "read_npz", "read_npy", "load_json",
+__all__ = ["atomic_write", "temp_beside", "publish", "read_bounded", "FileRefused",
+           "read_regular_file", "read_npz", "read_npy", "load_json",
            "load_npz_weights", "load_npz_with_graph", "check_weights", "NPZ_GRAPH_KEY",
            "MAX_NPZ_GRAPH_CHARS", "MAX_ARRAY_BYTES", "MAX_ARRAY_ELEMENTS",
            "MAX_NPZ_BYTES", "MAX_NPZ_MEMBERS", "MAX_NPZ_FILE_BYTES", "MAX_JSON_DEPTH"]
@@ -70,44 +72,64 @@ MAX_NPZ_GRAPH_CHARS = 64 << 20
 _MAX_NPY_HEADER = 10000
 
 
+def temp_beside(path: pathlib.Path) -> pathlib.Path:
+    """A new empty temporary file ``.NAME.XXXX.tmp`` beside ``path`` (0600 until published)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return pathlib.Path(tmp)
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """``tmp`` made world-readable like a normal file (0644) and renamed over ``path``."""
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> pathlib.Path:
+    """Write ``data`` (text as UTF-8) to ``path`` atomically (see the module docstring)."""
     path = pathlib.Path(path)
     payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
 
-def read_regular_file(path: str | os.PathLike, max_bytes: int, error: type[Exception] = ValueError,
-                      what: str = "file") -> bytes:
-    """The bytes of ``path``; ``error`` (one line naming the file) when it is a directory,
-    not a regular file (a device, pipe or socket: never read, a FIFO is not even waited
-    for) or larger than ``max_bytes``. A missing or unreadable file raises the
-    ``OSError`` of ``open``."""
+class FileRefused(Exception):
+    """:func:`read_bounded` refused ``path`` (``str``: ``path: detail``). ``reason``:
+    ``"directory"``, ``"special"`` (a device, pipe or socket), ``"too large"`` (``size``
+    announced by fstat) or ``"grew"`` (while read); ``detail``: it in words."""
+
+    def __init__(self, path: pathlib.Path, reason: str, limit: int, size: int | None = None):
+        self.path, self.reason, self.size = path, reason, size
+        self.detail = {"directory": "is a directory",
+                       "special": "not a regular file (a device, pipe or socket)",
+                       "too large": f"{size} bytes, more than the {limit}-byte limit",
+                       "grew": f"more than the {limit}-byte limit"}[reason]
+        super().__init__(f"{path}: {self.detail}")
+
+
+def read_bounded(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of ``path``; :class:`FileRefused` when it is a directory, not a regular file
+    (never read, a FIFO not even waited for) or larger than ``max_bytes``; ``OSError`` when
+    it is missing or unreadable."""
     path = pathlib.Path(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO does not block
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise error(f"{path}: is a directory, not a {what}")
+            raise FileRefused(path, "directory", max_bytes)
         if not stat.S_ISREG(st.st_mode):
-            raise error(f"{path}: not a regular file (a device, pipe or socket); a {what} "
-                        "must be a regular file")
+            raise FileRefused(path, "special", max_bytes)
         if st.st_size > max_bytes:
-            raise error(f"{path}: {st.st_size} bytes, more than the {max_bytes}-byte limit "
-                        f"of a {what}")
+            raise FileRefused(path, "too large", max_bytes, st.st_size)
         with os.fdopen(fd, "rb") as f:
             fd = -1
             # read what fstat announced (+1 to see growth), never a buffer of max_bytes
@@ -119,12 +141,23 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int, error: type[Excep
                 chunks.append(chunk)
                 total += len(chunk)
                 if total > max_bytes:
-                    raise error(f"{path}: more than the {max_bytes}-byte limit of a {what}")
+                    raise FileRefused(path, "grew", max_bytes)
                 want = 1 << 20
     finally:
         if fd >= 0:
             os.close(fd)
     return b"".join(chunks)
+
+
+def read_regular_file(path: str | os.PathLike, max_bytes: int, error: type[Exception] = ValueError,
+                      what: str = "file") -> bytes:
+    """:func:`read_bounded`, a refusal raised as ``error`` (one line naming the file and
+    ``what`` it should be)."""
+    try:
+        return read_bounded(path, max_bytes)
+    except FileRefused as r:
+        tail = {"directory": f", not a {what}", "special": f"; a {what} must be a regular file"}
+        raise error(f"{r}{tail.get(r.reason, f' of a {what}')}") from None
 
 
 def load_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:

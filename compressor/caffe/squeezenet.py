@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import fileformat
 from ..errors import AuthorsFormatError, ForwardError, RoundTripError
-from ..fileio import read_regular_file
+from ..fileio import publish, read_regular_file, temp_beside
 from ..graph.forward import SYNTHETIC_SEED, forward, synthetic_input
 from ..huffman import code_lengths
 from ..model import QuantizedModel, to_dense
@@ -261,15 +261,13 @@ class _Outputs:
         for d in reversed(missing):
             d.mkdir()
             self.created_dirs.append(d)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-        os.close(fd)
-        self.pending.append((pathlib.Path(tmp), final))
-        return pathlib.Path(tmp)
+        tmp = temp_beside(final)
+        self.pending.append((tmp, final))
+        return tmp
 
     def commit(self) -> None:
         for tmp, final in self.pending:
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600
-            os.replace(tmp, final)
+            publish(tmp, final)
         self.pending.clear()
 
     def discard(self) -> None:

@@ -28,10 +28,11 @@ import hashlib
 import os
 import pathlib
 import shutil
-import tempfile
 import time
 from typing import Any, Callable
 
+from compressor.fileio import atomic_write
+from compressor.progress import Progress
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
 from eie_sim.apps.sweep_exec import make_executor
 from eie_sim.apps.sweep_export import UNITS, export, read_partial
@@ -50,7 +51,6 @@ from eie_sim.arch.sweep_spec import FRACTION_KEYS, grid_size, point_at, sample_i
 from eie_sim.arch.workload_spec import LAYER_KINDS
 from eie_sim.errors import ConfigError, WorkloadError
 from eie_sim.output import report
-from eie_sim.output.progress import Progress
 
 __all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
 
@@ -107,24 +107,11 @@ def _prepare_folder(out: pathlib.Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _write_atomic(out: pathlib.Path, files: dict[str, str]) -> None:
-    """Each file to a temporary sibling, then renamed over the old one."""
-    for name, text in files.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp-", dir=out)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-            os.replace(tmp, out / name)
-        except BaseException:
-            pathlib.Path(tmp).unlink(missing_ok=True)
-            raise
-
-
 def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False,
               quiet: bool = True, processes: bool = True) -> dict[str, Any]:
     """Run (or finish) the sweep of ``loaded`` into the folder ``out``; export its files.
 
-    ``quiet=False`` shows progress on stderr (:class:`~eie_sim.output.progress.Progress`:
+    ``quiet=False`` shows progress on stderr (:class:`~compressor.progress.Progress`:
     a bar on a terminal, with the first failed points noted above it; a plain line every
     10 s otherwise). ``processes=False`` runs a dask LocalCluster's workers as threads.
     Returns points, rows, points run now, failed points, wall time, points/s, folder.
@@ -243,7 +230,8 @@ def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, quiet: bool,
                "workloads_built": len(workloads),
                "points_per_s": stats["ran"] / wall if wall > 0 else 0.0}
     files["summary.json"] = report.json_text(summary)
-    _write_atomic(out, files)
+    for name, text in files.items():
+        atomic_write(out / name, text)
     return {"points": len(points), "rows": sum(max(1, len(p.rows)) for p in points),
             "ran": stats["ran"], "failed": len(points) - len(ok), "wall_s": wall,
             "points_per_s": summary["points_per_s"], "workloads_built": len(workloads),

@@ -33,12 +33,12 @@ from typing import Any
 
 import numba
 
+from compressor.progress import Progress
 from eie_sim.arch.config import ArchConfig, ConfigError
 from eie_sim.arch.config_io import RunOptions
 from eie_sim.arch.energy import EnergyTable, default_table
 from eie_sim.arch.paper import TABLE3
 from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
-from eie_sim.output.progress import Progress
 from eie_sim.sim.network import run_workload
 from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.files import from_block

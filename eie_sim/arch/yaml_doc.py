@@ -15,13 +15,12 @@ levels, an alias that contains itself, and a document whose aliases expand to mo
 """
 from __future__ import annotations
 
-import os
 import pathlib
-import stat
 from typing import Any
 
 import yaml
 
+from compressor.fileio import FileRefused, read_bounded
 from eie_sim.errors import ConfigError
 
 #: largest YAML document read (configuration, energy table, ``--set`` value), bytes
@@ -192,36 +191,24 @@ def parse_yaml(text: str, source: str = "<string>") -> YamlDoc:
 
 
 def read_text(path: str | pathlib.Path, what: str = "configuration file") -> str:
-    """The UTF-8 text of ``path``; a ConfigError naming it when it is missing, a
-    directory, not a regular file (a device such as ``/dev/zero`` or a pipe: never read),
-    larger than :data:`MAX_YAML_BYTES`, unreadable or not UTF-8."""
+    """The UTF-8 text of ``path`` (read by :func:`compressor.fileio.read_bounded`); a
+    ConfigError naming it when it is missing, a directory, not a regular file (a device
+    such as ``/dev/zero`` or a pipe: never read), larger than :data:`MAX_YAML_BYTES`,
+    unreadable or not UTF-8."""
     path = pathlib.Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO does not block
+        raw = read_bounded(path, MAX_YAML_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
+    except FileRefused as r:
+        if r.reason == "too large":
+            raise ConfigError(f"{path}: {what} of {r.size} bytes, more than the "
+                              f"{MAX_YAML_BYTES}-byte limit") from None
+        if r.reason == "grew":
+            raise ConfigError(f"{path}: {what} larger than the {MAX_YAML_BYTES}-byte limit") from None
+        raise ConfigError(f"{path}: cannot read {what}: {r.detail}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise ConfigError(f"{path}: cannot read {what}: is a directory")
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"{path}: cannot read {what}: not a regular file (a device, "
-                              "pipe or socket)")
-        if st.st_size > MAX_YAML_BYTES:
-            raise ConfigError(f"{path}: {what} of {st.st_size} bytes, more than the "
-                              f"{MAX_YAML_BYTES}-byte limit")
-        with os.fdopen(fd, "rb") as f:
-            fd = -1
-            raw = f.read(MAX_YAML_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    if len(raw) > MAX_YAML_BYTES:
-        raise ConfigError(f"{path}: {what} larger than the {MAX_YAML_BYTES}-byte limit")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

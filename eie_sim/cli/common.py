@@ -7,8 +7,8 @@ stderr and exit status 2 (:data:`eie_sim.errors.EXIT_BAD_INPUT`, the same for
 from __future__ import annotations
 
 import argparse
-import sys
 
+from compressor.cliguard import ErrorRules, run_guarded
 from compressor.errors import CompressorError
 from eie_sim.arch.config_io import load_config
 from eie_sim.errors import CHECK_ERRORS, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, INPUT_ERRORS
@@ -22,25 +22,27 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=prog, description=description)
 
 
+def _describe(exc: BaseException) -> str:
+    """An input error's line: an ``OSError`` whose text does not name its file gets
+    ``file: reason``."""
+    msg = str(exc)
+    if isinstance(exc, OSError) and getattr(exc, "filename", None) and exc.filename not in msg:
+        msg = f"{exc.filename}: {exc.strerror or msg}"
+    return msg
+
+
+#: the simulator's tools under the project's one CLI guard (:mod:`compressor.cliguard`)
+RULES = ErrorRules(check_errors=CHECK_ERRORS, input_errors=INPUT_ERRORS + OUTSIDE_INPUT_ERRORS,
+                   exit_check_failed=EXIT_CHECK_FAILED, exit_bad_input=EXIT_BAD_INPUT,
+                   describe=_describe,
+                   out_of_memory="out of memory: the workload is too large for this machine; "
+                                 "nothing written",
+                   interrupted="interrupted; nothing written")
+
+
 def _guard(prog: str, fn, argv) -> int:
-    try:
-        return fn(argv)
-    except CHECK_ERRORS as exc:
-        print(f"{prog}: check failed: {exc}", file=sys.stderr)
-        return EXIT_CHECK_FAILED
-    except INPUT_ERRORS + OUTSIDE_INPUT_ERRORS as exc:
-        msg = str(exc)
-        if isinstance(exc, OSError) and getattr(exc, "filename", None) and exc.filename not in msg:
-            msg = f"{exc.filename}: {exc.strerror or msg}"
-        print(f"{prog}: error: {msg}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except MemoryError:
-        print(f"{prog}: error: out of memory: the workload is too large for this machine; "
-              "nothing written", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing written", file=sys.stderr)
-        return 130
+    """``fn(argv)`` under :data:`RULES`."""
+    return run_guarded(prog, lambda: fn(argv), RULES)
 
 
 def _common_config_args(p: argparse.ArgumentParser) -> None:

@@ -15,8 +15,8 @@ import time
 from eie_sim.apps.networks import NETWORK_NAMES
 from eie_sim.arch.config_io import ARCH_KEYS, parse_set
 from eie_sim.arch.energy import EnergyTable
-from eie_sim.arch.yaml_doc import read_yaml
 from eie_sim.arch.workload_spec import WorkloadSpec, parse_workload
+from eie_sim.arch.yaml_doc import read_yaml
 from eie_sim.cli import simulate_runs as runs
 from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
 from eie_sim.errors import TraceError, WorkloadError

@@ -17,6 +17,7 @@ import pathlib
 import time
 
 from compressor.errors import CompressorError
+from compressor.progress import Progress
 from compressor.zoo import parse_size
 from eie_sim.apps.images import parse_images
 from eie_sim.apps.lenet import lenet_accuracy
@@ -29,7 +30,6 @@ from eie_sim.errors import TraceError, WorkloadError
 from eie_sim.output import netrun as net_report
 from eie_sim.output import report, traces
 from eie_sim.output import squeezenet_chain as chain_report
-from eie_sim.output.progress import Progress
 from eie_sim.sim.network import run_workload
 from eie_sim.sim.runner import NetSource, run_net
 from eie_sim.workloads.files import from_spec, model_code_bits

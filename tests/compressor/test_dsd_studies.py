@@ -250,6 +250,6 @@ def test_training_progress_bar_counts_batches_and_lines_go_to_out():
 
 def test_top_level_quiet_silences_training(tmp_path):
     args = cli.build_parser().parse_args(["-q", "train", "--out", str(tmp_path / "x.dcmp")])
-    assert args.quiet_all and cli._progress(args) is None
+    assert args.quiet_all and cli.commands._progress(args) is None
     args = cli.build_parser().parse_args(["train", "--out", str(tmp_path / "x.dcmp")])
-    assert isinstance(cli._progress(args), TrainingProgress)
+    assert isinstance(cli.commands._progress(args), TrainingProgress)
