@@ -48,8 +48,8 @@ __version__ = "0.1.0"
 
 from compressor.errors import CompressorError
 from compressor.fileformat import inspect, load, save
-from compressor.fileio import load_npz_weights
 from compressor.model import QuantizedLayer, QuantizedModel, to_dense
+from compressor.npzio import load_npz_weights
 from compressor.pipeline import compress, run_model
 from compressor.prune import prune_mask
 from compressor.quantize import quantize_layer

@@ -39,7 +39,7 @@ class HuffmanError(CompressorError):
 
 class WeightsError(CompressorError):
     """A user's weight archive that cannot be used (message names the file and array)
-    (:func:`compressor.fileio.load_npz_weights`, :func:`compressor.pipeline.compress_weights`)."""
+    (:func:`compressor.npzio.load_npz_weights`, :func:`compressor.pipeline.compress_weights`)."""
 
 
 class IDXError(CompressorError):

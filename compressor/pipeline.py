@@ -28,7 +28,7 @@ is derived from ``seed`` / ``data_seed`` and recorded in the file's metadata.
 
 **User weights** (:func:`compress_weights`, and :func:`compress`, the package's
 notebook entry): named arrays in the ``.npz`` convention of
-:func:`compressor.fileio.load_npz_weights`. A layer ``X`` is the array ``X`` (or
+:func:`compressor.npzio.load_npz_weights`. A layer ``X`` is the array ``X`` (or
 ``X.weight``): fully connected 2-D ``(out, in)`` or convolution 4-D ``(out, in, kh, kw)``;
 its optional bias is ``X.bias`` (1-D, ``out`` values). Without a known network the
 weights are pruned (one shot) and quantized only; with ``model="lenet300"``/``"lenet5"``
@@ -59,11 +59,17 @@ import numpy as np
 from compressor import fileformat
 from compressor.dsd import dsd_train
 from compressor.errors import RoundTripError, WeightsError
-from compressor.fileio import check_weights, load_npz_weights
 from compressor.model import QuantizedLayer, QuantizedModel
+from compressor.npzio import check_weights, load_npz_weights
 from compressor.prune import prune_mask, threshold_for_quality
 from compressor.quantize import quantize_layer
-from compressor.schedule import DSDSchedule, LayerSpec, Schedule, default_layers, default_schedule
+from compressor.schedule import (
+    DSDSchedule,
+    LayerSpec,
+    Schedule,
+    default_layers,
+    default_schedule,
+)
 from compressor.training import networks
 from compressor.training.determinism import with_pinned_blas
 from compressor.training.nn import CodebookTie, Layer, Network, train
@@ -386,7 +392,7 @@ def compress(weights: Mapping[str, np.ndarray] | Network | str | os.PathLike,
     A thin entry over :func:`compress_weights`:
 
     * ``weights``: a dict ``{"X": 2-D or 4-D array, "X.bias": 1-D array}`` (checked by
-      :func:`compressor.fileio.check_weights`), a trained
+      :func:`compressor.npzio.check_weights`), a trained
       :class:`~compressor.training.nn.Network` (its weights and biases), or the path of
       an ``.npz`` in that convention.
     * ``specs``: one :class:`~compressor.schedule.LayerSpec` per layer name, or one

@@ -18,8 +18,9 @@ import numpy as np
 from compressor import accounting, fileformat, importers, pipeline, report
 from compressor.caffe import squeezenet
 from compressor.errors import CLIError, IDXError, ModelImportError, WeightsError
-from compressor.fileio import NPZ_GRAPH_KEY, atomic_write, load_npz_weights
+from compressor.fileio import atomic_write
 from compressor.model import to_dense
+from compressor.npzio import NPZ_GRAPH_KEY, load_npz_weights
 from compressor.progress import TrainingProgress
 from compressor.schedule import DSDSchedule, LayerSpec, default_layers, default_schedule
 from compressor.training import networks

@@ -8,7 +8,7 @@ weights ``name -> (weight, bias)``):
 * ``.safetensors``: :func:`~compressor.importers.safetensors_reader.read_safetensors`
   (graph only when its metadata carries one);
 * ``.npz``: the project's convention (``X`` / ``X.weight``, ``X.bias``;
-  :func:`compressor.fileio.load_npz_weights`), with the graph of its reserved member
+  :func:`compressor.npzio.load_npz_weights`), with the graph of its reserved member
   ``__graph__`` when it has one (graph JSON text, what ``eie-compress decode`` writes);
 * ``.dcmp``: a compressed file of ours, decoded (``codebook[codes]``), with the graph
   it stores (``meta.graph``) or the graph of the network it names (:mod:`.known`);
@@ -28,9 +28,9 @@ from ..caffe.authors_format import read_authors
 from ..caffe.prototxt import load_net
 from ..errors import CompressorError, FormatError, ModelImportError, WeightsError
 from ..fileformat import load as load_dcmp
-from ..fileio import NPZ_GRAPH_KEY, load_npz_with_graph
 from ..graph.net import Net
 from ..model import QuantizedModel
+from ..npzio import NPZ_GRAPH_KEY, load_npz_with_graph
 from .compress import compress_imported, kept_layers
 from .graph_json import graph_from_text, net_from_json, net_to_json
 from .known import known_graph
@@ -49,7 +49,7 @@ FORMATS = {".onnx": "onnx", ".safetensors": "safetensors", ".npz": "npz", ".dcmp
 
 def read_npz_model(path: str | pathlib.Path) -> ImportedModel:
     """An ``.npz`` in the project's convention, with the graph of its member
-    :data:`~compressor.fileio.NPZ_GRAPH_KEY` when it has one (read by
+    :data:`~compressor.npzio.NPZ_GRAPH_KEY` when it has one (read by
     :func:`~compressor.importers.graph_json.graph_from_text`: bounded, every field checked;
     its layers must be the archive's)."""
     arrays, text = load_npz_with_graph(path)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CompressorError, GraphError, ModelImportError
-from ..fileio import MAX_ARRAY_ELEMENTS
 from ..graph.builder import NetBuilder
+from ..npzio import MAX_ARRAY_ELEMENTS
 from .graph_json import check_blob_sizes
 from .model import ImportedModel
 from .onnx_ops import SUPPORTED_OPS, OnnxOps

@@ -28,7 +28,8 @@ import struct
 import numpy as np
 
 from ..errors import CompressorError, ModelImportError
-from ..fileio import MAX_ARRAY_ELEMENTS, check_weights, load_json, read_regular_file
+from ..fileio import load_json, read_regular_file
+from ..npzio import MAX_ARRAY_ELEMENTS, check_weights
 from .graph_json import net_from_json
 from .model import ImportedModel
 

@@ -25,9 +25,9 @@ import numpy as np
 
 from compressor.errors import CompressorError
 from compressor.fileformat import FormatError, inspect, load
-from compressor.fileio import read_npy, read_npz
 from compressor.importers import as_quantized, graph_of, load_model
 from compressor.model import QuantizedModel
+from compressor.npzio import read_npy, read_npz
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.workload_spec import DEFAULT_ACT_DENSITY, WorkloadSpec, parse_workload
 from eie_sim.errors import WorkloadError
@@ -239,7 +239,7 @@ def _fc_workload(model: QuantizedModel, path: pathlib.Path, cfg: ArchConfig | No
 
 def _read_arrays(path: pathlib.Path, npz: bool):
     """The arrays of an ``.npz`` (dict) or one ``.npy`` array, read within the limits of
-    :func:`compressor.fileio.read_npz` (every member a real ``.npy``, declared sizes
+    :func:`compressor.npzio.read_npz` (every member a real ``.npy``, declared sizes
     checked before reading, native byte order); any problem is a :class:`WorkloadError`."""
     try:
         return read_npz(path, WorkloadError) if npz else read_npy(path, WorkloadError)

@@ -19,9 +19,15 @@ from compressor import fileformat as ff
 from compressor.caffe.authors_format import read_authors
 from compressor.caffe.prototxt import parse_net
 from compressor.caffe.textformat import parse_text
-from compressor.errors import AuthorsFormatError, FormatError, PrototxtError, WeightsError
-from compressor.fileio import load_json, load_npz_weights, read_npz
+from compressor.errors import (
+    AuthorsFormatError,
+    FormatError,
+    PrototxtError,
+    WeightsError,
+)
+from compressor.fileio import load_json
 from compressor.model import QuantizedLayer, QuantizedModel
+from compressor.npzio import load_npz_weights, read_npz
 from tests.fuzz.corpus import body_fields, dcmp_models, split_dcmp
 
 

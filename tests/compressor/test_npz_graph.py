@@ -14,7 +14,11 @@ import pytest
 from compressor.cli import main as compress_main
 from compressor.errors import ModelImportError, WeightsError
 from compressor.fileformat import save as save_dcmp
-from compressor.fileio import (
+from compressor.importers import load_model, net_to_json
+from compressor.importers.graph_json import MAX_GRAPH_JSON_BYTES
+from compressor.importers.known import known_graph
+from compressor.model import QuantizedLayer, QuantizedModel
+from compressor.npzio import (
     MAX_NPZ_GRAPH_CHARS,
     NPZ_GRAPH_KEY,
     check_weights,
@@ -22,10 +26,6 @@ from compressor.fileio import (
     load_npz_with_graph,
     read_npz,
 )
-from compressor.importers import load_model, net_to_json
-from compressor.importers.graph_json import MAX_GRAPH_JSON_BYTES
-from compressor.importers.known import known_graph
-from compressor.model import QuantizedLayer, QuantizedModel
 
 
 def _mlp_graph() -> str:

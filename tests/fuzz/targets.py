@@ -5,7 +5,7 @@ Every target reads a file (the path the harness wrote the case to), exactly as t
 do: ``compressor.fileformat.load`` and ``eie_sim.workloads.files.from_model`` for
 ``.dcmp``; ``compressor.caffe.authors_format.read_authors`` for ``.net``;
 ``eie_sim.workloads.files.from_npz`` / ``load_input``,
-``compressor.fileio.load_npz_weights`` and ``compressor.importers.read_npz_model`` (a
+``compressor.npzio.load_npz_weights`` and ``compressor.importers.read_npz_model`` (a
 weight archive with its ``__graph__``) for ``.npz``/``.npy``; ``load_config`` and
 ``EnergyTable.load`` for YAML; ``compressor.importers.read_onnx``, ``read_safetensors``
 and ``graph_json.read_graph_json`` for the model importers' formats (whose clean refusal
@@ -19,9 +19,9 @@ import numpy as np
 from compressor import fileformat as ff
 from compressor.caffe.authors_format import read_authors
 from compressor.errors import CompressorError, ModelImportError, WeightsError
-from compressor.fileio import load_npz_weights
 from compressor.importers import read_npz_model, read_onnx, read_safetensors
 from compressor.importers.graph_json import read_graph_json
+from compressor.npzio import load_npz_weights
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import load_config
 from eie_sim.arch.energy import EnergyTable
