@@ -29,9 +29,7 @@ import time
 
 import yaml
 
-from eie_sim.apps.sweep import run_sweep
-from eie_sim.arch.config_io import load_config
-from eie_sim.arch.sweep_spec import grid_size
+from eie_sim import grid_size, load_config, run_sweep
 
 FULL = {"pes": [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
         "spmat_width_bits": [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],

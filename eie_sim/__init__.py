@@ -36,11 +36,13 @@ from eie_sim.apps.squeezenet import NET_NAME as SQUEEZENET_NET
 from eie_sim.apps.squeezenet import PROTOTXT_NAME as SQUEEZENET_PROTOTXT
 from eie_sim.apps.squeezenet import load_squeezenet, run_squeezenet
 from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
+from eie_sim.apps.sweep import run_sweep
 from eie_sim.arch import paper
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.arch.config_io import load_config
 from eie_sim.arch.energy import EnergyTable
 from eie_sim.arch.fixed_point_spec import FixedPointSpec
+from eie_sim.arch.sweep_spec import grid_size
 from eie_sim.errors import (
                             ConfigError,
                             EIEError,
@@ -84,6 +86,8 @@ __all__ = ["ArchConfig", "ConfigError", "EIEError", "EngineMismatch", "LayerResu
            "parse_images", "NETWORK_NAMES", "load_network", "run_network", "run_network_case",
            "SQUEEZENET_DIR", "SQUEEZENET_NET", "SQUEEZENET_PROTOTXT", "load_squeezenet",
            "run_squeezenet", "run_squeezenet_chain",
+           # eie-sweep from Python: the design-space sweep into a folder, its grid size
+           "grid_size", "run_sweep",
            # for reports and the benchmarks
            "EnergyTable", "LAYER_COLUMNS", "chained_images_report", "csv_text",
            "netrun_report", "paper", "sweep_plots", "synthetic_input", "write_bundle"]
