@@ -7,8 +7,9 @@ and a 2 KB activation SRAM per PE, 4-bit weight and relative indices, 16-bit fix
 a 4-way LNZD tree, a 3-cycle arithmetic pipeline (decode, multiply, add/write).
 
 This module only describes and checks values; nothing here builds a model. Loading from
-YAML (with key paths in every error) lives in :mod:`eie_sim.arch.config_io`; the run options (:class:`RunOptions`, the
-``run:`` block) are declared here beside the architecture.
+YAML (with key paths in every error) lives in :mod:`eie_sim.arch.config_io`; the run
+options (:class:`RunOptions`, the ``run:`` block) are declared here beside the
+architecture. Each field's range, unit and meaning is its spec (:mod:`eie_sim.arch.schema`).
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ class ArchConfig:
     queue_depth: int = spec(8, "int", "activation queue entries **held** (authors' B=8 holds "
                             "7: use 7 for theirs)", range=(1, 65536),
                             source="paper Fig. 8; docs/timing.md choice 1")
-    spmat_sram_kb: int = spec(128, "int", "sparse-matrix SRAM per PE", range=(1, 1 << 20), unit="KB",
-                              source="paper sec. IV")
+    spmat_sram_kb: int = spec(128, "int", "sparse-matrix SRAM per PE", range=(1, 1 << 20),
+                              unit="KB", source="paper sec. IV")
     spmat_width_bits: int = spec(64, "int", "Spmat SRAM line width; entries per line = width "
                                  "// (weight_bits + index_bits)", range=(8, 4096),
                                  source="paper Fig. 9")

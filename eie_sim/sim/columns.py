@@ -58,7 +58,11 @@ def _layer_total(counter: str) -> Callable:
 
 
 def _cycles_pos(reduce: str) -> Callable:
-    return lambda r: int(getattr(r.counters.cycles_pos, reduce)()) if r.counters.cycles_pos.size else 0
+    """The least or most cycles of one vector (0 when none ran)."""
+    def get(r):
+        cp = r.counters.cycles_pos
+        return int(getattr(cp, reduce)()) if cp.size else 0
+    return get
 
 
 #: ``(column or columns, compute)`` in the order of ``layers.csv``; a group's function
