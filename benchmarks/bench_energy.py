@@ -84,12 +84,12 @@ def table2_shares(results: dict, models: dict) -> tuple[list[dict], str]:
     for name, res in results.items():
         for model, table in models.items():
             e = price(res.counters, PAPER_CONFIG, table)
-            parts, tot = e["energy_pj_by_unit"], sum(e["energy_pj_by_unit"].values())
-            area = e["area_mm2"]
-            rows.append({"layer": name, "model": model, "energy_uj": e["energy_uj"],
-                         "time_us": res.time_us, "chip_power_w": e["avg_power_w"],
+            parts, tot = e.energy_pj_by_unit, sum(e.energy_pj_by_unit.values())
+            area = e.area
+            rows.append({"layer": name, "model": model, "energy_uj": e.energy_uj,
+                         "time_us": res.time_us, "chip_power_w": e.avg_power_w,
                          "paper_chip_power_w": paper.CHIP_POWER_W,
-                         "chip_area_mm2": area["chip_mm2"], "paper_chip_area_mm2": paper.CHIP_AREA_MM2,
+                         "chip_area_mm2": area.chip_mm2, "paper_chip_area_mm2": paper.CHIP_AREA_MM2,
                          **{f"share_{p}": parts[p] / tot for p in ENERGY_PARTS},
                          **{f"paper_share_{u}": paper.TABLE2_UNIT_POWER_SHARE[u] for u in UNITS}})
     head = (f"{'layer':<8} {'model':<7} " + " ".join(f"{u:>11}" for u in UNITS)
@@ -120,13 +120,13 @@ def model_comparison(layer, models: dict) -> tuple[list[dict], str]:
         res = simulate_layer(layer, None, cfg, check_fit=False, seeds={"workload_seed": SEED})
         for model, table in models.items():
             e = price(res.counters, cfg, table)
-            a = e["area_mm2"]
+            a = e.area
             rows.append({"point": label, "model": model, **change, "cycles": res.cycles,
                          "spmat_line_reads": int(res.pe.spmat_line_reads.sum()),
-                         "spmat_line_read_pj": e["action_pj"]["spmat_line_read"],
-                         "pointer_read_pj": e["action_pj"]["pointer_read"],
-                         "energy_uj": e["energy_uj"], "chip_power_w": e["avg_power_w"],
-                         "pe_area_mm2": a["pe_mm2"], "chip_area_mm2": a["chip_mm2"]})
+                         "spmat_line_read_pj": e.action_pj["spmat_line_read"],
+                         "pointer_read_pj": e.action_pj["pointer_read"],
+                         "energy_uj": e.energy_uj, "chip_power_w": e.avg_power_w,
+                         "pe_area_mm2": a.pe_mm2, "chip_area_mm2": a.chip_mm2})
     head = (f"{'Alex-7 at':<22} {'model':<7} {'line pJ':>8} {'ptr pJ':>7} {'energy uJ':>10} "
             f"{'power W':>8} {'PE mm2':>7} {'chip mm2':>9}")
     lines = [head, "-" * len(head)]
@@ -147,10 +147,10 @@ def fig9(layer, models: dict) -> tuple[list[dict], str]:
             e = price(res.counters, cfg, table)
             rows.append({"spmat_width_bits": w, "model": model, "cycles": res.cycles,
                          "spmat_line_reads": int(res.pe.spmat_line_reads.sum()),
-                         "line_read_pj": e["action_pj"]["spmat_line_read"],
-                         "spmat_sram_energy_uj": e["spmat_sram_energy_pj"] * 1e-6,
-                         "spmat_read_energy_uj": e["energy_pj_by_unit"]["spmat_read"] * 1e-6,
-                         "energy_uj": e["energy_uj"],
+                         "line_read_pj": e.action_pj["spmat_line_read"],
+                         "spmat_sram_energy_uj": e.spmat_sram_energy_pj * 1e-6,
+                         "spmat_read_energy_uj": e.energy_pj_by_unit["spmat_read"] * 1e-6,
+                         "energy_uj": e.energy_uj,
                          "paper_best_width_bits": paper.FIG9_PAPER_BEST_WIDTH_BITS})
     head = (f"{'width':>5} {'line reads':>10} {'cycles':>7} | {'CACTI pJ/line':>13} {'SRAM uJ':>8} "
             f"{'layer uJ':>9} | {'TabI pJ/line':>12} {'SRAM uJ':>8} {'layer uJ':>9}")
@@ -183,13 +183,13 @@ def table5(layer) -> tuple[list[dict], str]:
         for model, t in (("cacti", table), ("table2", EnergyTable.from_dict(
                 {"memory_model": "table2", "tech_node_nm": node}, "table2"))):
             e = price(res.counters, cfg, t)
-            area = e["area_mm2"]["chip_mm2"]
+            area = e.area.chip_mm2
             fps = 1e6 / res.time_us
             p = paper.TABLE5[label]
             rows.append({"platform": label, "model": model, "tech_nm": node, "clock_mhz": cfg.clock_mhz,
                          "pes": cfg.pes, "time_us": res.time_us, "area_mm2": area,
-                         "power_w": e["avg_power_w"], "frames_per_s": fps,
-                         "frames_per_s_mm2": fps / area, "frames_per_j": 1.0 / (e["energy_uj"] * 1e-6),
+                         "power_w": e.avg_power_w, "frames_per_s": fps,
+                         "frames_per_s_mm2": fps / area, "frames_per_j": 1.0 / (e.energy_uj * 1e-6),
                          **{f"paper_{k}": v for k, v in p.items()}})
     keys = ("area_mm2", "power_w", "frames_per_s", "frames_per_s_mm2", "frames_per_j")
     head = f"{'AlexNet FC7':<12} {'model':<7} " + " ".join(f"{k:>17}" for k in keys)

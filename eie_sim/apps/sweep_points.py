@@ -224,7 +224,7 @@ def point_figures(rows: list[dict], cfg: ArchConfig, table: EnergyTable | None) 
     if isinstance(first.get("chip_area_mm2"), (int, float)):
         fig["chip_area_mm2"], fig["area_source"] = float(first["chip_area_mm2"]), "layer rows"
     else:
-        fig["chip_area_mm2"] = (table or default_table()).area_mm2(cfg)["chip_mm2"]
+        fig["chip_area_mm2"] = (table or default_table()).area_mm2(cfg).chip_mm2
         fig["area_source"] = "EnergyTable.area_mm2"
     fig["avg_power_w"] = e_uj / t_us if t_us else 0.0           # uJ / us = W
     fig["inferences_per_s"] = 1e6 / t_us if t_us else 0.0

@@ -7,7 +7,9 @@ and a 2 KB activation SRAM per PE, 4-bit weight and relative indices, 16-bit fix
 a 4-way LNZD tree, a 3-cycle arithmetic pipeline (decode, multiply, add/write).
 
 This module only describes and checks values; nothing here builds a model. Loading from
-YAML (with key paths in every error) lives in :mod:`eie_sim.config_io`.
+YAML (with key paths in every error) lives in :mod:`eie_sim.arch.config_io`; the run
+options (:class:`RunOptions`, the ``run:`` block) are declared here beside the
+architecture. Each field's range, unit and meaning is its spec (:mod:`eie_sim.arch.schema`).
 """
 from __future__ import annotations
 
@@ -15,53 +17,68 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from eie_sim.arch.schema import check_fields, spec, specs
 from eie_sim.errors import ConfigError
 
-# name -> (minimum, maximum) for integer fields; checked by ArchConfig.validate().
-INT_RANGES: dict[str, tuple[int, int]] = {
-    "pes": (1, 1024),
-    "queue_depth": (1, 65536),
-    "spmat_sram_kb": (1, 1 << 20),
-    "spmat_width_bits": (8, 4096),
-    "pointer_sram_kb": (1, 1 << 20),
-    "pointer_bits": (8, 64),
-    "act_regs_per_pe": (1, 1 << 16),
-    "act_sram_kb": (1, 1 << 20),
-    "act_sram_width_bits": (8, 4096),
-    "weight_bits": (1, 8),
-    "index_bits": (1, 8),
-    "word_bits": (8, 32),
-    "act_frac_bits": (0, 31),
-    "weight_frac_bits": (0, 31),
-    "lnzd_fan_in": (2, 64),
-    "arithmetic_latency": (1, 64),
-}
+#: the timing engines (run.engine; eie_sim.hw.engines builds them)
+ENGINE_NAMES: tuple[str, ...] = ("fast", "simpy")
+#: where eie-sweep runs its points (run.executor; docs/cluster.md)
+EXECUTOR_NAMES: tuple[str, ...] = ("local", "dask")
+
+_OURS = "not in the paper (our choice)"
 
 
 @dataclass(frozen=True)
 class ArchConfig:
-    """One EIE configuration. Field docs say which paper unit each value belongs to."""
+    """One EIE configuration. Each field's spec says which paper unit it belongs to, its
+    range and where the value comes from (docs/config.md is generated from them)."""
 
-    pes: int = 64                  #: number of PEs (N); rows are interleaved i -> PE i mod N
-    clock_mhz: float = 800.0       #: clock frequency (paper: 800 MHz, 45 nm)
-    queue_depth: int = 8           #: activation queue entries held (authors' B=8 holds 7)
-    spmat_sram_kb: int = 128       #: sparse-matrix SRAM per PE (KB)
-    spmat_width_bits: int = 64     #: Spmat SRAM line width (bits); 64 b = 8 entries of 8 b
-    pointer_sram_kb: int = 32      #: pointer SRAM per PE (KB), even + odd banks together
-    pointer_bits: int = 16         #: width of one column pointer (paper 16; released sim 32)
-    act_regs_per_pe: int = 64      #: source (and destination) activation registers per PE
-    act_sram_kb: int = 2           #: activation SRAM per PE (KB)
-    act_sram_width_bits: int = 64  #: activation SRAM port width (bits), sets batch costs
-    weight_bits: int = 4           #: weight (codebook) index bits; codebook has 2**bits entries
-    index_bits: int = 4            #: relative row index (z) bits
-    word_bits: int = 16            #: fixed-point word (activations, weights, outputs)
-    act_frac_bits: int = 8         #: fraction bits of activations and outputs
-    weight_frac_bits: int = 12     #: fraction bits of decoded weights
-    #: fraction bits of the layer's outputs (and its bias) when they differ from its inputs'
-    #: (a per-layer format, docs/timing.md "Per-layer fixed point"); None: ``act_frac_bits``
-    out_frac_bits: int | None = None
-    lnzd_fan_in: int = 4           #: children per leading-non-zero-detection node
-    arithmetic_latency: int = 4    #: cycles from issue to accumulator write (Spmat read, decode, multiply, add/write)
+    pes: int = spec(64, "int", "processing elements N; row i lives in PE i mod N",
+                    range=(1, 1024), source="paper sec. IV, VI")
+    clock_mhz: float = spec(800.0, "float", "clock frequency", range=(0.0, 1e5), unit="MHz",
+                            source="paper sec. VI (45 nm, 800 MHz)")
+    queue_depth: int = spec(8, "int", "activation queue entries **held** (authors' B=8 holds "
+                            "7: use 7 for theirs)", range=(1, 65536),
+                            source="paper Fig. 8; docs/timing.md choice 1")
+    spmat_sram_kb: int = spec(128, "int", "sparse-matrix SRAM per PE", range=(1, 1 << 20),
+                              unit="KB", source="paper sec. IV")
+    spmat_width_bits: int = spec(64, "int", "Spmat SRAM line width; entries per line = width "
+                                 "// (weight_bits + index_bits)", range=(8, 4096),
+                                 source="paper Fig. 9")
+    pointer_sram_kb: int = spec(32, "int", "pointer SRAM per PE, even + odd banks",
+                                range=(1, 1 << 20), unit="KB", source="paper sec. IV")
+    pointer_bits: int = spec(16, "int", "width of one column pointer (released simulator: 32)",
+                             range=(8, 64), source="paper sec. IV; reference sheet sec. 2")
+    act_regs_per_pe: int = spec(64, "int", "source (and destination) activation registers per "
+                                "PE; sets input batches and output passes", range=(1, 1 << 16),
+                                source="paper sec. IV")
+    act_sram_kb: int = spec(2, "int", "activation SRAM per PE", range=(1, 1 << 20), unit="KB",
+                            source="paper sec. IV")
+    act_sram_width_bits: int = spec(64, "int", "activation SRAM port width; batch load/store "
+                                    "cycles = ceil(act_regs_per_pe x word_bits / width)",
+                                    range=(8, 4096), source="not in the paper (our choice, "
+                                    "docs/timing.md choice 4)")
+    weight_bits: int = spec(4, "int", "weight (codebook) index bits; codebook of 2^bits "
+                            "entries, code 0 = pruned", range=(1, 8), source="paper sec. III")
+    index_bits: int = spec(4, "int", "relative row index z bits; runs longer than 2^bits - 1 "
+                           "need padding entries", range=(1, 8), source="paper sec. III")
+    word_bits: int = spec(16, "int", "fixed-point word of weights, activations, outputs",
+                          range=(8, 32), source="paper sec. V, Fig. 10")
+    act_frac_bits: int = spec(8, "int", "fraction bits of activations and outputs",
+                              range=(0, 31), note="< word_bits", source=_OURS)
+    weight_frac_bits: int = spec(12, "int", "fraction bits of decoded weights", range=(0, 31),
+                                 note="< word_bits", source=_OURS)
+    out_frac_bits: int | None = spec(
+        None, "int", "fraction bits of outputs, accumulators and bias when they differ from "
+        "the inputs' (null: `act_frac_bits`); set per layer by the `fixed_point:` rule",
+        range=(0, 31), optional=True, note="< word_bits, <= act + weight fraction bits",
+        source='not in the paper (docs/timing.md "Per-layer fixed point")')
+    lnzd_fan_in: int = spec(4, "int", "children per LNZD node (64 PEs: 16 + 4 + 1 nodes)",
+                            range=(2, 64), source="paper sec. IV")
+    arithmetic_latency: int = spec(
+        4, "int", "cycles from issue to accumulator write (Spmat read, decode, multiply, "
+        "add/write); the run ends 2 cycles after the last write", range=(1, 64),
+        source="released simulator (eie-reference.md section 4, rule 6)")
 
     # ---- derived quantities (all rules in docs/timing.md) -------------------------
     @property
@@ -140,15 +157,7 @@ class ArchConfig:
     # ---- checks -------------------------------------------------------------------
     def validate(self) -> "ArchConfig":
         """Raise :class:`ConfigError` naming the first impossible value; return self."""
-        for name, (lo, hi) in INT_RANGES.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{name}: expected an integer in {lo}..{hi}, got {value!r}")
-            if not lo <= value <= hi:
-                raise ConfigError(f"{name}: {value} is outside the allowed range {lo}..{hi}")
-        if isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float)) \
-                or not 0 < self.clock_mhz <= 1e5:
-            raise ConfigError(f"clock_mhz: expected a number in (0, 100000], got {self.clock_mhz!r}")
+        check_fields(self)                   # each field's type and range (its spec)
         if self.entries_per_line < 1:
             raise ConfigError(
                 f"spmat_width_bits: {self.spmat_width_bits} bits cannot hold one "
@@ -161,7 +170,7 @@ class ArchConfig:
                 f"weight_frac_bits: {self.weight_frac_bits} must be below word_bits ({self.word_bits})")
         if self.out_frac_bits is not None:
             o = self.out_frac_bits
-            if isinstance(o, bool) or not isinstance(o, int) or not 0 <= o < self.word_bits:
+            if o >= self.word_bits:
                 raise ConfigError(f"out_frac_bits: expected null or an integer in "
                                   f"0..{self.word_bits - 1} (< word_bits), got {o!r}")
             if self.product_shift < 0:
@@ -188,5 +197,53 @@ class ArchConfig:
         # which cost ~10 % of a LeNet image's simulation)
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (not what hardware): engine, cross-check, seeds, outputs (the ``run:``
+    block of a configuration file)."""
+
+    engine: str = spec("fast", "choice", "timing engine (numba, or the simpy unit model); "
+                       "identical counters by specification", choices=ENGINE_NAMES)
+    verify: bool = spec(False, "bool", "run both engines on every pass; any differing counter "
+                        "is an error")
+    seed: int = spec(0, "int", "seed of synthetic layers/inputs that do not give their own; "
+                     "recorded in every report", range=(0, 2 ** 63 - 1),
+                     text="an integer >= 0", shown="integer >= 0")
+    out: str | None = spec(None, "path", "results bundle directory (`--out` wins)",
+                           optional=True, text="a directory path or null")
+    relu: bool = spec(True, "bool", "ReLU on the outputs of independent layers (networks: "
+                      "between layers, never after the last); `--no-relu` sets it to `false`")
+    workers: int = spec(2, "int", "processes of `eie-sweep` (1: in-process), or the workers "
+                        "of its dask LocalCluster", range=(1, 256))
+    executor: str = spec("local", "choice", "where `eie-sweep` runs its points: local "
+                         "processes, or dask.distributed (docs/cluster.md); the results are "
+                         "the same", choices=EXECUTOR_NAMES)
+    scheduler: str | None = spec(
+        None, "address", "with `executor: dask`: the scheduler of a running cluster (null: a "
+        "LocalCluster of `workers` workers); `eie-sweep --scheduler ADDR` sets both",
+        optional=True, text="a scheduler address such as tcp://host:8786, or null",
+        shown="`tcp://host:port` or null")
+    energy_table: str | None = spec(
+        None, "path", "YAML energy table replacing `eie_sim/arch/configs/energy_45nm.yaml` "
+        "(docs/energy.md); keys left out keep the built-in values, e.g. a file holding "
+        "`memory_model: table2` selects the paper-Table-II memory model instead of CACTI",
+        optional=True, text="a YAML file path or null")
+    check_fit: bool = spec(True, "bool", "refuse layers that exceed the per-PE memories; "
+                           "`--no-fit-check` sets it to `false`")
+    window: int | None = spec(
+        None, "int", "record every layer and count per window of this many cycles: "
+        "`windows.csv` and its plots in `report.html` (docs/timeline.md); `--window W` sets "
+        "it; needs a results bundle; not for `--lenet`/`--squeezenet` (refused), no effect "
+        "in `eie-sweep`", range=(1, 2 ** 40 - 1), optional=True,
+        text="an integer >= 1 (cycles) or null", shown="integer >= 1 or null")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+#: name -> (minimum, maximum) of the integer architecture keys (from their specs)
+INT_RANGES: dict[str, tuple[int, int]] = {
+    k: s.range for k, s in specs(ArchConfig).items() if s.kind == "int" and not s.optional}
 
 PAPER_CONFIG = ArchConfig().validate()

@@ -28,10 +28,22 @@ from typing import Any
 
 import yaml
 
-from eie_sim.arch.config import INT_RANGES, ArchConfig, ConfigError
-from eie_sim.arch import fixed_point_spec, sweep_spec
-from eie_sim.arch.workload_spec import SYNTHETIC_KEYS, WORKLOAD_KEYS, WorkloadSpec, parse_workload  # noqa: F401
-from eie_sim.arch.yaml_doc import OverlayDoc, YamlDoc, dotted, parse_yaml, read_yaml, shown
+from eie_sim.arch import fixed_point_spec, schema, sweep_spec
+from eie_sim.arch.config import ArchConfig, ConfigError, RunOptions
+from eie_sim.arch.workload_spec import (  # noqa: F401  (the names config files use)
+    SYNTHETIC_KEYS,
+    WORKLOAD_KEYS,
+    WorkloadSpec,
+    parse_workload,
+)
+from eie_sim.arch.yaml_doc import (
+    OverlayDoc,
+    YamlDoc,
+    dotted,
+    parse_yaml,
+    read_yaml,
+    shown,
+)
 
 #: most points of a ``sweep:`` block (its cross product); ``eie-sweep --max-points N`` and
 #: ``load_config(..., max_points=N)`` raise it (docs/config.md)
@@ -40,60 +52,13 @@ MAX_SWEEP_POINTS = 10_000
 
 
 ARCH_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ArchConfig))
-FLOAT_RANGES: dict[str, tuple[float, float]] = {"clock_mhz": (0.0, 1e5)}  # (lo, hi]
-#: architecture keys that are null (their default) or an integer in the range
-OPTIONAL_INT_RANGES: dict[str, tuple[int, int]] = {"out_frac_bits": (0, 31)}
-ENGINES = ("fast", "simpy")
-EXECUTORS = ("local", "dask")
+#: the specs of the architecture keys and of the ``run:`` keys (eie_sim.arch.schema)
+ARCH_SPECS: dict[str, schema.Spec] = schema.specs(ArchConfig)
+RUN_SPECS: dict[str, schema.Spec] = schema.specs(RunOptions)
+#: float architecture keys -> (lo, hi] (what a search samples as a float range)
+FLOAT_RANGES: dict[str, tuple[float, float]] = {
+    k: s.range for k, s in ARCH_SPECS.items() if s.kind == "float"}
 TOP_SECTIONS = ("run", "workload", "sweep", "fixed_point")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run (not what hardware): engine, cross-check, seeds, outputs."""
-
-    engine: str = "fast"             #: timing engine: fast (numba) | simpy (reference model)
-    verify: bool = False             #: run both engines and require identical counters
-    seed: int = 0                    #: seed of synthetic workloads/inputs (recorded in reports)
-    out: str | None = None           #: results bundle directory (None: no bundle)
-    relu: bool = True                #: ReLU on the outputs of a single layer
-    workers: int = 2                 #: processes for sweeps (dask: LocalCluster workers)
-    executor: str = "local"          #: sweeps: local (processes here) | dask (docs/cluster.md)
-    scheduler: str | None = None     #: dask: tcp://host:port of a running scheduler (None: LocalCluster)
-    energy_table: str | None = None  #: YAML energy table replacing the built-in one
-    check_fit: bool = True           #: refuse layers that exceed the per-PE SRAMs
-    window: int | None = None        #: windows of this many cycles (windows.csv, docs/timeline.md)
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-# name -> (type, check, allowed text) for RunOptions fields
-def _nonneg_int(v):
-    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2 ** 63
-
-
-RUN_SCHEMA: dict[str, tuple[Any, str]] = {
-    "engine": (lambda v: v in ENGINES, f"one of {', '.join(ENGINES)}"),
-    "verify": (lambda v: isinstance(v, bool), "true or false"),
-    "seed": (_nonneg_int, "an integer >= 0"),
-    "out": (lambda v: v is None or isinstance(v, str) and v != "", "a directory path or null"),
-    "relu": (lambda v: isinstance(v, bool), "true or false"),
-    "workers": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 256,
-                "an integer in 1..256"),
-    "executor": (lambda v: v in EXECUTORS, "one of local, dask"),
-    "scheduler": (lambda v: v is None or isinstance(v, str) and "://" in v,
-                  "a scheduler address such as tcp://host:8786, or null"),
-    "energy_table": (lambda v: v is None or isinstance(v, str) and v != "",
-                     "a YAML file path or null"),
-    "check_fit": (lambda v: isinstance(v, bool), "true or false"),
-    "window": (lambda v: v is None or isinstance(v, int) and not isinstance(v, bool)
-               and 1 <= v < 2 ** 40, "an integer >= 1 (cycles) or null"),
-}
-
-
-#: RunOptions fields that are integers (an integral float such as 2.0 is accepted)
-RUN_INT_KEYS = ("seed", "workers", "window")
 
 
 @dataclass
@@ -111,6 +76,9 @@ class LoadedConfig:
     plan: dict = field(default_factory=dict)
     #: the ``fixed_point:`` block, checked (eie_sim.arch.fixed_point_spec); None: absent
     fixed_point: fixed_point_spec.FixedPointSpec | None = None
+    #: the architecture keys the user set (in the file or with ``--set``); the others
+    #: kept their defaults
+    explicit: frozenset[str] = frozenset()
 
     def resolved(self) -> dict:
         """The fully resolved configuration as plain data (for reports)."""
@@ -125,53 +93,16 @@ class LoadedConfig:
 
 # ------------------------------------------------------------------ value checks
 def allowed(key: str) -> str:
-    """Human text of what ``key`` accepts."""
-    if key in INT_RANGES:
-        lo, hi = INT_RANGES[key]
-        return f"an integer in {lo}..{hi}"
-    if key in FLOAT_RANGES:
-        lo, hi = FLOAT_RANGES[key]
-        return f"a number in ({lo:g}, {hi:g}]"
-    if key in OPTIONAL_INT_RANGES:
-        lo, hi = OPTIONAL_INT_RANGES[key]
-        return f"null or an integer in {lo}..{hi}"
-    return "?"
+    """Human text of what architecture key ``key`` accepts (from its spec)."""
+    return schema.allowed(ARCH_SPECS[key]) if key in ARCH_SPECS else "?"
 
 
 def check_arch_value(key: str, value: Any, where: str) -> Any:
-    """Type and range of one architecture value; returns it (ints as int)."""
-    if key in INT_RANGES:
-        lo, hi = INT_RANGES[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise ConfigError(f"{where}: expected {allowed(key)}, got {value!r} "
-                                  f"({type(value).__name__})")
-        if not lo <= value <= hi:
-            raise ConfigError(f"{where}: {value} is outside the allowed range {lo}..{hi}")
-        return value
-    if key in FLOAT_RANGES:
-        lo, hi = FLOAT_RANGES[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected {allowed(key)}, got {value!r} "
-                              f"({type(value).__name__})")
-        if not lo < value <= hi:
-            raise ConfigError(f"{where}: {value} is outside the allowed range ({lo:g}, {hi:g}]")
-        return float(value)
-    if key in OPTIONAL_INT_RANGES:          # null (the default) or an integer
-        if value is None:
-            return None
-        lo, hi = OPTIONAL_INT_RANGES[key]
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected null or an integer in {lo}..{hi}, got "
-                              f"{value!r} ({type(value).__name__})")
-        if not lo <= value <= hi:
-            raise ConfigError(f"{where}: {value} is outside the allowed range {lo}..{hi}")
-        return value
-    raise ConfigError(f"{where}: unknown architecture key; known keys: {', '.join(ARCH_KEYS)}")
+    """Type and range of one architecture value (its spec); returns it (ints as int,
+    floats as float)."""
+    if key not in ARCH_SPECS:
+        raise ConfigError(f"{where}: unknown architecture key; known keys: {', '.join(ARCH_KEYS)}")
+    return schema.check(ARCH_SPECS[key], value, where)
 
 
 def _unknown(where: str, key: str, known) -> ConfigError:
@@ -209,16 +140,13 @@ def build_run(values: Any, doc: YamlDoc | None = None) -> RunOptions:
         return RunOptions()
     if not isinstance(values, dict):
         loc = doc.where(("run",)) if doc else "run"
-        raise ConfigError(f"{loc}: expected a mapping of run options ({', '.join(RUN_SCHEMA)})")
+        raise ConfigError(f"{loc}: expected a mapping of run options ({', '.join(RUN_SPECS)})")
     values = dict(values)
     for key, value in values.items():
-        if key not in RUN_SCHEMA:
-            raise _unknown(where(key), key, tuple(RUN_SCHEMA))
-        if key in RUN_INT_KEYS and isinstance(value, float) and value.is_integer():
-            value = values[key] = int(value)     # 64.0 is accepted for integers everywhere
-        ok, text = RUN_SCHEMA[key]
-        if not ok(value):
-            raise ConfigError(f"{where(key)}: expected {text}, got {value!r}")
+        if key not in RUN_SPECS:
+            raise _unknown(where(key), key, tuple(RUN_SPECS))
+        values[key] = schema.check(RUN_SPECS[key], value, where(key), typename=False,
+                                   range_message=False)
     return RunOptions(**values)
 
 
@@ -334,7 +262,7 @@ def parse_set(item: str) -> tuple[tuple[str, ...], Any]:
         why = str(exc).split(": ", 2)[-1]
         raise ConfigError(f"--set {shown(item)}: cannot parse the value {text[:60]!r} ({why})") from None
     path = tuple(key.split("."))
-    if len(path) == 1 and path[0] in RUN_SCHEMA and path[0] not in ARCH_KEYS:
+    if len(path) == 1 and path[0] in RUN_SPECS and path[0] not in ARCH_KEYS:
         path = ("run",) + path
     return path, value
 
@@ -405,11 +333,11 @@ def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple 
         data.get("fixed_point"), lambda *k: doc.where(("fixed_point",) + k), arch)
     return LoadedConfig(arch=arch, run=run, workload=workload, sweep=sweep,
                         source=doc.source, overrides=list(sets), plan=plan,
-                        fixed_point=fixed_point)
+                        fixed_point=fixed_point, explicit=frozenset(arch_values))
 
 
 def paper_config_path() -> pathlib.Path:
-    """The packaged ``eie_sim/configs/paper.yaml`` (the paper's design point)."""
+    """The packaged ``eie_sim/arch/configs/paper.yaml`` (the paper's design point)."""
     return pathlib.Path(str(resources.files("eie_sim.arch") / "configs" / "paper.yaml"))
 
 

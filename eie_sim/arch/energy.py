@@ -28,6 +28,7 @@ values, printed beside ours for comparison only.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import pathlib
 from dataclasses import dataclass, field
@@ -251,7 +252,7 @@ class EnergyTable:
         }
 
     # ---- area ---------------------------------------------------------------------
-    def area_mm2(self, cfg: ArchConfig) -> dict[str, Any]:
+    def area_mm2(self, cfg: ArchConfig) -> "AreaEstimate":
         """Chip area model: per-PE unit areas + filler, chip = N x PE + the LNZD tree.
 
         ``table2``: Table II unit areas, SpmatRead and PtrRead scaled linearly with their
@@ -260,7 +261,7 @@ class EnergyTable:
         both x (node / 45)^2 for Table II figures."""
         key = ("area", cfg)
         if key in self._cache:
-            return copy.deepcopy(self._cache[key])
+            return self._cache[key].copy()
         d, ka = self.data, self.area_scale
         a = {u: v * ka for u, v in d["unit_area_um2"].items()}
         ref = d["reference_memory_kb"]
@@ -277,12 +278,44 @@ class EnergyTable:
         a["filler"] = d["filler_area_um2"] * ka
         pe_um2 = sum(a.values())
         lnzd = cfg.lnzd_nodes * d["lnzd_node_area_um2"] * ka
-        out = {"pe_mm2": pe_um2 / 1e6, "lnzd_mm2": lnzd / 1e6,
-               "chip_mm2": (cfg.pes * pe_um2 + lnzd) / 1e6,
-               "pe_parts_mm2": {u: v / 1e6 for u, v in a.items()},
-               "paper_chip_mm2": d["paper_chip_area_mm2"], "memory_model": self.memory_model}
+        out = AreaEstimate(pe_mm2=pe_um2 / 1e6, lnzd_mm2=lnzd / 1e6,
+                           chip_mm2=(cfg.pes * pe_um2 + lnzd) / 1e6,
+                           pe_parts_mm2={u: v / 1e6 for u, v in a.items()},
+                           paper_chip_mm2=d["paper_chip_area_mm2"], memory_model=self.memory_model)
         self._cache[key] = out
-        return copy.deepcopy(out)
+        return out.copy()
+
+
+@dataclass(frozen=True)
+class AreaEstimate:
+    """Chip area of one design point (:meth:`EnergyTable.area_mm2`), mm^2."""
+
+    pe_mm2: float                       #: one PE: its units + filler
+    lnzd_mm2: float                     #: the chip's LNZD tree
+    chip_mm2: float                     #: N x PE + the LNZD tree
+    pe_parts_mm2: dict[str, float]      #: one PE by part, keys :data:`AREA_PARTS`
+    paper_chip_mm2: float               #: the paper's 40.8 mm^2 (for comparison only)
+    memory_model: str                   #: ``cacti`` or ``table2``
+
+    def copy(self) -> "AreaEstimate":
+        """An equal estimate with its own parts mapping."""
+        return dataclasses.replace(self, pe_parts_mm2=dict(self.pe_parts_mm2))
+
+
+@dataclass(frozen=True)
+class EnergyEstimate:
+    """Energy, average power and area of one layer's counted actions (:func:`estimate`)."""
+
+    energy_uj: float                        #: total energy
+    energy_pj_by_unit: dict[str, float]     #: energy by part (pJ), keys :data:`ENERGY_PARTS`
+    spmat_sram_energy_pj: float             #: of which Spmat SRAM line reads (pJ)
+    avg_power_w: float                      #: energy / simulated time
+    paper_chip_power_w: float               #: the paper's 0.59 W (for comparison only)
+    action_pj: dict[str, float]             #: energy of one action of each kind (pJ)
+    area: AreaEstimate                      #: the design point's area
+    memory_model: str                       #: ``cacti`` or ``table2``
+    table: str                              #: the energy table's source
+    model: str                              #: :func:`model_note`
 
 
 _DEFAULT: EnergyTable | None = None
@@ -309,7 +342,7 @@ class ActionCounts:
     act_sram_store_cycles: int = 0   #: of those, batch store cycles x PEs (SRAM writes)
 
 
-def estimate(counts: ActionCounts, cfg: ArchConfig, table: EnergyTable | None = None) -> dict[str, Any]:
+def estimate(counts: ActionCounts, cfg: ArchConfig, table: EnergyTable | None = None) -> EnergyEstimate:
     """Energy (pJ per unit, total uJ), average power (W) and area (mm^2) of one layer."""
     table = table or default_table()
     e = table.action_pj(cfg)
@@ -326,18 +359,18 @@ def estimate(counts: ActionCounts, cfg: ArchConfig, table: EnergyTable | None = 
     }
     total_pj = sum(parts.values())
     time_s = counts.cycles / (cfg.clock_mhz * 1e6)
-    return {
-        "energy_uj": total_pj * 1e-6,
-        "energy_pj_by_unit": parts,
-        "spmat_sram_energy_pj": counts.spmat_line_reads * e["spmat_line_read"],
-        "avg_power_w": (total_pj * 1e-12 / time_s) if time_s > 0 else 0.0,
-        "paper_chip_power_w": table.data["paper_chip_power_w"],
-        "action_pj": e,
-        "area_mm2": table.area_mm2(cfg),
-        "memory_model": table.memory_model,
-        "table": table.source,
-        "model": model_note(table),
-    }
+    return EnergyEstimate(
+        energy_uj=total_pj * 1e-6,
+        energy_pj_by_unit=parts,
+        spmat_sram_energy_pj=counts.spmat_line_reads * e["spmat_line_read"],
+        avg_power_w=(total_pj * 1e-12 / time_s) if time_s > 0 else 0.0,
+        paper_chip_power_w=table.data["paper_chip_power_w"],
+        action_pj=e,
+        area=table.area_mm2(cfg),
+        memory_model=table.memory_model,
+        table=table.source,
+        model=model_note(table),
+    )
 
 
 def model_note(table: EnergyTable | None = None) -> str:

@@ -10,6 +10,8 @@ import argparse
 
 from compressor.cliguard import ErrorRules, run_guarded
 from compressor.errors import CompressorError
+from eie_sim.arch import schema
+from eie_sim.arch.config import RunOptions
 from eie_sim.arch.config_io import load_config
 from eie_sim.errors import CHECK_ERRORS, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, INPUT_ERRORS
 
@@ -50,10 +52,12 @@ def _common_config_args(p: argparse.ArgumentParser) -> None:
                    "default: the paper's design point")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override one key (pes=32, run.engine=simpy, sweep.pes=[1,2]); repeatable")
-    p.add_argument("--engine", choices=("fast", "simpy"), help="timing engine (run.engine)")
+    run = schema.specs(RunOptions)          # ranges and choices: the run: block's specs
+    p.add_argument("--engine", choices=run["engine"].choices, help="timing engine (run.engine)")
     p.add_argument("--verify", action="store_true", default=None,
                    help="run both engines and require identical counters (run.verify)")
-    p.add_argument("--seed", type=int, help="seed of synthetic workloads and inputs (run.seed)")
+    p.add_argument("--seed", type=int, help=f"seed of synthetic workloads and inputs, "
+                   f"{schema.allowed(run['seed'])} (run.seed)")
     p.add_argument("--energy-table", metavar="YAML", help="energy table replacing the built-in one")
     p.add_argument("--out", metavar="DIR", help="results bundle directory (run.out)")
     p.add_argument("--force", action="store_true", help="replace an existing --out directory")

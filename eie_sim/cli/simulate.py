@@ -13,10 +13,8 @@ import pathlib
 import time
 
 from eie_sim.apps.networks import NETWORK_NAMES
-from eie_sim.arch.config_io import ARCH_KEYS, parse_set
 from eie_sim.arch.energy import EnergyTable
 from eie_sim.arch.workload_spec import WorkloadSpec, parse_workload
-from eie_sim.arch.yaml_doc import read_yaml
 from eie_sim.cli import simulate_runs as runs
 from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
 from eie_sim.errors import TraceError, WorkloadError
@@ -136,7 +134,7 @@ class _Run:
             run = dataclasses.replace(run, energy_table=str(pathlib.Path(run.energy_table).absolute()))
             loaded = dataclasses.replace(loaded, run=run)
         self.args, self.loaded, self.cfg, self.run = args, loaded, loaded.arch, run
-        self.explicit = _explicit_keys(args)   # MERGE: loaded.explicit
+        self.explicit = loaded.explicit      # architecture keys the user set (kept as given)
         self.options = SimOptions(engine=run.engine, verify=run.verify, check_fit=run.check_fit,
                                   energy_table=self.table, window=run.window)
         self.t0 = time.perf_counter()
@@ -270,15 +268,3 @@ def _refuse_ignored_flags(args) -> None:
 def simulate_main(argv: list[str] | None = None) -> int:
     return _guard("eie-simulate", _simulate, argv)
 
-
-def _explicit_keys(args) -> frozenset:
-    keys: set[str] = set()
-    if args.config:
-        data = read_yaml(args.config).data
-        if isinstance(data, dict):
-            keys |= {k for k in data if k in ARCH_KEYS}
-    for item in args.sets:
-        path, _ = parse_set(item)
-        if path and path[0] in ARCH_KEYS:
-            keys.add(path[0])
-    return frozenset(keys)

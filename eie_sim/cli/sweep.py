@@ -9,7 +9,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from eie_sim.apps.sweep import run_sweep
 from eie_sim.apps.sweep_db import DB_NAME
-from eie_sim.arch.config_io import MAX_SWEEP_POINTS
+from eie_sim.arch.config_io import MAX_SWEEP_POINTS, RUN_SPECS
 from eie_sim.cli.common import _guard, _load, _parser
 from eie_sim.errors import WorkloadError
 
@@ -20,7 +20,7 @@ def _sweep(argv) -> int:
                 "processes or a dask cluster, into a resumable results folder.")
     p.add_argument("config", metavar="CONFIG.yaml", help="configuration with sweep: and workload: blocks")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--engine", choices=("fast", "simpy"))
+    p.add_argument("--engine", choices=RUN_SPECS["engine"].choices)
     p.add_argument("--verify", action="store_true", default=None)
     p.add_argument("--seed", type=int)
     p.add_argument("--energy-table", metavar="YAML")
@@ -30,7 +30,8 @@ def _sweep(argv) -> int:
                    help="finish the sweep recorded in --out (its sweep.db): run only the missing "
                    "points (rerunning into the same folder does the same)")
     p.add_argument("--workers", type=int, help="processes or dask workers (run.workers, default 2)")
-    p.add_argument("--executor", choices=("local", "dask"), help="run.executor (default local)")
+    p.add_argument("--executor", choices=RUN_SPECS["executor"].choices,
+                   help="run.executor (default local)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="dask scheduler to use (run.scheduler; implies --executor dask)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -5,7 +5,10 @@ x_q, cfg) -> PassStats`` for one input vector, and :meth:`Engine.run_batch` for 
 independent vectors (a :class:`~eie_sim.hw.counters.PassBatch`). ``fast`` is the numba
 engine (:mod:`eie_sim.hw.engine_fast`, batched natively); ``simpy`` the readable
 discrete-event model (:mod:`eie_sim.hw.engine_simpy`, one vector a run). Any callable with
-``run_pass``'s signature can be used as a custom engine.
+``run_pass``'s signature can be used as a custom engine: it runs a batch one vector at a
+time and records no trace. What an engine can do beyond ``run_pass`` is declared in its
+fields (``batch``: a native batched run; ``traced``: a single-vector run that also records
+its :class:`~eie_sim.hw.trace.PassTrace`), not read off the identity of its function.
 """
 from __future__ import annotations
 
@@ -14,26 +17,34 @@ from typing import Callable
 
 import numpy as np
 
+from eie_sim.arch.config import ENGINE_NAMES
 from eie_sim.errors import EngineUnavailable
 from eie_sim.hw import engine_fast, engine_simpy
 from eie_sim.hw.counters import PassBatch, PassStats
 from eie_sim.hw.trace import PassTrace
 
-ENGINE_NAMES = ("fast", "simpy")
 RunPass = Callable[..., PassStats]
+#: ``batch(pass_layout, layer_layout, X_q, cfg) -> PassBatch``
+RunBatch = Callable[..., PassBatch]
+#: ``traced(pass_layout, layer_layout, x_q, cfg) -> (PassStats, PassTrace)``
+RunTraced = Callable[..., "tuple[PassStats, PassTrace]"]
 
 
 @dataclass(frozen=True)
 class Engine:
-    """A named timing engine."""
+    """A named timing engine and what it can do: ``run_pass`` always; ``batch`` when it
+    runs ``P`` vectors natively (else one ``run_pass`` per vector); ``traced`` when it can
+    record a trace (None: it cannot)."""
 
     name: str
     run_pass: RunPass
+    batch: RunBatch | None = None
+    traced: RunTraced | None = None
 
     def run_batch(self, pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:
         """One output pass for every row of ``X_q`` (``(P, cols)`` int64)."""
-        if self.run_pass is engine_fast.run_pass:
-            return engine_fast.run_batch(pass_layout, layer_layout, X_q, cfg)
+        if self.batch is not None:
+            return self.batch(pass_layout, layer_layout, X_q, cfg)
         return PassBatch.from_stats([self.run_pass(pass_layout, layer_layout, x, cfg) for x in X_q])
 
     def run(self, pass_layout, layer_layout, X_q: np.ndarray, cfg,
@@ -42,13 +53,10 @@ class Engine:
         fast and simpy engines) also its :class:`~eie_sim.hw.trace.PassTrace`."""
         if not record:
             return self.run_batch(pass_layout, layer_layout, X_q, cfg), None
-        if self.run_pass is engine_fast.run_pass:
-            st, tr = engine_fast.run_pass_traced(pass_layout, layer_layout, X_q[0], cfg)
-        elif self.run_pass is engine_simpy.run_pass:
-            st, tr = engine_simpy.run_pass_traced(pass_layout, layer_layout, X_q[0], cfg)
-        else:
+        if self.traced is None:
             raise EngineUnavailable(f"engine {self.name!r} cannot record a trace (windows, "
                                     f"timelines): use the fast or simpy engine")
+        st, tr = self.traced(pass_layout, layer_layout, X_q[0], cfg)
         return PassBatch.from_stats([st]), tr
 
     def other(self) -> "Engine":
@@ -66,7 +74,8 @@ def get_engine(engine: "str | RunPass | Engine") -> Engine:
     if callable(engine):
         return Engine(getattr(engine, "__name__", "custom"), engine)
     if engine == "fast":
-        return Engine("fast", engine_fast.run_pass)
+        return Engine("fast", engine_fast.run_pass, batch=engine_fast.run_batch,
+                      traced=engine_fast.run_pass_traced)
     if engine == "simpy":
-        return Engine("simpy", engine_simpy.run_pass)
+        return Engine("simpy", engine_simpy.run_pass, traced=engine_simpy.run_pass_traced)
     raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}")

@@ -16,10 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
+from eie_sim.arch.energy import ENERGY_PARTS, EnergyEstimate
 from eie_sim.arch.fixed_point import to_float
 from eie_sim.hw.counters import LayerCounters, PECounters, load_efficiency
 from eie_sim.hw.trace import LayerTimeline, WindowCounters
+from eie_sim.sim.columns import ENERGY_AREA_COLUMNS, LAYER_COLUMNS, energy_area_row, layer_row
+
+__all__ = ["ENERGY_AREA_COLUMNS", "LAYER_COLUMNS", "ErrorSummary", "LayerResult",
+           "NetworkResult", "network_totals"]
 
 
 @dataclass
@@ -81,7 +85,7 @@ class LayerResult:
     max_error_bound: float            #: the bound of the output with the largest error
     min_error_slack: float            #: min over outputs of (bound - error) >= 0
     output_q: np.ndarray              #: int64 (vectors, rows), saturated, ReLU'd if asked
-    energy: dict[str, Any]            #: energy model of the vectors that ran
+    energy: EnergyEstimate            #: energy model of the vectors that ran
     engine: str
     verified: bool
     synthetic: bool
@@ -251,101 +255,24 @@ class LayerResult:
     # ---- energy ------------------------------------------------------------------------
     @property
     def energy_uj(self) -> float:
-        return self.extensive(float(self.energy["energy_uj"]))
+        return self.extensive(float(self.energy.energy_uj))
 
     @property
     def avg_power_w(self) -> float:
-        return float(self.energy["avg_power_w"])
+        return float(self.energy.avg_power_w)
 
     def energy_area_columns(self) -> dict[str, Any]:
         """Energy by unit (layer totals, uJ) and area by unit per PE and of the chip (mm^2),
         :data:`ENERGY_AREA_COLUMNS` (docs/energy.md)."""
-        parts = self.energy.get("energy_pj_by_unit", {})
-        area = self.energy.get("area_mm2", {})
-        pe_parts = area.get("pe_parts_mm2", {})
-        row: dict[str, Any] = {"energy_model": self.energy.get("memory_model", "")}
-        row.update({f"energy_{p}_uj": self.extensive(float(parts.get(p, 0.0))) * 1e-6
-                    for p in ENERGY_PARTS})
-        row["pe_area_mm2"] = area.get("pe_mm2", "")
-        row.update({f"pe_area_{p}_mm2": pe_parts.get(p, "") for p in AREA_PARTS})
-        row["lnzd_area_mm2"] = area.get("lnzd_mm2", "")
-        row["chip_area_mm2"] = area.get("chip_mm2", "")
-        return row
+        return energy_area_row(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """The per-layer scalar row, keys :data:`LAYER_COLUMNS` (``layers.csv``, docs/config.md).
+        """The per-layer scalar row, keys :data:`LAYER_COLUMNS` (``layers.csv``, docs/config.md;
+        the columns and how each is computed: :data:`eie_sim.sim.columns.LAYER_COLUMN_SPEC`).
 
         Sums over vectors are layer totals (:meth:`extensive`); the ``*_per_position``
         figures are per vector (a fully-connected layer has one)."""
-        cfg, e, pe, c = self.config, self.extensive, self.pe, self.counters
-        cp = c.cycles_pos
-        return {
-            "layer": self.name, "rows": self.rows, "cols": self.cols, "nnz": self.nnz,
-            "kernel": self.meta.get("kernel", ""), "out_map": self.meta.get("out_map", ""),
-            "synthetic": self.synthetic, "pes": self.pes, "clock_mhz": self.clock_mhz,
-            "queue_depth": cfg["queue_depth"], "spmat_width_bits": cfg["spmat_width_bits"],
-            "engine": self.engine, "verified": self.verified, "passes": self.passes,
-            "positions": self.positions_total, "positions_simulated": self.simulated,
-            "extrapolated": self.extrapolated, "weight_density": self.weight_density,
-            "act_density": self.act_density, "float_act_density": self.float_act_density,
-            "cycles": self.cycles, "time_us": self.time_us,
-            "cycles_per_position": self.cycles_per_position,
-            "cycles_per_position_min": int(cp.min()) if cp.size else 0,
-            "cycles_per_position_max": int(cp.max()) if cp.size else 0,
-            "theoretical_cycles_per_position": self.theoretical_cycles_per_position,
-            "theoretical_time_us": self.theoretical_time_us,
-            "theoretical_time_padded_us": self.theoretical_time_padded_us,
-            "actual_over_theoretical": self.actual_over_theoretical,
-            "actual_over_theoretical_padded": self.actual_over_theoretical_padded,
-            "load_efficiency": self.load_efficiency, "authors_efficiency": self.authors_efficiency,
-            "pes_with_rows": self.pes_with_rows,
-            "real_over_total_work": self.real_over_total_work, "useful_macs": self.useful_macs,
-            "padding_macs": self.padding_macs, "empty_cycles": e(int(pe.empty.sum())),
-            "starved_cycles": e(int(pe.starved.sum())),
-            "queue_full_stalls": e(c.queue_full_stalls),
-            "pointer_reads": e(int(pe.pointer_reads.sum())),
-            "spmat_line_reads": e(int(pe.spmat_line_reads.sum())),
-            "bypass_hits": e(int(pe.bypass_hits.sum())), "broadcasts": e(c.broadcasts),
-            "input_nonzeros": e(int(self.input_nonzeros_pos.sum())),
-            "batch_load_cycles": e(c.batch_load_cycles),
-            "batch_store_cycles": e(c.batch_store_cycles),
-            "pass_reload_cycles": e(c.pass_reload_cycles),
-            "max_queue_occupancy": c.max_queue_occupancy, "ccu_min_cycles": e(c.ccu_min_cycles),
-            "critical_pe_cycles": e(c.critical_pe_cycles),
-            "input_saturations": e(self.input_saturations),
-            "output_saturations": e(self.output_saturations), **self.fixed_point_columns(),
-            "max_error": self.max_error,
-            "max_error_bound": self.max_error_bound, "min_error_slack": self.min_error_slack,
-            "map_check": self.meta.get("map_check", ""),
-            "energy_uj": self.energy_uj, "avg_power_w": self.avg_power_w,
-            "spmat_sram_energy_pj": e(self.energy.get("spmat_sram_energy_pj", 0.0)),
-            **self.energy_area_columns(),
-            "workload_seed": self.seeds.get("workload_seed", ""), "wall_s": self.wall_s,
-        }
-
-
-#: energy by unit and area by unit of every row (:meth:`LayerResult.energy_area_columns`)
-ENERGY_AREA_COLUMNS: tuple[str, ...] = (
-    ("energy_model",) + tuple(f"energy_{p}_uj" for p in ENERGY_PARTS) + ("pe_area_mm2",)
-    + tuple(f"pe_area_{p}_mm2" for p in AREA_PARTS) + ("lnzd_area_mm2", "chip_area_mm2"))
-
-#: the keys of :meth:`LayerResult.to_dict`, in the order of ``layers.csv``
-LAYER_COLUMNS: tuple[str, ...] = (
-    "layer", "rows", "cols", "nnz", "kernel", "out_map", "synthetic", "pes", "clock_mhz",
-    "queue_depth", "spmat_width_bits", "engine", "verified", "passes", "positions",
-    "positions_simulated", "extrapolated", "weight_density", "act_density",
-    "float_act_density", "cycles", "time_us", "cycles_per_position", "cycles_per_position_min",
-    "cycles_per_position_max", "theoretical_cycles_per_position", "theoretical_time_us",
-    "theoretical_time_padded_us", "actual_over_theoretical", "actual_over_theoretical_padded",
-    "load_efficiency", "authors_efficiency", "pes_with_rows", "real_over_total_work",
-    "useful_macs", "padding_macs", "empty_cycles", "starved_cycles", "queue_full_stalls",
-    "pointer_reads", "spmat_line_reads", "bypass_hits", "broadcasts", "input_nonzeros",
-    "batch_load_cycles", "batch_store_cycles", "pass_reload_cycles", "max_queue_occupancy",
-    "ccu_min_cycles", "critical_pe_cycles", "input_saturations", "output_saturations",
-    "in_format", "out_format", "weight_format", "max_error", "max_error_bound",
-    "min_error_slack", "map_check", "energy_uj", "avg_power_w",
-    "spmat_sram_energy_pj", *ENERGY_AREA_COLUMNS, "workload_seed", "wall_s",
-)
+        return layer_row(self)
 
 
 @dataclass

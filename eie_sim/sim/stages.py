@@ -8,7 +8,7 @@ order (:func:`eie_sim.sim.layer.simulate_layer` only calls them one after the ot
              --run_engine--> EngineRun         one PassBatch per output pass (hw/engines)
              --check_outputs--> OutputCheck    saturate, ReLU, bit-exact + bounded-float numpy check
              --count--> LayerCounters          the one roll-up of passes and vectors (hw/counters)
-             --price--> energy dict            counted actions x energy table (arch/energy)
+             --price--> EnergyEstimate         counted actions x energy table (arch/energy)
              --assemble--> LayerResult         one result type, FC and conv alike (sim/results)
 
 A fully-connected layer is one input vector (``P = 1``); a convolution is one vector per
@@ -336,7 +336,7 @@ def count(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, cfg: ArchCon
 
 # ------------------------------------------------------------------ 6. price
 def price(counters: LayerCounters, cfg: ArchConfig,
-          table: energy_mod.EnergyTable | None = None) -> dict[str, Any]:
+          table: energy_mod.EnergyTable | None = None) -> energy_mod.EnergyEstimate:
     """Energy of the counted actions (docs/energy.md): every broadcast enters all ``N``
     queues, every issued entry (real or padding) is one arithmetic operation, every real
     one an accumulator write, the activation SRAM is busy in batch load and store cycles."""
@@ -366,7 +366,7 @@ def timeline(prep: PreparedLayer, run: EngineRun, counters: LayerCounters,
 
 
 def assemble(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, out: OutputCheck,
-             counters: LayerCounters, energy: dict[str, Any], cfg: ArchConfig,
+             counters: LayerCounters, energy: energy_mod.EnergyEstimate, cfg: ArchConfig,
              positions_total: int | None = None, seeds: dict | None = None,
              wall_s: float = 0.0, timeline: LayerTimeline | None = None,
              window: int | None = None) -> LayerResult:

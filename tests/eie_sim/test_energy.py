@@ -36,16 +36,16 @@ def test_full_activity_gives_table_ii_chip_power():
                           accumulator_writes=N * T, act_sram_cycles=0)
     out = estimate(counts, cfg, TABLE2)
     expect_w = (N * sum(TABLE_II_MW.values()) + cfg.lnzd_nodes * 0.023) * 1e-3
-    assert out["avg_power_w"] == pytest.approx(expect_w)
-    assert out["paper_chip_power_w"] == 0.59
+    assert out.avg_power_w == pytest.approx(expect_w)
+    assert out.paper_chip_power_w == 0.59
 
 
 def test_area_model_matches_paper_chip():
     a = TABLE2.area_mm2(PAPER_CONFIG)
-    assert a["pe_mm2"] == pytest.approx(0.638024)
-    assert a["chip_mm2"] == pytest.approx(64 * 0.638024 + 21 * 189e-6)
-    assert abs(a["chip_mm2"] - 40.8) / 40.8 < 0.01
-    assert TABLE2.area_mm2(ArchConfig(spmat_sram_kb=64))["pe_mm2"] < a["pe_mm2"]
+    assert a.pe_mm2 == pytest.approx(0.638024)
+    assert a.chip_mm2 == pytest.approx(64 * 0.638024 + 21 * 189e-6)
+    assert abs(a.chip_mm2 - 40.8) / 40.8 < 0.01
+    assert TABLE2.area_mm2(ArchConfig(spmat_sram_kb=64)).pe_mm2 < a.pe_mm2
 
 
 def test_swapped_table_and_static_share(tmp_path):
@@ -56,8 +56,8 @@ def test_swapped_table_and_static_share(tmp_path):
     assert e["pointer_read"] == pytest.approx(3.614 * 1.25 * 0.5)
     assert e["static_pe_cycle"] > 0
     idle = estimate(ActionCounts(100, 0, 0, 0, 0, 0, 0), PAPER_CONFIG, t)
-    assert idle["energy_pj_by_unit"]["static"] == pytest.approx(100 * 64 * e["static_pe_cycle"])
-    assert estimate(ActionCounts(100, 0, 0, 0, 0, 0, 0), PAPER_CONFIG, TABLE2)["energy_pj_by_unit"]["static"] == 0
+    assert idle.energy_pj_by_unit["static"] == pytest.approx(100 * 64 * e["static_pe_cycle"])
+    assert estimate(ActionCounts(100, 0, 0, 0, 0, 0, 0), PAPER_CONFIG, TABLE2).energy_pj_by_unit["static"] == 0
 
 
 @pytest.mark.parametrize("text, pattern", [

@@ -112,9 +112,9 @@ def test_cacti_model_at_the_paper_design_point():
     assert e["spmat_entry"] == pytest.approx(4.955 * 1.25 - SRAM45.lookup(128, 64).read_pj / 8)
     assert e["arithmetic_entry"] == pytest.approx(1.162 * 1.25)
     a = CACTI.area_mm2(PAPER_CONFIG)
-    assert a["pe_mm2"] == pytest.approx(0.638024)
-    assert abs(a["chip_mm2"] - 40.8) / 40.8 < 0.01
-    assert set(a["pe_parts_mm2"]) == set(AREA_PARTS)
+    assert a.pe_mm2 == pytest.approx(0.638024)
+    assert abs(a.chip_mm2 - 40.8) / 40.8 < 0.01
+    assert set(a.pe_parts_mm2) == set(AREA_PARTS)
 
 
 def test_energy_and_area_follow_cacti_with_capacity_and_width():
@@ -127,8 +127,8 @@ def test_energy_and_area_follow_cacti_with_capacity_and_width():
     for kb in (64, 256):
         a = CACTI.area_mm2(ArchConfig(spmat_sram_kb=kb))
         d_mem = SRAM45.lookup(kb, 64).area_um2 - SRAM45.lookup(128, 64).area_um2
-        assert a["pe_parts_mm2"]["spmat_read"] - a0["pe_parts_mm2"]["spmat_read"] == pytest.approx(d_mem / 1e6)
-        assert a["chip_mm2"] == pytest.approx(a0["chip_mm2"] + 64 * d_mem / 1e6)
+        assert a.pe_parts_mm2["spmat_read"] - a0.pe_parts_mm2["spmat_read"] == pytest.approx(d_mem / 1e6)
+        assert a.chip_mm2 == pytest.approx(a0.chip_mm2 + 64 * d_mem / 1e6)
     # the pointer banks: pointer_sram_kb / 2 each, pointer_bits wide
     e = CACTI.action_pj(ArchConfig(pointer_sram_kb=64, pointer_bits=32))["pointer_read"]
     assert e == pytest.approx(2 * SRAM45.lookup(32, 32).read_pj)
@@ -138,23 +138,23 @@ def test_leakage_is_drawn_every_cycle_at_the_design_clock():
     m = CACTI.memories(PAPER_CONFIG)
     leak_mw = m["spmat"].leakage_mw + 2 * m["pointer_bank"].leakage_mw + m["act_sram"].leakage_mw
     idle = estimate(ActionCounts(1000, 0, 0, 0, 0, 0, 0), PAPER_CONFIG, CACTI)
-    assert idle["energy_pj_by_unit"]["static"] == pytest.approx(1000 * 64 * leak_mw * 1000 / 800)
+    assert idle.energy_pj_by_unit["static"] == pytest.approx(1000 * 64 * leak_mw * 1000 / 800)
     lnzd_w = PAPER_CONFIG.lnzd_nodes * 0.023e-3            # the LNZD tree works every cycle
-    assert idle["avg_power_w"] == pytest.approx(64 * leak_mw * 1e-3 + lnzd_w)
+    assert idle.avg_power_w == pytest.approx(64 * leak_mw * 1e-3 + lnzd_w)
 
 
 def test_28nm_table_and_node_rule():
     t = EnergyTable.from_dict({"tech_node_nm": 28, "sram_table": "sram_cacti_28nm.yaml"})
     e28, e45 = t.action_pj(PAPER_CONFIG), CACTI.action_pj(PAPER_CONFIG)
     assert e28["arithmetic_entry"] == pytest.approx(e45["arithmetic_entry"] * 28 / 45)
-    assert t.area_mm2(PAPER_CONFIG)["pe_parts_mm2"]["arithm_unit"] == pytest.approx(
+    assert t.area_mm2(PAPER_CONFIG).pe_parts_mm2["arithm_unit"] == pytest.approx(
         3110e-6 * (28 / 45) ** 2)
     sram28 = load_table("sram_cacti_28nm.yaml")
     assert e28["spmat_line_read"] == pytest.approx(sram28.lookup(128, 64).read_pj)
     # the logic shares come from CACTI at Table II's node (45 nm), then scale to 28 nm
     k = 28 / 45
     assert e28["spmat_entry"] == pytest.approx(k * (4.955 * 1.25 - SRAM45.lookup(128, 64).read_pj / 8))
-    spmat_area = t.area_mm2(PAPER_CONFIG)["pe_parts_mm2"]["spmat_read"] * 1e6
+    spmat_area = t.area_mm2(PAPER_CONFIG).pe_parts_mm2["spmat_read"] * 1e6
     assert spmat_area == pytest.approx(sram28.lookup(128, 64).area_um2
                                        + k * k * (469_412 - SRAM45.lookup(128, 64).area_um2))
     with pytest.raises(ConfigError, match="reference_sram_table: sram_cacti_28nm.yaml is a 28 nm table"):

@@ -199,7 +199,7 @@ def test_result_counters_and_derived_metrics():
     assert np.all(per_pe == res.cycles)          # store cycles are starved cycles of every PE
     assert res.counters.batch_store_cycles > 0
     assert res.authors_efficiency <= res.load_efficiency <= 1
-    assert res.energy["energy_uj"] > 0 and res.synthetic
+    assert res.energy.energy_uj > 0 and res.synthetic
 
 
 def test_lenet_end_to_end_on_a_small_random_lenet(tmp_path):

@@ -67,7 +67,7 @@ def test_columns_unique_with_units_stable_index_and_point_figures(tmp_path):
             assert area == pytest.approx(float(mine[0]["chip_area_mm2"]))
         else:
             cfg_p = load_config(cfg).arch.__class__(pes=int(p["pes"]))
-            assert area == pytest.approx(EnergyTable.load().area_mm2(cfg_p)["chip_mm2"])
+            assert area == pytest.approx(EnergyTable.load().area_mm2(cfg_p).chip_mm2)
     # the swept weight density is what the layers got (measured nnz / size)
     for r in rows:
         assert float(r["weight_density"]) == pytest.approx(float(r["workload.weight_density"]), abs=0.01)
