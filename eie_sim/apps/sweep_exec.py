@@ -33,6 +33,7 @@ At most a few tasks per worker are in flight; the rest wait in the parent.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import multiprocessing
 import os
 import signal
@@ -189,8 +190,6 @@ def dask_client(workers: int, scheduler: str | None, processes: bool = True):
     """A ``distributed.Client``: to ``scheduler``, or to a new LocalCluster of ``workers``
     single-threaded workers without a dashboard. Returns (client, cluster or None)."""
     try:
-        import logging
-
         from distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError("run.executor: dask needs dask.distributed "
@@ -263,6 +262,10 @@ class DaskExecutor:
             submit_next()
 
     def abort(self) -> None:
+        """Stop at once (Ctrl-C): the cancelled work is expected, so the scheduler's own
+        ERROR lines about it ("Couldn't gather keys") are not printed over eie-sweep's
+        message."""
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         self.close()
 
     def close(self) -> None:
