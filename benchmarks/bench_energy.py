@@ -41,13 +41,17 @@ import numpy as np
 from eie_sim import (
     PAPER_CONFIG,
     EnergyTable,
+    SimOptions,
     csv_text,
     paper,
     simulate_layer,
     synthetic_input,
     table3_layer,
 )
-from eie_sim.arch.energy import ENERGY_PARTS, UNITS   # internal on purpose: see the docstring
+from eie_sim.arch.energy import (  # internal on purpose: see the docstring
+    ENERGY_PARTS,
+    UNITS,
+)
 from eie_sim.sim.stages import price
 
 SEED = 0
@@ -117,7 +121,7 @@ def model_comparison(layer, models: dict) -> tuple[list[dict], str]:
     rows = []
     for label, change in SWEPT:
         cfg = PAPER_CONFIG.replace(**change)
-        res = simulate_layer(layer, None, cfg, check_fit=False, seeds={"workload_seed": SEED})
+        res = simulate_layer(layer, None, cfg, SimOptions(check_fit=False), seeds={"workload_seed": SEED})
         for model, table in models.items():
             e = price(res.counters, cfg, table)
             a = e.area
@@ -142,7 +146,7 @@ def fig9(layer, models: dict) -> tuple[list[dict], str]:
     rows = []
     for w in FIG9_WIDTHS:
         cfg = PAPER_CONFIG.replace(spmat_width_bits=w)
-        res = simulate_layer(layer, None, cfg, check_fit=False, seeds={"workload_seed": SEED})
+        res = simulate_layer(layer, None, cfg, SimOptions(check_fit=False), seeds={"workload_seed": SEED})
         for model, table in models.items():
             e = price(res.counters, cfg, table)
             rows.append({"spmat_width_bits": w, "model": model, "cycles": res.cycles,
@@ -178,7 +182,7 @@ def table5(layer) -> tuple[list[dict], str]:
                                        "28 nm CACTI"), 28))
     rows = []
     for label, cfg, table, node in variants:
-        res = simulate_layer(layer, None, cfg, check_fit=False, energy_table=table,
+        res = simulate_layer(layer, None, cfg, SimOptions(check_fit=False, energy_table=table),
                              seeds={"workload_seed": SEED})
         for model, t in (("cacti", table), ("table2", EnergyTable.from_dict(
                 {"memory_model": "table2", "tech_node_nm": node}, "table2"))):
@@ -358,7 +362,7 @@ def main(outdir="results") -> None:
     _say("Energy and area vs the paper. Matrices are SYNTHETIC (seeded random at Table III "
          f"sizes and densities, seed {SEED}); PAPER = paper values; models: docs/energy.md.")
     layers = {n: table3_layer(n, seed=SEED, weight_bits=PAPER_CONFIG.weight_bits) for n in paper.TABLE3}
-    results = {n: simulate_layer(lay, None, PAPER_CONFIG, check_fit=False,
+    results = {n: simulate_layer(lay, None, PAPER_CONFIG, SimOptions(check_fit=False),
                                  seeds={"workload_seed": SEED})
                for n, lay in layers.items()}
 

@@ -45,6 +45,7 @@ import time
 import numpy as np
 
 from eie_sim import ArchConfig, LayerWorkload, LayoutError, paper, table3_layer
+
 # internal on purpose (see the docstring): the engines are timed on their own
 from eie_sim.arch.fixed_point import quantize
 from eie_sim.hw.counters import PassBatch, load_efficiency, roll_up

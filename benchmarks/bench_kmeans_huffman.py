@@ -31,8 +31,14 @@ import time
 import numpy as np
 
 from compressor import huffman, prune_mask, sparse
+
 # the kernels themselves, timed on purpose (see the docstring)
-from compressor.quantize import DEFAULT_MAX_ITER, DEFAULT_TOL, initial_centroids, kmeans_1d
+from compressor.quantize import (
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    initial_centroids,
+    kmeans_1d,
+)
 
 SHAPE = (4096, 4096)
 DENSITY = 0.09

@@ -34,9 +34,15 @@ import statistics
 import sys
 import time
 
-from eie_sim import ArchConfig, LayerWorkload, simulate_layer, table3_layer
+from eie_sim import ArchConfig, LayerWorkload, SimOptions, simulate_layer, table3_layer
+
 # internal on purpose (see the docstring): the stages and the engine are timed one by one
-from eie_sim.apps.squeezenet import DEFAULT_SQUEEZENET_DIR, NET_NAME, PROTOTXT_NAME, run_squeezenet
+from eie_sim.apps.squeezenet import (
+    DEFAULT_SQUEEZENET_DIR,
+    NET_NAME,
+    PROTOTXT_NAME,
+    run_squeezenet,
+)
 from eie_sim.hw.engine_fast import run_pass
 from eie_sim.sim import stages
 
@@ -91,7 +97,7 @@ def stage_times(cfg: ArchConfig) -> dict:
     cold = _median_ms(lambda: simulate_layer(_fresh(wl), None, cfg))
     warm = _median_ms(lambda: simulate_layer(wl, None, cfg))
     # issue 14: the cost of recording (the trace and its windows of 500 cycles)
-    windowed = _median_ms(lambda: simulate_layer(wl, None, cfg, window=500))
+    windowed = _median_ms(lambda: simulate_layer(wl, None, cfg, SimOptions(window=500)))
     return {"stages_ms": t, "engine_ms": engine, "whole_built_ms": cold, "whole_cached_ms": warm,
             "whole_window500_ms": windowed,
             "nnz": wl.nnz, "active_inputs": int((wl.x != 0).sum()),

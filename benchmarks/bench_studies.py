@@ -44,6 +44,7 @@ import numpy as np
 from benchmarks import fixed_point_lenet, studies_plots
 from compressor import default_layers, default_schedule, report, run_model
 from compressor.dsd import continue_dense, dsd_train
+
 # the pipeline's stages one by one, on purpose (see the docstring)
 from compressor.pipeline import (
     prune_and_retrain,

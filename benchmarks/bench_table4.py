@@ -25,6 +25,7 @@ from eie_sim import (
     LAYER_COLUMNS,
     PAPER_CONFIG,
     LayoutError,
+    SimOptions,
     csv_text,
     paper,
     simulate_layer,
@@ -73,7 +74,7 @@ def table4(layers, cfg=PAPER_CONFIG) -> tuple[list[dict], list[str]]:
         except LayoutError as exc:
             fits = "no"
             notes.append(f"{name}: simulated although it exceeds the paper's per-PE memories: {exc}")
-        res = simulate_layer(lay, None, cfg, check_fit=False, seeds={"workload_seed": SEED})
+        res = simulate_layer(lay, None, cfg, SimOptions(check_fit=False), seeds={"workload_seed": SEED})
         p_th, p_act = PAPER_THEORETICAL_US[name], PAPER_ACTUAL_US[name]
         r = res.to_dict()
         rows.append({
@@ -137,7 +138,7 @@ def sweep_rows(layers, key: str, values, base=PAPER_CONFIG) -> list[dict]:
     for v in values:
         cfg = base.replace(**{key: v})
         for name in layers:
-            res = simulate_layer(layers[name], None, cfg, check_fit=False,
+            res = simulate_layer(layers[name], None, cfg, SimOptions(check_fit=False),
                                  seeds={"workload_seed": SEED})
             rows.append({key: v, **res.to_dict(), "error": ""})
     return rows

@@ -39,7 +39,8 @@ from compressor import QuantizedModel
 from compressor.pipeline import set_from_quantized
 from compressor.training.layers import Conv2D
 from compressor.training.networks import build
-from eie_sim import ArchConfig, LayerWorkload, simulate_network
+from eie_sim import ArchConfig, LayerWorkload, SimOptions, simulate_network
+
 # internal on purpose (see the docstring): the simulator's own fixed-point arithmetic
 from eie_sim.arch.fixed_point import quantize, saturate, to_float
 from eie_sim.sim.references import integer_reference_batch
@@ -140,8 +141,8 @@ def cross_check(qmodel: QuantizedModel, x: np.ndarray, cfg: ArchConfig, n: int) 
     layers = [_workload(l) for l in qmodel.layers]
     preps = [prepare(w, cfg, check_fit=False) for w in layers]
     for k in range(n):
-        res = simulate_network(layers, np.asarray(x[k], np.float64), cfg, prepared=preps,
-                               check_fit=False)
+        res = simulate_network(layers, np.asarray(x[k], np.float64), cfg, SimOptions(check_fit=False),
+                               prepared=preps)
         if not np.array_equal(np.asarray(res.output_q).reshape(-1), mine[k]):
             raise AssertionError(f"image {k}: simulator and batched arithmetic differ")
     return n

@@ -25,7 +25,8 @@ import sys
 
 #: column / key names of figures measured on the machine (wall time, speed), not simulated
 MEASURED = (r"wall", r"(^|_)ms($|_)", r"_s$", r"seconds", r"per_s(ec)?$", r"speedup", r"rate_x",
-            r"throughput", r"^time_s", r"(^|_)cpu_", r"elapsed", r"vmhwm", r"rss", r"_mb_peak")
+            r"throughput", r"^time_s", r"(^|_)cpu_", r"elapsed", r"vmhwm", r"rss", r"_mb_peak",
+            r"^ratio$", r"^pid$")
 
 
 def _flatten(value, prefix: str = "") -> dict[str, object]:
@@ -43,8 +44,9 @@ def _flatten(value, prefix: str = "") -> dict[str, object]:
 
 
 def _ignored(name: str, patterns: list[re.Pattern]) -> bool:
-    leaf = re.split(r"[.\[]", name)[-1] if "." in name or "[" in name else name
-    return any(p.search(leaf) or p.search(name) for p in patterns)
+    """Whether a column, or any part of a JSON key path, names a measured figure."""
+    parts = [x for x in re.split(r"[.\[\]]", name) if x and not x.isdigit()] or [name]
+    return any(p.search(part) for p in patterns for part in parts)
 
 
 def compare_csv(a: pathlib.Path, b: pathlib.Path, patterns) -> tuple[int, dict[str, int], list[str]]:

@@ -83,7 +83,7 @@ def run_squeezenet(data_dir: str | pathlib.Path | None = None, cfg: ArchConfig |
         "Each output position is one independent EIE run of the (out, in*kh*kw) matrix on its "
         "unrolled patch; loading the patch (im2col) into the source registers is not modelled "
         "(I/O mode, as for every layer here); per position: pass cycles + batch store cycles "
-        "(+ pass reload cycles when a layer has several output passes and input batches), the "
+        "(+ pass reloads when a layer has several output passes and input batches), the "
         "store and reload cycles counted as starved on every PE (docs/timing.md).",
         "Layer inputs come from the numpy forward pass (float), not from the simulator's own "
         "fixed-point outputs of the previous layer (pooling and concat are not on EIE).",
