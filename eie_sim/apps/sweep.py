@@ -101,10 +101,14 @@ def _search_points(loaded: LoadedConfig) -> list[SweepPoint]:
 
 
 def _prepare_folder(out: pathlib.Path) -> None:
-    """Make the sweep folder ``out`` (umask mode): missing, empty or holding a sweep's
-    ``sweep.db`` (resumed); anything else is refused (:func:`eie_sim.output.folders.check_out`)."""
+    """Make the sweep folder ``out``: missing, empty or holding a sweep's ``sweep.db``
+    (resumed); anything else is refused (:func:`eie_sim.output.folders.check_out`). The
+    folder and a new ``sweep.db`` get the umask's modes (SQLite would make the database
+    0644 whatever the umask, and gives ``-wal``/``-shm`` the database's mode)."""
     folders.check_out(out, False, resumable=True)
     out.mkdir(parents=True, exist_ok=True)
+    if not (out / DB_NAME).exists():       # an empty file is a new SQLite database
+        os.close(os.open(out / DB_NAME, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
 
 
 def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False,
