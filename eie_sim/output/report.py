@@ -25,7 +25,6 @@ import csv
 import io
 import json
 import math
-import os
 import pathlib
 import shutil
 from typing import Any, Iterable
