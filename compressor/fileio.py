@@ -1,7 +1,8 @@
 """File helpers shared by the pipeline and the command line.
 
 * :func:`atomic_write` (the project's one): the bytes go to a temporary file beside the
-  target (:func:`temp_beside`), are flushed, made 0644 and renamed over it (:func:`publish`).
+  target (:func:`temp_beside`), are flushed, given the mode of a new file under the umask
+  (0666 & ~umask, :func:`current_umask`) and renamed over it (:func:`publish`).
   On any error nothing is left behind and an existing target is untouched.
 * :func:`read_bounded` (the project's one safe read; eie_sim's YAML too): a file's bytes,
   refused (:class:`FileRefused`) before reading when it is not a regular file (a device such
@@ -23,7 +24,7 @@ import stat
 import tempfile
 from typing import Any
 
-__all__ = ["atomic_write", "temp_beside", "publish", "read_bounded", "FileRefused",
+__all__ = ["atomic_write", "temp_beside", "publish", "current_umask", "read_bounded", "FileRefused",
            "read_regular_file", "load_json", "json_depth", "MAX_JSON_DEPTH"]
 
 #: deepest nesting of JSON metadata (arrays and objects)
@@ -36,9 +37,25 @@ def temp_beside(path: pathlib.Path) -> pathlib.Path:
     return pathlib.Path(tmp)
 
 
+def current_umask() -> int:
+    """The process's umask (read from ``/proc/self/status`` where there is one, so no
+    other thread ever sees it changed; else set and restored)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
-    """``tmp`` made world-readable like a normal file (0644) and renamed over ``path``."""
-    os.chmod(tmp, 0o644)
+    """``tmp`` given the mode of a new file under the umask (0666 & ~umask, as any Unix
+    tool writes it; not the 0600 of :func:`temp_beside`) and renamed over ``path``."""
+    os.chmod(tmp, 0o666 & ~current_umask())
     os.replace(tmp, path)
 
 

@@ -46,10 +46,18 @@ def test_each_package_words_a_refusal_its_own_way(tmp_path):
     assert read_text(f) == "pes: 64\n"
 
 
-def test_atomic_write_is_0644_and_leaves_nothing_on_failure(tmp_path):
+def test_atomic_write_follows_the_umask_and_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "out.txt"
-    atomic_write(target, "héllo\n")
-    assert target.read_bytes() == "héllo\n".encode() and (target.stat().st_mode & 0o777) == 0o644
+    old = os.umask(0o022)
+    try:
+        atomic_write(target, "héllo\n")
+        assert (target.stat().st_mode & 0o777) == 0o644
+        os.umask(0o007)                 # issue 23: no longer forced to 0644
+        atomic_write(target, "héllo\n")
+        assert (target.stat().st_mode & 0o777) == 0o660
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == "héllo\n".encode()
     with pytest.raises(TypeError):
         atomic_write(target, 3.5)                         # neither bytes nor text
     assert target.read_text() == "héllo\n" and sorted(os.listdir(tmp_path)) == ["out.txt"]
@@ -61,9 +69,13 @@ def test_temp_beside_then_publish(tmp_path):
     assert tmp.parent == tmp_path and tmp.name.startswith(".f.csv.") and tmp.suffix == ".tmp"
     assert (tmp.stat().st_mode & 0o777) == 0o600 and tmp.read_bytes() == b""
     tmp.write_text("a,b\n")
-    publish(tmp, final)
+    old = os.umask(0o002)
+    try:
+        publish(tmp, final)
+    finally:
+        os.umask(old)
     assert not tmp.exists() and final.read_text() == "a,b\n"
-    assert (final.stat().st_mode & 0o777) == 0o644
+    assert (final.stat().st_mode & 0o777) == 0o664
 
 
 # ---- the one CLI guard (compressor.cliguard), with each package's rules -----------------

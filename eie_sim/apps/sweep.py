@@ -50,7 +50,7 @@ from eie_sim.arch.config_io import FLOAT_RANGES, LoadedConfig, iter_points
 from eie_sim.arch.sweep_spec import FRACTION_KEYS, grid_size, point_at, sample_indices
 from eie_sim.arch.workload_spec import LAYER_KINDS
 from eie_sim.errors import ConfigError, WorkloadError
-from eie_sim.output import report
+from eie_sim.output import folders, report
 
 __all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
 
@@ -101,10 +101,14 @@ def _search_points(loaded: LoadedConfig) -> list[SweepPoint]:
 
 
 def _prepare_folder(out: pathlib.Path) -> None:
-    if out.exists() and not (out / DB_NAME).exists():
-        report.prepare_out_dir(out, False)        # refuses a non-empty folder of something else
-    report.prepare_out_dir(out, True)
+    """Make the sweep folder ``out``: missing, empty or holding a sweep's ``sweep.db``
+    (resumed); anything else is refused (:func:`eie_sim.output.folders.check_out`). The
+    folder and a new ``sweep.db`` get the umask's modes (SQLite would make the database
+    0644 whatever the umask, and gives ``-wal``/``-shm`` the database's mode)."""
+    folders.check_out(out, False, resumable=True)
     out.mkdir(parents=True, exist_ok=True)
+    if not (out / DB_NAME).exists():       # an empty file is a new SQLite database
+        os.close(os.open(out / DB_NAME, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
 
 
 def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False,
@@ -116,24 +120,31 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     10 s otherwise). ``processes=False`` runs a dask LocalCluster's workers as threads.
     Returns points, rows, points run now, failed points, wall time, points/s, folder.
 
-    ``force`` replaces what is at ``out``: it is moved aside while the sweep runs and
-    deleted once the new folder exists; a run that leaves no folder (bad input, every
-    point failed, stopped before a point was recorded) puts it back untouched."""
+    The folder gets the marker file :data:`~eie_sim.output.folders.MARKER` with its
+    exports. ``force`` replaces a folder the tools wrote (:func:`eie_sim.output.folders.
+    check_out`; never another folder, the current directory or one of its parents): the
+    new sweep runs in a temporary sibling folder ``.NAME.tmp-PID-XXXX`` and replaces
+    ``out`` only once it has completed and exported; until then ``out`` is not touched,
+    and a run that does not complete (an error, every point failed, Ctrl-C, a full disk)
+    leaves it as it was and drops the new run's points. Temporary siblings of killed
+    runs are removed first (:func:`eie_sim.output.folders.clean_stale`)."""
     out = pathlib.Path(out)
-    if not (force and (out.exists() or out.is_symlink())):
-        return _run_sweep(loaded, out, quiet, processes)
-    aside = out.with_name(f".{out.name}.replaced-{os.getpid()}")
-    os.replace(out, aside)
+    reading = [loaded.source] if force and pathlib.Path(loaded.source).is_file() else []
+    folders.check_out(out, force, reading, resumable=True)
+    folders.clean_stale(out)
+    if not (force and out.exists() and not folders.is_empty_dir(out)):
+        res = _run_sweep(loaded, out, quiet, processes)
+        atomic_write(out / folders.MARKER, folders.marker_text("eie-sweep", "sweep"))
+        return res
+    new = out.with_name(f".{out.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
     try:
-        return _run_sweep(loaded, out, quiet, processes)
-    finally:
-        if out.exists():
-            if aside.is_dir() and not aside.is_symlink():
-                shutil.rmtree(aside, ignore_errors=True)
-            else:
-                aside.unlink(missing_ok=True)
-        else:
-            os.replace(aside, out)
+        res = _run_sweep(loaded, new, quiet, processes)
+        atomic_write(new / folders.MARKER, folders.marker_text("eie-sweep", "sweep"))
+        folders.replace_dir(new, out)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    return {**res, "out": str(out)}
 
 
 def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, quiet: bool,

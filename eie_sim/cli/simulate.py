@@ -120,8 +120,12 @@ class _Run:
         self.spec = _spec(args, loaded.workload)
         if args.out is None and loaded.run.out is not None:
             args.out = loaded.run.out
+        # the files this run reads: never inside the --out folder it replaces
+        self.reading = [getattr(args, a) or None for a in (
+            "config", "model", "npz", "lenet", "squeezenet", "input", "mnist_dir",
+            "energy_table")]
         if args.out:
-            report.prepare_out_dir(args.out, args.force)
+            report.prepare_out_dir(args.out, args.force, self.reading)
         self.trace_cycles = (traces.parse_cycles(args.trace_cycles) if args.trace_cycles
                              else (0, None))
         _check_trace_files(args)
@@ -148,7 +152,7 @@ class _Run:
         an ``--out``."""
         if self.args.out:
             report.write_bundle(self.args.out, with_report_html(files) if html else files,
-                                self.args.force)
+                                self.args.force, "eie-simulate", "bundle", self.reading)
             self.say(f"results: {self.args.out}")
 
 

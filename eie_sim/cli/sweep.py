@@ -25,7 +25,8 @@ def _sweep(argv) -> int:
     p.add_argument("--seed", type=int)
     p.add_argument("--energy-table", metavar="YAML")
     p.add_argument("--out", metavar="DIR", required=False, help="results folder (run.out)")
-    p.add_argument("--force", action="store_true", help="start over: delete the folder's results")
+    p.add_argument("--force", action="store_true", help="start over: replace a folder eie-sim wrote, once the new sweep has "
+                   "completed (until then the old folder is kept as it was)")
     p.add_argument("--resume", action="store_true",
                    help="finish the sweep recorded in --out (its sweep.db): run only the missing "
                    "points (rerunning into the same folder does the same)")
@@ -55,20 +56,30 @@ def _sweep(argv) -> int:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
     if args.resume and not (pathlib.Path(out) / DB_NAME).is_file():
         raise WorkloadError(f"--resume: {out}/{DB_NAME} not found: nothing to resume")
+    # a --force run over a folder: the new sweep runs beside it (docs/cluster.md)
+    replacing = args.force and pathlib.Path(out).is_dir() and any(pathlib.Path(out).iterdir())
     try:
         res = run_sweep(loaded, out, force=args.force, quiet=args.quiet)
     except KeyboardInterrupt:
-        print(f"eie-sweep: interrupted; the finished points are kept in {out}/{DB_NAME}: "
-              f"rerun the same command (or add --resume) to run the rest", file=sys.stderr)
+        print(f"eie-sweep: interrupted; {_kept(out, replacing)}", file=sys.stderr)
         return 130
     except BrokenProcessPool as exc:
-        print(f"eie-sweep: a worker process died ({exc}); the finished points are kept in "
-              f"{out}/{DB_NAME}: rerun the same command to run the rest", file=sys.stderr)
+        print(f"eie-sweep: a worker process died ({exc}); {_kept(out, replacing)}",
+              file=sys.stderr)
         return 1
     print(f"{res['points']} points ({res['ran']} run now, {res['failed']} failed), "
           f"{res['rows']} rows -> {out}/sweep.csv ({res['wall_s']:.1f} s, "
           f"{res['points_per_s']:.1f} points/s)")
     return 0
+
+
+def _kept(out, replacing: bool) -> str:
+    """What a stopped run left (a --force run never touches the old folder: docs/cluster.md)."""
+    if replacing:
+        return (f"--force: {out} is left as it was and the new run's points are dropped; "
+                f"rerun with --force to start over")
+    return (f"the finished points are kept in {out}/{DB_NAME}: rerun the same command (or "
+            f"add --resume) to run the rest")
 
 
 def _terminated(signum, frame):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 
 from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
+from eie_sim.output.names import markdown_text, plot_text
 
 #: paper Table II names of the parts
 PART_TITLES = {"act_queue": "Act_queue", "ptr_read": "PtrRead", "spmat_read": "SpmatRead",
@@ -50,7 +51,7 @@ def energy_area_markdown(rows: list[dict]) -> str:
         for p in ENERGY_PARTS:
             v = _f(r.get(f"energy_{p}_uj")) or 0.0
             cells.append(f"{v:.4g} ({100 * v / tot:.1f} %)" if tot else f"{v:.4g}")
-        out.append(f"| {r.get('layer')} | " + " | ".join(cells)
+        out.append(f"| {markdown_text(r.get('layer'))} | " + " | ".join(cells)
                    + f" | {tot:.4g} | {_f(r.get('avg_power_w')) or 0.0:.3f} |")
     r = rows[0]
     pe = _f(r.get("pe_area_mm2"))
@@ -88,7 +89,7 @@ def _save(fig, fmt: str) -> bytes:
 def energy_bars(rows: list[dict], fmt: str = "png", synthetic: bool = False) -> bytes:
     """Stacked bars: each layer's energy split by unit (uJ)."""
     plt = _plt()
-    names = [str(r.get("layer")) for r in rows]
+    names = [plot_text(r.get("layer")) for r in rows]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(rows) + 2), 4.2))
     bottom = [0.0] * len(rows)
     for p, colour in zip(ENERGY_PARTS, COLOURS):
@@ -97,7 +98,7 @@ def energy_bars(rows: list[dict], fmt: str = "png", synthetic: bool = False) -> 
         bottom = [b + x for b, x in zip(bottom, v)]
     ax.set_xticks(range(len(rows)), names, rotation=30 if len(rows) > 4 else 0, fontsize=8)
     ax.set_ylabel("energy (uJ)")
-    model = rows[0].get("energy_model", "") if rows else ""
+    model = plot_text(rows[0].get("energy_model", "")) if rows else ""
     ax.set_title(f"Energy by unit per layer (model: {model})"
                  + (" (synthetic matrices)" if synthetic else ""), fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -114,6 +115,6 @@ def area_bars(row: dict, fmt: str = "png") -> bytes:
     for i, x in enumerate(v):
         ax.text(i, x, f"{x:.3g}", ha="center", va="bottom", fontsize=7)
     ax.set_ylabel("area of one PE (mm^2)")
-    ax.set_title(f"Area by unit of one PE (model: {row.get('energy_model', '')}); chip "
+    ax.set_title(f"Area by unit of one PE (model: {plot_text(row.get('energy_model', ''))}); chip "
                  f"{_f(row.get('chip_area_mm2')) or 0.0:.2f} mm^2 at {row.get('pes')} PEs", fontsize=10)
     return _save(fig, fmt)

@@ -22,7 +22,8 @@ from eie_sim.output.energy_plots import (
     has_energy_columns,
 )
 from eie_sim.output.plots import per_pe_plot, summary_facts
-from eie_sim.output.timeline_plots import safe_name, timeline_plots
+from eie_sim.output.names import safe_names
+from eie_sim.output.timeline_plots import timeline_plots
 from eie_sim.output.windows import read_windows
 
 #: layers with a per-PE utilisation plot in report.html (the rest are listed)
@@ -69,8 +70,10 @@ def _svg(data: bytes, prefix: str) -> str:
 
 
 def figure(stem: str, caption: str, svg: bytes) -> str:
+    """A plot as a ``<figure>``; ``stem`` is a file stem (names made safe by
+    :func:`eie_sim.output.names.safe_names`, unique in the page), its ids are built from it."""
     return (f'<figure class="plot" id="plot-{_e(stem)}" data-plot="{_e(stem)}">'
-            f'{_svg(svg, "s-" + safe_name(stem))}<figcaption>{_e(caption)}</figcaption></figure>')
+            f'{_svg(svg, "s-" + stem)}<figcaption>{_e(caption)}</figcaption></figure>')
 
 
 def _cell(value: str, fmt: str | None) -> str:
@@ -155,8 +158,9 @@ def report_html(files: dict[str, str | bytes]) -> str:
     if per_pe:
         names = list(dict.fromkeys(r["layer"] for r in per_pe))
         out.append("<h2>Per-PE utilisation</h2>")
+        safe = safe_names(names)
         for name in names[:MAX_PER_PE_PLOTS]:
-            out.append(figure(f"per_pe_{safe_name(name)}", f"Layer {name}: cycles of each PE",
+            out.append(figure(f"per_pe_{safe[name].file}", f"Layer {name}: cycles of each PE",
                               per_pe_plot(per_pe, name, synthetic, "svg")))
         if len(names) > MAX_PER_PE_PLOTS:
             out.append(f"<p>Per-PE plots of the first {MAX_PER_PE_PLOTS} layers only; "

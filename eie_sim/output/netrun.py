@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from compressor import accounting
+from eie_sim.output.names import markdown_code
 from eie_sim.output.network_plots import network_plot
 from eie_sim.output.report import PER_PE_COLUMNS, csv_text, json_text, per_pe_rows
 from eie_sim.sim.results import LAYER_COLUMNS, NetRun
@@ -44,7 +45,7 @@ def markdown_table(run: NetRun) -> str:
         r = l.to_dict()
         pos = f"{l.positions_total:,}" + (f" ({l.simulated:,} sim.)" if l.extrapolated else "")
         lines.append(
-            f"| `{l.name}` | {l.meta.get('class', '')} | {l.rows} x {l.cols} | {r['kernel']} | "
+            f"| {markdown_code(l.name)} | {l.meta.get('class', '')} | {l.rows} x {l.cols} | {r['kernel']} | "
             f"{r['out_map']} | {pos} | {l.weight_density:.3f} | {l.act_density:.3f} | "
             f"{l.cycles_per_position:.1f} [{r['cycles_per_position_min']}, "
             f"{r['cycles_per_position_max']}] | {cycles_per_nonzero_input(l):.2f} | "

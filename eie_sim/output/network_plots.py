@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import numpy as np
 
+from eie_sim.output.names import plot_text
 from eie_sim.sim.results import NetRun
 
 CLASSES = (("busy", "#2c7fb8"), ("padding", "#fdae61"), ("empty", "#bdbdbd"), ("starved", "#d7191c"))
@@ -37,7 +38,7 @@ def layer_cycle_classes(run: NetRun) -> dict[str, np.ndarray]:
 def network_plot(run: NetRun, fmt: str = "png") -> bytes:
     """The two-panel figure described in the module docstring."""
     plt = _plt()
-    names = [l.name for l in run.layers]
+    names = [plot_text(l.name) for l in run.layers]
     x = np.arange(len(names))
     parts = layer_cycle_classes(run)
     width = max(8.0, 0.14 * len(names) + 3)
@@ -50,7 +51,7 @@ def network_plot(run: NetRun, fmt: str = "png") -> bytes:
     ax1.set_ylabel("cycles per image (mean over PEs)")
     ax1.set_yscale("log" if bottom.max(initial=0) > 100 * max(1.0, np.median(bottom)) else "linear")
     ext = " (sampled positions, extrapolated)" if run.extrapolated else ""
-    ax1.set_title(f"{'SYNTHETIC ' if run.synthetic else ''}{run.name} on EIE, {run.config.pes} PEs{ext}: cycles per layer",
+    ax1.set_title(f"{'SYNTHETIC ' if run.synthetic else ''}{plot_text(run.name)} on EIE, {run.config.pes} PEs{ext}: cycles per layer",
                   fontsize=10)
     ax1.legend(fontsize=8, ncol=4)
     ax1.grid(True, axis="y", alpha=0.3)

@@ -28,7 +28,8 @@ from eie_sim.errors import PlotError
 from eie_sim.output import report
 from eie_sim.output.energy_plots import area_bars, energy_bars, has_energy_columns
 from eie_sim.output.sweep_plots import design_plots
-from eie_sim.output.timeline_plots import safe_name, save, timeline_plots
+from eie_sim.output.names import plot_text, safe_names
+from eie_sim.output.timeline_plots import save, timeline_plots
 from eie_sim.output.windows import parse_windows
 
 
@@ -88,7 +89,7 @@ def _series(rows: list[dict], x: str, y: str, keys: list[str]) -> dict[str, list
     for r in rows:
         if r.get("error") or _num(r.get(y)) is None:
             continue
-        label = r["layer"] + "".join(f", {k}={r[k]}" for k in keys if k != x)
+        label = plot_text(r["layer"] + "".join(f", {k}={r[k]}" for k in keys if k != x))
         lines[label].append((_num(r[x]), _num(r[y])))
     return {k: sorted(v) for k, v in lines.items()}
 
@@ -183,7 +184,7 @@ def per_pe_plot(rows: list[dict], layer: str, synthetic: bool, fmt: str = "png")
         bottom += v
     ax.set_xlabel("PE")
     ax.set_ylabel("cycles")
-    ax.set_title(f"Per-PE utilisation, layer {layer}" + (" (synthetic matrix)" if synthetic else ""),
+    ax.set_title(f"Per-PE utilisation, layer {plot_text(layer)}" + (" (synthetic matrix)" if synthetic else ""),
                  fontsize=10)
     ax.legend(fontsize=8, ncol=4)
     return _png(fig) if fmt == "png" else save(fig, (fmt,))[fmt]
@@ -209,7 +210,7 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
     results = pathlib.Path(results)
     if not results.is_dir():
         raise PlotError(f"{results}: results directory not found")
-    out = report.prepare_out_dir(out, force)
+    out = report.prepare_out_dir(out, force, reading=[results])
     if partial is not None:
         return _plot_partial(results, out, force, partial)
     summary = {}
@@ -240,8 +241,9 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
         layers = list(dict.fromkeys(r["layer"] for r in rows))
         if layer is not None and layer not in layers:
             raise PlotError(f"{results}: no layer {layer!r}; layers: {', '.join(layers)}")
+        safe = safe_names(layers)
         for name in ([layer] if layer else layers):
-            files[f"per_pe_{safe_name(name)}.png"] = per_pe_plot(rows, name, synthetic)
+            files[f"per_pe_{safe[name].file}.png"] = per_pe_plot(rows, name, synthetic)
     if (results / "layers.csv").exists() and not (results / "sweep.csv").exists():
         layer_rows = _read_csv(results / "layers.csv")
         if has_energy_columns(layer_rows):
@@ -255,7 +257,7 @@ def plot_results(results: str | pathlib.Path, out: str | pathlib.Path, force: bo
             files.update({f"{plot.stem}.{fmt}": data for fmt, data in plot.data.items()})
     if not files:
         raise PlotError(f"{results}: not a results bundle (no sweep.csv or per_pe.csv)")
-    report.write_bundle(out, files, force)
+    report.write_bundle(out, files, force, tool="eie-plot", kind="plots", reading=[results])
     return [str(pathlib.Path(out) / n) for n in files]
 
 
@@ -282,5 +284,5 @@ def _plot_partial(results: pathlib.Path, out: pathlib.Path, force: bool, partial
     points = _read_csv(results / "sweep.db:points.csv", (), texts["points.csv"])
     front = _read_csv(results / "sweep.db:pareto.csv", (), texts["pareto.csv"])
     files = _sweep_files(results, keys, rows, points, front, summary, note)
-    report.write_bundle(out, files, force)
+    report.write_bundle(out, files, force, tool="eie-plot", kind="plots", reading=[results])
     return [str(pathlib.Path(out) / n) for n in files]

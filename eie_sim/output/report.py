@@ -13,7 +13,11 @@ to a temporary sibling directory that is renamed into place at the end):
 * ``windows.csv``: with ``run.window``, the counters per window of cycles
   (:mod:`eie_sim.output.windows`, docs/timeline.md);
 * ``report.html``: the bundle as one self-contained page (:mod:`eie_sim.output.html`,
-  added by the command-line tools).
+  added by the command-line tools);
+* ``.eie-sim.json``: the marker of a folder the tools wrote (:mod:`eie_sim.output.folders`:
+  only such a folder is replaced by ``--force``).
+
+Layer names in ``report.md`` are escaped for Markdown (:func:`eie_sim.output.names.markdown_text`).
 """
 from __future__ import annotations
 
@@ -21,17 +25,16 @@ import csv
 import io
 import json
 import math
-import os
 import pathlib
 import shutil
-import tempfile
 from typing import Any, Iterable
 
 import numpy as np
 
-from eie_sim.errors import BundleError
 from eie_sim.hw.counters import PE_COUNTERS
+from eie_sim.output import folders
 from eie_sim.output.energy_plots import energy_area_markdown
+from eie_sim.output.names import markdown_text
 from eie_sim.output.windows import windows_csv
 from eie_sim.sim.results import LAYER_COLUMNS
 
@@ -110,6 +113,8 @@ def markdown_table(rows: list[dict]) -> str:
         for title, key, fmt in MD_COLUMNS:
             if key is None:
                 cells.append(f"{r['rows']} x {r['cols']}")
+            elif key == "layer":
+                cells.append(markdown_text(r.get(key, "")))
             else:
                 v = r.get(key, "")
                 try:
@@ -121,7 +126,7 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def markdown_report(summary: dict, rows: list[dict]) -> str:
-    out = [f"# EIE simulation: {summary.get('title', 'run')}", ""]
+    out = [f"# EIE simulation: {markdown_text(summary.get('title', 'run'))}", ""]
     if summary.get("synthetic"):
         out += [f"**{SYNTHETIC_NOTE}**", ""]
     out += [f"- engine: {summary.get('engine')} (verified against the other engine: "
@@ -165,50 +170,36 @@ def lenet_lines(res: dict, engine: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ bundle
-def prepare_out_dir(out: str | pathlib.Path, force: bool = False) -> pathlib.Path:
-    """Check that ``out`` may be written (before running anything)."""
-    out = pathlib.Path(out)
-    if out.exists() and not force:
-        if not out.is_dir() or any(out.iterdir()):
-            raise BundleError(f"{out}: output directory exists and is not empty "
-                              f"(choose another --out, or --force to replace it)")
-    # missing parent folders are created when the bundle is written (after a successful
-    # run); here the nearest existing one must be a writable directory
-    ancestor = out.resolve().parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise BundleError(f"{out}: {ancestor} is not a directory")
-    if not os.access(ancestor, os.W_OK):
-        raise BundleError(f"{out}: directory {ancestor} is not writable")
-    return out
+def prepare_out_dir(out: str | pathlib.Path, force: bool = False, reading=()) -> pathlib.Path:
+    """Check that ``out`` may be written (before running anything): missing, empty, or
+    with ``force`` a folder the tools wrote; never the current directory, one of its
+    parents or a folder holding a file in ``reading`` (:func:`eie_sim.output.folders.check_out`)."""
+    return folders.check_out(out, force, reading)
 
 
-def write_bundle(out: str | pathlib.Path, files: dict[str, str | bytes], force: bool = False) -> pathlib.Path:
-    """Write ``files`` (name -> content) into directory ``out`` atomically.
+def write_bundle(out: str | pathlib.Path, files: dict[str, str | bytes], force: bool = False,
+                 tool: str = "eie-sim", kind: str = "bundle", reading=()) -> pathlib.Path:
+    """Write ``files`` (name -> content) into directory ``out`` atomically, with the
+    marker file (:data:`~eie_sim.output.folders.MARKER`: ``tool`` and ``kind``).
 
     Everything is written into a temporary sibling directory which is then renamed to
     ``out``; on any error the temporary directory is removed and ``out`` is untouched.
+    Files and folders follow the umask; temporary siblings of killed runs are removed
+    first (:func:`eie_sim.output.folders.clean_stale`).
     """
-    out = prepare_out_dir(out, force)
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    out = pathlib.Path(out)
+    checked = prepare_out_dir(out, force, reading)
+    folders.clean_stale(checked)
+    tmp = folders.new_dir(checked)
     try:
-        for name, content in files.items():
+        for name, content in {**files, folders.MARKER: folders.marker_text(tool, kind)}.items():
             path = tmp / name
             path.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, bytes):
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
-        if out.exists():
-            old = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.rename(out, old / "x")
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
+        folders.replace_dir(tmp, checked)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -16,6 +16,7 @@ import io
 import math
 
 from eie_sim.errors import PlotError
+from eie_sim.output.names import plot_text
 
 
 def _plt():
@@ -91,8 +92,8 @@ def heatmap(points: list[dict], xkey: str, ykey: str, metric: str, best=min,
     fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(xs) + 2), max(3.0, 0.45 * len(ys) + 1.5)))
     im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
     fig.colorbar(im, ax=ax, label=label or metric)
-    ax.set_xticks(range(len(xs)), xs, rotation=45 if len(xs) > 8 else 0, fontsize=8)
-    ax.set_yticks(range(len(ys)), ys, fontsize=8)
+    ax.set_xticks(range(len(xs)), [plot_text(v) for v in xs], rotation=45 if len(xs) > 8 else 0, fontsize=8)
+    ax.set_yticks(range(len(ys)), [plot_text(v) for v in ys], fontsize=8)
     ax.set_xlabel(xkey)
     ax.set_ylabel(ykey)
     for i, row in enumerate(grid):

@@ -13,7 +13,9 @@ Per layer:
 Over the layers: ``timeline_breakdown`` (per layer, where the PE cycles and the CCU cycles
 go) and, with more than one layer, ``timeline_all_heatmap`` / ``_queue`` / ``_ccu``: the
 same three with the layers end to end (a network's layers in order), layer boundaries
-marked. matplotlib is imported when a plot is drawn (it is slow to import).
+marked. ``<layer>`` is the layer name's file part and titles show it literally
+(:func:`eie_sim.output.names.safe_names`). matplotlib is imported when a plot is drawn (it
+is slow to import).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from eie_sim.output.names import plot_text, safe_names
 from eie_sim.output.windows import LayerWindows
 
 PE_CLASSES = (("busy", "tab:green"), ("padding", "tab:orange"), ("empty", "tab:gray"),
@@ -62,10 +65,6 @@ def save(fig, formats=("png", "svg")) -> dict[str, bytes]:
     return out
 
 
-def safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
 @dataclass
 class _Joined:
     """Layers end to end: window edges in cycles, per-window arrays, layer boundaries."""
@@ -98,7 +97,7 @@ def _mark_layers(ax, j: _Joined) -> None:
     for x, name in j.bounds:
         if x:
             ax.axvline(x, color="k", lw=0.8, ls="--")
-        ax.text(x, 1.01, f" {name}", transform=tr, fontsize=7, rotation=30, ha="left", va="bottom")
+        ax.text(x, 1.01, f" {plot_text(name)}", transform=tr, fontsize=7, rotation=30, ha="left", va="bottom")
 
 
 def _title(ax, text: str, synthetic: bool, j: _Joined) -> None:
@@ -170,7 +169,7 @@ def breakdown_plot(layers: list[LayerWindows], synthetic: bool = False):
     """Per layer: the PE cycles (busy, padding, empty, starved; share of N x cycles) and
     the CCU cycles (share of cycles)."""
     plt = _plt()
-    names = [L.layer for L in layers]
+    names = [plot_text(L.layer) for L in layers]
     y = np.arange(len(layers))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.0, 2.2 + 0.35 * len(layers)), sharey=True,
                                  layout="constrained")
@@ -200,16 +199,17 @@ def timeline_plots(layers: list[LayerWindows], formats=("png", "svg"), synthetic
                    network: bool = False, queue_depth: int | None = None) -> list[Plot]:
     """Every timeline plot of the layers of a ``windows.csv``, in each format."""
     plots = []
+    safe = safe_names(L.layer for L in layers)
     for L in layers:
-        s = safe_name(L.layer)
+        s, t = safe[L.layer].file, safe[L.layer].title
         plots += [
             Plot(f"timeline_heatmap_{s}", f"Layer {L.layer}: busy share per PE and window",
-                 save(heatmap([L], f"Busy share per PE over time, layer {L.layer}", synthetic), formats)),
+                 save(heatmap([L], f"Busy share per PE over time, layer {t}", synthetic), formats)),
             Plot(f"timeline_queue_{s}", f"Layer {L.layer}: queue occupancy over time",
-                 save(queue_plot([L], f"Activation queue occupancy over time, layer {L.layer}",
+                 save(queue_plot([L], f"Activation queue occupancy over time, layer {t}",
                                  synthetic, queue_depth), formats)),
             Plot(f"timeline_ccu_{s}", f"Layer {L.layer}: what the CCU does in each window",
-                 save(ccu_plot([L], f"CCU over time, layer {L.layer}", synthetic), formats)),
+                 save(ccu_plot([L], f"CCU over time, layer {t}", synthetic), formats)),
         ]
     if layers:
         plots.append(Plot("timeline_breakdown", "Where the cycles go, per layer",

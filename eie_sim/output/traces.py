@@ -34,8 +34,10 @@ from typing import Callable, TextIO
 
 import numpy as np
 
+from compressor.fileio import current_umask
 from eie_sim.errors import TraceError
 from eie_sim.hw.trace import EVENT_LOAD, EVENT_ROW_MOVE, EVENT_STALL, LayerTimeline
+from eie_sim.output import folders
 
 #: most records (PE work runs + queue-occupancy changes + CCU state runs) in one trace;
 #: about 100 bytes each in the Perfetto JSON, so a trace stays below a few hundred MB
@@ -421,14 +423,16 @@ def check_trace_path(path: str | pathlib.Path, force: bool, flag: str) -> pathli
 
 
 def stage(path: str | pathlib.Path, write: Callable[[TextIO], object]) -> pathlib.Path:
-    """Write a file through ``write`` into a temporary sibling of ``path`` and return it
-    (renamed into place by :func:`commit`; removed, and the error raised, on failure)."""
+    """Write a file through ``write`` into a temporary sibling ``.NAME.tmp-PID-XXXX`` of
+    ``path`` and return it (renamed into place by :func:`commit`; removed, and the error
+    raised, on failure). Siblings left by a killed run are removed first
+    (:func:`eie_sim.output.folders.clean_stale`)."""
     path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.absolute().parent)
+    folders.clean_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-",
+                               dir=path.absolute().parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)            # as an ordinary new file (mkstemp: 0600)
+        os.fchmod(fd, 0o666 & ~current_umask())  # as an ordinary new file (mkstemp: 0600)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             write(f)
     except BaseException:

@@ -213,7 +213,7 @@ def test_cli_squeezenet_bundle(tmp_path, capsys):
     so, se = capsys.readouterr()
     assert rc == 0, se
     assert "override: weight_bits 4 -> 8" in so and "EXTRAPOLATED" in so
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "cycles.png", "layers.csv",
+    assert sorted(p.name for p in out.iterdir()) == [".eie-sim.json", "config.yaml", "cycles.png", "layers.csv",
                                                       "per_pe.csv", "positions.csv", "report.md",
                                                       "summary.json"]
     rows = list(csv.DictReader((out / "layers.csv").open()))

@@ -19,7 +19,7 @@ def test_synthetic_run_writes_a_complete_bundle(tmp_path, capsys):
     out = tmp_path / "res"
     rc, so, se = run(["--synthetic", "200,300,0.1,0.4,3,bias", "--set", "pes=8", "--out", out], capsys)
     assert rc == 0, se
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "layers.csv", "per_pe.csv",
+    assert sorted(p.name for p in out.iterdir()) == [".eie-sim.json", "config.yaml", "layers.csv", "per_pe.csv",
                                                       "report.html", "report.md", "summary.json"]
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert list(rows[0]) == list(LAYER_COLUMNS) and rows[0]["synthetic"] == "true"
@@ -71,10 +71,12 @@ def test_existing_output_dir_is_left_alone(tmp_path, capsys):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     rc, so, se = run(["--synthetic", "10,10,0.5,0.5", "--out", out], capsys)
-    assert rc == 2 and "exists and is not empty" in se
+    assert rc == 2 and "holds files not written by eie-sim" in se and "--force" not in se
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    # issue 23: --force replaces only a folder the tools wrote; this one is refused too
     rc, so, se = run(["--synthetic", "10,10,0.5,0.5", "--out", out, "--force"], capsys)
-    assert rc == 0 and (out / "layers.csv").exists() and not (out / "keep.txt").exists()
+    assert rc == 2 and "never replaced" in se and "--force" not in se
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 def test_too_many_codebook_bits_message(tmp_path, capsys):

@@ -43,7 +43,7 @@ def test_sweep_and_plot_cli(tmp_path, capsys):
     cfg.write_text(SMALL + "run: {workers: 1}\nsweep:\n  pes: [1, 2, 4]\n  spmat_width_bits: [32, 64]\n")
     assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
     assert plot_main([str(tmp_path / "sw"), "--out", str(tmp_path / "png")]) == 0
-    made = sorted(p.name for p in (tmp_path / "png").iterdir())
+    made = sorted(p.name for p in (tmp_path / "png").iterdir() if p.name != ".eie-sim.json")
     # Fig. 9, 11-13 from sweep.csv; Pareto and heatmaps from points.csv (issue 12)
     assert made == ["fig11_speedup_vs_pes.png", "fig12_real_work_vs_pes.png",
                     "fig13_load_efficiency_vs_pes.png", "fig9_spmat_width.png",
@@ -59,12 +59,12 @@ def test_queue_plot_and_per_pe_plot(tmp_path, capsys):
     cfg.write_text(SMALL + "pes: 4\nrun: {workers: 1}\nsweep:\n  queue_depth: [1, 2, 8]\n")
     assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
     assert plot_main([str(tmp_path / "sw"), "--out", str(tmp_path / "p1")]) == 0
-    assert sorted(p.name for p in (tmp_path / "p1").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "p1").iterdir()) == [".eie-sim.json",
         "fig8_load_efficiency_vs_queue_depth.png", "pareto_latency_energy.png"]
     assert simulate_main(["--synthetic", "50,60,0.2,0.5", "--set", "pes=8", "--out", str(tmp_path / "sim")]) == 0
     assert plot_main([str(tmp_path / "sim"), "--out", str(tmp_path / "p2")]) == 0
     assert sorted(p.name for p in (tmp_path / "p2").iterdir()) == [
-        "area_by_unit.png", "energy_by_unit.png", "per_pe_synthetic-50x60.png"]
+        ".eie-sim.json", "area_by_unit.png", "energy_by_unit.png", "per_pe_synthetic-50x60.png"]
     capsys.readouterr()
 
 

@@ -259,7 +259,7 @@ def test_optuna_search_front_covers_the_grid_front(tmp_path):
     from eie_sim.cli.plot import plot_main
     assert plot_main([str(tmp_path / "s"), "--out", str(tmp_path / "p")]) == 0
     assert sorted(x.name for x in (tmp_path / "p").iterdir()) == [
-        "heatmap_queue_depth_vs_pes_inferences_per_j.png", "heatmap_queue_depth_vs_pes_latency.png",
+        ".eie-sim.json", "heatmap_queue_depth_vs_pes_inferences_per_j.png", "heatmap_queue_depth_vs_pes_latency.png",
         "pareto_latency_energy.png"]
 
 
