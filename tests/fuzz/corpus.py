@@ -618,6 +618,24 @@ def _laughs(n: int, k: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def edit_lines(r: random.Random, lines: list, subs: tuple) -> str:
+    """Duplicate, drop, swap, indent or dedent lines of ``lines`` in place (one of
+    ``subs``, returned)."""
+    i, j = r.randrange(len(lines)), r.randrange(len(lines))
+    sub = r.choice(subs)
+    if sub == "dup":
+        lines.insert(j, lines[i])
+    elif sub == "drop":
+        del lines[i]
+    elif sub == "swap":
+        lines[i], lines[j] = lines[j], lines[i]
+    elif sub == "indent":
+        lines[i] = "  " + lines[i]
+    else:
+        lines[i] = lines[i].lstrip()
+    return sub
+
+
 def yaml_mutate(r, seed: Seed, others):
     if r.random() < 0.3:
         data, name = _generic(r, seed.data, others)
@@ -630,18 +648,7 @@ def yaml_mutate(r, seed: Seed, others):
         tok = r.choice(YAML_TOKENS)
         return (text[:i] + tok + text[i:]).encode("utf-8", "surrogatepass"), f"yaml:token {tok[:20]!r}@{i}"
     if op == "lines":
-        i, j = r.randrange(len(lines)), r.randrange(len(lines))
-        sub = r.choice(("dup", "drop", "swap", "indent", "dedent"))
-        if sub == "dup":
-            lines.insert(j, lines[i])
-        elif sub == "drop":
-            del lines[i]
-        elif sub == "swap":
-            lines[i], lines[j] = lines[j], lines[i]
-        elif sub == "indent":
-            lines[i] = "  " + lines[i]
-        else:
-            lines[i] = lines[i].lstrip()
+        sub = edit_lines(r, lines, ("dup", "drop", "swap", "indent", "dedent"))
         return "".join(lines).encode(), f"yaml:lines-{sub}"
     if op == "deep":
         n = r.choice((10, 31, 33, 100, 2000, 5000))

@@ -23,6 +23,8 @@ from __future__ import annotations
 import random
 import re
 
+from tests.compressor.test_prototxt import FIRE   # the fire module the reader's tests use
+
 PROTOTXT_FORMATS = ("prototxt",)
 
 TINY = """name: "tiny"
@@ -56,28 +58,6 @@ layers { name: 'conv1' type: CONVOLUTION bottom: 'data' top: 'conv1'
 layers { name: 'relu1' type: RELU bottom: 'conv1' top: 'conv1' }
 layers { name: 'ip1' type: INNER_PRODUCT bottom: 'conv1' top: 'ip1'
          inner_product_param { num_output: 10 } }
-"""
-FIRE = """name: "fire"
-input: "data" input_dim: 1 input_dim: 3 input_dim: 17 input_dim: 17
-layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
-        convolution_param { num_output: 8 kernel_size: 3 stride: 2 } }
-layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
-layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
-        pooling_param { pool: MAX kernel_size: 3 stride: 2 } }
-layer { name: "f/squeeze" type: "Convolution" bottom: "pool1" top: "sq"
-        convolution_param { num_output: 4 kernel_size: 1 } }
-layer { name: "f/e1" type: "Convolution" bottom: "sq" top: "e1"
-        convolution_param { num_output: 6 kernel_size: 1 } }
-layer { name: "f/e3" type: "Convolution" bottom: "sq" top: "e3"
-        convolution_param { num_output: 6 kernel_size: 3 pad: 1 } }
-layer { name: "f/concat" type: "Concat" bottom: "e1" bottom: "e3" top: "cat" }
-layer { name: "drop" type: "Dropout" bottom: "cat" top: "cat" dropout_param { dropout_ratio: 0.5 } }
-layer { name: "g" type: "Convolution" bottom: "cat" top: "g"
-        convolution_param { num_output: 4 kernel_h: 1 kernel_w: 3 group: 2 pad_w: 1 } }
-layer { name: "gap" type: "Pooling" bottom: "g" top: "gap"
-        pooling_param { pool: AVE global_pooling: true } }
-layer { name: "ip" type: "InnerProduct" bottom: "gap" top: "ip" inner_product_param { num_output: 5 } }
-layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
 """
 
 TOKENS = ("{", "}", ":", ": ", "#", '"', "'", "\\", "<", ">", "[", "]", ";", ",", "\n", "\x00",
@@ -199,31 +179,17 @@ def prototxt_mutate(r: random.Random, seed, others, generic) -> tuple[bytes, str
             rep = m.group() + f" {key}: {r.choice(('3', '0', '7'))}" * k
         return (text[:m.start()] + rep + text[m.end():]).encode(), f"prototxt:repeat {key}x{k + 1}"
     if op == "lines":
+        from tests.fuzz.corpus import edit_lines
         lines = text.splitlines(keepends=True)
-        i, j = r.randrange(len(lines)), r.randrange(len(lines))
-        sub = r.choice(("dup", "drop", "swap"))
-        if sub == "dup":
-            lines.insert(j, lines[i])
-        elif sub == "drop":
-            del lines[i]
-        else:
-            lines[i], lines[j] = lines[j], lines[i]
+        sub = edit_lines(r, lines, ("dup", "drop", "swap"))
         return "".join(lines).encode(), f"prototxt:lines-{sub}"
     if op == "layers":
         spans = _layer_spans(text)
         if len(spans) < 2:
             return seed.data, "prototxt:none"
+        from tests.fuzz.corpus import edit_lines
         blocks = [text[a:b] for a, b in spans]
-        sub = r.choice(("dup", "drop", "swap", "reverse"))
-        i, j = r.sample(range(len(blocks)), 2)
-        if sub == "dup":
-            blocks.insert(j, blocks[i])
-        elif sub == "drop":
-            del blocks[i]
-        elif sub == "swap":
-            blocks[i], blocks[j] = blocks[j], blocks[i]
-        else:
-            blocks.reverse()
+        sub = edit_lines(r, blocks, ("dup", "drop", "swap"))
         head = text[:spans[0][0]]
         return (head + "\n".join(blocks) + "\n").encode(), f"prototxt:layers-{sub}"
     if r.random() < 0.3:

@@ -38,6 +38,8 @@ import shutil
 import sqlite3
 import tempfile
 
+from tests.fuzz.importer_cases import _paths
+
 SWEEP_FORMATS = ("sweep-db",)
 SWEEP_YAML = """run: {engine: fast, seed: 5, workers: 1}
 workload:
@@ -122,16 +124,6 @@ BAD_JSON = ('', '{"pes": 2', 'null', '[]', '"text"', '{"a": NaN}', '1e999', '{"p
             b"\xff\xfe{}", b"{}", "x" * 100_000)
 EDGE = (None, -1, 0, 1e308, float("inf"), float("nan"), 2 ** 63 - 1, "text", "", True, [], {},
         [1, 2], b"\x00\xff")
-
-
-def _paths(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths(v, prefix + (i,))
 
 
 def _edit_json(r: random.Random, text: str) -> tuple[str, str]:
