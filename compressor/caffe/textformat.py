@@ -9,7 +9,9 @@ schema here). Scalars become ``str`` (quoted strings), ``int``/``float`` (number
 such as ``MAX``).
 :mod:`compressor.caffe.prototxt` turns the parsed message into a network.
 
-Every error is a :class:`~compressor.errors.PrototxtError` naming the line.
+Every error is a :class:`~compressor.errors.PrototxtError` naming the line. Tokens are
+read as the parser needs them (memory in proportion to the fields, not the characters),
+and blocks nest at most :data:`MAX_DEPTH` levels.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from ..errors import PrototxtError
 from ..textmsg import Enum, Message
 
 __all__ = ["Enum", "Message", "parse_text"]
+
+#: deepest nesting of ``{ ... }`` blocks (Caffe's own files nest 3 or 4 levels)
+MAX_DEPTH = 100
 
 
 # --------------------------------------------------------------------------- lexer
@@ -105,9 +110,25 @@ def _scalar(tok: _Tok) -> Any:
     raise PrototxtError(f"line {tok.line}: expected a value, found {tok.text or 'end of file'!r}")
 
 
+class _Lookahead:
+    """``toks[i]`` over a token iterator for a parser that reads each index in turn and
+    never looks back: only the current token is kept."""
+
+    def __init__(self, it: Iterator[_Tok]):
+        self.it, self.i, self.tok = it, -1, None
+
+    def __getitem__(self, i: int) -> _Tok:
+        while self.i < i:
+            self.tok = next(self.it)
+            self.i += 1
+        if i != self.i:
+            raise IndexError(f"token {i} was already read")
+        return self.tok
+
+
 def parse_text(text: str) -> Message:
     """Parse protobuf text format into a :class:`Message` (see module docstring)."""
-    toks = list(_tokenize(text))
+    toks = _Lookahead(_tokenize(text))
     i = 0
     root = Message(0)
     stack: list[tuple[Message, _Tok]] = []
@@ -140,6 +161,8 @@ def parse_text(text: str) -> Message:
         if nxt.kind == "punct" and nxt.text in "{<":
             if nxt.text == "<":
                 raise PrototxtError(f"line {nxt.line}: '<...>' message delimiters are not supported")
+            if len(stack) >= MAX_DEPTH:
+                raise PrototxtError(f"line {nxt.line}: blocks nested deeper than {MAX_DEPTH} levels")
             child = Message(nxt.line)
             cur.add(key, child)
             stack.append((cur, nxt))

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from eie_sim.arch import fixed_point_spec, schema, sweep_spec
 from eie_sim.arch.config import ArchConfig, ConfigError, RunOptions
 from eie_sim.arch.workload_spec import (  # noqa: F401  (the names config files use)
@@ -40,6 +38,7 @@ from eie_sim.arch.yaml_doc import (
     OverlayDoc,
     YamlDoc,
     dotted,
+    dump_yaml,
     parse_yaml,
     read_yaml,
     shown,
@@ -352,4 +351,4 @@ def dump_resolved(loaded: LoadedConfig) -> str:
         data["sweep"] = {**loaded.sweep, **loaded.plan}
     if loaded.fixed_point is not None:
         data["fixed_point"] = loaded.fixed_point.as_dict()
-    return yaml.safe_dump(data, sort_keys=False)
+    return dump_yaml(data)

@@ -12,10 +12,18 @@ a file that is not a regular file (``/dev/zero``, a pipe) or larger than
 ``!foo``), more than :data:`MAX_ALIASES` aliases, nesting deeper than :data:`MAX_DEPTH`
 levels, an alias that contains itself, and a document whose aliases expand to more than
 :data:`MAX_NODES` nodes (billion laughs).
+
+Plain scalars resolve as in YAML 1.1 (PyYAML's safe loader: ``yes``/``no``/``on``/``off``
+booleans, ``~``/``null``, dates, ``0x``/``0b`` integers, ``1_000``) with the numbers of
+the YAML 1.2 core schema added: ``1e-300``, ``8e2``, ``+.5``, ``1.5e3`` and ``0o17`` are
+numbers (YAML 1.1 made them text). Forms the two versions read as different numbers are
+refused with their line (``0777``: octal in 1.1, decimal in 1.2; ``1:20``: base 60 in
+1.1, text in 1.2), and so are merge keys (``<<: *anchor``). ``=`` is text.
 """
 from __future__ import annotations
 
 import pathlib
+import re
 from typing import Any
 
 import yaml
@@ -34,16 +42,62 @@ MAX_NODES = 100_000
 
 
 class _Refused(Exception):
-    """A limit of this module, raised inside the loader (line, message)."""
+    """A limit of this module, raised inside the loader (line, message, and the words
+    before the message: ``refused YAML: `` unless given)."""
 
-    def __init__(self, line: int | None, msg: str):
+    def __init__(self, line: int | None, msg: str, prefix: str = "refused YAML: "):
         super().__init__(msg)
-        self.line, self.msg = line, msg
+        self.line, self.msg, self.prefix = line, msg, prefix
+
+
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+#: integers: YAML 1.1's decimal, binary and hexadecimal forms (``_`` separators) and YAML
+#: 1.2's ``0o`` octal (the constructor reads ``0o17`` as octal 15)
+_INT_RE = re.compile(r"[-+]?(?:0|[1-9][0-9_]*|0b[01_]+|0x[0-9a-fA-F_]+|0o[0-7]+)")
+#: floats: YAML 1.1's (a dot required) and YAML 1.2 core's (``1e-300``, ``+.5``, an
+#: exponent without a sign), ``.inf`` and ``.nan`` in their three spellings
+_FLOAT_RE = re.compile(r"[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?[0-9]+[eE][-+]?[0-9]+"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+#: numbers YAML 1.1 and YAML 1.2 read differently: refused (the text says why)
+_AMBIGUOUS = (
+    (re.compile(r"[-+]?0[0-9_]+"), "a number with a leading zero means octal (or text) in "
+                                   "YAML 1.1 and decimal in YAML 1.2; write it without the zero (0o17 for "
+                                   "octal), or quote it for text"),
+    (re.compile(r"[-+]?(?:[1-9][0-9_]*(?::[0-5]?[0-9])+|[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*)"),
+     "a base-60 number in YAML 1.1 and text in YAML 1.2; write the number, or quote it "
+     "for text"))
+#: the safe loader's resolvers less numbers (above), merge keys (refused) and ``=``
+_RESOLVERS = {first: [(tag, rx) for tag, rx in rules if tag.rsplit(":", 1)[-1] not in
+                      ("int", "float", "merge", "value")]
+              for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _number_tag(kind, value: str, implicit) -> str | None:
+    """The int or float tag of a plain scalar that is a number, else None."""
+    if kind is yaml.ScalarNode and implicit[0]:
+        if _INT_RE.fullmatch(value):
+            return _INT
+        if _FLOAT_RE.fullmatch(value):
+            return _FLOAT
+    return None
+
+
+def _number_problem(value: str) -> str | None:
+    """Why a plain scalar is refused as an ambiguous number, or None."""
+    for rx, why in _AMBIGUOUS:
+        if rx.fullmatch(value):
+            return f"{value}: {why}"
+    return None
 
 
 class _LimitedLoader(yaml.SafeLoader):
-    """SafeLoader that counts aliases, limits nesting and refuses explicit tags while
-    composing (before anything is constructed)."""
+    """SafeLoader that counts aliases, limits nesting and refuses explicit tags, merge
+    keys and ambiguous numbers while composing (before anything is constructed); plain
+    numbers resolve by :data:`_INT_RE` and :data:`_FLOAT_RE`."""
+
+    yaml_implicit_resolvers = _RESOLVERS
 
     def __init__(self, stream):
         super().__init__(stream)
@@ -61,6 +115,13 @@ class _LimitedLoader(yaml.SafeLoader):
         elif getattr(event, "tag", None) is not None:
             raise _Refused(line, f"tag {event.tag} is not allowed (tags are refused, write "
                                  "plain values)")
+        elif isinstance(event, yaml.ScalarEvent) and event.implicit[0]:
+            if event.value == "<<" and isinstance(parent, yaml.MappingNode) and index is None:
+                raise _Refused(line, "merge keys (<<) are not supported; write the keys out",
+                               prefix="")
+            why = _number_problem(event.value)
+            if why:
+                raise _Refused(line, why, prefix="")
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -68,6 +129,27 @@ class _LimitedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def resolve(self, kind, value, implicit):
+        return _number_tag(kind, value, implicit) or super().resolve(kind, value, implicit)
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that resolves plain scalars as :class:`_LimitedLoader` does, so that a
+    string it would read as a number (``1e5``), refuse (``08``, ``<<``) is quoted."""
+
+    yaml_implicit_resolvers = _RESOLVERS
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode and implicit[0] and (value == "<<" or _number_problem(value)):
+            return "tag:eie,2024:quoted"       # no plain form: the emitter quotes it
+        return _number_tag(kind, value, implicit) or super().resolve(kind, value, implicit)
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text of plain data (mappings, lists, strings, numbers, booleans, None) that
+    :func:`parse_yaml` reads back equal, keys in their order."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
 
 
 class YamlDoc:
@@ -173,7 +255,7 @@ def parse_yaml(text: str, source: str = "<string>") -> YamlDoc:
             loader.dispose()
     except _Refused as exc:
         line = f":{exc.line}" if exc.line else ""
-        raise ConfigError(f"{source}{line}: refused YAML: {exc.msg}") from None
+        raise ConfigError(f"{source}{line}: {exc.prefix}{exc.msg}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""

@@ -144,3 +144,16 @@ def test_load_net_names_the_file(tmp_path):
         load_net(p)
     with pytest.raises(PrototxtError, match="cannot read"):
         load_net(tmp_path / "missing.prototxt")
+
+
+def test_deep_nesting_is_refused_at_its_line_without_reading_on():
+    """Issue 23 (found by the prototxt fuzz target): 200,000 nested blocks took 345 MB and
+    seconds; now refused at the 101st level, and an early syntax error is reported
+    without tokenizing the rest of the file (whose own error, later, is not reached)."""
+    from compressor.caffe.textformat import MAX_DEPTH
+    assert MAX_DEPTH == 100
+    parse_text("a { " * 100 + "}" * 100)                  # 100 levels: fine
+    with pytest.raises(PrototxtError, match=r"^line 2: blocks nested deeper than 100 levels$"):
+        parse_text("x: 1\n" + "a { " * 200_000 + "}" * 200_000)
+    with pytest.raises(PrototxtError, match=r"^line 1: expected a field name, found '\{'$"):
+        parse_text("{" * (4 << 20) + "\n@")

@@ -14,9 +14,15 @@ applied (``name:detail``) and two flags the outcome table needs:
 Formats: ``dcmp`` (version 2), ``dcmp-v1``, ``net`` (the authors' format), ``npz`` (layer
 archives for ``eie-simulate --npz``, weight archives for ``eie-compress npz``, a weight
 archive with its graph under ``__graph__`` for the importers' npz reader, ``.npy``
-inputs), ``yaml`` (configurations and energy tables) and, when the optional onnx and
-safetensors packages are installed, the model importers' ``onnx``, ``safetensors`` and
-``graph-json`` (:mod:`tests.fuzz.importer_cases`).
+inputs), ``yaml`` (configurations and energy tables), ``prototxt`` (Caffe network
+descriptions, :mod:`tests.fuzz.prototxt_cases`), ``sweep-db`` (a sweep folder's
+database fed to ``eie-plot`` and to a resume, :mod:`tests.fuzz.sweepdb_cases`) and, when
+the optional onnx and safetensors packages are installed, the model importers' ``onnx``,
+``safetensors`` and ``graph-json`` (:mod:`tests.fuzz.importer_cases`).
+
+``expect``: for an edit the format legitimately allows (whole points removed from a
+sweep database: what a sweep that recorded fewer points holds), the edited input before
+any further mutation; a result equal to that input's is "accepted, expected".
 """
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ from compressor.caffe.authors_format import param_layers, read_authors_records, 
 from compressor.caffe.prototxt import load_net, parse_net
 from compressor.caffe.textformat import parse_text
 from compressor.model import QuantizedLayer, QuantizedModel
-from tests.fuzz import importer_cases
+from tests.fuzz import importer_cases, prototxt_cases, sweepdb_cases
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SQUEEZENET_DIR = ROOT.parent / "shared" / "data" / "squeezenet"
@@ -45,7 +51,11 @@ SQUEEZENET_DIR = ROOT.parent / "shared" / "data" / "squeezenet"
 #: safetensors are installed
 IMPORT_FORMATS = importer_cases.IMPORT_FORMATS
 BASE_FORMATS = ("dcmp", "dcmp-v1", "net", "npz", "yaml")
-FORMATS = BASE_FORMATS + (IMPORT_FORMATS if importer_cases.available() else ())
+#: the Caffe prototxt and the sweep database (issue 23), each with its own test
+PROTOTXT_FORMATS = prototxt_cases.PROTOTXT_FORMATS
+SWEEP_FORMATS = sweepdb_cases.SWEEP_FORMATS
+FORMATS = BASE_FORMATS + PROTOTXT_FORMATS + SWEEP_FORMATS + \
+    (IMPORT_FORMATS if importer_cases.available() else ())
 
 
 @dataclass
@@ -66,6 +76,7 @@ class Case:
     mutation: str
     forged: bool = False
     unbound: bool = False
+    expect: bytes | None = None
 
     @property
     def target(self) -> str:
@@ -287,6 +298,8 @@ def build_seeds(formats=FORMATS) -> dict[str, list[Seed]]:
     if "yaml" in formats:
         seeds["yaml"] = _yaml_seeds()
     seeds.update(importer_cases.build(formats))   # onnx, safetensors, graph-json
+    seeds.update(prototxt_cases.build(formats, SQUEEZENET_DIR))
+    seeds.update(sweepdb_cases.build(formats))
     if "selftest" in formats:          # the harness's own guards (tests/test_fuzz.py)
         seeds["selftest"] = [Seed(n, b"", ".bin", f"selftest:{n}") for n in SELFTEST]
     return seeds
@@ -605,6 +618,24 @@ def _laughs(n: int, k: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def edit_lines(r: random.Random, lines: list, subs: tuple) -> str:
+    """Duplicate, drop, swap, indent or dedent lines of ``lines`` in place (one of
+    ``subs``, returned)."""
+    i, j = r.randrange(len(lines)), r.randrange(len(lines))
+    sub = r.choice(subs)
+    if sub == "dup":
+        lines.insert(j, lines[i])
+    elif sub == "drop":
+        del lines[i]
+    elif sub == "swap":
+        lines[i], lines[j] = lines[j], lines[i]
+    elif sub == "indent":
+        lines[i] = "  " + lines[i]
+    else:
+        lines[i] = lines[i].lstrip()
+    return sub
+
+
 def yaml_mutate(r, seed: Seed, others):
     if r.random() < 0.3:
         data, name = _generic(r, seed.data, others)
@@ -617,18 +648,7 @@ def yaml_mutate(r, seed: Seed, others):
         tok = r.choice(YAML_TOKENS)
         return (text[:i] + tok + text[i:]).encode("utf-8", "surrogatepass"), f"yaml:token {tok[:20]!r}@{i}"
     if op == "lines":
-        i, j = r.randrange(len(lines)), r.randrange(len(lines))
-        sub = r.choice(("dup", "drop", "swap", "indent", "dedent"))
-        if sub == "dup":
-            lines.insert(j, lines[i])
-        elif sub == "drop":
-            del lines[i]
-        elif sub == "swap":
-            lines[i], lines[j] = lines[j], lines[i]
-        elif sub == "indent":
-            lines[i] = "  " + lines[i]
-        else:
-            lines[i] = lines[i].lstrip()
+        sub = edit_lines(r, lines, ("dup", "drop", "swap", "indent", "dedent"))
         return "".join(lines).encode(), f"yaml:lines-{sub}"
     if op == "deep":
         n = r.choice((10, 31, 33, 100, 2000, 5000))
@@ -667,6 +687,7 @@ def make_case(seeds: dict[str, list[Seed]], fmt: str, seed: int, index: int) -> 
     s = pool[index % len(pool)] if index < len(pool) else r.choice(pool)
     others = [o.data for o in pool if o is not s and o.ext == s.ext]
     forged = unbound = False
+    expect = None
     if index < len(pool):                  # every seed once unmutated: "accepted identical"
         return Case(fmt, index, s, s.data, "none")
     if fmt.startswith("dcmp"):
@@ -677,12 +698,17 @@ def make_case(seeds: dict[str, list[Seed]], fmt: str, seed: int, index: int) -> 
         data, what, forged = npz_mutate(r, s, others)
     elif fmt in importer_cases.MUTATE:
         data, what = importer_cases.MUTATE[fmt](r, s, others, _generic)
+    elif fmt == "prototxt":
+        data, what = prototxt_cases.prototxt_mutate(r, s, others, _generic)
+    elif fmt == "sweep-db":
+        data, what, legit = sweepdb_cases.sweepdb_mutate(r, s, others, _generic)
+        expect = data if legit else None
     else:
         data, what = yaml_mutate(r, s, others)
     if r.random() < 0.15 and data:          # a second, generic mutation on top
         data, w2 = _generic(r, data, [])
         what += " + " + w2
-    return Case(fmt, index, s, data, what, forged, unbound)
+    return Case(fmt, index, s, data, what, forged, unbound, expect)
 
 
 def describe_seeds(seeds: dict[str, list[Seed]]) -> str:

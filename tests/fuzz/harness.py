@@ -12,12 +12,19 @@ outcome:
 ``accepted, expected``    read back something else where that is the reader's job: the
                           mutation recomputed the checksums (forged), or the format
                           has no checksum (``.net``, YAML, an ``.npz``'s headers, ONNX,
-                          safetensors, graph JSON)
+                          safetensors, graph JSON, prototxt), or it equals the result
+                          of a legitimately edited input (``case.expect``: a sweep
+                          database with whole points removed, read by ``eie-plot``
+                          as a sweep that recorded fewer)
 ``v1: moved section``     version-1 ``.dcmp`` sections moved (swapped, repeated,
 ``accepted``              reordered, from another file) where the content cannot tell:
                           version 1 binds no section to its position or file
-``ACCEPTED DIFFERENT``    read back something else although the checksums were intact
-``TRACEBACK``             any other exception, or a message of more than one line
+``ACCEPTED DIFFERENT``    read back something else although the checksums were intact;
+                          a sweep database's partial view or resumed export that differs
+                          (tampered results shown or exported)
+``TRACEBACK``             any other exception, or a message of more than one line (also
+                          ``eie-plot`` writing into the sweep folder, a refused resume
+                          leaving exported tables)
 ``HANG``                  over the time limit (an alarm in the worker, or the worker
                           killed by the parent when even that did not return)
 ``MEMORY``                a ``MemoryError`` under the worker's ``RLIMIT_AS`` cap
@@ -76,9 +83,9 @@ def _worker(seed: int, formats: list[str], soft_s: float, mem_cap_mb: int) -> No
                 continue
             p = tmp / f"seed{s.ext}"
             p.write_bytes(s.data)
-            net = s.info.get("net")
-            refs[(fmt, s.name)] = (targets.run(s.target, str(p), net=net),
-                                   targets.run(s.target, str(p), True) if s.target == "dcmp" else None)
+            refs[(fmt, s.name)] = (targets.run(s.target, str(p), info=s.info),
+                                   targets.run(s.target, str(p), True, info=s.info)
+                                   if s.target == "dcmp" else None)   # others: when needed
     with open("/proc/self/statm") as f:
         vm = int(f.read().split()[0]) * resource.getpagesize()
     cap = vm + mem_cap_mb * (1 << 20)
@@ -94,22 +101,38 @@ def _worker(seed: int, formats: list[str], soft_s: float, mem_cap_mb: int) -> No
 
 def _one(seeds, refs, targets, fmt, seed, index, tmp, soft_s) -> dict:
     from tests.fuzz import corpus
-    case = corpus.make_case(seeds, fmt, seed, index)
+    return run_case(corpus.make_case(seeds, fmt, seed, index), refs, targets, tmp, soft_s)
+
+
+def run_case(case, refs, targets, tmp, soft_s) -> dict:
+    """Feed one case to its target and classify the outcome (:data:`OUTCOMES`); ``refs``:
+    the seeds' results by ``(format, seed name)``, ``soft_s``: the alarm (needs the
+    worker's SIGALRM handler)."""
+    from tests.fuzz import corpus
+    fmt, index = case.fmt, case.index
     res = {"fmt": fmt, "index": index, "seed": case.seed.name, "mutation": case.mutation}
     path = tmp / f"case{case.seed.ext}"
     path.write_bytes(case.data)
-    sim = case.target == "dcmp" and index % 3 == 0
+    every = targets.ALSO_EVERY.get(case.target)
+    sim = bool(every) and index % every == 0
+    if sim and refs[(fmt, case.seed.name)][1] is None:     # the second reader's reference
+        seed_path = tmp / f"seed{case.seed.ext}"
+        seed_path.write_bytes(case.seed.data)
+        refs[(fmt, case.seed.name)] = (refs[(fmt, case.seed.name)][0],
+                                       targets.run(case.target, str(seed_path), True, info=case.seed.info))
     t0 = time.perf_counter()
     signal.setitimer(signal.ITIMER_REAL, soft_s)
     try:
-        key = targets.run(case.target, str(path), sim, net=case.seed.info.get("net"))
+        key = targets.run(case.target, str(path), sim, info=case.seed.info)
         signal.setitimer(signal.ITIMER_REAL, 0)
         ref = refs[(fmt, case.seed.name)][1 if sim else 0]
         if key == ref:
             res["outcome"] = "accepted identical"
         elif case.unbound:
             res["outcome"] = "v1: moved section accepted"
-        elif case.forged or fmt in ("net", "yaml", *corpus.IMPORT_FORMATS) or \
+        elif case.expect is not None and key == _expected(targets, case, tmp, sim):
+            res["outcome"] = "accepted, expected"       # e.g. a sweep with fewer points
+        elif case.forged or fmt in ("net", "yaml", "prototxt", *corpus.IMPORT_FORMATS) or \
                 case.target.startswith("npy"):
             res["outcome"] = "accepted, expected"
         elif fmt == "npz" and not _zip_data_changed(case.data, case.seed.data):
@@ -132,6 +155,17 @@ def _one(seeds, refs, targets, fmt, seed, index, tmp, soft_s) -> dict:
         res["error"] = f"{type(exc).__name__}: {msg[:200]}"
     res["s"] = round(time.perf_counter() - t0, 4)
     return res
+
+
+def _expected(targets, case, tmp, sim):
+    """The result of the legitimately edited input (``case.expect``), or a marker that
+    equals no result when that input is refused."""
+    path = tmp / f"expect{case.seed.ext}"
+    path.write_bytes(case.expect)
+    try:
+        return targets.run(case.target, str(path), sim, info=case.seed.info)
+    except Exception:  # noqa: BLE001 - a refused legitimate input matches nothing
+        return object()
 
 
 def _zip_data_changed(data: bytes, orig: bytes) -> bool:

@@ -9,15 +9,20 @@ do: ``compressor.fileformat.load`` and ``eie_sim.workloads.files.from_model`` fo
 weight archive with its ``__graph__``) for ``.npz``/``.npy``; ``load_config`` and
 ``EnergyTable.load`` for YAML; ``compressor.importers.read_onnx``, ``read_safetensors``
 and ``graph_json.read_graph_json`` for the model importers' formats (whose clean refusal
-must also name the file). A clean refusal is the project's own error type with a
-one-line message (what the tools print as their one line before exiting 2).
+must also name the file); ``compressor.caffe.prototxt.load_net`` for the prototxt;
+``eie-plot``'s ``read_partial`` (and its plots) and an ``eie-sweep`` resume for a sweep
+database (:mod:`tests.fuzz.sweepdb_cases`). A clean refusal is the project's own error
+type with a one-line message (what the tools print as their one line before exiting 2).
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
 from compressor import fileformat as ff
 from compressor.caffe.authors_format import read_authors
+from compressor.caffe.prototxt import load_net
 from compressor.errors import CompressorError, ModelImportError, WeightsError
 from compressor.importers import read_npz_model, read_onnx, read_safetensors
 from compressor.importers.graph_json import read_graph_json
@@ -25,8 +30,9 @@ from compressor.npzio import load_npz_weights
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import load_config
 from eie_sim.arch.energy import EnergyTable
-from eie_sim.errors import ConfigError, WorkloadError
+from eie_sim.errors import INPUT_ERRORS, ConfigError, WorkloadError
 from eie_sim.workloads.files import from_model, from_npz, load_input
+from tests.fuzz import sweepdb_cases
 
 #: the errors that are a clean refusal, per target
 CLEAN = {
@@ -41,6 +47,9 @@ CLEAN = {
     "onnx": (ModelImportError,),
     "safetensors": (ModelImportError, WeightsError),
     "graph-json": (ModelImportError,),
+    "prototxt": (CompressorError,),
+    "sweep-plot": INPUT_ERRORS,        # what eie-plot and eie-sweep report in one line, exit 2
+    "sweep-resume": INPUT_ERRORS,
     **{f"selftest:{n}": () for n in ("ok", "sleep", "alloc", "spin", "crash")},
 }
 
@@ -78,9 +87,19 @@ IMPORTERS = {"onnx": lambda p: _imported_key(read_onnx(p)),
              "graph-json": lambda p: _net_key(read_graph_json(p))}
 
 
-def run(target: str, path: str, also_simulator: bool = False, net=None):
-    """Feed the file at ``path`` to ``target`` (``net``: the prototxt network of a
-    ``.net``); returns a comparable key of the result."""
+#: targets that, on every n-th case, also feed the file to a second, slower reader:
+#: the simulator's reader of a ``.dcmp``, the plots of a partial sweep (matplotlib:
+#: seconds a case, its references made when first needed; EIE_FUZZ_PLOT_EVERY=0: never)
+ALSO_EVERY = {"dcmp": 3, "sweep-plot": int(os.environ.get("EIE_FUZZ_PLOT_EVERY", "25"))}
+
+
+def run(target: str, path: str, also_simulator: bool = False, info: dict | None = None):
+    """Feed the file at ``path`` to ``target`` (``info``: the seed's facts: ``net``, the
+    prototxt network of a ``.net``; ``config``, a sweep's configuration); returns a
+    comparable key of the result. ``also_simulator``: also the second reader
+    (:data:`ALSO_EVERY`)."""
+    info = info or {}
+    net = info.get("net")
     if target == "dcmp":
         key = _model_key(ff.load(path))
         if also_simulator:    # the simulator's reader of the same file, on the same checks
@@ -106,6 +125,12 @@ def run(target: str, path: str, also_simulator: bool = False, net=None):
         return repr(d)
     if target == "energy":
         return repr(EnergyTable.load(path).data)
+    if target == "prototxt":
+        return _net_key(load_net(path))
+    if target == "sweep-plot":
+        return sweepdb_cases.run_plot(path, also_simulator)
+    if target == "sweep-resume":
+        return sweepdb_cases.run_resume(path, info["config"])
     if target in IMPORTERS:
         try:
             return IMPORTERS[target](path)
