@@ -104,9 +104,7 @@ class SweepDB:
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=NORMAL")
         if tables:
-            (check,) = self.con.execute("PRAGMA quick_check(1)").fetchone()
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
+            self._quick_check()
         else:
             self.con.executescript(_SCHEMA)
         meta = dict(self.con.execute("SELECT key, value FROM meta"))
@@ -140,6 +138,7 @@ class SweepDB:
             self.meta = dict(self.con.execute("SELECT key, value FROM meta"))
             self.con.execute("SELECT 1 FROM points LIMIT 1").fetchall()
             self.con.execute("SELECT 1 FROM layers LIMIT 1").fetchall()
+            self._quick_check()
         except (sqlite3.Error, OSError) as exc:
             self.close()
             raise BundleError(f"{self.path}: not a readable sweep database ({exc}); "
@@ -167,6 +166,13 @@ class SweepDB:
         uri = "file:" + urllib.parse.quote(str(src)) + "?" + flags
         return sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
 
+    def _quick_check(self) -> None:
+        """SQLite's ``quick_check``: a damaged page is an error here, not a wrong row later."""
+        (check,) = self.con.execute("PRAGMA quick_check(1)").fetchone()
+        if check != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed ("
+                                        f"{check.replace('*** in database main ***', '')})")
+
     def _tables(self) -> set[str]:
         return {n for (n,) in self.con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
@@ -184,7 +190,7 @@ class SweepDB:
             raise self._failed(exc, doing) from None
 
     def _failed(self, exc: BaseException, doing: str) -> BundleError:
-        text = str(exc) or type(exc).__name__
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__     # one line
         low = text.lower()
         if not isinstance(exc, sqlite3.Error):
             hint = f"a malformed row ({type(exc).__name__}: {text[:80]}): the database was edited or damaged; {START_OVER}"

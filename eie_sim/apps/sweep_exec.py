@@ -18,8 +18,8 @@ workload with each task that needs it (cached there by its key).
   tracker) behind; on an exception or SIGINT/SIGTERM in the parent the workers are
   terminated before it exits.
 * ``dask``: ``dask.distributed``; a ``LocalCluster`` of ``run.workers`` single-threaded
-  worker processes (no dashboard) when ``run.scheduler`` is not given, else the cluster
-  at that address (docs/cluster.md). A task lost with its worker is rerun by the
+  worker processes (no dashboard) when ``run.scheduler`` is null, else the cluster at
+  that address (given only by ``eie-sweep --scheduler``, never by a file: docs/cluster.md). A task lost with its worker is rerun by the
   scheduler; the database keeps a point once however often it arrives. The
   LocalCluster runs without dask's Active Memory Manager (its ReduceReplicas policy drops
   the broadcast workload copies between tasks, measured, and the workers fetch them
@@ -200,7 +200,7 @@ def dask_client(workers: int, scheduler: str | None, processes: bool = True):
         try:
             return Client(scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"run.scheduler: cannot reach the dask scheduler at {scheduler} "
+            raise ConfigError(f"--scheduler: cannot reach the dask scheduler at {scheduler} "
                               f"({exc})") from None
     import dask
     cluster = None
