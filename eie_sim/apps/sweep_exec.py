@@ -220,13 +220,15 @@ def dask_client(workers: int, scheduler: str | None, processes: bool = True):
 
 @contextlib.contextmanager
 def sigint_held():
-    """SIGINT blocked (``pthread_sigmask``) while worker processes start, then unblocked.
+    """SIGINT held back while worker processes start, then delivered.
 
-    The threads and processes started meanwhile inherit the blocked mask, so a terminal's
-    Ctrl-C (sent to the whole process group) never reaches them: eie-sweep alone handles
-    it and stops them. A Ctrl-C pressed meanwhile stays pending in this process and is
-    delivered (KeyboardInterrupt) as soon as the block is lifted, instead of being dropped
-    (as with SIGINT ignored). Where signals cannot be blocked: nothing is changed.
+    SIGINT is blocked (``pthread_sigmask``) in this thread: the threads and processes
+    started meanwhile inherit the blocked mask, so a terminal's Ctrl-C (sent to the whole
+    process group) never reaches them; eie-sweep alone handles it and stops them. Threads
+    that existed before may still take the signal, so its Python handler meanwhile only
+    notes it. A Ctrl-C pressed meanwhile is then handed to the previous handler
+    (KeyboardInterrupt) as soon as the workers have started, instead of being dropped (as
+    with SIGINT ignored). Not in the main thread: only the mask.
 
     multiprocessing's resource tracker is started first: starting it unblocks SIGINT
     (and SIGTERM) in the thread that starts it (measured: every dask worker process then
@@ -236,16 +238,26 @@ def sigint_held():
         resource_tracker.ensure_running()
     except (ImportError, OSError, AttributeError):
         pass
+    got: list[int] = []
+    try:
+        old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    except ValueError:                  # not the main thread
+        old = None
     try:
         was = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     except (AttributeError, OSError, ValueError):
-        yield
-        return
+        was = {signal.SIGINT}           # cannot block: leave the mask alone
     try:
         yield
     finally:
         if signal.SIGINT not in was:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+            if got and callable(old):
+                old(signal.SIGINT, None)        # default_int_handler: KeyboardInterrupt
+            elif got and old == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGINT)
 
 
 class DaskExecutor:

@@ -2,7 +2,6 @@
 here), every SQLite/JSON error of the results database is one line with exit 2, a tampered
 or damaged database is refused (never exported), Ctrl-C while dask starts is not dropped,
 and one eie-sweep at a time per folder (a read-only folder says so)."""
-import json
 import os
 import pathlib
 import shutil
