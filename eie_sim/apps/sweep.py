@@ -24,6 +24,7 @@ config was loaded with ``max_points``).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pathlib
@@ -36,20 +37,23 @@ from compressor.progress import Progress
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
 from eie_sim.apps.sweep_exec import make_executor
 from eie_sim.apps.sweep_export import UNITS, export, read_partial
+from eie_sim.apps.sweep_lock import FolderLock, not_writable, refuse_if_running
 from eie_sim.apps.sweep_points import (
     PointResult,
     PointRun,
     PointTask,
     SweepPoint,
     build_workloads,
+    expected_point,
     make_point,
+    planned_points,
     stable_hash,
 )
 from eie_sim.apps.sweep_search import covers, pareto_front, run_search
 from eie_sim.arch.config_io import FLOAT_RANGES, LoadedConfig, iter_points
-from eie_sim.arch.sweep_spec import FRACTION_KEYS, grid_size, point_at, sample_indices
+from eie_sim.arch.sweep_spec import FRACTION_KEYS
 from eie_sim.arch.workload_spec import LAYER_KINDS
-from eie_sim.errors import ConfigError, WorkloadError
+from eie_sim.errors import BundleError, ConfigError, WorkloadError
 from eie_sim.output import folders, report
 
 __all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
@@ -72,20 +76,6 @@ def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
     return {"arch": loaded.arch.as_dict(), "engine": run.engine, "verify": run.verify,
             "seed": run.seed, "relu": run.relu, "check_fit": run.check_fit,
             "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
-
-
-def _planned(loaded: LoadedConfig) -> list[SweepPoint] | None:
-    """The points of a grid or random sweep (index: the position in the cross product);
-    None for a search."""
-    if "search" in loaded.plan:
-        return None
-    if "random" in loaded.plan:
-        r = loaded.plan["random"]
-        pts = [(i, point_at(loaded.sweep, i))
-               for i in sample_indices(grid_size(loaded.sweep), r["samples"], r["seed"])]
-    else:
-        pts = enumerate(iter_points(loaded.sweep))
-    return [make_point(loaded.arch, i, p) for i, p in pts]
 
 
 def _search_points(loaded: LoadedConfig) -> list[SweepPoint]:
@@ -131,6 +121,8 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     out = pathlib.Path(out)
     reading = [loaded.source] if force and pathlib.Path(loaded.source).is_file() else []
     folders.check_out(out, force, reading, resumable=True)
+    if out.is_dir():
+        refuse_if_running(out)       # a sweep running into it: neither resumed nor replaced
     folders.clean_stale(out)
     if not (force and out.exists() and not folders.is_empty_dir(out)):
         res = _run_sweep(loaded, out, quiet, processes)
@@ -158,16 +150,51 @@ def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, quiet: bool,
     t0 = time.perf_counter()
     block = loaded.workload.absolute().block()
     how = PointRun.from_options(loaded.run)
-    planned = _planned(loaded)
+    planned = planned_points(loaded)
     n = len(planned) if planned is not None else loaded.plan["search"]["trials"]
     workloads = {} if _density_ranges(loaded) else build_workloads(
         block, planned if planned is not None else _search_points(loaded), loaded.run.seed,
         None, quiet)
     created = not out.exists()
+    refuse_if_running(out)
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise not_writable(out)
     _prepare_folder(out)
+    lock = FolderLock(out)
+    try:
+        return _run_locked(loaded, out, quiet, processes,
+                           _Job(t0, block, how, planned, n, workloads, created), lock)
+    finally:
+        lock.release()
+
+
+@dataclasses.dataclass
+class _Job:
+    """What :func:`_run_sweep` prepared before taking the folder."""
+
+    t0: float
+    block: dict
+    how: PointRun
+    planned: list[SweepPoint] | None
+    n: int
+    workloads: dict
+    created: bool
+
+
+def _run_locked(loaded: LoadedConfig, out: pathlib.Path, quiet: bool, processes: bool,
+                job: _Job, lock: FolderLock) -> dict[str, Any]:
+    """The sweep in its folder, holding the folder's lock (:mod:`eie_sim.apps.sweep_lock`)."""
+    t0, block, how, planned, n, workloads = (job.t0, job.block, job.how, job.planned, job.n,
+                                             job.workloads)
+    expect = expected_point(loaded, planned)
     ident = sweep_identity(loaded, block)
     db = SweepDB(out / DB_NAME, stable_hash(ident), {"identity": ident, "source": loaded.source})
-    done_before = len(db.done())
+    try:
+        recorded = db.points(expect)          # checked against this sweep before any use
+    except BaseException:
+        db.close()
+        raise
+    done_before = len(recorded)
     bar = Progress(n, desc="eie-sweep", unit="pt", quiet=quiet, initial=min(done_before, n))
     stats = {"ran": 0, "failed": 0}
 
@@ -203,29 +230,34 @@ def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, quiet: bool,
 
     try:
         if planned is not None:
-            done = db.done()
+            done = {p.index for p in recorded}
             todo = [p for p in planned if p.index not in done]
             if todo:
                 run_points(todo, len(todo), record)
         else:
-            _search(loaded, db, run_points, record)
+            _search(loaded, db, recorded, run_points, record)
+        workers_used = getattr(executor, "workers", None)
+        if executor is not None:
+            executor.close()
+        bar.close()
+        points = db.points(expect)
     except BaseException:
         if executor is not None:
             executor.abort()
         bar.close()
-        nothing = not db.done()
+        try:
+            nothing = not db.done()
+        except BundleError:            # the database failed: keep what is there
+            nothing = False
         db.close()
-        if created and nothing:        # e.g. an unreachable scheduler: leave no folder
+        if job.created and nothing:    # e.g. an unreachable scheduler: leave no folder
+            lock.release()
             shutil.rmtree(out, ignore_errors=True)
         raise
-    workers_used = getattr(executor, "workers", None)
-    if executor is not None:
-        executor.close()
-    bar.close()
-    points = db.points()
     db.close()
     ok = [p for p in points if not p.error]
     if points and not ok:
+        lock.release()
         for suffix in ("", "-wal", "-shm"):
             (out / (DB_NAME + suffix)).unlink(missing_ok=True)
         if out.is_dir() and not any(out.iterdir()):
@@ -257,13 +289,13 @@ def _density_ranges(loaded: LoadedConfig) -> bool:
     return any(isinstance(space.get(k), dict) for k in FRACTION_KEYS)
 
 
-def _search(loaded: LoadedConfig, db: SweepDB, run_points: RunPoints,
+def _search(loaded: LoadedConfig, db: SweepDB, points: list[PointResult], run_points: RunPoints,
             record: Callable[[SweepPoint, PointResult], None]) -> None:
-    """The search loop: each batch's trials are taken from the database (a resumed
-    search replays its recorded trials; a point asked again takes its recorded result) or
-    run."""
+    """The search loop: each batch's trials are taken from the database's ``points`` (a
+    resumed search replays its recorded trials; a point asked again takes its recorded
+    result) or run."""
     search = loaded.plan["search"]
-    recorded = {p.index: p for p in db.points()}          # trial -> result, kept up to date
+    recorded = {p.index: p for p in points}               # trial -> result, kept up to date
     by_params: dict[str, PointResult] = {}                # params -> its first trial
     for i in sorted(recorded):
         by_params.setdefault(stable_hash(recorded[i].params), recorded[i])

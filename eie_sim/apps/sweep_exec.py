@@ -18,21 +18,22 @@ workload with each task that needs it (cached there by its key).
   tracker) behind; on an exception or SIGINT/SIGTERM in the parent the workers are
   terminated before it exits.
 * ``dask``: ``dask.distributed``; a ``LocalCluster`` of ``run.workers`` single-threaded
-  worker processes (no dashboard) when ``run.scheduler`` is not given, else the cluster
-  at that address (docs/cluster.md). A task lost with its worker is rerun by the
+  worker processes (no dashboard) when ``run.scheduler`` is null, else the cluster at
+  that address (given only by ``eie-sweep --scheduler``, never by a file: docs/cluster.md). A task lost with its worker is rerun by the
   scheduler; the database keeps a point once however often it arrives. The
   LocalCluster runs without dask's Active Memory Manager (its ReduceReplicas policy drops
   the broadcast workload copies between tasks, measured, and the workers fetch them
   again); a cluster at ``run.scheduler`` keeps its own setting. The LocalCluster's
-  worker processes start with SIGINT ignored (a terminal's Ctrl-C is handled by
-  ``eie-sweep`` alone) and end with it, also on ``kill -9`` (measured: none left 8 s
-  after).
+  worker processes start with SIGINT blocked (:func:`sigint_held`: a terminal's Ctrl-C
+  is handled by ``eie-sweep`` alone, also one pressed while they start) and end with it,
+  also on ``kill -9`` (measured: none left 8 s after).
 
 At most a few tasks per worker are in flight; the rest wait in the parent.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -127,12 +128,13 @@ class LocalExecutor:
         self.late: dict[str, Any] = {}       # built after the workers started
         if workers > 1:
             ctx = multiprocessing.get_context("spawn")
-            self.ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                             initializer=_worker_init,
-                                             initargs=(os.getpid(), workloads))
             try:
-                for f in [self.ex.submit(os.getpid) for _ in range(workers)]:  # start them all
-                    f.result()
+                with sigint_held():          # the workers start with SIGINT blocked
+                    self.ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                                     initializer=_worker_init,
+                                                     initargs=(os.getpid(), workloads))
+                    for f in [self.ex.submit(os.getpid) for _ in range(workers)]:  # start them all
+                        f.result()
             except BaseException:
                 self.abort()
                 raise
@@ -198,25 +200,64 @@ def dask_client(workers: int, scheduler: str | None, processes: bool = True):
         try:
             return Client(scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"run.scheduler: cannot reach the dask scheduler at {scheduler} "
+            raise ConfigError(f"--scheduler: cannot reach the dask scheduler at {scheduler} "
                               f"({exc})") from None
-    # the worker processes start with SIGINT ignored (inherited), as the local workers do:
-    # Ctrl-C at a terminal reaches the whole process group, and only eie-sweep handles it
+    import dask
+    cluster = None
     try:
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:                   # not the main thread: leave signals alone
-        old = None
-    try:
-        import dask
         # no Active Memory Manager: its ReduceReplicas policy drops the broadcast copies of
         # the workloads between tasks, and the workers then fetch them again (measured)
-        with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+        with sigint_held(), dask.config.set(
+                {"distributed.scheduler.active-memory-manager.start": False}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
+        return Client(cluster), cluster      # a Ctrl-C held back meanwhile is raised by now
+    except BaseException:
+        if cluster is not None:
+            cluster.close()
+        raise
+
+
+@contextlib.contextmanager
+def sigint_held():
+    """SIGINT held back while worker processes start, then delivered.
+
+    SIGINT is blocked (``pthread_sigmask``) in this thread: the threads and processes
+    started meanwhile inherit the blocked mask, so a terminal's Ctrl-C (sent to the whole
+    process group) never reaches them; eie-sweep alone handles it and stops them. Threads
+    that existed before may still take the signal, so its Python handler meanwhile only
+    notes it. A Ctrl-C pressed meanwhile is then handed to the previous handler
+    (KeyboardInterrupt) as soon as the workers have started, instead of being dropped (as
+    with SIGINT ignored). Not in the main thread: only the mask.
+
+    multiprocessing's resource tracker is started first: starting it unblocks SIGINT
+    (and SIGTERM) in the thread that starts it (measured: every dask worker process then
+    started with SIGINT deliverable and died of a Ctrl-C with a traceback)."""
+    try:
+        from multiprocessing import resource_tracker
+        resource_tracker.ensure_running()
+    except (ImportError, OSError, AttributeError):
+        pass
+    got: list[int] = []
+    try:
+        old = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    except ValueError:                  # not the main thread
+        old = None
+    try:
+        was = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (AttributeError, OSError, ValueError):
+        was = {signal.SIGINT}           # cannot block: leave the mask alone
+    try:
+        yield
     finally:
+        if signal.SIGINT not in was:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         if old is not None:
             signal.signal(signal.SIGINT, old)
-    return Client(cluster), cluster
+            if got and callable(old):
+                old(signal.SIGINT, None)        # default_int_handler: KeyboardInterrupt
+            elif got and old == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGINT)
 
 
 class DaskExecutor:

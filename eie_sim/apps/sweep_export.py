@@ -18,7 +18,7 @@ import pathlib
 from typing import Any
 
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
-from eie_sim.apps.sweep_points import VOLATILE_COLUMNS, PointResult
+from eie_sim.apps.sweep_points import VOLATILE_COLUMNS, PointResult, expected_point, stable_hash
 from eie_sim.apps.sweep_search import objective_values, pareto_front
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import LoadedConfig, RunOptions, dump_resolved
@@ -51,7 +51,8 @@ def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
     :func:`export` (the code that writes the finished tables).
 
     The database is opened read-only (:meth:`SweepDB.open_read_only`): nothing is written
-    into the folder. Returns ``{"files": {name: CSV text} for sweep.csv, points.csv and
+    into the folder; its points are checked against the sweep it records
+    (:meth:`SweepDB.points`): an edited or damaged database is refused. Returns ``{"files": {name: CSV text} for sweep.csv, points.csv and
     pareto.csv, "summary": export's facts, "done": points recorded, "total": points
     planned, "note": "partial sweep: n of N points"}``; a
     :class:`~eie_sim.errors.BundleError` when the folder has no readable database or no
@@ -62,16 +63,25 @@ def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
         raise BundleError(f"{folder}: no {DB_NAME} (not an eie-sweep folder)")
     db = SweepDB.open_read_only(path)
     try:
-        meta = json.loads(db.meta["config"])
-        ident = meta["identity"]
-        run = RunOptions(engine=ident["engine"], verify=ident["verify"], seed=ident["seed"],
-                         relu=ident["relu"], check_fit=ident["check_fit"])
-        loaded = LoadedConfig(arch=ArchConfig(**ident["arch"]), run=run,
-                              workload=parse_workload(ident["workload"]), sweep=ident["sweep"],
-                              plan=ident["plan"], source=meta.get("source", "<unknown>"))
-        points = db.points()
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BundleError(f"{path}: not a sweep database of this version ({exc!r:.120})") from None
+        try:
+            meta = json.loads(db.meta["config"])
+            ident = meta["identity"]
+            if stable_hash(ident) != db.meta["sweep_hash"]:
+                raise ValueError("its configuration is not the one its sweep_hash was made of")
+            run = RunOptions(engine=ident["engine"], verify=ident["verify"], seed=ident["seed"],
+                             relu=ident["relu"], check_fit=ident["check_fit"])
+            order = db.key_order()             # the meta table's JSON is sorted
+            sweep = {k: ident["sweep"][k] for k in sorted(
+                ident["sweep"], key=lambda k: order.index(k) if k in order else len(order))}
+            loaded = LoadedConfig(arch=ArchConfig(**ident["arch"]).validate(), run=run,
+                                  workload=parse_workload(ident["workload"]),
+                                  sweep=sweep, plan=ident["plan"],
+                                  source=meta.get("source", "<unknown>"))
+            expect = expected_point(loaded)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BundleError(f"{path}: not a sweep database of this version "
+                              f"({exc!r:.120})") from None
+        points = db.points(expect)          # checked: an edited database is refused
     finally:
         db.close()
     if not points:

@@ -35,9 +35,10 @@ import numba
 
 from compressor.progress import Progress
 from eie_sim.arch.config import ArchConfig, ConfigError
-from eie_sim.arch.config_io import RunOptions
+from eie_sim.arch.config_io import LoadedConfig, RunOptions, iter_points
 from eie_sim.arch.energy import EnergyTable, default_table
 from eie_sim.arch.paper import TABLE3
+from eie_sim.arch.sweep_spec import grid_size, point_at, sample_indices
 from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
 from eie_sim.sim.network import run_workload
 from eie_sim.sim.options import SimOptions
@@ -97,6 +98,43 @@ def make_point(base: ArchConfig, index: int, params: dict) -> SweepPoint:
     cfg = dataclasses.replace(base, **arch)
     return SweepPoint(index, params, cfg, workload_key(cfg.weight_bits, over),
                       stable_hash([cfg.as_dict(), over]))
+
+
+def planned_points(loaded: LoadedConfig) -> list[SweepPoint] | None:
+    """The points of a grid or random sweep (index: the position in the cross product);
+    None for a search."""
+    if "search" in loaded.plan:
+        return None
+    if "random" in loaded.plan:
+        r = loaded.plan["random"]
+        pts = [(i, point_at(loaded.sweep, i))
+               for i in sample_indices(grid_size(loaded.sweep), r["samples"], r["seed"])]
+    else:
+        pts = enumerate(iter_points(loaded.sweep))
+    return [make_point(loaded.arch, i, p) for i, p in pts]
+
+
+def expected_point(loaded: LoadedConfig, planned: list[SweepPoint] | None = None):
+    """What a recorded point must be: ``f(index, params) -> SweepPoint`` (None: no point
+    of this sweep has that index). A grid or random sweep: its planned point at that
+    index (``planned``: :func:`planned_points`, computed when not given); a search: the
+    point of ``params`` when the index is a trial number and ``params`` names exactly the
+    search's keys (the search itself checks, when it asks that trial again, that it asks
+    those values). The database compares the recorded values and hashes with it."""
+    if "search" in loaded.plan:
+        search = loaded.plan["search"]
+        keys = set(search["space"])
+
+        def of_search(index: int, params: dict) -> SweepPoint | None:
+            if not (0 <= index < search["trials"]) or set(params) != keys:
+                return None
+            try:
+                return make_point(loaded.arch, index, params)
+            except (TypeError, ValueError):
+                return None
+        return of_search
+    by_index = {p.index: p for p in (planned if planned is not None else planned_points(loaded))}
+    return lambda index, params: by_index.get(index)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -221,7 +221,8 @@ class RunOptions:
                          "the same", choices=EXECUTOR_NAMES)
     scheduler: str | None = spec(
         None, "address", "with `executor: dask`: the scheduler of a running cluster (null: a "
-        "LocalCluster of `workers` workers); `eie-sweep --scheduler ADDR` sets both",
+        "LocalCluster of `workers` workers); set only by `eie-sweep --scheduler ADDR` (which "
+        "also sets `executor: dask`); a file or `--set` naming one is refused (docs/cluster.md)",
         optional=True, text="a scheduler address such as tcp://host:8786, or null",
         shown="`tcp://host:port` or null")
     energy_table: str | None = spec(

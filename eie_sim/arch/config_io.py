@@ -58,6 +58,13 @@ RUN_SPECS: dict[str, schema.Spec] = schema.specs(RunOptions)
 FLOAT_RANGES: dict[str, tuple[float, float]] = {
     k: s.range for k, s in ARCH_SPECS.items() if s.kind == "float"}
 TOP_SECTIONS = ("run", "workload", "sweep", "fixed_point")
+#: why ``run.scheduler`` is refused in a file and in ``--set`` (docs/cluster.md "What a
+#: config file can and cannot do"): the scheduler sends eie-sweep pickled data, which runs
+#: code on this machine, so its address must be typed by the user
+SCHEDULER_FROM_COMMAND_LINE = (
+    "a dask scheduler is named on the command line only (eie-sweep --scheduler "
+    "tcp://HOST:PORT), never in a configuration file or --set: eie-sweep unpickles what the "
+    "scheduler sends, so it must be one you chose")
 
 
 @dataclass
@@ -146,6 +153,8 @@ def build_run(values: Any, doc: YamlDoc | None = None) -> RunOptions:
             raise _unknown(where(key), key, tuple(RUN_SPECS))
         values[key] = schema.check(RUN_SPECS[key], value, where(key), typename=False,
                                    range_message=False)
+    if values.get("scheduler") is not None:
+        raise ConfigError(f"{where('scheduler')}: refused: {SCHEDULER_FROM_COMMAND_LINE}")
     return RunOptions(**values)
 
 
@@ -344,7 +353,8 @@ def dump_resolved(loaded: LoadedConfig) -> str:
     """YAML text of the resolved configuration, loadable again by :func:`load_config`
     (``run.out`` is left out so that rerunning it does not target the same bundle)."""
     data: dict[str, Any] = dict(loaded.arch.as_dict())
-    data["run"] = {**loaded.run.as_dict(), "out": None}  # a rerun must not overwrite this bundle
+    # a rerun must not overwrite this bundle, and a file never names a scheduler
+    data["run"] = {**loaded.run.as_dict(), "out": None, "scheduler": None}
     if loaded.workload is not None:
         data["workload"] = loaded.workload.block()
     if loaded.sweep or loaded.plan:

@@ -2,6 +2,7 @@
 resumable results folder (docs/config.md "sweep:", docs/cluster.md)."""
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import signal
 import sys
@@ -9,6 +10,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from eie_sim.apps.sweep import run_sweep
 from eie_sim.apps.sweep_db import DB_NAME
+from eie_sim.arch import schema
 from eie_sim.arch.config_io import MAX_SWEEP_POINTS, RUN_SPECS
 from eie_sim.cli.common import _guard, _load, _parser
 from eie_sim.errors import WorkloadError
@@ -34,7 +36,9 @@ def _sweep(argv) -> int:
     p.add_argument("--executor", choices=RUN_SPECS["executor"].choices,
                    help="run.executor (default local)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="dask scheduler to use (run.scheduler; implies --executor dask)")
+                   help="dask scheduler to use (implies --executor dask); only here, never in "
+                   "a config file: eie-sweep runs what the scheduler sends, so name only one "
+                   "you trust")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--max-points", type=int, metavar="N",
                    help=f"allow a sweep of up to N points (default limit {MAX_SWEEP_POINTS:,})")
@@ -46,12 +50,20 @@ def _sweep(argv) -> int:
     if args.executor:
         args.sets.append(f"run.executor={args.executor}")
     if args.scheduler:
-        args.sets += ["run.executor=dask", f"run.scheduler={args.scheduler}"]
+        args.sets.append("run.executor=dask")
+        scheduler = schema.check(RUN_SPECS["scheduler"], args.scheduler, "--scheduler",
+                                 typename=False)
 
     loaded = _load(args)
+    if args.scheduler:           # from the command line only (docs/cluster.md)
+        loaded = dataclasses.replace(loaded, run=dataclasses.replace(loaded.run,
+                                                                     scheduler=scheduler))
     out = args.out or loaded.run.out
     if not out:
         raise WorkloadError("no output directory: give --out DIR (or run.out in the config)")
+    if args.force and not args.out:
+        raise WorkloadError(f"--force replaces only a folder named with --out on the command "
+                            f"line, not run.out of {loaded.source} ({out})")
     if not loaded.workload:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
     if args.resume and not (pathlib.Path(out) / DB_NAME).is_file():

@@ -46,6 +46,7 @@ KNOWN_FILES = frozenset({
     "report.html", "positions.csv", "compression.csv", "cycles.png", "images.csv",
     "formats.csv", "sweep.csv", "points.csv",
     "pareto.csv", "sweep.db", "sweep.db-wal", "sweep.db-shm", "sweep.db-journal",
+    ".eie-sweep.lock",
     "energy_by_unit.png", "area_by_unit.png"})
 _KNOWN_PLOT = re.compile(r"^(per_pe_|timeline_|fig\d|pareto|heatmap|design_|speedup|"
                          r"load_eff|real_work|spmat).*\.(png|svg)$")

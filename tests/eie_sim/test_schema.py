@@ -60,7 +60,9 @@ def test_run_options_checked_by_their_specs():
     with pytest.raises(ConfigError, match=r"run\.executor: expected one of local, dask, got 'ray'"):
         load_config(text="run:\n  executor: ray\n")
     assert load_config(text="run:\n  window: 10.0\n").run.window == 10
-    assert load_config(text="run:\n  scheduler: tcp://h:1\n").run.scheduler == "tcp://h:1"
+    with pytest.raises(ConfigError, match=r"run\.scheduler: refused: .*eie-sweep --scheduler"):
+        load_config(text="run:\n  scheduler: tcp://h:1\n")      # command line only (issue 23)
+    assert load_config(text="run:\n  scheduler: null\n").run.scheduler is None
 
 
 def test_help_states_the_engines_from_the_schema():
