@@ -120,9 +120,9 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
     runs are removed first (:func:`eie_sim.output.folders.clean_stale`)."""
     out = pathlib.Path(out)
     reading = [loaded.source] if force and pathlib.Path(loaded.source).is_file() else []
-    folders.check_out(out, force, reading, resumable=True)
-    if out.is_dir():
+    if out.is_dir() and not out.is_symlink():
         refuse_if_running(out)       # a sweep running into it: neither resumed nor replaced
+    folders.check_out(out, force, reading, resumable=True)
     folders.clean_stale(out)
     if not (force and out.exists() and not folders.is_empty_dir(out)):
         res = _run_sweep(loaded, out, quiet, processes)

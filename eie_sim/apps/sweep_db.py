@@ -11,21 +11,24 @@ Tables (docs/cluster.md, "The results database")::
 
     meta(key, value)            sweep_hash, the resolved configuration (JSON), version
     points(point, params, config, config_hash, error, figures, wall_s, finished_unix,
-           n_layers)
+           n_layers, digest)
     layers(point, idx, layer, cycles, time_us, energy_uj, config_hash, data)
 
 ``params`` is the point's swept keys (JSON), ``config`` its resolved architecture (JSON),
 ``config_hash`` the hash of both, ``figures`` the per-inference figures
 (:func:`eie_sim.apps.sweep_points.point_figures`), ``n_layers`` the number of its layer
 rows (added by this version: a database of an older one gets the column on its next run,
-NULL for the points it recorded), ``data`` the whole layer row
+NULL for the points it recorded), ``digest`` the SHA-256 of everything recorded for the
+point (its row and its layer rows as stored; added by this version the same way), ``data``
+the whole layer row
 (:meth:`eie_sim.sim.results.LayerResult.to_dict`) as JSON: the columns are whatever the
 rows carry, not a frozen list. The database belongs to one sweep: opening it for a sweep
 of another configuration (another ``sweep_hash``) is refused.
 
 **Nothing untrusted is exported.** :meth:`SweepDB.points` checks every recorded point
 before it is used (resume, export, ``eie-plot`` of an unfinished sweep): its layer rows
-numbered ``0..n-1`` (``n_layers`` of them where recorded), none for a failed point, each
+numbered ``0..n-1`` (``n_layers`` of them where recorded), its digest where recorded,
+none for a failed point, each
 with its point's configuration hash; its figures' cycles, time and energy the sums of its
 layer rows; no layer row without its point; and, given the sweep's expected points, its
 index one of the sweep's, its swept values those of that index and its configuration and
@@ -37,6 +40,7 @@ happened and what to do, exit status 2, the points committed before kept.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import pathlib
@@ -65,7 +69,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS points (
     point INTEGER PRIMARY KEY, params TEXT NOT NULL, config TEXT NOT NULL,
     config_hash TEXT NOT NULL, error TEXT NOT NULL, figures TEXT NOT NULL,
-    wall_s REAL, finished_unix REAL, n_layers INTEGER);
+    wall_s REAL, finished_unix REAL, n_layers INTEGER, digest TEXT);
 CREATE TABLE IF NOT EXISTS layers (
     point INTEGER NOT NULL REFERENCES points(point), idx INTEGER NOT NULL,
     layer TEXT NOT NULL, cycles REAL, time_us REAL, energy_uj REAL,
@@ -89,8 +93,10 @@ class SweepDB:
                     f"{meta.get('sweep_hash')}, this one {sweep_hash}); resume it with its own "
                     f"config.yaml, or choose another --out, or --force to start over")
             with self._sql("opening it"):
-                if "n_layers" not in self._columns("points"):   # written by an older version
-                    self.con.execute("ALTER TABLE points ADD COLUMN n_layers INTEGER")
+                cols = self._columns("points")
+                for col, kind in (("n_layers", "INTEGER"), ("digest", "TEXT")):
+                    if col not in cols:                     # written by an older version
+                        self.con.execute(f"ALTER TABLE points ADD COLUMN {col} {kind}")
         except BaseException:
             self.close()
             raise
@@ -141,7 +147,8 @@ class SweepDB:
             self._quick_check()
         except (sqlite3.Error, OSError) as exc:
             self.close()
-            raise BundleError(f"{self.path}: not a readable sweep database ({exc}); "
+            text = " ".join(str(exc).split())[:200]          # one line
+            raise BundleError(f"{self.path}: not a readable sweep database ({text}); "
                               f"{START_OVER}") from None
         if "config" not in self.meta or "sweep_hash" not in self.meta:
             self.close()
@@ -186,7 +193,7 @@ class SweepDB:
             yield
         except EIEError:
             raise
-        except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
+        except (sqlite3.Error, ValueError, TypeError, KeyError, RecursionError) as exc:
             raise self._failed(exc, doing) from None
 
     def _failed(self, exc: BaseException, doing: str) -> BundleError:
@@ -234,26 +241,32 @@ class SweepDB:
         with self._sql(f"recording point {res.index}"), self.transaction():
             if self.con.execute("SELECT 1 FROM points WHERE point = ?", (res.index,)).fetchone():
                 return False
+            params_t = json.dumps(point.params)
+            config_t = json.dumps(point.config.as_dict(), sort_keys=True)
+            figs_t = json.dumps(res.figures)
+            datas = [json.dumps(r) for r in res.rows]
             self.con.execute(
                 "INSERT INTO points (point, params, config, config_hash, error, figures, "
-                "wall_s, finished_unix, n_layers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (res.index, json.dumps(point.params),
-                 json.dumps(point.config.as_dict(), sort_keys=True), h, res.error,
-                 json.dumps(res.figures), res.wall_s, time.time(), len(res.rows)))
+                "wall_s, finished_unix, n_layers, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (res.index, params_t, config_t, h, res.error, figs_t, res.wall_s, time.time(),
+                 len(res.rows), _digest(res.index, params_t, config_t, h, res.error, figs_t,
+                                        datas)))
             self.con.executemany(
                 "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(res.index, i, r.get("layer", ""), r.get("cycles"), r.get("time_us"),
-                  r.get("energy_uj"), h, json.dumps(r)) for i, r in enumerate(res.rows)])
+                  r.get("energy_uj"), h, d) for i, (r, d) in enumerate(zip(res.rows, datas))])
         return True
 
     def points(self, expect: Expect | None = None) -> list[PointResult]:
         """Every recorded point in index order, with its layer rows, each checked (module
         docstring; ``expect``: what each point of the sweep must be)."""
         with self._sql("reading the recorded points"):
-            n_col = "n_layers" if "n_layers" in self._columns("points") else "NULL"
+            cols = self._columns("points")
+            n_col = "n_layers" if "n_layers" in cols else "NULL"
+            d_col = "digest" if "digest" in cols else "NULL"
             recorded = list(self.con.execute(
-                f"SELECT point, params, config, config_hash, error, figures, wall_s, {n_col} "
-                f"FROM points ORDER BY point"))
+                f"SELECT point, params, config, config_hash, error, figures, wall_s, {n_col}, "
+                f"{d_col} FROM points ORDER BY point"))
             layers: dict[int, list[tuple]] = {}
             for p, idx, h, data in self.con.execute(
                     "SELECT point, idx, config_hash, data FROM layers ORDER BY point, idx"):
@@ -264,7 +277,7 @@ class SweepDB:
             return out
 
     def _checked(self, row: tuple, lays: list[tuple], expect: Expect | None) -> PointResult:
-        p, params_t, config_t, h, err, figs_t, wall, n = row
+        p, params_t, config_t, h, err, figs_t, wall, n, digest = row
         params, figs = json.loads(params_t), json.loads(figs_t)
         if not isinstance(params, dict) or not isinstance(figs, dict) or not isinstance(err, str):
             raise self._untrusted(f"point {p}: malformed values")
@@ -292,6 +305,9 @@ class SweepDB:
                 bad = f"recorded as {params}, but this sweep's point {p} is {pt.params}"
             elif pt.config_hash != h or json.loads(config_t) != pt.config.as_dict():
                 bad = "its configuration hash does not match its values"
+        if not bad and digest is not None and digest != _digest(
+                p, params_t, config_t, h, err, figs_t, [d for _, _, d in lays]):
+            bad = "its stored values are not those recorded (their digest differs)"
         if bad:
             raise self._untrusted(f"point {p}: {bad}")
         return PointResult(p, params, rows, figs, err, wall)
@@ -306,6 +322,18 @@ class SweepDB:
         if getattr(self, "_tmp", None) is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def _digest(point: int, params_t: str, config_t: str, config_hash: str, error: str,
+            figures_t: str, datas: list[str]) -> str:
+    """SHA-256 of everything recorded for a point (its row and its layer rows, as stored):
+    an edited or damaged value is found when the point is read back (not a secret: it
+    guards against damage and edits by hand, not against someone who recomputes it)."""
+    h = hashlib.sha256()
+    for part in (str(point), params_t, config_t, config_hash, error, figures_t, *datas):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def _canon(params: dict) -> str:

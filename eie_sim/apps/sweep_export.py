@@ -78,9 +78,9 @@ def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
                                   sweep=sweep, plan=ident["plan"],
                                   source=meta.get("source", "<unknown>"))
             expect = expected_point(loaded)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise BundleError(f"{path}: not a sweep database of this version "
-                              f"({exc!r:.120})") from None
+                              f"({' '.join(repr(exc).split())[:120]})") from None
         points = db.points(expect)          # checked: an edited database is refused
     finally:
         db.close()

@@ -86,6 +86,14 @@ def _canonical(data: bytes, keep: int | None = None) -> bytes:
     for p, i, d in con.execute("SELECT point, idx, data FROM layers").fetchall():
         con.execute("UPDATE layers SET data = ? WHERE point = ? AND idx = ?",
                     (json.dumps({**json.loads(d), "wall_s": 0.0}), p, i))
+    # the points' digests, over the values made constant (what the sweep would have
+    # recorded had its wall times been these)
+    from eie_sim.apps.sweep_db import _digest
+    for row in con.execute("SELECT point, params, config, config_hash, error, figures "
+                           "FROM points").fetchall():
+        datas = [d for (d,) in con.execute("SELECT data FROM layers WHERE point = ? ORDER BY idx",
+                                           (row[0],))]
+        con.execute("UPDATE points SET digest = ? WHERE point = ?", (_digest(*row, datas), row[0]))
     if keep is not None:
         con.execute("DELETE FROM layers WHERE point >= ?", (keep,))
         con.execute("DELETE FROM points WHERE point >= ?", (keep,))
@@ -99,7 +107,6 @@ def build(formats) -> dict:
         return {}
     from eie_sim.apps.sweep import run_sweep
     from eie_sim.arch.config_io import load_config
-
     from tests.fuzz.corpus import Seed
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="eie-fuzz-sweep-"))
     try:
@@ -180,8 +187,9 @@ def _sql_edit(r: random.Random, con: sqlite3.Connection) -> tuple[str, bool]:
         j = r.choice((2, 3, 99, -1, 2 ** 40))
         con.execute("DELETE FROM layers WHERE point = ?", (j,))
         con.execute("DELETE FROM points WHERE point = ?", (j,))
-        con.execute("INSERT INTO points SELECT ?, params, config, config_hash, error, figures, "
-                    "wall_s, finished_unix FROM points WHERE point = ?", (j, p))
+        con.execute("INSERT INTO points (point, params, config, config_hash, error, figures, "
+                    "wall_s, finished_unix) SELECT ?, params, config, config_hash, error, "
+                    "figures, wall_s, finished_unix FROM points WHERE point = ?", (j, p))
         if r.random() < 0.7:
             con.execute("INSERT INTO layers SELECT ?, idx, layer, cycles, time_us, energy_uj, "
                         "config_hash, data FROM layers WHERE point = ?", (j, p))
