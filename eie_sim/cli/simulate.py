@@ -119,6 +119,10 @@ class _Run:
             raise WorkloadError(f"--act-density {args.act_density}: expected a fraction in 0..1")
         self.spec = _spec(args, loaded.workload)
         if args.out is None and loaded.run.out is not None:
+            if args.force:       # a file never chooses what --force replaces (docs/security.md)
+                raise WorkloadError(f"--force replaces only a folder named with --out on the "
+                                    f"command line, not run.out of {loaded.source} "
+                                    f"({loaded.run.out})")
             args.out = loaded.run.out
         # the files this run reads: never inside the --out folder it replaces
         self.reading = [getattr(args, a) or None for a in (

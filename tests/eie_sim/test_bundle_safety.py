@@ -240,3 +240,19 @@ def test_stale_temporaries_of_killed_runs_are_cleaned(tmp_path):
     leftover.write_text("half")
     os.utime(leftover, (old, old))
     assert leftover in clean_stale(out) and not leftover.exists()
+
+
+def test_force_never_replaces_a_folder_a_config_file_names(tmp_path, capsys):
+    """run.out of a file is where results go, but --force replaces only an --out typed on
+    the command line (docs/security.md): a config naming a folder of results cannot make
+    eie-simulate --force delete it."""
+    keep = tmp_path / "precious"
+    assert simulate_main(["--synthetic", "8,8,0.5,0.5", "--out", str(keep), "--quiet"]) == 0
+    before = sorted(p.name for p in keep.iterdir())
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"run:\n  out: {keep}\nworkload:\n  table3: Alex-7\n")
+    capsys.readouterr()
+    assert simulate_main(["--config", str(cfg), "--force", "--quiet"]) == 2
+    assert "--force replaces only a folder named with --out on the command line" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in keep.iterdir()) == before

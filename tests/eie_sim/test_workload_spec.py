@@ -77,3 +77,4 @@ def test_a_network_bundle_config_runs_the_same_workload_again(tmp_path, capsys):
     a, b = (json.loads((o / "summary.json").read_text()) for o in (out1, out2))
     assert a["totals"]["cycles"] == b["totals"]["cycles"] and b["input_hw"] == [32, 48]
     assert [l["layer"] for l in b["layers"]] == ["fire2/squeeze1x1", "fire2/expand1x1"]
+
