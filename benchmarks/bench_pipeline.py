@@ -34,15 +34,12 @@ import statistics
 import sys
 import time
 
-from eie_sim import ArchConfig, LayerWorkload, SimOptions, simulate_layer, table3_layer
+from eie_sim import ArchConfig, LayerWorkload, SimOptions, run_squeezenet, simulate_layer, table3_layer
+from eie_sim import SQUEEZENET_DIR as DEFAULT_SQUEEZENET_DIR
+from eie_sim import SQUEEZENET_NET as NET_NAME
+from eie_sim import SQUEEZENET_PROTOTXT as PROTOTXT_NAME
 
 # internal on purpose (see the docstring): the stages and the engine are timed one by one
-from eie_sim.apps.squeezenet import (
-    DEFAULT_SQUEEZENET_DIR,
-    NET_NAME,
-    PROTOTXT_NAME,
-    run_squeezenet,
-)
 from eie_sim.hw.engine_fast import run_pass
 from eie_sim.sim import stages
 

@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ignore", action="append", default=None, metavar="REGEX",
                     help="column/key name patterns to skip (default: measured wall-clock figures)")
     args = ap.parse_args(argv)
+    for folder in (args.before, args.after):
+        if not folder.is_dir():
+            ap.error(f"{folder}: not a folder")      # never "0 compared, 0 differ" on a typo
     patterns = [re.compile(p) for p in (args.ignore if args.ignore is not None else MEASURED)]
     names = sorted({p.relative_to(args.before) for p in args.before.rglob("*") if p.is_file()}
                    | {p.relative_to(args.after) for p in args.after.rglob("*") if p.is_file()})
@@ -105,11 +108,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{rel}: only {'after' if b.exists() else 'before'}")
             bad_files += 1
             continue
-        if rel.suffix == ".csv":
-            cells, diffs, problems = compare_csv(a, b, patterns)
-        elif rel.suffix == ".json":
-            cells, diffs, problems = compare_json(a, b, patterns)
-        else:
+        try:
+            if rel.suffix == ".csv":
+                cells, diffs, problems = compare_csv(a, b, patterns)
+            elif rel.suffix == ".json":
+                cells, diffs, problems = compare_json(a, b, patterns)
+        except (ValueError, UnicodeDecodeError, csv.Error) as exc:   # a damaged file
+            print(f"{rel}: cannot be read ({type(exc).__name__}: {exc})")
+            bad_files += 1
+            continue
+        if rel.suffix not in (".csv", ".json"):
             same = a.read_bytes() == b.read_bytes()
             print(f"{rel}: bytes {'identical' if same else 'differ'}")
             continue

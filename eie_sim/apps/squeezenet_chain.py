@@ -71,9 +71,8 @@ def run_squeezenet_chain(images: list[str], data_dir: str | pathlib.Path | None 
         on_start(len(net.weight_layers))
     # the network-wide choices of the per-layer-less run (weight_bits 8; one format)
     bits = max(int(model.layer(lay.name).bits) for lay in net.weight_layers)
-    cfg, overrides = network_format(cfg or PAPER_CONFIG,
-                                    layer_ranges(net, model, [syn], [fwd_syn]), bits,
-                                    frozenset(explicit))
+    syn_ranges = layer_ranges(net, model, [syn], [fwd_syn])
+    cfg, overrides = network_format(cfg or PAPER_CONFIG, syn_ranges, bits, frozenset(explicit))
     single = single_format(net, cfg)
     cal_where = spec.where.get("calibration", "fixed_point.calibration")
     where = {k.split(".", 1)[1]: v for k, v in spec.where.items() if k.startswith("layers.")}
@@ -83,17 +82,20 @@ def run_squeezenet_chain(images: list[str], data_dir: str | pathlib.Path | None 
         raise ConfigError(f"{cal_where}: {', '.join(map(repr, bad))}: not synthetic, self or "
                           f"an image ({', '.join(IMAGES)})")
 
-    def formats_for(x_cal) -> tuple[dict[str, LayerFormat], list[LayerRange]]:
-        return calibrate_formats(net, model, x_cal, cfg, spec.headroom_bits, spec.layers, where)
+    def formats_for(x_cal, fwds=None) -> tuple[dict[str, LayerFormat], list[LayerRange]]:
+        return calibrate_formats(net, model, x_cal, cfg, spec.headroom_bits, spec.layers, where,
+                                 fwds)
 
     if spec.rule == "single":
         formats = apply_overrides(single, spec.layers, cfg, where)
-        _, ranges = formats_for(syn)
+        ranges = syn_ranges
     elif spec.calibration == "self":
-        formats, ranges = formats_for(syn)     # reported; each image then calibrates itself
+        formats, ranges = formats_for(syn, [fwd_syn])   # reported; each image calibrates itself
     else:
-        cal = [syn] if spec.calibration == "synthetic" else [image_input(n) for n in cal_names]
-        formats, ranges = formats_for(cal)
+        if spec.calibration == "synthetic":
+            formats, ranges = formats_for([syn], [fwd_syn])
+        else:
+            formats, ranges = formats_for([image_input(n) for n in cal_names])
     bias_zero = {"single": biases_rounded_to_zero(model, single),
                  "per_layer": biases_rounded_to_zero(model, formats)}
     source = {"kind": "squeezenet-chained", "file": str(d)}
@@ -107,7 +109,7 @@ def run_squeezenet_chain(images: list[str], data_dir: str | pathlib.Path | None 
         fwd = forward(net, model, x)
         c = chain
         if c is None:                          # calibration: self
-            c = EieChain(net, model, cfg, formats_for(x)[0], check_fit=opt.check_fit,
+            c = EieChain(net, model, cfg, formats_for(x, [fwd])[0], check_fit=opt.check_fit,
                          source=source)
         run = c.run(x, opt, float_result=fwd, progress=on_layer)
         eie5, float5 = run.top_k(5)

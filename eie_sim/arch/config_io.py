@@ -28,12 +28,7 @@ from typing import Any
 
 from eie_sim.arch import fixed_point_spec, schema, sweep_spec
 from eie_sim.arch.config import ArchConfig, ConfigError, RunOptions
-from eie_sim.arch.workload_spec import (  # noqa: F401  (the names config files use)
-    SYNTHETIC_KEYS,
-    WORKLOAD_KEYS,
-    WorkloadSpec,
-    parse_workload,
-)
+from eie_sim.arch.workload_spec import WorkloadSpec, parse_workload, unknown_key
 from eie_sim.arch.yaml_doc import (
     OverlayDoc,
     YamlDoc,
@@ -98,24 +93,12 @@ class LoadedConfig:
 
 
 # ------------------------------------------------------------------ value checks
-def allowed(key: str) -> str:
-    """Human text of what architecture key ``key`` accepts (from its spec)."""
-    return schema.allowed(ARCH_SPECS[key]) if key in ARCH_SPECS else "?"
-
-
 def check_arch_value(key: str, value: Any, where: str) -> Any:
     """Type and range of one architecture value (its spec); returns it (ints as int,
     floats as float)."""
     if key not in ARCH_SPECS:
         raise ConfigError(f"{where}: unknown architecture key; known keys: {', '.join(ARCH_KEYS)}")
     return schema.check(ARCH_SPECS[key], value, where)
-
-
-def _unknown(where: str, key: str, known) -> ConfigError:
-    import difflib
-    close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"{where}: unknown key{hint}; known keys: {', '.join(known)}")
 
 
 def build_arch(values: dict, doc: YamlDoc | None = None, base: ArchConfig | None = None,
@@ -126,7 +109,7 @@ def build_arch(values: dict, doc: YamlDoc | None = None, base: ArchConfig | None
     checked = {}
     for key, value in values.items():
         if key not in ARCH_KEYS:
-            raise _unknown(where(key), key, ARCH_KEYS + TOP_SECTIONS)
+            raise unknown_key(where(key), key, ARCH_KEYS + TOP_SECTIONS)
         checked[key] = check_arch_value(key, value, where(key))
     cfg = dataclasses.replace(base, **checked)
     try:
@@ -150,7 +133,7 @@ def build_run(values: Any, doc: YamlDoc | None = None) -> RunOptions:
     values = dict(values)
     for key, value in values.items():
         if key not in RUN_SPECS:
-            raise _unknown(where(key), key, tuple(RUN_SPECS))
+            raise unknown_key(where(key), key, tuple(RUN_SPECS))
         values[key] = schema.check(RUN_SPECS[key], value, where(key), typename=False,
                                    range_message=False)
     if values.get("scheduler") is not None:
@@ -189,7 +172,7 @@ def check_sweep(values: Any, base: ArchConfig, doc: YamlDoc | None = None,
         if key in sweep_spec.PLAN_KEYS:
             continue
         if key not in known:
-            raise _unknown(loc(key), key, known + sweep_spec.PLAN_KEYS)
+            raise unknown_key(loc(key), key, known + sweep_spec.PLAN_KEYS)
         if not isinstance(vals, list):
             vals = [vals]
         if not vals:
@@ -281,7 +264,7 @@ def _apply_set(data: dict, lines: dict, item: str, source: str = "config",
     if path[0] in ARCH_KEYS and len(path) > 1:
         raise ConfigError(f"--set {shown(item)}: {dotted(path[:1])} is a single value, not a section")
     if path[0] not in ARCH_KEYS + TOP_SECTIONS:
-        raise _unknown(f"--set {shown(item)}: {dotted(path[:1])}", path[0], ARCH_KEYS + TOP_SECTIONS)
+        raise unknown_key(f"--set {shown(item)}: {dotted(path[:1])}", path[0], ARCH_KEYS + TOP_SECTIONS)
     node = data
     for k, p in enumerate(path[:-1]):
         nxt = node.get(p)

@@ -3,7 +3,8 @@
 A field of :class:`~eie_sim.arch.config.ArchConfig` or
 :class:`~eie_sim.arch.config.RunOptions` is declared with :func:`spec`, which stores a
 :class:`Spec` in the field's metadata. Everything that states what a key accepts reads it
-from there: ``ArchConfig.validate`` and ``RunOptions.validate``, the YAML checks of
+from there: ``ArchConfig.validate``, the YAML checks of the ``run:`` block and the
+architecture keys in
 :mod:`eie_sim.arch.config_io` (:func:`check`), the ``--help`` texts of the command-line
 tools and the key tables of ``docs/config.md`` (:func:`markdown_table`; a test keeps the
 document equal to it).

@@ -193,22 +193,17 @@ def _spec(args, from_config: WorkloadSpec | None) -> WorkloadSpec:
     else:
         raise WorkloadError("no workload: give --model, --npz, --synthetic, --table3, --lenet, "
                             "--squeezenet, --network or a workload: block in --config")
-    for key, given in (("input", _abs(args.input)), ("act_density", args.act_density),
-                       ("positions", args.positions), ("input_size", args.input_size),
-                       ("layers", args.layers), ("mnist_dir", _abs(args.mnist_dir)),
-                       ("images", args.images if args.images is not None else args.image)):
-        if given is not None:
-            block[key] = given
+    # the options given on the command line (None: not given) override the block's
+    given = {"input": _abs(args.input), "act_density": args.act_density,
+             "positions": args.positions, "input_size": args.input_size, "layers": args.layers,
+             "mnist_dir": _abs(args.mnist_dir),
+             "images": args.images if args.images is not None else args.image}
+    block.update({k: v for k, v in given.items() if v is not None})
     base = from_config.base_dir if flag is None and from_config is not None else None
     flags = {"images": "--image" if args.image is not None else "--images"}
 
     def where(*key):         # errors name the flag the user typed, else the block's key
-        given = key and {"input": args.input, "act_density": args.act_density,
-                         "positions": args.positions, "input_size": args.input_size,
-                         "layers": args.layers, "mnist_dir": args.mnist_dir,
-                         "images": args.images if args.images is not None else args.image
-                         }.get(key[0]) is not None
-        if given or (key and flag and key[0] == flag[2:]):
+        if key and (given.get(key[0]) is not None or (flag and key[0] == flag[2:])):
             return flags.get(key[0], "--" + key[0].replace("_", "-")) + "".join(
                 f"[{k}]" for k in key[1:])
         return ".".join((label,) + tuple(map(str, key)))

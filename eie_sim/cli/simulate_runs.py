@@ -26,6 +26,7 @@ from eie_sim.apps.squeezenet import run_squeezenet
 from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
 from eie_sim.arch.config import INT_RANGES
 from eie_sim.arch.config_io import dump_resolved
+from eie_sim.arch.workload_spec import DEFAULT_LENET_IMAGES
 from eie_sim.errors import TraceError, WorkloadError
 from eie_sim.output import netrun as net_report
 from eie_sim.output import report, traces
@@ -80,7 +81,7 @@ def _lenet(r) -> int:
     """A ``lenet`` workload: MNIST images through a compressed LeNet-300-100 (apps/lenet)."""
     spec, run = r.spec, r.run
     _refuse_window(r, "--lenet", "windows are recorded for one input vector, it runs many images")
-    images = spec.images or 100
+    images = spec.images or DEFAULT_LENET_IMAGES
     cfg, adopted = _adopt_model_bits(r, spec, r.cfg)
     res = lenet_accuracy(spec.path("lenet"), images, cfg, spec.path("mnist_dir"), r.options)
     lines = report.lenet_lines(res, run.engine) + adopted

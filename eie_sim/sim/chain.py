@@ -53,7 +53,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from compressor.graph import eie_relu, forward_layer, layer_mxv
-from compressor.graph.forward import ForwardResult, forward
+from compressor.graph.forward import ForwardResult, forward, matrix_codes
 from compressor.graph.net import Net
 from compressor.model import QuantizedModel
 from eie_sim.arch.config import ArchConfig
@@ -130,8 +130,8 @@ class EieChain:
         wls = []
         for lay in net.weight_layers:
             q = weights.layer(lay.name)
-            w = layer_mxv(lay, weights)
-            wl = LayerWorkload(name=lay.name, codes=w.layer.codes, codebook=np.asarray(q.codebook, np.float32),
+            wl = LayerWorkload(name=lay.name, codes=matrix_codes(lay, q.codes),
+                               codebook=np.asarray(q.codebook, np.float32),
                                bias=None if q.bias is None else np.asarray(q.bias, np.float32),
                                bits=int(q.bits), source=dict(source or {}, kind="chained"))
             wls.append((wl, self.configs[lay.name]))
@@ -209,7 +209,8 @@ class EieChain:
                 bounds[lay.tops[0]] = math.inf if lay.type in EXPANSIVE_HOST_TYPES else e_in
         last = net.layers[-1].tops[0]
         return NetRun(name=net.name, mode="chained", layers=results, config=self.cfg,
-                      fit=self.fit, formats=dict(self.formats), output=blobs[last],
+                      fit=self.fit, check_fit=self.check_fit, formats=dict(self.formats),
+                      output=blobs[last],
                       float_output=fwd.blobs[last], errors=errors, fused_relu=fused,
                       host_layers=host, wall_s=time.perf_counter() - t0)
 

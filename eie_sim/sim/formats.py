@@ -13,7 +13,6 @@ Two rules, both from the float ranges of a calibration input (:class:`LayerRange
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -23,7 +22,12 @@ from compressor.graph.forward import forward
 from compressor.graph.net import Net
 from compressor.model import QuantizedModel
 from eie_sim.arch.config import ArchConfig
-from eie_sim.arch.fixed_point import DEFAULT_HEADROOM_BITS, LayerFormat, layer_format
+from eie_sim.arch.fixed_point import (
+    DEFAULT_HEADROOM_BITS,
+    LayerFormat,
+    frac_bits_for,
+    layer_format,
+)
 from eie_sim.errors import ConfigError
 
 
@@ -63,17 +67,18 @@ def layer_ranges(net: Net, weights: QuantizedModel, inputs: list[np.ndarray],
 def calibrate_formats(net: Net, weights: QuantizedModel, calibration: np.ndarray | list[np.ndarray],
                       cfg: ArchConfig, headroom_bits: int = DEFAULT_HEADROOM_BITS,
                       overrides: Mapping[str, Mapping[str, int]] | None = None,
-                      where: Mapping[str, str] | None = None,
+                      where: Mapping[str, str] | None = None, forwards: list | None = None,
                       ) -> tuple[dict[str, LayerFormat], list[LayerRange]]:
     """Per weight layer, its :class:`LayerFormat` by the per-layer rule
     (:func:`~eie_sim.arch.fixed_point.layer_format`) from the ranges of the calibration
     input(s), then ``overrides`` (layer -> some of ``act_frac_bits``, ``out_frac_bits``,
-    ``weight_frac_bits``; ``where``: layer -> the text locating it, for errors).
+    ``weight_frac_bits``; ``where``: layer -> the text locating it, for errors;
+    ``forwards``: the float forward passes of the inputs when already computed).
 
     Raises :class:`ConfigError` for an override of an unknown layer or an impossible
     combination (named with its location)."""
     cal = calibration if isinstance(calibration, list) else [calibration]
-    ranges = layer_ranges(net, weights, cal)
+    ranges = layer_ranges(net, weights, cal, forwards)
     formats = {r.name: layer_format(r.in_max, r.out_max, r.bias_max, r.weight_max,
                                     cfg.word_bits, headroom_bits) for r in ranges}
     return apply_overrides(formats, overrides, cfg, where), ranges
@@ -123,14 +128,6 @@ def biases_rounded_to_zero(weights: QuantizedModel, formats: Mapping[str, LayerF
     return out
 
 
-def _frac_bits_for(max_abs: float, word_bits: int) -> int:
-    """Largest fraction bits whose word holds ``max_abs`` after rounding (at least 0)."""
-    lim = (1 << (word_bits - 1)) - 1.5
-    if max_abs <= 0:
-        return word_bits - 1
-    return max(0, min(word_bits - 1, math.floor(math.log2(lim / max_abs))))
-
-
 def network_format(cfg: ArchConfig, ranges: list[LayerRange], bits: int,
                    explicit: frozenset[str] | set[str] = frozenset()
                    ) -> tuple[ArchConfig, list[dict]]:
@@ -152,13 +149,13 @@ def network_format(cfg: ArchConfig, ranges: list[LayerRange], bits: int,
                f"(Spmat entries grow to {bits}+{cfg.index_bits} bits: "
                f"{cfg.spmat_width_bits // (bits + cfg.index_bits)} per {cfg.spmat_width_bits}-bit line)")
     act_max = max(max(r.in_max, r.out_max, r.bias_max) for r in ranges)
-    f = _frac_bits_for(act_max, cfg.word_bits)
+    f = frac_bits_for(act_max, cfg.word_bits)
     if cfg.act_frac_bits > f:
         change("act_frac_bits", f, f"largest activation / pre-ReLU output / bias magnitude is "
                f"{act_max:.1f}; {cfg.word_bits}-bit words with {f} fraction bits hold "
                f"+-{(1 << (cfg.word_bits - 1)) / (1 << f):g} (step {2.0 ** -f:g})")
     w_max = max(r.weight_max for r in ranges)
-    fw = _frac_bits_for(w_max, cfg.word_bits)
+    fw = frac_bits_for(w_max, cfg.word_bits)
     if cfg.weight_frac_bits > fw:
         change("weight_frac_bits", fw, f"largest codebook magnitude is {w_max:.4g}")
     return cfg, overrides

@@ -174,7 +174,6 @@ def run_net(net: Net, weights: QuantizedModel, x: np.ndarray, cfg: ArchConfig, *
             progress.start(len(names))
         run = chain.run(x, opt, float_result=float_result,
                         progress=(lambda res: progress.update(1)) if progress else None)
-        run.check_fit = opt.check_fit
         return _described(run, about, None, t0)
     return _per_layer(net, weights, x, cfg, n_sample, wanted, opt, seed,
                       fit_format, about, set(record), float_result, progress, t0)
@@ -235,7 +234,7 @@ def _per_layer(net, weights, x, cfg, n_sample, wanted, opt, seed, fit_format, ab
             progress.note(f"{lay.name}: {res.simulated:,} of {res.positions_total:,} positions, "
                           f"{res.cycles_per_position:.1f} cycles/position, {res.wall_s:.2f} s")
     run = NetRun(name=net.name, mode="per-layer", layers=results, config=cfg,
-                 overrides=overrides, positions=n_sample, fit=fit, check_fit=opt.check_fit)
+                 overrides=overrides, fit=fit, check_fit=opt.check_fit)
     return _described(run, about, n_sample, t0)
 
 

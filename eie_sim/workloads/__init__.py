@@ -6,13 +6,11 @@ Table III layers; :mod:`~eie_sim.workloads.files` reads ``.dcmp`` models, ``.npz
 input vectors and a config's ``workload:`` block.
 """
 from eie_sim.workloads.files import (
-                                     absolute_block,
                                      from_block,
-                                     from_spec,
                                      from_model,
                                      from_npz,
+                                     from_spec,
                                      load_input,
-                                     resolve_path,
 )
 from eie_sim.workloads.layer import LayerWorkload, Workload
 from eie_sim.workloads.synthetic import (
@@ -24,6 +22,6 @@ from eie_sim.workloads.synthetic import (
                                      table3_names,
 )
 
-__all__ = ["LayerWorkload", "Workload", "absolute_block", "from_block", "from_model", "from_spec", "from_npz",
-           "load_input", "parse_synthetic_arg", "resolve_path", "synthetic_from_spec",
+__all__ = ["LayerWorkload", "Workload", "from_block", "from_model", "from_spec", "from_npz",
+           "load_input", "parse_synthetic_arg", "synthetic_from_spec",
            "synthetic_input", "synthetic_layer", "table3_layer", "table3_names"]

@@ -275,20 +275,6 @@ def load_input(path: str | pathlib.Path, cols: int | None) -> np.ndarray:
     return x
 
 
-def resolve_path(p: str | pathlib.Path, base_dir: str | pathlib.Path | None = None) -> pathlib.Path:
-    """An absolute path: a relative ``p`` is taken from ``base_dir`` (a config file's
-    folder) when given, else from the current directory. There is no fallback from one to
-    the other: a relative path in a config file never finds a same-named file elsewhere."""
-    return WorkloadSpec("npz", str(p), base_dir=None if base_dir is None else str(base_dir)).path("npz")
-
-
-def absolute_block(block: dict, base_dir: str | pathlib.Path | None = None) -> dict:
-    """A copy of a workload block with its file paths made absolute (taken from
-    ``base_dir``, a config file's folder, or the current directory), e.g. for a bundle's
-    ``config.yaml`` (:meth:`~eie_sim.arch.workload_spec.WorkloadSpec.absolute`)."""
-    return parse_workload(block, base_dir=base_dir).absolute().block()
-
-
 def from_block(block: dict, cfg: ArchConfig, seed: int = 0, base_dir: str | pathlib.Path | None = None,
                label: str = "workload", graphs: bool = False) -> Workload | NetWorkload:
     """:func:`from_spec` of a ``workload:`` block (checked by
