@@ -128,11 +128,18 @@ def run_sweep(loaded: LoadedConfig, out: str | pathlib.Path, force: bool = False
         res = _run_sweep(loaded, out, quiet, processes)
         atomic_write(out / folders.MARKER, folders.marker_text("eie-sweep", "sweep"))
         return res
-    new = out.with_name(f".{out.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    new = folders.new_dir(out)
     try:
         res = _run_sweep(loaded, new, quiet, processes)
         atomic_write(new / folders.MARKER, folders.marker_text("eie-sweep", "sweep"))
-        folders.replace_dir(new, out)
+        # a sweep that started into the old folder meanwhile holds its lock: refused here,
+        # never deleted under it
+        lock = FolderLock(out) if out.is_dir() and not out.is_symlink() else None
+        try:
+            folders.replace_dir(new, out)
+        finally:
+            if lock is not None:
+                lock.release()
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise

@@ -91,7 +91,10 @@ def owner(folder: pathlib.Path) -> str | None:
         return None
     if "sweep.db" in names:
         return "eie-sweep sweep (older version)"
-    if names and all(n in KNOWN_FILES or _KNOWN_PLOT.match(n) for n in names):
+    # a folder of an earlier version: only names the tools write, and the files that make
+    # a results bundle (a user's own config.yaml and report.md alone are not one)
+    if names and all(n in KNOWN_FILES or _KNOWN_PLOT.match(n) for n in names) and \
+            "summary.json" in names and {"layers.csv", "images.csv", "sweep.csv"} & set(names):
         return "results bundle (older version)"
     return None
 
@@ -156,8 +159,12 @@ def replace_dir(new: pathlib.Path, out: pathlib.Path) -> None:
         os.rename(new, out)
         return
     aside = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent))
-    os.rename(out, aside / "x")
     try:
+        os.rename(out, aside / "x")
+    except BaseException:
+        aside.rmdir()
+        raise
+    try:      # (killed between the two renames: clean_stale puts the old folder back)
         os.rename(new, out)
     except BaseException:
         os.rename(aside / "x", out)
@@ -176,6 +183,23 @@ def _running(pid: int) -> bool:
     return True
 
 
+def _restore(out: pathlib.Path, siblings: list[pathlib.Path]) -> None:
+    """``out`` is missing and a killed run left the only copy of it aside (``replace_dir``
+    killed between its two renames: ``.NAME.old-*/x``; an older version's ``--force``:
+    ``.NAME.replaced-*``): the newest such copy is renamed back to ``out``, never deleted."""
+    copies = []
+    for p in siblings:
+        kind = re.match(rf"^\.{re.escape(out.name)}\.(tmp|old|replaced)-", p.name)
+        src = p / "x" if kind and kind.group(1) == "old" else p
+        if kind and kind.group(1) != "tmp" and src.is_dir() and not src.is_symlink():
+            copies.append((src.lstat().st_mtime, src, p))
+    if copies:
+        _, src, holder = max(copies)
+        os.rename(src, out)
+        if holder != src:
+            shutil.rmtree(holder, ignore_errors=True)
+
+
 def clean_stale(out: pathlib.Path) -> list[pathlib.Path]:
     """Remove the temporary siblings of ``out`` left by killed runs (see the module
     docstring) and, inside ``out``, the ``.NAME.XXXXXXXX.tmp`` files of killed atomic
@@ -192,6 +216,9 @@ def clean_stale(out: pathlib.Path) -> list[pathlib.Path]:
             found += [p for p in out.iterdir() if re.match(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$", p.name)]
     except OSError:
         pass
+    if not (out.exists() or out.is_symlink()):     # of a run that is over, not one running
+        _restore(out, [p for p in found if p.parent == out.parent and not (
+            (m := pat.match(p.name)) and m.group(2) and _running(int(m.group(2))))])
     removed = []
     for p in found:
         try:

@@ -256,3 +256,34 @@ def test_force_never_replaces_a_folder_a_config_file_names(tmp_path, capsys):
     assert "--force replaces only a folder named with --out on the command line" in \
         capsys.readouterr().err
     assert sorted(p.name for p in keep.iterdir()) == before
+
+
+def test_a_user_folder_of_known_names_is_not_taken_for_a_bundle(tmp_path):
+    """Without a marker, only a real bundle of an earlier version counts as the tools':
+    a user's own config.yaml and report.md are never replaced by --force."""
+    from eie_sim.output import folders
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "config.yaml").write_text("pes: 4\n")
+    (mine / "report.md").write_text("my notes\n")
+    assert folders.owner(mine) is None
+    (mine / "summary.json").write_text("{}")
+    (mine / "layers.csv").write_text("layer\n")
+    assert folders.owner(mine) == "results bundle (older version)"
+
+
+def test_a_folder_left_aside_by_a_killed_replacement_is_put_back(tmp_path):
+    """replace_dir killed between its two renames leaves the old folder only in
+    .NAME.old-PID-*/x: the next run restores it instead of cleaning it away."""
+    import os
+    import time
+
+    from eie_sim.output import folders
+    out = tmp_path / "res"
+    aside = tmp_path / ".res.old-999999-abcd"
+    (aside / "x").mkdir(parents=True)
+    (aside / "x" / "summary.json").write_text("{}")
+    past = time.time() - 3600
+    os.utime(aside, (past, past))
+    folders.clean_stale(out)
+    assert (out / "summary.json").read_text() == "{}" and not aside.exists()

@@ -313,14 +313,17 @@ def test_only_the_density_workload_keys_take_a_range(tmp_path, capsys):
 def test_force_keeps_the_old_folder_when_the_new_run_leaves_none(tmp_path, capsys):
     """--force moves the old results aside; a run where every point fails puts them back
     untouched, a run that succeeds replaces them (and leaves no hidden copy behind)."""
+    from eie_sim.output import folders
     out = tmp_path / "out"
     out.mkdir()
     (out / "sweep.csv").write_text("old\n")
+    (out / folders.MARKER).write_text(folders.marker_text("eie-sweep", "sweep"))  # ours
     bad = _write(tmp_path, "workload:\n  synthetic:\n    - {name: a, rows: 9000, cols: 64, "
                  "weight_density: 0.5}\npes: 1\nsweep:\n  queue_depth: [1, 2]\n")
     assert sweep_main([str(bad), "--out", str(out), "--force", "--quiet"]) == 2
     assert "every one of the 2 sweep point(s) failed" in capsys.readouterr().err
-    assert [p.name for p in out.iterdir()] == ["sweep.csv"] and (out / "sweep.csv").read_text() == "old\n"
+    assert sorted(p.name for p in out.iterdir()) == [folders.MARKER, "sweep.csv"]
+    assert (out / "sweep.csv").read_text() == "old\n"
     good = _write(tmp_path, "workload:\n  synthetic:\n    - {name: a, rows: 90, cols: 64, "
                   "weight_density: 0.5}\npes: 1\nsweep:\n  queue_depth: [1, 2]\n")
     assert sweep_main([str(good), "--out", str(out), "--force", "--quiet"]) == 0
