@@ -90,6 +90,8 @@ def _kept(out, replacing: bool) -> str:
     if replacing:
         return (f"--force: {out} is left as it was and the new run's points are dropped; "
                 f"rerun with --force to start over")
+    if not (pathlib.Path(out) / DB_NAME).is_file():      # stopped before its first point
+        return f"no point was recorded, nothing written to {out}"
     return (f"the finished points are kept in {out}/{DB_NAME}: rerun the same command (or "
             f"add --resume) to run the rest")
 

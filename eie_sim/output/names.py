@@ -2,8 +2,9 @@
 file name, a plot's text, an HTML id or a Markdown cell: every writer goes through here.
 
 * :func:`safe_names`: per name a :class:`SafeName` (``file``: the part of a file name,
-  ASCII letters, digits, ``-``, ``_`` and ``.``, at most :data:`MAX_FILE_PART` characters;
-  a name that had to be changed or cut gets a short hash of the name appended, so ``a/b``,
+  ASCII letters, digits, ``-``, ``_`` and ``.``: the name itself when it is safe and at
+  most :data:`MAX_FILE_PART` characters, else at most :data:`MAX_FILE_PART` of it plus
+  ``-`` and an 8-character hash of the name (and ``-2``, ``-3`` ... on a clash), so ``a/b``,
   ``a b`` and ``a_b`` give three files; ``html_id``: unique in a page; ``title``: the name
   as matplotlib shows it literally).
 * :func:`plot_text`: any text for a matplotlib title, label or tick label (``$`` escaped:
