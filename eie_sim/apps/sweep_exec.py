@@ -203,7 +203,7 @@ def dask_client(workers: int, scheduler: str | None, processes: bool = True):
             raise ConfigError(f"--scheduler: cannot reach the dask scheduler at {scheduler} "
                               f"({exc})") from None
     import dask
-    cluster = None
+    cluster = client = None
     try:
         # no Active Memory Manager: its ReduceReplicas policy drops the broadcast copies of
         # the workloads between tasks, and the workers then fetch them again (measured)
@@ -211,11 +211,24 @@ def dask_client(workers: int, scheduler: str | None, processes: bool = True):
                 {"distributed.scheduler.active-memory-manager.start": False}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
                                    dashboard_address=None, silence_logs=logging.ERROR)
-        return Client(cluster), cluster      # a Ctrl-C held back meanwhile is raised by now
+        client = Client(cluster)             # a Ctrl-C held back meanwhile is raised by now
+        # dask's own ERROR lines silenced in the worker processes too (silence_logs does not
+        # reach them): a failed point reaches eie-sweep as its task's exception, and the
+        # teardown after a Ctrl-C ("Failed to communicate with scheduler during heartbeat")
+        # is expected, not news
+        client.run(_quiet_dask_logs)
+        return client, cluster
     except BaseException:
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
         raise
+
+
+def _quiet_dask_logs() -> None:
+    """In a dask worker process: only CRITICAL lines of ``distributed``'s loggers."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
 @contextlib.contextmanager
