@@ -15,11 +15,12 @@ import io
 
 from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
 from eie_sim.output.names import markdown_text, plot_text
+from eie_sim.output.sweep_figures import column
 
-#: paper Table II names of the parts
-PART_TITLES = {"act_queue": "Act_queue", "ptr_read": "PtrRead", "spmat_read": "SpmatRead",
-               "arithm_unit": "ArithmUnit", "act_rw": "ActRW", "lnzd": "LNZD",
-               "static": "static/leakage", "filler": "filler"}
+#: the parts' names in tables and legends: their snake_case names, one spelling everywhere
+#: (the ``energy_<part>_uj`` columns; paper Table II: Act_queue, PtrRead, SpmatRead,
+#: ArithmUnit, ActRW; LNZD; static = leakage)
+PART_TITLES = {p: p for p in ENERGY_PARTS + AREA_PARTS}
 PAPER_CHIP_AREA_MM2 = 40.8     # paper value (Table V, EIE 64 PEs)
 COLOURS = ("tab:olive", "tab:purple", "tab:blue", "tab:orange", "tab:green", "tab:brown",
            "tab:gray", "tab:pink")
@@ -46,7 +47,7 @@ def energy_area_markdown(rows: list[dict]) -> str:
            + " | total (uJ) | power (W) |",
            "|" + "---|" * (len(ENERGY_PARTS) + 3)]
     for r in rows:
-        tot = _f(r.get("energy_uj")) or 0.0
+        tot = _f(r.get(column(r, "energy") or "")) or 0.0
         cells = []
         for p in ENERGY_PARTS:
             v = _f(r.get(f"energy_{p}_uj")) or 0.0

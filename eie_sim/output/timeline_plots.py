@@ -5,8 +5,9 @@ Per layer:
 * ``timeline_heatmap_<layer>``: PE x time heatmap of the busy share per window
   (busy cycles / window cycles);
 * ``timeline_queue_<layer>``: queue occupancy over time: the mean over PEs of each PE's
-  mean occupancy in the window, the largest occupancy of any PE, and the band between the
-  smallest and the largest per-PE mean;
+  mean occupancy in the window, the largest occupancy of any PE (drawn over the queue
+  depth's wide grey line, never hidden by it), and the band between the smallest and the
+  largest per-PE mean;
 * ``timeline_ccu_<layer>``: what the CCU does in each window (broadcast, stall, row move,
   batch load, store, idle), stacked, as shares of the window.
 
@@ -132,13 +133,15 @@ def queue_plot(layers: list[LayerWindows], title: str, synthetic: bool = False,
               alpha=0.25, label="per-PE mean: min .. max over PEs")
     ax.stairs(qm.mean(axis=1), j.edges, baseline=None, color="tab:blue", lw=1.5,
               label="mean over PEs")
-    ax.stairs(qx.max(axis=1), j.edges, baseline=None, color="tab:red", lw=1.0,
+    if queue_depth:      # under the max line (a full queue's max lies on it), wider, grey
+        ax.axhline(queue_depth, color="0.55", lw=3.0, alpha=0.5, zorder=1,
+                   label=f"queue depth {queue_depth}")
+    ax.stairs(qx.max(axis=1), j.edges, baseline=None, color="tab:red", lw=1.2, zorder=3,
               label="max (any PE, any cycle)")
-    if queue_depth:
-        ax.axhline(queue_depth, color="k", lw=0.8, ls=":", label=f"queue depth {queue_depth}")
     ax.set_xlabel("cycle")
     ax.set_ylabel("queue occupancy (entries)")
-    ax.set_ylim(bottom=0)
+    top = max(float(qx.max()) if qx.size else 0.0, float(queue_depth or 0))
+    ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)   # neither line on the frame
     ax.set_xlim(j.edges[0], j.edges[-1])
     ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     _mark_layers(ax, j)

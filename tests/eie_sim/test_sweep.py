@@ -44,11 +44,14 @@ def test_sweep_and_plot_cli(tmp_path, capsys):
     assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
     assert plot_main([str(tmp_path / "sw"), "--out", str(tmp_path / "png")]) == 0
     made = sorted(p.name for p in (tmp_path / "png").iterdir() if p.name != ".eie-sim.json")
-    # Fig. 9, 11-13 from sweep.csv; Pareto and heatmaps from points.csv (issue 12)
-    assert made == ["fig11_speedup_vs_pes.png", "fig12_real_work_vs_pes.png",
+    # Fig. 9, 11-13 from sweep.csv; Pareto and heatmaps from points.csv (issue 12); the
+    # metrics, energy and area by unit against the swept keys (issue 28)
+    assert made == ["area_by_unit_vs_pes.png", "energy_by_unit_vs_pes.png",
+                    "fig11_speedup_vs_pes.png", "fig12_real_work_vs_pes.png",
                     "fig13_load_efficiency_vs_pes.png", "fig9_spmat_width.png",
                     "heatmap_spmat_width_bits_vs_pes_inferences_per_j.png",
-                    "heatmap_spmat_width_bits_vs_pes_latency.png", "pareto_latency_energy.png"]
+                    "heatmap_spmat_width_bits_vs_pes_latency.png", "metrics_vs_pes.png",
+                    "metrics_vs_spmat_width_bits.png", "pareto_latency_energy.png"]
     assert all((tmp_path / "png" / m).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for m in made)
     capsys.readouterr()
 
@@ -60,7 +63,9 @@ def test_queue_plot_and_per_pe_plot(tmp_path, capsys):
     assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
     assert plot_main([str(tmp_path / "sw"), "--out", str(tmp_path / "p1")]) == 0
     assert sorted(p.name for p in (tmp_path / "p1").iterdir()) == [".eie-sim.json",
-        "fig8_load_efficiency_vs_queue_depth.png", "pareto_latency_energy.png"]
+        "area_by_unit_vs_queue_depth.png", "energy_by_unit_vs_queue_depth.png",
+        "fig8_load_efficiency_vs_queue_depth.png", "metrics_vs_queue_depth.png",
+        "pareto_latency_energy.png"]
     assert simulate_main(["--synthetic", "50,60,0.2,0.5", "--set", "pes=8", "--out", str(tmp_path / "sim")]) == 0
     assert plot_main([str(tmp_path / "sim"), "--out", str(tmp_path / "p2")]) == 0
     assert sorted(p.name for p in (tmp_path / "p2").iterdir()) == [
