@@ -81,12 +81,16 @@ def _plt():
 def png(fig, dpi: float = 110) -> bytes:
     """The figure as PNG, at most :data:`MAX_PX` pixels a side (the resolution lowered
     when needed: first from the figure's size, then, should the tight box still exceed
-    it, from the image written), then closed."""
+    it, from the image written), then closed. A figure of :func:`panels` (laid out in
+    inches, ``fig._eie_laid_out``) is saved whole, without the tight box's extra
+    drawing pass."""
     plt = _plt()
     dpi = min(dpi, (MAX_PX - 4) / (max(fig.get_size_inches()) + 0.2))
+    tight = {} if getattr(fig, "_eie_laid_out", False) else {"bbox_inches": "tight",
+                                                              "pad_inches": 0.1}
     for _ in range(3):
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1)
+        fig.savefig(buf, format="png", dpi=dpi, **tight)
         data = buf.getvalue()
         side = max(png_size(data))
         if side <= MAX_PX:
@@ -108,7 +112,7 @@ def panels(nrows: int, ncols: int, title: str, sharex=True, sharey=True,
     """A figure of ``nrows`` x ``ncols`` panels laid out in inches (no layout engine:
     it is slow), ``title`` above them and room for a legend on the right."""
     plt = _plt()
-    top = 0.25 + 0.17 * (title.count("\n") + 1)
+    top = 0.4 + 0.18 * (title.count("\n") + 1)
     hr = list(height_ratios or [1] * nrows)
     pw, ph = PANEL_IN
     w = LEFT_IN + ncols * pw + (ncols - 1) * GAP_IN[0] + legend_in
@@ -118,6 +122,7 @@ def panels(nrows: int, ncols: int, title: str, sharex=True, sharey=True,
     fig.subplots_adjust(left=LEFT_IN / w, right=(w - legend_in) / w, bottom=BOTTOM_IN / h,
                         top=(h - top) / h, wspace=GAP_IN[0] / pw, hspace=GAP_IN[1] / ph)
     fig.suptitle(title, fontsize=9, y=(h - 0.1) / h, va="top")
+    fig._eie_laid_out = True
     return fig, axes
 
 
@@ -231,8 +236,10 @@ class Table:
         return values[(len(values) - 1) // 2]
 
     def title(self, text: str) -> str:
+        """A figure's title: ``text``, whether the matrices are synthetic, and the note
+        on a line of its own (never broken by :func:`wrap`)."""
         return (plot_text(text) + (" (synthetic matrices)" if self.synthetic else "")
-                + (f" [{self.note}]" if self.note else ""))
+                + (f"\n[{plot_text(self.note)}]" if self.note else ""))
 
 
 def _same(a: str, b: str) -> bool:

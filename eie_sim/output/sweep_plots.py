@@ -30,7 +30,7 @@ from eie_sim.output.energy_plots import area_bars, energy_bars, has_energy_colum
 MAX_X_KEYS = 4         #: ``metrics_vs_<key>`` figures at most
 
 
-def _scatter_pareto(t: sf.Table, front: list[dict]) -> bytes:
+def _scatter_pareto(t: sf.Table, front: list[dict], objectives: list[str] = ()) -> bytes:
     """Latency vs energy of every point, coloured by chip area; the front circled."""
     import matplotlib.colors as mcolors
     plt = sf._plt()
@@ -57,15 +57,16 @@ def _scatter_pareto(t: sf.Table, front: list[dict]) -> bytes:
                 key=lambda r: (sf.num(r[fr_col_lat]), sf.num(r[fr_col_en])))
     left_out = sum(1 for r in front if sf.fits(r) is False)
     if fr:
-        ax.plot([sf.num(r[fr_col_lat]) for r in fr], [sf.num(r[fr_col_en]) for r in fr],
-                color="red", lw=0.8, alpha=0.6)
         ax.scatter([sf.num(r[fr_col_lat]) for r in fr], [sf.num(r[fr_col_en]) for r in fr],
                    facecolors="none", edgecolors="red", s=60, linewidths=1.2,
-                   label=f"Pareto front ({len(fr)} points)")
+                   label=f"Pareto front ({len(fr)} points; its objectives: "
+                         f"{', '.join(objectives) or 'latency, energy, area'})")
     if fr or bad:
         ax.legend(fontsize=7, loc="upper right")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    sf.log_ticks(ax.xaxis)
+    sf.log_ticks(ax.yaxis)
     ax.set_xlabel(t.label(lat))
     ax.set_ylabel(t.label(en))
     notes = []
@@ -78,14 +79,6 @@ def _scatter_pareto(t: sf.Table, front: list[dict]) -> bytes:
                          + ("\n" + "; ".join(notes) if notes else ""), 6.6, 9), fontsize=9)
     ax.grid(True, alpha=0.3, which="both")
     return sf.png(fig)
-
-
-def pareto_plot(points: list[dict], front: list[dict], synthetic: bool, note: str = "") -> bytes:
-    """Latency vs energy of every point of ``points.csv`` rows, coloured by chip area."""
-    t = sf.Table(points, [], synthetic=synthetic, note=note)
-    if not t.ok:
-        raise PlotError("points.csv: no point without an error to plot")
-    return _scatter_pareto(t, front)
 
 
 def _single_point(t: sf.Table) -> dict[str, bytes]:
@@ -125,7 +118,9 @@ def design_plots(points: list[dict], front: list[dict], keys: list[str], synthet
         notes.append(f"{len(t.ok)} point(s) ran: no Pareto plot and no plot against a key "
                      f"(one dot says nothing); the point's energy and area by unit instead")
         return _single_point(t)
-    out["pareto_latency_energy.png"] = _scatter_pareto(t, front)
+    objectives = summary.get("pareto_objectives")
+    out["pareto_latency_energy.png"] = _scatter_pareto(
+        t, front, [str(o) for o in objectives] if isinstance(objectives, list) else [])
     ys = [sf.column(t.header(), r) for r in ("latency", "energy", "area")]
     numeric = [k for k in varied if sf.KeyAxis(k, t.values(k)).numeric] + \
               [k for k in varied if not sf.KeyAxis(k, t.values(k)).numeric]
