@@ -429,8 +429,8 @@ def plan(t: Table, x: str, ys: list[str], colour: str | None = None, facet: str 
         raise PlotError(f"--facet {facet}: is the colour key too")
     rest = [k for k in others if k not in (colour, facet)]
     if not t.grid:
-        if rest:
-            notes.append(f"{', '.join(rest)} vary freely (a search's or random sample's points)")
+        notes.append("each dot a point of the search or random sample"
+                     + (f"; {', '.join(rest)} vary freely" if rest else ""))
     elif agg:
         rows = _aggregate(rows, [k for k in (x, colour, facet) if k], ys, agg)
         notes.append(f"{agg} over {', '.join(rest)}" if rest else "")
@@ -485,6 +485,7 @@ def metric_figure(t: Table, x: str, ys: list[str], colour: str | None = None,
     colours = _colours(ca, s.colour_values)
     hollow_used = False
     handles: dict[str, object] = {}
+    scale = None if t.grid else _colour_scale(s.rows, s.colour)
     cells = ([(y, fv) for y in ys for fv in s.facet_values] if multi
               else [(ys[0], fv) for fv in s.facet_values])
     for i, ax in enumerate(axes.flat):
@@ -494,7 +495,7 @@ def metric_figure(t: Table, x: str, ys: list[str], colour: str | None = None,
         y, fv = cells[i]
         sel = [r for r in s.rows if not s.facet or _same(r.get(s.facet, ""), fv)]
         if not t.grid:
-            hollow_used |= _scatter(fig, ax, sel, xa, y, s.colour, i == len(cells) - 1)
+            hollow_used |= _scatter(ax, sel, xa, y, s.colour, scale)
         else:
             for cv in s.colour_values:
                 line = [r for r in sel if not s.colour or _same(r.get(s.colour, ""), cv)]
@@ -532,33 +533,40 @@ def metric_figure(t: Table, x: str, ys: list[str], colour: str | None = None,
             handles.setdefault(lab, h)
     if handles and (len(handles) > 1 or s.colour):
         legend(fig, list(handles.values()), list(handles))
+    if scale is not None:              # a search's colour key: a colour bar right of the panels
+        sp = fig.subplotpars
+        cax = fig.add_axes((sp.right + 0.02, sp.bottom, 0.015, (sp.top - sp.bottom) * 0.45))
+        fig.colorbar(_plt().cm.ScalarMappable(norm=scale[0], cmap=scale[1]), cax=cax)
+        cax.set_title(plot_text(s.colour), fontsize=7, loc="left")
+        cax.tick_params(labelsize=7)
     return png(fig)
 
 
-def _scatter(fig, ax, rows, xa: KeyAxis, y: str, colour: str | None, bar: bool) -> bool:
-    """A search's points: ``y`` against ``x``, coloured by ``colour`` (log scale where it
-    spans a decade); non-fitting points hollow. Whether any was."""
+def _colour_scale(rows: list[dict], colour: str | None):
+    """(norm, cmap) of a numeric colour key over ``rows`` (log where it spans a decade);
+    None when there is no numeric colour key."""
     import matplotlib.colors as mcolors
-    xs = [xa.coord(r[xa.key]) for r in rows]
-    ys = [num(r.get(y)) for r in rows]
-    ok = [i for i, v in enumerate(ys) if v is not None]
-    cv = [num(r.get(colour)) for r in rows] if colour else None
-    fit = [fits(r) for r in rows]
-    if cv is not None and all(v is not None for v in cv) and ok:
-        vals = [cv[i] for i in ok]
-        norm = (mcolors.LogNorm(min(vals), max(vals)) if _log_values(vals)
-                else mcolors.Normalize(min(vals), max(vals)))
-        cmap = _plt().get_cmap("viridis")
-        cols = [cmap(norm(cv[i])) for i in ok]
-        sm = _plt().cm.ScalarMappable(norm=norm, cmap=cmap)
-        if bar:
-            fig.colorbar(sm, ax=ax, label=plot_text(colour))
+    vals = [num(r.get(colour)) for r in rows] if colour else []
+    if not vals or any(v is None for v in vals):
+        return None
+    lo, hi = min(vals), max(vals)
+    norm = mcolors.LogNorm(lo, hi) if _log_values(vals) else mcolors.Normalize(lo, hi)
+    return norm, _plt().get_cmap("viridis")
+
+
+def _scatter(ax, rows, xa: KeyAxis, y: str, colour: str | None, scale) -> bool:
+    """A search's points: ``y`` against ``x``, coloured by ``colour`` on ``scale``
+    (:func:`_colour_scale`); non-fitting points hollow. Whether any was."""
+    pts = [(xa.coord(r[xa.key]), num(r.get(y)), r) for r in rows if num(r.get(y)) is not None]
+    if scale is not None:
+        norm, cmap = scale
+        cols = [cmap(norm(num(r.get(colour)))) for _, _, r in pts]
     else:
-        cols = ["tab:blue"] * len(ok)
-    ax.scatter([xs[i] for i in ok], [ys[i] for i in ok], s=14,
-               facecolors=[("none" if fit[i] is False else c) for i, c in zip(ok, cols)],
+        cols = ["tab:blue"] * len(pts)
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=14,
+               facecolors=[("none" if fits(p[2]) is False else c) for p, c in zip(pts, cols)],
                edgecolors=cols, linewidths=0.8)
-    return any(fit[i] is False for i in ok)
+    return any(fits(p[2]) is False for p in pts)
 
 
 def _cell_edges(axis: KeyAxis, points: list[float]) -> list[float]:
@@ -628,6 +636,8 @@ def heatmap(t: Table, xkey: str, ykey: str, metric: str, best: str = "min",
             (ax.set_xticks if which == "x" else ax.set_yticks)(
                 [num(v) for v in a.values], [show(v) for v in a.values], fontsize=7)
             (ax.xaxis if which == "x" else ax.yaxis).set_minor_locator(_null())
+        elif a.numeric and a.log:
+            log_ticks(ax.xaxis if which == "x" else ax.yaxis)
         elif not a.numeric:
             (ax.set_xticks if which == "x" else ax.set_yticks)(
                 range(len(a.values)), [show(v) for v in a.values], fontsize=7)
@@ -640,10 +650,10 @@ def heatmap(t: Table, xkey: str, ykey: str, metric: str, best: str = "min",
     ax.set_xlabel(t.label(xkey))
     ax.set_ylabel(t.label(ykey))
     other = [k for k in t.varied(ok) if k not in (xkey, ykey)]
-    notes = [f"each cell: the {'lowest' if best == 'min' else 'highest'}"
-             + (f" over {', '.join(other)}" if other else "")
-             + (" and the points in its bin" if any(len(a.values) > MAX_CELLS for a in axes.values()
-                                                  if a.numeric) else "")]
+    binned = any(a.numeric and len(a.values) > MAX_CELLS for a in axes.values())
+    word = "lowest" if best == "min" else "highest"
+    notes = [f"each cell: the {word} of the points in its bin (blank: none)" if binned
+             else f"each cell: the {word}" + (f" over {', '.join(other)}" if other else "")]
     if dropped:
         notes.append(f"{dropped} point(s) that do not fit their SRAMs left out")
     if t.failed:

@@ -261,7 +261,7 @@ def test_a_search_heatmap_bins_sampled_values_on_numeric_axes(tmp_path, captured
     ax = heat["fig"].axes[0]
     mesh = [c for c in ax.collections if c.__class__.__name__ == "QuadMesh"][0]
     assert mesh.get_array().shape[1] <= 12 and ax.get_xscale() == "log"
-    assert "points in its bin" in heat["title"]
+    assert "the lowest of the points in its bin" in heat["title"]
     assert all(w <= 2000 and h <= 2000 for w, h in _pngs(tmp_path / "p").values())
 
 

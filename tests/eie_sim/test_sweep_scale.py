@@ -275,11 +275,13 @@ def test_optuna_search_front_covers_the_grid_front(tmp_path):
     # a resumed search replays its trials from the database: the same tables, nothing run
     again = run_sweep(load_config(text=SEARCH_WL + yaml.safe_dump({"sweep": search})), tmp_path / "s")
     assert again["ran"] == 0
-    # eie-plot: the Pareto plot and heatmaps from points.csv (no Fig. 8-13 for a search)
+    # eie-plot: the Pareto plot, metrics against each key (the points as a scatter) and
+    # heatmaps from points.csv (no Fig. 8-13 and no unit bars: a search is not a grid)
     from eie_sim.cli.plot import plot_main
     assert plot_main([str(tmp_path / "s"), "--out", str(tmp_path / "p")]) == 0
     assert sorted(x.name for x in (tmp_path / "p").iterdir()) == [
         ".eie-sim.json", "heatmap_queue_depth_vs_pes_inferences_per_j.png", "heatmap_queue_depth_vs_pes_latency.png",
+        "metrics_vs_pes.png", "metrics_vs_queue_depth.png", "metrics_vs_spmat_width_bits.png",
         "pareto_latency_energy.png"]
 
 
