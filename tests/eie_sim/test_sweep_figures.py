@@ -104,7 +104,7 @@ def captured(monkeypatch):
     real = sf.png
 
     def png(fig, *a, **k):
-        fig.canvas.draw()
+        data = real(fig, *a, **k)                    # drawn (and closed: still readable)
         axes = [ax for ax in fig.axes if ax.get_visible()]
         seen.append({
             "title": (fig._suptitle.get_text() if fig._suptitle else "") + " | "
@@ -115,7 +115,7 @@ def captured(monkeypatch):
             "legend": [" ".join(t.get_text().split()) for lg in fig.legends + [ax.get_legend() for ax in axes if ax.get_legend()]
                        for t in lg.get_texts()],
             "fig": fig})
-        return real(fig, *a, **k)
+        return data
     monkeypatch.setattr(sf, "png", png)
     return seen
 
