@@ -38,7 +38,8 @@ def _plot(argv) -> int:
                    help="a folder written by eie-simulate or eie-sweep")
     p.add_argument("--out", metavar="DIR",
                    help=f"folder for the plot files (default: RESULTS_DIR/{PLOTS_DIR}); a folder "
-                        f"eie-plot wrote is replaced, any other folder is refused")
+                        f"eie-plot wrote is replaced, another eie-sim tool's folder only with --force, "
+                        f"any other folder never")
     p.add_argument("--force", action="store_true",
                    help="also replace an --out folder another eie-sim tool wrote (never a "
                         "folder holding files eie-sim did not write)")

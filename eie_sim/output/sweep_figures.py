@@ -425,8 +425,11 @@ def plan(t: Table, x: str, ys: list[str], colour: str | None = None, facet: str 
     if facet is None and auto and t.grid:
         facet = next((k for k in others if k != colour), None)
     colour, facet = (None if k == "none" else k for k in (colour, facet))
-    if facet is not None and facet == colour:
+    if facet not in (None, "none") and facet == colour:
         raise PlotError(f"--facet {facet}: is the colour key too")
+    for name, k in (("--color", colour), ("--facet", facet)):
+        if k == x:
+            raise PlotError(f"{name} {k}: is the x key too")
     rest = [k for k in others if k not in (colour, facet)]
     if not t.grid:
         notes.append("each dot a point of the search or random sample"
