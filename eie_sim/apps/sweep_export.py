@@ -159,7 +159,7 @@ def _markdown(facts: dict, keys: list[str], pt_rows: list[dict], par_rows: list[
         head = ["point"] + keys + ["time (us)", "energy (uJ)", "chip (mm^2)", "inf/s", "inf/J", "error"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rows[:limit]:
-            nums = ([f"{r['time_us']:.3f}", f"{r['energy_uj']:.4f}", f"{r['chip_area_mm2']:.3f}",
+            nums = ([f"{r['time_us']:.3f}", f"{r['total_energy_uj']:.4f}", f"{r['chip_area_mm2']:.3f}",
                      f"{r['inferences_per_s']:.4g}", f"{r['inferences_per_j']:.4g}", ""]
                     if not r["error"] else ["", "", "", "", "", r["error"][:80]])
             lines.append("| " + " | ".join([str(r["point"])] + [str(r.get(k, "")) for k in keys]

@@ -46,7 +46,7 @@ def energy_area_markdown(rows: list[dict]) -> str:
            + " | total (uJ) | power (W) |",
            "|" + "---|" * (len(ENERGY_PARTS) + 3)]
     for r in rows:
-        tot = _f(r.get("energy_uj")) or 0.0
+        tot = _f(r.get("total_energy_uj")) or 0.0
         cells = []
         for p in ENERGY_PARTS:
             v = _f(r.get(f"energy_{p}_uj")) or 0.0
@@ -54,7 +54,7 @@ def energy_area_markdown(rows: list[dict]) -> str:
         out.append(f"| {markdown_text(r.get('layer'))} | " + " | ".join(cells)
                    + f" | {tot:.4g} | {_f(r.get('avg_power_w')) or 0.0:.3f} |")
     r = rows[0]
-    pe = _f(r.get("pe_area_mm2"))
+    pe = _f(r.get("pe_total_area_mm2"))
     if pe is not None:
         out += ["", f"## Area by unit (model: {model})", "",
                 "| part | area (mm^2) | share of a PE |", "|---|---|---|"]

@@ -54,7 +54,7 @@ def markdown_table(run: NetRun) -> str:
     t = run.totals()
     lines.append(f"| **total (one image{', extrapolated' if ext else ''})** | | | | | "
                  f"{t['positions']:,} | | | | | {t['cycles']:,.0f} | 100.0% | "
-                 f"{t['load_efficiency']:.3f} | | {t['time_us']:,.1f} | {t['energy_uj']:.2f} |")
+                 f"{t['load_efficiency']:.3f} | | {t['time_us']:,.1f} | {t['total_energy_uj']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -106,7 +106,7 @@ def totals_line(run: NetRun) -> str:
     lab = "EXTRAPOLATED total" if t["extrapolated"] else "total"
     return (f"{lab} for one image ({t['layers']} weight layers, {t['positions']:,} positions, "
             f"{t['positions_simulated']:,} simulated): {t['cycles']:,.0f} cycles, "
-            f"{t['time_us']:,.1f} us ({t['images_per_s']:,.1f} images/s), {t['energy_uj']:,.2f} uJ "
+            f"{t['time_us']:,.1f} us ({t['images_per_s']:,.1f} images/s), {t['total_energy_uj']:,.2f} uJ "
             f"(energy model, docs/energy.md), average {t['avg_power_w']:.3f} W, load efficiency "
             f"{t['load_efficiency']:.3f}, PE utilisation busy/(N T) {t['pe_utilisation']:.3f}, "
             f"real/total work {t['real_over_total_work']:.3f}; saturations: inputs "

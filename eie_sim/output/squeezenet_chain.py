@@ -13,7 +13,7 @@ from eie_sim.sim.image_runs import ChainedImagesRun
 from eie_sim.sim.results import LAYER_COLUMNS
 
 IMAGE_COLUMNS = ("image", "float_top5", "eie_top5", "top1_agree", "top5_overlap", "cycles",
-                  "time_us", "energy_uj", "input_saturations", "output_saturations",
+                  "time_us", "total_energy_uj", "input_saturations", "output_saturations",
                   "worst_layer", "worst_relative_error", "wall_s")
 FORMAT_COLUMNS = ("layer", "in_format", "out_format", "weight_format",
                    "calibration_in_max", "calibration_out_max", "bias_max", "weight_max",
@@ -33,7 +33,7 @@ def images_table(run: ChainedImagesRun) -> str:
         lines.append(
             f"| {im.name} | {r['float_top5']} | {r['eie_top5']} | "
             f"{'yes' if im.top1_agree else '**no**'} | {im.top5_overlap}/5 | {r['cycles']:,} | "
-            f"{r['time_us']:,.1f} | {r['energy_uj']:,.1f} | {r['input_saturations']:,}/"
+            f"{r['time_us']:,.1f} | {r['total_energy_uj']:,.1f} | {r['input_saturations']:,}/"
             f"{r['output_saturations']:,} | `{r['worst_layer']}` ({r['worst_relative_error']:.3f}) | "
             f"{im.wall_s:.1f} |")
     return "\n".join(lines) + "\n"

@@ -55,12 +55,12 @@ def pareto_plot(points: list[dict], front: list[dict], synthetic: bool, note: st
     if not ok:
         raise PlotError("points.csv: no point without an error to plot")
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    sc = ax.scatter([_f(r["time_us"]) for r in ok], [_f(r["energy_uj"]) for r in ok],
+    sc = ax.scatter([_f(r["time_us"]) for r in ok], [_f(r["total_energy_uj"]) for r in ok],
                     c=[_f(r["chip_area_mm2"]) for r in ok], cmap="viridis", s=14, alpha=0.8)
     fig.colorbar(sc, ax=ax, label="chip area (mm^2)")
-    fr = sorted(_ok(front), key=lambda r: (_f(r["time_us"]), _f(r["energy_uj"])))
+    fr = sorted(_ok(front), key=lambda r: (_f(r["time_us"]), _f(r["total_energy_uj"])))
     if fr:
-        ax.scatter([_f(r["time_us"]) for r in fr], [_f(r["energy_uj"]) for r in fr],
+        ax.scatter([_f(r["time_us"]) for r in fr], [_f(r["total_energy_uj"]) for r in fr],
                    facecolors="none", edgecolors="red", s=60, linewidths=1.2,
                    label=f"Pareto front ({len(fr)} points)")
         ax.legend(fontsize=8)
@@ -109,7 +109,7 @@ def design_plots(points: list[dict], front: list[dict], keys: list[str],
                  synthetic: bool, note: str = "") -> dict[str, bytes]:
     """Every design-space plot ``points.csv`` supports (see the module docstring);
     ``note`` (e.g. "partial sweep: 37 of 240 points") goes into every title."""
-    need = ("time_us", "energy_uj", "chip_area_mm2", "inferences_per_j")
+    need = ("time_us", "total_energy_uj", "chip_area_mm2", "inferences_per_j")
     if points and any(k not in points[0] for k in need):
         missing = [k for k in need if k not in points[0]]
         raise PlotError(f"points.csv: not a sweep table of this version: missing column(s) "

@@ -15,7 +15,7 @@ from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
 
 #: energy by unit (layer totals, uJ) and area by unit per PE and of the chip (mm^2)
 ENERGY_AREA_COLUMNS: tuple[str, ...] = (
-    ("energy_model",) + tuple(f"energy_{p}_uj" for p in ENERGY_PARTS) + ("pe_area_mm2",)
+    ("energy_model",) + tuple(f"energy_{p}_uj" for p in ENERGY_PARTS) + ("pe_total_area_mm2",)
     + tuple(f"pe_area_{p}_mm2" for p in AREA_PARTS) + ("lnzd_area_mm2", "chip_area_mm2"))
 
 #: the fixed-point formats of a row (``LayerResult.fixed_point_columns``)
@@ -28,7 +28,7 @@ def energy_area_row(r) -> dict[str, Any]:
     row: dict[str, Any] = {"energy_model": e.memory_model}
     row.update({f"energy_{p}_uj": r.extensive(float(e.energy_pj_by_unit.get(p, 0.0))) * 1e-6
                 for p in ENERGY_PARTS})
-    row["pe_area_mm2"] = e.area.pe_mm2
+    row["pe_total_area_mm2"] = e.area.pe_mm2
     row.update({f"pe_area_{p}_mm2": e.area.pe_parts_mm2.get(p, "") for p in AREA_PARTS})
     row["lnzd_area_mm2"] = e.area.lnzd_mm2
     row["chip_area_mm2"] = e.area.chip_mm2
@@ -100,7 +100,7 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     (FIXED_POINT_COLUMNS, lambda r: r.fixed_point_columns()),
     *((k, _attr(k)) for k in ("max_error", "max_error_bound", "min_error_slack")),
     ("map_check", _meta("map_check")),
-    ("energy_uj", _attr("energy_uj")), ("avg_power_w", _attr("avg_power_w")),
+    ("total_energy_uj", _attr("energy_uj")), ("avg_power_w", _attr("avg_power_w")),
     ("spmat_sram_energy_pj", lambda r: r.extensive(r.energy.spmat_sram_energy_pj)),
     (ENERGY_AREA_COLUMNS, energy_area_row),
     ("workload_seed", lambda r: r.seeds.get("workload_seed", "")), ("wall_s", _attr("wall_s")),

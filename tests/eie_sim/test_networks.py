@@ -87,4 +87,4 @@ def test_network_workload_block_and_errors(tmp_path, capsys):
 def test_every_network_at_paper_size_a_few_positions(name):
     run = run_network(name, PAPER_CONFIG, positions=2, seed=0)
     assert all(l.min_error_slack >= 0 for l in run.layers) and run.totals()["cycles"] > 0
-    assert np.isfinite(run.totals()["energy_uj"])
+    assert np.isfinite(run.totals()["total_energy_uj"])
