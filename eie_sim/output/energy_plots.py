@@ -16,10 +16,9 @@ import io
 from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
 from eie_sim.output.names import markdown_text, plot_text
 
-#: paper Table II names of the parts
-PART_TITLES = {"act_queue": "Act_queue", "ptr_read": "PtrRead", "spmat_read": "SpmatRead",
-               "arithm_unit": "ArithmUnit", "act_rw": "ActRW", "lnzd": "LNZD",
-               "static": "static/leakage", "filler": "filler"}
+#: the label of each part: its one spelling, the name in the columns (eie_sim.arch.energy
+#: UNITS; the paper's Table II names appear only in docs/energy.md's comparison table)
+PART_TITLES = {p: p for p in ENERGY_PARTS + AREA_PARTS}
 PAPER_CHIP_AREA_MM2 = 40.8     # paper value (Table V, EIE 64 PEs)
 COLOURS = ("tab:olive", "tab:purple", "tab:blue", "tab:orange", "tab:green", "tab:brown",
            "tab:gray", "tab:pink")
@@ -63,7 +62,7 @@ def energy_area_markdown(rows: list[dict]) -> str:
             out.append(f"| {PART_TITLES[p]} (one PE) | {v:.4f} | {100 * v / pe:.1f} % |")
         chip = _f(r.get("chip_area_mm2")) or 0.0
         out += [f"| one PE | {pe:.4f} | 100 % |",
-                f"| LNZD tree (chip) | {_f(r.get('lnzd_area_mm2')) or 0.0:.4f} | |",
+                f"| lnzd (chip) | {_f(r.get('lnzd_area_mm2')) or 0.0:.4f} | |",
                 f"| chip ({r.get('pes')} PEs) | {chip:.2f} | paper: {PAPER_CHIP_AREA_MM2} mm^2 at 64 PEs "
                 f"(paper value) |"]
     return "\n".join(out) + "\n"

@@ -19,6 +19,7 @@ from compressor import accounting
 from eie_sim.output.names import markdown_code
 from eie_sim.output.network_plots import network_plot
 from eie_sim.output.report import PER_PE_COLUMNS, csv_text, json_text, per_pe_rows
+from eie_sim.sim.columns import units_map
 from eie_sim.sim.results import LAYER_COLUMNS, NetRun
 
 POSITION_COLUMNS = ("layer", "position", "oy", "ox", "cycles", "input_nonzeros")
@@ -154,6 +155,7 @@ def summary_dict(run: NetRun, resolved: dict | None = None) -> dict[str, Any]:
         out["operators"] = run.operators
     if run.compression:
         out["compressed_total"] = run.compression[-1]
+    out["units"] = units_map(LAYER_COLUMNS, PER_PE_COLUMNS, POSITION_COLUMNS, out["totals"])
     return out
 
 

@@ -36,6 +36,7 @@ from eie_sim.output import folders
 from eie_sim.output.energy_plots import energy_area_markdown
 from eie_sim.output.names import markdown_text
 from eie_sim.output.windows import windows_csv
+from eie_sim.sim.columns import units_map
 from eie_sim.sim.results import LAYER_COLUMNS
 
 PER_PE_COLUMNS = ("layer", "pe") + PE_COUNTERS
@@ -212,6 +213,7 @@ def bundle_files(results: list, summary: dict, resolved_yaml: str | None = None,
     rows = [r.to_dict() for r in results]
     summary = dict(summary)
     summary["layers"] = rows
+    summary["units"] = units_map(LAYER_COLUMNS, PER_PE_COLUMNS, summary.get("totals") or {})
     summary["synthetic"] = summary.get("synthetic", any(r.synthetic for r in results))
     if summary["synthetic"]:
         summary["note"] = SYNTHETIC_NOTE

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from eie_sim.output.report import csv_text, json_text
+from eie_sim.sim.columns import units_map
 from eie_sim.sim.image_runs import ChainedImagesRun
 from eie_sim.sim.results import LAYER_COLUMNS
 
@@ -64,12 +65,14 @@ def summary_lines(run: ChainedImagesRun) -> list[str]:
 
 
 def summary_dict(run: ChainedImagesRun, resolved: dict | None = None) -> dict[str, Any]:
-    return {"title": TITLE, "data_dir": run.data_dir, **run.summary(),
+    facts = run.summary()
+    return {"title": TITLE, "data_dir": run.data_dir, **facts,
             "fixed_point": run.spec.as_dict(),
             "config": resolved if resolved is not None else {"arch": run.config.as_dict()},
             "effective_arch": run.config.as_dict(), "overrides": run.overrides,
             "images_detail": [im.row() for im in run.images], "layers": run.layer_rows(),
-            "notes": run.notes}
+            "notes": run.notes,
+            "units": units_map(facts, IMAGE_COLUMNS, FORMAT_COLUMNS, LAYER_COLUMNS)}
 
 
 def markdown(run: ChainedImagesRun) -> str:

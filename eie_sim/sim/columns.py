@@ -13,6 +13,47 @@ from typing import Any, Callable
 
 from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
 
+#: the unit of a column or ``summary.json`` key, by the ending of its name (the first
+#: that matches): the one table behind the ``units`` map of every ``summary.json``
+#: (eie-simulate's bundles and eie-sweep's folders; docs/cluster.md "Columns and units")
+UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("inferences_per_s_per_mm2", "inferences / s / mm^2"),
+    ("inferences_per_s", "inferences / s"), ("inferences_per_j", "inferences / J"),
+    ("images_per_s", "images / s"), ("_per_s", "per second"), ("wall_s", "seconds"),
+    ("_us", "microseconds"), ("_uj", "microjoules"), ("_pj", "picojoules"),
+    ("_w", "watts"), ("_mm2", "mm^2"), ("_mhz", "MHz"), ("_bits", "bits"), ("_kb", "KB"),
+    ("cycles", "clock cycles"), ("density", "fraction 0..1"),
+    ("macs", "multiply-accumulates"))
+#: per-PE counters (per_pe.csv, windows.csv) whose names do not end in their unit
+UNIT_NAMES = {"busy": "clock cycles", "padding": "clock cycles", "empty": "clock cycles",
+              "starved": "clock cycles"}
+#: a key that is the mean over images of a per-image figure (LeNet's summary)
+PER_IMAGE_MEAN = "_per_image_mean"
+
+
+def unit_of(name: str) -> str:
+    """The unit of a column or summary key (:data:`UNIT_SUFFIXES`; ``""``: none)."""
+    if name.endswith(PER_IMAGE_MEAN):
+        base = unit_of(name[:-len(PER_IMAGE_MEAN)])
+        return f"{base} per image (mean over the images)" if base else ""
+    if name in UNIT_NAMES:
+        return UNIT_NAMES[name]
+    for suffix, unit in UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+def units_map(*names) -> dict[str, str]:
+    """``name -> unit`` of every name (columns, summary keys) that has one, in order."""
+    out: dict[str, str] = {}
+    for group in names:
+        for n in group:
+            if n not in out and unit_of(n):
+                out[n] = unit_of(n)
+    return out
+
+
 #: energy by unit (layer totals, uJ) and area by unit per PE and of the chip (mm^2)
 ENERGY_AREA_COLUMNS: tuple[str, ...] = (
     ("energy_model",) + tuple(f"energy_{p}_uj" for p in ENERGY_PARTS) + ("pe_total_area_mm2",)
