@@ -15,6 +15,7 @@ from eie_sim.arch import schema
 from eie_sim.arch.config import ArchConfig, ConfigError, RunOptions
 from eie_sim.arch.config_io import load_config
 from eie_sim.errors import CHECK_ERRORS, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, INPUT_ERRORS
+from eie_sim.workloads.synthetic import parse_synthetic_arg
 
 #: bad input that is not the simulator's own: unreadable files and directories, and the
 #: compressor's refusals of a model file or an MNIST folder
@@ -195,7 +196,6 @@ def layer_workload_block(args) -> tuple[str, dict] | None:
     """``(label, workload: block)`` of the layer workload flag given (paths made absolute
     from the current directory), with --layers, --input and --act-density; None when no
     workload flag was given (the block is checked where the configuration is loaded)."""
-    from eie_sim.workloads.synthetic import parse_synthetic_arg
     flag = next((n for n in LAYER_WORKLOAD_FLAGS if getattr(args, n, None) is not None), None)
     if flag is None:
         return None

@@ -18,9 +18,10 @@ def _plot(argv) -> int:
     p = _parser("eie-plot", "Plot utilisation, load balance and scaling from simulation results "
                 "(a bundle of eie-simulate or eie-sweep, also an unfinished sweep folder: the points its sweep.db holds so far); with windows.csv (eie-simulate --window) "
                 "also utilisation over time, in PNG and SVG (docs/timeline.md).")
-    p.add_argument("results", metavar="RESULTS_DIR")
+    p.add_argument("results", metavar="RESULTS_DIR", help="a results bundle of eie-simulate or a "
+                   "sweep folder of eie-sweep")
     p.add_argument("--out", metavar="DIR", required=True, help="directory for the plot files")
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--force", action="store_true", help="replace an existing --out directory")
     p.add_argument("--layer", help="only this layer's per-PE and timeline plots (default: every layer)")
     args = p.parse_args(argv)
 
