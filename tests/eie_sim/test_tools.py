@@ -215,3 +215,26 @@ def test_units_map_of_every_summary(tmp_path, capsys):
     rows = next(csv.reader((tmp_path / "s" / "sweep.csv").open()))
     assert summ["units"] == units_map(rows, pts)
     assert summ["units"]["point_total_energy_uj"] == "microjoules"
+
+
+def test_units_map_of_a_lenet_summary(tmp_path, capsys):
+    """eie-simulate --lenet's summary.json (no CSV) has its units map too, per image."""
+    import numpy as np
+
+    from compressor.fileformat import save
+    from compressor.model import QuantizedLayer, QuantizedModel
+    rng = np.random.default_rng(0)
+    layers = []
+    for name, (o, i), d in (("ip1", (300, 784), 0.08), ("ip2", (100, 300), 0.09),
+                            ("ip3", (10, 100), 0.26)):
+        codes = rng.integers(1, 16, size=(o, i)) * (rng.random((o, i)) < d)
+        cb = np.concatenate([[0.0], np.linspace(-0.25, 0.25, 15)])
+        layers.append(QuantizedLayer(name, "fc", codes, cb, rng.normal(size=o) * 0.05, 4, 4))
+    save(QuantizedModel(layers), tmp_path / "lenet.dcmp")
+    rc = simulate_main(["--lenet", str(tmp_path / "lenet.dcmp"), "--images", "3",
+                        "--out", str(tmp_path / "o")])
+    assert rc == 0, capsys.readouterr().err
+    summ = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summ["units"]["total_energy_uj_per_image_mean"] == "microjoules per image (mean over the images)"
+    assert summ["units"]["time_us_per_image_mean"].startswith("microseconds per image")
+    assert "energy_uj_per_image_mean" not in summ and summ["total_energy_uj_per_image_mean"] > 0
