@@ -90,7 +90,7 @@ def table2_shares(results: dict, models: dict) -> tuple[list[dict], str]:
             e = price(res.counters, PAPER_CONFIG, table)
             parts, tot = e.energy_pj_by_unit, sum(e.energy_pj_by_unit.values())
             area = e.area
-            rows.append({"layer": name, "model": model, "energy_uj": e.energy_uj,
+            rows.append({"layer": name, "model": model, "total_energy_uj": e.energy_uj,
                          "time_us": res.time_us, "chip_power_w": e.avg_power_w,
                          "paper_chip_power_w": paper.CHIP_POWER_W,
                          "chip_area_mm2": area.chip_mm2, "paper_chip_area_mm2": paper.CHIP_AREA_MM2,
@@ -129,15 +129,15 @@ def model_comparison(layer, models: dict) -> tuple[list[dict], str]:
                          "spmat_line_reads": int(res.pe.spmat_line_reads.sum()),
                          "spmat_line_read_pj": e.action_pj["spmat_line_read"],
                          "pointer_read_pj": e.action_pj["pointer_read"],
-                         "energy_uj": e.energy_uj, "chip_power_w": e.avg_power_w,
-                         "pe_area_mm2": a.pe_mm2, "chip_area_mm2": a.chip_mm2})
+                         "total_energy_uj": e.energy_uj, "chip_power_w": e.avg_power_w,
+                         "pe_total_area_mm2": a.pe_mm2, "chip_area_mm2": a.chip_mm2})
     head = (f"{'Alex-7 at':<22} {'model':<7} {'line pJ':>8} {'ptr pJ':>7} {'energy uJ':>10} "
             f"{'power W':>8} {'PE mm2':>7} {'chip mm2':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['point']:<22} {r['model']:<7} {r['spmat_line_read_pj']:>8.2f} "
-                     f"{r['pointer_read_pj']:>7.2f} {r['energy_uj']:>10.3f} {r['chip_power_w']:>8.3f} "
-                     f"{r['pe_area_mm2']:>7.4f} {r['chip_area_mm2']:>9.2f}")
+                     f"{r['pointer_read_pj']:>7.2f} {r['total_energy_uj']:>10.3f} {r['chip_power_w']:>8.3f} "
+                     f"{r['pe_total_area_mm2']:>7.4f} {r['chip_area_mm2']:>9.2f}")
     return rows, "\n".join(lines)
 
 
@@ -154,7 +154,7 @@ def fig9(layer, models: dict) -> tuple[list[dict], str]:
                          "line_read_pj": e.action_pj["spmat_line_read"],
                          "spmat_sram_energy_uj": e.spmat_sram_energy_pj * 1e-6,
                          "spmat_read_energy_uj": e.energy_pj_by_unit["spmat_read"] * 1e-6,
-                         "energy_uj": e.energy_uj,
+                         "total_energy_uj": e.energy_uj,
                          "paper_best_width_bits": paper.FIG9_PAPER_BEST_WIDTH_BITS})
     head = (f"{'width':>5} {'line reads':>10} {'cycles':>7} | {'CACTI pJ/line':>13} {'SRAM uJ':>8} "
             f"{'layer uJ':>9} | {'TabI pJ/line':>12} {'SRAM uJ':>8} {'layer uJ':>9}")
@@ -163,12 +163,12 @@ def fig9(layer, models: dict) -> tuple[list[dict], str]:
         c = next(r for r in rows if r["spmat_width_bits"] == w and r["model"] == "cacti")
         t = next(r for r in rows if r["spmat_width_bits"] == w and r["model"] == "table2")
         lines.append(f"{w:>5} {c['spmat_line_reads']:>10,} {c['cycles']:>7,} | {c['line_read_pj']:>13.2f} "
-                     f"{c['spmat_sram_energy_uj']:>8.3f} {c['energy_uj']:>9.3f} | {t['line_read_pj']:>12.2f} "
-                     f"{t['spmat_sram_energy_uj']:>8.3f} {t['energy_uj']:>9.3f}")
+                     f"{c['spmat_sram_energy_uj']:>8.3f} {c['total_energy_uj']:>9.3f} | {t['line_read_pj']:>12.2f} "
+                     f"{t['spmat_sram_energy_uj']:>8.3f} {t['total_energy_uj']:>9.3f}")
     for model in models:
         sel = [r for r in rows if r["model"] == model]
         best_sram = min(sel, key=lambda r: r["spmat_sram_energy_uj"])["spmat_width_bits"]
-        best = min(sel, key=lambda r: r["energy_uj"])["spmat_width_bits"]
+        best = min(sel, key=lambda r: r["total_energy_uj"])["spmat_width_bits"]
         lines.append(f"{model}: Spmat SRAM energy lowest at {best_sram} bits, layer energy lowest at "
                      f"{best} bits (PAPER: lowest at {paper.FIG9_PAPER_BEST_WIDTH_BITS} bits)")
     return rows, "\n".join(lines)

@@ -34,7 +34,7 @@ from eie_sim import SQUEEZENET_PROTOTXT as PROTOTXT_NAME
 PES = (64, 256)
 DEFAULT_POSITIONS = 32
 COLUMNS = ("network", "weights", "input", "layers", "dense_macs", "pes", "positions_sampled",
-           "cycles", "time_us", "images_per_s", "energy_uj", "load_efficiency", "pe_utilisation",
+           "cycles", "time_us", "images_per_s", "total_energy_uj", "load_efficiency", "pe_utilisation",
            "real_over_total_work", "broadcast_bound_share", "top_layer", "top_share", "n_weights", "kept", "rate_pqh",
            "stored_mb", "wall_s")
 
@@ -47,7 +47,7 @@ def _row(name, weights, size, t, top, ct, pes, wall):
     return {"network": name, "weights": weights, "input": f"{size[0]}x{size[1]}",
             "layers": t["layers"], "dense_macs": t["dense_macs"], "pes": pes,
             "positions_sampled": t["positions_simulated"], "cycles": t["cycles"],
-            "time_us": t["time_us"], "images_per_s": t["images_per_s"], "energy_uj": t["energy_uj"],
+            "time_us": t["time_us"], "images_per_s": t["images_per_s"], "total_energy_uj": t["total_energy_uj"],
             "load_efficiency": t["load_efficiency"], "pe_utilisation": t["pe_utilisation"],
             "real_over_total_work": t["real_over_total_work"],
             "broadcast_bound_share": t["broadcast_bound_share"], "top_layer": top["layer"],
@@ -63,7 +63,7 @@ def _markdown(rows: list[dict]) -> str:
     for r in rows:
         out.append(f"| {r['network']} | {r['weights']} | {r['input']} | {r['layers']} | "
                    f"{r['dense_macs'] / 1e6:,.0f} M | {r['pes']} | {r['cycles']:,.0f} | "
-                   f"{r['time_us']:,.0f} | {r['images_per_s']:,.1f} | {r['energy_uj']:,.0f} | "
+                   f"{r['time_us']:,.0f} | {r['images_per_s']:,.1f} | {r['total_energy_uj']:,.0f} | "
                    f"{r['load_efficiency']:.3f} | {r['pe_utilisation']:.3f} | "
                    f"{r['real_over_total_work']:.3f} | {r['broadcast_bound_share']:.0%} | "
                    f"{r['top_layer']} ({r['top_share']:.0%}) | "
@@ -113,7 +113,7 @@ def main(outdir="results", positions: int = DEFAULT_POSITIONS, seed: int = 0,
             eie_sim.write_bundle(out / f"{name}_pes{pes}", eie_sim.netrun_report.bundle_files(run),
                                  force=True)
             _say(f"  {pes} PEs: {t['cycles']:,.0f} cycles, {t['time_us']:,.0f} us, "
-                 f"{t['energy_uj']:,.0f} uJ, load eff. {t['load_efficiency']:.3f}, "
+                 f"{t['total_energy_uj']:,.0f} uJ, load eff. {t['load_efficiency']:.3f}, "
                  f"busy/(N T) {t['pe_utilisation']:.3f}; top: " +
                  ", ".join(f"{x['layer']} {x['share']:.0%}" for x in run.top_layers(3)) +
                  f" ({time.perf_counter() - t1:.1f} s)")

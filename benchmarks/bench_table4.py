@@ -54,7 +54,7 @@ COLUMNS = ("layer", "rows", "cols", "nnz", "fits_paper_srams", "cycles", "time_u
            "deviation_actual", "paper_implied_macs", "useful_macs", "padding_macs", "padding_share",
            "load_efficiency", "authors_efficiency", "queue_full_stalls", "ccu_min_cycles",
            "critical_pe_cycles", "empty_cycles", "batch_load_cycles", "batch_store_cycles",
-           "energy_uj", "avg_power_w")
+           "total_energy_uj", "avg_power_w")
 
 
 def _say(*a):
@@ -91,7 +91,7 @@ def table4(layers, cfg=PAPER_CONFIG) -> tuple[list[dict], list[str]]:
             "authors_efficiency": res.authors_efficiency, "queue_full_stalls": r["queue_full_stalls"],
             "ccu_min_cycles": r["ccu_min_cycles"], "critical_pe_cycles": r["critical_pe_cycles"],
             "empty_cycles": r["empty_cycles"], "batch_load_cycles": r["batch_load_cycles"],
-            "batch_store_cycles": r["batch_store_cycles"], "energy_uj": res.energy_uj,
+            "batch_store_cycles": r["batch_store_cycles"], "total_energy_uj": res.energy_uj,
             "avg_power_w": res.avg_power_w})
     return rows, notes
 
@@ -188,7 +188,7 @@ def main(outdir="results", sweeps: bool = True) -> None:
             w = r["spmat_width_bits"]
             _say(f"{w:>6} {r['spmat_line_reads']:>11,} {AUTHORS_FIG9_LINE_READS[w]:>11,} "
                  f"{r['spmat_line_reads'] / AUTHORS_FIG9_LINE_READS[w]:>6.2f} "
-                 f"{r['spmat_sram_energy_pj'] / 1e6:>13.3f} {r['energy_uj']:>9.3f} {r['cycles']:>7,}")
+                 f"{r['spmat_sram_energy_pj'] / 1e6:>13.3f} {r['total_energy_uj']:>9.3f} {r['cycles']:>7,}")
         _say("AUTHORS SIM = line reads of the authors' released simulator on the real Alex-8 "
              "(reference values). Paper (text only): total energy lowest at 64 bits; our energy "
              "model (CACTI SRAMs, docs/energy.md) does not reproduce that minimum "

@@ -144,7 +144,7 @@ def test_sweep_database_target_and_outcome_rules(tmp_path):
                     "INSERT INTO points (point, params, config, config_hash, error, figures, "
                     "wall_s, finished_unix) SELECT 3, params, config, config_hash, error, "
                     "figures, wall_s, finished_unix FROM points WHERE point = 0; INSERT INTO layers "
-                    "SELECT 3, idx, layer, cycles, time_us, energy_uj, config_hash, data "
+                    "SELECT 3, idx, layer, cycles, time_us, total_energy_uj, config_hash, data "
                     "FROM layers WHERE point = 0",
                     "DELETE FROM layers WHERE point = 1 AND idx = 1"):
             for name in ("partial", "partial-resume"):

@@ -91,7 +91,7 @@ def lenet_accuracy(model_path, n_images: int, cfg: ArchConfig, mnist_dir=None,
             "agreement": float(np.mean(sim_pred == float_pred)),
             "cycles_per_image_mean": float(np.mean(cycles)),
             "time_us_per_image_mean": float(np.mean(cycles)) / cfg.clock_mhz,
-            "energy_uj_per_image_mean": float(np.mean(energy)),
+            "total_energy_uj_per_image_mean": float(np.mean(energy)),
             "engine": get_engine(opt.engine).name, "wall_s": time.perf_counter() - t0,
             "config": cfg.as_dict(),
             "layers": [l.describe() for l in wl.layers]}

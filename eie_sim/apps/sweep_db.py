@@ -12,7 +12,7 @@ Tables (docs/cluster.md, "The results database")::
     meta(key, value)            sweep_hash, the resolved configuration (JSON), version
     points(point, params, config, config_hash, error, figures, wall_s, finished_unix,
            n_layers, digest)
-    layers(point, idx, layer, cycles, time_us, energy_uj, config_hash, data)
+    layers(point, idx, layer, cycles, time_us, total_energy_uj, config_hash, data)
 
 ``params`` is the point's swept keys (JSON), ``config`` its resolved architecture (JSON),
 ``config_hash`` the hash of both, ``figures`` the per-inference figures
@@ -22,7 +22,16 @@ NULL for the points it recorded), ``digest`` the SHA-256 of everything recorded 
 point (its row and its layer rows as stored; added by this version the same way), ``data``
 the whole layer row
 (:meth:`eie_sim.sim.results.LayerResult.to_dict`) as JSON: the columns are whatever the
-rows carry, not a frozen list. The database belongs to one sweep: opening it for a sweep
+rows carry, not a frozen list.
+
+**Versions** (``meta.version``, :data:`DB_VERSION`): version 2 names the total energy
+``total_energy_uj`` and the area of one PE ``pe_total_area_mm2`` (version 1:
+``energy_uj``, ``pe_area_mm2``, names that a sum over the ``energy_<unit>_uj`` or
+``pe_area_<unit>_mm2`` columns would count twice). A version-1 database is migrated when
+a sweep opens it for writing (its ``layers`` column renamed, its version set to 2, in one
+transaction); the points it recorded keep their stored text (their digest covers it) and
+are read with this version's names (:data:`RENAMED`), also from a database opened
+read-only. A database of an unknown (newer) version is refused. The database belongs to one sweep: opening it for a sweep
 of another configuration (another ``sweep_hash``) is refused.
 
 **Nothing untrusted is exported.** :meth:`SweepDB.points` checks every recorded point
@@ -56,7 +65,11 @@ from eie_sim.apps.sweep_points import PointResult, SweepPoint
 from eie_sim.errors import BundleError, ConfigError, EIEError
 
 DB_NAME = "sweep.db"
-DB_VERSION = "1"
+DB_VERSION = "2"
+#: the versions this one reads (module docstring, "Versions")
+READABLE_VERSIONS = ("1", "2")
+#: version 1's names of the keys version 2 renamed (figures and layer rows)
+RENAMED = {"energy_uj": "total_energy_uj", "pe_area_mm2": "pe_total_area_mm2"}
 
 #: what a recorded point must be: (index, swept values) -> its SweepPoint, None: not one
 Expect = Callable[[int, dict], "SweepPoint | None"]
@@ -72,7 +85,7 @@ CREATE TABLE IF NOT EXISTS points (
     wall_s REAL, finished_unix REAL, n_layers INTEGER, digest TEXT);
 CREATE TABLE IF NOT EXISTS layers (
     point INTEGER NOT NULL REFERENCES points(point), idx INTEGER NOT NULL,
-    layer TEXT NOT NULL, cycles REAL, time_us REAL, energy_uj REAL,
+    layer TEXT NOT NULL, cycles REAL, time_us REAL, total_energy_uj REAL,
     config_hash TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (point, idx));
 """
 
@@ -97,9 +110,25 @@ class SweepDB:
                 for col, kind in (("n_layers", "INTEGER"), ("digest", "TEXT")):
                     if col not in cols:                     # written by an older version
                         self.con.execute(f"ALTER TABLE points ADD COLUMN {col} {kind}")
+                if meta.get("version") != DB_VERSION:       # version 1: migrated
+                    with self.transaction():
+                        if "energy_uj" in self._columns("layers"):
+                            self.con.execute("ALTER TABLE layers RENAME COLUMN energy_uj TO "
+                                             "total_energy_uj")
+                        self.con.execute("UPDATE meta SET value = ? WHERE key = 'version'",
+                                         (DB_VERSION,))
         except BaseException:
             self.close()
             raise
+
+    def _check_version(self, meta: dict) -> None:
+        """Refuse a database of a version this one cannot read (module docstring)."""
+        version = meta.get("version", "1")
+        if version not in READABLE_VERSIONS:
+            raise BundleError(f"{self.path}: a sweep database of version {version!r:.20}, "
+                              f"written by another eie-sim (this one reads versions "
+                              f"{', '.join(READABLE_VERSIONS)}); export it with that version, "
+                              f"or {START_OVER}")
 
     def _open(self, sweep_hash: str, config: dict) -> dict:
         """Connect, check (or create) the tables; the meta table (new: written)."""
@@ -107,6 +136,8 @@ class SweepDB:
         tables = self._tables()
         if tables and not set(TABLES) <= tables:
             raise self._untrusted(f"table(s) {', '.join(sorted(set(TABLES) - tables))} missing")
+        if tables:                       # before anything is written (WAL mode included)
+            self._check_version(dict(self.con.execute("SELECT key, value FROM meta")))
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=NORMAL")
         if tables:
@@ -154,6 +185,11 @@ class SweepDB:
             self.close()
             raise BundleError(f"{self.path}: not a sweep database (no sweep configuration "
                               f"in its meta table)")
+        try:
+            self._check_version(self.meta)
+        except BundleError:
+            self.close()
+            raise
         return self
 
     def _connect_read_only(self) -> sqlite3.Connection:
@@ -254,7 +290,7 @@ class SweepDB:
             self.con.executemany(
                 "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(res.index, i, r.get("layer", ""), r.get("cycles"), r.get("time_us"),
-                  r.get("energy_uj"), h, d) for i, (r, d) in enumerate(zip(res.rows, datas))])
+                  r.get("total_energy_uj"), h, d) for i, (r, d) in enumerate(zip(res.rows, datas))])
         return True
 
     def points(self, expect: Expect | None = None) -> list[PointResult]:
@@ -281,7 +317,8 @@ class SweepDB:
         params, figs = json.loads(params_t), json.loads(figs_t)
         if not isinstance(params, dict) or not isinstance(figs, dict) or not isinstance(err, str):
             raise self._untrusted(f"point {p}: malformed values")
-        rows = [json.loads(d) for _, _, d in lays]
+        figs = renamed(figs)
+        rows = [renamed(json.loads(d)) for _, _, d in lays]
         bad = None
         if [i for i, _, _ in lays] != list(range(len(lays))):
             bad = f"layer rows numbered {[i for i, _, _ in lays][:8]}, not 0..{len(lays) - 1}"
@@ -336,6 +373,14 @@ def _digest(point: int, params_t: str, config_t: str, config_hash: str, error: s
     return h.hexdigest()
 
 
+def renamed(row):
+    """A figures mapping or layer row recorded by version 1 with this version's names
+    (:data:`RENAMED`; the keys keep their order); anything else as it is."""
+    if not isinstance(row, dict) or not any(k in row for k in RENAMED):
+        return row
+    return {RENAMED.get(k, k) if RENAMED.get(k) not in row else k: v for k, v in row.items()}
+
+
 def _canon(params: dict) -> str:
     return json.dumps(params, sort_keys=True)
 
@@ -343,7 +388,7 @@ def _canon(params: dict) -> str:
 def _sums_match(figs: dict, rows: list[dict]) -> bool:
     """The point's cycles, time and energy (those its figures hold) are the sums of its
     layer rows' (as :func:`eie_sim.apps.sweep_points.point_figures` computed them)."""
-    for key in ("cycles", "time_us", "energy_uj"):
+    for key in ("cycles", "time_us", "total_energy_uj"):
         if key in figs:
             total = sum(float(r[key]) for r in rows)
             if not _same(figs[key], total):

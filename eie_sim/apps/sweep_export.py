@@ -26,23 +26,12 @@ from eie_sim.arch.sweep_spec import OBJECTIVES, planned_count
 from eie_sim.arch.workload_spec import parse_workload
 from eie_sim.errors import BundleError
 from eie_sim.output import report
+from eie_sim.sim.columns import UNIT_SUFFIXES, units_map
 
-#: units of the exported columns, by name suffix (docs/cluster.md "Columns and units")
-UNITS = (("inferences_per_s_per_mm2", "inferences / s / mm^2"),
-         ("inferences_per_s", "inferences / s"), ("inferences_per_j", "inferences / J"),
-         ("_us", "microseconds"), ("_uj", "microjoules"), ("_pj", "picojoules"),
-         ("_w", "watts"), ("_mm2", "mm^2"), ("_mhz", "MHz"), ("_bits", "bits"), ("_kb", "KB"),
-         ("cycles", "clock cycles"), ("density", "fraction 0..1"),
-         ("macs", "multiply-accumulates"))
+#: units of the exported columns, by name suffix (docs/cluster.md "Columns and units"): the
+#: one table of every summary.json (eie_sim.sim.columns)
+UNITS = UNIT_SUFFIXES
 INFERENCE = "one inference = one pass through the workload's layers (each layer once)"
-
-
-def unit_of(col: str) -> str:
-    """The unit of an exported column (:data:`UNITS`; ``""``: none)."""
-    for suffix, unit in UNITS:
-        if col.endswith(suffix):
-            return unit
-    return ""
 
 
 def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
@@ -134,7 +123,7 @@ def export(loaded: LoadedConfig, block: dict,
              "pareto_objectives": objectives, "engine": loaded.run.engine,
              "verified": loaded.run.verify, "seeds": seeds, "synthetic": synthetic,
              "inference": INFERENCE, "area_source": areas,
-             "units": {c: unit_of(c) for c in dict.fromkeys(csv_cols + pt_cols) if unit_of(c)}}
+             "units": units_map(csv_cols, pt_cols)}
     if synthetic:
         facts["note"] = report.SYNTHETIC_NOTE
     loaded_abs = dataclasses.replace(loaded, workload=parse_workload(block))
@@ -159,7 +148,7 @@ def _markdown(facts: dict, keys: list[str], pt_rows: list[dict], par_rows: list[
         head = ["point"] + keys + ["time (us)", "energy (uJ)", "chip (mm^2)", "inf/s", "inf/J", "error"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rows[:limit]:
-            nums = ([f"{r['time_us']:.3f}", f"{r['energy_uj']:.4f}", f"{r['chip_area_mm2']:.3f}",
+            nums = ([f"{r['time_us']:.3f}", f"{r['total_energy_uj']:.4f}", f"{r['chip_area_mm2']:.3f}",
                      f"{r['inferences_per_s']:.4g}", f"{r['inferences_per_j']:.4g}", ""]
                     if not r["error"] else ["", "", "", "", "", r["error"][:80]])
             lines.append("| " + " | ".join([str(r["point"])] + [str(r.get(k, "")) for k in keys]

@@ -249,12 +249,12 @@ def build_workloads(block: dict, points, seed: int, base_dir: str | None,
 def point_figures(rows: list[dict], cfg: ArchConfig, table: EnergyTable | None) -> dict[str, Any]:
     """Per inference (one pass through the layers) from the point's layer rows."""
     t_us = sum(float(r["time_us"]) for r in rows)
-    e_uj = sum(float(r["energy_uj"]) for r in rows)
+    e_uj = sum(float(r["total_energy_uj"]) for r in rows)
     fig: dict[str, Any] = {"cycles": sum(r["cycles"] for r in rows), "time_us": t_us,
-                           "energy_uj": e_uj}
+                           "total_energy_uj": e_uj}
     first = rows[0]
     for c in first:      # energy by unit, when the layer rows carry it (summed over layers)
-        if c.startswith("energy_") and c.endswith("_uj") and c != "energy_uj":
+        if c.startswith("energy_") and c.endswith("_uj") and c != "total_energy_uj":
             fig[c] = sum(float(r.get(c) or 0.0) for r in rows)
     for c in first:      # area by unit: a property of the chip, the same on every layer row
         if c.endswith("_mm2") and c != "chip_area_mm2" and isinstance(first[c], (int, float)):

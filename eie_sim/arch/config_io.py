@@ -239,32 +239,43 @@ def expand_sweep(loaded: LoadedConfig) -> list[tuple[dict, ArchConfig]]:
     return [(p, dataclasses.replace(loaded.arch, **p).validate()) for p in expand_points(loaded.sweep)]
 
 
-def parse_set(item: str) -> tuple[tuple[str, ...], Any]:
+def _label(item) -> tuple[str, str]:
+    """(what errors call an override, its ``key=value`` text): a ``--set`` item is a
+    string; an override from a command-line flag (``--pes 32``) is ``(label, "key=value")``
+    (:func:`load_config`)."""
+    if isinstance(item, tuple):
+        return item[0], item[1]
+    return f"--set {shown(item)}", item
+
+
+def parse_set(item) -> tuple[tuple[str, ...], Any]:
     """``key=value`` (``run.engine=simpy``, ``sweep.pes=[1,2]``) -> (path, YAML value)."""
+    label, item = _label(item)
     if "=" not in item:
-        raise ConfigError(f"--set {shown(item)}: expected key=value")
+        raise ConfigError(f"{label}: expected key=value")
     key, text = item.split("=", 1)
     key = key.strip()
     if not key:
-        raise ConfigError(f"--set {shown(item)}: empty key")
+        raise ConfigError(f"{label}: empty key")
     try:
-        value = parse_yaml(text, f"--set {shown(item)}").data if text.strip() else None
+        value = parse_yaml(text, label).data if text.strip() else None
     except ConfigError as exc:   # a syntax error, or a refused document (aliases, tags, ...)
         why = str(exc).split(": ", 2)[-1]
-        raise ConfigError(f"--set {shown(item)}: cannot parse the value {text[:60]!r} ({why})") from None
+        raise ConfigError(f"{label}: cannot parse the value {text[:60]!r} ({why})") from None
     path = tuple(key.split("."))
     if len(path) == 1 and path[0] in RUN_SPECS and path[0] not in ARCH_KEYS:
         path = ("run",) + path
     return path, value
 
 
-def _apply_set(data: dict, lines: dict, item: str, source: str = "config",
+def _apply_set(data: dict, lines: dict, item, source: str = "config",
                set_sources: dict | None = None) -> tuple:
     path, value = parse_set(item)
+    label = _label(item)[0]
     if path[0] in ARCH_KEYS and len(path) > 1:
-        raise ConfigError(f"--set {shown(item)}: {dotted(path[:1])} is a single value, not a section")
+        raise ConfigError(f"{label}: {dotted(path[:1])} is a single value, not a section")
     if path[0] not in ARCH_KEYS + TOP_SECTIONS:
-        raise unknown_key(f"--set {shown(item)}: {dotted(path[:1])}", path[0], ARCH_KEYS + TOP_SECTIONS)
+        raise unknown_key(f"{label}: {dotted(path[:1])}", path[0], ARCH_KEYS + TOP_SECTIONS)
     node = data
     for k, p in enumerate(path[:-1]):
         nxt = node.get(p)
@@ -274,12 +285,12 @@ def _apply_set(data: dict, lines: dict, item: str, source: str = "config",
             here = path[:k + 1]
             got = f"got {nxt!r:.40} ({type(nxt).__name__})"
             if set_sources and here in set_sources:   # an earlier --set made it a value
-                raise ConfigError(f"--set {shown(set_sources[here])}: {dotted(here)}: expected a "
+                raise ConfigError(f"{_label(set_sources[here])[0]}: {dotted(here)}: expected a "
                                   f"mapping of keys, {got}")
             if here in lines:                          # the file made it a value: blame it
                 raise ConfigError(f"{source}:{lines[here]}: {dotted(here)}: expected a "
                                   f"mapping of keys, {got}")
-            raise ConfigError(f"--set {shown(item)}: {dotted((p,))} is not a section")
+            raise ConfigError(f"{label}: {dotted((p,))} is not a section")
         node = nxt
     node[path[-1]] = value
     lines.pop(path, None)
@@ -287,11 +298,16 @@ def _apply_set(data: dict, lines: dict, item: str, source: str = "config",
 
 
 # ------------------------------------------------------------------ entry points
-def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple = (),
-                text: str | None = None, max_points: int | None = None) -> LoadedConfig:
+def load_config(path: str | pathlib.Path | None = None, sets: list | tuple = (),
+                text: str | None = None, max_points: int | None = None,
+                workload: tuple[str, dict] | None = None) -> LoadedConfig:
     """Read ``path`` (or ``text``; neither: the defaults), apply ``--set`` overrides, check all.
 
-    Raises :class:`ConfigError` naming the file, line and key of the first problem. A
+    ``sets``: ``--set`` items (``"pes=32"``) and overrides from command-line flags as
+    ``(label, "key=value")`` (``("--pes 32", "pes=32")``: errors then name the flag);
+    ``workload``: ``(label, block)``, the ``workload:`` block given by a command-line
+    workload flag (``--synthetic ...``), refused when the file has a ``workload:`` block
+    too. Raises :class:`ConfigError` naming the file, line and key of the first problem. A
     ``sweep:`` block may have at most ``max_points`` points (default
     :data:`MAX_SWEEP_POINTS`).
     """
@@ -306,10 +322,18 @@ def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple 
                           f"got {type(doc.data).__name__}")
     data = dict(doc.data)
     lines = dict(doc.lines)
-    set_sources: dict[tuple, str] = {}
+    set_sources: dict[tuple, Any] = {}
     for item in sets:
         set_sources[_apply_set(data, lines, item, doc.source, set_sources)] = item
-    doc = OverlayDoc(YamlDoc(data, lines, doc.source), set_sources)
+    if workload is not None:
+        label, block = workload
+        if data.get("workload") is not None:
+            raise ConfigError(f"{doc.source} has a workload: block and {label} was given; give "
+                              f"one of them (remove the block or the flag)")
+        data["workload"] = block
+        set_sources[("workload",)] = (label, "")
+    doc = OverlayDoc(YamlDoc(data, lines, doc.source),
+                     {k: _label(v)[0] for k, v in set_sources.items()})
     arch_values = {k: v for k, v in data.items() if k not in TOP_SECTIONS}
     arch = build_arch(arch_values, doc)
     run = build_run(data.get("run"), doc)
@@ -323,7 +347,7 @@ def load_config(path: str | pathlib.Path | None = None, sets: list[str] | tuple 
     fixed_point = fixed_point_spec.check_fixed_point(
         data.get("fixed_point"), lambda *k: doc.where(("fixed_point",) + k), arch)
     return LoadedConfig(arch=arch, run=run, workload=workload, sweep=sweep,
-                        source=doc.source, overrides=list(sets), plan=plan,
+                        source=doc.source, overrides=[_label(i)[1] for i in sets], plan=plan,
                         fixed_point=fixed_point, explicit=frozenset(arch_values))
 
 

@@ -39,7 +39,7 @@ RANDOM_KEYS = ("samples", "seed")
 SEARCH_KEYS = ("method", "trials", "seed", "objectives", "population", "batch", "space")
 SEARCH_METHODS = ("nsga2", "tpe", "random")
 #: what a search minimises, per inference (one pass through the workload's layers)
-OBJECTIVES = {"latency": "time_us", "energy": "energy_uj", "area": "chip_area_mm2"}
+OBJECTIVES = {"latency": "time_us", "energy": "total_energy_uj", "area": "chip_area_mm2"}
 #: workload keys whose values are fractions (searched as floats)
 FRACTION_KEYS = ("workload.weight_density", "workload.act_density")
 #: the default (and finest) step of a density range in ``search.space``: each distinct

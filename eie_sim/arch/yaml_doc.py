@@ -304,7 +304,8 @@ def read_yaml(path: str | pathlib.Path, what: str = "configuration file") -> Yam
 
 
 class OverlayDoc(YamlDoc):
-    """A document whose overridden keys are reported as ``--set key=value``."""
+    """A document whose overridden keys are reported by the override that set them
+    (``sets``: key path -> its label, ``--set key=value`` or a flag such as ``--pes 32``)."""
 
     def __init__(self, base: YamlDoc, sets: dict[tuple, str]):
         super().__init__(base.data, base.lines, base.source)
@@ -314,6 +315,6 @@ class OverlayDoc(YamlDoc):
         p = tuple(path)
         while p:
             if p in self.sets:
-                return f"--set {shown(self.sets[p])}: {dotted(path)}"
+                return f"{self.sets[p]}: {dotted(path)}"
             p = p[:-1]
         return super().where(path)

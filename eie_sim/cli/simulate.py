@@ -16,7 +16,13 @@ from eie_sim.apps.networks import NETWORK_NAMES
 from eie_sim.arch.energy import EnergyTable
 from eie_sim.arch.workload_spec import WorkloadSpec, parse_workload
 from eie_sim.cli import simulate_runs as runs
-from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
+from eie_sim.cli.common import (
+    _common_config_args,
+    _guard,
+    _layer_workload_args,
+    _load,
+    _parser,
+)
 from eie_sim.errors import TraceError, WorkloadError
 from eie_sim.output import report, traces
 from eie_sim.output.html import with_report_html
@@ -32,14 +38,7 @@ def _build_parser():
                 "apply to the chosen workload is an error, never silently ignored.")
     _common_config_args(p)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--model", metavar="FILE", help="a model file: .dcmp, .onnx, .safetensors or .npz "
-                     "(docs/byom.md); fc layers as a network, a model with convolutions through its "
-                     "graph (M x V per output position)")
-    src.add_argument("--npz", metavar="FILE.npz", help="weights in the .npz convention (X, X.bias: "
-                     "as --model), or one layer as codes+codebook or weights, [bias], [x]")
-    src.add_argument("--synthetic", metavar="ROWS,COLS,WD,AD[,SEED[,bias]]",
-                     help="a synthetic layer (weight density WD, activation density AD)")
-    src.add_argument("--table3", metavar="NAME|all", help="Table III layers (synthetic), comma list or all")
+    _layer_workload_args(src)
     src.add_argument("--lenet", metavar="FILE.dcmp",
                      help="end-to-end LeNet-300-100: MNIST accuracy of the simulated outputs")
     src.add_argument("--squeezenet", nargs="?", const="", metavar="DIR",
@@ -111,6 +110,7 @@ class _Run:
         if args.window is not None:
             args.sets = list(args.sets) + [f"run.window={args.window}"]
         loaded = _load(args)
+        _refuse_sweep(args, loaded)
         cli_workload = _cli_workload_flag(args)
         if cli_workload and loaded.workload:
             raise WorkloadError(f"{loaded.source} has a workload: block and {cli_workload} was "
@@ -231,6 +231,18 @@ def _check_trace_files(args) -> None:
 
 
 
+
+
+def _refuse_sweep(args, loaded) -> None:
+    """A ``sweep:`` block (or ``--set sweep.KEY=[...]``) is eie-sweep's: refused, never
+    silently replaced by the default point."""
+    if not (loaded.sweep or loaded.plan):
+        return
+    what = ", ".join(list(loaded.sweep) + list(loaded.plan))
+    where = f"{loaded.source} has" if args.config else "--set gives"
+    run = f"eie-sweep {args.config} --out DIR" if args.config else "eie-sweep --sweep KEY=V1,V2 ..."
+    raise WorkloadError(f"{where} a sweep: block ({what}); eie-simulate runs one design point: "
+                        f"run the sweep with {run}, or drop the block (--set sweep=null)")
 
 
 def _cli_workload_flag(args) -> str | None:

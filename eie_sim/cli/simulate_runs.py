@@ -31,6 +31,7 @@ from eie_sim.errors import TraceError, WorkloadError
 from eie_sim.output import netrun as net_report
 from eie_sim.output import report, traces
 from eie_sim.output import squeezenet_chain as chain_report
+from eie_sim.sim.columns import units_map
 from eie_sim.sim.network import run_workload
 from eie_sim.sim.runner import NetSource, run_net
 from eie_sim.workloads.files import from_spec, model_code_bits
@@ -89,6 +90,7 @@ def _lenet(r) -> int:
     loaded = _recorded(r, spec, cfg)
     summary = {"title": "LeNet-300-100 accuracy", **res, "config": loaded.resolved(),
                "engine": run.engine, "wall_s": time.perf_counter() - r.t0}
+    summary["units"] = units_map(summary)
     r.write({"summary.json": report.json_text(summary), "report.md": "# " + "\n".join(lines) + "\n",
              "config.yaml": dump_resolved(loaded)})
     return 0

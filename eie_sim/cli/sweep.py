@@ -12,20 +12,37 @@ from eie_sim.apps.sweep import run_sweep
 from eie_sim.apps.sweep_db import DB_NAME
 from eie_sim.arch import schema
 from eie_sim.arch.config_io import MAX_SWEEP_POINTS, RUN_SPECS
-from eie_sim.cli.common import _guard, _load, _parser
+from eie_sim.arch.sweep_spec import WORKLOAD_SWEEP_KEYS
+from eie_sim.cli.common import (
+    _arch_args,
+    _guard,
+    _layer_workload_args,
+    _load,
+    _parser,
+    _run_args,
+    _set_arg,
+    layer_workload_block,
+)
 from eie_sim.errors import WorkloadError
 
 
-def _sweep(argv) -> int:
-    p = _parser("eie-sweep", "Sweep architecture and workload keys from YAML (the cross "
-                "product of the sweep: block, a random: sample of it, or a search:), on local "
-                "processes or a dask cluster, into a resumable results folder.")
-    p.add_argument("config", metavar="CONFIG.yaml", help="configuration with sweep: and workload: blocks")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--engine", choices=RUN_SPECS["engine"].choices)
-    p.add_argument("--verify", action="store_true", default=None)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--energy-table", metavar="YAML")
+def _build_parser():
+    p = _parser("eie-sweep", "Sweep architecture and workload keys (the cross product of the "
+                "sweep: block, a random: sample of it, or a search:), on local processes or a "
+                "dask cluster, into a resumable results folder. The sweep comes from "
+                "CONFIG.yaml, or from the command line alone: a workload flag (--synthetic, "
+                "--table3, --npz, --model) and --sweep KEY=V1,V2,... (repeatable), e.g. "
+                "eie-sweep --synthetic 1024,1024,0.1,0.5 --sweep pes=1,2,4,8 --out DIR.")
+    p.add_argument("config", metavar="CONFIG.yaml", nargs="?",
+                   help="configuration with sweep: and workload: blocks (docs/config.md); "
+                   "optional when a workload flag is given")
+    _set_arg(p, "pes=32, sweep.pes=[1,2], run.engine=simpy")
+    p.add_argument("--sweep", dest="sweeps", action="append", default=[],
+                   metavar="KEY=V1,V2,...",
+                   help="sweep one key over these values (the same as --set "
+                   "sweep.KEY=[V1,V2,...]): an architecture key (pes=1,2,4) or a workload key "
+                   f"({', '.join(WORKLOAD_SWEEP_KEYS)}); repeatable (the cross product)")
+    _run_args(p)
     p.add_argument("--out", metavar="DIR", required=False, help="results folder (run.out)")
     p.add_argument("--force", action="store_true", help="start over: replace a folder eie-sim wrote, once the new sweep has "
                    "completed (until then the old folder is kept as it was)")
@@ -42,6 +59,37 @@ def _sweep(argv) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--max-points", type=int, metavar="N",
                    help=f"allow a sweep of up to N points (default limit {MAX_SWEEP_POINTS:,})")
+    w = p.add_argument_group("workload (instead of the workload: block of CONFIG.yaml; "
+                             "docs/config.md \"workload:\")")
+    _layer_workload_args(w.add_mutually_exclusive_group())
+    w.add_argument("--layers", metavar="A,B", help="with --model or --table3: only these layers "
+                   "(workload.layers)")
+    w.add_argument("--input", metavar="X.npy", help="with --model or --npz: the input vector "
+                   "(workload.input)")
+    w.add_argument("--act-density", type=float, metavar="F",
+                   help="with --model or --npz: density of the synthetic input when no --input "
+                   "(workload.act_density; default 0.5)")
+    _arch_args(p)
+    return p
+
+
+def _sweep_sets(items: list[str]) -> list:
+    """``--sweep KEY=V1,V2`` -> ``(label, "sweep.KEY=[V1,V2]")`` overrides."""
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise WorkloadError(f"--sweep {item}: expected KEY=V1,V2,... (e.g. pes=1,2,4)")
+        key, vals = (x.strip() for x in item.split("=", 1))
+        if not key or not vals:
+            raise WorkloadError(f"--sweep {item}: expected KEY=V1,V2,... (e.g. pes=1,2,4)")
+        if not vals.startswith("["):
+            vals = f"[{vals}]"
+        out.append((f"--sweep {item}", f"sweep.{key}={vals}"))
+    return out
+
+
+def _sweep(argv) -> int:
+    p = _build_parser()
     args = p.parse_args(argv)
     if args.max_points is not None and args.max_points < 1:
         raise WorkloadError(f"--max-points {args.max_points}: expected an integer >= 1")
@@ -54,7 +102,17 @@ def _sweep(argv) -> int:
         scheduler = schema.check(RUN_SPECS["scheduler"], args.scheduler, "--scheduler",
                                  typename=False)
 
-    loaded = _load(args)
+    for name, given in (("--layers", args.layers), ("--input", args.input),
+                        ("--act-density", args.act_density)):
+        if given is not None and layer_workload_block(args) is None:
+            raise WorkloadError(f"{name} applies to a workload flag (--model, --npz, "
+                                f"--synthetic, --table3), not to a workload: block (set it there)")
+    workload = layer_workload_block(args)
+    if args.config is None and workload is None:
+        raise WorkloadError("nothing to sweep: give CONFIG.yaml or a workload flag (--synthetic, "
+                            "--table3, --npz, --model) with --sweep KEY=V1,V2,...")
+    args.sets = list(args.sets) + _sweep_sets(args.sweeps)
+    loaded = _load(args, workload)
     if args.scheduler:           # from the command line only (docs/cluster.md)
         loaded = dataclasses.replace(loaded, run=dataclasses.replace(loaded.run,
                                                                      scheduler=scheduler))

@@ -15,11 +15,9 @@ import io
 
 from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
 from eie_sim.output.names import markdown_text, plot_text
-from eie_sim.output.sweep_figures import column
 
-#: the parts' names in tables and legends: their snake_case names, one spelling everywhere
-#: (the ``energy_<part>_uj`` columns; paper Table II: Act_queue, PtrRead, SpmatRead,
-#: ArithmUnit, ActRW; LNZD; static = leakage)
+#: the label of each part: its one spelling, the name in the columns (eie_sim.arch.energy
+#: UNITS; the paper's Table II names appear only in docs/energy.md's comparison table)
 PART_TITLES = {p: p for p in ENERGY_PARTS + AREA_PARTS}
 PAPER_CHIP_AREA_MM2 = 40.8     # paper value (Table V, EIE 64 PEs)
 COLOURS = ("tab:olive", "tab:purple", "tab:blue", "tab:orange", "tab:green", "tab:brown",
@@ -47,7 +45,7 @@ def energy_area_markdown(rows: list[dict]) -> str:
            + " | total (uJ) | power (W) |",
            "|" + "---|" * (len(ENERGY_PARTS) + 3)]
     for r in rows:
-        tot = _f(r.get(column(r, "energy") or "")) or 0.0
+        tot = _f(r.get("total_energy_uj")) or 0.0
         cells = []
         for p in ENERGY_PARTS:
             v = _f(r.get(f"energy_{p}_uj")) or 0.0
@@ -55,7 +53,7 @@ def energy_area_markdown(rows: list[dict]) -> str:
         out.append(f"| {markdown_text(r.get('layer'))} | " + " | ".join(cells)
                    + f" | {tot:.4g} | {_f(r.get('avg_power_w')) or 0.0:.3f} |")
     r = rows[0]
-    pe = _f(r.get("pe_area_mm2"))
+    pe = _f(r.get("pe_total_area_mm2"))
     if pe is not None:
         out += ["", f"## Area by unit (model: {model})", "",
                 "| part | area (mm^2) | share of a PE |", "|---|---|---|"]
@@ -64,7 +62,7 @@ def energy_area_markdown(rows: list[dict]) -> str:
             out.append(f"| {PART_TITLES[p]} (one PE) | {v:.4f} | {100 * v / pe:.1f} % |")
         chip = _f(r.get("chip_area_mm2")) or 0.0
         out += [f"| one PE | {pe:.4f} | 100 % |",
-                f"| LNZD tree (chip) | {_f(r.get('lnzd_area_mm2')) or 0.0:.4f} | |",
+                f"| lnzd (chip) | {_f(r.get('lnzd_area_mm2')) or 0.0:.4f} | |",
                 f"| chip ({r.get('pes')} PEs) | {chip:.2f} | paper: {PAPER_CHIP_AREA_MM2} mm^2 at 64 PEs "
                 f"(paper value) |"]
     return "\n".join(out) + "\n"

@@ -39,7 +39,7 @@ LAYER_TABLE = (("layer", "layer", None), ("size", None, None), ("cycles", "cycle
                ("queue-full stalls", "queue_full_stalls", "{:,.0f}"),
                ("max queue", "max_queue_occupancy", "{:,.0f}"),
                ("broadcasts", "broadcasts", "{:,.0f}"),
-               ("energy (uJ)", "energy_uj", "{:,.3f}"), ("power (W)", "avg_power_w", "{:.3f}"))
+               ("energy (uJ)", "total_energy_uj", "{:,.3f}"), ("power (W)", "avg_power_w", "{:.3f}"))
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;

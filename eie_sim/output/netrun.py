@@ -19,6 +19,7 @@ from compressor import accounting
 from eie_sim.output.names import markdown_code
 from eie_sim.output.network_plots import network_plot
 from eie_sim.output.report import PER_PE_COLUMNS, csv_text, json_text, per_pe_rows
+from eie_sim.sim.columns import units_map
 from eie_sim.sim.results import LAYER_COLUMNS, NetRun
 
 POSITION_COLUMNS = ("layer", "position", "oy", "ox", "cycles", "input_nonzeros")
@@ -54,7 +55,7 @@ def markdown_table(run: NetRun) -> str:
     t = run.totals()
     lines.append(f"| **total (one image{', extrapolated' if ext else ''})** | | | | | "
                  f"{t['positions']:,} | | | | | {t['cycles']:,.0f} | 100.0% | "
-                 f"{t['load_efficiency']:.3f} | | {t['time_us']:,.1f} | {t['energy_uj']:.2f} |")
+                 f"{t['load_efficiency']:.3f} | | {t['time_us']:,.1f} | {t['total_energy_uj']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -106,7 +107,7 @@ def totals_line(run: NetRun) -> str:
     lab = "EXTRAPOLATED total" if t["extrapolated"] else "total"
     return (f"{lab} for one image ({t['layers']} weight layers, {t['positions']:,} positions, "
             f"{t['positions_simulated']:,} simulated): {t['cycles']:,.0f} cycles, "
-            f"{t['time_us']:,.1f} us ({t['images_per_s']:,.1f} images/s), {t['energy_uj']:,.2f} uJ "
+            f"{t['time_us']:,.1f} us ({t['images_per_s']:,.1f} images/s), {t['total_energy_uj']:,.2f} uJ "
             f"(energy model, docs/energy.md), average {t['avg_power_w']:.3f} W, load efficiency "
             f"{t['load_efficiency']:.3f}, PE utilisation busy/(N T) {t['pe_utilisation']:.3f}, "
             f"real/total work {t['real_over_total_work']:.3f}; saturations: inputs "
@@ -154,6 +155,7 @@ def summary_dict(run: NetRun, resolved: dict | None = None) -> dict[str, Any]:
         out["operators"] = run.operators
     if run.compression:
         out["compressed_total"] = run.compression[-1]
+    out["units"] = units_map(LAYER_COLUMNS, PER_PE_COLUMNS, POSITION_COLUMNS, out["totals"])
     return out
 
 

@@ -36,6 +36,7 @@ from eie_sim.output import folders
 from eie_sim.output.energy_plots import energy_area_markdown
 from eie_sim.output.names import markdown_text
 from eie_sim.output.windows import windows_csv
+from eie_sim.sim.columns import units_map
 from eie_sim.sim.results import LAYER_COLUMNS
 
 PER_PE_COLUMNS = ("layer", "pe") + PE_COUNTERS
@@ -99,7 +100,7 @@ MD_COLUMNS = (("layer", "layer", "{}"), ("size", None, "{}"), ("cycles", "cycles
               ("load eff.", "load_efficiency", "{:.3f}"),
               ("PEs w/ rows", "pes_with_rows", "{}"),
               ("real/total work", "real_over_total_work", "{:.3f}"),
-              ("energy (uJ)", "energy_uj", "{:.3f}"), ("power (W)", "avg_power_w", "{:.3f}"),
+              ("energy (uJ)", "total_energy_uj", "{:.3f}"), ("power (W)", "avg_power_w", "{:.3f}"),
               ("in format", "in_format", "{}"), ("out format", "out_format", "{}"),
               ("sat. in", "input_saturations", "{:,}"), ("sat. out", "output_saturations", "{:,}"))
 
@@ -154,7 +155,7 @@ def markdown_report(summary: dict, rows: list[dict]) -> str:
 def totals_line(totals: dict) -> str:
     """One line with a run's totals (:func:`eie_sim.sim.results.network_totals`)."""
     return (f"total: {totals['cycles']:,} cycles, {totals['time_us']:.2f} us, "
-            f"{totals['energy_uj']:.3f} uJ (energy model, docs/energy.md), "
+            f"{totals['total_energy_uj']:.3f} uJ (energy model, docs/energy.md), "
             f"average {totals['avg_power_w']:.3f} W (paper chip: 0.59 W, paper value); "
             f"outputs match numpy (bit-exact; float within the fixed-point bound)")
 
@@ -166,7 +167,7 @@ def lenet_lines(res: dict, engine: str) -> list[str]:
             f"  numpy float accuracy (same quantized weights):      {res['numpy_float_accuracy']:.4f}",
             f"  agreement of the predictions:                       {res['agreement']:.4f}",
             f"  cycles per image: {res['cycles_per_image_mean']:.1f} "
-            f"({res['time_us_per_image_mean']:.3f} us), energy {res['energy_uj_per_image_mean']:.4f} uJ"]
+            f"({res['time_us_per_image_mean']:.3f} us), energy {res['total_energy_uj_per_image_mean']:.4f} uJ"]
 
 
 # ------------------------------------------------------------------ bundle
@@ -212,6 +213,7 @@ def bundle_files(results: list, summary: dict, resolved_yaml: str | None = None,
     rows = [r.to_dict() for r in results]
     summary = dict(summary)
     summary["layers"] = rows
+    summary["units"] = units_map(LAYER_COLUMNS, PER_PE_COLUMNS, summary.get("totals") or {})
     summary["synthetic"] = summary.get("synthetic", any(r.synthetic for r in results))
     if summary["synthetic"]:
         summary["note"] = SYNTHETIC_NOTE

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from eie_sim.output.report import csv_text, json_text
+from eie_sim.sim.columns import units_map
 from eie_sim.sim.image_runs import ChainedImagesRun
 from eie_sim.sim.results import LAYER_COLUMNS
 
 IMAGE_COLUMNS = ("image", "float_top5", "eie_top5", "top1_agree", "top5_overlap", "cycles",
-                  "time_us", "energy_uj", "input_saturations", "output_saturations",
+                  "time_us", "total_energy_uj", "input_saturations", "output_saturations",
                   "worst_layer", "worst_relative_error", "wall_s")
 FORMAT_COLUMNS = ("layer", "in_format", "out_format", "weight_format",
                    "calibration_in_max", "calibration_out_max", "bias_max", "weight_max",
@@ -33,7 +34,7 @@ def images_table(run: ChainedImagesRun) -> str:
         lines.append(
             f"| {im.name} | {r['float_top5']} | {r['eie_top5']} | "
             f"{'yes' if im.top1_agree else '**no**'} | {im.top5_overlap}/5 | {r['cycles']:,} | "
-            f"{r['time_us']:,.1f} | {r['energy_uj']:,.1f} | {r['input_saturations']:,}/"
+            f"{r['time_us']:,.1f} | {r['total_energy_uj']:,.1f} | {r['input_saturations']:,}/"
             f"{r['output_saturations']:,} | `{r['worst_layer']}` ({r['worst_relative_error']:.3f}) | "
             f"{im.wall_s:.1f} |")
     return "\n".join(lines) + "\n"
@@ -64,12 +65,14 @@ def summary_lines(run: ChainedImagesRun) -> list[str]:
 
 
 def summary_dict(run: ChainedImagesRun, resolved: dict | None = None) -> dict[str, Any]:
-    return {"title": TITLE, "data_dir": run.data_dir, **run.summary(),
+    facts = run.summary()
+    return {"title": TITLE, "data_dir": run.data_dir, **facts,
             "fixed_point": run.spec.as_dict(),
             "config": resolved if resolved is not None else {"arch": run.config.as_dict()},
             "effective_arch": run.config.as_dict(), "overrides": run.overrides,
             "images_detail": [im.row() for im in run.images], "layers": run.layer_rows(),
-            "notes": run.notes}
+            "notes": run.notes,
+            "units": units_map(facts, IMAGE_COLUMNS, FORMAT_COLUMNS, LAYER_COLUMNS)}
 
 
 def markdown(run: ChainedImagesRun) -> str:

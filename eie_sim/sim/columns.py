@@ -13,9 +13,50 @@ from typing import Any, Callable
 
 from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
 
+#: the unit of a column or ``summary.json`` key, by the ending of its name (the first
+#: that matches): the one table behind the ``units`` map of every ``summary.json``
+#: (eie-simulate's bundles and eie-sweep's folders; docs/cluster.md "Columns and units")
+UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("inferences_per_s_per_mm2", "inferences / s / mm^2"),
+    ("inferences_per_s", "inferences / s"), ("inferences_per_j", "inferences / J"),
+    ("images_per_s", "images / s"), ("_per_s", "per second"), ("wall_s", "seconds"),
+    ("_us", "microseconds"), ("_uj", "microjoules"), ("_pj", "picojoules"),
+    ("_w", "watts"), ("_mm2", "mm^2"), ("_mhz", "MHz"), ("_bits", "bits"), ("_kb", "KB"),
+    ("cycles", "clock cycles"), ("density", "fraction 0..1"),
+    ("macs", "multiply-accumulates"))
+#: per-PE counters (per_pe.csv, windows.csv) whose names do not end in their unit
+UNIT_NAMES = {"busy": "clock cycles", "padding": "clock cycles", "empty": "clock cycles",
+              "starved": "clock cycles"}
+#: a key that is the mean over images of a per-image figure (LeNet's summary)
+PER_IMAGE_MEAN = "_per_image_mean"
+
+
+def unit_of(name: str) -> str:
+    """The unit of a column or summary key (:data:`UNIT_SUFFIXES`; ``""``: none)."""
+    if name.endswith(PER_IMAGE_MEAN):
+        base = unit_of(name[:-len(PER_IMAGE_MEAN)])
+        return f"{base} per image (mean over the images)" if base else ""
+    if name in UNIT_NAMES:
+        return UNIT_NAMES[name]
+    for suffix, unit in UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+def units_map(*names) -> dict[str, str]:
+    """``name -> unit`` of every name (columns, summary keys) that has one, in order."""
+    out: dict[str, str] = {}
+    for group in names:
+        for n in group:
+            if n not in out and unit_of(n):
+                out[n] = unit_of(n)
+    return out
+
+
 #: energy by unit (layer totals, uJ) and area by unit per PE and of the chip (mm^2)
 ENERGY_AREA_COLUMNS: tuple[str, ...] = (
-    ("energy_model",) + tuple(f"energy_{p}_uj" for p in ENERGY_PARTS) + ("pe_area_mm2",)
+    ("energy_model",) + tuple(f"energy_{p}_uj" for p in ENERGY_PARTS) + ("pe_total_area_mm2",)
     + tuple(f"pe_area_{p}_mm2" for p in AREA_PARTS) + ("lnzd_area_mm2", "chip_area_mm2"))
 
 #: the fixed-point formats of a row (``LayerResult.fixed_point_columns``)
@@ -28,7 +69,7 @@ def energy_area_row(r) -> dict[str, Any]:
     row: dict[str, Any] = {"energy_model": e.memory_model}
     row.update({f"energy_{p}_uj": r.extensive(float(e.energy_pj_by_unit.get(p, 0.0))) * 1e-6
                 for p in ENERGY_PARTS})
-    row["pe_area_mm2"] = e.area.pe_mm2
+    row["pe_total_area_mm2"] = e.area.pe_mm2
     row.update({f"pe_area_{p}_mm2": e.area.pe_parts_mm2.get(p, "") for p in AREA_PARTS})
     row["lnzd_area_mm2"] = e.area.lnzd_mm2
     row["chip_area_mm2"] = e.area.chip_mm2
@@ -100,7 +141,7 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     (FIXED_POINT_COLUMNS, lambda r: r.fixed_point_columns()),
     *((k, _attr(k)) for k in ("max_error", "max_error_bound", "min_error_slack")),
     ("map_check", _meta("map_check")),
-    ("energy_uj", _attr("energy_uj")), ("avg_power_w", _attr("avg_power_w")),
+    ("total_energy_uj", _attr("energy_uj")), ("avg_power_w", _attr("avg_power_w")),
     ("spmat_sram_energy_pj", lambda r: r.extensive(r.energy.spmat_sram_energy_pj)),
     (ENERGY_AREA_COLUMNS, energy_area_row),
     ("workload_seed", lambda r: r.seeds.get("workload_seed", "")), ("wall_s", _attr("wall_s")),

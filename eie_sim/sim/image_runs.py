@@ -38,7 +38,7 @@ class ImageResult:
         return {"image": self.name, "float_top5": " ".join(map(str, self.float_top5)),
                 "eie_top5": " ".join(map(str, self.eie_top5)), "top1_agree": self.top1_agree,
                 "top5_overlap": self.top5_overlap, "cycles": t["cycles"], "time_us": t["time_us"],
-                "energy_uj": t["energy_uj"], "input_saturations": t["input_saturations"],
+                "total_energy_uj": t["total_energy_uj"], "input_saturations": t["input_saturations"],
                 "output_saturations": t["output_saturations"], "worst_layer": worst.name,
                 "worst_relative_error": worst.relative, "wall_s": self.wall_s}
 

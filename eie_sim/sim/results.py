@@ -334,7 +334,7 @@ def network_totals(layers: list[LayerResult]) -> dict[str, Any]:
             "batch_load_cycles": sum(l.extensive(l.counters.batch_load_cycles) for l in L),
             "batch_store_cycles": sum(l.extensive(l.counters.batch_store_cycles) for l in L),
             "pass_reload_cycles": sum(l.extensive(l.counters.pass_reload_cycles) for l in L),
-            "energy_uj": e_uj,
+            "total_energy_uj": e_uj,
             "avg_power_w": (e_uj * 1e-6) / (t_us * 1e-6) if t_us else 0.0,
             **_energy_area_totals(L),
             "max_error": max((l.max_error for l in L), default=0.0),

@@ -182,9 +182,9 @@ def test_results_files_carry_energy_and_area_by_unit(tmp_path):
     row, tot = s["layers"][0], s["totals"]
     assert row["energy_model"] == "cacti"
     parts = sum(row[f"energy_{p}_uj"] for p in ENERGY_PARTS)
-    assert parts == pytest.approx(row["energy_uj"])
-    assert sum(row[f"pe_area_{p}_mm2"] for p in AREA_PARTS) == pytest.approx(row["pe_area_mm2"])
-    assert row["chip_area_mm2"] == pytest.approx(4 * row["pe_area_mm2"] + row["lnzd_area_mm2"])
+    assert parts == pytest.approx(row["total_energy_uj"])
+    assert sum(row[f"pe_area_{p}_mm2"] for p in AREA_PARTS) == pytest.approx(row["pe_total_area_mm2"])
+    assert row["chip_area_mm2"] == pytest.approx(4 * row["pe_total_area_mm2"] + row["lnzd_area_mm2"])
     assert tot["chip_area_mm2"] == row["chip_area_mm2"] and tot["energy_spmat_read_uj"] > 0
     md = (out / "report.md").read_text()
     assert "Energy by unit" in md and "Area by unit" in md

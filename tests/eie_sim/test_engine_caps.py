@@ -53,7 +53,7 @@ def test_layer_row_and_columns_come_from_one_spec():
     assert tuple(row) == LAYER_COLUMNS == columns.LAYER_COLUMNS
     assert len(LAYER_COLUMNS) == len(set(LAYER_COLUMNS))
     assert row["cycles"] == res.cycles and row["positions"] == res.positions_total
-    assert row["energy_uj"] == res.energy_uj
+    assert row["total_energy_uj"] == res.energy_uj
     assert row["chip_area_mm2"] == res.energy.area.chip_mm2
     assert row["energy_static_uj"] == res.energy.energy_pj_by_unit["static"] * 1e-6
     assert row["spmat_line_reads"] == int(res.pe.spmat_line_reads.sum())

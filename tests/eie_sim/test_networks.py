@@ -15,6 +15,7 @@ from compressor.graph import eie_relu
 from eie_sim.apps.networks import operator_handling, run_network
 from eie_sim.arch.config import PAPER_CONFIG
 from eie_sim.cli.simulate import simulate_main
+from eie_sim.sim.columns import units_map
 
 
 def test_cli_network_mobilenet_v1_reduced_input(tmp_path, capsys):
@@ -34,6 +35,10 @@ def test_cli_network_mobilenet_v1_reduced_input(tmp_path, capsys):
         assert (out / f).is_file()
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert len(rows) == 28 and all(r["synthetic"] == "true" for r in rows)
+    # the units map of every summary.json (eie_sim.sim.columns.units_map)
+    heads = [next(csv.reader((out / f).open())) for f in ("layers.csv", "per_pe.csv", "positions.csv")]
+    assert summ["units"] == units_map(*heads, summ["totals"])
+    assert summ["units"]["total_energy_uj"] == "microjoules" and "energy_uj" not in summ["totals"]
 
 
 def test_enet_runs_with_deconv_prelu_unpool_checked():
@@ -87,4 +92,4 @@ def test_network_workload_block_and_errors(tmp_path, capsys):
 def test_every_network_at_paper_size_a_few_positions(name):
     run = run_network(name, PAPER_CONFIG, positions=2, seed=0)
     assert all(l.min_error_slack >= 0 for l in run.layers) and run.totals()["cycles"] > 0
-    assert np.isfinite(run.totals()["energy_uj"])
+    assert np.isfinite(run.totals()["total_energy_uj"])

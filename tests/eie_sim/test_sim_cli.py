@@ -197,7 +197,7 @@ def test_config_yaml_reproduces_a_command_line_workload(tmp_path, capsys, monkey
     assert rc == 0, se
     a = list(csv.DictReader((tmp_path / "a" / "layers.csv").open()))[0]
     b = list(csv.DictReader((tmp_path / "b" / "layers.csv").open()))[0]
-    for key in ("cycles", "useful_macs", "input_nonzeros", "energy_uj", "max_error"):
+    for key in ("cycles", "useful_macs", "input_nonzeros", "total_energy_uj", "max_error"):
         assert a[key] == b[key], key
 
 

@@ -37,10 +37,10 @@ def _point(i: int, p: dict) -> dict:
     row.update({f"energy_{u}_uj": v for u, v in parts.items()})
     row["total_energy_uj"] = sum(parts.values())
     pe_parts = {u: 0.01 * (k + 1) * (1 + w / 256) for k, u in enumerate(AREA_PARTS)}
-    row["pe_area_mm2"] = sum(pe_parts.values())
+    row["pe_total_area_mm2"] = sum(pe_parts.values())
     row.update({f"pe_area_{u}_mm2": v for u, v in pe_parts.items()})
     row["lnzd_area_mm2"] = 0.001 * pes
-    row["chip_area_mm2"] = pes * row["pe_area_mm2"] + row["lnzd_area_mm2"]
+    row["chip_area_mm2"] = pes * row["pe_total_area_mm2"] + row["lnzd_area_mm2"]
     row["avg_power_w"] = row["total_energy_uj"] / time_us
     row["inferences_per_s"] = 1e6 / time_us
     row["inferences_per_j"] = 1e6 / row["total_energy_uj"]

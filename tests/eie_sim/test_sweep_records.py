@@ -9,11 +9,12 @@ import pytest
 
 import eie_sim.apps.sweep_exec as sweep_exec
 from eie_sim.apps.sweep import read_partial, run_sweep
-from eie_sim.apps.sweep_db import DB_NAME, SweepDB
+from eie_sim.apps.sweep_db import DB_NAME, DB_VERSION, SweepDB, renamed
 from eie_sim.apps.sweep_points import PointResult, make_point, stable_hash
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import count_points, load_config
 from eie_sim.arch.sweep_spec import grid_size, planned_count
+from eie_sim.errors import BundleError
 
 DATA = pathlib.Path(__file__).parent / "data"
 EXPORTED = ("sweep.csv", "points.csv", "pareto.csv")
@@ -31,15 +32,16 @@ MISSING = {"grid": {3, 6, 7}, "search": {5, 6, 7}}
 
 
 def _rows(db: pathlib.Path) -> tuple[dict, dict]:
-    """Per point its database row (wall times left out) and its layer rows' content."""
+    """Per point its database row (wall times left out; its figures with this version's
+    names, :func:`renamed`) and its layer rows' content."""
     con = sqlite3.connect(db)
     try:
-        pts = {r[0]: r for r in con.execute(
+        pts = {r[0]: r[:5] + (renamed(json.loads(r[5])),) for r in con.execute(
             "SELECT point, params, config, config_hash, error, figures FROM points")}
         lay: dict = {}
         for p, idx, name, cyc, t, e, h, data in con.execute(
                 "SELECT * FROM layers ORDER BY point, idx"):
-            d = json.loads(data)
+            d = renamed(json.loads(data))
             d.pop("wall_s", None)
             lay.setdefault(p, []).append((idx, name, cyc, t, e, h, d))
         return pts, lay
@@ -80,6 +82,41 @@ def test_a_database_written_by_the_old_code_resumes(tmp_path, name):
     assert {p: fresh_pts[p] for p in before_pts} == before_pts
     assert {p: fresh_layers[p] for p in before_layers} == before_layers
     assert fresh_pts == after_pts and fresh_layers == after_layers
+    # migrated to this version: the layers column renamed, the version set; the points
+    # the old version recorded keep their text (energy_uj), read with the new names
+    con = sqlite3.connect(old)
+    cols = [r[1] for r in con.execute("PRAGMA table_info(layers)")]
+    (version,) = con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+    (old_figs,) = con.execute("SELECT figures FROM points WHERE point = 0").fetchone()
+    con.close()
+    assert "total_energy_uj" in cols and "energy_uj" not in cols and version == DB_VERSION == "2"
+    assert '"energy_uj"' in old_figs
+    header = (tmp_path / "old" / "points.csv").read_text().splitlines()[0].split(",")
+    assert "total_energy_uj" in header and "energy_uj" not in header
+    assert "pe_total_area_mm2" in header and "pe_area_mm2" not in header
+
+
+def test_a_database_of_an_unknown_version_is_refused(tmp_path):
+    """A sweep.db of a version this one cannot read (a newer eie-sim's): refused with
+    what to do, by eie-sweep and by eie-plot's read-only reader, nothing changed."""
+    old = _old_database(tmp_path / "old", "grid")
+    con = sqlite3.connect(old)
+    con.execute("UPDATE meta SET value = '9' WHERE key = 'version'")
+    con.commit()
+    con.close()
+    before = old.read_bytes()
+    with pytest.raises(BundleError, match=r"version '9'.*reads versions 1, 2.*--force starts over"):
+        run_sweep(load_config(text=CONFIGS["grid"]), tmp_path / "old")
+    with pytest.raises(BundleError, match=r"version '9'"):
+        read_partial(tmp_path / "old")
+    assert old.read_bytes() == before
+
+
+def test_version_1_names_read_as_this_versions():
+    row = {"layer": "a", "energy_uj": 1.0, "energy_spmat_read_uj": 0.5, "pe_area_mm2": 2.0}
+    assert list(renamed(row)) == ["layer", "total_energy_uj", "energy_spmat_read_uj",
+                                  "pe_total_area_mm2"]
+    assert renamed({"total_energy_uj": 1.0}) == {"total_energy_uj": 1.0}
 
 
 def test_sweep_point_is_resolved_once_with_the_database_hash():

@@ -49,15 +49,15 @@ def test_columns_unique_with_units_stable_index_and_point_figures(tmp_path):
     assert [int(r["point"]) for r in rows] == [i for i in range(8) for _ in "ab"]   # 0-based
     pts = _rows(tmp_path / "o" / "points.csv")
     summ = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert summ["units"]["time_us"] == "microseconds" and summ["units"]["energy_uj"] == "microjoules"
+    assert summ["units"]["time_us"] == "microseconds" and summ["units"]["total_energy_uj"] == "microjoules"
     assert summ["units"]["inferences_per_s_per_mm2"] == "inferences / s / mm^2"
     assert "one pass through the workload's layers" in summ["inference"]
     for p in pts:
         mine = [r for r in rows if r["point"] == p["point"]]
         t = sum(float(r["time_us"]) for r in mine)
-        e = sum(float(r["energy_uj"]) for r in mine)
+        e = sum(float(r["total_energy_uj"]) for r in mine)
         assert float(p["time_us"]) == pytest.approx(t, rel=1e-12)
-        assert float(p["energy_uj"]) == pytest.approx(e, rel=1e-12)
+        assert float(p["total_energy_uj"]) == pytest.approx(e, rel=1e-12)
         assert float(p["inferences_per_s"]) == pytest.approx(1e6 / t)
         assert float(p["inferences_per_j"]) == pytest.approx(1e6 / e)
         assert float(p["avg_power_w"]) == pytest.approx(e / t)
@@ -72,7 +72,7 @@ def test_columns_unique_with_units_stable_index_and_point_figures(tmp_path):
     for r in rows:
         assert float(r["weight_density"]) == pytest.approx(float(r["workload.weight_density"]), abs=0.01)
     # the front is the non-dominated set of points.csv
-    vals = {int(p["point"]): (float(p["time_us"]), float(p["energy_uj"]), float(p["chip_area_mm2"]))
+    vals = {int(p["point"]): (float(p["time_us"]), float(p["total_energy_uj"]), float(p["chip_area_mm2"]))
             for p in pts}
     assert [int(r["point"]) for r in _rows(tmp_path / "o" / "pareto.csv")] == pareto_front(vals)
 
@@ -250,7 +250,7 @@ SPACE = {"pes": [1, 2, 4, 8, 16, 32, 64], "queue_depth": [1, 2, 4, 8, 16],
 
 
 def _front(d):
-    return [(float(r["time_us"]), float(r["energy_uj"]), float(r["chip_area_mm2"]))
+    return [(float(r["time_us"]), float(r["total_energy_uj"]), float(r["chip_area_mm2"]))
             for r in _rows(d / "pareto.csv")]
 
 

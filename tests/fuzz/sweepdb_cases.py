@@ -191,12 +191,12 @@ def _sql_edit(r: random.Random, con: sqlite3.Connection) -> tuple[str, bool]:
                     "wall_s, finished_unix) SELECT ?, params, config, config_hash, error, "
                     "figures, wall_s, finished_unix FROM points WHERE point = ?", (j, p))
         if r.random() < 0.7:
-            con.execute("INSERT INTO layers SELECT ?, idx, layer, cycles, time_us, energy_uj, "
+            con.execute("INSERT INTO layers SELECT ?, idx, layer, cycles, time_us, total_energy_uj, "
                         "config_hash, data FROM layers WHERE point = ?", (j, p))
         return f"{op} {p}->{j}", False
     if op == "dup-layer":
         i = r.choice((2, 5, -1))
-        con.execute("INSERT INTO layers SELECT point, ?, layer, cycles, time_us, energy_uj, "
+        con.execute("INSERT INTO layers SELECT point, ?, layer, cycles, time_us, total_energy_uj, "
                     "config_hash, data FROM layers WHERE point = ? AND idx = 0", (i, p))
         return f"{op} {p}/0->{i}", False
     if op == "move-point":                 # rows of point p claim another index
@@ -208,7 +208,7 @@ def _sql_edit(r: random.Random, con: sqlite3.Connection) -> tuple[str, bool]:
             con.execute(f"UPDATE {t} SET point = ? WHERE point = -7", (p,))
         return f"{op} {p}<->{j}", False
     if op == "edit-column":
-        t, c = r.choice((("layers", "cycles"), ("layers", "time_us"), ("layers", "energy_uj"),
+        t, c = r.choice((("layers", "cycles"), ("layers", "time_us"), ("layers", "total_energy_uj"),
                          ("layers", "layer"), ("points", "wall_s"), ("points", "point"),
                          ("layers", "idx")))
         v = r.choice(EDGE)
