@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from compressor.fileio import atomic_write
 from compressor.progress import Progress
+from eie_sim.apps import sweep_fit
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
 from eie_sim.apps.sweep_exec import make_executor
 from eie_sim.apps.sweep_export import UNITS, export, read_partial
@@ -64,7 +65,8 @@ RunPoints = Callable[[list[SweepPoint], int, Callable[[SweepPoint, PointResult],
 
 def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
     """What makes two sweeps the same (their folders interchangeable): architecture,
-    how points run (engine, checks, seed, energy table and its content), workload, sweep.
+    how points run (engine, checks, seed, energy table and its content, how a point that
+    does not fit the SRAMs is priced), workload, sweep.
     Not the executor, the workers or the output folder."""
     run = loaded.run
     table = None
@@ -73,9 +75,14 @@ def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
             table = hashlib.sha256(pathlib.Path(run.energy_table).read_bytes()).hexdigest()
         except OSError:
             table = run.energy_table
-    return {"arch": loaded.arch.as_dict(), "engine": run.engine, "verify": run.verify,
-            "seed": run.seed, "relu": run.relu, "check_fit": run.check_fit,
-            "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
+    ident = {"arch": loaded.arch.as_dict(), "engine": run.engine, "verify": run.verify,
+             "seed": run.seed, "relu": run.relu, "check_fit": run.check_fit,
+             "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
+    if not run.check_fit:
+        # how a point that does not fit is priced (a refused point is the same either way,
+        # so a check_fit sweep of an older version resumes)
+        ident["unfit_points"] = run.unfit_points
+    return ident
 
 
 def _search_points(loaded: LoadedConfig) -> list[SweepPoint]:
@@ -324,11 +331,16 @@ def _search(loaded: LoadedConfig, db: SweepDB, points: list[PointResult], run_po
             pt = make_point(loaded.arch, i, params)
             same = by_params.get(stable_hash(params))
             if same is not None:                # the same point again: its recorded result
-                keep(pt, PointResult(i, params, same.rows, same.figures, same.error, 0.0))
+                keep(pt, PointResult(i, params, same.rows, same.figures, same.error, 0.0,
+                                     same.fits))
             else:
                 todo.append(pt)
         if todo:
             run_points(todo, search["trials"], keep)
-        return {i: (None if recorded[i].error else recorded[i].figures) for i, _ in batch}
+        # a point that failed, or does not fit the SRAMs and was not priced with those it
+        # needs, is a failed trial (eie_sim.apps.sweep_fit.ranked)
+        return {i: (recorded[i].figures if sweep_fit.ranked(
+            recorded[i].fits, recorded[i].error, loaded.run.check_fit, loaded.run.unfit_points)
+            else None) for i, _ in batch}
 
     run_search(search, tuple(FLOAT_RANGES) + FRACTION_KEYS, evaluate)

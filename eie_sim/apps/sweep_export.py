@@ -17,7 +17,9 @@ import json
 import pathlib
 from typing import Any
 
+from eie_sim.apps import sweep_fit
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
+from eie_sim.apps.sweep_fit import FIT_COLUMNS
 from eie_sim.apps.sweep_points import VOLATILE_COLUMNS, PointResult, expected_point, stable_hash
 from eie_sim.apps.sweep_search import objective_values, pareto_front
 from eie_sim.arch.config import ArchConfig
@@ -69,7 +71,8 @@ def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
             if stable_hash(ident) != db.meta["sweep_hash"]:
                 raise ValueError("its configuration is not the one its sweep_hash was made of")
             run = RunOptions(engine=ident["engine"], verify=ident["verify"], seed=ident["seed"],
-                             relu=ident["relu"], check_fit=ident["check_fit"])
+                             relu=ident["relu"], check_fit=ident["check_fit"],
+                             unfit_points=ident.get("unfit_points", "exclude"))
             order = db.key_order()             # the meta table's JSON is sorted
             sweep = {k: ident["sweep"][k] for k in sorted(
                 ident["sweep"], key=lambda k: order.index(k) if k in order else len(order))}
@@ -106,22 +109,35 @@ def export(loaded: LoadedConfig, block: dict,
             layer_cols += [c for c in r if c not in layer_cols and c not in VOLATILE_COLUMNS]
         fig_cols += [c for c, v in p.figures.items()
                      if c not in fig_cols and not isinstance(v, str)]
-    layer_cols = [c for c in layer_cols if c not in keys]
-    csv_cols = ["point"] + keys + layer_cols + [f"point_{c}" for c in fig_cols] + ["error"]
+    # the SRAM need and pricing last, whichever point came first (a failed one has only them)
+    fit_figs = sweep_fit.NEEDED + sweep_fit.PRICED
+    fig_cols = [c for c in fig_cols if c not in fit_figs] + [c for c in fit_figs if c in fig_cols]
+    layer_cols = [c for c in layer_cols if c not in keys + list(FIT_COLUMNS)]
+    run = loaded.run
+    fit = {p.index: {"fits": sweep_fit.known_fits(p.fits, p.error, run.check_fit),
+                     "fit_handling": sweep_fit.handling(p.fits, p.error, run.check_fit,
+                                                        run.unfit_points)} for p in points}
+    for f in fit.values():
+        if f["fits"] is None:
+            f["fits"] = ""                     # not known: an empty cell
+    csv_cols = (["point"] + keys + list(FIT_COLUMNS) + layer_cols
+                + [f"point_{c}" for c in fig_cols] + ["error"])
     rows = []
     for p in points:
-        head = {"point": p.index, **p.params, "error": p.error}
+        head = {"point": p.index, **p.params, **fit[p.index], "error": p.error}
         figs = {f"point_{c}": v for c, v in p.figures.items()}
         for r in p.rows or [{}]:
             rows.append({**r, **head, **figs})
-    pt_cols = ["point"] + keys + fig_cols + ["error"]
-    pt_rows = [{"point": p.index, **p.params, **p.figures, "error": p.error}
+    pt_cols = ["point"] + keys + list(FIT_COLUMNS) + fig_cols + ["error"]
+    pt_rows = [{"point": p.index, **p.params, **fit[p.index], **p.figures, "error": p.error}
                for p in points]
     objectives = loaded.plan["search"]["objectives"] if "search" in loaded.plan else list(OBJECTIVES)
-    values = {p.index: objective_values(p.figures, objectives) for p in points if not p.error}
+    values = {p.index: objective_values(p.figures, objectives) for p in points
+              if sweep_fit.ranked(p.fits, p.error, run.check_fit, run.unfit_points)}
     front = set(pareto_front(values))
     par_rows = [r for r in pt_rows if r["point"] in front]
     failed = [p.index for p in points if p.error]
+    unfit = [p.index for p in points if fit[p.index]["fits"] is False]
     synthetic = "table3" in block or "synthetic" in block
     areas = sorted({p.figures.get("area_source") for p in points if not p.error} - {None})
     seeds = {"run_seed": loaded.run.seed}
@@ -131,7 +147,15 @@ def export(loaded: LoadedConfig, block: dict,
     facts = {"title": f"sweep of {', '.join(keys) or 'nothing'}", "config": None,
              "sweep": {**loaded.sweep, **loaded.plan}, "swept_keys": keys,
              "points": len(points), "failed_points": failed, "pareto_points": sorted(front),
-             "pareto_objectives": objectives, "engine": loaded.run.engine,
+             "pareto_objectives": objectives,
+             "fit": {"check_fit": run.check_fit, "unfit_points": run.unfit_points,
+                     "not_fitting_points": unfit,
+                     "excluded_points": [i for i in unfit if fit[i]["fit_handling"] == sweep_fit.EXCLUDED],
+                     "resized_points": [i for i in unfit if fit[i]["fit_handling"] == sweep_fit.RESIZED],
+                     "unknown_points": [i for i, f in fit.items() if f["fits"] == ""],
+                     "meaning": {k or "fits": v for k, v in sweep_fit.HANDLING_TEXT.items()}},
+             "baselines": {k: sweep_fit.baseline(pt_rows, k) for k in keys},
+             "engine": loaded.run.engine,
              "verified": loaded.run.verify, "seeds": seeds, "synthetic": synthetic,
              "inference": INFERENCE, "area_source": areas,
              "units": {c: unit_of(c) for c in dict.fromkeys(csv_cols + pt_cols) if unit_of(c)}}

@@ -10,6 +10,7 @@ import pytest
 import eie_sim.apps.sweep_exec as sweep_exec
 from eie_sim.apps.sweep import read_partial, run_sweep
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
+from eie_sim.apps.sweep_fit import NEEDED, PRICED
 from eie_sim.apps.sweep_points import PointResult, make_point, stable_hash
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import count_points, load_config
@@ -74,12 +75,40 @@ def test_a_database_written_by_the_old_code_resumes(tmp_path, name):
     after_pts, after_layers = _rows(old)
     assert all(after_pts[p] == before_pts[p] for p in before_pts)    # the old rows untouched
     run_sweep(load_config(text=CONFIGS[name]), tmp_path / "new")
+    # this version records what each point's SRAMs need (needed_*, priced_*: sweep_fit),
+    # which the old points lack (empty cells); every other cell is a fresh run's, and
+    # fits / fit_handling follow from the old records (check_fit: true)
     for f in EXPORTED:
-        assert (tmp_path / "old" / f).read_bytes() == (tmp_path / "new" / f).read_bytes(), f
+        old_t, new_t = _table(tmp_path / "old" / f), _table(tmp_path / "new" / f)
+        assert [_without_need(r) for r in old_t] == [_without_need(r) for r in new_t], f
+        assert all(o[c] == "" for o in old_t if int(o["point"]) in before_pts
+                   for c in _need_cols(o))
+        assert all(n[c] != "" for n in new_t if not n["error"] for c in _need_cols(n))
     fresh_pts, fresh_layers = _rows(tmp_path / "new" / DB_NAME)
-    assert {p: fresh_pts[p] for p in before_pts} == before_pts
+    assert {p: _old_figures(fresh_pts[p]) for p in before_pts} == before_pts
     assert {p: fresh_layers[p] for p in before_layers} == before_layers
-    assert fresh_pts == after_pts and fresh_layers == after_layers
+    assert {p: _old_figures(r) for p, r in fresh_pts.items()} == \
+        {p: _old_figures(r) for p, r in after_pts.items()} and fresh_layers == after_layers
+
+
+def _table(path: pathlib.Path) -> list[dict]:
+    import csv
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _need_cols(row: dict) -> list[str]:
+    return [c for c in row if c.split("point_", 1)[-1] in NEEDED + PRICED]
+
+
+def _without_need(row: dict) -> dict:
+    return {c: v for c, v in row.items() if c not in _need_cols(row)}
+
+
+def _old_figures(row: tuple) -> tuple:
+    """A database row with its figures as the old code recorded them (no SRAM need)."""
+    figs = {k: v for k, v in json.loads(row[5]).items() if k not in NEEDED + PRICED}
+    return row[:5] + (json.dumps(figs),)
 
 
 def test_sweep_point_is_resolved_once_with_the_database_hash():
