@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from compressor.fileio import atomic_write
 from compressor.progress import Progress
-from eie_sim.apps import sweep_fit
+from eie_sim.sim import sram_fit
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
 from eie_sim.apps.sweep_exec import make_executor
 from eie_sim.apps.sweep_export import UNITS, export, read_partial
@@ -338,8 +338,8 @@ def _search(loaded: LoadedConfig, db: SweepDB, points: list[PointResult], run_po
         if todo:
             run_points(todo, search["trials"], keep)
         # a point that failed, or does not fit the SRAMs and was not priced with those it
-        # needs, is a failed trial (eie_sim.apps.sweep_fit.ranked)
-        return {i: (recorded[i].figures if sweep_fit.ranked(
+        # needs, is a failed trial (eie_sim.sim.sram_fit.ranked)
+        return {i: (recorded[i].figures if sram_fit.ranked(
             recorded[i].fits, recorded[i].error, loaded.run.check_fit, loaded.run.unfit_points)
             else None) for i, _ in batch}
 

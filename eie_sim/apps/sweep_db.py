@@ -22,7 +22,7 @@ NULL for the points it recorded), ``digest`` the SHA-256 of everything recorded 
 point (its row and its layer rows as stored; added by this version the same way), ``fits``
 whether the point's layers fit the per-PE SRAMs (1, 0, or NULL: not known -- its workload
 failed, or recorded by a version before this column, which gets it on its next run the
-same way; :mod:`eie_sim.apps.sweep_fit`; the digest covers it where recorded), ``data``
+same way; :mod:`eie_sim.sim.sram_fit`; the digest covers it where recorded), ``data``
 the whole layer row
 (:meth:`eie_sim.sim.results.LayerResult.to_dict`) as JSON: the columns are whatever the
 rows carry, not a frozen list. The database belongs to one sweep: opening it for a sweep

@@ -17,9 +17,9 @@ import json
 import pathlib
 from typing import Any
 
-from eie_sim.apps import sweep_fit
+from eie_sim.sim import sram_fit
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
-from eie_sim.apps.sweep_fit import FIT_COLUMNS
+from eie_sim.sim.sram_fit import FIT_COLUMNS
 from eie_sim.apps.sweep_points import VOLATILE_COLUMNS, PointResult, expected_point, stable_hash
 from eie_sim.apps.sweep_search import objective_values, pareto_front
 from eie_sim.arch.config import ArchConfig
@@ -110,12 +110,12 @@ def export(loaded: LoadedConfig, block: dict,
         fig_cols += [c for c, v in p.figures.items()
                      if c not in fig_cols and not isinstance(v, str)]
     # the SRAM need and pricing last, whichever point came first (a failed one has only them)
-    fit_figs = sweep_fit.NEEDED + sweep_fit.PRICED
+    fit_figs = sram_fit.NEEDED + sram_fit.PRICED
     fig_cols = [c for c in fig_cols if c not in fit_figs] + [c for c in fit_figs if c in fig_cols]
     layer_cols = [c for c in layer_cols if c not in keys + list(FIT_COLUMNS)]
     run = loaded.run
-    fit = {p.index: {"fits": sweep_fit.known_fits(p.fits, p.error, run.check_fit),
-                     "fit_handling": sweep_fit.handling(p.fits, p.error, run.check_fit,
+    fit = {p.index: {"fits": sram_fit.known_fits(p.fits, p.error, run.check_fit),
+                     "fit_handling": sram_fit.handling(p.fits, p.error, run.check_fit,
                                                         run.unfit_points)} for p in points}
     for f in fit.values():
         if f["fits"] is None:
@@ -133,7 +133,7 @@ def export(loaded: LoadedConfig, block: dict,
                for p in points]
     objectives = loaded.plan["search"]["objectives"] if "search" in loaded.plan else list(OBJECTIVES)
     values = {p.index: objective_values(p.figures, objectives) for p in points
-              if sweep_fit.ranked(p.fits, p.error, run.check_fit, run.unfit_points)}
+              if sram_fit.ranked(p.fits, p.error, run.check_fit, run.unfit_points)}
     front = set(pareto_front(values))
     par_rows = [r for r in pt_rows if r["point"] in front]
     failed = [p.index for p in points if p.error]
@@ -150,11 +150,11 @@ def export(loaded: LoadedConfig, block: dict,
              "pareto_objectives": objectives,
              "fit": {"check_fit": run.check_fit, "unfit_points": run.unfit_points,
                      "not_fitting_points": unfit,
-                     "excluded_points": [i for i in unfit if fit[i]["fit_handling"] == sweep_fit.EXCLUDED],
-                     "resized_points": [i for i in unfit if fit[i]["fit_handling"] == sweep_fit.RESIZED],
+                     "excluded_points": [i for i in unfit if fit[i]["fit_handling"] == sram_fit.EXCLUDED],
+                     "resized_points": [i for i in unfit if fit[i]["fit_handling"] == sram_fit.RESIZED],
                      "unknown_points": [i for i, f in fit.items() if f["fits"] == ""],
-                     "meaning": {k or "fits": v for k, v in sweep_fit.HANDLING_TEXT.items()}},
-             "baselines": {k: sweep_fit.baseline(pt_rows, k) for k in keys},
+                     "meaning": {k or "fits": v for k, v in sram_fit.HANDLING_TEXT.items()}},
+             "baselines": {k: sram_fit.baseline(pt_rows, k) for k in keys},
              "engine": loaded.run.engine,
              "verified": loaded.run.verify, "seeds": seeds, "synthetic": synthetic,
              "inference": INFERENCE, "area_source": areas,

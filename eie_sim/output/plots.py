@@ -24,6 +24,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from eie_sim.sim import sram_fit
 from eie_sim.errors import PlotError
 from eie_sim.output import report
 from eie_sim.output.energy_plots import area_bars, energy_bars, has_energy_columns
@@ -146,19 +147,22 @@ def sweep_plots(rows: list[dict], keys: list[str], synthetic: bool,
                      + (" (synthetic matrices)" if synthetic else "") + _tag(note), fontsize=10)
         out["fig9_spmat_width.png"] = _png(fig)
     if "pes" in keys:
-        # speedup relative to the smallest PE count of the same layer/other keys
+        # speedup relative to the smallest PE count of the same layer/other keys that ran
+        # and fits the SRAMs (or was priced with those it needs: sim/sram_fit); the
+        # title says why it starts there
+        ranked = [r for r in rows if sram_fit.row_ranked(r)]
+        start = sram_fit.baseline(rows, "pes")
         base: dict[str, float] = {}
-        for label, pts in _series(rows, "pes", "cycles", keys).items():
+        for label, pts in _series(ranked, "pes", "cycles", keys).items():
             base[label] = pts[0][1] * 1.0 if pts else 1.0
         sp_rows = []
-        for r in rows:
-            if r.get("error"):
-                continue
+        for r in ranked:
             label = r["layer"] + "".join(f", {k}={r[k]}" for k in keys if k != "pes")
             sp_rows.append({**r, "speedup": base[label] / float(r["cycles"])})
         minp = min((_num(r["pes"]) for r in sp_rows), default=1)
         out["fig11_speedup_vs_pes.png"] = _line_plot(
-            sp_rows, "pes", "speedup", keys, "Speedup vs number of PEs (cf. Fig. 11)",
+            sp_rows, "pes", "speedup", keys, "Speedup vs number of PEs (cf. Fig. 11)"
+            + (f"\nbaseline {minp} PE(s); {start['short']}" if start and start["short"] else ""),
             f"speedup over {minp} PE(s)", "PEs", ideal=lambda v, xs: v / xs[0], synthetic=synthetic, logy=True,
             note=note)
         out["fig12_real_work_vs_pes.png"] = _line_plot(

@@ -10,7 +10,7 @@ import pytest
 import eie_sim.apps.sweep_exec as sweep_exec
 from eie_sim.apps.sweep import read_partial, run_sweep
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
-from eie_sim.apps.sweep_fit import NEEDED, PRICED
+from eie_sim.sim.sram_fit import NEEDED, PRICED
 from eie_sim.apps.sweep_points import PointResult, make_point, stable_hash
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import count_points, load_config
@@ -75,7 +75,7 @@ def test_a_database_written_by_the_old_code_resumes(tmp_path, name):
     after_pts, after_layers = _rows(old)
     assert all(after_pts[p] == before_pts[p] for p in before_pts)    # the old rows untouched
     run_sweep(load_config(text=CONFIGS[name]), tmp_path / "new")
-    # this version records what each point's SRAMs need (needed_*, priced_*: sweep_fit),
+    # this version records what each point's SRAMs need (needed_*, priced_*: sim/sram_fit),
     # which the old points lack (empty cells); every other cell is a fresh run's, and
     # fits / fit_handling follow from the old records (check_fit: true)
     for f in EXPORTED:

@@ -1,4 +1,7 @@
-"""Honest sweep points: whether each point's layers fit the per-PE SRAMs, and what follows.
+"""Honest design points: whether a point's layers fit the per-PE SRAMs, and what follows.
+
+Used by the sweeps (``eie-sweep``: :mod:`eie_sim.apps.sweep_points`; ``eie_sim.sweep``)
+and their exports, tables and plots.
 
 Every point carries ``fits`` (its layers' memory images fit the Spmat SRAM, the pointer
 SRAM and width, and the activation SRAM of paper sec. IV: :class:`eie_sim.hw.layout.SramNeed`)
@@ -7,7 +10,7 @@ whole KB). A point that does not fit is, by ``run.check_fit`` and ``run.unfit_po
 (docs/config.md):
 
 * ``check_fit: true``: refused (a failed point, its ``error`` the refusal; ``fit_handling``
-  ``refused``);
+  ``refused``; ``failed`` when it failed for another reason);
 * ``check_fit: false, unfit_points: exclude`` (the default): simulated and priced with
   the configured SRAMs, but marked ``fit_handling = excluded`` in every table and left out
   of Pareto fronts and of a search's objectives (a design that cannot hold its layers is
@@ -23,8 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.config import ArchConfig, ConfigError
+from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
 from eie_sim.hw.layout import SramNeed, check_layer_fits, sram_need
+
+#: what makes one design point fail without stopping a sweep (``eie-sweep`` and
+#: ``eie_sim.sweep`` record it in the point's ``error`` and go on)
+POINT_ERRORS = (LayoutError, FixedPointRangeError, WorkloadError, ConfigError)
 
 #: the SRAM figures a point's need and pricing are stated in (ArchConfig keys)
 SRAM_KEYS = ("spmat_sram_kb", "pointer_bits", "pointer_sram_kb", "act_sram_kb")
@@ -35,7 +43,7 @@ PRICED = tuple(f"priced_{k}" for k in SRAM_KEYS)
 #: the columns after a point's swept keys in points.csv, pareto.csv and sweep.csv
 FIT_COLUMNS = ("fits", "fit_handling")
 #: ``fit_handling`` values (``""``: the point fits)
-REFUSED, EXCLUDED, RESIZED = "refused", "excluded", "resized"
+REFUSED, EXCLUDED, RESIZED, FAILED = "refused", "excluded", "resized", "failed"
 HANDLING_TEXT = {
     "": "fits the SRAMs",
     REFUSED: "does not fit the SRAMs: refused (run.check_fit: true), a failed point",
@@ -43,6 +51,7 @@ HANDLING_TEXT = {
               "out of Pareto fronts and the search (run.unfit_points: exclude)",
     RESIZED: "does not fit the SRAMs: energy and area priced with the SRAMs it would need "
              "(priced_* columns; run.unfit_points: resize)",
+    FAILED: "does not fit the SRAMs, and failed for another reason (its error says which)",
 }
 
 
@@ -90,7 +99,7 @@ def handling(fits: bool | None, error: str, check_fit: bool, unfit_points: str) 
     if fits:
         return ""
     if error:
-        return REFUSED
+        return REFUSED if _refusal(error) else FAILED
     return RESIZED if unfit_points == "resize" else EXCLUDED
 
 
@@ -144,23 +153,29 @@ def baseline(rows: list[dict], key: str) -> dict[str, Any] | None:
     """Where a figure relative to the smallest value of the numeric swept ``key`` starts
     (e.g. "speedup over N PEs"): the smallest value at which some point ran and fits (or was
     priced with the SRAMs it needs), and why each smaller value does not count (its points
-    failed, or do not fit the SRAMs). ``rows``: exported point rows (``key``, ``error``,
-    ``fit_handling``). None for a key with one value or non-numeric values."""
+    failed, or do not fit the SRAMs). ``rows``: exported rows (``key``, ``error``,
+    ``fit_handling``; several rows of one ``point`` count once). Returns ``value``, ``why``
+    (every smaller value and its reason) and ``short`` (the smaller values by reason, for a
+    plot); None for a key with one value or non-numeric values."""
     vals = sorted({_number(r.get(key)) for r in rows} - {None})
     if len(vals) < 2 or any(_number(r.get(key)) is None for r in rows):
         return None
     ok = [_number(r[key]) for r in rows if row_ranked(r)]
     if not ok:
-        return {"value": None, "why": f"no point of any {key} ran and fits the SRAMs"}
+        return {"value": None, "why": f"no point of any {key} ran and fits the SRAMs",
+                "short": "no point ran and fits the SRAMs"}
     first = min(ok)
-    skipped = []
+    skipped, by_reason = [], {}
     for v in vals:
         if v >= first:
             break
         at = [r for r in rows if _number(r.get(key)) == v]
-        why = sorted({_why_not(r) for r in at})
-        skipped.append(f"{key} = {v:g}: {'; '.join(why)} ({len(at)} point(s))")
+        n = len({r.get("point", i) for i, r in enumerate(at)})
+        why = "; ".join(sorted({_why_not(r) for r in at}))
+        skipped.append(f"{key} = {v:g}: {why} ({n} point(s))")
+        by_reason.setdefault(why.split(" (", 1)[0], []).append(f"{v:g}")
     shown = int(first) if float(first).is_integer() else first
     text = (f"the smallest {key} that ran and fits the SRAMs is {shown}"
             + ("; " + ", ".join(skipped) if skipped else " (the smallest swept)"))
-    return {"value": shown, "why": text}
+    short = "; ".join(f"{key} {', '.join(vs)}: {why}" for why, vs in by_reason.items())
+    return {"value": shown, "why": text, "short": short}
