@@ -13,7 +13,8 @@ points, and refuses a folder of another sweep. When every point is in, the expor
 files are written from the database (:mod:`eie_sim.apps.sweep_export`), each atomically: ``sweep.csv`` (one row per point
 and layer), ``points.csv`` (one row per point: the per-inference figures), ``pareto.csv``
 (the points on the latency/energy/area front), ``summary.json`` (resolved configuration,
-seeds, units of every column, timings), ``report.md`` and ``config.yaml``. The exported
+seeds, units of every column, timings), ``report.md``, ``report.html``
+(:mod:`eie_sim.output.sweep_html`) and ``config.yaml``. The exported
 tables hold no wall times (those are in ``summary.json`` and the database), so a resumed
 sweep exports exactly the tables of an uninterrupted one.
 
@@ -56,6 +57,7 @@ from eie_sim.arch.sweep_spec import FRACTION_KEYS
 from eie_sim.arch.workload_spec import LAYER_KINDS
 from eie_sim.errors import BundleError, ConfigError, WorkloadError
 from eie_sim.output import folders, report
+from eie_sim.output.sweep_html import find_plots, sweep_report_html
 
 __all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
 
@@ -287,6 +289,9 @@ def _run_locked(loaded: LoadedConfig, out: pathlib.Path, quiet: bool, processes:
                "workloads_built": len(workloads),
                "points_per_s": stats["ran"] / wall if wall > 0 else 0.0}
     files["summary.json"] = report.json_text(summary)
+    # the page of the sweep, with the plots already in the folder (a resumed or re-run
+    # sweep; eie_sim.output.sweep_html.write_sweep_report rewrites it after new plots)
+    files["report.html"] = sweep_report_html(files, find_plots(out))
     for name, text in files.items():
         atomic_write(out / name, text)
     return {"points": len(points), "rows": sum(max(1, len(p.rows)) for p in points),

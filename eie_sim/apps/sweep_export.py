@@ -175,19 +175,28 @@ def _markdown(facts: dict, keys: list[str], pt_rows: list[dict], par_rows: list[
     md = [f"# EIE sweep: {facts['title']}", ""]
     if facts["synthetic"]:
         md += [f"**{report.SYNTHETIC_NOTE}**", ""]
+    fit = facts["fit"]
     md += [f"- points: {facts['points']} ({len(facts['failed_points'])} failed); "
-           f"{facts['inference']}", f"- seeds: {facts['seeds']}", "",
+           f"{facts['inference']}", f"- seeds: {facts['seeds']}",
+           f"- SRAM fit: {len(fit['not_fitting_points'])} point(s) do not fit the per-PE SRAMs "
+           f"({len(fit['excluded_points'])} excluded from the front, "
+           f"{len(fit['resized_points'])} priced with the SRAMs they need; "
+           f"run.check_fit: {str(fit['check_fit']).lower()}, "
+           f"run.unfit_points: {fit['unfit_points']})", "",
            f"## Pareto front ({', '.join(facts['pareto_objectives'])}; {len(par_rows)} points)", ""]
 
     def table(rows, limit):
-        head = ["point"] + keys + ["time (us)", "energy (uJ)", "chip (mm^2)", "inf/s", "inf/J", "error"]
+        head = ["point"] + keys + ["SRAM fit", "time (us)", "energy (uJ)", "chip (mm^2)",
+                                   "inf/s", "inf/J", "error"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rows[:limit]:
             nums = ([f"{r['time_us']:.3f}", f"{r['energy_uj']:.4f}", f"{r['chip_area_mm2']:.3f}",
                      f"{r['inferences_per_s']:.4g}", f"{r['inferences_per_j']:.4g}", ""]
                     if not r["error"] else ["", "", "", "", "", r["error"][:80]])
+            fit_cell = ("fits" if r["fits"] is True else
+                        f"does not fit ({r['fit_handling']})" if r["fits"] is False else "?")
             lines.append("| " + " | ".join([str(r["point"])] + [str(r.get(k, "")) for k in keys]
-                                           + nums) + " |")
+                                           + [fit_cell] + nums) + " |")
         if len(rows) > limit:
             lines.append(f"\n({len(rows) - limit} more in points.csv)")
         return lines

@@ -208,8 +208,10 @@ def build_workload(block: dict, over: dict, weight_bits: int, seed: int,
             lay.source["table3"] = dict(t)
             lay.source["density_override"] = {"weight_density": wd, "act_density": ad}
             out.append(lay)
-        return Workload(out, network=False, description=f"Table III layers {[l.name for l in out]} "
-                        f"(synthetic, seed {seed}, overrides {over or 'none'})")
+        ov = ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in over.items()) or "none"
+        return Workload(out, network=False, description=f"Table III layers "
+                        f"{', '.join(l.name for l in out)} (synthetic, seed {seed}, "
+                        f"overrides: {ov})")
     block = dict(block)
     if "synthetic" in block:
         syn = block["synthetic"]
