@@ -158,10 +158,19 @@ def html_table(head: list[str], rows: list[list], numeric: set[int] | None = Non
     return f"<table{c}><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _quantity(key: str) -> str:
+    """A figure's name in words, its unit suffix dropped (the unit has its own column)."""
+    for suffix in ("_us", "_uj", "_pj", "_w", "_mm2", "_mhz", "_kb"):
+        if key.endswith(suffix):
+            key = key[:-len(suffix)]
+            break
+    return key.replace("_", " ")
+
+
 def totals_table(totals: dict) -> str:
     """A run's totals (:func:`eie_sim.sim.results.network_totals`) as a table: quantity,
     value (rounded), unit."""
-    rows = [[k.replace("_", " "), v, unit_of(k)] for k, v in totals.items()
+    rows = [[_quantity(k), v, unit_of(k)] for k, v in totals.items()
             if not isinstance(v, (dict, list))]
     return html_table(["quantity", "value", "unit"], rows, cls="totals")
 
