@@ -32,6 +32,9 @@ from eie_sim.output.windows import read_windows
 #: layers with a per-PE utilisation plot in report.html (the rest are listed)
 MAX_PER_PE_PLOTS = 12
 
+#: the layers.csv column of a layer's total energy (the one place this page names it)
+TOTAL_ENERGY = "energy_uj"
+
 #: (heading, layers.csv column or None for rows x cols, number format)
 LAYER_TABLE = (("layer", "layer", None), ("size", None, None), ("cycles", "cycles", "{:,.0f}"),
                ("time (us)", "time_us", "{:,.2f}"), ("theor. (us)", "theoretical_time_us", "{:,.2f}"),
@@ -42,7 +45,7 @@ LAYER_TABLE = (("layer", "layer", None), ("size", None, None), ("cycles", "cycle
                ("queue-full stalls", "queue_full_stalls", "{:,.0f}"),
                ("max queue", "max_queue_occupancy", "{:,.0f}"),
                ("broadcasts", "broadcasts", "{:,.0f}"),
-               ("energy (uJ)", "energy_uj", "{:,.3f}"), ("power (W)", "avg_power_w", "{:.3f}"))
+               ("energy (uJ)", TOTAL_ENERGY, "{:,.3f}"), ("power (W)", "avg_power_w", "{:.3f}"))
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -182,7 +185,7 @@ def energy_area_tables(rows: list[dict]) -> str:
     head = ["layer"] + [f"{PART_TITLES[p]} (uJ)" for p in ENERGY_PARTS] + ["total (uJ)", "power (W)"]
     body = []
     for r in rows:
-        tot = _float(r.get("energy_uj"))
+        tot = _float(r.get(TOTAL_ENERGY))
         cells = [r.get("layer", "")]
         for part in ENERGY_PARTS:
             v = _float(r.get(f"energy_{part}_uj"))

@@ -160,3 +160,16 @@ def test_baseline_says_why_it_starts_where_it_starts():
     assert "pes = 2: does not fit the SRAMs (refused" in b["why"]
     assert sram_fit.baseline(rows[2:], "pes")["why"].endswith("(the smallest swept)")
     assert sram_fit.baseline(rows[:1], "pes") is None
+
+
+def test_a_search_counts_a_point_that_does_not_fit_as_a_failed_trial(tmp_path):
+    pytest.importorskip("optuna")
+    cfg = load_config(text=WL + "run: {workers: 1, check_fit: false}\nsweep:\n  search:\n"
+                      "    method: random\n    trials: 8\n    batch: 4\n    seed: 1\n"
+                      "    space: {pes: [1, 2, 4, 16]}\n")
+    run_sweep(cfg, tmp_path / "s")
+    pts = list(csv.DictReader((tmp_path / "s" / "points.csv").open()))
+    par = list(csv.DictReader((tmp_path / "s" / "pareto.csv").open()))
+    assert {r["fit_handling"] for r in pts if r["pes"] in ("1", "2")} == {"excluded"}
+    assert any(r["pes"] in ("1", "2") for r in pts) and par
+    assert all(r["fit_handling"] == "" for r in par)
