@@ -15,8 +15,8 @@ from compressor.model import QuantizedModel
 from eie_sim.arch.config import PAPER_CONFIG, UNFIT_CHOICES, ArchConfig
 from eie_sim.arch.config_io import ARCH_KEYS
 from eie_sim.errors import ConfigError, WorkloadError
-from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim import sram_fit
+from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.network import as_layers, simulate_network
 from eie_sim.sim.options import SimOptions
 from eie_sim.sim.results import LayerResult, NetworkResult

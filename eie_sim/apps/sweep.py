@@ -35,7 +35,6 @@ from typing import Any, Callable
 
 from compressor.fileio import atomic_write
 from compressor.progress import Progress
-from eie_sim.sim import sram_fit
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
 from eie_sim.apps.sweep_exec import make_executor
 from eie_sim.apps.sweep_export import UNITS, export, read_partial
@@ -58,6 +57,7 @@ from eie_sim.arch.workload_spec import LAYER_KINDS
 from eie_sim.errors import BundleError, ConfigError, WorkloadError
 from eie_sim.output import folders, report
 from eie_sim.output.sweep_html import find_plots, sweep_report_html
+from eie_sim.sim import sram_fit
 
 __all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
 

@@ -17,9 +17,7 @@ import json
 import pathlib
 from typing import Any
 
-from eie_sim.sim import sram_fit
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
-from eie_sim.sim.sram_fit import FIT_COLUMNS
 from eie_sim.apps.sweep_points import VOLATILE_COLUMNS, PointResult, expected_point, stable_hash
 from eie_sim.apps.sweep_search import objective_values, pareto_front
 from eie_sim.arch.config import ArchConfig
@@ -28,6 +26,8 @@ from eie_sim.arch.sweep_spec import OBJECTIVES, planned_count
 from eie_sim.arch.workload_spec import parse_workload
 from eie_sim.errors import BundleError
 from eie_sim.output import report
+from eie_sim.sim import sram_fit
+from eie_sim.sim.sram_fit import FIT_COLUMNS
 
 #: units of the exported columns, by name suffix (docs/cluster.md "Columns and units")
 UNITS = (("inferences_per_s_per_mm2", "inferences / s / mm^2"),

@@ -34,13 +34,13 @@ from typing import Any
 import numba
 
 from compressor.progress import Progress
-from eie_sim.sim import sram_fit
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import LoadedConfig, RunOptions, iter_points
 from eie_sim.arch.energy import EnergyTable, default_table
 from eie_sim.arch.paper import TABLE3
 from eie_sim.arch.sweep_spec import grid_size, point_at, sample_indices
 from eie_sim.errors import WorkloadError
+from eie_sim.sim import sram_fit
 from eie_sim.sim.network import run_workload
 from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.files import from_block
