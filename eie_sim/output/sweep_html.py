@@ -131,7 +131,8 @@ def _swept(summary: dict) -> str:
             rows += [[f"search space: {sk}", json.dumps(sv)] for sk, sv in space.items()]
         else:
             vals = v if isinstance(v, list) else [v]
-            rows.append([k, ", ".join(number(x) if not isinstance(x, list) else json.dumps(x)
+            # the values as the user gave them (0.1 stays 0.1)
+            rows.append([k, ", ".join(json.dumps(x) if isinstance(x, (list, str)) else str(x)
                                       for x in vals)])
     return html_table(["key", "values"], rows, numeric=set())
 
