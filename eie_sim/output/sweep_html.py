@@ -26,7 +26,7 @@ import pathlib
 from compressor.fileio import atomic_write
 from eie_sim.errors import BundleError
 from eie_sim.output import folders
-from eie_sim.output.html import CSS, html_table, number
+from eie_sim.output.html import CSS, html_table
 from eie_sim.sim import sram_fit
 
 #: the points.csv columns the page reads: role -> column (one place to rename them)
