@@ -12,11 +12,12 @@ from typing import Any, Iterable
 import numpy as np
 
 from compressor.model import QuantizedModel
-from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
+from eie_sim.arch.config import PAPER_CONFIG, UNFIT_CHOICES, ArchConfig
 from eie_sim.arch.config_io import ARCH_KEYS
 from eie_sim.errors import ConfigError, WorkloadError
+from eie_sim.sim import sram_fit
 from eie_sim.sim.layer import simulate_layer
-from eie_sim.sim.network import simulate_network
+from eie_sim.sim.network import as_layers, simulate_network
 from eie_sim.sim.options import SimOptions
 from eie_sim.sim.results import LayerResult, NetworkResult
 from eie_sim.workloads.layer import LayerWorkload, Workload
@@ -97,24 +98,52 @@ def simulate(weights_or_codes, x: np.ndarray | None = None, *, codebook=None, bi
 
 
 def sweep(workload, x: np.ndarray | None = None, *, config: ArchConfig | None = None,
-          check_fit: bool = True, energy_table=None, engine: str = "fast",
-          **axes: Iterable[Any]) -> list[dict[str, Any]]:
+          check_fit: bool = True, unfit_points: str = "exclude", energy_table=None,
+          engine: str = "fast", **axes: Iterable[Any]) -> list[dict[str, Any]]:
     """Simulate ``workload`` (as :func:`simulate` takes it) at every point of the cross
     product of ``axes`` (architecture keys, each a list of values), in this process.
 
-    Returns one row per point and layer: the point's keys, then the layer's
-    :meth:`LayerResult.to_dict` columns. A point whose layer does not fit the SRAMs
-    raises unless ``check_fit=False`` (``eie-sweep`` records it and goes on instead).
+    Returns one row per point and layer: the point's keys, ``fits`` and ``fit_handling``
+    (:mod:`eie_sim.sim.sram_fit`), the layer's :meth:`LayerResult.to_dict` columns, what
+    one PE's SRAMs need and were priced with (``needed_*``, ``priced_*``) and ``error``.
+    A point that cannot run is recorded as one row with its ``error`` (the first words
+    name the error) and the sweep goes on, as ``eie-sweep`` does: an impossible
+    configuration, a weight that does not fit the fixed-point word, or -- with
+    ``check_fit=True`` -- a layer that does not fit the SRAMs (``fits`` False,
+    ``fit_handling`` ``refused``). With ``check_fit=False`` such a point runs: priced with
+    the configured SRAMs and marked ``excluded`` (``unfit_points="exclude"``: not a
+    candidate design), or priced with the SRAMs it would need (``"resize"``).
     """
+    if unfit_points not in UNFIT_CHOICES:
+        raise ConfigError(f"unfit_points: expected one of {', '.join(UNFIT_CHOICES)}, got "
+                          f"{unfit_points!r}")
     keys = list(axes)
     values = [list(v) for v in axes.values()]
     lw = workload if not isinstance(workload, np.ndarray) else layer(
         workload, weight_bits=(config or PAPER_CONFIG).weight_bits)
+    layers = [lw] if isinstance(lw, LayerWorkload) else as_layers(lw)
     rows = []
     for combo in itertools.product(*values):
         point = dict(zip(keys, combo))
-        res = simulate(lw, x, config=config, check_fit=check_fit, energy_table=energy_table,
-                       engine=engine, **point)
+        fits, need, priced = None, None, None
+        try:
+            cfg = make_config(config, **point)
+            need = sram_fit.point_need(layers, cfg)
+            fits = need.fits(cfg)
+            if not fits and check_fit:
+                sram_fit.refuse(layers, cfg)
+            priced = sram_fit.priced_config(need, cfg, unfit_points)
+            res = simulate(lw, x, config=priced, check_fit=False, energy_table=energy_table,
+                           engine=engine)
+        except sram_fit.POINT_ERRORS as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            fit = {} if need is None else sram_fit.fit_figures(need, None)
+            rows.append({**point, "fits": fits, "fit_handling": sram_fit.handling(
+                fits, error, check_fit, unfit_points), **fit, "error": error})
+            continue
+        head = {**point, "fits": fits,
+                "fit_handling": sram_fit.handling(fits, "", check_fit, unfit_points)}
+        tail = {**sram_fit.fit_figures(need, priced), "error": ""}
         for r in (res.layers if isinstance(res, NetworkResult) else [res]):
-            rows.append({**point, **r.to_dict()})
+            rows.append({**head, **r.to_dict(), **tail})
     return rows

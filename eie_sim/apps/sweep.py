@@ -13,7 +13,8 @@ points, and refuses a folder of another sweep. When every point is in, the expor
 files are written from the database (:mod:`eie_sim.apps.sweep_export`), each atomically: ``sweep.csv`` (one row per point
 and layer), ``points.csv`` (one row per point: the per-inference figures), ``pareto.csv``
 (the points on the latency/energy/area front), ``summary.json`` (resolved configuration,
-seeds, units of every column, timings), ``report.md`` and ``config.yaml``. The exported
+seeds, units of every column, timings), ``report.md``, ``report.html``
+(:mod:`eie_sim.output.sweep_html`) and ``config.yaml``. The exported
 tables hold no wall times (those are in ``summary.json`` and the database), so a resumed
 sweep exports exactly the tables of an uninterrupted one.
 
@@ -55,6 +56,8 @@ from eie_sim.arch.sweep_spec import FRACTION_KEYS
 from eie_sim.arch.workload_spec import LAYER_KINDS
 from eie_sim.errors import BundleError, ConfigError, WorkloadError
 from eie_sim.output import folders, report
+from eie_sim.output.sweep_html import find_plots, sweep_report_html
+from eie_sim.sim import sram_fit
 
 __all__ = ["run_sweep", "read_partial", "covers", "pareto_front", "UNITS"]
 
@@ -64,7 +67,8 @@ RunPoints = Callable[[list[SweepPoint], int, Callable[[SweepPoint, PointResult],
 
 def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
     """What makes two sweeps the same (their folders interchangeable): architecture,
-    how points run (engine, checks, seed, energy table and its content), workload, sweep.
+    how points run (engine, checks, seed, energy table and its content, how a point that
+    does not fit the SRAMs is priced), workload, sweep.
     Not the executor, the workers or the output folder."""
     run = loaded.run
     table = None
@@ -73,9 +77,14 @@ def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
             table = hashlib.sha256(pathlib.Path(run.energy_table).read_bytes()).hexdigest()
         except OSError:
             table = run.energy_table
-    return {"arch": loaded.arch.as_dict(), "engine": run.engine, "verify": run.verify,
-            "seed": run.seed, "relu": run.relu, "check_fit": run.check_fit,
-            "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
+    ident = {"arch": loaded.arch.as_dict(), "engine": run.engine, "verify": run.verify,
+             "seed": run.seed, "relu": run.relu, "check_fit": run.check_fit,
+             "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
+    if not run.check_fit:
+        # how a point that does not fit is priced (a refused point is the same either way,
+        # so a check_fit sweep of an older version resumes)
+        ident["unfit_points"] = run.unfit_points
+    return ident
 
 
 def _search_points(loaded: LoadedConfig) -> list[SweepPoint]:
@@ -280,6 +289,9 @@ def _run_locked(loaded: LoadedConfig, out: pathlib.Path, quiet: bool, processes:
                "workloads_built": len(workloads),
                "points_per_s": stats["ran"] / wall if wall > 0 else 0.0}
     files["summary.json"] = report.json_text(summary)
+    # the page of the sweep, with the plots already in the folder (a resumed or re-run
+    # sweep; eie_sim.output.sweep_html.write_sweep_report rewrites it after new plots)
+    files["report.html"] = sweep_report_html(files, find_plots(out))
     for name, text in files.items():
         atomic_write(out / name, text)
     return {"points": len(points), "rows": sum(max(1, len(p.rows)) for p in points),
@@ -324,11 +336,16 @@ def _search(loaded: LoadedConfig, db: SweepDB, points: list[PointResult], run_po
             pt = make_point(loaded.arch, i, params)
             same = by_params.get(stable_hash(params))
             if same is not None:                # the same point again: its recorded result
-                keep(pt, PointResult(i, params, same.rows, same.figures, same.error, 0.0))
+                keep(pt, PointResult(i, params, same.rows, same.figures, same.error, 0.0,
+                                     same.fits))
             else:
                 todo.append(pt)
         if todo:
             run_points(todo, search["trials"], keep)
-        return {i: (None if recorded[i].error else recorded[i].figures) for i, _ in batch}
+        # a point that failed, or does not fit the SRAMs and was not priced with those it
+        # needs, is a failed trial (eie_sim.sim.sram_fit.ranked)
+        return {i: (recorded[i].figures if sram_fit.ranked(
+            recorded[i].fits, recorded[i].error, loaded.run.check_fit, loaded.run.unfit_points)
+            else None) for i, _ in batch}
 
     run_search(search, tuple(FLOAT_RANGES) + FRACTION_KEYS, evaluate)

@@ -11,7 +11,7 @@ Tables (docs/cluster.md, "The results database")::
 
     meta(key, value)            sweep_hash, the resolved configuration (JSON), version
     points(point, params, config, config_hash, error, figures, wall_s, finished_unix,
-           n_layers, digest)
+           n_layers, digest, fits)
     layers(point, idx, layer, cycles, time_us, total_energy_uj, config_hash, data)
 
 ``params`` is the point's swept keys (JSON), ``config`` its resolved architecture (JSON),
@@ -19,17 +19,20 @@ Tables (docs/cluster.md, "The results database")::
 (:func:`eie_sim.apps.sweep_points.point_figures`), ``n_layers`` the number of its layer
 rows (added by this version: a database of an older one gets the column on its next run,
 NULL for the points it recorded), ``digest`` the SHA-256 of everything recorded for the
-point (its row and its layer rows as stored; added by this version the same way), ``data``
+point (its row and its layer rows as stored; added by this version the same way), ``fits``
+whether the point's layers fit the per-PE SRAMs (1, 0, or NULL: not known -- its workload
+failed, or recorded by a version before this column, which gets it on its next run the
+same way; :mod:`eie_sim.sim.sram_fit`; the digest covers it where recorded), ``data``
 the whole layer row
 (:meth:`eie_sim.sim.results.LayerResult.to_dict`) as JSON: the columns are whatever the
 rows carry, not a frozen list.
 
-**Versions** (``meta.version``, :data:`DB_VERSION`): version 2 names the total energy
-``total_energy_uj`` and the area of one PE ``pe_total_area_mm2`` (version 1:
-``energy_uj``, ``pe_area_mm2``, names that a sum over the ``energy_<unit>_uj`` or
-``pe_area_<unit>_mm2`` columns would count twice). A version-1 database is migrated when
-a sweep opens it for writing (its ``layers`` column renamed, its version set to 2, in one
-transaction); the points it recorded keep their stored text (their digest covers it) and
+**Versions** (``meta.version``, :data:`DB_VERSION`): version 3 adds the ``fits``
+column; version 2 named the total energy ``total_energy_uj`` and the area of one PE
+``pe_total_area_mm2`` (version 1: ``energy_uj``, ``pe_area_mm2``, names that a sum over the
+``energy_<unit>_uj`` or ``pe_area_<unit>_mm2`` columns would count twice). A database of
+version 1 or 2 is migrated when a sweep opens it for writing (the columns it lacks added,
+version 1's ``layers`` column renamed, its version set to 3, in one transaction); the points it recorded keep their stored text (their digest covers it) and
 are read with this version's names (:data:`RENAMED`), also from a database opened
 read-only. A database of an unknown (newer) version is refused. The database belongs to one sweep: opening it for a sweep
 of another configuration (another ``sweep_hash``) is refused.
@@ -65,9 +68,9 @@ from eie_sim.apps.sweep_points import PointResult, SweepPoint
 from eie_sim.errors import BundleError, ConfigError, EIEError
 
 DB_NAME = "sweep.db"
-DB_VERSION = "2"
+DB_VERSION = "3"
 #: the versions this one reads (module docstring, "Versions")
-READABLE_VERSIONS = ("1", "2")
+READABLE_VERSIONS = ("1", "2", "3")
 #: version 1's names of the keys version 2 renamed (figures and layer rows)
 RENAMED = {"energy_uj": "total_energy_uj", "pe_area_mm2": "pe_total_area_mm2"}
 
@@ -82,7 +85,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS points (
     point INTEGER PRIMARY KEY, params TEXT NOT NULL, config TEXT NOT NULL,
     config_hash TEXT NOT NULL, error TEXT NOT NULL, figures TEXT NOT NULL,
-    wall_s REAL, finished_unix REAL, n_layers INTEGER, digest TEXT);
+    wall_s REAL, finished_unix REAL, n_layers INTEGER, digest TEXT, fits INTEGER);
 CREATE TABLE IF NOT EXISTS layers (
     point INTEGER NOT NULL REFERENCES points(point), idx INTEGER NOT NULL,
     layer TEXT NOT NULL, cycles REAL, time_us REAL, total_energy_uj REAL,
@@ -101,16 +104,23 @@ class SweepDB:
             with self._sql("opening it"):
                 meta = self._open(sweep_hash, config)
             if meta.get("sweep_hash") != sweep_hash:
+                older = _newer_keys(meta.get("config"), config)
+                if older:
+                    raise ConfigError(
+                        f"{self.path}: this folder holds a sweep recorded by an older version "
+                        f"of eie-sweep (it records no {', '.join(older)}; e.g. whether each "
+                        f"point fits the SRAMs); --force starts it over, or choose another --out")
                 raise ConfigError(
                     f"{self.path}: this folder holds a different sweep (configuration hash "
                     f"{meta.get('sweep_hash')}, this one {sweep_hash}); resume it with its own "
                     f"config.yaml, or choose another --out, or --force to start over")
             with self._sql("opening it"):
                 cols = self._columns("points")
-                for col, kind in (("n_layers", "INTEGER"), ("digest", "TEXT")):
+                for col, kind in (("n_layers", "INTEGER"), ("digest", "TEXT"),
+                                  ("fits", "INTEGER")):
                     if col not in cols:                     # written by an older version
                         self.con.execute(f"ALTER TABLE points ADD COLUMN {col} {kind}")
-                if meta.get("version") != DB_VERSION:       # version 1: migrated
+                if meta.get("version") != DB_VERSION:       # version 1 or 2: migrated
                     with self.transaction():
                         if "energy_uj" in self._columns("layers"):
                             self.con.execute("ALTER TABLE layers RENAME COLUMN energy_uj TO "
@@ -281,12 +291,14 @@ class SweepDB:
             config_t = json.dumps(point.config.as_dict(), sort_keys=True)
             figs_t = json.dumps(res.figures)
             datas = [json.dumps(r) for r in res.rows]
+            fits = None if res.fits is None else int(bool(res.fits))
             self.con.execute(
                 "INSERT INTO points (point, params, config, config_hash, error, figures, "
-                "wall_s, finished_unix, n_layers, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "wall_s, finished_unix, n_layers, digest, fits) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (res.index, params_t, config_t, h, res.error, figs_t, res.wall_s, time.time(),
                  len(res.rows), _digest(res.index, params_t, config_t, h, res.error, figs_t,
-                                        datas)))
+                                        datas, fits), fits))
             self.con.executemany(
                 "INSERT INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(res.index, i, r.get("layer", ""), r.get("cycles"), r.get("time_us"),
@@ -300,9 +312,10 @@ class SweepDB:
             cols = self._columns("points")
             n_col = "n_layers" if "n_layers" in cols else "NULL"
             d_col = "digest" if "digest" in cols else "NULL"
+            f_col = "fits" if "fits" in cols else "NULL"
             recorded = list(self.con.execute(
                 f"SELECT point, params, config, config_hash, error, figures, wall_s, {n_col}, "
-                f"{d_col} FROM points ORDER BY point"))
+                f"{d_col}, {f_col} FROM points ORDER BY point"))
             layers: dict[int, list[tuple]] = {}
             for p, idx, h, data in self.con.execute(
                     "SELECT point, idx, config_hash, data FROM layers ORDER BY point, idx"):
@@ -313,7 +326,7 @@ class SweepDB:
             return out
 
     def _checked(self, row: tuple, lays: list[tuple], expect: Expect | None) -> PointResult:
-        p, params_t, config_t, h, err, figs_t, wall, n, digest = row
+        p, params_t, config_t, h, err, figs_t, wall, n, digest, fits = row
         params, figs = json.loads(params_t), json.loads(figs_t)
         if not isinstance(params, dict) or not isinstance(figs, dict) or not isinstance(err, str):
             raise self._untrusted(f"point {p}: malformed values")
@@ -326,6 +339,8 @@ class SweepDB:
             bad = f"recorded with {n} layer row(s), {len(lays)} found"
         elif any(lh != h for _, lh, _ in lays):
             bad = "a layer row's configuration hash is not its point's"
+        elif fits not in (None, 0, 1):
+            bad = f"fits is {fits!r}, not 0, 1 or NULL"
         elif not all(isinstance(r, dict) for r in rows):
             bad = "a malformed layer row"
         elif err and rows:
@@ -343,11 +358,11 @@ class SweepDB:
             elif pt.config_hash != h or json.loads(config_t) != pt.config.as_dict():
                 bad = "its configuration hash does not match its values"
         if not bad and digest is not None and digest != _digest(
-                p, params_t, config_t, h, err, figs_t, [d for _, _, d in lays]):
+                p, params_t, config_t, h, err, figs_t, [d for _, _, d in lays], fits):
             bad = "its stored values are not those recorded (their digest differs)"
         if bad:
             raise self._untrusted(f"point {p}: {bad}")
-        return PointResult(p, params, rows, figs, err, wall)
+        return PointResult(p, params, rows, figs, err, wall, None if fits is None else bool(fits))
 
     def close(self) -> None:
         try:
@@ -362,13 +377,17 @@ class SweepDB:
 
 
 def _digest(point: int, params_t: str, config_t: str, config_hash: str, error: str,
-            figures_t: str, datas: list[str]) -> str:
-    """SHA-256 of everything recorded for a point (its row and its layer rows, as stored):
+            figures_t: str, datas: list[str], fits: int | None = None) -> str:
+    """SHA-256 of everything recorded for a point (its row and its layer rows, as stored;
+    ``fits`` where recorded, so a digest of a version before it still matches):
     an edited or damaged value is found when the point is read back (not a secret: it
     guards against damage and edits by hand, not against someone who recomputes it)."""
     h = hashlib.sha256()
     for part in (str(point), params_t, config_t, config_hash, error, figures_t, *datas):
         h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    if fits is not None:
+        h.update(f"fits={fits}".encode())
         h.update(b"\0")
     return h.hexdigest()
 
@@ -379,6 +398,16 @@ def renamed(row):
     if not isinstance(row, dict) or not any(k in row for k in RENAMED):
         return row
     return {RENAMED.get(k, k) if RENAMED.get(k) not in row else k: v for k, v in row.items()}
+
+
+def _newer_keys(recorded: str | None, config: dict) -> list[str]:
+    """The identity keys of ``config`` that the recorded configuration (JSON) lacks: the
+    folder was written by an older version ([] when it cannot tell)."""
+    try:
+        old = json.loads(recorded or "")["identity"]
+        return sorted(set(config["identity"]) - set(old))
+    except (ValueError, KeyError, TypeError):
+        return []
 
 
 def _canon(params: dict) -> str:

@@ -27,6 +27,8 @@ from eie_sim.arch.workload_spec import parse_workload
 from eie_sim.errors import BundleError
 from eie_sim.output import report
 from eie_sim.sim.columns import UNIT_SUFFIXES, units_map
+from eie_sim.sim import sram_fit
+from eie_sim.sim.sram_fit import FIT_COLUMNS
 
 #: units of the exported columns, by name suffix (docs/cluster.md "Columns and units"): the
 #: one table of every summary.json (eie_sim.sim.columns)
@@ -58,7 +60,8 @@ def read_partial(folder: str | pathlib.Path) -> dict[str, Any]:
             if stable_hash(ident) != db.meta["sweep_hash"]:
                 raise ValueError("its configuration is not the one its sweep_hash was made of")
             run = RunOptions(engine=ident["engine"], verify=ident["verify"], seed=ident["seed"],
-                             relu=ident["relu"], check_fit=ident["check_fit"])
+                             relu=ident["relu"], check_fit=ident["check_fit"],
+                             unfit_points=ident.get("unfit_points", "exclude"))
             order = db.key_order()             # the meta table's JSON is sorted
             sweep = {k: ident["sweep"][k] for k in sorted(
                 ident["sweep"], key=lambda k: order.index(k) if k in order else len(order))}
@@ -95,22 +98,35 @@ def export(loaded: LoadedConfig, block: dict,
             layer_cols += [c for c in r if c not in layer_cols and c not in VOLATILE_COLUMNS]
         fig_cols += [c for c, v in p.figures.items()
                      if c not in fig_cols and not isinstance(v, str)]
-    layer_cols = [c for c in layer_cols if c not in keys]
-    csv_cols = ["point"] + keys + layer_cols + [f"point_{c}" for c in fig_cols] + ["error"]
+    # the SRAM need and pricing last, whichever point came first (a failed one has only them)
+    fit_figs = sram_fit.NEEDED + sram_fit.PRICED
+    fig_cols = [c for c in fig_cols if c not in fit_figs] + [c for c in fit_figs if c in fig_cols]
+    layer_cols = [c for c in layer_cols if c not in keys + list(FIT_COLUMNS)]
+    run = loaded.run
+    fit = {p.index: {"fits": sram_fit.known_fits(p.fits, p.error, run.check_fit),
+                     "fit_handling": sram_fit.handling(p.fits, p.error, run.check_fit,
+                                                        run.unfit_points)} for p in points}
+    for f in fit.values():
+        if f["fits"] is None:
+            f["fits"] = ""                     # not known: an empty cell
+    csv_cols = (["point"] + keys + list(FIT_COLUMNS) + layer_cols
+                + [f"point_{c}" for c in fig_cols] + ["error"])
     rows = []
     for p in points:
-        head = {"point": p.index, **p.params, "error": p.error}
+        head = {"point": p.index, **p.params, **fit[p.index], "error": p.error}
         figs = {f"point_{c}": v for c, v in p.figures.items()}
         for r in p.rows or [{}]:
             rows.append({**r, **head, **figs})
-    pt_cols = ["point"] + keys + fig_cols + ["error"]
-    pt_rows = [{"point": p.index, **p.params, **p.figures, "error": p.error}
+    pt_cols = ["point"] + keys + list(FIT_COLUMNS) + fig_cols + ["error"]
+    pt_rows = [{"point": p.index, **p.params, **fit[p.index], **p.figures, "error": p.error}
                for p in points]
     objectives = loaded.plan["search"]["objectives"] if "search" in loaded.plan else list(OBJECTIVES)
-    values = {p.index: objective_values(p.figures, objectives) for p in points if not p.error}
+    values = {p.index: objective_values(p.figures, objectives) for p in points
+              if sram_fit.ranked(p.fits, p.error, run.check_fit, run.unfit_points)}
     front = set(pareto_front(values))
     par_rows = [r for r in pt_rows if r["point"] in front]
     failed = [p.index for p in points if p.error]
+    unfit = [p.index for p in points if fit[p.index]["fits"] is False]
     synthetic = "table3" in block or "synthetic" in block
     areas = sorted({p.figures.get("area_source") for p in points if not p.error} - {None})
     seeds = {"run_seed": loaded.run.seed}
@@ -120,7 +136,15 @@ def export(loaded: LoadedConfig, block: dict,
     facts = {"title": f"sweep of {', '.join(keys) or 'nothing'}", "config": None,
              "sweep": {**loaded.sweep, **loaded.plan}, "swept_keys": keys,
              "points": len(points), "failed_points": failed, "pareto_points": sorted(front),
-             "pareto_objectives": objectives, "engine": loaded.run.engine,
+             "pareto_objectives": objectives,
+             "fit": {"check_fit": run.check_fit, "unfit_points": run.unfit_points,
+                     "not_fitting_points": unfit,
+                     "excluded_points": [i for i in unfit if fit[i]["fit_handling"] == sram_fit.EXCLUDED],
+                     "resized_points": [i for i in unfit if fit[i]["fit_handling"] == sram_fit.RESIZED],
+                     "unknown_points": [i for i, f in fit.items() if f["fits"] == ""],
+                     "meaning": {k or "fits": v for k, v in sram_fit.HANDLING_TEXT.items()}},
+             "baselines": {k: sram_fit.baseline(pt_rows, k) for k in keys},
+             "engine": loaded.run.engine,
              "verified": loaded.run.verify, "seeds": seeds, "synthetic": synthetic,
              "inference": INFERENCE, "area_source": areas,
              "units": units_map(csv_cols, pt_cols)}
@@ -140,19 +164,28 @@ def _markdown(facts: dict, keys: list[str], pt_rows: list[dict], par_rows: list[
     md = [f"# EIE sweep: {facts['title']}", ""]
     if facts["synthetic"]:
         md += [f"**{report.SYNTHETIC_NOTE}**", ""]
+    fit = facts["fit"]
     md += [f"- points: {facts['points']} ({len(facts['failed_points'])} failed); "
-           f"{facts['inference']}", f"- seeds: {facts['seeds']}", "",
+           f"{facts['inference']}", f"- seeds: {facts['seeds']}",
+           f"- SRAM fit: {len(fit['not_fitting_points'])} point(s) do not fit the per-PE SRAMs "
+           f"({len(fit['excluded_points'])} excluded from the front, "
+           f"{len(fit['resized_points'])} priced with the SRAMs they need; "
+           f"run.check_fit: {str(fit['check_fit']).lower()}, "
+           f"run.unfit_points: {fit['unfit_points']})", "",
            f"## Pareto front ({', '.join(facts['pareto_objectives'])}; {len(par_rows)} points)", ""]
 
     def table(rows, limit):
-        head = ["point"] + keys + ["time (us)", "energy (uJ)", "chip (mm^2)", "inf/s", "inf/J", "error"]
+        head = ["point"] + keys + ["SRAM fit", "time (us)", "energy (uJ)", "chip (mm^2)",
+                                   "inf/s", "inf/J", "error"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rows[:limit]:
             nums = ([f"{r['time_us']:.3f}", f"{r['total_energy_uj']:.4f}", f"{r['chip_area_mm2']:.3f}",
                      f"{r['inferences_per_s']:.4g}", f"{r['inferences_per_j']:.4g}", ""]
                     if not r["error"] else ["", "", "", "", "", r["error"][:80]])
+            fit_cell = ("fits" if r["fits"] is True else
+                        f"does not fit ({r['fit_handling']})" if r["fits"] is False else "?")
             lines.append("| " + " | ".join([str(r["point"])] + [str(r.get(k, "")) for k in keys]
-                                           + nums) + " |")
+                                           + [fit_cell] + nums) + " |")
         if len(rows) > limit:
             lines.append(f"\n({len(rows) - limit} more in points.csv)")
         return lines

@@ -34,12 +34,13 @@ from typing import Any
 import numba
 
 from compressor.progress import Progress
-from eie_sim.arch.config import ArchConfig, ConfigError
+from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import LoadedConfig, RunOptions, iter_points
 from eie_sim.arch.energy import EnergyTable, default_table
 from eie_sim.arch.paper import TABLE3
 from eie_sim.arch.sweep_spec import grid_size, point_at, sample_indices
-from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
+from eie_sim.errors import WorkloadError
+from eie_sim.sim import sram_fit
 from eie_sim.sim.network import run_workload
 from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.files import from_block
@@ -47,7 +48,7 @@ from eie_sim.workloads.layer import Workload
 from eie_sim.workloads.synthetic import synthetic_layer, table3_layer, table3_names
 
 #: what makes one point fail without stopping the sweep (recorded in its ``error`` column)
-POINT_ERRORS = (LayoutError, FixedPointRangeError, WorkloadError, ConfigError)
+POINT_ERRORS = sram_fit.POINT_ERRORS
 #: per-layer columns kept out of ``sweep.csv`` (they differ from run to run)
 VOLATILE_COLUMNS = ("wall_s",)
 
@@ -146,6 +147,8 @@ class PointRun:
     options: SimOptions = SimOptions()
     relu: bool = True
     seed: int = 0
+    #: with ``options.check_fit`` False: ``exclude`` or ``resize`` (:mod:`eie_sim.sim.sram_fit`)
+    unfit_points: str = "exclude"
 
     @property
     def energy_table(self) -> EnergyTable | None:
@@ -155,7 +158,7 @@ class PointRun:
     def from_options(cls, run: RunOptions) -> "PointRun":
         table = EnergyTable.load(run.energy_table) if run.energy_table else None
         return cls(SimOptions(engine=run.engine, verify=run.verify, check_fit=run.check_fit,
-                              energy_table=table), run.relu, run.seed)
+                              energy_table=table), run.relu, run.seed, run.unfit_points)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,8 +172,11 @@ class PointTask:
 @dataclasses.dataclass
 class PointResult:
     """A finished point: its layer rows (:meth:`eie_sim.sim.results.LayerResult.to_dict`),
-    per-inference figures (:func:`point_figures`), the message of why it failed (``""``:
-    it did not) and its wall time (None where the database has none)."""
+    per-inference figures (:func:`point_figures`, with the SRAM need and pricing of
+    :func:`eie_sim.sim.sram_fit.fit_figures`), the message of why it failed (``""``:
+    it did not), its wall time (None where the database has none) and whether its layers
+    fit the SRAMs (None: not known, a point whose workload failed or one recorded by an
+    older version)."""
 
     index: int
     params: dict
@@ -178,6 +184,7 @@ class PointResult:
     figures: dict[str, Any]
     error: str
     wall_s: float | None = None
+    fits: bool | None = None
 
 
 def build_workload(block: dict, over: dict, weight_bits: int, seed: int,
@@ -201,8 +208,10 @@ def build_workload(block: dict, over: dict, weight_bits: int, seed: int,
             lay.source["table3"] = dict(t)
             lay.source["density_override"] = {"weight_density": wd, "act_density": ad}
             out.append(lay)
-        return Workload(out, network=False, description=f"Table III layers {[l.name for l in out]} "
-                        f"(synthetic, seed {seed}, overrides {over or 'none'})")
+        ov = ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in over.items()) or "none"
+        return Workload(out, network=False, description=f"Table III layers "
+                        f"{', '.join(l.name for l in out)} (synthetic, seed {seed}, "
+                        f"overrides: {ov})")
     block = dict(block)
     if "synthetic" in block:
         syn = block["synthetic"]
@@ -271,11 +280,15 @@ def point_figures(rows: list[dict], cfg: ArchConfig, table: EnergyTable | None) 
     return fig
 
 
-def simulate_point(point: SweepPoint, wl: Workload, run: PointRun) -> list[dict]:
+def simulate_point(point: SweepPoint, wl: Workload, run: PointRun,
+                   priced: ArchConfig | None = None) -> list[dict]:
     """The layer rows of ``wl`` run on the point's architecture (validated by
     :func:`run_point`): the one call from a sweep point into the simulator
-    (:func:`eie_sim.sim.network.run_workload`)."""
-    results, _ = run_workload(wl, point.config, run.options, run.relu, seed=run.seed)
+    (:func:`eie_sim.sim.network.run_workload`). ``priced``: the configuration to run and
+    price it with when it differs from the point's only in its SRAM capacities and pointer
+    width (:func:`eie_sim.sim.sram_fit.priced_config`: the timing does not depend on
+    them, so the cycles are the point's)."""
+    results, _ = run_workload(wl, priced or point.config, run.options, run.relu, seed=run.seed)
     return [r.to_dict() for r in results]
 
 
@@ -284,7 +297,9 @@ def run_point(task: PointTask, workloads: dict[str, Any]) -> PointResult:
 
     A point whose configuration is impossible, or whose workload cannot be built, laid
     out or run on it (:data:`POINT_ERRORS`) has ``error`` set and no rows; the sweep goes
-    on with the other points.
+    on with the other points. Whether its layers fit the SRAMs is recorded (``fits``, the
+    ``needed_*`` figures) and handled by ``run.check_fit`` and ``run.unfit_points``
+    (:mod:`eie_sim.sim.sram_fit`).
     """
     t0 = time.perf_counter()
     pt = task.point
@@ -295,8 +310,15 @@ def run_point(task: PointTask, workloads: dict[str, Any]) -> PointResult:
         if isinstance(wl, str):
             res.error = wl
         else:
-            res.rows = simulate_point(pt, wl, task.run)
-            res.figures = point_figures(res.rows, pt.config, task.run.energy_table)
+            need = sram_fit.point_need(wl.layers, pt.config)
+            res.fits = need.fits(pt.config)
+            res.figures = sram_fit.fit_figures(need, None)
+            if not res.fits and task.run.options.check_fit:
+                sram_fit.refuse(wl.layers, pt.config)
+            priced = sram_fit.priced_config(need, pt.config, task.run.unfit_points)
+            res.rows = simulate_point(pt, wl, task.run, priced)
+            res.figures = {**point_figures(res.rows, priced, task.run.energy_table),
+                           **sram_fit.fit_figures(need, priced)}
     except POINT_ERRORS as exc:
         res.rows, res.error = [], f"{type(exc).__name__}: {exc}"
     res.wall_s = time.perf_counter() - t0

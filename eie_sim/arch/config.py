@@ -24,6 +24,8 @@ from eie_sim.errors import ConfigError
 ENGINE_NAMES: tuple[str, ...] = ("fast", "simpy")
 #: where eie-sweep runs its points (run.executor; docs/cluster.md)
 EXECUTOR_NAMES: tuple[str, ...] = ("local", "dask")
+#: what a sweep does with a point whose layers do not fit the per-PE SRAMs (run.unfit_points)
+UNFIT_CHOICES: tuple[str, ...] = ("exclude", "resize")
 
 _OURS = "not in the paper (our choice)"
 
@@ -232,6 +234,14 @@ class RunOptions:
         optional=True, text="a YAML file path or null")
     check_fit: bool = spec(True, "bool", "refuse layers that exceed the per-PE memories; "
                            "`--no-fit-check` sets it to `false`")
+    unfit_points: str = spec(
+        "exclude", "choice", "with `check_fit: false`, what a sweep (`eie-sweep`, "
+        "`eie_sim.sweep`) does with a point whose layers exceed the per-PE SRAMs: `exclude` "
+        "prices it with the configured SRAMs, marks it `fits = false` in every table and "
+        "leaves it out of Pareto fronts and search objectives; `resize` prices its energy and "
+        "area with the SRAMs it would need (`priced_*` columns) and keeps it on the fronts; "
+        "with `check_fit: true` such a point is refused (a failed point); no effect in "
+        "`eie-simulate`", choices=UNFIT_CHOICES)
     window: int | None = spec(
         None, "int", "record every layer and count per window of this many cycles: "
         "`windows.csv` and its plots in `report.html` (docs/timeline.md); `--window W` sets "

@@ -32,6 +32,7 @@ from eie_sim.output import netrun as net_report
 from eie_sim.output import report, traces
 from eie_sim.output import squeezenet_chain as chain_report
 from eie_sim.sim.columns import units_map
+from eie_sim.sim import sram_fit
 from eie_sim.sim.network import run_workload
 from eie_sim.sim.runner import NetSource, run_net
 from eie_sim.workloads.files import from_spec, model_code_bits
@@ -199,6 +200,8 @@ def _layers(r) -> int:
                "seeds": {"run_seed": run.seed}, "config": loaded.resolved(),
                "workload": wl.describe(), "totals": totals, "notes": notes,
                "wall_s": time.perf_counter() - r.t0}
+    if not isinstance(wl, NetWorkload):
+        summary["fit"] = _fit(wl.layers, cfg, run.check_fit)
     print(report.markdown_table([res.to_dict() for res in results]), end="")
     for line in notes + [report.totals_line(totals)]:
         r.say(line)
@@ -215,6 +218,15 @@ def _layers(r) -> int:
         for tmp, _ in staged:
             traces.discard(tmp)
     return 0
+
+
+def _fit(layers, cfg, checked: bool) -> dict:
+    """Whether the layers fit the per-PE SRAMs (``fits``; a refused run never gets here
+    unless ``checked`` is False), what one PE needs (``needed_*``, the largest layer) and
+    what the design has (:mod:`eie_sim.sim.sram_fit`)."""
+    need = sram_fit.point_need(layers, cfg)
+    return {"fits": need.fits(cfg), "checked": checked, **sram_fit.fit_figures(need, None),
+            **{f"configured_{k}": getattr(cfg, k) for k in sram_fit.SRAM_KEYS}}
 
 
 def _check_graph_flags(r, wl: NetWorkload) -> None:

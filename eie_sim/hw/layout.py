@@ -23,6 +23,7 @@ without Python loops over entries (the numba kernels that write the images:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -276,14 +277,72 @@ def pointer_fit_advice(layout: LayerLayout, cfg: ArchConfig) -> str:
             f"{passes} pass(es), which fits")
 
 
-def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
-    """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes)."""
-    name, n = layout.name, cfg.pes
-    problems = []
+@dataclass(frozen=True)
+class SramNeed:
+    """What one PE's memories must hold for a layer (or the largest of several layers:
+    :meth:`most`), against the per-PE SRAMs of paper sec. IV. Capacities are the smallest
+    whole number of KB that holds the image (``*_kb``); ``pointer_bits`` the narrowest
+    pointer that addresses every entry of a PE (at least 1)."""
+
+    spmat_entries: int            #: Spmat entries of the fullest PE (all passes)
+    pointers: int                 #: column pointers per PE (all passes)
+    act_words: int                #: activations per PE (the longer of input and output)
+    spmat_sram_kb: int            #: Spmat SRAM needed per PE
+    pointer_bits: int             #: pointer width needed
+    pointer_sram_kb: int          #: pointer SRAM needed per PE (at ``max(pointer_bits, cfg's)``)
+    act_sram_kb: int              #: activation SRAM needed per PE
+
+    def fits(self, cfg: ArchConfig) -> bool:
+        """The image fits ``cfg``'s SRAMs and pointers (what :func:`check_layer_fits` checks)."""
+        return (self.spmat_entries <= cfg.spmat_capacity_entries
+                and self.spmat_entries <= cfg.max_pointer_value
+                and self.pointers <= cfg.pointer_capacity
+                and self.act_words <= cfg.act_sram_capacity)
+
+    def sized(self, cfg: ArchConfig) -> dict[str, int]:
+        """The capacities (and pointer width) ``cfg`` would need to hold it: each of
+        ``spmat_sram_kb``, ``pointer_bits``, ``pointer_sram_kb``, ``act_sram_kb`` raised to
+        the need where it falls short, never lowered."""
+        bits = max(cfg.pointer_bits, self.pointer_bits)
+        ptr_kb = -(-self.pointers * bits // (8 * 1024))
+        return {"spmat_sram_kb": max(cfg.spmat_sram_kb, self.spmat_sram_kb),
+                "pointer_bits": bits,
+                "pointer_sram_kb": max(cfg.pointer_sram_kb, ptr_kb),
+                "act_sram_kb": max(cfg.act_sram_kb, self.act_sram_kb)}
+
+    @staticmethod
+    def most(needs: "list[SramNeed]") -> "SramNeed":
+        """The largest need of each memory over several layers (the layers run one after
+        the other in the same SRAMs, so they must hold the largest)."""
+        return SramNeed(*(max(getattr(n, f.name) for n in needs)
+                          for f in dataclasses.fields(SramNeed)))
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+def sram_need(layout: LayerLayout, cfg: ArchConfig) -> SramNeed:
+    """What one PE's memories must hold for ``layout`` laid out on ``cfg``'s PEs."""
+    n = cfg.pes
     entries = np.zeros(n, dtype=np.int64)
     for p in layout.passes:
         entries += p.entries_per_pe
     worst = int(entries.max())
+    pointers = sum(p.n_cols_total + 1 for p in layout.passes)
+    words = max(math.ceil(layout.cols / n), math.ceil(layout.rows / n))
+    bits = max(1, worst.bit_length())
+    return SramNeed(spmat_entries=worst, pointers=pointers, act_words=words,
+                    spmat_sram_kb=-(-worst * cfg.entry_bits // (8 * 1024)),
+                    pointer_bits=bits,
+                    pointer_sram_kb=-(-pointers * max(bits, cfg.pointer_bits) // (8 * 1024)),
+                    act_sram_kb=-(-words * cfg.word_bits // (8 * 1024)))
+
+
+def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
+    """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes)."""
+    name, n = layout.name, cfg.pes
+    problems = []
+    worst = sram_need(layout, cfg).spmat_entries
     if worst > cfg.spmat_capacity_entries:
         need_kb = math.ceil(worst * cfg.entry_bits / 8 / 1024)
         fit_pes = math.ceil(n * worst / cfg.spmat_capacity_entries)  # entries/PE ~ 1/N

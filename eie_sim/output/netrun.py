@@ -63,7 +63,8 @@ def fit_summary(run: NetRun) -> dict[str, Any]:
     """The SRAM fit of the layers: the design's capacities, the fullest layer, the rows."""
     c = run.config
     worst = max(run.fit, key=lambda r: r["max_entries_per_pe"]) if run.fit else None
-    return {"checked": bool(run.check_fit), "spmat_capacity_entries": c.spmat_capacity_entries,
+    return {"fits": all(r.get("fits", True) for r in run.fit),
+            "checked": bool(run.check_fit), "spmat_capacity_entries": c.spmat_capacity_entries,
             "max_pointer_value": c.max_pointer_value,
             "worst_layer": worst["layer"] if worst else "",
             "worst_entries_per_pe": worst["max_entries_per_pe"] if worst else 0,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from eie_sim.sim import sram_fit
 from eie_sim.errors import PlotError
 from eie_sim.output import folders, report
 from eie_sim.output.energy_plots import area_bars, energy_bars, has_energy_columns
@@ -75,23 +76,25 @@ def _png(fig) -> bytes:
 
 
 def _speedup_rows(t: sf.Table, keys: list[str]) -> tuple[list[dict], str]:
-    """``sweep.csv`` rows with ``speedup``: cycles of the fewest PEs that ran for the same
-    layer and other keys over the row's cycles; and a note when fewer PEs failed."""
+    """``sweep.csv`` rows with ``speedup``: cycles of the fewest PEs that ran and fit the
+    SRAMs (or were priced with those they need: :func:`eie_sim.sim.sram_fit.row_ranked`) for
+    the same layer and other keys over the row's cycles; and a note saying where the lines
+    start and why fewer PEs do not count (:func:`eie_sim.sim.sram_fit.baseline`)."""
     group = lambda r: (r.get("layer"),) + tuple(r.get(k) for k in keys if k != "pes")  # noqa: E731
+    ranked = [r for r in t.ok if sram_fit.row_ranked(r)]
     base: dict[tuple, tuple[float, float]] = {}
-    for r in t.ok:
+    for r in ranked:
         p, c = sf.num(r.get("pes")), sf.num(r.get("cycles"))
         if p is not None and c and (group(r) not in base or p < base[group(r)][0]):
             base[group(r)] = (p, c)
-    rows = [{**r, "speedup": base[group(r)][1] / sf.num(r["cycles"])} for r in t.ok
+    rows = [{**r, "speedup": base[group(r)][1] / sf.num(r["cycles"])} for r in ranked
             if group(r) in base and sf.num(r.get("cycles"))]
-    swept = min((sf.num(r.get("pes")) for r in t.rows if sf.num(r.get("pes")) is not None),
-                default=None)
     starts = sorted({int(p) for p, _ in base.values()})
+    start = sram_fit.baseline(t.rows, "pes")
     note = ""
-    if swept is not None and starts and starts[-1] > swept:
-        note = (f"each line over the fewest PEs that ran for it ({', '.join(map(str, starts))}); "
-                f"fewer PEs failed (see the error column)")
+    if starts and start and start["short"]:
+        note = (f"each line over the fewest PEs that ran and fit ({', '.join(map(str, starts))}); "
+                f"{start['short']}")
     return rows, note
 
 

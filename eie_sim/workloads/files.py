@@ -304,7 +304,8 @@ def from_spec(spec: WorkloadSpec, cfg: ArchConfig, seed: int = 0,
     if spec.kind == "table3":
         layers = [table3_layer(n, seed=seed, weight_bits=cfg.weight_bits) for n in table3_names(spec.value)]
         return Workload(layers, network=False,
-                        description=f"Table III layers {[l.name for l in layers]} (synthetic, seed {seed})")
+                        description=f"Table III layers {', '.join(l.name for l in layers)} "
+                                    f"(synthetic, seed {seed})")
     if spec.kind == "synthetic":
         one = not isinstance(spec.value, list)
         specs = [spec.value] if one else spec.value

@@ -110,7 +110,8 @@ def test_plot_of_a_cleanly_stopped_sweep_and_of_bad_databases(tmp_path, capsys):
     run_sweep(load_config(cfg), out)
     assert plot_main([str(out), "--out", str(tmp_path / "done")]) == 0   # finished: no note
     assert "partial" not in capsys.readouterr().out
-    for f in ("sweep.csv", "points.csv", "pareto.csv", "summary.json", "report.md", "config.yaml"):
+    for f in ("sweep.csv", "points.csv", "pareto.csv", "summary.json", "report.md",
+              "report.html", "config.yaml"):
         (out / f).unlink()
     import sqlite3
     con = sqlite3.connect(out / "sweep.db")

@@ -10,6 +10,7 @@ import pytest
 import eie_sim.apps.sweep_exec as sweep_exec
 from eie_sim.apps.sweep import read_partial, run_sweep
 from eie_sim.apps.sweep_db import DB_NAME, DB_VERSION, SweepDB, renamed
+from eie_sim.sim.sram_fit import NEEDED, PRICED
 from eie_sim.apps.sweep_points import PointResult, make_point, stable_hash
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import count_points, load_config
@@ -76,12 +77,20 @@ def test_a_database_written_by_the_old_code_resumes(tmp_path, name):
     after_pts, after_layers = _rows(old)
     assert all(after_pts[p] == before_pts[p] for p in before_pts)    # the old rows untouched
     run_sweep(load_config(text=CONFIGS[name]), tmp_path / "new")
+    # this version records what each point's SRAMs need (needed_*, priced_*: sim/sram_fit),
+    # which the old points lack (empty cells); every other cell is a fresh run's, and
+    # fits / fit_handling follow from the old records (check_fit: true)
     for f in EXPORTED:
-        assert (tmp_path / "old" / f).read_bytes() == (tmp_path / "new" / f).read_bytes(), f
+        old_t, new_t = _table(tmp_path / "old" / f), _table(tmp_path / "new" / f)
+        assert [_without_need(r) for r in old_t] == [_without_need(r) for r in new_t], f
+        assert all(o[c] == "" for o in old_t if int(o["point"]) in before_pts
+                   for c in _need_cols(o))
+        assert all(n[c] != "" for n in new_t if not n["error"] for c in _need_cols(n))
     fresh_pts, fresh_layers = _rows(tmp_path / "new" / DB_NAME)
-    assert {p: fresh_pts[p] for p in before_pts} == before_pts
+    assert {p: _old_figures(fresh_pts[p]) for p in before_pts} == before_pts
     assert {p: fresh_layers[p] for p in before_layers} == before_layers
-    assert fresh_pts == after_pts and fresh_layers == after_layers
+    assert {p: _old_figures(r) for p, r in fresh_pts.items()} == \
+        {p: _old_figures(r) for p, r in after_pts.items()} and fresh_layers == after_layers
     # migrated to this version: the layers column renamed, the version set; the points
     # the old version recorded keep their text (energy_uj), read with the new names
     con = sqlite3.connect(old)
@@ -89,7 +98,7 @@ def test_a_database_written_by_the_old_code_resumes(tmp_path, name):
     (version,) = con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
     (old_figs,) = con.execute("SELECT figures FROM points WHERE point = 0").fetchone()
     con.close()
-    assert "total_energy_uj" in cols and "energy_uj" not in cols and version == DB_VERSION == "2"
+    assert "total_energy_uj" in cols and "energy_uj" not in cols and version == DB_VERSION == "3"
     assert '"energy_uj"' in old_figs
     header = (tmp_path / "old" / "points.csv").read_text().splitlines()[0].split(",")
     assert "total_energy_uj" in header and "energy_uj" not in header
@@ -105,7 +114,7 @@ def test_a_database_of_an_unknown_version_is_refused(tmp_path):
     con.commit()
     con.close()
     before = old.read_bytes()
-    with pytest.raises(BundleError, match=r"version '9'.*reads versions 1, 2.*--force starts over"):
+    with pytest.raises(BundleError, match=r"version '9'.*reads versions 1, 2, 3.*--force starts over"):
         run_sweep(load_config(text=CONFIGS["grid"]), tmp_path / "old")
     with pytest.raises(BundleError, match=r"version '9'"):
         read_partial(tmp_path / "old")
@@ -117,6 +126,26 @@ def test_version_1_names_read_as_this_versions():
     assert list(renamed(row)) == ["layer", "total_energy_uj", "energy_spmat_read_uj",
                                   "pe_total_area_mm2"]
     assert renamed({"total_energy_uj": 1.0}) == {"total_energy_uj": 1.0}
+
+
+def _table(path: pathlib.Path) -> list[dict]:
+    import csv
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _need_cols(row: dict) -> list[str]:
+    return [c for c in row if c.split("point_", 1)[-1] in NEEDED + PRICED]
+
+
+def _without_need(row: dict) -> dict:
+    return {c: v for c, v in row.items() if c not in _need_cols(row)}
+
+
+def _old_figures(row: tuple) -> tuple:
+    """A database row with its figures as the old code recorded them (no SRAM need)."""
+    figs = {k: v for k, v in row[5].items() if k not in NEEDED + PRICED}
+    return row[:5] + (figs,)
 
 
 def test_sweep_point_is_resolved_once_with_the_database_hash():

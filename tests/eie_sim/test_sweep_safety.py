@@ -141,7 +141,7 @@ TAMPERED = [
     (["UPDATE points SET n_layers = NULL", "DELETE FROM layers WHERE point = 2 AND idx = 1"],
      r"point 2: its figures are not the sums of its layer rows"),       # a database of the old schema
     (["INSERT INTO points SELECT 99, params, config, config_hash, error, figures, wall_s, "
-      "finished_unix, n_layers, digest FROM points WHERE point = 0",
+      "finished_unix, n_layers, digest, fits FROM points WHERE point = 0",
       "INSERT INTO layers SELECT 99, idx, layer, cycles, time_us, total_energy_uj, config_hash, data "
       "FROM layers WHERE point = 0"], r"point 99: \{.*\} is not a point of this sweep"),
     (["UPDATE points SET params = '{\"pes\": 4, \"queue_depth\": 4}' WHERE point = 1"],

@@ -43,7 +43,8 @@ def test_columns_unique_with_units_stable_index_and_point_figures(tmp_path):
     assert res["points"] == 8 and res["ran"] == 8 and res["failed"] == 0
     head = (tmp_path / "o" / "sweep.csv").read_text().splitlines()[0].split(",")
     assert len(head) == len(set(head)), "duplicate column names"
-    assert head[:5] == ["point", "pes", "queue_depth", "workload.weight_density", "layer"]
+    assert head[:7] == ["point", "pes", "queue_depth", "workload.weight_density", "fits",
+                        "fit_handling", "layer"]
     assert "wall_s" not in head                       # wall times stay out of the tables
     rows = _rows(tmp_path / "o" / "sweep.csv")
     assert [int(r["point"]) for r in rows] == [i for i in range(8) for _ in "ab"]   # 0-based

@@ -89,11 +89,12 @@ def _canonical(data: bytes, keep: int | None = None) -> bytes:
     # the points' digests, over the values made constant (what the sweep would have
     # recorded had its wall times been these)
     from eie_sim.apps.sweep_db import _digest
-    for row in con.execute("SELECT point, params, config, config_hash, error, figures "
+    for row in con.execute("SELECT point, params, config, config_hash, error, figures, fits "
                            "FROM points").fetchall():
         datas = [d for (d,) in con.execute("SELECT data FROM layers WHERE point = ? ORDER BY idx",
                                            (row[0],))]
-        con.execute("UPDATE points SET digest = ? WHERE point = ?", (_digest(*row, datas), row[0]))
+        con.execute("UPDATE points SET digest = ? WHERE point = ?",
+                    (_digest(*row[:6], datas, row[6]), row[0]))
     if keep is not None:
         con.execute("DELETE FROM layers WHERE point >= ?", (keep,))
         con.execute("DELETE FROM points WHERE point >= ?", (keep,))
