@@ -209,8 +209,12 @@ def dask_client(workers: int, scheduler: str | None, processes: bool = True):
         # the workloads between tasks, and the workers then fetch them again (measured)
         with sigint_held(), dask.config.set(
                 {"distributed.scheduler.active-memory-manager.start": False}):
+            # no dashboard, and the scheduler's HTTP server (health routes, started even
+            # without one) on a free local port rather than dask's fixed 8787, which another
+            # cluster on the machine may hold ("Port 8787 is already in use" on stderr)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.ERROR,
+                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         client = Client(cluster)             # a Ctrl-C held back meanwhile is raised by now
         # dask's own ERROR lines silenced in the worker processes too (silence_logs does not
         # reach them): a failed point reaches eie-sweep as its task's exception, and the

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pathlib
 
 from eie_sim.apps.sweep import read_partial
+from eie_sim.output.sweep_html import write_sweep_report
 from eie_sim.apps.sweep_db import DB_NAME
 from eie_sim.cli.common import _guard, _parser
 from eie_sim.errors import PlotError
@@ -95,6 +96,10 @@ def _plot(argv) -> int:
         print(f"{folder}: nothing to plot; nothing written")
     for m in made:
         print(m)
+    if made and partial is None and args.out is None and (folder / DB_NAME).is_file() \
+            and (folder / "points.csv").is_file():
+        # the sweep's report.html embeds the plots found in its folder: rewritten with these
+        print(write_sweep_report(folder))
     return 0
 
 

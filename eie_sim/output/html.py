@@ -191,7 +191,7 @@ def energy_area_tables(rows: list[dict]) -> str:
     out = [f"<h3>Energy by unit (model: {_e(model)}; docs/energy.md)</h3>",
            html_table(head, body, numeric=set(range(1, len(head))), cls="energy")]
     r = rows[0]
-    pe = _float(r.get("pe_area_mm2"))
+    pe = _float(r.get("pe_total_area_mm2"))
     if pe:
         area = [[f"{PART_TITLES[p]} (one PE)", number(_float(r.get(f'pe_area_{p}_mm2'))),
                  f"{100 * _float(r.get(f'pe_area_{p}_mm2')) / pe:.1f} %"] for p in AREA_PARTS]

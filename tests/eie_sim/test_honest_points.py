@@ -11,7 +11,7 @@ import pytest
 
 import eie_sim
 from eie_sim.apps.sweep import run_sweep
-from eie_sim.apps.sweep_db import DB_NAME, SweepDB
+from eie_sim.apps.sweep_db import DB_NAME, DB_VERSION, SweepDB
 from eie_sim.apps.sweep_search import pareto_front
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import load_config
@@ -67,9 +67,9 @@ def test_a_point_that_does_not_fit_is_marked_and_off_the_front(tmp_path):
     assert all(r["error"] == "" for r in pts)                  # they did run
     # a point that overflows its 4 KB SRAM is the cheapest per inference and would shape
     # the front if it counted ...
-    assert min(pts, key=lambda r: float(r["energy_uj"]))["pes"] in ("1", "2")
+    assert min(pts, key=lambda r: float(r["total_energy_uj"]))["pes"] in ("1", "2")
     every = pareto_front({int(r["point"]): tuple(float(r[c]) for c in (
-        "time_us", "energy_uj", "chip_area_mm2")) for r in pts})
+        "time_us", "total_energy_uj", "chip_area_mm2")) for r in pts})
     assert set(every) & {0, 1}
     assert {r["pes"] for r in par} <= {"4", "16"} and par    # ... but it is on no front
     assert int(by_pes["1"]["needed_spmat_sram_kb"]) > 4 >= int(by_pes["4"]["needed_spmat_sram_kb"])
@@ -84,7 +84,7 @@ def test_a_point_that_does_not_fit_is_marked_and_off_the_front(tmp_path):
     con = sqlite3.connect(tmp_path / "ex" / DB_NAME)
     try:
         assert [f for (f,) in con.execute("SELECT fits FROM points ORDER BY point")] == [0, 0, 1, 1]
-        assert con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == ("2",)
+        assert con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == (DB_VERSION,) == ("3",)
     finally:
         con.close()
 
@@ -97,7 +97,7 @@ def test_resize_prices_a_point_with_the_srams_it_needs(tmp_path):
     assert int(one_rs["priced_spmat_sram_kb"]) == int(one_rs["needed_spmat_sram_kb"]) > 4
     assert one_rs["cycles"] == one_ex["cycles"]                       # timing unchanged
     assert float(one_rs["chip_area_mm2"]) > float(one_ex["chip_area_mm2"])   # bigger SRAM
-    assert float(one_rs["energy_uj"]) != float(one_ex["energy_uj"])
+    assert float(one_rs["total_energy_uj"]) != float(one_ex["total_energy_uj"])
     assert rs[3] == {**ex[3]}                                       # a fitting point: same row
     assert summ["fit"]["resized_points"] == [0, 1] and summ["fit"]["excluded_points"] == []
     # a resized point is a candidate again (it is on the front when nothing beats it)

@@ -14,6 +14,7 @@ import pytest
 
 from eie_sim.apps.sweep import run_sweep
 from eie_sim.arch.config_io import load_config
+from eie_sim.cli.plot import plot_main
 from eie_sim.cli.simulate import simulate_main
 from eie_sim.errors import BundleError
 from eie_sim.output.html import number
@@ -116,8 +117,8 @@ def test_sweep_folder_has_a_report_page(tmp_path):
     assert not re.search(r"\d\.\d{7,}", text.split("<h2>Configuration")[0])
     best = p.table_after(["criterion"], "")
     assert [r[0][0] for r in best[1:]][:3] == ["lowest latency", "lowest energy", "smallest chip"]
-    lowest = min((r for r in points if r["fit_handling"] == ""), key=lambda r: float(r["energy_uj"]))
-    assert best[2][0][1] == number(float(lowest["energy_uj"])) and best[2][0][2] == lowest["point"]
+    lowest = min((r for r in points if r["fit_handling"] == ""), key=lambda r: float(r["total_energy_uj"]))
+    assert best[2][0][1] == number(float(lowest["total_energy_uj"])) and best[2][0][2] == lowest["point"]
     assert "No plots in this folder yet" in text
 
 
@@ -138,6 +139,20 @@ def test_sweep_report_embeds_the_plots_it_finds(tmp_path):
         write_sweep_report(tmp_path)
 
 
+def test_eie_plot_refreshes_the_sweep_page_with_its_plots(tmp_path, capsys):
+    """eie-plot writing into a finished sweep folder (its plots/ folder, the default)
+    rewrites the sweep's report.html so that the page embeds the plots it just drew."""
+    out = _sweep(tmp_path)
+    before = Page((out / "report.html").read_text())
+    assert plot_main([str(out)]) == 0
+    assert str(out / "report.html") in capsys.readouterr().out
+    drawn = sorted(p.name for p in (out / "plots").glob("*.png"))
+    text = (out / "report.html").read_text()
+    _self_contained(text)
+    assert drawn and len(Page(text).imgs) == len(before.imgs) + len(drawn)
+    assert all(f'data-plot="plots/{n}"' in text for n in drawn)
+
+
 def test_run_report_has_tables_not_markdown(tmp_path, capsys):
     out = tmp_path / "run"
     assert simulate_main(["--table3", "NT-We", "--set", "pes=16", "--out", str(out)]) == 0
@@ -153,10 +168,10 @@ def test_run_report_has_tables_not_markdown(tmp_path, capsys):
     assert len(totals) - 1 == sum(not isinstance(v, (dict, list)) for v in summ["totals"].values())
     by = {r[0][0]: r[0][1:] for r in totals[1:]}
     assert by["cycles"] == [f"{summ['totals']['cycles']:,}", "cycles"]
-    assert by["energy"][1] == "uJ" and len(by["energy"][0]) <= 8
+    assert by["total energy"][1] == "uJ" and len(by["total energy"][0]) <= 8
     assert by["time"] == [number(summ["totals"]["time_us"]), "us"]
-    energy = p.table_after(["layer", "Act_queue (uJ)"], "")
-    assert energy[1][0][0] == "NT-We" and energy[1][0][-2] == number(summ["totals"]["energy_uj"])
+    energy = p.table_after(["layer", "act_queue (uJ)"], "")
+    assert energy[1][0][0] == "NT-We" and energy[1][0][-2] == number(summ["totals"]["total_energy_uj"])
     area = p.table_after(["part", "area (mm^2)", "share of a PE"], "")
     assert area[-1][0][0] == "chip (16 PEs)"
     assert summ["fit"]["fits"] is True and summ["fit"]["needed_spmat_sram_kb"] <= 128

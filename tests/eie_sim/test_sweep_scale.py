@@ -234,7 +234,8 @@ def test_dask_local_cluster_gives_the_local_table(tmp_path, capsys):
     # an existing cluster by its address (run.scheduler; here one of two worker threads)
     from distributed import LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
         cfg = _write(tmp_path, text + "run: {executor: dask}\n", "a.yaml")   # a file names none
         assert sweep_main([str(cfg), "--out", str(tmp_path / "a"), "--quiet",
                            "--scheduler", cluster.scheduler_address]) == 0
