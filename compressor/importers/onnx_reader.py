@@ -49,6 +49,12 @@ from .onnx_walk import OnnxWalk
 __all__ = ["MAX_ONNX_BYTES", "SUPPORTED_OPS", "read_onnx", "onnx_model_from_bytes"]
 
 
-def read_onnx(path: str | pathlib.Path) -> ImportedModel:
-    """An ONNX file as an :class:`ImportedModel` (see the module docstring for the ops)."""
-    return OnnxWalk(read_onnx_model(path), str(path)).read()
+def read_onnx(path: str | pathlib.Path, input_shapes: dict[str, tuple] | None = None,
+              input_values: dict | None = None) -> ImportedModel:
+    """An ONNX file as an :class:`ImportedModel` (see the module docstring for the ops).
+
+    ``input_shapes``: input name -> shape, for inputs with symbolic dimensions (the CLI's
+    ``--input-shape NAME=1x3x48x48``); ``input_values``: input name -> a fixed value (an
+    integer scalar such as a sample rate that only selects an ``If`` branch), which makes
+    that input a constant of the graph."""
+    return OnnxWalk(read_onnx_model(path), str(path), input_shapes, input_values).read()
