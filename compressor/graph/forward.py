@@ -160,7 +160,8 @@ def forward(net: Net, weights: WeightSource, x: np.ndarray | dict | None = None,
     for in_name, in_shape in net.inputs.items():
         v = np.asarray(given[in_name] if in_name in given else defaults[in_name], dtype=np.float32)
         if v.shape != tuple(in_shape):
-            raise ForwardError(f"input {in_name!r} has shape {v.shape}, the network expects "
+            which = "" if len(net.inputs) == 1 else f"{in_name!r} "
+            raise ForwardError(f"input {which}has shape {v.shape}, the network expects "
                                f"{tuple(in_shape)}")
         blobs[in_name] = v
     res = ForwardResult(blobs)

@@ -148,8 +148,8 @@ def binary_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
     elif len(ins) != 2:
         raise _err(lay, f"expects 1 bottom and a constant, or 2 bottoms; has {len(ins)}")
     try:
-        out = tuple(int(d) for d in np.broadcast_shapes(*shapes))
-    except ValueError:
+        out = tuple(int(d) for d in np.broadcast_shapes(*[tuple(x) for x in shapes]))
+    except (ValueError, OverflowError):
         raise _err(lay, f"shapes {shapes} do not broadcast") from None
     return [out]
 
@@ -218,7 +218,7 @@ def expand_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
     s = _one(lay, ins)
     try:
         out = tuple(int(d) for d in np.broadcast_shapes(s, tuple(lay.dims)))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _err(lay, f"{s} does not broadcast to {lay.dims}") from None
     return [out]
 

@@ -452,7 +452,10 @@ class OnnxHostOps:
                 raise self.err(node, f"{op} with an infinite constant gives infinity")
             c = np.clip(c, -_F32_MAX, _F32_MAX)       # same result for every finite input
         xs = self.shape_of(node, xname)
-        out_shape = tuple(np.broadcast_shapes(xs, c.shape))
+        try:
+            out_shape = tuple(np.broadcast_shapes(xs, c.shape))
+        except ValueError:
+            raise self.err(node, f"shapes {tuple(xs)} and {c.shape} do not broadcast") from None
         if out_shape == tuple(xs) and c.size >= 1:
             ident = {"add": 0.0, "sub": 0.0, "mul": 1.0, "div": 1.0, "pow": 1.0}.get(op)
             if ((ident is not None and np.all(c == ident) and (op in ("add", "mul") or not c0))

@@ -23,7 +23,10 @@ from .model import ImportedModel
 from .onnx_host import CONST_ONLY, OnnxHostOps
 from .onnx_ops import OnnxOps
 
-__all__ = ["OnnxWalk"]
+__all__ = ["OnnxWalk", "MAX_INPUT_DIM"]
+
+#: the largest size of one input dimension read (the blob-size limit still applies)
+MAX_INPUT_DIM = 1 << 24
 
 
 class OnnxWalk(OnnxHostOps, OnnxOps):
@@ -260,6 +263,11 @@ class OnnxWalk(OnnxHostOps, OnnxOps):
                     f"{self.source}: input {inp.name!r} is an integer scalar (a setting such as "
                     f"a sample rate, not data); give its value with --input-value "
                     f"{inp.name}=VALUE"))
+                continue
+            if any(d > MAX_INPUT_DIM for d in shape):
+                self.failed.add(inp.name)
+                self.problem(ModelImportError(f"{self.source}: input {inp.name!r} has shape "
+                                              f"{shape}; sizes above {MAX_INPUT_DIM} are refused"))
                 continue
             perm = None
             readers = [n for n in self.g.node if inp.name in n.input]
