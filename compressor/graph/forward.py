@@ -117,13 +117,17 @@ def forward_layer(lay: Layer, inputs: list[np.ndarray], weights: WeightSource
 
 
 def default_inputs(net: Net, seed: int = SYNTHETIC_SEED) -> dict[str, np.ndarray]:
-    """A seeded input for every input blob: :func:`synthetic_input` for an image
-    ``(N, C, H, W)`` (the first input, or any 4-D one); zeros for any other input (a
-    recurrent state starts at zero), except a first input of another rank, which gets
-    seeded standard-normal values."""
+    """A seeded input for every input blob: token ids (seeded integers below the table
+    size) for an input an ``Embed`` layer reads; :func:`synthetic_input` for an image
+    ``(N, C, H, W)``; zeros for any other input (a recurrent state starts at zero),
+    except a first input of another rank, which gets seeded standard-normal values."""
     out = {}
+    vocab = {lay.bottoms[0]: int(lay.axis) for lay in net.layers
+             if lay.type == "Embed" and lay.axis is not None}
     for k, (name, shape) in enumerate(net.inputs.items()):
-        if len(shape) == 4:
+        if name in vocab:          # token ids of an embedding look-up: seeded integers
+            out[name] = np.random.default_rng(seed + k).integers(0, vocab[name], shape).astype(np.float32)
+        elif len(shape) == 4:
             out[name] = synthetic_input(tuple(shape), seed)
         elif k == 0:
             out[name] = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)

@@ -380,7 +380,7 @@ class OnnxWalk(OnnxHostOps, OnnxOps):
                 lay.conv = dataclasses.replace(lay.conv, bias_term=True)
         weights = {k: (v[0], v[1]) for k, v in self.weights.items()}
         from ..graph.ops import WEIGHT_TYPES, host_work
-        work = [host_work(lay) for lay in net.layers if lay.type not in WEIGHT_TYPES]
+        work = [host_work(lay) for lay in net.layers]      # (0, 0) for EIE's M x V layers
         meta = {"opset": int(self.opset), "producer": self.model.producer_name or None,
                 "folded": list(self.folded),
                 "host_layers": sum(1 for lay in net.layers if lay.type not in WEIGHT_TYPES),
