@@ -96,6 +96,17 @@ class NetBuilder:
         self._layers.append(layer)
         return layer.tops[0]
 
+    def pop(self) -> Layer:
+        """Remove the last layer added (an importer folding a pattern of layers into one);
+        its tops are forgotten."""
+        if not self._layers:
+            raise GraphError(f"network {self.name!r}: no layer to remove")
+        lay = self._layers.pop()
+        self._names.discard(lay.name)
+        for t in lay.tops:
+            self._blobs.pop(t, None)
+        return lay
+
     def shape(self, blob: str) -> tuple[int, ...]:
         """The inferred shape of a blob made so far."""
         try:

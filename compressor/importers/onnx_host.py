@@ -434,6 +434,8 @@ class OnnxHostOps:
         c0, c1 = x0 in self.consts, x1 in self.consts
         if not c0 and not c1:
             b0, b1 = self.blob(node, x0), self.blob(node, x1)
+            if op == "mul" and self._fold_silu(node, i, b0, b1):
+                return
             if op == "add" and self.b.shape(b0) == self.b.shape(b1):
                 self.b.eltwise(self.layer_name(node, i), [b0, b1], top=node.output[0])
             else:
@@ -467,6 +469,9 @@ class OnnxHostOps:
                 if self._fold_affine(node, xname, c, op):
                     return
         x = self.blob(node, xname)
+        if op == "mul" and c.size == 1 and float(c.reshape(-1)[0]) == 0.5 \
+                and self._fold_gelu(node, i, x):
+            return
         if c.size > (1 << 20):
             raise self.err(node, f"constant {cname!r} of {c.size} values is too large for a "
                            "host operation")
@@ -476,6 +481,58 @@ class OnnxHostOps:
             raise self.err(node, f"constant {cname!r} holds values too large for float32")
         self.host(node, i, "Binary", [x], op=op, const=tuple(float(v) for v in cf.reshape(-1)),
                   const_shape=tuple(int(d) for d in c.shape), const_first=bool(c0))
+
+    def _single_use(self, blob: str) -> bool:
+        return self.uses.get(blob, 0) == 1 and blob not in self.outputs \
+            and blob not in self.output_tops
+
+    def _last(self, k: int):
+        """The last ``k`` layers added (oldest first), or None."""
+        lays = self.b._layers
+        return lays[-k:] if len(lays) >= k else None
+
+    def _fold_silu(self, node, i, b0: str, b1: str) -> bool:
+        """``x * Sigmoid(x)`` (torch.onnx's SiLU / Swish) as one host SiLU."""
+        last = self._last(1)
+        if not last:
+            return False
+        s = last[0]
+        if not (s.type == "Unary" and s.op == "sigmoid" and self._single_use(s.tops[0])
+                and {b0, b1} == {s.tops[0], s.bottoms[0]}):
+            return False
+        self.b.pop()
+        self.host(node, i, "Unary", [s.bottoms[0]], op="silu")
+        self.folded.append(f"{node.name or node.output[0]} (Mul) and {s.name} (Sigmoid): SiLU")
+        return True
+
+    def _fold_gelu(self, node, i, y: str) -> bool:
+        """``x * (1 + Erf(x / sqrt 2)) * 0.5`` (the Erf form exporters write for GELU) as
+        one host GELU: the last four layers Div(sqrt 2) or Mul(1/sqrt 2), Erf, Add(1),
+        Mul(x, .), ending in ``y``."""
+        last = self._last(4)
+        if not last:
+            return False
+        d, e, a, m = last
+        r2 = math.sqrt(2.0)
+
+        def const_is(lay, op, value):
+            return (lay.type == "Binary" and lay.op == op and len(lay.bottoms) == 1
+                    and len(lay.const) == 1 and not lay.const_first
+                    and abs(lay.const[0] - value) <= 1e-6 * abs(value))
+
+        if not (m.tops[0] == y and m.type == "Binary" and m.op == "mul" and len(m.bottoms) == 2
+                and (const_is(d, "div", r2) or const_is(d, "mul", 1 / r2))
+                and e.type == "Unary" and e.op == "erf" and e.bottoms == [d.tops[0]]
+                and const_is(a, "add", 1.0) and a.bottoms == [e.tops[0]]
+                and set(m.bottoms) == {d.bottoms[0], a.tops[0]}
+                and all(self._single_use(t) for t in (d.tops[0], e.tops[0], a.tops[0], y))):
+            return False
+        for _ in range(4):
+            self.b.pop()
+        self.host(node, i, "Unary", [d.bottoms[0]], op="gelu")
+        self.folded.append(f"{d.name}, {e.name}, {a.name}, {m.name}, "
+                           f"{node.name or node.output[0]}: GELU (Erf form)")
+        return True
 
     def _fold_affine(self, node, x: str, c: np.ndarray, op: str) -> bool:
         """A per-output constant added to / multiplying the output of a weight layer whose

@@ -112,3 +112,38 @@ def test_parse_input_value():
     assert parse_input_value("v=1,2,3")[1].tolist() == [1, 2, 3]
     with pytest.raises(ModelImportError, match="input value"):
         parse_input_value("sr=abc")
+
+
+@pytest.mark.parametrize("layer, msg", [
+    ({"name": "u", "type": "Unary", "bottoms": ["data"], "tops": ["u"], "op": "nope"},
+     r"unknown function 'nope'"),
+    ({"name": "b", "type": "Binary", "bottoms": ["data"], "tops": ["b"], "op": "add",
+      "const": [1.0, 2.0], "const_shape": [3]}, r"2 constant values for shape \(3,\)"),
+    ({"name": "b", "type": "Binary", "bottoms": ["data"], "tops": ["b"], "op": "add",
+      "const": ["x"], "const_shape": [1]}, r"const: expected a finite number"),
+    ({"name": "s", "type": "Slice", "bottoms": ["data"], "tops": ["s"], "axes": [1],
+      "starts": [-1], "ends": [2], "steps": [1]}, r"non-negative start"),
+    ({"name": "r", "type": "Reshape", "bottoms": ["data"], "tops": ["r"], "dims": [5, 5]},
+     r"cannot reshape \(1, 6\) to \(5, 5\)"),
+    ({"name": "t", "type": "Transpose", "bottoms": ["data"], "tops": ["t"], "axes": [0, 0]},
+     r"permutation \(0, 0\)"),
+    ({"name": "l", "type": "LSTM", "bottoms": ["data"], "tops": ["l"], "hidden": 2, "op": "iofc"},
+     r"gate input \(1, 6\)"),
+    ({"name": "g", "type": "Gather", "bottoms": ["data"], "tops": ["g"], "axis": 1,
+      "indices": [9], "dims": [1]}, r"out of range"),
+])
+def test_stored_host_layers_are_checked(layer, msg):
+    from compressor.importers import net_from_json
+    obj = {"version": 1, "name": "h", "input": {"name": "data", "shape": [1, 6]}, "layers": [layer]}
+    with pytest.raises(ModelImportError, match=msg):
+        net_from_json(obj)
+
+
+def test_stored_graph_extra_inputs_and_layouts_are_checked():
+    from compressor.importers import net_from_json
+    base = {"version": 1, "name": "h", "input": {"name": "data", "shape": [1, 6]},
+            "layers": [{"name": "u", "type": "Unary", "bottoms": ["data"], "tops": ["u"], "op": "tanh"}]}
+    with pytest.raises(ModelImportError, match=r"extra_inputs\[0\]: expected"):
+        net_from_json(dict(base, extra_inputs=[{"name": "h0", "shape": [0]}]))
+    with pytest.raises(ModelImportError, match=r"input_layouts.data: expected a permutation"):
+        net_from_json(dict(base, input_layouts={"data": [0, 0]}))

@@ -281,9 +281,14 @@ def test_torch_embedding_gelu_silu_conv1d_and_host_work(tmp_path):
     (ref,) = _reference(m, {"tokens": tokens})
     (ours,) = _ours(imp, {"tokens": tokens.astype(np.float32)}, ["y"])
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
-    sig = net.layer("/silu/Sigmoid")
-    n = math.prod(sig.out_shapes[0])
-    assert host_work(sig) == (n, 3 * n)
+    # the GELU Erf chain and x * Sigmoid(x) are folded into one host function each
+    unary = [(lay.name, lay.op) for lay in net.layers if lay.type == "Unary"]
+    assert unary[:2] == [("/gelu/Mul_1", "gelu"), ("/silu/Mul", "silu")]
+    assert any("GELU (Erf form)" in f for f in imp.meta["folded"])
+    silu = net.layer("/silu/Mul")
+    n = math.prod(silu.out_shapes[0])
+    assert host_work(silu) == (n, 4 * n)
+    assert host_work(net.layer("/hs/HardSwish")) == (n, 5 * n)
     assert host_work(net.layer("/lin/MatMul")) == (0, 0)
     assert imp.meta["host_flops"] == sum(host_work(lay)[1] for lay in net.layers)
     assert imp.meta["host_layers"] == len(net.layers) - 3
@@ -445,3 +450,29 @@ def test_input_value_fixes_a_sample_rate_input(tmp_path):
     imp = read_onnx(path, input_values={"sr": np.int64(8000)})
     assert list(imp.net.inputs) == ["x"] and imp.layer_names == ["g8"]
     assert imp.meta["input_values"] == {"sr": 8000}
+
+
+def test_gelu_tanh_form_chain_and_gelu_op(tmp_path):
+    """The tanh form of GELU as tf2onnx writes it (Pow, Mul, Add, Tanh...: host ops one by
+    one) and opset 20's Gelu node (approximate="tanh" and "none")."""
+    rng = np.random.default_rng(11)
+    c = {"three": 3.0, "k": 0.044715, "s": math.sqrt(2 / math.pi), "one": 1.0, "half": 0.5}
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="dense"),
+             helper.make_node("Pow", ["h", "three"], ["h3"], name="pow"),
+             helper.make_node("Mul", ["h3", "k"], ["h3k"], name="mul_k"),
+             helper.make_node("Add", ["h", "h3k"], ["inner"], name="add_inner"),
+             helper.make_node("Mul", ["inner", "s"], ["arg"], name="mul_s"),
+             helper.make_node("Tanh", ["arg"], ["t"], name="tanh"),
+             helper.make_node("Add", ["t", "one"], ["t1"], name="add_one"),
+             helper.make_node("Mul", ["h", "t1"], ["ht"], name="mul_x"),
+             helper.make_node("Mul", ["ht", "half"], ["g"], name="mul_half"),
+             helper.make_node("Gelu", ["g"], ["g2"], name="gelu_tanh", approximate="tanh"),
+             helper.make_node("Gelu", ["g2"], ["y"], name="gelu_erf")]
+    inits = [_f("w", rng.normal(0, 0.7, (6, 5)))] + [_f(k, np.float32(v)) for k, v in c.items()]
+    m = _build(nodes, [_vi("x", [1, 6])], [_vi("y", [1, 5])], inits, opset=20)
+    imp = read_onnx(save_onnx(m, tmp_path / "g.onnx"))
+    ops = [lay.op for lay in imp.net.layers if lay.type == "Unary"]
+    assert ops == ["tanh", "gelu_tanh", "gelu"]
+    x = rng.normal(size=(1, 6)).astype(np.float32)
+    np.testing.assert_allclose(_ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0],
+                               rtol=1e-5, atol=1e-6)
