@@ -232,8 +232,10 @@ def cmd_import(args) -> int:
     if imp.meta.get("not_selected"):
         print(f"not selected (--layers): {', '.join(imp.meta['not_selected'])}")
     if imp.meta.get("host_layers"):
-        print(f"host work: {imp.meta['host_layers']} layers on the host, "
-              f"{imp.meta['host_flops']} floating-point operations per run "
+        rec = imp.meta.get("recurrent_layers", 0)
+        print(f"host work: {imp.meta['host_layers']} layers on the host"
+              + (f" and the gate arithmetic of {rec} recurrent layer(s)" if rec else "")
+              + f", {imp.meta['host_flops']} floating-point operations per run "
               "(compressor.graph.ops.host_work)")
     keep: dict = {}
     if imp.format == "dcmp":    # compressed already: keep codes + codebook where bits allow

@@ -384,6 +384,7 @@ class OnnxWalk(OnnxHostOps, OnnxOps):
         meta = {"opset": int(self.opset), "producer": self.model.producer_name or None,
                 "folded": list(self.folded),
                 "host_layers": sum(1 for lay in net.layers if lay.type not in WEIGHT_TYPES),
+                "recurrent_layers": sum(1 for lay in net.layers if lay.type in ("LSTM", "GRU")),
                 "host_flops": int(sum(f for _, f in work))}
         if net.input_layouts:
             meta["input_layouts"] = {k: list(v) for k, v in net.input_layouts.items()}
