@@ -509,3 +509,22 @@ def test_infinity_in_a_constant_that_is_not_a_mask_is_refused(tmp_path):
     with pytest.raises(ModelImportError, match=r"node 'bad_add' \(Add\): constant 'c' holds "
                                                r"infinity; allowed only in a Max or Min"):
         read_onnx(save_onnx(m, tmp_path / "inf.onnx"))
+
+
+def test_more_host_ops_elu_selu_softsign_sum_mean_logsoftmax_and_constant_forms(tmp_path):
+    rng = np.random.default_rng(13)
+    nodes = [helper.make_node("Constant", [], ["k"], name="k", value_float=0.25),
+             helper.make_node("Gemm", ["x", "w"], ["h"], name="fc", transB=1),
+             helper.make_node("Elu", ["h"], ["e"], name="elu", alpha=0.7),
+             helper.make_node("Selu", ["h"], ["s"], name="selu"),
+             helper.make_node("Softsign", ["h"], ["ss"], name="softsign"),
+             helper.make_node("Sum", ["e", "s"], ["sum"], name="sum"),
+             helper.make_node("Mean", ["sum", "ss"], ["mean"], name="mean"),
+             helper.make_node("Mul", ["mean", "k"], ["mk"], name="scale"),
+             helper.make_node("LogSoftmax", ["mk"], ["y"], name="logsoftmax", axis=-1)]
+    m = _build(nodes, [_vi("x", [2, 5])], [_vi("y", [2, 4])], [_f("w", rng.normal(size=(4, 5)))],
+               opset=13)
+    imp = read_onnx(save_onnx(m, tmp_path / "more.onnx"))
+    x = rng.normal(size=(2, 5)).astype(np.float32)
+    np.testing.assert_allclose(_ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0],
+                               rtol=1e-5, atol=1e-6)
