@@ -46,10 +46,10 @@ _BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Max": "max",
 _REDUCE = {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min"}
 #: ops evaluated at import time when every input is a constant, and otherwise refused
 CONST_ONLY = ("Shape", "Size", "Cast", "CastLike", "Equal", "Less", "Greater", "LessOrEqual",
-               "GreaterOrEqual", "Not", "And", "Or", "Where", "Range", "ConstantOfShape",
+               "GreaterOrEqual", "Not", "And", "Or", "Range", "ConstantOfShape",
                "Floor", "Ceil", "Round", "Sign", "OneHot", "NonZero", "ReduceProd", "Mod",
                "ArgMax", "ArgMin", "Tile", "ScatterND", "TopK")
-HOST_OPS = tuple(_UNARY) + ("Gelu", "Elu", "Selu", "LogSoftmax", "Sum", "Mean", "Sub", "Mul", "Div", "Max", "Min", "Pow") + tuple(_REDUCE) + (
+HOST_OPS = tuple(_UNARY) + ("Where", "Gelu", "Elu", "Selu", "LogSoftmax", "Sum", "Mean", "Sub", "Mul", "Div", "Max", "Min", "Pow") + tuple(_REDUCE) + (
     "Transpose", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather", "Pad", "Expand", "If",
     "LSTM", "GRU") + CONST_ONLY
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -432,6 +432,52 @@ class OnnxHostOps:
     def op_Selu(self, node, i, a):
         self._unary(node, i, "selu", alpha=float(a.get("alpha", 1.67326319217681884765625)),
                     beta=float(a.get("gamma", 1.05070102214813232421875)))
+
+    #: ops after which a -inf mask value and float32's lowest give the same result
+    _MASK_READERS = ("Softmax", "LogSoftmax", "ReduceMax", "MaxPool", "Max", "ArgMax",
+                     "GlobalMaxPool")
+
+    def op_Where(self, node, i, a):
+        """``Where`` on a constant condition (a mask): ``x C + y (1 - C)`` as host Binary
+        layers. An infinite constant branch (a ``-inf`` mask) is read as float32's extreme
+        only when every reader takes a maximum or a softmax (the same result there)."""
+        cond, x, y = node.input
+        if cond not in self.consts:
+            raise self.err(node, "Where on a computed condition cannot be run; only a constant "
+                           "mask")
+        C = self.consts[cond].astype(bool).astype(np.float64)
+        branches = []
+        for t in (x, y):
+            if t in self.consts:
+                v = self.consts[t].astype(np.float64)
+                if np.any(np.isinf(v)):
+                    readers = [n for n in self.g.node if node.output[0] in n.input]
+                    if (not readers or node.output[0] in self.outputs
+                            or any(r.op_type not in self._MASK_READERS for r in readers)):
+                        raise self.err(node, f"constant {t!r} holds infinity; as a mask it must "
+                                       f"feed only {', '.join(self._MASK_READERS)}")
+                    v = np.clip(v, -_F32_MAX, _F32_MAX)
+                branches.append(("const", v))
+            else:
+                branches.append(("blob", self.blob(node, t)))
+        if all(k == "const" for k, _ in branches):
+            raise self.err(node, "both branches constant (folded when the condition is too)")
+        (kx, vx), (ky, vy) = branches
+        out = node.output[0]
+        if kx == "blob" and ky == "blob":
+            px = self.b.host(self.uniq(out + "_x"), "Binary", [vx], op="mul",
+                             const=tuple(C.reshape(-1)), const_shape=C.shape)
+            py = self.b.host(self.uniq(out + "_y"), "Binary", [vy], op="mul",
+                             const=tuple((1 - C).reshape(-1)), const_shape=C.shape)
+            self.host(node, i, "Binary", [px, py], op="add")
+            return
+        blob, keep = (vx, C) if kx == "blob" else (vy, 1 - C)
+        other = (vy * (1 - C)) if kx == "blob" else (vx * C)      # (infinities clipped above)
+        kept = self.b.host(self.uniq(out + "_kept"), "Binary", [blob], op="mul",
+                           const=tuple(float(v) for v in keep.reshape(-1)), const_shape=keep.shape)
+        self.host(node, i, "Binary", [kept], op="add",
+                  const=tuple(float(v) for v in np.asarray(other, np.float32).reshape(-1)),
+                  const_shape=tuple(np.shape(other)))
 
     def op_Sum(self, node, i, a):
         self._nary(node, i, a, "add")

@@ -528,3 +528,27 @@ def test_more_host_ops_elu_selu_softsign_sum_mean_logsoftmax_and_constant_forms(
     x = rng.normal(size=(2, 5)).astype(np.float32)
     np.testing.assert_allclose(_ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_where_with_a_constant_mask_and_minus_infinity_before_softmax(tmp_path):
+    """An attention-style mask: Where(mask, scores, -inf) -> Softmax (jax2tf, torch.onnx)."""
+    rng = np.random.default_rng(14)
+    mask = np.tril(np.ones((4, 4), bool))
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["s"], name="scores"),
+             helper.make_node("Where", ["mask", "s", "ninf"], ["m"], name="masked"),
+             helper.make_node("Softmax", ["m"], ["y"], name="softmax", axis=-1)]
+    m = _build(nodes, [_vi("x", [1, 4, 3])], [_vi("y", [1, 4, 4])],
+               [_f("w", rng.normal(size=(3, 4))), numpy_helper.from_array(mask, "mask"),
+                _f("ninf", np.float32(-np.inf))])
+    imp = read_onnx(save_onnx(m, tmp_path / "w.onnx"))
+    x = rng.normal(size=(1, 4, 3)).astype(np.float32)
+    ours, ref = _ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0]
+    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7)
+    assert np.all(ours[0][~mask] == 0.0)
+    nodes[2] = helper.make_node("Relu", ["m"], ["y"], name="relu")   # not a max: refused
+    m2 = _build(nodes, [_vi("x", [1, 4, 3])], [_vi("y", [1, 4, 4])],
+                [_f("w", rng.normal(size=(3, 4))), numpy_helper.from_array(mask, "mask"),
+                 _f("ninf", np.float32(-np.inf))])
+    with pytest.raises(ModelImportError, match=r"node 'masked' \(Where\): constant 'ninf' holds "
+                                                r"infinity; as a mask it must feed only Softmax"):
+        read_onnx(save_onnx(m2, tmp_path / "w2.onnx"))
