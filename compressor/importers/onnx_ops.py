@@ -11,8 +11,6 @@ are implemented here.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..graph.net import pool_out_size
