@@ -47,9 +47,9 @@ _REDUCE = {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "Reduce
 #: ops evaluated at import time when every input is a constant, and otherwise refused
 CONST_ONLY = ("Shape", "Size", "Cast", "CastLike", "Equal", "Less", "Greater", "LessOrEqual",
                "GreaterOrEqual", "Not", "And", "Or", "Range", "ConstantOfShape",
-               "Floor", "Ceil", "Round", "Sign", "OneHot", "NonZero", "ReduceProd", "Mod",
+               "Floor", "Ceil", "Round", "Sign", "NonZero", "ReduceProd", "Mod",
                "ArgMax", "ArgMin", "Tile", "ScatterND", "TopK")
-HOST_OPS = tuple(_UNARY) + ("Where", "Gelu", "Elu", "Selu", "LogSoftmax", "Sum", "Mean", "Sub", "Mul", "Div", "Max", "Min", "Pow") + tuple(_REDUCE) + (
+HOST_OPS = tuple(_UNARY) + ("Where", "OneHot", "Gelu", "Elu", "Selu", "LogSoftmax", "Sum", "Mean", "Sub", "Mul", "Div", "Max", "Min", "Pow") + tuple(_REDUCE) + (
     "Transpose", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather", "Pad", "Expand", "If",
     "LSTM", "GRU") + CONST_ONLY
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -380,6 +380,38 @@ class OnnxHostOps:
         self.host(node, i, "Gather", [x], axis=axis % len(xs), dims=tuple(c.shape),
                   indices=tuple(v % xs[axis % len(xs)] if -xs[axis % len(xs)] <= v < 0 else v
                                 for v in ind))
+
+    def op_OneHot(self, node, i, a):
+        """One-hot vectors of computed indices: followed by a MatMul with a constant
+        ``(depth, E)`` weight (its only reader), the two are one ``Embed`` of that table;
+        otherwise an ``Embed`` of the ``(depth, depth)`` table ``off + (on - off) I``."""
+        idx, depth_t, values_t = node.input
+        depth = self._const_ints(node, depth_t, "depth")
+        if len(depth) != 1 or depth[0] < 1:
+            raise self.err(node, f"depth {depth}: one positive integer expected")
+        V = depth[0]
+        vals = self.consts.get(values_t)
+        if vals is None or vals.size != 2:
+            raise self.err(node, "values must be a constant [off, on]")
+        off, on = (float(v) for v in vals.reshape(-1))
+        x = self.blob(node, idx)
+        rank = len(self.b.shape(x))
+        if int(a.get("axis", -1)) not in (-1, rank):
+            raise self.err(node, f"axis {a.get('axis')}: only the last axis (one-hot vectors)")
+        out = node.output[0]
+        readers = [n for n in self.g.node if out in n.input]
+        if (len(readers) == 1 and readers[0].op_type == "MatMul" and readers[0].input[0] == out
+                and readers[0].input[1] in self.consts and out not in self.outputs):
+            mm = readers[0]
+            W = self.const(mm, mm.input[1], "weight")
+            if W.ndim == 2 and W.shape[0] == V:
+                table = off * W.sum(axis=0, keepdims=True) + (on - off) * W    # (V, E) rows
+                self.pending_onehot[out] = (x, table.astype(np.float32), mm.input[1])
+                return
+        table = np.full((V, V), off, np.float32) + np.float32(on - off) * np.eye(V, dtype=np.float32)
+        name = self.layer_name(node, i)
+        self.b.embed(name, x, V, V, bias=False, top=out)
+        self.add_param(name, out, table.T.copy(), None)
 
     def op_Pad(self, node, i, a):
         x = self.blob(node, node.input[0])

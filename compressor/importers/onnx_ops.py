@@ -106,6 +106,15 @@ class OnnxOps:
         self._fc(node, i, x, np.ascontiguousarray(w), bias, cols)
 
     def op_MatMul(self, node, i, a):
+        if node.input[0] in self.pending_onehot:       # OneHot -> MatMul: one table look-up
+            x, table, wname = self.pending_onehot.pop(node.input[0])
+            name = self.layer_name(node, i, wname)
+            self.b.embed(name, x, int(table.shape[1]), int(table.shape[0]), bias=False,
+                         top=node.output[0])
+            self.add_param(name, node.output[0], np.ascontiguousarray(table.T), None)
+            self.folded.append(f"OneHot {node.input[0]!r} and {node.name or node.output[0]} "
+                               "(MatMul): one Embed look-up")
+            return
         if node.input[1] not in self.consts:
             raise self.err(node, "a MatMul of two computed tensors (attention) cannot run on EIE; "
                            "the second operand must be a constant weight")

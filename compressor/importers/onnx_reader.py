@@ -27,7 +27,7 @@ GlobalAveragePool/Max    Pooling with global_pooling
 Flatten, Reshape...      Flatten (a 4-D map to ``(N, -1)``) or a host Reshape
 Concat, Softmax          Concat; Softmax on any axis
 Dropout, Identity        nothing (inference); ``Constant`` feeds constants
-Gather (constant table)  Embed (an M x V with a one-hot input)
+Gather (constant table)  Embed (an M x V with a one-hot input); OneHot likewise
 LSTM, GRU                per direction a MatMul input matrix and a recurrent layer
                          (:mod:`compressor.graph.recurrent`)
 element-wise, shapes     host layers and constant folding: :mod:`.onnx_host`

@@ -64,6 +64,7 @@ class OnnxWalk(OnnxHostOps, OnnxOps):
         self.pending_perm: dict[str, tuple[str, tuple[int, ...]]] = {}  # blob -> (source, perm)
         self.colperm: dict[str, tuple[str, np.ndarray]] = {}  # flat blob -> (blob, column order)
         self.pending_pool_pad: dict[str, tuple] = {}
+        self.pending_onehot: dict[str, tuple] = {}
         self.input_transposes: set[str] = set()
         self.consts_init: set[str] = set()
         self.index = -1

@@ -552,3 +552,22 @@ def test_where_with_a_constant_mask_and_minus_infinity_before_softmax(tmp_path):
     with pytest.raises(ModelImportError, match=r"node 'masked' \(Where\): constant 'ninf' holds "
                                                 r"infinity; as a mask it must feed only Softmax"):
         read_onnx(save_onnx(m2, tmp_path / "w2.onnx"))
+
+
+def test_onehot_then_matmul_is_one_embedding_and_alone_an_identity_table(tmp_path):
+    rng = np.random.default_rng(15)
+    W = rng.normal(size=(6, 3)).astype(np.float32)
+    nodes = [helper.make_node("OneHot", ["ids", "depth", "vals"], ["oh"], name="onehot", axis=-1),
+             helper.make_node("MatMul", ["oh", "emb"], ["e"], name="embed"),
+             helper.make_node("OneHot", ["ids", "depth", "vals2"], ["oh2"], name="onehot2"),
+             helper.make_node("ReduceSum", ["oh2", "ax1"], ["cnt"], name="count", keepdims=0),
+             helper.make_node("Tanh", ["e"], ["y"], name="tanh")]
+    m = _build(nodes, [_vi("ids", [1, 5], TensorProto.INT64)], [_vi("y", [1, 5, 3]), _vi("cnt", [1, 6])],
+               [_f("emb", W), _i64("depth", 6), _f("vals", [0.0, 1.0]), _f("vals2", [0.0, 2.0]),
+                _i64("ax1", [1])], opset=13)
+    imp = read_onnx(save_onnx(m, tmp_path / "oh.onnx"))
+    assert [(lay.name, lay.type) for lay in imp.net.weight_layers] == [("embed", "Embed"), ("onehot2", "Embed")]
+    ids = np.array([[0, 5, 2, 2, 1]])
+    for a, b in zip(_ours(imp, {"ids": ids.astype(np.float32)}, ["y", "cnt"]),
+                    _reference(m, {"ids": ids})):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
