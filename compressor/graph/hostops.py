@@ -22,7 +22,8 @@ Reshape          to ``dims`` (every size given)
 Transpose        permutation ``axes``
 Slice            ``starts``, ``ends``, ``axes``, ``steps`` (resolved: 0 <= start <= end, step >= 1)
 Gather           constant ``indices`` (shape ``dims``) along ``axis``
-Pad              constant ``alpha`` padding, ``dims`` = begins then ends per axis
+Pad              ``dims`` = begins then ends per axis; ``op`` "constant" (value ``alpha``),
+                 "reflect" or "edge"
 Expand           broadcast to ``dims``
 ===============  ===========================================================================
 
@@ -219,6 +220,11 @@ def pad_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
     if len(lay.dims) != 2 * len(s) or any(p < 0 for p in lay.dims):
         raise _err(lay, f"pads {lay.dims} for rank {len(s)}: begins then ends, >= 0")
     r = len(s)
+    if lay.op not in PAD_MODES:
+        raise _err(lay, f"padding mode {lay.op!r} (known: constant, reflect, edge)")
+    if lay.op == "reflect" and any(max(lay.dims[d], lay.dims[r + d]) >= n for d, n in enumerate(s)
+                                   if lay.dims[d] or lay.dims[r + d]):
+        raise _err(lay, f"reflect padding {lay.dims} of {s}: each pad must be smaller than its axis")
     return [tuple(n + lay.dims[d] + lay.dims[r + d] for d, n in enumerate(s))]
 
 
@@ -271,10 +277,15 @@ def gather_forward(lay, ins, weights):
     return np.take(ins[0], idx, axis=0 if lay.axis is None else lay.axis)
 
 
+PAD_MODES = ("", "constant", "reflect", "edge")
+
+
 def pad_forward(lay, ins, weights):
     r = ins[0].ndim
-    return np.pad(ins[0], [(lay.dims[d], lay.dims[r + d]) for d in range(r)],
-                  constant_values=np.float32(lay.alpha))
+    widths = [(lay.dims[d], lay.dims[r + d]) for d in range(r)]
+    if lay.op in ("reflect", "edge"):
+        return np.pad(ins[0], widths, mode=lay.op)
+    return np.pad(ins[0], widths, constant_values=np.float32(lay.alpha))
 
 
 def expand_forward(lay, ins, weights):

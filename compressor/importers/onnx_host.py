@@ -49,7 +49,7 @@ CONST_ONLY = ("Shape", "Size", "Cast", "CastLike", "Equal", "Less", "Greater", "
                "GreaterOrEqual", "Not", "And", "Or", "Range", "ConstantOfShape",
                "Floor", "Ceil", "Round", "Sign", "NonZero", "ReduceProd", "Mod",
                "ArgMax", "ArgMin", "Tile", "ScatterND", "TopK")
-HOST_OPS = tuple(_UNARY) + ("Where", "OneHot", "Gelu", "Elu", "Selu", "LogSoftmax", "Sum", "Mean", "Sub", "Mul", "Div", "Max", "Min", "Pow") + tuple(_REDUCE) + (
+HOST_OPS = tuple(_UNARY) + ("Where", "OneHot", "LayerNormalization", "Gelu", "Elu", "Selu", "LogSoftmax", "Sum", "Mean", "Sub", "Mul", "Div", "Max", "Min", "Pow") + tuple(_REDUCE) + (
     "Transpose", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather", "Pad", "Expand", "If",
     "LSTM", "GRU") + CONST_ONLY
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -381,6 +381,39 @@ class OnnxHostOps:
                   indices=tuple(v % xs[axis % len(xs)] if -xs[axis % len(xs)] <= v < 0 else v
                                 for v in ind))
 
+    def op_LayerNormalization(self, node, i, a):
+        """Opset 17's LayerNormalization over the axes from ``axis`` on, as host layers:
+        mean, centred, mean of squares, ``1 / sqrt(var + eps)``, then the constant scale and
+        bias (numpy float64 in each layer)."""
+        x = self.blob(node, node.input[0])
+        xs = self.b.shape(x)
+        axis = int(a.get("axis", -1)) % len(xs)
+        eps = float(a.get("epsilon", 1e-5))
+        if int(a.get("stash_type", 1)) != 1 or eps <= 0:
+            raise self.err(node, "stash_type other than float, or epsilon <= 0")
+        if len([t for t in node.output[1:] if t and self.uses.get(t, 0)]):
+            raise self.err(node, "the Mean / InvStdDev outputs are used; only Y is supported")
+        axes = tuple(range(axis, len(xs)))
+        out = node.output[0]
+        mean = self.b.host(self.uniq(out + "_mean"), "Reduce", [x], op="mean", axes=axes)
+        cen = self.b.host(self.uniq(out + "_centred"), "Binary", [x, mean], op="sub")
+        sq = self.b.host(self.uniq(out + "_square"), "Binary", [cen, cen], op="mul")
+        var = self.b.host(self.uniq(out + "_var"), "Reduce", [sq], op="mean", axes=axes)
+        ve = self.b.host(self.uniq(out + "_var_eps"), "Binary", [var], op="add", const=(eps,),
+                         const_shape=())
+        inv = self.b.host(self.uniq(out + "_inv_std"), "Unary", [ve], op="sqrt")
+        y = self.b.host(self.uniq(out + "_normed"), "Binary", [cen, inv], op="div")
+        for k, op in ((1, "mul"), (2, "add")):
+            if len(node.input) > k and node.input[k]:
+                c = self.const(node, node.input[k], "scale" if k == 1 else "bias").astype(np.float64)
+                last = k == 2 or not (len(node.input) > 2 and node.input[2])
+                y = self.b.host(self.layer_name(node, i) if last else self.uniq(out + "_scaled"),
+                                "Binary", [y], top=out if last else None, op=op,
+                                const=tuple(float(v) for v in c.reshape(-1)),
+                                const_shape=tuple(c.shape))
+        if y != out:
+            self.set_alias(out, y)
+
     def op_OneHot(self, node, i, a):
         """One-hot vectors of computed indices: followed by a MatMul with a constant
         ``(depth, E)`` weight (its only reader), the two are one ``Embed`` of that table;
@@ -416,8 +449,9 @@ class OnnxHostOps:
     def op_Pad(self, node, i, a):
         x = self.blob(node, node.input[0])
         xs = self.b.shape(x)
-        if a.get("mode", "constant") != "constant":
-            raise self.err(node, f"mode {a.get('mode')!r}: only constant padding")
+        mode = a.get("mode", "constant")
+        if mode not in ("constant", "reflect", "edge"):
+            raise self.err(node, f"mode {mode!r}: constant, reflect or edge padding")
         if self.opset >= 11:
             pads = self._const_ints(node, node.input[1], "pads")
             value = 0.0
@@ -437,7 +471,7 @@ class OnnxHostOps:
         if len(pads) != 2 * len(xs) or any(p < 0 for p in pads):
             raise self.err(node, f"pads {pads} for a tensor of rank {len(xs)} (negative pads "
                            "are not supported)")
-        if math.isinf(value) and value < 0:
+        if math.isinf(value) and value < 0 and mode == "constant":
             # -inf: the padding of a max pooling (JAX's reduce_window); folded into it
             readers = [n for n in self.g.node if node.output[0] in n.input]
             if (len(readers) == 1 and readers[0].op_type == "MaxPool" and len(xs) == 4
@@ -447,7 +481,8 @@ class OnnxHostOps:
             raise self.err(node, "padding with -inf is supported only right before a MaxPool")
         if not math.isfinite(value):
             raise self.err(node, f"padding value {value}")
-        self.host(node, i, "Pad", [x], dims=tuple(pads), alpha=value)
+        self.host(node, i, "Pad", [x], dims=tuple(pads), alpha=value,
+                  op="" if mode == "constant" else mode)
 
     # ---- element-wise ---------------------------------------------------------------------
     def _unary(self, node, i, op: str, **kw):

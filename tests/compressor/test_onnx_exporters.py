@@ -571,3 +571,19 @@ def test_onehot_then_matmul_is_one_embedding_and_alone_an_identity_table(tmp_pat
     for a, b in zip(_ours(imp, {"ids": ids.astype(np.float32)}, ["y", "cnt"]),
                     _reference(m, {"ids": ids})):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_layer_normalization_and_reflect_padding(tmp_path):
+    rng = np.random.default_rng(16)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["xp"], name="reflect", mode="reflect"),
+             helper.make_node("Pad", ["xp", "pads"], ["xe"], name="edge", mode="edge"),
+             helper.make_node("MatMul", ["xe", "w"], ["h"], name="dense"),
+             helper.make_node("LayerNormalization", ["h", "g", "b"], ["y"], name="ln", axis=-1,
+                              epsilon=1e-3)]
+    m = _build(nodes, [_vi("x", [1, 5, 4])], [_vi("y", [1, 9, 6])],
+               [_i64("pads", [0, 1, 0, 0, 1, 0]), _f("w", rng.normal(size=(4, 6))),
+                _f("g", rng.uniform(0.5, 1.5, 6)), _f("b", rng.normal(size=6))], opset=17)
+    imp = read_onnx(save_onnx(m, tmp_path / "ln.onnx"))
+    x = rng.normal(size=(1, 5, 4)).astype(np.float32)
+    np.testing.assert_allclose(_ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0],
+                               rtol=1e-5, atol=1e-5)
