@@ -871,6 +871,13 @@ class OnnxHostOps:
             pads = [int(v) for v in a.get("pads", [0] * 2 * nd)]
             if len(pads) != 2 * nd or any(p < 0 for p in pads):
                 raise self.err(node, f"pads {pads}: {2 * nd} values >= 0 expected")
+            # at most the kernel's extent (a pooling: less; ONNX Runtime's rule too): the
+            # padded input is allocated, and exporters never pad more
+            ext = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)] * 2
+            over = [p for p, e in zip(pads, ext) if p > e or (p == e and node.op_type != "Conv")]
+            if over:
+                raise self.err(node, f"pads {pads} for a kernel of extent {ext[:nd]}: each pad "
+                               "must be smaller than the kernel (at most its extent for a Conv)")
             return pads[:nd], pads[nd:]
         if auto == "VALID":
             return [0] * nd, [0] * nd
@@ -880,6 +887,9 @@ class OnnxHostOps:
         for n, k, s, d in zip(sizes, kernel, strides, dilations):
             out = -(-n // s)
             total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+            if total > 2 * n:
+                raise self.err(node, f"auto_pad={auto} pads {total} around an input of {n} "
+                               f"(kernel {k}, stride {s}): a kernel over twice the input")
             small = total // 2
             begins.append(small if auto == "SAME_UPPER" else total - small)
             ends.append(total - begins[-1])

@@ -52,7 +52,10 @@ class OnnxOps:
     def _fc(self, node, i, x: str, w: np.ndarray, bias: np.ndarray | None, cols=None):
         xs = self.b.shape(x)
         if cols is not None:            # a transposed map flattened: the weight's columns
-            w2 = np.empty_like(w)       # follow the map's own order instead
+            if w.shape[1] != len(cols):  # follow the map's own order instead
+                raise self.err(node, f"weight of {w.shape[1]} inputs for an input of "
+                               f"{len(cols)} features")
+            w2 = np.empty_like(w)
             w2[:, cols] = w
             w = w2
             self.folded.append(f"the Transpose before {node.name or node.output[0]} "

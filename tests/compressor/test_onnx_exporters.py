@@ -587,3 +587,18 @@ def test_layer_normalization_and_reflect_padding(tmp_path):
     x = rng.normal(size=(1, 5, 4)).astype(np.float32)
     np.testing.assert_allclose(_ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0],
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("attrs, msg", [
+    ({"pads": [0, 0, 1 << 33, 0]}, r"pads \[0, 0, 8589934592, 0\] for a kernel of extent \[2, 2\]: "
+                                    r"each pad must be smaller than the kernel"),
+    ({"auto_pad": "SAME_UPPER", "kernel_shape": [40, 2]}, r"a kernel over twice the input"),
+])
+def test_pool_padding_beyond_the_kernel_or_input_is_refused(tmp_path, attrs, msg):
+    """Found by mutating the exporter graphs: a huge pad was allocated by the forward pass."""
+    kw = dict({"kernel_shape": [2, 2]}, **attrs)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
+             helper.make_node("MaxPool", ["c"], ["y"], name="mp", **kw)]
+    m = _build(nodes, [_vi("x", [1, 2, 6, 6])], [_vi("y", None)], [_f("w", np.ones((2, 2, 1, 1)))])
+    with pytest.raises(ModelImportError, match=r"node 'mp' \(MaxPool\): .*" + msg):
+        read_onnx(save_onnx(m, tmp_path / "p.onnx"))
