@@ -602,3 +602,18 @@ def test_pool_padding_beyond_the_kernel_or_input_is_refused(tmp_path, attrs, msg
     m = _build(nodes, [_vi("x", [1, 2, 6, 6])], [_vi("y", None)], [_f("w", np.ones((2, 2, 1, 1)))])
     with pytest.raises(ModelImportError, match=r"node 'mp' \(MaxPool\): .*" + msg):
         read_onnx(save_onnx(m, tmp_path / "p.onnx"))
+
+
+@pytest.mark.parametrize("make", [keras_cnn, jax_mlp, torch_seq_model, lambda: vad_lstm()[0]],
+                         ids=["keras", "jax", "torch", "vad"])
+def test_imported_graphs_survive_the_stored_graph_json(tmp_path, make):
+    """``eie-compress import`` stores the graph as JSON in the .dcmp; the graph read back
+    computes the same outputs (host layers' fields, several inputs, several tops)."""
+    import json
+    imp = read_onnx(save_onnx(make(), tmp_path / "m.onnx"))
+    back = net_from_json(json.loads(json.dumps(net_to_json(imp.net))))
+    assert [(lay.name, lay.type, lay.tops) for lay in back.layers] == \
+        [(lay.name, lay.type, lay.tops) for lay in imp.net.layers]
+    a, b = forward(imp.net, imp.weights), forward(back, imp.weights)
+    for name in imp.net.blob_shapes:
+        np.testing.assert_array_equal(a.blobs[name], b.blobs[name])
