@@ -98,7 +98,8 @@ def load_model(path: str | pathlib.Path, fmt: str | None = None,
     naming the file (:class:`ModelImportError`, :class:`WeightsError`, :class:`FormatError`).
 
     ``input_shapes`` (input name -> shape) and ``input_values`` (input name -> fixed
-    value) apply to ONNX graphs (:func:`read_onnx`); ``layers``: keep only these weight
+    value) apply to ONNX graphs (:func:`read_onnx`); ``input_shapes`` ``{P: (T, N, I)}``
+    on a safetensors file builds the graph of its PyTorch recurrent module ``P``; ``layers``: keep only these weight
     layers (a model without a graph; :meth:`ImportedModel.select`)."""
     path = pathlib.Path(path)
     fmt = fmt or FORMATS.get(path.suffix.lower())
@@ -112,11 +113,14 @@ def load_model(path: str | pathlib.Path, fmt: str | None = None,
                "dcmp": read_dcmp}
     if fmt not in readers:
         raise ModelImportError(f"{path}: unknown model format {fmt!r}; known: {', '.join(readers)}")
-    if (input_shapes or input_values) and fmt != "onnx":
-        raise ModelImportError(f"{path}: input shapes and values apply to ONNX graphs only")
+    if (input_values and fmt != "onnx") or (input_shapes and fmt not in ("onnx", "safetensors")):
+        raise ModelImportError(f"{path}: input shapes apply to ONNX graphs and to a safetensors "
+                               "file's recurrent module, input values to ONNX graphs only")
     try:
         if fmt == "onnx":
             imp = read_onnx(path, input_shapes, input_values)
+        elif fmt == "safetensors" and input_shapes:
+            imp = read_safetensors(path, input_shapes)
         else:
             imp = readers[fmt](path)
         return imp if not layers else imp.select(layers)

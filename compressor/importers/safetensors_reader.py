@@ -35,6 +35,7 @@ from ..fileio import load_json, read_regular_file
 from ..npzio import MAX_ARRAY_ELEMENTS, check_weights
 from .graph_json import net_from_json
 from .model import ImportedModel
+from .torch_rnn import pytorch_recurrent_graph
 
 __all__ = ["MAX_SAFETENSORS_BYTES", "MAX_HEADER_BYTES", "read_safetensors", "natural_key"]
 
@@ -134,8 +135,11 @@ def runnable_tensors(arrays: dict[str, np.ndarray], dtypes: dict[str, str], src:
     return keep, left, notes
 
 
-def read_safetensors(path: str | pathlib.Path) -> ImportedModel:
-    """A safetensors file as an :class:`ImportedModel` (see the module docstring)."""
+def read_safetensors(path: str | pathlib.Path, input_shapes: dict | None = None) -> ImportedModel:
+    """A safetensors file as an :class:`ImportedModel` (see the module docstring).
+    ``input_shapes`` ``{P: (T, N, I)}``: build the graph of the PyTorch recurrent module
+    ``P`` (:func:`~compressor.importers.torch_rnn.pytorch_recurrent_graph`); the file's
+    other layers are then left out, and listed."""
     path = pathlib.Path(path)
     src = str(path)
     try:
@@ -236,6 +240,14 @@ def read_safetensors(path: str | pathlib.Path) -> ImportedModel:
             raise ModelImportError(f"{src}: the layer order ({rule}) names {order}, the file's "
                                    f"layers are {names}")
     weights = {n: (dense[n], dense.get(n + ".bias")) for n in order}
+    if input_shapes:
+        if net is not None:
+            raise ModelImportError(f"{src}: the file carries a graph (eie.graph); --input-shape "
+                                   "builds one only for a recurrent module without it")
+        net, weights, others = pytorch_recurrent_graph(weights, input_shapes, src)
+        left_out = left_out + [f"{n} (not in the graph of the recurrent module "
+                               f"{next(iter(input_shapes))!r})" for n in others]
+        rule = "graph"
     try:
         info = {"order": rule, "metadata_keys": sorted(meta)}
         if left_out:

@@ -147,3 +147,86 @@ def test_stored_graph_extra_inputs_and_layouts_are_checked():
         net_from_json(dict(base, extra_inputs=[{"name": "h0", "shape": [0]}]))
     with pytest.raises(ModelImportError, match=r"input_layouts.data: expected a permutation"):
         net_from_json(dict(base, input_layouts={"data": [0, 0]}))
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def torch_lstm_numpy(x, layers):
+    """torch.nn.LSTM's equations (gates i, f, g, o), layers stacked, zero initial state."""
+    for Wi, Wh, bi, bh in layers:
+        H = Wh.shape[1]
+        h = np.zeros((x.shape[1], H))
+        c = np.zeros((x.shape[1], H))
+        ys = []
+        for t in range(x.shape[0]):
+            g = x[t] @ Wi.T + bi + h @ Wh.T + bh
+            i, f, gg, o = (g[:, k * H:(k + 1) * H] for k in range(4))
+            c = _sig(f) * c + _sig(i) * np.tanh(gg)
+            h = _sig(o) * np.tanh(c)
+            ys.append(h)
+        x = np.stack(ys)
+    return x
+
+
+def test_safetensors_lstm_runs_as_a_recurrence_with_input_shape(tmp_path, capsys):
+    from compressor.graph.forward import forward
+    p = tmp_path / "vad.safetensors"
+    arrays = torch_vad_state_dict(p)
+    imp = load_model(p, input_shapes={"rnn": (6, 1, 5)})
+    assert [(lay.name, lay.type) for lay in imp.net.weight_layers] == [
+        ("rnn.weight_ih_l0", "MatMul"), ("rnn.weight_hh_l0", "LSTM")]
+    assert any(s.startswith("head (not in the graph of the recurrent module 'rnn')")
+               for s in imp.meta["left_out"])
+    x = np.random.default_rng(3).normal(size=(6, 1, 5)).astype(np.float32)
+    y = forward(imp.net, imp.weights, x).blobs["rnn.weight_hh_l0"]
+    want = torch_lstm_numpy(x.astype(np.float64), [(arrays["rnn.weight_ih_l0"], arrays["rnn.weight_hh_l0"],
+                                                     arrays["rnn.bias_ih_l0"], arrays["rnn.bias_hh_l0"])])
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+    out = tmp_path / "rnn.dcmp"
+    assert main(["import", str(p), "--out", str(out), "--input-shape", "rnn=6x1x5", "--quiet"]) == 0
+    assert graph_of(fileformat.load(out)).layer("rnn.weight_hh_l0").type == "LSTM"
+    with pytest.raises(ModelImportError, match=r"no recurrent module 'head'"):
+        load_model(p, input_shapes={"head": (6, 1, 5)})
+
+
+def test_safetensors_stacked_bidirectional_gru_graph(tmp_path):
+    from safetensors.numpy import save_file
+
+    from compressor.graph.forward import forward
+    rng = np.random.default_rng(4)
+    H, I = 3, 2
+    t = {}
+    for k, n_in in ((0, I), (1, 2 * H)):
+        for sfx in ("", "_reverse"):
+            t[f"gru.weight_ih_l{k}{sfx}"] = rng.normal(size=(3 * H, n_in))
+            t[f"gru.weight_hh_l{k}{sfx}"] = rng.normal(size=(3 * H, H))
+            t[f"gru.bias_ih_l{k}{sfx}"] = rng.normal(size=3 * H)
+            t[f"gru.bias_hh_l{k}{sfx}"] = rng.normal(size=3 * H)
+    p = tmp_path / "gru.safetensors"
+    save_file({k: np.asarray(v, np.float32) for k, v in t.items()}, str(p))
+    imp = load_model(p, input_shapes={"gru": (4, 2, I)})
+    assert [lay.type for lay in imp.net.weight_layers] == ["MatMul", "GRU"] * 4
+    x = rng.normal(size=(4, 2, I)).astype(np.float32)
+    res = forward(imp.net, imp.weights, x)
+    y = res.blobs["gru.l1.out"]
+    assert y.shape == (4, 2, 2 * H)
+
+    def gru(x, k, sfx, rev):      # torch.nn.GRU's equations (r, z, n), written out
+        Wi, Wh = t[f"gru.weight_ih_l{k}{sfx}"], t[f"gru.weight_hh_l{k}{sfx}"]
+        bi, bh = t[f"gru.bias_ih_l{k}{sfx}"], t[f"gru.bias_hh_l{k}{sfx}"]
+        h = np.zeros((x.shape[1], H))
+        ys = [None] * x.shape[0]
+        for s in (range(x.shape[0] - 1, -1, -1) if rev else range(x.shape[0])):
+            gi, gh = x[s] @ Wi.T + bi, h @ Wh.T + bh
+            r, z = _sig(gi[:, :H] + gh[:, :H]), _sig(gi[:, H:2 * H] + gh[:, H:2 * H])
+            n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+            h = (1 - z) * n + z * h
+            ys[s] = h
+        return np.stack(ys)
+
+    x64 = x.astype(np.float64)
+    l0 = np.concatenate([gru(x64, 0, "", False), gru(x64, 0, "_reverse", True)], axis=2)
+    l1 = np.concatenate([gru(l0, 1, "", False), gru(l0, 1, "_reverse", True)], axis=2)
+    np.testing.assert_allclose(y, l1, rtol=1e-5, atol=1e-6)
