@@ -5,6 +5,11 @@
   shapes) and :func:`infer_shapes`;
 * :mod:`compressor.graph.ops`: the op table, each layer type's shape rule and forward;
 * :mod:`compressor.graph.kernels`: the numpy kernels (im2col, convolution, pooling, ...);
+* :mod:`compressor.graph.hostops`: the host-side layers of imported graphs (element-wise
+  functions, broadcasting arithmetic, reductions, reshapes...) and
+  :func:`~compressor.graph.hostops.host_work`, the host elements and flops of any layer;
+* :mod:`compressor.graph.recurrent`: LSTM / GRU layers (one M x V of the recurrent matrix
+  per time step, the gate math on the host);
 * :mod:`compressor.graph.builder`: :class:`NetBuilder`, a Net in code;
 * :mod:`compressor.graph.forward`: float32 inference of a Net with given weights
   (:func:`forward`, one layer: :func:`forward_layer`), and the per-layer M x V workloads

@@ -90,10 +90,17 @@ def read_caffe(prototxt: str | pathlib.Path, net_file: str | pathlib.Path) -> Im
     return from_quantized(read_authors(net, net_file), str(net_file), "caffe", net)
 
 
-def load_model(path: str | pathlib.Path, fmt: str | None = None) -> ImportedModel:
+def load_model(path: str | pathlib.Path, fmt: str | None = None,
+               input_shapes: dict[str, tuple] | None = None, input_values: dict | None = None,
+               layers: list[str] | None = None) -> ImportedModel:
     """Read a model file; ``fmt`` (``onnx``, ``safetensors``, ``npz``, ``dcmp``) defaults
     to the suffix's. Every problem is a :class:`~compressor.errors.CompressorError`
-    naming the file (:class:`ModelImportError`, :class:`WeightsError`, :class:`FormatError`)."""
+    naming the file (:class:`ModelImportError`, :class:`WeightsError`, :class:`FormatError`).
+
+    ``input_shapes`` (input name -> shape) and ``input_values`` (input name -> fixed
+    value) apply to ONNX graphs (:func:`read_onnx`); ``input_shapes`` ``{P: (T, N, I)}``
+    on a safetensors file builds the graph of its PyTorch recurrent module ``P``; ``layers``: keep only these weight
+    layers (a model without a graph; :meth:`ImportedModel.select`)."""
     path = pathlib.Path(path)
     fmt = fmt or FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -106,8 +113,17 @@ def load_model(path: str | pathlib.Path, fmt: str | None = None) -> ImportedMode
                "dcmp": read_dcmp}
     if fmt not in readers:
         raise ModelImportError(f"{path}: unknown model format {fmt!r}; known: {', '.join(readers)}")
+    if (input_values and fmt != "onnx") or (input_shapes and fmt not in ("onnx", "safetensors")):
+        raise ModelImportError(f"{path}: input shapes apply to ONNX graphs and to a safetensors "
+                               "file's recurrent module, input values to ONNX graphs only")
     try:
-        return readers[fmt](path)
+        if fmt == "onnx":
+            imp = read_onnx(path, input_shapes, input_values)
+        elif fmt == "safetensors" and input_shapes:
+            imp = read_safetensors(path, input_shapes)
+        else:
+            imp = readers[fmt](path)
+        return imp if not layers else imp.select(layers)
     except (ModelImportError, WeightsError, FormatError):
         raise
     except CompressorError as exc:
