@@ -25,7 +25,8 @@ Walking ``net.layers`` in order (docs/squeezenet.md "Chained run"):
   ``max(0, x)`` when it writes the outputs back (the PE's ReLU, paper Fig. 4); a Clip's
   upper bound is then applied on the host. Any other ReLU (leaky, or on a shared blob)
   runs on the host.
-* **Pooling, Concat, Dropout (identity), Softmax, Flatten, LRN, Clip** run **on the host** in
+* **Pooling, Concat, Dropout (identity), Softmax, Flatten, LRN, Clip** and every other
+  weight-free layer of the op table (Eltwise, PReLU, the element-wise ops) run **on the host** in
   float (EIE has no unit for them), on the dequantized outputs; the next EIE layer
   quantizes the result to its own input format.
 
@@ -69,6 +70,10 @@ from eie_sim.workloads.layer import LayerWorkload
 HOST_TYPES = ("Pooling", "Concat", "Dropout", "Softmax", "Flatten", "LRN", "ReLU", "Clip")
 #: host layers whose output error is not bounded by their input error (max norm)
 EXPANSIVE_HOST_TYPES = ("Softmax", "LRN")
+#: host layers whose largest output error is at most their inputs' largest (max norm):
+#: every other weight-free layer of the op table (an Eltwise sum, the element-wise ops an
+#: importer adds) also runs on the host, and ends the guaranteed bound (inf)
+BOUNDED_HOST_TYPES = tuple(t for t in HOST_TYPES if t not in EXPANSIVE_HOST_TYPES)
 EIE_TYPES = ("Convolution", "InnerProduct")
 
 
@@ -114,9 +119,10 @@ class EieChain:
             raise WorkloadError(f"network {net.name!r}: a chained run takes one image (batch "
                                 f"1), the input shape is {shape}")
         for lay in net.layers:
-            if lay.type not in EIE_TYPES + HOST_TYPES + ("Input",):
+            if lay.type not in EIE_TYPES + ("Input",) and lay.has_weights:
                 raise WorkloadError(f"layer {lay.name!r}: type {lay.type!r} cannot be chained "
-                                    f"(EIE: {', '.join(EIE_TYPES)}; host: {', '.join(HOST_TYPES)})")
+                                    f"(EIE: {', '.join(EIE_TYPES)}; any weight-free layer of "
+                                    f"the op table runs on the host)")
         missing = [lay.name for lay in net.weight_layers if lay.name not in formats]
         if missing:
             raise WorkloadError(f"no fixed-point format for weight layer(s) {missing}")
@@ -206,7 +212,7 @@ class EieChain:
                 host.append(lay.name)
                 blobs[lay.tops[0]] = y
                 e_in = max(bounds[b] for b in lay.bottoms)
-                bounds[lay.tops[0]] = math.inf if lay.type in EXPANSIVE_HOST_TYPES else e_in
+                bounds[lay.tops[0]] = e_in if lay.type in BOUNDED_HOST_TYPES else math.inf
         last = net.layers[-1].tops[0]
         return NetRun(name=net.name, mode="chained", layers=results, config=self.cfg,
                       fit=self.fit, check_fit=self.check_fit, formats=dict(self.formats),
