@@ -419,7 +419,8 @@ def from_spec(spec: WorkloadSpec, cfg: ArchConfig, seed: int = 0,
     paths = spec.input_paths()
     wl = model_workload(path, cfg, seed, list(spec.layers) if spec.layers else None, None, ad,
                         graphs, input_source=str(inp) if inp else "input",
-                        mode=spec.mode or MODEL_MODES[0], input_paths=paths,
+                        mode=spec.mode or (MODEL_MODES[0] if spec.kind == "model" else "per-layer"),
+                        input_paths=paths,
                         images=spec.images if spec.kind == "model" else None,
                         preprocess=spec.image_preprocess or "caffe",
                         float_model=spec.path("float_model"))
