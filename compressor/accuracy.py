@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from . import inputs as _in
 from .graph.forward import forward_layer
 from .graph.net import Net
 from .prune import prune_mask
@@ -429,7 +430,6 @@ def calibration_set(net: Net, layout: str | None, paths: list | None, preprocess
     ``paths`` (:func:`compressor.inputs.load_inputs`, layout checked), else the package
     images for an image graph (:func:`compressor.inputs.package_images`), else
     :data:`SYNTHETIC_CALIBRATION` seeded standard-normal inputs (``seed``)."""
-    from . import inputs as _in
     if paths:
         rows = _in.load_inputs(list(paths), net, layout, preprocess)
         desc = f"{len(rows)} input(s) from {', '.join(map(str, paths))}"

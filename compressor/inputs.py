@@ -44,6 +44,7 @@ import numpy as np
 
 from .errors import InputError
 from .graph.net import Net
+from .npzio import read_npy, read_npz
 
 __all__ = ["IMAGES", "DEFAULT_IMAGES", "MEAN_BGR", "IMAGE_SUFFIXES", "PREPROCESS",
            "load_image", "caffe_input", "image_to_input", "input_layout", "expected_shape",
@@ -239,7 +240,6 @@ def fit_input(a: np.ndarray, net: Net, layout: str | None, source: str) -> list[
 
 
 def _array_rows(path: pathlib.Path, net: Net, layout: str | None) -> list[tuple[str, np.ndarray]]:
-    from .npzio import read_npy, read_npz
     if path.suffix.lower() == ".npz":
         arrays = read_npz(path, InputError)
         items = [(f"{path.name}:{k}", v) for k, v in arrays.items() if k != "__graph__"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from compressor.accuracy import DEFAULT_WARN_AGREEMENT, DEFAULT_WARN_REL_ERROR
 from compressor.graph.forward import SYNTHETIC_SEED
+from compressor.inputs import PREPROCESS
 from compressor.schedule import DSDSchedule
 
 
@@ -109,8 +111,6 @@ def fraction(text: str) -> float:
 
 
 def _add_accuracy_options(p: argparse.ArgumentParser) -> None:
-    from compressor.accuracy import DEFAULT_WARN_AGREEMENT, DEFAULT_WARN_REL_ERROR
-    from compressor.inputs import PREPROCESS
     g = p.add_argument_group("accuracy without retraining (compressor/accuracy.py; a model with "
                              "a graph): float-vs-compressed output agreement on calibration inputs")
     g.add_argument("--calibration", nargs="+", metavar="FILE|DIR",

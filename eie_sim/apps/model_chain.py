@@ -31,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from compressor import accuracy
+from compressor.graph.forward import forward
 from compressor.graph.net import Net
 from compressor.model import QuantizedModel
 from eie_sim.arch.config import ArchConfig
@@ -108,7 +109,6 @@ def run_model_chain(net: Net, model: QuantizedModel, inputs: list[tuple[str, np.
     if not inputs:
         raise WorkloadError("no inputs to run")
     xs = [x for _, x in inputs]
-    from compressor.graph.forward import forward
     fwds = [forward(net, model, x) for x in xs]
     bits = max(int(model.layer(lay.name).bits) for lay in net.weight_layers)
     cfg, overrides = network_format(cfg, layer_ranges(net, model, xs, fwds), bits,
