@@ -266,12 +266,15 @@ def search_specs(net: Net, weights: Weights, inputs: list[np.ndarray], labels: l
                  index_bits: int = 5, seed: int = 0, kmeans_init: str = "linear",
                  fixed_bits: Mapping[str, int] | None = None,
                  fixed_fraction: Mapping[str, float] | None = None,
-                 say: Callable[[str], None] | None = None) -> SearchResult:
+                 say: Callable[[str], None] | None = None,
+                 sensitivity: dict | None = None, cache: dict | None = None) -> SearchResult:
     """Per weight layer, the smallest setting (fraction of non-zeros kept, bits) found by
     the budgeted search (module docstring) whose measured outputs on ``inputs`` meet the
     targets. A non-classifier given only ``target_agreement`` is held to a relative error
     of ``1 - target_agreement``. ``fixed_bits`` / ``fixed_fraction``: layers whose bits /
-    density the user set (not searched)."""
+    density the user set (not searched). ``sensitivity`` (a previous result's, same model,
+    inputs and seed) and ``cache`` (a dict kept between calls: the layers' pruned and
+    quantized weights) spare the work when several targets are searched."""
     if target_agreement is None and max_rel_error is None:
         raise ValueError("search_specs: give target_agreement and/or max_rel_error")
     say = say or (lambda _m: None)
@@ -282,7 +285,7 @@ def search_specs(net: Net, weights: Weights, inputs: list[np.ndarray], labels: l
     float_outs = runner.outputs(None, {})
     names = [lay.name for lay in net.weight_layers]
     nnz = {n: _nnz(ws[n][0]) for n in names}
-    cache: dict[tuple[str, float, int], np.ndarray] = {}
+    cache = cache if cache is not None else {}
 
     def weights_at(n: str, f: float, b: int | None) -> np.ndarray:
         key = (n, f, -1 if b is None else b)
@@ -300,10 +303,13 @@ def search_specs(net: Net, weights: Weights, inputs: list[np.ndarray], labels: l
         return max(rel_error(o, f) for o, f in zip(outs, float_outs))
 
     # sensitivity of each layer alone
-    sens: dict[str, dict[str, dict[str, float]]] = {}
+    sens: dict[str, dict[str, dict[str, float]]] = dict(sensitivity or {})
     fracs = {n: [fixed_fraction[n]] if n in fixed_fraction else list(DENSITY_STEPS) for n in names}
     bitss = {n: [fixed_bits[n]] if n in fixed_bits else list(BITS_STEPS) for n in names}
     for n in names:
+        if n in sens and all(str(f) in sens[n]["prune"] for f in fracs[n]) and \
+                all(str(b) in sens[n]["quantize"] for b in bitss[n]):
+            continue
         b0 = ws[n][1]
         ep = {f: err(runner.outputs(n, {n: (weights_at(n, f, None), b0)})) if f < 1.0 else 0.0
               for f in fracs[n]}

@@ -7,8 +7,9 @@ package images from here).
 
 **Layout.** A graph's input blob is ``(N, C, ...)`` (channels first: NCHW for images).
 An importer that folded an exporter's layout transpose into the weights records the
-layout the *original* model takes in ``meta["input_layout"]`` (e.g. ``"NHWC"`` for a
-Keras/tf2onnx graph; :func:`input_layout`). The user then gives inputs in that layout
+layout the *original* model takes: on the graph (``Net.input_layouts``, a permutation with
+``graph_input = given.transpose(perm)``), or as text in ``meta["input_layout"]`` (e.g.
+``"NHWC"`` for a Keras/tf2onnx graph; :func:`input_layout`). The user then gives inputs in that layout
 (``(1, 48, 48, 3)``), which are transposed to the graph's. Without a recorded layout the
 graph's declared shape is the one expected. An input whose shape is not the expected one
 is refused with the expected shape and layout (:class:`~compressor.errors.InputError`);
@@ -183,10 +184,44 @@ def _perm(layout: str, ndim: int) -> list[int] | None:
     return [layout.index(ch) for ch in graph]
 
 
+def _net_perm(net: Net) -> list[int] | None:
+    """The permutation an importer recorded on the graph for its one input
+    (``Net.input_layouts``: ``graph_input = given.transpose(perm)``), or None."""
+    layouts = getattr(net, "input_layouts", None) or {}
+    (name,) = net.inputs
+    perm = layouts.get(name)
+    return None if perm is None or list(perm) == sorted(perm) else [int(p) for p in perm]
+
+
+def _layout_text(perm: list[int], ndim: int) -> str:
+    graph = "NC" + "HWD"[:max(0, ndim - 2)] if ndim <= 5 else None
+    if graph is None:
+        return f"the file's layout (axes {perm} of the graph's)"
+    given = [""] * ndim
+    for k, p in enumerate(perm):
+        given[p] = graph[k]
+    return "".join(given)
+
+
+def _layout_perm(net: Net, layout: str | None, ndim: int) -> list[int] | None:
+    """The permutation from the user's layout to the graph's: the graph's recorded one
+    (``Net.input_layouts``), else that of the ``layout`` string, else None."""
+    perm = _net_perm(net)
+    if perm is not None:
+        return perm
+    return _perm(layout, ndim) if layout else None
+
+
 def expected_shape(net: Net, layout: str | None = None) -> tuple[tuple[int, ...], str]:
-    """The input shape a user gives (in the recorded ``layout``, else the graph's) and a
-    description of the layout for messages."""
+    """The input shape a user gives (in the recorded layout: ``Net.input_layouts`` or the
+    ``layout`` string; else the graph's) and a description of the layout for messages."""
     (shape,) = [tuple(int(v) for v in s) for s in net.inputs.values()]
+    perm = _net_perm(net)
+    if perm is not None:
+        given = [0] * len(shape)
+        for k, p in enumerate(perm):
+            given[p] = shape[k]
+        return tuple(given), _layout_text(perm, len(shape))
     perm = _perm(layout, len(shape)) if layout else None
     if perm is None:
         return shape, (layout or ("NCHW" if len(shape) == 4 else "the graph's declared shape"))
@@ -220,16 +255,16 @@ def fit_input(a: np.ndarray, net: Net, layout: str | None, source: str) -> list[
     else:
         hint = ""
         perm = _perm("NHWC", 4) if len(want) == 4 else None
-        if perm is not None and layout in (None, "NCHW") and a.ndim == 4 and \
+        if perm is not None and desc == "NCHW" and a.ndim == 4 and \
                 tuple(a.shape[i] for i in perm) == want:
             hint = " (this input looks NHWC: transpose it to NCHW, (0, 3, 1, 2))"
-        elif layout == "NHWC" and a.ndim == 4 and a.shape == graph_shape:
+        elif (desc == "NHWC" or layout == "NHWC") and a.ndim == 4 and a.shape == graph_shape:
             hint = " (this input looks NCHW: the model takes NHWC, transpose it (0, 2, 3, 1))"
         raise InputError(f"{source}: input shape {tuple(a.shape)} does not match the model's "
                          f"input: expected {want} (layout {desc}; or {want[1:]} without the "
                          f"batch dimension, or (K, {', '.join(map(str, want[1:]))}) for K "
                          f"inputs){hint}")
-    perm = _perm(layout, len(want)) if layout else None
+    perm = _layout_perm(net, layout, len(want))
     out = []
     for r in rows:
         r = r.astype(np.float32)

@@ -34,7 +34,7 @@ def _npy(a: np.ndarray) -> bytes:
 
 def agreement_line(m) -> str:
     a = m.agreement
-    head = (f"top-1 agreement {a.top1:.1%}, top-5 agreement {a.top5:.1%} "
+    head = (f"top-1 agreement {a.top1:.1%}, top-5 agreement {a.top5:.1%}; "
             if a.classifier else "")
     return (f"EIE vs float model over {a.inputs} input(s): {head}relative output error mean "
             f"{a.mean_rel_error:.4g}, max {a.max_rel_error:.4g}")

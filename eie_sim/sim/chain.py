@@ -122,7 +122,9 @@ class EieChain:
             if lay.type not in EIE_TYPES + ("Input",) and lay.has_weights:
                 raise WorkloadError(f"layer {lay.name!r}: type {lay.type!r} cannot be chained "
                                     f"(EIE: {', '.join(EIE_TYPES)}; any weight-free layer of "
-                                    f"the op table runs on the host)")
+                                    f"the op table runs on the host); eie-simulate --model "
+                                    f"--mode per-layer runs each layer on the float forward "
+                                    f"pass's input instead")
         missing = [lay.name for lay in net.weight_layers if lay.name not in formats]
         if missing:
             raise WorkloadError(f"no fixed-point format for weight layer(s) {missing}")

@@ -182,6 +182,13 @@ def test_input_shape_and_recorded_layout_are_checked(tmp_path):
     np.testing.assert_array_equal(got, x)
     with pytest.raises(InputError, match=r"expected \(1, 10, 10, 3\) \(layout NHWC.*looks NCHW"):
         inputs.fit_input(x, net, "NHWC", "x")
+    # the importer's record on the graph (Net.input_layouts: graph = given.transpose(perm))
+    net.input_layouts = {next(iter(net.inputs)): (0, 3, 1, 2)}
+    assert inputs.expected_shape(net) == ((1, 10, 10, 3), "NHWC")
+    np.testing.assert_array_equal(inputs.fit_input(nhwc, net, None, "x")[0], x)
+    with pytest.raises(InputError, match=r"expected \(1, 10, 10, 3\) \(layout NHWC"):
+        inputs.fit_input(x, net, None, "x")
+    net.input_layouts = {}
     assert inputs.input_layout({"import": {"input_layout": "nhwc"}}) == "NHWC"
     assert inputs.input_layout({}) is None
     with pytest.raises(InputError, match="must hold numbers"):
