@@ -154,3 +154,13 @@ def test_image_inputs(tmp_path, capsys):
                           "--image-preprocess", "unit", "--quiet"]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert [r["input"] for r in s["inputs"]] == ["a.png"]
+
+
+def test_docs_byom_end_to_end_cnn_block_runs(tmp_path, monkeypatch):
+    """docs/byom.md's walk-through builds its CNN as written."""
+    from tests.docblocks import python_blocks, run_blocks
+    monkeypatch.chdir(tmp_path)
+    run_blocks(python_blocks("byom.md", "End to end"), "byom end to end")
+    imp = load_model(tmp_path / "cnn.onnx")
+    assert imp.layer_names == ["conv1", "conv2", "conv3", "fc"]
+    assert tuple(imp.net.inputs.values())[0] == (1, 3, 32, 32)
