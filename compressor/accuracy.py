@@ -1,9 +1,10 @@
 """Accuracy of a compressed network without retraining: output agreement with the float
 model on calibration inputs, and per-layer density/bits chosen by sensitivity to a budget.
 
-**Agreement** (:func:`compare_outputs`): the final output blob (the last layer's top) of
-the float model and of the other model (compressed, or EIE's fixed-point run) on the same
-inputs. Per input the *relative error* is ``||y - y_float||_2 / ||y_float||_2`` (0 when
+**Agreement** (:func:`compare_outputs`): the final output blob (the last layer's first
+top) of the float model and of the other model (compressed, or EIE's fixed-point run) on
+the same inputs; a graph with several inputs gets each calibration input as its first
+input and zeros for the others (a recurrent state starts at zero). Per input the *relative error* is ``||y - y_float||_2 / ||y_float||_2`` (0 when
 both are 0). A *classifier* is a network whose output holds one score per class
 (``(1, K)`` or ``(1, K, 1, 1)``, K >= 2; :func:`is_classifier`); for it, *top-1
 agreement* is the fraction of inputs whose arg-max class is the float model's, *top-5
@@ -157,6 +158,7 @@ def compare_outputs(float_outs: list[np.ndarray], outs: list[np.ndarray], labels
 
 
 def _output_blob(net: Net) -> str:
+    """The final output: the last layer's first top."""
     return net.layers[-1].tops[0]
 
 
@@ -170,24 +172,34 @@ class _Runner:
     before it are kept from one float pass: one snapshot per weight layer)."""
 
     def __init__(self, net: Net, weights, inputs: list[np.ndarray]):
-        if len(net.inputs) != 1:
-            raise ValueError(f"graph {net.name!r} has {len(net.inputs)} inputs; accuracy is "
-                             f"measured for one")
         self.net, self.weights, self.inputs = net, weights, inputs
         self.order = [lay for lay in net.layers if lay.type != "Input"]
         self.start = {lay.name: i for i, lay in enumerate(self.order) if lay.has_weights}
         self.snaps: list[dict[str, dict[str, np.ndarray]]] = []
         self.out = _output_blob(net)
 
+    def _start(self, x) -> dict[str, np.ndarray]:
+        """The input blobs: ``x`` the first; any further input (a recurrent state) zeros."""
+        names = list(self.net.inputs)
+        blobs = {names[0]: np.asarray(x, np.float32)}
+        for n in names[1:]:
+            blobs[n] = np.zeros(tuple(self.net.inputs[n]), np.float32)
+        return blobs
+
+    @staticmethod
+    def _run(lay, blobs, ws) -> None:
+        y = forward_layer(lay, [blobs[b] for b in lay.bottoms], ws)
+        for t, v in zip(lay.tops, y if isinstance(y, tuple) else (y,)):
+            blobs[t] = v
+
     def _snapshots(self) -> None:
-        (in_name,) = self.net.inputs
         for x in self.inputs:
-            blobs = {in_name: np.asarray(x, np.float32)}
+            blobs = self._start(x)
             snap = {}
             for lay in self.order:
                 if lay.has_weights:
                     snap[lay.name] = dict(blobs)
-                blobs[lay.tops[0]] = forward_layer(lay, [blobs[b] for b in lay.bottoms], self.weights)
+                self._run(lay, blobs, self.weights)
             self.snaps.append(snap)
 
     def outputs(self, from_layer: str | None, override: Mapping[str, tuple]) -> list[np.ndarray]:
@@ -196,11 +208,10 @@ class _Runner:
         ws = {**self.weights, **override} if override else self.weights
         if from_layer is None:
             out = []
-            (in_name,) = self.net.inputs
             for x in self.inputs:
-                blobs = {in_name: np.asarray(x, np.float32)}
+                blobs = self._start(x)
                 for lay in self.order:
-                    blobs[lay.tops[0]] = forward_layer(lay, [blobs[b] for b in lay.bottoms], ws)
+                    self._run(lay, blobs, ws)
                 out.append(blobs[self.out])
             return out
         if not self.snaps:
@@ -210,7 +221,7 @@ class _Runner:
         for snap in self.snaps:
             blobs = dict(snap[from_layer])
             for lay in self.order[i0:]:
-                blobs[lay.tops[0]] = forward_layer(lay, [blobs[b] for b in lay.bottoms], ws)
+                self._run(lay, blobs, ws)
             out.append(blobs[self.out])
         return out
 
@@ -444,7 +455,7 @@ def calibration_set(net: Net, layout: str | None, paths: list | None, preprocess
         desc = (f"the {len(rows)} package images ({', '.join(r[0] for r in rows)}; "
                 f"compressor.inputs, preprocessing {preprocess!r})")
     else:
-        (shape,) = net.inputs.values()
+        shape = next(iter(net.inputs.values()))
         rng = np.random.default_rng([int(seed), 24])
         rows = [(f"synthetic-{i}", rng.standard_normal(tuple(shape)).astype(np.float32))
                 for i in range(SYNTHETIC_CALIBRATION)]
@@ -452,4 +463,7 @@ def calibration_set(net: Net, layout: str | None, paths: list | None, preprocess
                 f"give --calibration for real ones")
     if not rows:
         raise ValueError("no calibration inputs")
+    if len(net.inputs) > 1:
+        desc += (f"; feeding input {next(iter(net.inputs))!r}, the others "
+                 f"({', '.join(list(net.inputs)[1:])}) zeros")
     return [r[0] for r in rows], [r[1] for r in rows], desc

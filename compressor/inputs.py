@@ -188,7 +188,7 @@ def _net_perm(net: Net) -> list[int] | None:
     """The permutation an importer recorded on the graph for its one input
     (``Net.input_layouts``: ``graph_input = given.transpose(perm)``), or None."""
     layouts = getattr(net, "input_layouts", None) or {}
-    (name,) = net.inputs
+    name = next(iter(net.inputs))
     perm = layouts.get(name)
     return None if perm is None or list(perm) == sorted(perm) else [int(p) for p in perm]
 
@@ -215,7 +215,7 @@ def _layout_perm(net: Net, layout: str | None, ndim: int) -> list[int] | None:
 def expected_shape(net: Net, layout: str | None = None) -> tuple[tuple[int, ...], str]:
     """The input shape a user gives (in the recorded layout: ``Net.input_layouts`` or the
     ``layout`` string; else the graph's) and a description of the layout for messages."""
-    (shape,) = [tuple(int(v) for v in s) for s in net.inputs.values()]
+    shape = tuple(int(v) for v in next(iter(net.inputs.values())))
     perm = _net_perm(net)
     if perm is not None:
         given = [0] * len(shape)
@@ -233,7 +233,7 @@ def is_image_input(net: Net) -> bool:
     """A single ``(1, 1 or 3, H, W)`` input (H, W >= 8): images can be fed to it."""
     if len(net.inputs) != 1:
         return False
-    (shape,) = net.inputs.values()
+    shape = next(iter(net.inputs.values()))
     return len(shape) == 4 and int(shape[0]) == 1 and int(shape[1]) in (1, 3) and \
         min(int(shape[2]), int(shape[3])) >= 8
 
@@ -245,7 +245,7 @@ def fit_input(a: np.ndarray, net: Net, layout: str | None, source: str) -> list[
     if a.dtype.kind not in "biuf":
         raise InputError(f"{source}: the input must hold numbers, got dtype {a.dtype}")
     want, desc = expected_shape(net, layout)
-    (graph_shape,) = [tuple(int(v) for v in s) for s in net.inputs.values()]
+    graph_shape = tuple(int(v) for v in next(iter(net.inputs.values())))
     if a.shape == want:
         rows = [a]
     elif want[0] == 1 and a.shape == want[1:]:
@@ -292,11 +292,10 @@ def _array_rows(path: pathlib.Path, net: Net, layout: str | None) -> list[tuple[
 def load_inputs(paths: list[str | pathlib.Path], net: Net, layout: str | None = None,
                 preprocess: str = "caffe") -> list[tuple[str, np.ndarray]]:
     """``(label, input blob in the graph's layout)`` for every input of ``paths`` (files or
-    folders; module docstring). Every problem is an :class:`InputError` naming the file."""
-    if len(net.inputs) != 1:
-        raise InputError(f"graph {net.name!r} has {len(net.inputs)} inputs "
-                         f"({', '.join(net.inputs)}); inputs from files feed one")
-    (shape,) = net.inputs.values()
+    folders; module docstring): values of the graph's first input (a graph with several
+    inputs: the others are a recurrent state, zeros). Every problem is an
+    :class:`InputError` naming the file."""
+    shape = next(iter(net.inputs.values()))
     out: list[tuple[str, np.ndarray]] = []
     for p in paths:
         p = pathlib.Path(p)
@@ -328,5 +327,5 @@ def package_images(net: Net, names: list[str] | None = None, preprocess: str = "
                    ) -> list[tuple[str, np.ndarray]]:
     """The package images (``names``, default every image of :data:`IMAGES`) as inputs of
     an image graph (:func:`is_image_input`)."""
-    (shape,) = net.inputs.values()
+    shape = next(iter(net.inputs.values()))
     return [(n, image_to_input(load_image(n), tuple(shape), preprocess)) for n in (names or list(IMAGES))]

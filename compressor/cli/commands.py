@@ -297,13 +297,12 @@ def cmd_import(args) -> int:
 
 
 def _calibration(args, imp):
-    """The calibration set ``(labels, inputs, description)`` of ``imp``, or ``(None, why)``
-    when its outputs cannot be computed (no graph, several inputs)."""
+    """The calibration set ``(labels, inputs, description)`` of ``imp`` (values of its
+    graph's first input; further inputs, a recurrent state, are zeros), or ``(None, why)``
+    when its outputs cannot be computed (no graph)."""
     if imp.net is None:
         return None, ("the file holds no graph (the operations between the layers are "
                       "unknown)")
-    if len(imp.net.inputs) != 1:
-        return None, f"the graph has {len(imp.net.inputs)} inputs ({', '.join(imp.net.inputs)})"
     layout = inputs.input_layout(imp.meta)
     return accuracy.calibration_set(imp.net, layout, args.calibration, args.image_preprocess,
                                     args.seed), ""
