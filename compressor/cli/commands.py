@@ -20,6 +20,7 @@ from compressor import accounting, accuracy, fileformat, importers, inputs, pipe
 from compressor.caffe import squeezenet
 from compressor.errors import CLIError, IDXError, ModelImportError, WeightsError
 from compressor.fileio import atomic_write
+from compressor.importers.inputs import input_shapes_from, input_values_from
 from compressor.model import to_dense
 from compressor.npzio import NPZ_GRAPH_KEY, load_npz_weights
 from compressor.progress import TrainingProgress
@@ -214,7 +215,10 @@ def cmd_import(args) -> int:
     """``import MODEL``: any supported model file -> .dcmp (compressor.importers), with the
     float-vs-compressed agreement on calibration inputs (compressor.accuracy) and, with
     ``--target-agreement`` / ``--max-rel-error``, densities and bits chosen by sensitivity."""
-    imp = importers.load_model(args.model_file, args.format)
+    layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
+    imp = importers.load_model(args.model_file, args.format,
+                               input_shapes=input_shapes_from(args.input_shape),
+                               input_values=input_values_from(args.input_value), layers=layers)
     names = imp.layer_names
     budget = args.target_agreement is not None or args.max_rel_error is not None
     if budget and (args.density or args.quality):
@@ -228,6 +232,18 @@ def cmd_import(args) -> int:
     print(f"read {imp.describe()}")
     for note in imp.meta.get("folded", []):
         print(f"folded {note}")
+    for note in imp.meta.get("notes", []):
+        print(f"read {note}")
+    for note in imp.meta.get("left_out", []):
+        print(f"left out {note}")
+    if imp.meta.get("not_selected"):
+        print(f"not selected (--layers): {', '.join(imp.meta['not_selected'])}")
+    if imp.meta.get("host_layers"):
+        rec = imp.meta.get("recurrent_layers", 0)
+        print(f"host work: {imp.meta['host_layers']} layers on the host"
+              + (f" and the gate arithmetic of {rec} recurrent layer(s)" if rec else "")
+              + f", {imp.meta['host_flops']} floating-point operations per run "
+              "(compressor.graph.ops.host_work)")
     cal, why_not = _calibration(args, imp)
     if budget and cal is None:
         raise CLIError(f"--target-agreement / --max-rel-error need the model's outputs: {why_not}")

@@ -191,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=SEED, default=0, help="seed of k-means (default 0)")
     m.add_argument("--report-dir", type=pathlib.Path, help="write <name>.md and <name>.csv here")
     m.add_argument("--quiet", action="store_true")
+    m.add_argument("--input-shape", action="append", metavar="NAME=1x3x48x48",
+                   help="ONNX: the size of an input with symbolic dimensions (repeatable)")
+    m.add_argument("--input-value", action="append", metavar="NAME=VALUE",
+                   help="ONNX: fix an input (e.g. a sample rate, sr=16000) to a constant; the "
+                   "graph's If on it is resolved at import (repeatable)")
+    m.add_argument("--layers", metavar="A,B,...",
+                   help="keep only these weight layers (a file without a graph, e.g. a "
+                   "safetensors state dict)")
     _add_compression_options(m)
     _add_keep_mask(m)
     _add_accuracy_options(m)

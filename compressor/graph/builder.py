@@ -44,7 +44,9 @@ def _conv_params(name: str, num_output, kernel, stride, pad, group, bias, **extr
 
 
 class NetBuilder:
-    """Accumulates layers of one single-input network; :meth:`build` returns the Net."""
+    """Accumulates layers of a network; :meth:`build` returns the Net. The input given
+    here is the first; :meth:`add_input` declares more (a recurrent state, a second
+    stream)."""
 
     def __init__(self, name: str, input_shape: Sequence[int], input_name: str = "data") -> None:
         shape = tuple(int(d) for d in input_shape)
@@ -56,6 +58,21 @@ class NetBuilder:
         self._blobs: dict[str, tuple[int, ...]] = {input_name: shape}
         self._layers: list[Layer] = []
         self._names: set[str] = set()
+        self.input_layouts: dict[str, tuple[int, ...]] = {}
+
+    def add_input(self, name: str, shape: Sequence[int],
+                  layout: Sequence[int] | None = None) -> str:
+        """Declare another input blob (``layout``: see :attr:`Net.input_layouts`)."""
+        shape = tuple(int(d) for d in shape)
+        if not shape or any(d < 1 for d in shape):
+            raise GraphError(f"network {self.name!r}: input {name!r} shape {shape} must be positive")
+        if name in self._blobs:
+            raise GraphError(f"network {self.name!r}: input {name!r} is already a blob")
+        self._inputs[name] = shape
+        self._blobs[name] = shape
+        if layout is not None:
+            self.input_layouts[name] = tuple(int(p) for p in layout)
+        return name
 
     # ---- the general form ---------------------------------------------------------------
     def add(self, layer: Layer) -> str:
@@ -79,6 +96,17 @@ class NetBuilder:
         self._layers.append(layer)
         return layer.tops[0]
 
+    def pop(self) -> Layer:
+        """Remove the last layer added (an importer folding a pattern of layers into one);
+        its tops are forgotten."""
+        if not self._layers:
+            raise GraphError(f"network {self.name!r}: no layer to remove")
+        lay = self._layers.pop()
+        self._names.discard(lay.name)
+        for t in lay.tops:
+            self._blobs.pop(t, None)
+        return lay
+
     def shape(self, blob: str) -> tuple[int, ...]:
         """The inferred shape of a blob made so far."""
         try:
@@ -89,7 +117,8 @@ class NetBuilder:
     def build(self) -> Net:
         if not self._layers:
             raise GraphError(f"network {self.name!r}: no layers")
-        return Net(self.name, dict(self._inputs), list(self._layers), dict(self._blobs))
+        return Net(self.name, dict(self._inputs), list(self._layers), dict(self._blobs),
+                   dict(self.input_layouts))
 
     # ---- one method per layer type --------------------------------------------------------
     def conv(self, name: str, bottom: str, num_output: int, kernel: int | Sequence[int],
@@ -187,6 +216,33 @@ class NetBuilder:
 
     def softmax(self, name: str, bottom: str, top: str | None = None) -> str:
         return self.add(Layer(name, "Softmax", [bottom], [top or name], 0))
+
+    def matmul(self, name: str, bottom: str, num_output: int, bias: bool = True,
+               top: str | None = None) -> str:
+        """A fully-connected layer over the last axis (any rank >= 2)."""
+        return self.add(Layer(name, "MatMul", [bottom], [top or name], 0,
+                              num_output=int(num_output), bias_term=bool(bias)))
+
+    def embed(self, name: str, bottom: str, num_output: int, vocab: int, bias: bool = False,
+              top: str | None = None) -> str:
+        """A table look-up: ``table[index]`` (weights ``(num_output, vocab)``)."""
+        return self.add(Layer(name, "Embed", [bottom], [top or name], 0,
+                              num_output=int(num_output), axis=int(vocab), bias_term=bool(bias)))
+
+    def recurrent(self, name: str, kind: str, bottoms: Sequence[str], hidden: int,
+                  order: str, reverse: bool = False, tops: Sequence[str] | None = None) -> str:
+        """An LSTM or GRU layer (:mod:`compressor.graph.recurrent`): bottoms the gate
+        inputs ``(T, N, G*H)`` and optional initial states; tops ``Y``, last ``h``, last
+        ``c``."""
+        return self.add(Layer(name, kind, list(bottoms), list(tops or [name]), 0,
+                              hidden=int(hidden), op=order, reverse=bool(reverse)))
+
+    def host(self, name: str, type_: str, bottoms: Sequence[str], top: str | None = None,
+             **fields) -> str:
+        """A host-side layer of :mod:`compressor.graph.hostops` (``Unary``, ``Binary``,
+        ``Reduce``, ``Reshape``, ``Transpose``, ``Slice``, ``Gather``, ``Pad``, ``Expand``)
+        or a Softmax with an axis; ``fields``: its :class:`Layer` fields."""
+        return self.add(Layer(name, type_, list(bottoms), [top or name], 0, **fields))
 
     def dropout(self, name: str, bottom: str, top: str | None = None) -> str:
         """Identity at inference."""

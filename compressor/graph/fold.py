@@ -78,4 +78,4 @@ def fold_batchnorm(net: Net, weights: Weights) -> tuple[Net, dict[str, tuple[np.
     for lay in kept:
         for t, s in zip(lay.tops, lay.out_shapes):
             blobs[t] = s
-    return Net(net.name, dict(net.inputs), kept, blobs), out_w
+    return Net(net.name, dict(net.inputs), kept, blobs, dict(net.input_layouts)), out_w

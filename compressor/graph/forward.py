@@ -41,13 +41,15 @@ from .kernels import (
 )
 from .layer import ConvParams, Layer
 from .net import Net
-from .ops import OPS, WeightSource
+from .ops import OPS, WeightSource, embed_rows
+from .recurrent import RECURRENT_TYPES, recurrent_inputs
 
 __all__ = [
     "SYNTHETIC_SEED", "synthetic_input", "im2col", "patches_at", "conv2d", "deconv2d",
     "deconv_as_conv", "zero_insert", "deconv_weights_as_conv", "max_unpool", "matrix_codes",
     "mxv_input", "pool2d", "WeightSource",
     "ForwardResult", "forward_layer", "forward", "ConvWorkload", "layer_mxv", "layer_workloads",
+    "default_inputs",
 ]
 
 SYNTHETIC_SEED = 1510  # default seed of the synthetic input (arXiv 1510.00149)
@@ -89,57 +91,103 @@ class ForwardResult:
     relu_density: dict[str, float] = field(default_factory=dict)
 
 
-def forward_layer(lay: Layer, inputs: list[np.ndarray], weights: WeightSource) -> np.ndarray:
+def forward_layer(lay: Layer, inputs: list[np.ndarray], weights: WeightSource
+                  ) -> np.ndarray | tuple[np.ndarray, ...]:
     """One layer's output blob from its input blobs (in ``lay.bottoms`` order), by the
     forward rule of its type in :data:`compressor.graph.ops.OPS`: the code
     :func:`forward` runs for every layer. ``weights`` as for :func:`forward` (only
     parameter layers read it). Concat and Eltwise take all their inputs; Unpool takes
     the pooled values and, second, the input of the MAX pooling it undoes (the pooling
     indices are recomputed from it). The result must have the layer's inferred top shape
-    (``lay.out_shapes[0]``), else a :class:`ForwardError`."""
+    (``lay.out_shapes[0]``), else a :class:`ForwardError`. A layer with several tops (a
+    recurrent layer: sequence, last hidden state, last cell state) returns a tuple, one
+    array per top."""
     op = OPS.get(lay.type)
     if op is None:
         raise ForwardError(f"layer {lay.name!r}: type {lay.type!r} has no forward implementation")
     y = op.forward(lay, inputs, weights)
-    if tuple(y.shape) != tuple(lay.out_shapes[0]):
-        raise ForwardError(f"layer {lay.name!r}: computed {y.shape}, shape inference said "
-                           f"{lay.out_shapes[0]}")
+    ys = y if isinstance(y, tuple) else (y,)
+    if len(ys) != max(1, len(lay.tops)) and not (len(ys) == 1 and not lay.tops):
+        raise ForwardError(f"layer {lay.name!r}: computed {len(ys)} outputs for {len(lay.tops)} tops")
+    for a, want in zip(ys, lay.out_shapes):
+        if tuple(a.shape) != tuple(want):
+            raise ForwardError(f"layer {lay.name!r}: computed {a.shape}, shape inference said "
+                               f"{want}")
     return y
 
 
-def forward(net: Net, weights: WeightSource, x: np.ndarray | None = None,
+def default_inputs(net: Net, seed: int = SYNTHETIC_SEED) -> dict[str, np.ndarray]:
+    """A seeded input for every input blob: token ids (seeded integers below the table
+    size) for an input an ``Embed`` layer reads; :func:`synthetic_input` for an image
+    ``(N, C, H, W)``; zeros for any other input (a recurrent state starts at zero),
+    except a first input of another rank, which gets seeded standard-normal values."""
+    out = {}
+    vocab = {lay.bottoms[0]: int(lay.axis) for lay in net.layers
+             if lay.type == "Embed" and lay.axis is not None}
+    for k, (name, shape) in enumerate(net.inputs.items()):
+        if name in vocab:          # token ids of an embedding look-up: seeded integers
+            out[name] = np.random.default_rng(seed + k).integers(0, vocab[name], shape).astype(np.float32)
+        elif len(shape) == 4:
+            out[name] = synthetic_input(tuple(shape), seed)
+        elif k == 0:
+            out[name] = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+        else:
+            out[name] = np.zeros(shape, np.float32)
+    return out
+
+
+def forward(net: Net, weights: WeightSource, x: np.ndarray | dict | None = None,
             on_output: Callable[[Layer, np.ndarray], np.ndarray] | None = None) -> ForwardResult:
     """Run the network on ``x`` (default: :func:`synthetic_input` of the input shape), layer
     by layer in order with :func:`forward_layer`.
 
     ``weights``: a :class:`QuantizedModel` (decoded with ``codebook[codes]``) or a mapping
-    layer name -> ``(weights, bias)``. Only single-input networks are supported.
+    layer name -> ``(weights, bias)``. ``x``: the input array (one-input networks) or a
+    dict input name -> array (inputs not given: :func:`default_inputs`). A recurrent
+    layer's ``layer_inputs`` entry is the hidden states ``(T, N, H)`` its recurrent
+    matrix multiplied (:func:`~compressor.graph.recurrent.recurrent_inputs`), its
+    ``layer_outputs`` entry the output sequence ``Y``.
     ``on_output(layer, y)``, when given, is called with each parameter layer's output and
     returns the output to continue with (data-dependent initialisation uses it).
     """
-    if len(net.inputs) != 1:
-        raise ForwardError(f"forward supports one input blob, the network has {list(net.inputs)}")
-    (in_name, in_shape), = net.inputs.items()
-    if x is None:
-        x = synthetic_input(in_shape)
-    x = np.asarray(x, dtype=np.float32)
-    if x.shape != tuple(in_shape):
-        raise ForwardError(f"input has shape {x.shape}, the network expects {in_shape}")
-    blobs: dict[str, np.ndarray] = {in_name: x}
+    if isinstance(x, dict):
+        given = dict(x)
+    elif len(net.inputs) == 1 or x is None:
+        given = {} if x is None else {next(iter(net.inputs)): x}
+    else:
+        raise ForwardError(f"the network has inputs {list(net.inputs)}: give a dict name -> array")
+    unknown = sorted(set(given) - set(net.inputs))
+    if unknown:
+        raise ForwardError(f"no network input named {unknown}; inputs: {list(net.inputs)}")
+    defaults = default_inputs(net) if len(given) < len(net.inputs) else {}
+    blobs: dict[str, np.ndarray] = {}
+    for in_name, in_shape in net.inputs.items():
+        v = np.asarray(given[in_name] if in_name in given else defaults[in_name], dtype=np.float32)
+        if v.shape != tuple(in_shape):
+            which = "" if len(net.inputs) == 1 else f"{in_name!r} "
+            raise ForwardError(f"input {which}has shape {v.shape}, the network expects "
+                               f"{tuple(in_shape)}")
+        blobs[in_name] = v
     res = ForwardResult(blobs)
     for lay in net.layers:
         if lay.type == "Input":
             continue
         ins = [blobs[b] for b in lay.bottoms]
         y = forward_layer(lay, ins, weights)
+        ys = list(y) if isinstance(y, tuple) else [y]
         if lay.has_weights:
-            res.layer_inputs[lay.name] = ins[0]
+            if lay.type in RECURRENT_TYPES:
+                res.layer_inputs[lay.name] = recurrent_inputs(lay, ys[0],
+                                                              ins[1] if len(ins) > 1 else None)
+            else:
+                res.layer_inputs[lay.name] = ins[0]
             if on_output is not None:
-                y = on_output(lay, y)
-            res.layer_outputs[lay.name] = y
+                ys[0] = on_output(lay, ys[0])
+            res.layer_outputs[lay.name] = ys[0]
         elif lay.type == "ReLU":
-            res.relu_density[lay.name] = float(np.count_nonzero(y)) / max(1, y.size)
-        blobs[lay.tops[0]] = y
+            res.relu_density[lay.name] = float(np.count_nonzero(ys[0])) / max(1, ys[0].size)
+        for t, v in zip(lay.tops, ys):
+            blobs[t] = v
     return res
 
 
@@ -158,6 +206,9 @@ class ConvWorkload:
     layer: QuantizedLayer
     patches: np.ndarray
     out_shape: tuple[int, ...]
+    #: the outputs are laid out position-major, channels last (MatMul, Embed, the gate
+    #: products of a recurrent layer): ``reference()`` reshapes without transposing
+    channels_last: bool = False
 
     def __iter__(self):
         """Unpack as ``name, layer, patches`` (the triple the simulator consumes)."""
@@ -169,7 +220,7 @@ class ConvWorkload:
         if self.layer.bias is not None:
             y = y + self.layer.bias
         y = y.astype(np.float32)
-        if len(self.out_shape) == 4:
+        if len(self.out_shape) == 4 and not self.channels_last:
             n, c, h, w = self.out_shape
             return y.reshape(n, h, w, c).transpose(0, 3, 1, 2)
         return y.reshape(self.out_shape)
@@ -198,11 +249,18 @@ def matrix_codes(lay: Layer, codes: np.ndarray) -> np.ndarray:
 def mxv_input(lay: Layer, inp: np.ndarray) -> tuple[ConvParams | None, np.ndarray]:
     """The convolution geometry and input whose patches are this layer's M x V inputs:
     the layer's own for a Convolution, :func:`deconv_as_conv` on :func:`zero_insert` of the
-    input for a Deconvolution, ``(None, flattened input)`` for InnerProduct."""
+    input for a Deconvolution, ``(None, flattened input)`` for InnerProduct, ``(None,
+    one row per position of the leading axes)`` for MatMul and for a recurrent layer (whose
+    input is the hidden states it multiplied, ``(T, N, H)``), ``(None, one-hot rows)`` for
+    Embed."""
     if lay.type == "Convolution":
         return lay.conv, inp
     if lay.type == "Deconvolution":
         return deconv_as_conv(lay.conv), zero_insert(inp, lay.conv)  # type: ignore[arg-type]
+    if lay.type == "Embed":
+        return None, embed_rows(lay, inp)
+    if lay.type == "MatMul" or lay.type in RECURRENT_TYPES:
+        return None, inp.reshape(-1, inp.shape[-1]).astype(np.float32)
     return None, inp.reshape(inp.shape[0], -1).astype(np.float32)
 
 
@@ -210,16 +268,27 @@ def layer_mxv(lay: Layer, weights: QuantizedModel, inp: np.ndarray | None = None
     """Parameter layer ``lay`` as M x V work: its 2-D code matrix (:func:`matrix_codes`,
     kind "fc", codebook and bias from ``weights``) and the patches of its input blob
     ``inp`` (:func:`mxv_input`, :func:`im2col`; ``None``: an all-zero input of the layer's
-    input shape, for callers that need only the matrix)."""
+    input shape, for callers that need only the matrix). For a recurrent layer ``inp`` is
+    the hidden states ``(T, N, H)`` it multiplies (``ForwardResult.layer_inputs``; the
+    reference is then the gate products ``(T, N, G*H)``)."""
     if inp is None:
-        inp = np.zeros(lay.in_shapes[0], dtype=np.float32)
+        if lay.type in RECURRENT_TYPES:
+            T, N, _ = lay.in_shapes[0]
+            inp = np.zeros((T, N, lay.hidden), dtype=np.float32)
+        else:
+            inp = np.zeros(lay.in_shapes[0], dtype=np.float32)
     q = weights.layer(lay.name)
     cp, src = mxv_input(lay, inp)
     patches = src if cp is None else im2col(src, cp)
     codes = matrix_codes(lay, q.codes)
     mat = QuantizedLayer(q.name, "fc", codes, q.codebook, q.bias, q.bits, q.index_bits,
                          meta=dict(q.meta, weight_shape=list(q.codes.shape)))
-    return ConvWorkload(lay.name, mat, patches, tuple(lay.out_shapes[0]))
+    if lay.type in RECURRENT_TYPES:
+        out = tuple(lay.in_shapes[0])
+    else:
+        out = tuple(lay.out_shapes[0])
+    last = lay.type in ("MatMul", "Embed") + RECURRENT_TYPES
+    return ConvWorkload(lay.name, mat, patches, out, channels_last=last)
 
 
 def layer_workloads(net: Net, weights: QuantizedModel, x: np.ndarray | None = None,

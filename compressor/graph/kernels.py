@@ -196,6 +196,8 @@ def pool2d(x: np.ndarray, lay: Layer, out_hw: tuple[int, int]) -> np.ndarray:
     (kh, kw), (sh, sw), (ph, pw) = pp.kernel, pp.stride, pp.pad
     oh, ow = out_hw
     hp, wp = (oh - 1) * sh + kh, (ow - 1) * sw + kw
+    if pp.pad_end is not None or not pp.count_pad:
+        return _pool_onnx(x, pp, oh, ow, hp, wp)
     if pp.method == "MAX":
         xp = _pad(x, ph, pw, hp, wp, -np.inf)
         out = np.full((n, c, oh, ow), -np.inf, dtype=np.float32)
@@ -214,3 +216,34 @@ def pool2d(x: np.ndarray, lay: Layer, out_hw: tuple[int, int]) -> np.ndarray:
     hsize = np.minimum(hs + kh, h + ph) - hs
     wsize = np.minimum(ws + kw, w + pw) - ws
     return (acc / np.outer(hsize, wsize)).astype(np.float32)
+
+
+def _pool_onnx(x: np.ndarray, pp, oh: int, ow: int, hp: int, wp: int) -> np.ndarray:
+    """Pooling with ONNX's explicit (possibly asymmetric) pads and, for AVE, optionally
+    without the padding in the divisor (``count_pad`` false: the window clipped to the
+    input, ONNX ``count_include_pad=0``, TensorFlow's SAME)."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = pp.kernel, pp.stride, pp.pad
+    if pp.method == "MAX":
+        xp = _pad(x, ph, pw, hp, wp, -np.inf)
+        out = np.full((n, c, oh, ow), -np.inf, dtype=np.float32)
+        for i in range(kh):
+            for j in range(kw):
+                np.maximum(out, xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw], out=out)
+        return out
+    xp = _pad(x, ph, pw, hp, wp, 0.0).astype(np.float64)
+    inside = _pad(np.ones((1, 1, h, w)), ph, pw, hp, wp, 0.0)
+    eh, ew = pp.pad_end if pp.pad_end is not None else pp.pad
+    padded = _pad(np.ones((1, 1, h, w)), ph, pw, hp, wp, 1.0)
+    padded[:, :, h + ph + eh:] = 0.0              # beyond the declared end padding
+    padded[:, :, :, w + pw + ew:] = 0.0
+    acc = np.zeros((n, c, oh, ow))
+    cnt = np.zeros((1, 1, oh, ow))
+    count = padded if pp.count_pad else inside
+    for i in range(kh):
+        for j in range(kw):
+            sl = (slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
+                  slice(j, j + sw * (ow - 1) + 1, sw))
+            acc += xp[sl]
+            cnt += count[sl]
+    return (acc / np.maximum(cnt, 1.0)).astype(np.float32)

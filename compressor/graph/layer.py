@@ -67,16 +67,23 @@ class PoolParams:
     pad: tuple[int, int] = (0, 0)
     global_pooling: bool = False
     ceil_mode: bool = True                  #: Caffe's rounding; False: floor (TF "VALID")
+    #: padding at the end of H, W when it differs from ``pad`` (ONNX asymmetric pads,
+    #: ``auto_pad=SAME_UPPER``); only with ``ceil_mode=False``. None: ``pad`` at both ends
+    pad_end: tuple[int, int] | None = None
+    #: AVE: whether padded positions count in the divisor (Caffe: yes; ONNX
+    #: ``count_include_pad=0`` and TensorFlow's SAME pooling: no)
+    count_pad: bool = True
 
 
 @dataclass
 class Layer:
     """One layer of the network (Caffe's vocabulary) with its inferred shapes.
 
-    ``in_shapes`` / ``out_shapes`` are the blob shapes ``(N, C, H, W)`` (or ``(N, D)``)
-    of the bottoms / tops; ``weight_shape`` is set for Convolution ``(out, in/group,
-    kh, kw)``, Deconvolution ``(in, out/group, kh, kw)`` and InnerProduct ``(out, in)``
-    layers, ``None`` otherwise.
+    ``in_shapes`` / ``out_shapes`` are the blob shapes ``(N, C, H, W)`` (or ``(N, D)``,
+    or any rank for the host layers of imported graphs) of the bottoms / tops;
+    ``weight_shape`` is set for Convolution ``(out, in/group, kh, kw)``, Deconvolution
+    ``(in, out/group, kh, kw)``, InnerProduct / MatMul / Embed ``(out, in)`` and LSTM /
+    GRU ``(gates * H, H)`` (the recurrent matrix) layers, ``None`` otherwise.
     """
 
     name: str
@@ -93,6 +100,24 @@ class Layer:
     clip: tuple[float, float] | None = None  # Clip (lo, hi)
     slopes: tuple[float, ...] = ()          # PReLU: one slope or one per channel
     bn: BatchNormParams | None = None       # BatchNorm
+    # ---- host-side layers of imported graphs (compressor.graph.hostops) and recurrent
+    # layers (compressor.graph.recurrent); every field a plain value, stored by graph_json
+    op: str = ""                            # Unary / Binary / Reduce: which function
+    alpha: float = 0.0                      # Unary: HardSigmoid's alpha, LeakyRelu-like slopes
+    beta: float = 0.0                       # Unary: HardSigmoid's beta
+    axis: int | None = None                 # Softmax / Gather / Embed: the axis
+    axes: tuple[int, ...] = ()              # Reduce axes; Transpose permutation; Slice axes
+    dims: tuple[int, ...] = ()              # Reshape / Expand target shape; Pad pads (begins, ends)
+    starts: tuple[int, ...] = ()            # Slice
+    ends: tuple[int, ...] = ()              # Slice
+    steps: tuple[int, ...] = ()             # Slice
+    indices: tuple[int, ...] = ()           # Gather: constant indices
+    keepdims: bool = True                   # Reduce
+    const: tuple[float, ...] = ()           # Binary with one bottom: the constant operand
+    const_shape: tuple[int, ...] = ()       # its shape (broadcast against the bottom)
+    const_first: bool = False               # Binary: the constant is the first operand
+    hidden: int | None = None               # LSTM / GRU: hidden size H
+    reverse: bool = False                   # LSTM / GRU: runs from the last step to the first
     params: Message = field(default_factory=Message)
     in_shapes: list[tuple[int, ...]] = field(default_factory=list)
     out_shapes: list[tuple[int, ...]] = field(default_factory=list)

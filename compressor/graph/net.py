@@ -17,7 +17,7 @@ their rules. Every graph error is a :class:`~compressor.errors.GraphError` namin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import GraphError
 from .layer import (
@@ -37,12 +37,34 @@ __all__ = ["ConvParams", "BatchNormParams", "PoolParams", "Layer", "CaffeLayer",
 
 @dataclass
 class Net:
-    """A network: name, input blob shapes, layers in order, every blob's shape."""
+    """A network: name, input blob shapes, layers in order, every blob's shape.
+
+    ``input_layouts``: per input blob whose file layout differs from the graph's, the
+    permutation ``perm`` with ``graph_input = given.transpose(perm)`` (an NHWC image
+    given to a graph whose leading Transpose was folded away: ``(0, 3, 1, 2)``); a runner
+    checks and converts what users give with :meth:`input_from_file_layout`."""
 
     name: str
     inputs: dict[str, tuple[int, ...]]
     layers: list[Layer]
     blob_shapes: dict[str, tuple[int, ...]]
+    input_layouts: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def file_input_shape(self, name: str) -> tuple[int, ...]:
+        """The shape input ``name`` has in the model file's layout (what users give)."""
+        shape = self.inputs[name]
+        perm = self.input_layouts.get(name)
+        if perm is None:
+            return tuple(shape)
+        out = [0] * len(shape)
+        for k, p in enumerate(perm):
+            out[p] = shape[k]
+        return tuple(out)
+
+    def input_from_file_layout(self, name: str, x):
+        """A value given in the file's layout, as the graph's input ``name``."""
+        perm = self.input_layouts.get(name)
+        return x if perm is None else x.transpose(perm)
 
     def layer(self, name: str) -> Layer:
         for lay in self.layers:
@@ -58,7 +80,9 @@ class Net:
 
 SUPPORTED_TYPES = ("Convolution", "InnerProduct", "ReLU", "Pooling", "Concat", "Dropout",
                    "Softmax", "LRN", "Flatten", "Input", "Eltwise", "Clip", "PReLU",
-                   "Deconvolution", "Unpool", "BatchNorm", "ChannelPad")
+                   "Deconvolution", "Unpool", "BatchNorm", "ChannelPad", "MatMul", "Embed",
+                   "LSTM", "GRU", "Unary", "Binary", "Reduce", "Reshape", "Transpose", "Slice",
+                   "Gather", "Pad", "Expand")
 
 
 def _at(lay: Layer) -> str:
@@ -70,10 +94,16 @@ def layer_macs(lay: Layer) -> int:
     a convolution ``out * in/group * kh * kw`` per output position; a transposed
     convolution ``in * out/group * kh * kw`` per input position (the scatter form; its
     zero-inserted M x V form issues more products, all with zero activations); InnerProduct
-    ``out * in``; 0 for a layer without weights."""
+    ``out * in``; a MatMul, Embed (dense: the one-hot input's zeros included) or recurrent
+    matrix ``out * in`` per position (per time step and batch row); 0 for a layer without
+    weights."""
     if lay.weight_shape is None:
         return 0
     w = math.prod(lay.weight_shape)
+    if lay.type in ("MatMul", "Embed"):
+        return w * math.prod(lay.out_shapes[0][:-1])
+    if lay.type in ("LSTM", "GRU"):
+        return w * math.prod(lay.in_shapes[0][:2])
     if lay.type == "Convolution":
         return w * lay.out_shapes[0][2] * lay.out_shapes[0][3]
     if lay.type == "Deconvolution":

@@ -25,7 +25,15 @@ unpooling with the indices of an earlier max pooling, recomputed from that pooli
 input, which is the second bottom) and ``BatchNorm`` (inference-time affine per channel;
 :func:`compressor.graph.fold.fold_batchnorm` folds it into the convolution before it).
 Dropout is the identity at inference (Caffe scales at training time); Softmax runs over
-channels; LRN is Caffe's cross-channel normalisation.
+channels (or ``axis``); LRN is Caffe's cross-channel normalisation.
+
+Imported graphs add (docs/byom.md "Exporter patterns and host ops"): ``MatMul`` (a
+fully-connected layer over the last axis, one M x V per leading position), ``Embed`` (a
+table look-up as a one-hot M x V), the recurrent ``LSTM`` / ``GRU`` layers
+(:mod:`compressor.graph.recurrent`) and the host-side layers of
+:mod:`compressor.graph.hostops` (element-wise functions, broadcasting arithmetic,
+reductions, reshapes, transposes, slices...). :func:`host_work` counts each layer's host
+elements and floating-point operations.
 
 Shape errors are :class:`~compressor.errors.GraphError`, forward errors
 :class:`~compressor.errors.ForwardError`, both naming the layer.
@@ -40,10 +48,12 @@ import numpy as np
 
 from ..errors import ForwardError, GraphError
 from ..model import QuantizedModel
+from . import hostops, recurrent
+from .hostops import host_work
 from .kernels import conv2d, deconv2d, max_unpool, pool2d
 from .layer import ConvParams, Layer, conv_out_size, pool_out_size
 
-__all__ = ["Op", "OPS", "WeightSource", "layer_weights"]
+__all__ = ["Op", "OPS", "WeightSource", "layer_weights", "host_work", "WEIGHT_TYPES"]
 
 Shape = tuple[int, ...]
 WeightSource = QuantizedModel | Mapping[str, tuple[np.ndarray, np.ndarray | None]]
@@ -170,6 +180,58 @@ def _ip_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource) -> np.
     return y.astype(np.float32)
 
 
+def _matmul_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
+    """``MatMul``: a fully-connected layer over the last axis of an input of any rank >= 2
+    (ONNX MatMul by a constant on a sequence ``(T, N, I)``, a time-distributed dense layer):
+    one M x V per position of the leading axes."""
+    _need(lay, ins, 1)
+    if len(ins[0]) < 2 or lay.num_output is None:
+        raise GraphError(f"layer {lay.name!r} (MatMul): needs num_output and an input of rank >= 2")
+    lay.weight_shape = (lay.num_output, ins[0][-1])
+    return [tuple(ins[0][:-1]) + (lay.num_output,)]
+
+
+def _matmul_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource) -> np.ndarray:
+    w, b = layer_weights(weights, lay)
+    y = ins[0].astype(np.float32) @ w.T
+    if b is not None:
+        y = y + b
+    return y.astype(np.float32)
+
+
+def _embed_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
+    """``Embed``: a table look-up ``table[index]`` (ONNX ``Gather`` of a constant table
+    by computed indices), run on EIE as the M x V of the transposed table ``(E, V)`` with a
+    one-hot input (one non-zero activation: one column read). Input: indices of any shape
+    (stored as float); output: the input's shape + ``(E,)``."""
+    _need(lay, ins, 1)
+    if lay.num_output is None or lay.axis is None or lay.axis < 1:
+        raise GraphError(f"layer {lay.name!r} (Embed): needs num_output (E) and axis (V >= 1)")
+    lay.weight_shape = (lay.num_output, lay.axis)
+    return [tuple(ins[0]) + (lay.num_output,)]
+
+
+def embed_rows(lay: Layer, idx: np.ndarray) -> np.ndarray:
+    """The one-hot M x V inputs ``(positions, V)`` of an Embed layer's indices."""
+    v = int(lay.axis)  # type: ignore[arg-type]
+    i = np.asarray(idx).reshape(-1)
+    if not np.all(np.isfinite(i)) or np.any(i != np.round(i)) or np.any(i < -v) or np.any(i >= v):
+        raise ForwardError(f"layer {lay.name!r} (Embed): indices must be integers in "
+                           f"[-{v}, {v})")
+    rows = np.zeros((i.size, v), np.float32)
+    rows[np.arange(i.size), i.astype(np.int64) % v] = 1.0
+    return rows
+
+
+def _embed_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource) -> np.ndarray:
+    w, b = layer_weights(weights, lay)
+    i = embed_rows(lay, ins[0]).argmax(axis=1)
+    y = w.T[i]
+    if b is not None:
+        y = y + b
+    return y.reshape(tuple(ins[0].shape) + (w.shape[0],)).astype(np.float32)
+
+
 # ---------------------------------------------------------------- activations
 def _relu_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource) -> np.ndarray:
     neg = lay.negative_slope
@@ -217,10 +279,20 @@ def _batchnorm_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource)
     return (ins[0] * scale.reshape(shp) + shift.reshape(shp)).astype(np.float32)
 
 
+def _softmax_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
+    _need(lay, ins, 1)
+    ax = 1 if lay.axis is None else lay.axis
+    if not -len(ins[0]) <= ax < len(ins[0]):
+        raise GraphError(f"layer {lay.name!r} (Softmax): axis {ax} out of range for {ins[0]}")
+    return [ins[0]]
+
+
 def _softmax_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource) -> np.ndarray:
+    """Softmax over ``lay.axis`` (Caffe's: the channels, axis 1, when unset)."""
+    ax = 1 if lay.axis is None else lay.axis
     z = ins[0].astype(np.float64)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+    z = np.exp(z - z.max(axis=ax, keepdims=True))
+    return (z / z.sum(axis=ax, keepdims=True)).astype(np.float32)
 
 
 def _lrn_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource) -> np.ndarray:
@@ -253,6 +325,13 @@ def _pool_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
         return [(N, C, 1, 1)]
     assert pp.kernel is not None
     (kh, kw), (sh, sw), (ph, pw) = pp.kernel, pp.stride, pp.pad
+    if pp.pad_end is not None:
+        if pp.ceil_mode:
+            raise GraphError(f"layer {lay.name!r}: pad_end needs ceil_mode false")
+        eh, ew = pp.pad_end
+        if kh > H + ph + eh or kw > W + pw + ew:
+            raise GraphError(f"layer {lay.name!r}: pooling kernel {pp.kernel} larger than input {H}x{W}")
+        return [(N, C, (H + ph + eh - kh) // sh + 1, (W + pw + ew - kw) // sw + 1)]
     if kh > H + 2 * ph or kw > W + 2 * pw:
         raise GraphError(f"layer {lay.name!r}: pooling kernel {pp.kernel} larger than input {H}x{W}")
     return [(N, C, pool_out_size(H, kh, sh, ph, pp.ceil_mode),
@@ -354,7 +433,7 @@ OPS: dict[str, Op] = {
     "Clip": Op(_clip_shape, _clip_forward),
     "PReLU": Op(_prelu_shape, _prelu_forward),
     "BatchNorm": Op(_batchnorm_shape, _batchnorm_forward),
-    "Softmax": Op(_same_shape, _softmax_forward),
+    "Softmax": Op(_softmax_shape, _softmax_forward),
     "LRN": Op(_same_shape, _lrn_forward),
     "Dropout": Op(_same_shape, _identity_forward),
     "Pooling": Op(_pool_shape, _pool_forward),
@@ -363,5 +442,14 @@ OPS: dict[str, Op] = {
     "Eltwise": Op(_eltwise_shape, _eltwise_forward),
     "ChannelPad": Op(_channelpad_shape, _channelpad_forward),
     "Flatten": Op(_flatten_shape, _flatten_forward),
+    "MatMul": Op(_matmul_shape, _matmul_forward),
+    "Embed": Op(_embed_shape, _embed_forward),
+    **{t: Op(hostops.SHAPES[t], hostops.FORWARDS[t]) for t in hostops.HOST_TYPES},
+    **{t: Op(recurrent.recurrent_shape, recurrent.recurrent_forward)
+       for t in recurrent.RECURRENT_TYPES},
 }
 """Layer type -> :class:`Op` (every type but ``Input``, whose shapes the reader sets)."""
+
+#: the layer types whose weights EIE runs as M x V (:func:`compressor.graph.forward.layer_mxv`)
+WEIGHT_TYPES = ("Convolution", "Deconvolution", "InnerProduct", "MatMul", "Embed") + \
+    recurrent.RECURRENT_TYPES

@@ -90,10 +90,16 @@ def read_caffe(prototxt: str | pathlib.Path, net_file: str | pathlib.Path) -> Im
     return from_quantized(read_authors(net, net_file), str(net_file), "caffe", net)
 
 
-def load_model(path: str | pathlib.Path, fmt: str | None = None) -> ImportedModel:
+def load_model(path: str | pathlib.Path, fmt: str | None = None,
+               input_shapes: dict[str, tuple] | None = None, input_values: dict | None = None,
+               layers: list[str] | None = None) -> ImportedModel:
     """Read a model file; ``fmt`` (``onnx``, ``safetensors``, ``npz``, ``dcmp``) defaults
     to the suffix's. Every problem is a :class:`~compressor.errors.CompressorError`
-    naming the file (:class:`ModelImportError`, :class:`WeightsError`, :class:`FormatError`)."""
+    naming the file (:class:`ModelImportError`, :class:`WeightsError`, :class:`FormatError`).
+
+    ``input_shapes`` (input name -> shape) and ``input_values`` (input name -> fixed
+    value) apply to ONNX graphs (:func:`read_onnx`); ``layers``: keep only these weight
+    layers (a model without a graph; :meth:`ImportedModel.select`)."""
     path = pathlib.Path(path)
     fmt = fmt or FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -106,8 +112,14 @@ def load_model(path: str | pathlib.Path, fmt: str | None = None) -> ImportedMode
                "dcmp": read_dcmp}
     if fmt not in readers:
         raise ModelImportError(f"{path}: unknown model format {fmt!r}; known: {', '.join(readers)}")
+    if (input_shapes or input_values) and fmt != "onnx":
+        raise ModelImportError(f"{path}: input shapes and values apply to ONNX graphs only")
     try:
-        return readers[fmt](path)
+        if fmt == "onnx":
+            imp = read_onnx(path, input_shapes, input_values)
+        else:
+            imp = readers[fmt](path)
+        return imp if not layers else imp.select(layers)
     except (ModelImportError, WeightsError, FormatError):
         raise
     except CompressorError as exc:

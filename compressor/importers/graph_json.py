@@ -11,7 +11,11 @@ run convolution layers as M x V per output position (docs/byom.md). The form::
                  "stride": [1, 1], "pad": [1, 1], "group": 1, "bias_term": true}}, ...]}
 
 Every other simple field of :class:`~compressor.graph.net.Layer` (``num_output``,
-``bias_term``, ``concat_axis``, ``negative_slope``, ...) is stored under its own name.
+``bias_term``, ``concat_axis``, ``negative_slope``, the host layers' ``op``, ``axes``,
+``dims``, ``const``...) is stored under its own name. A graph with several inputs lists
+the others under ``"extra_inputs"`` (``[{"name", "shape"}, ...]``), and the inputs whose
+file layout differs from the graph's under ``"input_layouts"`` (``{name: permutation}``,
+:attr:`~compressor.graph.net.Net.input_layouts`).
 Shapes are not stored: the Net is rebuilt with :class:`~compressor.graph.NetBuilder`,
 which infers and checks them again. Reading is bounded (:data:`MAX_GRAPH_LAYERS`) and
 every problem is a :class:`~compressor.errors.ModelImportError` naming the layer.
@@ -63,12 +67,9 @@ def _plain(v: Any) -> Any:
 
 
 def net_to_json(net: Net) -> dict[str, Any]:
-    """The JSON object of a single-input ``net``; :class:`ModelImportError` for a layer
-    with parameters JSON cannot hold (e.g. a Caffe LRN's ``lrn_param`` message)."""
-    if len(net.inputs) != 1:
-        raise ModelImportError(f"network {net.name!r}: only single-input graphs are stored "
-                               f"(inputs {list(net.inputs)})")
-    (in_name, in_shape), = net.inputs.items()
+    """The JSON object of ``net``; :class:`ModelImportError` for a layer with parameters
+    JSON cannot hold (e.g. a Caffe LRN's ``lrn_param`` message)."""
+    (in_name, in_shape), *extra = net.inputs.items()
     layers = []
     for lay in net.layers:
         if lay.type == "Input":
@@ -94,8 +95,13 @@ def net_to_json(net: Net) -> dict[str, Any]:
                 raise ModelImportError(f"layer {lay.name!r} ({lay.type}): field {f.name} "
                                        "cannot be stored as a graph")
         layers.append(d)
-    return {"version": GRAPH_VERSION, "name": net.name,
-            "input": {"name": in_name, "shape": list(in_shape)}, "layers": layers}
+    out = {"version": GRAPH_VERSION, "name": net.name,
+           "input": {"name": in_name, "shape": list(in_shape)}, "layers": layers}
+    if extra:
+        out["extra_inputs"] = [{"name": n, "shape": list(s)} for n, s in extra]
+    if net.input_layouts:
+        out["input_layouts"] = {n: list(p) for n, p in net.input_layouts.items()}
+    return out
 
 
 def _tuple2(v: Any, where: str) -> tuple[int, int]:
@@ -114,8 +120,8 @@ def _nested(cls, d: Any, where: str):
         raise ModelImportError(f"{where}: unknown key(s) {unknown}")
     kw = {}
     for k, v in d.items():
-        if k in ("kernel", "stride", "pad", "dilation", "out_pad"):
-            kw[k] = None if v is None and k == "kernel" else _tuple2(v, f"{where}.{k}")
+        if k in ("kernel", "stride", "pad", "dilation", "out_pad", "pad_end"):
+            kw[k] = None if v is None and k in ("kernel", "pad_end") else _tuple2(v, f"{where}.{k}")
         elif isinstance(v, list):
             if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
                 raise ModelImportError(f"{where}.{k}: expected a list of numbers")
@@ -172,6 +178,9 @@ def _check_layer(lay: Layer, at: str) -> None:
             raise ModelImportError(f"{at}.pool.method: expected \"MAX\" or \"AVE\", got {pp.method!r}")
         _flag(pp.global_pooling, f"{at}.pool.global_pooling")
         _flag(pp.ceil_mode, f"{at}.pool.ceil_mode")
+        _flag(pp.count_pad, f"{at}.pool.count_pad")
+        for x in pp.pad_end or ():
+            _int_in(x, 0, f"{at}.pool.pad_end")
         if pp.kernel is None and not pp.global_pooling:
             raise ModelImportError(f"{at}.pool.kernel: missing (and not global pooling)")
         for k, lo in (("kernel", 1), ("stride", 1), ("pad", 0)):
@@ -194,6 +203,7 @@ def _check_layer(lay: Layer, at: str) -> None:
                                         or not isinstance(lay.concat_axis, int)):
         raise ModelImportError(f"{at}.concat_axis: expected an integer, got {lay.concat_axis!r}")
     _real(lay.negative_slope, f"{at}.negative_slope")
+    _check_host_fields(lay, at)
     if lay.clip is not None:
         if not isinstance(lay.clip, tuple) or len(lay.clip) != 2:
             raise ModelImportError(f"{at}.clip: expected [lo, hi], got {lay.clip!r}")
@@ -205,6 +215,50 @@ def _check_layer(lay: Layer, at: str) -> None:
         _real(x, f"{at}.slopes")
 
 
+#: the most values a stored host layer's constant or index list may hold
+MAX_GRAPH_CONST = 1 << 20
+
+
+def _ints(v: Any, at: str, lo: int = -MAX_GRAPH_DIM) -> None:
+    if not isinstance(v, tuple) or len(v) > MAX_GRAPH_CONST:
+        raise ModelImportError(f"{at}: expected a list of integers")
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, int) or not lo <= x <= MAX_GRAPH_DIM:
+            raise ModelImportError(f"{at}: expected integers in {lo}..{MAX_GRAPH_DIM}, got {x!r}")
+
+
+def _check_host_fields(lay: Layer, at: str) -> None:
+    """The host / recurrent layers' fields (compressor.graph.hostops, .recurrent)."""
+    if not isinstance(lay.op, str) or len(lay.op) > 32:
+        raise ModelImportError(f"{at}.op: expected a short string, got {lay.op!r}")
+    for k in ("alpha", "beta"):
+        _real(getattr(lay, k), f"{at}.{k}")
+    if lay.axis is not None and (isinstance(lay.axis, bool) or not isinstance(lay.axis, int)
+                                 or abs(lay.axis) > MAX_GRAPH_DIM):
+        raise ModelImportError(f"{at}.axis: expected an integer, got {lay.axis!r}")
+    for k in ("axes", "starts", "ends", "steps", "indices"):
+        _ints(getattr(lay, k), f"{at}.{k}")
+    for k in ("dims", "const_shape"):
+        _ints(getattr(lay, k), f"{at}.{k}", 0)
+    if not isinstance(lay.const, tuple) or len(lay.const) > MAX_GRAPH_CONST:
+        raise ModelImportError(f"{at}.const: expected at most {MAX_GRAPH_CONST} numbers")
+    for x in lay.const:
+        _real(x, f"{at}.const")
+    for k in ("keepdims", "const_first", "reverse"):
+        _flag(getattr(lay, k), f"{at}.{k}")
+    if lay.hidden is not None:
+        _int_in(lay.hidden, 1, f"{at}.hidden")
+
+
+def _input(d: Any, where: str) -> tuple[str, list[int]]:
+    if not isinstance(d, dict) or set(d) != {"name", "shape"} or not isinstance(d["name"], str) \
+            or not isinstance(d["shape"], list) \
+            or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 1 << 24
+                       for x in d["shape"]) or not 1 <= len(d["shape"]) <= 6:
+        raise ModelImportError(f"{where}: expected {{name, shape: 1 to 6 positive integers}}")
+    return d["name"], d["shape"]
+
+
 def net_from_json(obj: Any, where: str = "graph") -> Net:
     """Rebuild a Net from :func:`net_to_json`'s object; ``where`` prefixes every error
     (e.g. ``"model.dcmp: meta.graph"``)."""
@@ -214,13 +268,27 @@ def net_from_json(obj: Any, where: str = "graph") -> Net:
     if not isinstance(inp, dict) or not isinstance(inp.get("name"), str) \
             or not isinstance(inp.get("shape"), list) \
             or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 1 << 24
-                       for d in inp["shape"]) or not 1 <= len(inp["shape"]) <= 4:
-        raise ModelImportError(f"{where}.input: expected {{name, shape: 1 to 4 positive integers}}")
+                       for d in inp["shape"]) or not 1 <= len(inp["shape"]) <= 6:
+        raise ModelImportError(f"{where}.input: expected {{name, shape: 1 to 6 positive integers}}")
     if not isinstance(layers, list) or not 1 <= len(layers) <= MAX_GRAPH_LAYERS:
         raise ModelImportError(f"{where}.layers: expected a list of 1..{MAX_GRAPH_LAYERS} layers")
     fields = {f.name for f in dataclasses.fields(Layer)} - _SKIP
     try:
         b = NetBuilder(str(obj.get("name", "graph")), inp["shape"], inp["name"])
+        extra = obj.get("extra_inputs", [])
+        if not isinstance(extra, list) or len(extra) > 64:
+            raise ModelImportError(f"{where}.extra_inputs: expected a list of at most 64 inputs")
+        for k, d in enumerate(extra):
+            b.add_input(*_input(d, f"{where}.extra_inputs[{k}]"))
+        lays = obj.get("input_layouts", {})
+        if not isinstance(lays, dict):
+            raise ModelImportError(f"{where}.input_layouts: expected an object")
+        for n, perm in lays.items():
+            shape = b._inputs.get(n)
+            if shape is None or not isinstance(perm, list) or sorted(perm) != list(range(len(shape))):
+                raise ModelImportError(f"{where}.input_layouts.{n}: expected a permutation of "
+                                       "an input's axes")
+            b.input_layouts[n] = tuple(perm)
         for i, d in enumerate(layers):
             at = f"{where}.layers[{i}]"
             if not isinstance(d, dict):

@@ -78,6 +78,23 @@ class ImportedModel:
                 out[name + ".bias"] = np.asarray(b, dtype=np.float32)
         return out
 
+    def select(self, names: list[str]) -> "ImportedModel":
+        """The model with only the weight layers ``names`` (in the file's order); a model
+        with a graph keeps every layer its graph runs (refused)."""
+        unknown = [n for n in names if n not in self.weights]
+        if unknown:
+            raise ModelImportError(f"{self.source}: --layers names {unknown}; the layers are "
+                                   f"{self.layer_names}")
+        if self.net is not None and set(names) != set(self.weights):
+            raise ModelImportError(f"{self.source}: --layers applies to files without a graph; "
+                                   "this graph runs every one of its layers")
+        meta = dict(self.meta)
+        dropped = [n for n in self.weights if n not in names]
+        if dropped:
+            meta["not_selected"] = dropped
+        return ImportedModel(self.net, {n: v for n, v in self.weights.items() if n in names},
+                             self.source, self.format, meta)
+
     def describe(self) -> str:
         kinds = ", ".join(f"{n} {self.kind(n)} {tuple(w.shape)}" for n, (w, _) in self.weights.items())
         graph = f"graph of {len(self.net.layers)} layers" if self.net is not None else "no graph"

@@ -16,13 +16,14 @@ import math
 import numpy as np
 
 from ..graph.net import pool_out_size
+from .onnx_host import HOST_OPS
 
 __all__ = ["SUPPORTED_OPS", "OnnxOps"]
 
 SUPPORTED_OPS = ("Gemm", "MatMul", "Add", "Conv", "BatchNormalization", "Relu", "LeakyRelu",
                  "Clip", "PRelu",
                  "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten",
-                 "Reshape", "Concat", "Softmax", "Dropout", "Identity", "Constant")
+                 "Reshape", "Concat", "Softmax", "Dropout", "Identity", "Constant") + HOST_OPS
 
 
 class OnnxOps:
@@ -44,8 +45,21 @@ class OnnxOps:
         self.only_used(node)
         self.set_alias(node.output[0], self.blob(node, node.input[0]))
 
-    def _fc(self, node, i, x: str, w: np.ndarray, bias: np.ndarray | None):
+    def _fc(self, node, i, x: str, w: np.ndarray, bias: np.ndarray | None, cols=None):
         xs = self.b.shape(x)
+        if cols is not None:            # a transposed map flattened: the weight's columns
+            w2 = np.empty_like(w)       # follow the map's own order instead
+            w2[:, cols] = w
+            w = w2
+            self.folded.append(f"the Transpose before {node.name or node.output[0]} "
+                               f"({node.op_type}) into its weight's column order")
+        if len(xs) > 2 and node.op_type == "MatMul":
+            if w.shape[1] != xs[-1]:
+                raise self.err(node, f"weight of {w.shape[1]} inputs for an input of {xs[-1]} features")
+            name = self.layer_name(node, i, node.input[1])
+            self.b.matmul(name, x, int(w.shape[0]), bias=bias is not None, top=node.output[0])
+            self.add_param(name, node.output[0], w, bias)
+            return
         if len(xs) != 2:
             raise self.err(node, f"input {x!r} has shape {xs}; a 2-D (N, D) input is expected")
         if w.shape[1] != xs[1]:
@@ -77,7 +91,7 @@ class OnnxOps:
                            "is supported (scale the weights)")
         if a.get("transA", 0):
             raise self.err(node, "transA=1 is not supported")
-        x = self.blob(node, node.input[0])
+        x, cols = self.fc_input(node, node.input[0])
         B = self.const(node, node.input[1], "weight")
         if B.ndim != 2:
             raise self.err(node, f"weight of shape {B.shape}; Gemm needs a 2-D weight")
@@ -85,36 +99,22 @@ class OnnxOps:
         bias = None
         if len(node.input) > 2 and node.input[2]:
             bias = self._per_output(node, self.const(node, node.input[2], "bias"), w.shape[0], 2, "bias")
-        self._fc(node, i, x, np.ascontiguousarray(w), bias)
+        self._fc(node, i, x, np.ascontiguousarray(w), bias, cols)
 
     def op_MatMul(self, node, i, a):
-        x = self.blob(node, node.input[0])
+        if node.input[1] not in self.consts:
+            raise self.err(node, "a MatMul of two computed tensors (attention) cannot run on EIE; "
+                           "the second operand must be a constant weight")
+        x, cols = self.fc_input(node, node.input[0])
         B = self.const(node, node.input[1], "weight")
         if B.ndim != 2:
             raise self.err(node, f"weight of shape {B.shape}; a 2-D constant weight is supported")
-        self._fc(node, i, x, np.ascontiguousarray(B.T), None)
+        self._fc(node, i, x, np.ascontiguousarray(B.T), None, cols)
 
     def op_Add(self, node, i, a):
-        ins = list(node.input)
-        cidx = [k for k, t in enumerate(ins) if t in self.consts]
-        if len(cidx) != 1:
-            if len(cidx) == 0:
-                tops = [self.blob(node, t) for t in ins]
-                self.b.eltwise(self.layer_name(node, i), tops, top=node.output[0])
-                return
-            raise self.err(node, "an Add of two computed tensors (a residual connection) is not "
-                           "supported; only a constant bias after Gemm/MatMul/Conv is folded")
-        x = ins[1 - cidx[0]]
-        lay = self.fold_target(node, x)
-        if lay is None:
-            raise self.err(node, "an Add of a constant is folded only into the bias of the Gemm, "
-                           "MatMul or Conv right before it (when it is that layer's only consumer)")
-        w, b = self.weights[lay]
-        c = self.const(node, ins[cidx[0]], "addend")
-        add = self._per_output(node, c, w.shape[0], w.ndim, "addend")
-        self.set_bias(lay, add if b is None else b + add)
-        self.set_alias(node.output[0], self.alias.get(x, x))
-        self.folded.append(f"{node.name or node.output[0]} (Add) into {lay}")
+        """A per-output constant after a weight layer: folded into its bias; otherwise a
+        host addition (an Eltwise of two equal-shaped tensors, else a broadcasting Binary)."""
+        self._binary(node, i, a, "add")
 
     def op_BatchNormalization(self, node, i, a):
         if a.get("training_mode", 0):
@@ -165,33 +165,54 @@ class OnnxOps:
             raise self.err(node, f"{key} {v}: only 1 is supported")
 
     def op_Conv(self, node, i, a):
+        """Conv2d, and Conv1d as a convolution of kernel height 1 on ``(N, C, 1, L)``;
+        pads explicit or ``auto_pad`` (SAME_UPPER / SAME_LOWER / VALID); asymmetric pads
+        become a host zero Pad before it."""
         x = self.blob(node, node.input[0])
         W = self.const(node, node.input[1], "weight")
-        if W.ndim != 4:
-            raise self.err(node, f"weight of shape {W.shape}; only 2-D convolutions (4-D weights) "
-                           "are supported")
-        k = self._kernel2(node, a, list(W.shape[2:]))
-        if k != tuple(W.shape[2:]):
+        if W.ndim not in (3, 4):
+            raise self.err(node, f"weight of shape {W.shape}; 1-D or 2-D convolutions (3-D or "
+                           "4-D weights) are supported")
+        one_d = W.ndim == 3
+        nd = W.ndim - 2
+        k = [int(v) for v in a.get("kernel_shape", list(W.shape[2:]))]
+        if tuple(k) != tuple(W.shape[2:]):
             raise self.err(node, f"kernel_shape {k} does not match the weight {W.shape}")
-        self._ones(node, a, "dilations")
-        strides = list(a.get("strides", [1, 1]))
-        if len(strides) != 2:
-            raise self.err(node, f"strides {strides}: two values expected")
-        pad = self._pads(node, a)
+        strides = [int(v) for v in a.get("strides", [1] * nd)]
+        dil = [int(v) for v in a.get("dilations", [1] * nd)]
+        if len(strides) != nd or len(dil) != nd or any(v < 1 for v in strides + dil):
+            raise self.err(node, f"strides {strides}, dilations {dil}: {nd} values >= 1 expected")
         group = int(a.get("group", 1))
         xs = self.b.shape(x)
-        if len(xs) != 4 or xs[1] != W.shape[1] * group:
+        if len(xs) != 2 + nd or xs[1] != W.shape[1] * group:
             raise self.err(node, f"input {x!r} of shape {xs} does not fit the weight {W.shape} "
                            f"with group {group}")
+        begins, ends = self.spatial_pads(node, a, list(xs[2:]), k, strides, dil)
         bias = None
         if len(node.input) > 2 and node.input[2]:
             bias = self.const(node, node.input[2], "bias").reshape(-1)
             if bias.shape != (W.shape[0],):
                 raise self.err(node, f"bias of shape {bias.shape} for {W.shape[0]} outputs")
+        if one_d:
+            x, _ = self.to_4d(node, x)
+            W = W.reshape(W.shape[0], W.shape[1], 1, W.shape[2])
+            k, strides, dil = [1] + k, [1] + strides, [1] + dil
+            begins, ends = [0] + begins, [0] + ends
+        if begins != ends:
+            xs4 = self.b.shape(x)
+            x = self.b.host(self.uniq(f"{x}_pad"), "Pad", [x],
+                            dims=(0, 0, begins[0], begins[1], 0, 0, ends[0], ends[1]))
+            begins = [0, 0]
+            self.folded.append(f"asymmetric padding of {node.name or node.output[0]} (Conv) "
+                               f"as a host Pad of {tuple(xs4)}")
         name = self.layer_name(node, i, node.input[1])
-        self.b.conv(name, x, int(W.shape[0]), kernel=k, stride=(int(strides[0]), int(strides[1])),
-                    pad=pad, group=group, bias=bias is not None, top=node.output[0])
-        self.add_param(name, node.output[0], W, bias)
+        top = node.output[0] if not one_d else self.uniq(node.output[0] + "_2d")
+        self.b.conv(name, x, int(W.shape[0]), kernel=(k[0], k[1]), stride=(strides[0], strides[1]),
+                    pad=(begins[0], begins[1]), group=group, bias=bias is not None, top=top,
+                    dilation=(dil[0], dil[1]))
+        self.add_param(name, top, W, bias)
+        if one_d:
+            self.from_4d(top, node.output[0])
 
     def op_Clip(self, node, i, a):
         x = self.blob(node, node.input[0])
@@ -229,13 +250,13 @@ class OnnxOps:
         self.b.relu(self.layer_name(node, i), x, negative_slope=float(a.get("alpha", 0.01)),
                     top=node.output[0])
 
-    def _pool(self, node, i, a, method: str):
+    def _pool(self, node, i, a, method: str, x: str | None = None, top: str | None = None):
         """Caffe's pooling (ceil-mode size, windows starting in the padding dropped, average
         divided by the window clipped to the padded input) equals ONNX's when the output
         sizes agree and, for an average with padding, ``count_include_pad = 1``; an average
         window that runs past the padded input (ceil mode) is refused."""
         self.only_used(node)
-        x = self.blob(node, node.input[0])
+        x = self.blob(node, node.input[0]) if x is None else x
         xs = self.b.shape(x)
         if len(xs) != 4:
             raise self.err(node, f"input of shape {xs}; (N, C, H, W) expected")
@@ -266,15 +287,16 @@ class OnnxOps:
                            "(Caffe's) counts the padding in the divisor; export with "
                            "count_include_pad=1 or without padding")
         self.b.pool(self.layer_name(node, i), x, method, kernel=k, stride=tuple(s), pad=p,
-                    top=node.output[0], ceil_mode=ceil)
+                    top=top or node.output[0], ceil_mode=ceil)
 
     def op_MaxPool(self, node, i, a):
         if a.get("storage_order", 0):
             raise self.err(node, "storage_order=1 is not supported")
-        self._pool(node, i, a, "MAX")
+        self.only_used(node)
+        self.pool_layer(node, i, a, "MAX")
 
     def op_AveragePool(self, node, i, a):
-        self._pool(node, i, a, "AVE")
+        self.pool_layer(node, i, a, "AVE")
 
     def _global(self, node, i, method):
         x = self.blob(node, node.input[0])
@@ -286,40 +308,6 @@ class OnnxOps:
     def op_GlobalMaxPool(self, node, i, a):
         self._global(node, i, "MAX")
 
-    def op_Flatten(self, node, i, a):
-        x = self.blob(node, node.input[0])
-        axis = int(a.get("axis", 1))
-        if axis != 1:
-            raise self.err(node, f"axis={axis}: only Flatten(axis=1) (keep the batch) is supported")
-        self.b.flatten(self.layer_name(node, i), x, top=node.output[0])
-
-    def op_Reshape(self, node, i, a):
-        x = self.blob(node, node.input[0])
-        c = self.consts.get(node.input[1])
-        target = [int(v) for v in c.reshape(-1)] if c is not None and c.dtype.kind in "iu" \
-            and c.size <= 8 else None
-        xs = self.b.shape(x)
-        flat = math.prod(xs[1:])
-        ok = (target is not None and len(target) == 2 and target[0] in (0, -1, xs[0])
-              and target[1] in (-1, flat) and not (target[0] == -1 and target[1] == -1)
-              and not (a.get("allowzero", 0) and 0 in target))
-        if not ok:
-            raise self.err(node, f"reshape to {target} of a {xs} tensor: only a flatten to "
-                           "(N, -1) with a constant shape is supported")
-        self.b.flatten(self.layer_name(node, i), x, top=node.output[0])
-
     def op_Concat(self, node, i, a):
         tops = [self.blob(node, t) for t in node.input]
         self.b.concat(self.layer_name(node, i), tops, axis=int(a.get("axis", 1)), top=node.output[0])
-
-    def op_Softmax(self, node, i, a):
-        x = self.blob(node, node.input[0])
-        xs = self.b.shape(x)
-        axis = int(a.get("axis", -1 if self.opset >= 13 else 1))
-        axis %= len(xs)
-        plane = len(xs) == 2 or math.prod(xs[2:]) == 1
-        if axis != 1 or (self.opset < 13 and not plane):
-            raise self.err(node, f"softmax along axis {axis} of a {xs} tensor: only the channel "
-                           "axis 1 is supported")
-        self.b.softmax(self.layer_name(node, i), x, top=node.output[0])
-
