@@ -3,10 +3,13 @@ fixed point, the final outputs compared with the float model's (docs/byom.md).
 
 ``eie-simulate --model FILE`` (default ``mode: chained``) runs each input given
 (``--input`` files or folders, ``--image`` package images, or one seeded synthetic input;
-:mod:`compressor.inputs` checks each input's shape and layout against the graph's) through
-:class:`eie_sim.sim.chain.EieChain`: every Convolution / InnerProduct computed by the
-simulator in fixed point on the previous layers' fixed-point outputs, host operators in
-float in between, every EIE output checked against numpy (bit for bit) on its own input.
+:mod:`compressor.inputs` checks each input's shape and layout against the graph's; a graph
+with several inputs gets them as its first, the others, a recurrent state, at zero)
+through :class:`eie_sim.sim.chain.EieChain`: every Convolution / InnerProduct / MatMul
+computed by the simulator in fixed point on the previous layers' fixed-point outputs, a
+recurrent layer's ``W_hh h_{t-1}`` on EIE at every step with its gate arithmetic on the
+host, host operators in float in between, every EIE output checked against numpy (bit for
+bit) on its own input.
 
 Fixed point: the network-wide choices of :func:`eie_sim.sim.formats.network_format`
 (``weight_bits`` raised to the codebooks' width; keys the user set are kept) and per
@@ -69,11 +72,12 @@ class ModelChainRun:
     wall_s: float = 0.0
 
     def outputs(self) -> np.ndarray:
-        return np.concatenate([r.output.reshape((1,) + r.output.shape[1:]) for r in self.inputs])
+        """EIE's final outputs, one row per input: concatenated along the batch axis when
+        it is 1 (``(K, ...)``), else stacked (``(K, T, N, ...)`` for a sequence)."""
+        return _rows([r.output for r in self.inputs])
 
     def float_outputs(self) -> np.ndarray:
-        return np.concatenate([r.float_output.reshape((1,) + r.float_output.shape[1:])
-                               for r in self.inputs])
+        return _rows([r.float_output for r in self.inputs])
 
     def rows(self) -> list[dict[str, Any]]:
         agree = {r["input"]: r for r in self.agreement.rows()}
@@ -93,6 +97,12 @@ class ModelChainRun:
         return out
 
 
+def _rows(arrays: list[np.ndarray]) -> np.ndarray:
+    if all(a.ndim >= 1 and a.shape[0] == 1 for a in arrays):
+        return np.concatenate(arrays)
+    return np.stack(arrays)
+
+
 def run_model_chain(net: Net, model: QuantizedModel, inputs: list[tuple[str, np.ndarray]],
                     cfg: ArchConfig, *, float_net: Net | None = None, float_weights=None,
                     float_inputs: list[np.ndarray] | None = None, float_model: str = "",
@@ -109,7 +119,8 @@ def run_model_chain(net: Net, model: QuantizedModel, inputs: list[tuple[str, np.
     if not inputs:
         raise WorkloadError("no inputs to run")
     xs = [x for _, x in inputs]
-    fwds = [forward(net, model, x) for x in xs]
+    first = next(iter(net.inputs))
+    fwds = [forward(net, model, {first: x}) for x in xs]
     bits = max(int(model.layer(lay.name).bits) for lay in net.weight_layers)
     cfg, overrides = network_format(cfg, layer_ranges(net, model, xs, fwds), bits,
                                     frozenset(explicit))
@@ -134,9 +145,11 @@ def run_model_chain(net: Net, model: QuantizedModel, inputs: list[tuple[str, np.
     agree = accuracy.compare_outputs([r.float_output for r in runs], [r.output for r in runs],
                                      [r.label for r in runs])
     notes = [
-        "Chained in fixed point: every Convolution / InnerProduct runs on EIE on the previous "
-        "layers' fixed-point outputs (all output positions); host operators run in float in "
-        "between; every EIE output is checked against numpy bit for bit.",
+        "Chained in fixed point: every Convolution / InnerProduct / MatMul runs on EIE on the "
+        "previous layers' fixed-point outputs (all output positions), a recurrent layer's "
+        "W_hh h_{t-1} once per step (rows NAME[tK]) with its gate arithmetic on the host; other "
+        "host operators run in float in between; every EIE output is checked against numpy "
+        "bit for bit.",
         f"Formats per layer from the largest float ranges over the {len(xs)} input(s) run, "
         f"{DEFAULT_HEADROOM_BITS} headroom bit(s) (eie_sim/sim/formats.py).",
         f"Float model: {float_model or 'the model file weights in float'}; relative error "

@@ -242,7 +242,7 @@ def _graph_inputs(net, layout, paths, images, preprocess) -> list[tuple[str, np.
             if names in (["all"], ["default"]):
                 names = list(model_inputs.IMAGES if names == ["all"] else model_inputs.DEFAULT_IMAGES)
             if not model_inputs.is_image_input(net):
-                (shape,) = net.inputs.values()
+                shape = next(iter(net.inputs.values()))
                 raise WorkloadError(f"--image: the graph's input {tuple(shape)} is not an image "
                                     f"(1, 1 or 3, H, W)")
             rows += model_inputs.package_images(net, names, preprocess)
@@ -256,9 +256,6 @@ def _chained_workload(path, model, net, fmt, imp, layout, seed, act_density, lay
     if layers:
         raise WorkloadError(f"{path}: a chained run computes every layer; to run only "
                             f"{', '.join(layers)} give --mode per-layer (workload.mode)")
-    if len(net.inputs) != 1:
-        raise WorkloadError(f"{path}: graph {net.name!r} has {len(net.inputs)} inputs "
-                            f"({', '.join(net.inputs)}); a chained run feeds one")
     rows = _graph_inputs(net, layout, paths, images, preprocess)
     if not rows:
         x = graph_input(net, seed, act_density)

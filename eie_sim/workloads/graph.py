@@ -74,7 +74,7 @@ def graph_input(net: Net, seed: int, act_density: float, x: np.ndarray | None = 
     image-like smooth map of spread 1 for (N, C, H, W) inputs,
     :func:`compressor.graph.forward.synthetic_input`; a vector of density ``act_density``
     for (N, D) inputs, :func:`eie_sim.workloads.synthetic.synthetic_input`)."""
-    (shape,) = net.inputs.values()
+    shape = next(iter(net.inputs.values()))     # (further inputs: a recurrent state, zeros)
     n = int(np.prod(shape))
     if x is not None:
         x = np.asarray(x, dtype=np.float32).reshape(-1)

@@ -164,3 +164,26 @@ def test_docs_byom_end_to_end_cnn_block_runs(tmp_path, monkeypatch):
     imp = load_model(tmp_path / "cnn.onnx")
     assert imp.layer_names == ["conv1", "conv2", "conv3", "fc"]
     assert tuple(imp.net.inputs.values())[0] == (1, 3, 32, 32)
+
+
+def test_lstm_chained_on_eie(tmp_path, capsys):
+    """An ONNX LSTM (the importer's W_ih MatMul + W_hh recurrent layer + a MatMul head):
+    chained, W_hh h_{t-1} on EIE per step; the fixed point alone moves the outputs little."""
+    from tests.compressor.test_onnx_exporters import vad_lstm
+    m, _ = vad_lstm(T=6, N=1, I=6, H=8)
+    src = save_onnx(m, tmp_path / "vad.onnx")
+    d, xs = _inputs(tmp_path, (6, 1, 6), 3)
+    dcmp = tmp_path / "vad.dcmp"
+    assert compress_main(["import", str(src), "--out", str(dcmp), "--keep-mask", "--bits", "8",
+                          "--calibration", str(d), "--quiet"]) == 0
+    out = tmp_path / "sim"
+    assert simulate_main(["--model", str(dcmp), "--float-model", str(src), "--input", str(d),
+                          "--out", str(out), "--quiet"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    names = [l["layer"] for l in s["first_input_layers"]]
+    assert names == ["lstm.W_ih"] + [f"lstm.W_hh[t{t}]" for t in range(6)] + ["head"]
+    outs, fouts = np.load(out / "outputs.npy"), np.load(out / "float_outputs.npy")
+    assert outs.shape == fouts.shape == (3, 6, 1, 1)
+    for r in s["inputs"]:
+        assert r["fixed_point_relative_error"] < 0.02
+        assert r["relative_error"] < 0.1
