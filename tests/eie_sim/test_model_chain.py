@@ -157,13 +157,17 @@ def test_image_inputs(tmp_path, capsys):
 
 
 def test_docs_byom_end_to_end_cnn_block_runs(tmp_path, monkeypatch):
-    """docs/byom.md's walk-through builds its CNN as written."""
+    """docs/byom.md's walk-through builds its CNN and its LSTM as written."""
     from tests.docblocks import python_blocks, run_blocks
     monkeypatch.chdir(tmp_path)
     run_blocks(python_blocks("byom.md", "End to end"), "byom end to end")
     imp = load_model(tmp_path / "cnn.onnx")
     assert imp.layer_names == ["conv1", "conv2", "conv3", "fc"]
     assert tuple(imp.net.inputs.values())[0] == (1, 3, 32, 32)
+    lstm = load_model(tmp_path / "lstm.onnx")
+    assert [(lay.name, lay.type) for lay in lstm.net.weight_layers] == [
+        ("lstm.W_ih", "MatMul"), ("lstm.W_hh", "LSTM"), ("head", "MatMul")]
+    assert len(list((tmp_path / "seqs").glob("*.npy"))) == 8
 
 
 def test_lstm_chained_on_eie(tmp_path, capsys):
