@@ -12,7 +12,8 @@ type             what (fields of :class:`~compressor.graph.layer.Layer`)
 ===============  ===========================================================================
 Unary            ``op`` in :data:`UNARY_COST`: sigmoid, tanh, hardsigmoid (``alpha``,
                  ``beta``), hardswish, gelu (erf form), gelu_tanh, silu (``x sigmoid(x)``),
-                 exp, log, sqrt, neg, abs, erf, reciprocal, softplus, relu
+                 exp, log, sqrt, neg, abs, erf, reciprocal, softplus, relu, elu
+                 (``alpha``), selu (``alpha``, scale ``beta``), softsign
 Binary           ``op`` add / sub / mul / div / max / min / pow of two bottoms (numpy
                  broadcasting, as ONNX's) or of one bottom and a constant (``const``,
                  ``const_shape``; ``const_first``: the constant is the left operand)
@@ -45,7 +46,8 @@ Shape = tuple[int, ...]
 #: project's counting convention: one per add, multiply, compare, divide, exp, erf, tanh)
 UNARY_COST = {"sigmoid": 3, "tanh": 1, "hardsigmoid": 4, "hardswish": 5, "gelu": 5,
               "gelu_tanh": 9, "silu": 4, "exp": 1, "log": 1, "sqrt": 1, "neg": 1, "abs": 1,
-              "erf": 1, "reciprocal": 1, "softplus": 3, "relu": 1}
+              "erf": 1, "reciprocal": 1, "softplus": 3, "relu": 1, "elu": 3, "selu": 4,
+              "softsign": 3}
 BINARY_OPS = ("add", "sub", "mul", "div", "max", "min", "pow")
 REDUCE_OPS = ("sum", "mean", "max", "min")
 HOST_TYPES = ("Unary", "Binary", "Reduce", "Reshape", "Transpose", "Slice", "Gather", "Pad",
@@ -97,6 +99,12 @@ def unary(op: str, x: np.ndarray, alpha: float = 0.0, beta: float = 0.0) -> np.n
             return np.logaddexp(0.0, x)
         if op == "relu":
             return np.maximum(x, 0.0)
+        if op == "elu":
+            return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+        if op == "selu":
+            return beta * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+        if op == "softsign":
+            return x / (1.0 + np.abs(x))
     raise ForwardError(f"unknown element-wise function {op!r}")
 
 

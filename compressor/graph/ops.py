@@ -288,10 +288,14 @@ def _softmax_shape(lay: Layer, ins: list[Shape]) -> list[Shape]:
 
 
 def _softmax_forward(lay: Layer, ins: list[np.ndarray], weights: WeightSource) -> np.ndarray:
-    """Softmax over ``lay.axis`` (Caffe's: the channels, axis 1, when unset)."""
+    """Softmax over ``lay.axis`` (Caffe's: the channels, axis 1, when unset); the log of
+    it when ``lay.op == "log"`` (ONNX LogSoftmax)."""
     ax = 1 if lay.axis is None else lay.axis
     z = ins[0].astype(np.float64)
-    z = np.exp(z - z.max(axis=ax, keepdims=True))
+    z = z - z.max(axis=ax, keepdims=True)
+    if lay.op == "log":                     # LogSoftmax
+        return (z - np.log(np.exp(z).sum(axis=ax, keepdims=True))).astype(np.float32)
+    z = np.exp(z)
     return (z / z.sum(axis=ax, keepdims=True)).astype(np.float32)
 
 

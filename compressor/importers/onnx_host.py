@@ -39,16 +39,17 @@ __all__ = ["HOST_OPS", "CONST_ONLY", "OnnxHostOps"]
 
 _UNARY = {"Sigmoid": "sigmoid", "Tanh": "tanh", "HardSigmoid": "hardsigmoid",
           "HardSwish": "hardswish", "Erf": "erf", "Exp": "exp", "Log": "log", "Sqrt": "sqrt",
-          "Neg": "neg", "Abs": "abs", "Reciprocal": "reciprocal", "Softplus": "softplus"}
+          "Neg": "neg", "Abs": "abs", "Reciprocal": "reciprocal", "Softplus": "softplus",
+          "Softsign": "softsign"}
 _BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Max": "max", "Min": "min",
            "Pow": "pow"}
 _REDUCE = {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min"}
 #: ops evaluated at import time when every input is a constant, and otherwise refused
 CONST_ONLY = ("Shape", "Size", "Cast", "CastLike", "Equal", "Less", "Greater", "LessOrEqual",
-               "GreaterOrEqual", "Not", "And", "Or", "Where", "Range", "ConstantOfShape",
+               "GreaterOrEqual", "Not", "And", "Or", "Range", "ConstantOfShape",
                "Floor", "Ceil", "Round", "Sign", "OneHot", "NonZero", "ReduceProd", "Mod",
                "ArgMax", "ArgMin", "Tile", "ScatterND", "TopK")
-HOST_OPS = tuple(_UNARY) + ("Gelu", "Sub", "Mul", "Div", "Max", "Min", "Pow") + tuple(_REDUCE) + (
+HOST_OPS = tuple(_UNARY) + ("Where", "Gelu", "Elu", "Selu", "LogSoftmax", "Sum", "Mean", "Sub", "Mul", "Div", "Max", "Min", "Pow") + tuple(_REDUCE) + (
     "Transpose", "Squeeze", "Unsqueeze", "Slice", "Split", "Gather", "Pad", "Expand", "If",
     "LSTM", "GRU") + CONST_ONLY
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -425,6 +426,74 @@ class OnnxHostOps:
         approx = a.get("approximate", "none")
         self._unary(node, i, "gelu_tanh" if approx == "tanh" else "gelu")
 
+    def op_Elu(self, node, i, a):
+        self._unary(node, i, "elu", alpha=float(a.get("alpha", 1.0)))
+
+    def op_Selu(self, node, i, a):
+        self._unary(node, i, "selu", alpha=float(a.get("alpha", 1.67326319217681884765625)),
+                    beta=float(a.get("gamma", 1.05070102214813232421875)))
+
+    #: ops after which a -inf mask value and float32's lowest give the same result
+    _MASK_READERS = ("Softmax", "LogSoftmax", "ReduceMax", "MaxPool", "Max", "ArgMax",
+                     "GlobalMaxPool")
+
+    def op_Where(self, node, i, a):
+        """``Where`` on a constant condition (a mask): ``x C + y (1 - C)`` as host Binary
+        layers. An infinite constant branch (a ``-inf`` mask) is read as float32's extreme
+        only when every reader takes a maximum or a softmax (the same result there)."""
+        cond, x, y = node.input
+        if cond not in self.consts:
+            raise self.err(node, "Where on a computed condition cannot be run; only a constant "
+                           "mask")
+        C = self.consts[cond].astype(bool).astype(np.float64)
+        branches = []
+        for t in (x, y):
+            if t in self.consts:
+                v = self.consts[t].astype(np.float64)
+                if np.any(np.isinf(v)):
+                    readers = [n for n in self.g.node if node.output[0] in n.input]
+                    if (not readers or node.output[0] in self.outputs
+                            or any(r.op_type not in self._MASK_READERS for r in readers)):
+                        raise self.err(node, f"constant {t!r} holds infinity; as a mask it must "
+                                       f"feed only {', '.join(self._MASK_READERS)}")
+                    v = np.clip(v, -_F32_MAX, _F32_MAX)
+                branches.append(("const", v))
+            else:
+                branches.append(("blob", self.blob(node, t)))
+        if all(k == "const" for k, _ in branches):
+            raise self.err(node, "both branches constant (folded when the condition is too)")
+        (kx, vx), (ky, vy) = branches
+        out = node.output[0]
+        if kx == "blob" and ky == "blob":
+            px = self.b.host(self.uniq(out + "_x"), "Binary", [vx], op="mul",
+                             const=tuple(C.reshape(-1)), const_shape=C.shape)
+            py = self.b.host(self.uniq(out + "_y"), "Binary", [vy], op="mul",
+                             const=tuple((1 - C).reshape(-1)), const_shape=C.shape)
+            self.host(node, i, "Binary", [px, py], op="add")
+            return
+        blob, keep = (vx, C) if kx == "blob" else (vy, 1 - C)
+        other = (vy * (1 - C)) if kx == "blob" else (vx * C)      # (infinities clipped above)
+        kept = self.b.host(self.uniq(out + "_kept"), "Binary", [blob], op="mul",
+                           const=tuple(float(v) for v in keep.reshape(-1)), const_shape=keep.shape)
+        self.host(node, i, "Binary", [kept], op="add",
+                  const=tuple(float(v) for v in np.asarray(other, np.float32).reshape(-1)),
+                  const_shape=tuple(np.shape(other)))
+
+    def op_Sum(self, node, i, a):
+        self._nary(node, i, a, "add")
+
+    def op_Mean(self, node, i, a):
+        if len(node.input) != 2:
+            self._nary(node, i, a, "add")       # one input: itself; more: refused there
+            return
+        x0, x1 = (self.blob(node, t) for t in node.input)
+        tmp = self.b.host(self.uniq(node.output[0] + "_sum"), "Binary", [x0, x1], op="add")
+        self.b.host(self.layer_name(node, i), "Binary", [tmp], top=node.output[0], op="mul",
+                    const=(0.5,), const_shape=())
+
+    def op_LogSoftmax(self, node, i, a):
+        self.op_Softmax(node, i, a, log=True)
+
     def op_HardSigmoid(self, node, i, a):
         self._unary(node, i, "hardsigmoid", alpha=float(a.get("alpha", 0.2)),
                     beta=float(a.get("beta", 0.5)))
@@ -606,17 +675,17 @@ class OnnxHostOps:
         self.host(node, i, "Reduce", [x], op=op, axes=tuple(axes or ()),
                   keepdims=bool(a.get("keepdims", 1)))
 
-    def op_Softmax(self, node, i, a):
+    def op_Softmax(self, node, i, a, log: bool = False):
         x = self.blob(node, node.input[0])
         xs = self.b.shape(x)
         axis = int(a.get("axis", -1 if self.opset >= 13 else 1)) % len(xs)
         if self.opset < 13 and any(d != 1 for d in xs[axis + 1:]):
             raise self.err(node, f"softmax (opset {self.opset}) over the flattened axes {axis}.. "
                            f"of a {xs} tensor: only one axis (the last non-unit one) is supported")
-        if axis == 1:
+        if axis == 1 and not log:
             self.b.softmax(self.layer_name(node, i), x, top=node.output[0])
         else:
-            self.host(node, i, "Softmax", [x], axis=axis)
+            self.host(node, i, "Softmax", [x], axis=axis, op="log" if log else "")
 
     # ---- recurrent layers ---------------------------------------------------------------
     def _recurrent(self, node, i, a, kind: str):

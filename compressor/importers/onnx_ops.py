@@ -11,8 +11,6 @@ are implemented here.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..graph.net import pool_out_size
@@ -31,9 +29,15 @@ class OnnxOps:
     :class:`~compressor.importers.onnx_walk.OnnxWalk`)."""
 
     def op_Constant(self, node, i, a):
-        if "value" not in a:
-            raise self.err(node, "only Constant nodes with a tensor 'value' are supported")
-        self.consts[node.output[0]] = self.tensor(a["value"], "constant")
+        if "value" in a:
+            self.consts[node.output[0]] = self.tensor(a["value"], "constant")
+            return
+        for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
+                           ("value_int", np.int64), ("value_ints", np.int64)):
+            if key in a:
+                self.consts[node.output[0]] = np.asarray(a[key], dtype=dtype)
+                return
+        raise self.err(node, "only Constant nodes with a tensor or number value are supported")
 
     def op_Identity(self, node, i, a):
         if node.input[0] in self.consts:
@@ -122,11 +126,16 @@ class OnnxOps:
         self.only_used(node)
         x = node.input[0]
         lay = self.fold_target(node, x)
-        if lay is None:
-            raise self.err(node, "BatchNormalization is folded only into the Conv, Gemm or MatMul "
-                           "right before it (when it is that layer's only consumer)")
         scale, beta, mean, var = (self.const(node, t, what).astype(np.float64).reshape(-1)
                                   for t, what in zip(node.input[1:5], ("scale", "B", "mean", "var")))
+        if lay is None:
+            # not after a weight layer it can fold into: the per-channel affine on the host
+            eps = float(a.get("epsilon", 1e-5))
+            if eps <= 0 or np.any(var < 0):
+                raise self.err(node, f"variance < 0 or epsilon {eps} <= 0")
+            self.b.batchnorm(self.layer_name(node, i), self.blob(node, x), scale, beta, mean, var,
+                             eps=eps, top=node.output[0])
+            return
         w, b = self.weights[lay]
         n = w.shape[0]
         if any(v.shape != (n,) for v in (scale, beta, mean, var)):

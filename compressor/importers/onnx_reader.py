@@ -18,7 +18,8 @@ MatMul (constant B)      InnerProduct, ``W = B.T`` (a ``MatMul`` layer on a 3-D 
 Conv                     Convolution: 2-D, or 1-D as kernel height 1; strides, dilations,
                          group; pads or ``auto_pad`` (asymmetric: a host zero Pad first)
 BatchNormalization       folded into the Conv / Gemm / MatMul that feeds it (only consumer):
-                         ``s = scale / sqrt(var + eps)``, ``W' = s W``, ``b' = s (b - mean) + B``
+                         ``s = scale / sqrt(var + eps)``, ``W' = s W``, ``b' = s (b - mean) + B``;
+                         elsewhere a host BatchNorm
 Relu, LeakyRelu          ReLU (``negative_slope = alpha``)
 MaxPool, AveragePool     Pooling: floor mode with any (asymmetric, automatic) padding and
                          ``count_include_pad``; ceil mode by Caffe's rules (:func:`_pool`)

@@ -116,15 +116,19 @@ def test_onnx_add_of_two_tensors_is_refused_or_an_eltwise(tmp_path):
             read_onnx(path)
 
 
-def test_onnx_gemm_alpha_and_bn_not_after_a_layer_are_refused(tmp_path):
+def test_onnx_gemm_alpha_is_refused_and_a_bn_not_after_a_layer_runs_on_the_host(tmp_path):
     rng = np.random.default_rng(0)
     node = helper.make_node("Gemm", ["x", "w"], ["y"], name="g", alpha=0.5)
     with pytest.raises(ModelImportError, match=r"alpha=0.5, beta=1.0; only 1.0"):
         read_onnx(_one_node(tmp_path, node, [_init("w", rng.normal(size=(4, 3)))], (1, 4), (1, 3)))
-    bn = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn")
-    ins = [_init(n, np.ones(3)) for n in "sbmv"]
-    with pytest.raises(ModelImportError, match=r"BatchNormalization is folded only into"):
-        read_onnx(_one_node(tmp_path, bn, ins))
+    nodes = [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"], name="bn"),
+             helper.make_node("Conv", ["n", "w"], ["y"], name="conv", kernel_shape=[1, 1])]
+    ins = [_init(n, rng.uniform(0.5, 2.0, 3)) for n in "sbmv"] + [_init("w", rng.normal(size=(3, 3, 1, 1)))]
+    m = _model(nodes, ins, "x", (1, 3, 8, 8), "y", (1, 3, 8, 8), "t")
+    imp = read_onnx(save_onnx(m, tmp_path / "bn.onnx"))
+    assert [lay.type for lay in imp.net.layers] == ["BatchNorm", "Convolution"]
+    x = rng.normal(size=(1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(_ours(imp, x), onnx_reference(m, x), rtol=1e-5, atol=1e-5)
 
 
 def test_onnx_pooling_modes_map_only_where_they_match(tmp_path):

@@ -476,3 +476,79 @@ def test_gelu_tanh_form_chain_and_gelu_op(tmp_path):
     x = rng.normal(size=(1, 6)).astype(np.float32)
     np.testing.assert_allclose(_ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_bidirectional_lstm_with_state_inputs_after_a_batch_first_transpose(tmp_path):
+    """torch.onnx's batch_first LSTM: a Transpose to time-major before the node (a host
+    Transpose here), the states (2, N, H) given as graph inputs and sliced per direction."""
+    T, N, I, H = 3, 2, 4, 3
+    rng = np.random.default_rng(12)
+    W, R, B = (rng.normal(0, 0.5, s).astype(np.float32) for s in
+               ((2, 4 * H, I), (2, 4 * H, H), (2, 8 * H)))
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], name="to_time_major", perm=[1, 0, 2]),
+             helper.make_node("LSTM", ["xt", "W", "R", "B", "", "h0", "c0"], ["Y", "Yh", "Yc"],
+                              name="lstm", hidden_size=H, direction="bidirectional")]
+    m = _build(nodes, [_vi("x", [N, T, I]), _vi("h0", [2, N, H]), _vi("c0", [2, N, H])],
+               [_vi("Y", None), _vi("Yh", None), _vi("Yc", None)],
+               [_f("W", W), _f("R", R), _f("B", B)])
+    imp = read_onnx(save_onnx(m, tmp_path / "bi.onnx"))
+    assert imp.net.layer("lstm.W_hh_reverse").reverse
+    feeds = {"x": rng.normal(size=(N, T, I)).astype(np.float32),
+             "h0": rng.normal(size=(2, N, H)).astype(np.float32),
+             "c0": rng.normal(size=(2, N, H)).astype(np.float32)}
+    for a, b in zip(_ours(imp, feeds, ["Y", "Yh", "Yc"]), _reference(m, feeds)):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_infinity_in_a_constant_that_is_not_a_mask_is_refused(tmp_path):
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["h"], name="fc", transB=1),
+             helper.make_node("Add", ["h", "c"], ["y"], name="bad_add")]
+    m = _build(nodes, [_vi("x", [1, 3])], [_vi("y", [1, 2])],
+               [_f("w", np.ones((2, 3))), _f("c", [[np.inf, 0.0], [0.0, 0.0]])])
+    with pytest.raises(ModelImportError, match=r"node 'bad_add' \(Add\): constant 'c' holds "
+                                               r"infinity; allowed only in a Max or Min"):
+        read_onnx(save_onnx(m, tmp_path / "inf.onnx"))
+
+
+def test_more_host_ops_elu_selu_softsign_sum_mean_logsoftmax_and_constant_forms(tmp_path):
+    rng = np.random.default_rng(13)
+    nodes = [helper.make_node("Constant", [], ["k"], name="k", value_float=0.25),
+             helper.make_node("Gemm", ["x", "w"], ["h"], name="fc", transB=1),
+             helper.make_node("Elu", ["h"], ["e"], name="elu", alpha=0.7),
+             helper.make_node("Selu", ["h"], ["s"], name="selu"),
+             helper.make_node("Softsign", ["h"], ["ss"], name="softsign"),
+             helper.make_node("Sum", ["e", "s"], ["sum"], name="sum"),
+             helper.make_node("Mean", ["sum", "ss"], ["mean"], name="mean"),
+             helper.make_node("Mul", ["mean", "k"], ["mk"], name="scale"),
+             helper.make_node("LogSoftmax", ["mk"], ["y"], name="logsoftmax", axis=-1)]
+    m = _build(nodes, [_vi("x", [2, 5])], [_vi("y", [2, 4])], [_f("w", rng.normal(size=(4, 5)))],
+               opset=13)
+    imp = read_onnx(save_onnx(m, tmp_path / "more.onnx"))
+    x = rng.normal(size=(2, 5)).astype(np.float32)
+    np.testing.assert_allclose(_ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_where_with_a_constant_mask_and_minus_infinity_before_softmax(tmp_path):
+    """An attention-style mask: Where(mask, scores, -inf) -> Softmax (jax2tf, torch.onnx)."""
+    rng = np.random.default_rng(14)
+    mask = np.tril(np.ones((4, 4), bool))
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["s"], name="scores"),
+             helper.make_node("Where", ["mask", "s", "ninf"], ["m"], name="masked"),
+             helper.make_node("Softmax", ["m"], ["y"], name="softmax", axis=-1)]
+    m = _build(nodes, [_vi("x", [1, 4, 3])], [_vi("y", [1, 4, 4])],
+               [_f("w", rng.normal(size=(3, 4))), numpy_helper.from_array(mask, "mask"),
+                _f("ninf", np.float32(-np.inf))])
+    imp = read_onnx(save_onnx(m, tmp_path / "w.onnx"))
+    x = rng.normal(size=(1, 4, 3)).astype(np.float32)
+    ours, ref = _ours(imp, {"x": x}, ["y"])[0], _reference(m, {"x": x})[0]
+    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7)
+    assert np.all(ours[0][~mask] == 0.0)
+    nodes[2] = helper.make_node("Relu", ["m"], ["y"], name="relu")   # not a max: refused
+    m2 = _build(nodes, [_vi("x", [1, 4, 3])], [_vi("y", [1, 4, 4])],
+                [_f("w", rng.normal(size=(3, 4))), numpy_helper.from_array(mask, "mask"),
+                 _f("ninf", np.float32(-np.inf))])
+    with pytest.raises(ModelImportError, match=r"node 'masked' \(Where\): constant 'ninf' holds "
+                                                r"infinity; as a mask it must feed only Softmax"):
+        read_onnx(save_onnx(m2, tmp_path / "w2.onnx"))
