@@ -73,5 +73,10 @@ class ModelImportError(CompressorError):
     node or tensor (:mod:`compressor.importers`)."""
 
 
+class InputError(CompressorError):
+    """An input or calibration file that does not fit a model's input: wrong shape or
+    layout, not numbers, an image that cannot be read (:mod:`compressor.inputs`)."""
+
+
 class RoundTripError(RuntimeError):
     """A file the compressor wrote does not decode to the weights it was given."""

@@ -110,6 +110,32 @@ def format_dsd(d: dict[str, Any]) -> str:
                                "the DSD network.\n")
 
 
+def format_agreement(d: dict[str, Any]) -> str:
+    """The agreement section (``meta["agreement"]``, :mod:`compressor.accuracy` through
+    ``eie-compress import``): the calibration inputs, the measured agreement, any budget
+    search and every warning."""
+    lines = [f"Calibration: {d.get('calibration', '?')}.", ""]
+    m = d.get("measured", {})
+    lines += ["| inputs | classifier | top-1 agreement | top-5 agreement | mean rel. error | "
+              "max rel. error |", "|---|---|---|---|---|---|"]
+    pct = (lambda v: "n/a" if v is None else f"{v:.1%}")
+    lines.append(f"| {m.get('inputs')} | {'yes' if m.get('classifier') else 'no'} | "
+                 f"{pct(m.get('top1_agreement'))} | {pct(m.get('top5_agreement'))} | "
+                 f"{m.get('mean_relative_error', 0):.4f} | {m.get('max_relative_error', 0):.4f} |")
+    s = d.get("search")
+    if isinstance(s, dict):
+        tgt = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in s.get("target", {}).items())
+        lines += ["", f"Densities and bits chosen by sensitivity for the target {tgt} "
+                  f"(seed {s.get('seed')}; estimated-error budget {s.get('budget', 0):.4g}; "
+                  f"{'met' if s.get('met') else 'NOT met'} on the calibration inputs):", "",
+                  "| layer | kept fraction of non-zeros | bits |", "|---|---|---|"]
+        for n, v in s.get("settings", {}).items():
+            lines.append(f"| {n} | {v['fraction_of_nonzeros']:g} | {v['bits']} |")
+    for w in d.get("warnings", []):
+        lines += ["", f"**WARNING: {w}**"]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(model: QuantizedModel, rows: list[dict[str, Any]], file_bytes: int | None = None,
              title: str | None = None, environment: dict[str, Any] | None = None) -> str:
     """The whole report: title, per-layer table, size/accuracy summary, run metadata."""
@@ -130,10 +156,13 @@ def markdown(model: QuantizedModel, rows: list[dict[str, Any]], file_bytes: int 
     if isinstance(model.meta.get("dsd"), dict):
         parts.append("\n## Dense-sparse-dense training (DSD, ICLR 2017)\n")
         parts.append(format_dsd(model.meta["dsd"]))
+    if isinstance(model.meta.get("agreement"), dict):
+        parts.append("\n## Agreement with the float model (no retraining)\n")
+        parts.append(format_agreement(model.meta["agreement"]))
     if environment is not None:
         parts.append("\n## Machine\n")
         parts.append(f"BLAS of the machine that wrote this report: {format_blas(environment)}.\n")
-    run = {k: v for k, v in model.meta.items() if k not in ("accuracy",)}
+    run = {k: v for k, v in model.meta.items() if k not in ("accuracy", "agreement")}
     parts.append("\n## Run\n\n```json\n" + json.dumps(run, indent=1, sort_keys=True, default=str) + "\n```\n")
     return "\n".join(parts)
 

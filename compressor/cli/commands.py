@@ -11,11 +11,12 @@ import io
 import json
 import os
 import pathlib
+import sys
 from typing import Any
 
 import numpy as np
 
-from compressor import accounting, fileformat, importers, pipeline, report
+from compressor import accounting, accuracy, fileformat, importers, inputs, pipeline, report
 from compressor.caffe import squeezenet
 from compressor.errors import CLIError, IDXError, ModelImportError, WeightsError
 from compressor.fileio import atomic_write
@@ -211,12 +212,18 @@ def cmd_npz(args) -> int:
 
 
 def cmd_import(args) -> int:
-    """``import MODEL``: any supported model file -> .dcmp (compressor.importers)."""
+    """``import MODEL``: any supported model file -> .dcmp (compressor.importers), with the
+    float-vs-compressed agreement on calibration inputs (compressor.accuracy) and, with
+    ``--target-agreement`` / ``--max-rel-error``, densities and bits chosen by sensitivity."""
     layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
     imp = importers.load_model(args.model_file, args.format,
                                input_shapes=input_shapes_from(args.input_shape),
                                input_values=input_values_from(args.input_value), layers=layers)
     names = imp.layer_names
+    budget = args.target_agreement is not None or args.max_rel_error is not None
+    if budget and (args.density or args.quality):
+        raise CLIError("--target-agreement / --max-rel-error choose each layer's density: give "
+                       "them without --density / --quality (--keep-mask: search bits only)")
     specs = _layer_specs(args, names, {n: imp.kind(n) for n in names}, None)
     _check_out(args.out)
     if args.report_dir is not None and args.report_dir.exists() and not args.report_dir.is_dir():
@@ -237,6 +244,24 @@ def cmd_import(args) -> int:
               + (f" and the gate arithmetic of {rec} recurrent layer(s)" if rec else "")
               + f", {imp.meta['host_flops']} floating-point operations per run "
               "(compressor.graph.ops.host_work)")
+    cal, why_not = _calibration(args, imp)
+    if budget and cal is None:
+        raise CLIError(f"--target-agreement / --max-rel-error need the model's outputs: {why_not}")
+    search = None
+    if budget:
+        if imp.format == "dcmp":
+            raise CLIError("--target-agreement / --max-rel-error start from float weights: give "
+                           "the dense model (.onnx, .safetensors, .npz), not a .dcmp")
+        labels, xs, _ = cal
+        quiet = args.quiet or args.quiet_all
+        search = accuracy.search_specs(
+            imp.net, imp.weights, xs, labels, target_agreement=args.target_agreement,
+            max_rel_error=args.max_rel_error, index_bits=args.index_bits, seed=args.seed,
+            kmeans_init=args.kmeans_init,
+            fixed_bits=_per_layer(args.bits, "bits", int, names),
+            fixed_fraction={n: 1.0 for n in names} if args.keep_mask else None,
+            say=None if quiet else (lambda m: print(m, flush=True)))
+        specs = search.specs
     keep: dict = {}
     if imp.format == "dcmp":    # compressed already: keep codes + codebook where bits allow
         explicit = set(_per_layer(args.density, "density", float, names)) | \
@@ -244,17 +269,59 @@ def cmd_import(args) -> int:
         keep, lines = importers.kept_layers(fileformat.load(args.model_file), specs, explicit)
         for line in lines:
             print(line)
+    rule = ("densities and bits chosen by sensitivity (compressor.accuracy)" if budget else
+            "keep the input's mask" if args.keep_mask else "one shot")
     result = importers.compress_imported(
-        imp, specs, seed=args.seed, kmeans_init=args.kmeans_init, out=args.out,
-        progress=_progress(args), keep=keep,
-        extra_meta={"pruning_rule": "keep the input's mask" if args.keep_mask else "one shot"})
+        imp, specs, seed=args.seed, kmeans_init=args.kmeans_init, out=None,
+        progress=_progress(args), keep=keep, extra_meta={"pruning_rule": rule})
+    warnings: list[str] = []
+    if cal is not None:
+        labels, xs, desc = cal
+        agree = accuracy.compare_outputs(accuracy.final_outputs(imp.net, imp.weights, xs),
+                                         accuracy.final_outputs(imp.net, result.model, xs), labels)
+        warnings = accuracy.warnings_for(agree, args.warn_agreement, args.warn_rel_error)
+        if search is not None and not search.met:
+            warnings.insert(0, f"the target ({', '.join(f'{k} {v:g}' for k, v in search.target.items())}) "
+                               f"cannot be met without retraining: even 8-bit codes with every "
+                               f"non-zero kept give {agree.summary()}")
+        elif search is not None and not accuracy.meets(agree, args.target_agreement,
+                                                       args.max_rel_error):
+            warnings.insert(0, "the compressed file misses the target that its settings met "
+                               "in the search")
+        result.model.meta["agreement"] = {
+            "calibration": desc, "measured": agree.as_dict(), "warnings": warnings,
+            "warn_agreement": args.warn_agreement, "warn_rel_error": args.warn_rel_error,
+            **({"search": search.as_dict()} if search is not None else {})}
+        print(f"agreement with the float model ({desc}): {agree.summary()}")
+    else:
+        print(f"agreement with the float model: not measured: {why_not}")
+    try:
+        importers.save_checked(result, args.out)
+    except BaseException:
+        if not existed and args.out.exists():
+            args.out.unlink()
+        raise
     if imp.net is None:
         print("no graph in this format: fully-connected layers run on EIE as a chain (or each "
               "alone); convolution weights need a graph to run (docs/byom.md)")
     elif "graph_note" in result.model.meta:
         print(result.model.meta["graph_note"])
     _finish(result, args, args.out.stem, existed)
+    for w in warnings:
+        print(f"eie-compress import: WARNING: {w}", file=sys.stderr, flush=True)
     return 0
+
+
+def _calibration(args, imp):
+    """The calibration set ``(labels, inputs, description)`` of ``imp`` (values of its
+    graph's first input; further inputs, a recurrent state, are zeros), or ``(None, why)``
+    when its outputs cannot be computed (no graph)."""
+    if imp.net is None:
+        return None, ("the file holds no graph (the operations between the layers are "
+                      "unknown)")
+    layout = inputs.input_layout(imp.meta)
+    return accuracy.calibration_set(imp.net, layout, args.calibration, args.image_preprocess,
+                                    args.seed), ""
 
 
 def cmd_inspect(args) -> int:

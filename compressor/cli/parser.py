@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from compressor.accuracy import DEFAULT_WARN_AGREEMENT, DEFAULT_WARN_REL_ERROR
 from compressor.graph.forward import SYNTHETIC_SEED
+from compressor.inputs import PREPROCESS
 from compressor.schedule import DSDSchedule
 
 
@@ -97,6 +99,42 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-seed", type=SEED, default=0, help="seed of the train/test split (default 0)")
 
 
+def fraction(text: str) -> float:
+    """argparse ``type``: a number in (0, 1]."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text}")
+    return v
+
+
+def _add_accuracy_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("accuracy without retraining (compressor/accuracy.py; a model with "
+                             "a graph): float-vs-compressed output agreement on calibration inputs")
+    g.add_argument("--calibration", nargs="+", metavar="FILE|DIR",
+                   help="calibration inputs: .npy/.npz arrays or images, or folders of them, in "
+                        "the model's input layout (default: the package images for an image "
+                        "input, else 8 seeded synthetic inputs)")
+    g.add_argument("--image-preprocess", choices=PREPROCESS, default="caffe",
+                   help="how images become inputs: caffe (BGR minus ImageNet means, 0..255; the "
+                        "SqueezeNet convention) or unit (RGB in 0..1); default caffe")
+    g.add_argument("--target-agreement", type=fraction, metavar="F",
+                   help="choose each layer's density and bits by sensitivity so that the top-1 "
+                        "agreement with the float model on the calibration inputs is >= F (a "
+                        "non-classifier: relative error <= 1 - F)")
+    g.add_argument("--max-rel-error", type=positive_float, metavar="E",
+                   help="choose each layer's density and bits by sensitivity so that every "
+                        "calibration input's relative output error is <= E")
+    g.add_argument("--warn-agreement", type=fraction, default=DEFAULT_WARN_AGREEMENT, metavar="F",
+                   help=f"warn when a classifier's top-1 agreement is below F (default "
+                        f"{DEFAULT_WARN_AGREEMENT})")
+    g.add_argument("--warn-rel-error", type=positive_float, default=DEFAULT_WARN_REL_ERROR,
+                   metavar="E", help=f"warn when a relative output error exceeds E (default "
+                                     f"{DEFAULT_WARN_REL_ERROR})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="eie-compress",
@@ -164,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "safetensors state dict)")
     _add_compression_options(m)
     _add_keep_mask(m)
+    _add_accuracy_options(m)
 
     i = sub.add_parser("inspect", help="print a compressed file's per-layer table")
     i.add_argument("file", type=pathlib.Path)

@@ -31,7 +31,7 @@ from ..fileformat import load as load_dcmp
 from ..graph.net import Net
 from ..model import QuantizedModel
 from ..npzio import NPZ_GRAPH_KEY, load_npz_with_graph
-from .compress import compress_imported, kept_layers
+from .compress import compress_imported, kept_layers, save_checked
 from .graph_json import graph_from_text, net_from_json, net_to_json
 from .known import known_graph
 from .model import ImportedModel
@@ -41,7 +41,7 @@ from .safetensors_reader import read_safetensors
 
 __all__ = ["ImportedModel", "FORMATS", "load_model", "read_onnx", "read_safetensors", "read_npz_model",
            "read_dcmp", "read_caffe", "graph_of", "net_to_json", "net_from_json",
-           "compress_imported", "kept_layers", "from_quantized", "as_quantized", "exact_codebook"]
+           "compress_imported", "kept_layers", "save_checked", "from_quantized", "as_quantized", "exact_codebook"]
 
 #: suffix -> format name
 FORMATS = {".onnx": "onnx", ".safetensors": "safetensors", ".npz": "npz", ".dcmp": "dcmp"}

@@ -30,7 +30,20 @@ from ..schedule import LayerSpec
 from .graph_json import net_to_json
 from .model import ImportedModel
 
-__all__ = ["compress_imported", "kept_layers"]
+__all__ = ["compress_imported", "kept_layers", "save_checked"]
+
+
+def save_checked(result: pipeline.Result, out: str | pathlib.Path) -> None:
+    """Write ``result.model`` to ``out`` (atomically) and read it back: it must decode to
+    exactly the saved weights (else :class:`RoundTripError`); sets the file fields."""
+    out = pathlib.Path(out)
+    fileformat.save(result.model, out)
+    back = fileformat.load(out)
+    for a, b in zip(result.model.layers, back.layers):
+        if not (np.array_equal(a.weights(), b.weights()) and np.array_equal(a.bias, b.bias)):
+            raise RoundTripError(f"{out}: layer {a.name} does not decode to the saved weights")
+    result.file_path = out
+    result.file_bytes = out.stat().st_size
 
 
 def kept_layers(model: QuantizedModel, specs: Mapping[str, LayerSpec],
@@ -101,13 +114,6 @@ def compress_imported(imp: ImportedModel, specs: dict[str, LayerSpec], *, seed: 
             meta["graph_note"] = f"graph not stored: {exc}"
     meta.update(extra_meta or {})
     if out is not None:
-        out = pathlib.Path(out)
-        fileformat.save(result.model, out)
-        back = fileformat.load(out)
-        for a, b in zip(result.model.layers, back.layers):
-            if not (np.array_equal(a.weights(), b.weights()) and np.array_equal(a.bias, b.bias)):
-                raise RoundTripError(f"{out}: layer {a.name} does not decode to the saved weights")
-        result.file_path = out
-        result.file_bytes = out.stat().st_size
+        save_checked(result, out)
     result.seconds = time.perf_counter() - t0
     return result

@@ -8,34 +8,25 @@ ImageNet channel means ``[104, 117, 123]`` (B, G, R) are subtracted; the result 
 ``(1, 3, 227, 227)`` float32 blob. Grey images are repeated over the three channels, an
 alpha channel is dropped.
 
-The packages are optional (``pip install .[bench]``); a missing one is a clear
+The images and the preprocessing are :mod:`compressor.inputs`' (shared with
+``eie-compress import``'s calibration and ``eie-simulate --model``'s image inputs); this
+module names them for the SqueezeNet run and turns their errors into
+:class:`~eie_sim.errors.WorkloadError`. The packages are optional (``pip install .[bench]``); a missing one is a clear
 :class:`~eie_sim.errors.WorkloadError`.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from compressor import inputs as _inputs
+from compressor.errors import InputError
 from eie_sim.errors import WorkloadError
 
-#: name -> (package, loader): the natural photographs shipped in the packages' own data
-#: folders (scikit-image 0.22+: ``skimage/data/*.png|jpg``; scikit-learn:
-#: ``sklearn/datasets/images``)
-IMAGES: dict[str, tuple[str, str]] = {
-    "chelsea": ("skimage", "chelsea"),          # a cat
-    "coffee": ("skimage", "coffee"),            # a cup of coffee
-    "astronaut": ("skimage", "astronaut"),      # a portrait
-    "rocket": ("skimage", "rocket"),            # a launch pad
-    "motorcycle": ("skimage", "stereo_motorcycle"),   # the left view
-    "camera": ("skimage", "camera"),            # grey: a cameraman
-    "china": ("sklearn", "china.jpg"),          # a temple
-    "flower": ("sklearn", "flower.jpg"),        # a flower
-}
-
-#: the images a chained SqueezeNet run uses by default (the colour photographs)
-DEFAULT_IMAGES = ("chelsea", "coffee", "astronaut", "rocket", "china", "flower")
-
-#: Caffe ImageNet channel means, B, G, R
-MEAN_BGR = (104.0, 117.0, 123.0)
+#: the package images and their preprocessing live in compressor.inputs (compressor/ never
+#: imports eie_sim/, and eie-compress import calibrates on the same images)
+IMAGES = _inputs.IMAGES
+DEFAULT_IMAGES = _inputs.DEFAULT_IMAGES
+MEAN_BGR = _inputs.MEAN_BGR
 
 
 def parse_images(text: str | None) -> list[str]:
@@ -55,25 +46,10 @@ def parse_images(text: str | None) -> list[str]:
 
 def load_image(name: str) -> np.ndarray:
     """The RGB ``(H, W, 3)`` uint8 image ``name`` of :data:`IMAGES`."""
-    if name not in IMAGES:
-        raise WorkloadError(f"unknown image {name!r}; images: {', '.join(IMAGES)}")
-    pkg, what = IMAGES[name]
     try:
-        if pkg == "skimage":
-            import skimage.data
-            img = getattr(skimage.data, what)()
-            if isinstance(img, tuple):          # stereo pair: the left view
-                img = img[0]
-        else:
-            from sklearn.datasets import load_sample_image
-            img = load_sample_image(what)
-    except ImportError as exc:
-        raise WorkloadError(f"image {name!r} needs the {pkg} package (pip install .[bench]): "
-                            f"{exc}") from None
-    img = np.asarray(img)
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(img[:, :, :3])
+        return _inputs.load_image(name)
+    except InputError as exc:
+        raise WorkloadError(str(exc)) from None
 
 
 def caffe_input(img: np.ndarray, size: int = 227, short_side: int = 256,
@@ -81,18 +57,9 @@ def caffe_input(img: np.ndarray, size: int = 227, short_side: int = 256,
     """An RGB uint8 image as the Caffe network's ``(1, 3, size, size)`` input (module
     docstring: shorter side to ``short_side``, centre crop, BGR, mean subtracted)."""
     try:
-        from skimage.transform import resize
-    except ImportError as exc:
-        raise WorkloadError(f"resizing an image needs scikit-image (pip install .[bench]): {exc}") from None
-    img = np.asarray(img, dtype=np.float64)
-    h, w = img.shape[:2]
-    s = short_side / min(h, w)
-    img = resize(img, (max(size, round(h * s)), max(size, round(w * s))), order=1,
-                 anti_aliasing=True, preserve_range=True)
-    h, w = img.shape[:2]
-    top, left = (h - size) // 2, (w - size) // 2
-    img = img[top:top + size, left:left + size, ::-1] - np.asarray(mean_bgr)
-    return np.ascontiguousarray(img.transpose(2, 0, 1)[None]).astype(np.float32)
+        return _inputs.caffe_input(img, size, short_side, mean_bgr)
+    except InputError as exc:
+        raise WorkloadError(str(exc)) from None
 
 
 def image_input(name: str, size: int = 227) -> np.ndarray:

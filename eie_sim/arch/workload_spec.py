@@ -12,7 +12,10 @@ kind           keys
 ``npz``        a file: one layer (``codes`` + ``codebook`` or ``weights``) or a model in the
                ``.npz`` convention; ``input``, ``act_density``
 ``model``      a model file (``.dcmp``, ``.onnx``, ``.safetensors``, ``.npz``); ``layers``,
-               ``input``, ``act_density``
+               ``input`` (a file or folder, or a list), ``act_density``, ``mode``
+               (``chained``, the default, or ``per-layer``), ``images`` (package image
+               names), ``float_model`` (the float file to compare with),
+               ``image_preprocess`` (``caffe`` or ``unit``)
 ``network``    a network of :mod:`compressor.zoo` (synthetic weights); ``positions``,
                ``input_size``, ``layers``
 ``squeezenet`` the authors' SqueezeNet folder (``""``: the default); ``positions``,
@@ -45,7 +48,8 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "table3": ("layers",),
     "synthetic": ("layers",),
     "npz": ("input", "act_density"),
-    "model": ("layers", "input", "act_density"),
+    "model": ("layers", "input", "act_density", "mode", "images", "float_model",
+              "image_preprocess"),
     "network": ("positions", "input_size", "layers"),
     "squeezenet": ("positions", "layers", "images"),
     "lenet": ("images", "mnist_dir"),
@@ -56,7 +60,10 @@ LAYER_KINDS = ("table3", "synthetic", "npz", "model")
 #: every key a ``workload:`` block may hold
 WORKLOAD_KEYS: tuple[str, ...] = KINDS + tuple(dict.fromkeys(k for ks in KIND_KEYS.values() for k in ks))
 #: keys holding file or folder paths (made absolute from the config file's folder)
-PATH_KEYS = ("npz", "model", "input", "squeezenet", "lenet", "mnist_dir")
+PATH_KEYS = ("npz", "model", "input", "squeezenet", "lenet", "mnist_dir", "float_model")
+#: how a model with a graph runs (eie_sim.sim.runner.MODES); the first is the default
+MODEL_MODES = ("chained", "per-layer")
+IMAGE_PREPROCESS = ("caffe", "unit")
 #: the default output positions of a network (a sample per layer) and of SqueezeNet (all)
 DEFAULT_POSITIONS = {"network": 64, "squeezenet": "all"}
 DEFAULT_ACT_DENSITY = 0.5
@@ -82,6 +89,9 @@ class WorkloadSpec:
     input_size: str | None = None
     images: Any = None
     mnist_dir: str | None = None
+    mode: str | None = None
+    float_model: str | None = None
+    image_preprocess: str | None = None
     label: str = "workload"
     base_dir: str | None = field(default=None, compare=False)
     #: the block as it was given (its values as written: what :meth:`block` returns, what
@@ -96,14 +106,27 @@ class WorkloadSpec:
         for key in KIND_KEYS[self.kind]:
             v = getattr(self, key)
             if v is not None:
-                out[key] = list(v) if key == "layers" else v
+                out[key] = list(v) if key in ("layers", "input") and isinstance(v, tuple) else v
         return out
 
+    def input_paths(self) -> list[pathlib.Path]:
+        """The absolute paths of ``input`` (one, or a list for a model)."""
+        v = self.input
+        if v is None:
+            return []
+        return [self._abs(p) for p in (v if isinstance(v, tuple) else (v,))]
+
     def path(self, key: str) -> pathlib.Path | None:
-        """The absolute path of a path key (:data:`PATH_KEYS`), or None when not given."""
+        """The absolute path of a path key (:data:`PATH_KEYS`), or None when not given
+        (``input``: its first path)."""
         v = self.value if key == self.kind else getattr(self, key)
         if v is None or v == "":
             return None
+        if isinstance(v, tuple):
+            v = v[0]
+        return self._abs(v)
+
+    def _abs(self, v: str) -> pathlib.Path:
         p = pathlib.Path(v)
         if not p.is_absolute():
             p = (pathlib.Path(self.base_dir) if self.base_dir is not None else pathlib.Path.cwd()) / p
@@ -111,9 +134,13 @@ class WorkloadSpec:
 
     def absolute(self) -> "WorkloadSpec":
         """This spec with every path made absolute (for a bundle's ``config.yaml``)."""
-        changes = {k: str(self.path(k)) for k in PATH_KEYS
-                   if k in (self.kind,) + KIND_KEYS[self.kind] and self.path(k) is not None}
-        given = {**self.block(), **changes}
+        changes: dict[str, Any] = {k: str(self.path(k)) for k in PATH_KEYS
+                                   if k in (self.kind,) + KIND_KEYS[self.kind]
+                                   and self.path(k) is not None}
+        if isinstance(self.input, tuple):
+            changes["input"] = tuple(str(p) for p in self.input_paths())
+        given = {**self.block(), **{k: list(v) if isinstance(v, tuple) else v
+                                    for k, v in changes.items()}}
         value = changes.pop(self.kind, self.value)
         return WorkloadSpec(**{**self.__dict__, **changes, "value": value, "base_dir": None,
                                "given": given})
@@ -194,11 +221,28 @@ def parse_workload(values: Any, where: Callable[..., str] | None = None,
                     at = ("synthetic", i, key) if isinstance(v, list) else ("synthetic", key)
                     raise unknown_key(where(*at), key, SYNTHETIC_KEYS)
     opts: dict[str, Any] = {}
-    for key in ("input", "mnist_dir"):
+    for key in ("input", "mnist_dir", "float_model"):
         if key in values:
-            if not (isinstance(values[key], str) and values[key]):
-                raise ConfigError(f"{where(key)}: expected a file path, got {values[key]!r}")
-            opts[key] = values[key]
+            pv = values[key]
+            if key == "input" and kind == "model" and isinstance(pv, list) and pv and \
+                    all(isinstance(x, str) and x for x in pv):
+                opts[key] = tuple(pv) if len(pv) > 1 else pv[0]
+                continue
+            if not (isinstance(pv, str) and pv):
+                raise ConfigError(f"{where(key)}: expected a file path"
+                                  f"{' (or a list of them)' if key == 'input' and kind == 'model' else ''}"
+                                  f", got {pv!r}")
+            opts[key] = pv
+    if "mode" in values:
+        if values["mode"] not in MODEL_MODES:
+            raise ConfigError(f"{where('mode')}: expected one of {', '.join(MODEL_MODES)}, got "
+                              f"{values['mode']!r}")
+        opts["mode"] = values["mode"]
+    if "image_preprocess" in values:
+        if values["image_preprocess"] not in IMAGE_PREPROCESS:
+            raise ConfigError(f"{where('image_preprocess')}: expected one of "
+                              f"{', '.join(IMAGE_PREPROCESS)}, got {values['image_preprocess']!r}")
+        opts["image_preprocess"] = values["image_preprocess"]
     if "layers" in values:
         opts["layers"] = _names(values["layers"], where("layers"))
     if "act_density" in values:
@@ -228,6 +272,10 @@ def parse_workload(values: Any, where: Callable[..., str] | None = None,
             raise ConfigError(f"{where('images')}: expected image names (a list, a comma list, "
                               f"default or all), got {im!r}")
         opts["images"] = im if not isinstance(im, list) else ",".join(im)
+    if kind == "model" and opts.get("mode") == "per-layer" and \
+            ("images" in opts or isinstance(opts.get("input"), tuple)):
+        raise ConfigError(f"{where('input' if 'input' in opts else 'images')}: per-layer mode "
+                          f"runs one input; several inputs run chained (mode chained)")
     if kind == "squeezenet" and "images" in opts and ("positions" in opts or "layers" in opts):
         raise ConfigError(f"{where('images')}: a chained run computes every layer on every output "
                           f"position: drop positions / layers")

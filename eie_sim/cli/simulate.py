@@ -50,8 +50,22 @@ def _build_parser():
     p.add_argument("--input-size", metavar="H|HxW",
                    help="with --network: input height x width (default: the paper's)")
     p.add_argument("--layers", metavar="A,B", help="with --model or --squeezenet: only these layers")
-    p.add_argument("--input", metavar="X.npy", help="input vector for --model/--npz "
-                   "(workload.input)")
+    p.add_argument("--input", metavar="FILE|DIR", nargs="+",
+                   help="input(s) for --model: .npy/.npz arrays or images, or folders of them, "
+                   "in the model's input shape and layout (checked; several -> one row each); "
+                   "for --npz one input vector (workload.input)")
+    p.add_argument("--mode", choices=("chained", "per-layer"),
+                   help="with --model (a file with a graph): chained (default; every input "
+                   "through the whole graph in fixed point, outputs.npy and float_outputs.npy "
+                   "written) or per-layer (each layer on the float forward pass's input; "
+                   "--layers) (workload.mode)")
+    p.add_argument("--float-model", metavar="FILE",
+                   help="with --model: the float model to compare the outputs with (e.g. the "
+                   ".onnx a .dcmp was compressed from; default: the file's own weights in float)")
+    p.add_argument("--image-preprocess", choices=("caffe", "unit"),
+                   help="with --model: how images become inputs: caffe (default: BGR minus the "
+                   "ImageNet means, 0..255, as SqueezeNet) or unit (RGB in 0..1); "
+                   "docs/byom.md")
     p.add_argument("--act-density", type=float, metavar="F",
                    help="density of the synthetic input for --model/--npz when no --input "
                    "(workload.act_density; default 0.5)")
@@ -68,7 +82,7 @@ def _build_parser():
                    "position or a seeded sample of "
                    "N per layer (--seed; totals extrapolated and labelled so)")
     p.add_argument("--image", metavar="NAMES",
-                   help="with --squeezenet: run these images through the whole network chained "
+                   help="with --model: package images as inputs (an image graph); with --squeezenet: run these images through the whole network chained "
                    "on EIE (every conv in fixed point, all positions; fixed_point: block for the "
                    "formats): names (chelsea, coffee, astronaut, rocket, china, flower, motorcycle, "
                    "camera), default or all (docs/squeezenet.md)")
@@ -126,8 +140,8 @@ class _Run:
             args.out = loaded.run.out
         # the files this run reads: never inside the --out folder it replaces
         self.reading = [getattr(args, a) or None for a in (
-            "config", "model", "npz", "lenet", "squeezenet", "input", "mnist_dir",
-            "energy_table")]
+            "config", "model", "npz", "lenet", "squeezenet", "mnist_dir", "float_model",
+            "energy_table")] + list(args.input or [])
         if args.out:
             report.prepare_out_dir(args.out, args.force, self.reading)
         self.trace_cycles = (traces.parse_cycles(args.trace_cycles) if args.trace_cycles
@@ -194,7 +208,12 @@ def _spec(args, from_config: WorkloadSpec | None) -> WorkloadSpec:
         raise WorkloadError("no workload: give --model, --npz, --synthetic, --table3, --lenet, "
                             "--squeezenet, --network or a workload: block in --config")
     # the options given on the command line (None: not given) override the block's
-    given = {"input": _abs(args.input), "act_density": args.act_density,
+    inp = None
+    if args.input:
+        inp = [_abs(p) for p in args.input]
+        inp = inp[0] if len(inp) == 1 else inp
+    given = {"input": inp, "act_density": args.act_density, "mode": args.mode,
+             "float_model": _abs(args.float_model), "image_preprocess": args.image_preprocess,
              "positions": args.positions, "input_size": args.input_size, "layers": args.layers,
              "mnist_dir": _abs(args.mnist_dir),
              "images": args.images if args.images is not None else args.image}
@@ -264,7 +283,10 @@ def _refuse_ignored_flags(args) -> None:
         "--mnist-dir": (args.mnist_dir is not None, ("--lenet",)),
         "--positions": (args.positions is not None, ("--squeezenet", "--network", None)),
         "--input-size": (args.input_size is not None, ("--network", None)),
-        "--image": (args.image is not None, ("--squeezenet",)),
+        "--image": (args.image is not None, ("--squeezenet", "--model", None)),
+        "--mode": (args.mode is not None, ("--model", None)),
+        "--float-model": (args.float_model is not None, ("--model", None)),
+        "--image-preprocess": (args.image_preprocess is not None, ("--model", None)),
         "--layers": (args.layers is not None, ("--model", "--squeezenet", "--network", None)),
         "--no-relu": (args.no_relu, ("--model", "--npz", "--synthetic", "--table3", None)),
     }

@@ -21,6 +21,7 @@ from compressor.progress import Progress
 from compressor.zoo import parse_size
 from eie_sim.apps.images import parse_images
 from eie_sim.apps.lenet import lenet_accuracy
+from eie_sim.apps.model_chain import run_model_chain
 from eie_sim.apps.networks import run_network
 from eie_sim.apps.squeezenet import run_squeezenet
 from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
@@ -28,6 +29,7 @@ from eie_sim.arch.config import INT_RANGES
 from eie_sim.arch.config_io import dump_resolved
 from eie_sim.arch.workload_spec import DEFAULT_LENET_IMAGES
 from eie_sim.errors import TraceError, WorkloadError
+from eie_sim.output import modelrun as model_report
 from eie_sim.output import netrun as net_report
 from eie_sim.output import report, traces
 from eie_sim.output import squeezenet_chain as chain_report
@@ -175,6 +177,8 @@ def _layers(r) -> int:
     cfg, adopted = _adopt_model_bits(r, spec, cfg)
     loaded = _recorded(r, spec, cfg)      # what the bundle records
     wl = from_spec(spec, cfg, seed=run.seed, graphs=True)
+    if isinstance(wl, NetWorkload) and wl.mode == "chained":
+        return _model_chain(r, wl, cfg, adopted)
     if isinstance(wl, NetWorkload):
         _check_graph_flags(r, wl)
     if args.no_relu and wl.network:
@@ -227,6 +231,47 @@ def _fit(layers, cfg, checked: bool) -> dict:
     need = sram_fit.point_need(layers, cfg)
     return {"fits": need.fits(cfg), "checked": checked, **sram_fit.fit_figures(need, None),
             **{f"configured_{k}": getattr(cfg, k) for k in sram_fit.SRAM_KEYS}}
+
+
+def _model_chain(r, wl: NetWorkload, cfg, adopted: list[str]) -> int:
+    """A model with a graph, chained (the default): every input through the whole graph in
+    fixed point, its outputs against the float model's (apps/model_chain)."""
+    args, run = r.args, r.run
+    if args.no_relu or not run.relu:
+        raise WorkloadError("--no-relu (run.relu) applies to independent layers; a model run "
+                            "through its graph applies ReLU where the graph has one")
+    if run.window or args.trace_perfetto or args.trace_vcd:
+        raise WorkloadError("--window and the traces record one layer's input vector; a chained "
+                            "run computes every layer: give --mode per-layer (and --layers)")
+    if run.engine != "fast" or run.verify:
+        raise WorkloadError("a chained model run uses the fast engine (batched over positions); "
+                            "drop --engine simpy / --verify, or give --mode per-layer")
+    bar = Progress(None, desc="chained", unit="layer", quiet=args.quiet)
+    bar.start(len(wl.net.weight_layers) * len(wl.inputs))
+    with bar:
+        m = run_model_chain(
+            wl.net, wl.weights, wl.inputs, cfg, float_net=wl.float_net,
+            float_weights=wl.float_weights, float_model=wl.float_model, explicit=r.explicit,
+            options=r.options, source=wl.source, on_layer=lambda _res: bar.update(1),
+            on_input=lambda x: bar.note(f"{x.label}: relative error {x.rel_error:.4g}"))
+    m.notes += adopted
+    if wl.synthetic:
+        m.notes.insert(0, "SYNTHETIC input (seeded); give --input files or --image names for "
+                          "real inputs")
+    print(model_report.inputs_table(m), end="")
+    r.say(model_report.agreement_line(m))
+    for line in netrun_lines(m) + m.notes:
+        r.say(line)
+    loaded = _recorded(r, r.spec, m.config)
+    r.write(model_report.bundle_files(m, wl, loaded.resolved(), dump_resolved(loaded)))
+    return 0
+
+
+def netrun_lines(m) -> list[str]:
+    """The configuration and the first input's totals (eie_sim.output.netrun)."""
+    first = m.inputs[0].run
+    return net_report.config_lines(first) + [net_report.totals_line(first).replace(
+        "for one image", f"for one input ({m.inputs[0].label})")]
 
 
 def _check_graph_flags(r, wl: NetWorkload) -> None:

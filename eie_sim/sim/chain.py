@@ -20,12 +20,21 @@ Walking ``net.layers`` in order (docs/squeezenet.md "Chained run"):
   output checked bit for bit against numpy and within the fixed-point bound of
   ``W_float @ x_q + b``); the simulator's saturated fixed-point outputs, read back as
   floats, are the layer's output blob. No value of the float forward pass enters.
+* **MatMul** (an importer's matrix over the last axis, e.g. an LSTM's ``W_ih`` over the
+  time steps): one M x V per row of the leading axes, batched like a convolution's
+  positions.
+* **LSTM / GRU** (the recurrent matrix ``W_hh``, :mod:`compressor.graph.recurrent`): at
+  every time step ``W_hh h_{t-1} + b_hh`` is one M x V on EIE, on the previous step's
+  hidden state (the step's input quantized to the layer's input format), and the gate
+  arithmetic runs on the host in float (as the paper ran NeuralTalk's LSTM); each step is
+  one result (``NAME[tK]``). A graph's further inputs (the initial state) start at zero.
 * **ReLU** (slope 0) or a ReLU6 **Clip** that is the only reader of such a layer's output
   (the graph's one rule, :func:`compressor.graph.eie_relu`) is **fused**: EIE applies
   ``max(0, x)`` when it writes the outputs back (the PE's ReLU, paper Fig. 4); a Clip's
   upper bound is then applied on the host. Any other ReLU (leaky, or on a shared blob)
   runs on the host.
-* **Pooling, Concat, Dropout (identity), Softmax, Flatten, LRN, Clip** run **on the host** in
+* **Pooling, Concat, Dropout (identity), Softmax, Flatten, LRN, Clip** and every other
+  weight-free layer of the op table (Eltwise, PReLU, the element-wise ops) run **on the host** in
   float (EIE has no unit for them), on the dequantized outputs; the next EIE layer
   quantizes the result to its own input format.
 
@@ -55,6 +64,7 @@ import numpy as np
 from compressor.graph import eie_relu, forward_layer, layer_mxv
 from compressor.graph.forward import ForwardResult, forward, matrix_codes
 from compressor.graph.net import Net
+from compressor.graph.recurrent import RECURRENT_TYPES, recurrent_run
 from compressor.model import QuantizedModel
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import LayerFormat
@@ -69,7 +79,11 @@ from eie_sim.workloads.layer import LayerWorkload
 HOST_TYPES = ("Pooling", "Concat", "Dropout", "Softmax", "Flatten", "LRN", "ReLU", "Clip")
 #: host layers whose output error is not bounded by their input error (max norm)
 EXPANSIVE_HOST_TYPES = ("Softmax", "LRN")
-EIE_TYPES = ("Convolution", "InnerProduct")
+#: host layers whose largest output error is at most their inputs' largest (max norm):
+#: every other weight-free layer of the op table (an Eltwise sum, the element-wise ops an
+#: importer adds) also runs on the host, and ends the guaranteed bound (inf)
+BOUNDED_HOST_TYPES = tuple(t for t in HOST_TYPES if t not in EXPANSIVE_HOST_TYPES)
+EIE_TYPES = ("Convolution", "InnerProduct", "MatMul") + RECURRENT_TYPES
 
 
 @dataclass
@@ -106,17 +120,17 @@ class EieChain:
     def __init__(self, net: Net, weights: QuantizedModel, cfg: ArchConfig,
                  formats: Mapping[str, LayerFormat], *, check_fit: bool = True,
                  source: dict | None = None):
-        if len(net.inputs) != 1:
-            raise WorkloadError(f"network {net.name!r}: a chained run takes one input blob, "
-                                f"the network has {list(net.inputs)}")
-        (shape,) = net.inputs.values()
-        if shape[0] != 1:
+        shape = next(iter(net.inputs.values()))
+        if len(shape) == 4 and shape[0] != 1:
             raise WorkloadError(f"network {net.name!r}: a chained run takes one image (batch "
                                 f"1), the input shape is {shape}")
         for lay in net.layers:
-            if lay.type not in EIE_TYPES + HOST_TYPES + ("Input",):
+            if lay.type not in EIE_TYPES + ("Input",) and lay.has_weights:
                 raise WorkloadError(f"layer {lay.name!r}: type {lay.type!r} cannot be chained "
-                                    f"(EIE: {', '.join(EIE_TYPES)}; host: {', '.join(HOST_TYPES)})")
+                                    f"(EIE: {', '.join(EIE_TYPES)}; any weight-free layer of "
+                                    f"the op table runs on the host); eie-simulate --model "
+                                    f"--mode per-layer runs each layer on the float forward "
+                                    f"pass's input instead")
         missing = [lay.name for lay in net.weight_layers if lay.name not in formats]
         if missing:
             raise WorkloadError(f"no fixed-point format for weight layer(s) {missing}")
@@ -153,21 +167,40 @@ class EieChain:
         t0 = time.perf_counter()
         opt = options or DEFAULT_OPTIONS
         net = self.net
-        (in_name, in_shape), = net.inputs.items()
+        in_name, in_shape = next(iter(net.inputs.items()))
         x = np.asarray(x, dtype=np.float32)
         if x.shape != tuple(in_shape):
             raise WorkloadError(f"input has shape {x.shape}, the network expects {in_shape}")
         if not np.all(np.isfinite(x)):
             raise WorkloadError("input contains NaN or infinity")
-        fwd = float_result if float_result is not None else forward(net, self.weights, x)
-        blobs: dict[str, np.ndarray] = {in_name: x}
-        bounds: dict[str, float] = {in_name: 0.0}       # guaranteed max |EIE - float| per blob
+        fwd = float_result if float_result is not None else forward(net, self.weights, {in_name: x})
+        # further inputs (a recurrent state) start at zero, as the float pass's
+        blobs: dict[str, np.ndarray] = {n: np.zeros(tuple(s), np.float32)
+                                        for n, s in net.inputs.items()}
+        blobs[in_name] = x
+        bounds: dict[str, float] = {n: 0.0 for n in net.inputs}   # max |EIE - float| per blob
         results, errors, fused, host = [], [], [], []
         absorbed: set[str] = set()
         for lay in net.layers:
             if lay.type == "Input" or lay.name in absorbed:
                 continue
             ins = [blobs[b] for b in lay.bottoms]
+            if lay.type in RECURRENT_TYPES:
+                steps, ys = self._recurrent(lay, ins, opt)
+                ref = fwd.layer_outputs[lay.name]
+                d = np.abs(ys[0].astype(np.float64) - ref)
+                errors.append(LayerError(lay.name, float(d.max(initial=0.0)),
+                                         float(np.abs(ref).max(initial=0.0)), float(d.mean())))
+                for res in steps:
+                    res.meta.update({"max_abs_error_vs_float": errors[-1].max_abs,
+                                     "relative_error_vs_float": errors[-1].relative})
+                    results.append(res)
+                if progress:
+                    progress(steps[-1])
+                for t, v in zip(lay.tops, ys):
+                    blobs[t] = v
+                    bounds[t] = math.inf
+                continue
             if lay.type in EIE_TYPES:
                 fuse = self.relu[lay.name]
                 res, y = self._eie_layer(lay, ins[0], fuse.on_eie, opt)
@@ -204,9 +237,10 @@ class EieChain:
             else:
                 y = forward_layer(lay, ins, self.weights)
                 host.append(lay.name)
-                blobs[lay.tops[0]] = y
                 e_in = max(bounds[b] for b in lay.bottoms)
-                bounds[lay.tops[0]] = math.inf if lay.type in EXPANSIVE_HOST_TYPES else e_in
+                for t, v in zip(lay.tops, y if isinstance(y, tuple) else (y,)):
+                    blobs[t] = v
+                    bounds[t] = e_in if lay.type in BOUNDED_HOST_TYPES else math.inf
         last = net.layers[-1].tops[0]
         return NetRun(name=net.name, mode="chained", layers=results, config=self.cfg,
                       fit=self.fit, check_fit=self.check_fit, formats=dict(self.formats),
@@ -214,13 +248,38 @@ class EieChain:
                       float_output=fwd.blobs[last], errors=errors, fused_relu=fused,
                       host_layers=host, wall_s=time.perf_counter() - t0)
 
+    def _recurrent(self, lay, ins: list[np.ndarray], opt: SimOptions):
+        """A recurrent layer: ``W_hh h_{t-1} + b_hh`` on EIE at every step (one M x V on the
+        previous step's hidden state, in fixed point), the gate arithmetic on the host
+        (:func:`compressor.graph.recurrent.recurrent_run`); one result per step."""
+        c = self.configs[lay.name]
+        q = self.weights.layer(lay.name)
+        w = q.weights().astype(np.float64)
+        b = None if q.bias is None else np.asarray(q.bias, np.float64)
+        steps: list[LayerResult] = []
+
+        def mxv(h):
+            res = simulate_conv_layer(self.prepared[lay.name], np.asarray(h, np.float64), c,
+                                      opt.replace(check_fit=False, window=None), relu=False)
+            res.name = f"{lay.name}[t{len(steps)}]"
+            res.meta.update({"kernel": "fc", "out_map": f"{res.rows}x{h.shape[0]}",
+                             "recurrent_step": len(steps)})
+            steps.append(res)
+            return res.output.reshape(h.shape[0], -1)
+
+        y, h, cl, _ = recurrent_run(lay, ins[0].astype(np.float64), w, b,
+                                    ins[1] if len(ins) > 1 else None,
+                                    ins[2] if len(ins) > 2 else None, mxv=mxv)
+        outs = (y, h) + ((cl,) if cl is not None else ())
+        return steps, tuple(np.asarray(o, np.float32) for o in outs[:max(1, len(lay.tops))])
+
     def _eie_layer(self, lay, inp: np.ndarray, relu: bool, opt: SimOptions):
         c = self.configs[lay.name]
         w = layer_mxv(lay, self.weights, inp)
         res = simulate_conv_layer(self.prepared[lay.name], w.patches.astype(np.float64), c,
                                   opt.replace(check_fit=False, window=None), relu=relu)
         shape = tuple(lay.out_shapes[0])
-        if len(shape) == 4:
+        if len(shape) == 4 and lay.type == "Convolution":
             _, ch, oh, ow = shape
             y = res.output_map((oh, ow))
             ks = lay.weight_shape

@@ -20,6 +20,7 @@ import numpy as np
 
 from compressor.graph.forward import forward
 from compressor.graph.net import Net
+from compressor.graph.recurrent import RECURRENT_TYPES
 from compressor.model import QuantizedModel
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import (
@@ -51,17 +52,30 @@ def layer_ranges(net: Net, weights: QuantizedModel, inputs: list[np.ndarray],
     """Per weight layer, the largest input, pre-ReLU output, bias and codebook magnitudes
     over the float forward passes of ``inputs`` (each ``(1, C, H, W)``; ``forwards``:
     their :class:`~compressor.graph.forward.ForwardResult` when already computed)."""
-    fwds = forwards if forwards is not None else [forward(net, weights, x) for x in inputs]
+    first = next(iter(net.inputs))
+    fwds = forwards if forwards is not None else [forward(net, weights, {first: x}) for x in inputs]
     out = []
     for lay in net.weight_layers:
         q = weights.layer(lay.name)
         out.append(LayerRange(
             lay.name,
             max(float(np.abs(f.layer_inputs[lay.name]).max(initial=0.0)) for f in fwds),
-            max(float(np.abs(f.layer_outputs[lay.name]).max(initial=0.0)) for f in fwds),
+            max(_out_max(lay, q, f) for f in fwds),
             0.0 if q.bias is None else float(np.abs(q.bias).max(initial=0.0)),
             float(np.abs(q.codebook).max(initial=0.0))))
     return out
+
+
+def _out_max(lay, q, f) -> float:
+    """The largest pre-ReLU output EIE computes: the layer's output, or for a recurrent
+    layer its M x V ``W_hh h_{t-1} + b_hh`` over the hidden states it multiplied."""
+    if lay.type in RECURRENT_TYPES:
+        h = np.asarray(f.layer_inputs[lay.name], np.float64)
+        g = h.reshape(-1, h.shape[-1]) @ q.weights().astype(np.float64).T
+        if q.bias is not None:
+            g = g + np.asarray(q.bias, np.float64)
+        return float(np.abs(g).max(initial=0.0))
+    return float(np.abs(f.layer_outputs[lay.name]).max(initial=0.0))
 
 
 def calibrate_formats(net: Net, weights: QuantizedModel, calibration: np.ndarray | list[np.ndarray],

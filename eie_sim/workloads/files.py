@@ -23,13 +23,19 @@ import pathlib
 
 import numpy as np
 
+from compressor import inputs as model_inputs
 from compressor.errors import CompressorError
 from compressor.fileformat import FormatError, inspect, load
 from compressor.importers import as_quantized, graph_of, load_model
 from compressor.model import QuantizedModel
 from compressor.npzio import read_npy, read_npz
 from eie_sim.arch.config import ArchConfig
-from eie_sim.arch.workload_spec import DEFAULT_ACT_DENSITY, WorkloadSpec, parse_workload
+from eie_sim.arch.workload_spec import (
+    DEFAULT_ACT_DENSITY,
+    MODEL_MODES,
+    WorkloadSpec,
+    parse_workload,
+)
 from eie_sim.errors import WorkloadError
 from eie_sim.workloads.graph import NetWorkload, graph_input
 from eie_sim.workloads.layer import LayerWorkload, Workload
@@ -143,15 +149,22 @@ def _load_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want
                      ) -> tuple[QuantizedModel, object, str]:
     """``(quantized model, graph or None, format)`` of a model file; every problem is a
     :class:`WorkloadError` naming the file."""
+    model, net, fmt, _ = _read_model_file(path, cfg, seed, want_graph)
+    return model, net, fmt
+
+
+def _read_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want_graph: bool = True):
+    """:func:`_load_model_file` plus the dense :class:`ImportedModel` of a dense file (None
+    for a ``.dcmp``)."""
     if not path.exists():
         raise WorkloadError(f"{path}: model file not found")
     try:
         if path.suffix.lower() in DENSE_SUFFIXES:
             imp = load_model(path)
             bits = cfg.weight_bits if cfg is not None else 4
-            return as_quantized(imp, bits, seed), imp.net, imp.format
+            return as_quantized(imp, bits, seed), imp.net, imp.format, imp
         model = load(path)
-        return model, (graph_of(model, str(path)) if want_graph else None), "dcmp"
+        return model, (graph_of(model, str(path)) if want_graph else None), "dcmp", None
     except (FormatError, CompressorError) as exc:  # its message already names the file
         raise WorkloadError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
     except OSError as exc:
@@ -160,20 +173,40 @@ def _load_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want
 
 def model_workload(path: str | pathlib.Path, cfg: ArchConfig, seed: int = 0,
                    layers: list[str] | None = None, x: np.ndarray | None = None,
-                   act_density: float = 0.5, graphs: bool = True, input_source: str = "input"
-                   ) -> Workload | NetWorkload:
+                   act_density: float = 0.5, graphs: bool = True, input_source: str = "input",
+                   *, mode: str = "per-layer", input_paths: list | None = None,
+                   images: str | None = None, preprocess: str = "caffe",
+                   float_model: str | pathlib.Path | None = None) -> Workload | NetWorkload:
     """A model file (any format of :data:`DENSE_SUFFIXES` or ``.dcmp``) as a workload.
 
-    Fully-connected layers only (or ``layers`` naming only such): :func:`from_model`'s
-    network / independent layers. A model whose layers to run include a convolution: its
-    graph (``graphs=True``; a :class:`~eie_sim.workloads.graph.NetWorkload` for
-    :func:`eie_sim.sim.runner.run_net`, the input ``x`` or a seeded synthetic one); without
-    a graph it is refused, naming the layers and what is missing, never skipped.
+    With ``graphs`` and a graph in the file, ``mode="chained"`` gives a chained
+    :class:`~eie_sim.workloads.graph.NetWorkload` of every input (``input_paths``: files or
+    folders, and ``images``: package image names, each checked against the graph's input
+    shape and recorded layout by :mod:`compressor.inputs`; none: one seeded synthetic
+    input) and the float model to compare with (``float_model``, else the file's own
+    weights in float). Otherwise (``mode="per-layer"``, or no graph): fully-connected
+    layers only (or ``layers`` naming only such) give :func:`from_model`'s network /
+    independent layers; a model whose layers to run include a convolution runs through
+    its graph per layer (the input ``x`` or ``input_paths[0]``, or a seeded synthetic
+    one); without a graph it is refused, naming the layers and what is missing, never
+    skipped.
     """
     path = pathlib.Path(path)
-    model, net, fmt = _load_model_file(path, cfg, seed)
+    model, net, fmt, imp = _read_model_file(path, cfg, seed)
+    layout = model_inputs.input_layout(imp.meta if imp is not None else model.meta)
+    if graphs and net is not None and mode == "chained":
+        return _chained_workload(path, model, net, fmt, imp, layout, seed, act_density, layers,
+                                 input_paths or [], images, preprocess, float_model)
     conv = [q.name for q in model.layers if q.kind == "conv"]
     run_conv = [n for n in conv if not layers or n in layers]
+    if x is None and input_paths and (net is not None and run_conv):
+        rows = _graph_inputs(net, layout, input_paths, None, preprocess)
+        if len(rows) != 1:
+            raise WorkloadError(f"{input_paths[0]}: {len(rows)} inputs; per-layer mode runs one "
+                                f"(several run chained: --mode chained)")
+        x = rows[0][1]
+    elif x is None and input_paths:
+        x = load_input(input_paths[0], None)
     if not run_conv:
         return _fc_workload(model, path, cfg, layers, fmt)
     if net is None:
@@ -197,6 +230,58 @@ def model_workload(path: str | pathlib.Path, cfg: ArchConfig, seed: int = 0,
     gw.description = (f"model {path.name} ({fmt}): graph {net.name!r}, layers "
                       f"{gw.layer_names()} on EIE as M x V (a convolution per output "
                       f"position), inputs from the numpy forward pass")
+    return gw
+
+
+def _graph_inputs(net, layout, paths, images, preprocess) -> list[tuple[str, np.ndarray]]:
+    """The inputs of ``paths`` and package ``images`` (comma names), shape/layout checked."""
+    try:
+        rows = model_inputs.load_inputs(list(paths), net, layout, preprocess) if paths else []
+        if images:
+            names = [n.strip() for n in str(images).split(",") if n.strip()]
+            if names in (["all"], ["default"]):
+                names = list(model_inputs.IMAGES if names == ["all"] else model_inputs.DEFAULT_IMAGES)
+            if not model_inputs.is_image_input(net):
+                shape = next(iter(net.inputs.values()))
+                raise WorkloadError(f"--image: the graph's input {tuple(shape)} is not an image "
+                                    f"(1, 1 or 3, H, W)")
+            rows += model_inputs.package_images(net, names, preprocess)
+    except CompressorError as exc:
+        raise WorkloadError(str(exc)) from None
+    return rows
+
+
+def _chained_workload(path, model, net, fmt, imp, layout, seed, act_density, layers, paths,
+                      images, preprocess, float_model) -> NetWorkload:
+    if layers:
+        raise WorkloadError(f"{path}: a chained run computes every layer; to run only "
+                            f"{', '.join(layers)} give --mode per-layer (workload.mode)")
+    rows = _graph_inputs(net, layout, paths, images, preprocess)
+    if not rows:
+        x = graph_input(net, seed, act_density)
+        rows = [(f"synthetic (seed {seed})", x)]
+    fnet, fweights, fdesc = None, None, ""
+    if float_model is not None:
+        ref, rnet, _, rimp = _read_model_file(pathlib.Path(float_model), None, seed)
+        fweights = rimp.weights if rimp is not None else ref
+        fnet = rnet or net
+        if [lay.name for lay in fnet.weight_layers] != [lay.name for lay in net.weight_layers] \
+                or tuple(next(iter(fnet.inputs.values()))) != tuple(next(iter(net.inputs.values()))):
+            raise WorkloadError(f"{float_model}: not the float model of {path}: its weight layers "
+                                f"{[lay.name for lay in fnet.weight_layers]} and input "
+                                f"{tuple(next(iter(fnet.inputs.values())))} differ from the model's")
+        fdesc = f"{pathlib.Path(float_model).name} (--float-model)"
+    elif imp is not None:
+        fweights = imp.weights
+        fdesc = f"the float weights of {path.name} (before the run quantizes them)"
+    else:
+        fdesc = f"{path.name} decoded (codebook[codes]) in float; give --float-model for the original"
+    gw = NetWorkload(net, model, rows[0][1], None,
+                     {"kind": f"model ({fmt}) graph", "path": str(path)}, mode="chained",
+                     inputs=rows, float_net=fnet, float_weights=fweights, float_model=fdesc)
+    gw.synthetic = rows[0][0].startswith("synthetic (")
+    gw.description = (f"model {path.name} ({fmt}): graph {net.name!r} chained on EIE in fixed "
+                      f"point (every layer, every output position)")
     return gw
 
 
@@ -329,13 +414,25 @@ def from_spec(spec: WorkloadSpec, cfg: ArchConfig, seed: int = 0,
             lay.source["input"] = f"synthetic input (seed {seed}, density {ad})"
         return Workload([lay], network=False, description=f"npz layer {lay.source['path']}")
     # a model file (an npz in the project's one convention is a model)
-    x_in = load_input(inp, None) if inp else None
-    wl = model_workload(path, cfg, seed, list(spec.layers) if spec.layers else None, x_in, ad,
-                        graphs, input_source=str(inp) if inp else "input")
+    paths = spec.input_paths()
+    wl = model_workload(path, cfg, seed, list(spec.layers) if spec.layers else None, None, ad,
+                        graphs, input_source=str(inp) if inp else "input",
+                        mode=spec.mode or (MODEL_MODES[0] if spec.kind == "model" else "per-layer"),
+                        input_paths=paths,
+                        images=spec.images if spec.kind == "model" else None,
+                        preprocess=spec.image_preprocess or "caffe",
+                        float_model=spec.path("float_model"))
     if isinstance(wl, NetWorkload):
-        wl.description += (f"; input {inp}" if inp else f"; synthetic input (seed {seed}" +
-                           (")" if wl.x.ndim == 4 else f", density {ad})"))
+        if wl.mode == "chained":
+            wl.description += f"; {len(wl.inputs)} input(s)"
+        else:
+            wl.description += (f"; input {inp}" if inp else f"; synthetic input (seed {seed}" +
+                               (")" if wl.x.ndim == 4 else f", density {ad})"))
         return wl
+    if len(paths) > 1 or spec.images or spec.float_model:
+        raise WorkloadError(f"{path}: several inputs, --image and --float-model run a model "
+                            f"through its graph (chained); this file holds fully-connected "
+                            f"layers and no graph")
     cols = wl.layers[0].cols
     if inp:
         wl.x = load_input(inp, cols)

@@ -37,7 +37,16 @@ class NetWorkload:
     source: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     synthetic: bool = False
-    network: bool = False        #: never chained in fixed point: inputs come from the forward pass
+    network: bool = False        #: never a chain of fc layers (that is Workload's form)
+    #: ``"chained"``: every input through the whole graph in fixed point
+    #: (:mod:`eie_sim.apps.model_chain`); ``"per-layer"``: each layer on the float forward
+    #: pass's input (:func:`eie_sim.sim.runner.run_net`)
+    mode: str = "per-layer"
+    #: chained mode: ``(label, input blob)`` of every input run (``x`` is the first)
+    inputs: list = field(default_factory=list)
+    float_net: Net | None = None          #: the float model to compare with (None: ``net``)
+    float_weights: Any = None             #: its weights (None: ``weights`` in float)
+    float_model: str = ""                 #: what the float model is, for reports
 
     def layer_names(self) -> list[str]:
         """The weight layers that run, in order."""
@@ -48,7 +57,8 @@ class NetWorkload:
         return len(self.net.layer(name).out_shapes[0]) == 4
 
     def describe(self) -> dict[str, Any]:
-        return {"description": self.description, "network": False,
+        return {"description": self.description, "network": False, "mode": self.mode,
+                "inputs": [lab for lab, _ in self.inputs], "float_model": self.float_model,
                 "graph": {"name": self.net.name, "input_shape": list(self.x.shape)},
                 "synthetic": self.synthetic,
                 "layers": [{"name": n, "type": self.net.layer(n).type,
@@ -64,7 +74,7 @@ def graph_input(net: Net, seed: int, act_density: float, x: np.ndarray | None = 
     image-like smooth map of spread 1 for (N, C, H, W) inputs,
     :func:`compressor.graph.forward.synthetic_input`; a vector of density ``act_density``
     for (N, D) inputs, :func:`eie_sim.workloads.synthetic.synthetic_input`)."""
-    (shape,) = net.inputs.values()
+    shape = next(iter(net.inputs.values()))     # (further inputs: a recurrent state, zeros)
     n = int(np.prod(shape))
     if x is not None:
         x = np.asarray(x, dtype=np.float32).reshape(-1)

@@ -27,10 +27,17 @@ from eie_sim.workloads.graph import NetWorkload  # noqa: E402
 from tests.compressor.byom_models import onnx_cnn, onnx_mlp, safetensors_mlp, save_onnx  # noqa: E402
 
 
+def _per_layer(args) -> list[str]:
+    """These tests check the per-layer runs (layer tables, positions): a --model run gets
+    --mode per-layer (the default, chained, is tested in tests/eie_sim/test_model_chain.py)."""
+    args = [*map(str, args)]
+    return args + ["--mode", "per-layer"] if "--model" in args else args
+
+
 def _simulate(tmp_path, tag, *args):
     """A run with a results bundle: its layers.csv rows and summary.json."""
     out = tmp_path / f"sim_{tag}"
-    rc = simulate_main([*map(str, args), "--out", str(out), "--quiet"])
+    rc = simulate_main([*_per_layer(args), "--out", str(out), "--quiet"])
     assert rc == 0
     rows = list(csv.DictReader(open(out / "layers.csv")))
     summary = json.loads((out / "summary.json").read_text())
@@ -43,7 +50,7 @@ def _table(capsys, *args):
     """A run without a bundle (faster): exit 0 (every check passed) and the printed
     table's rows as dicts."""
     capsys.readouterr()
-    assert simulate_main([*map(str, args), "--quiet"]) == 0
+    assert simulate_main([*_per_layer(args), "--quiet"]) == 0
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("|")]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
     return [dict(zip(head, (c.strip() for c in l.strip("|").split("|")))) for l in lines[2:]]
@@ -62,8 +69,11 @@ def test_onnx_mlp_compress_then_simulate(tmp_path, capsys):
     assert model.meta["source_format"] == "onnx" and model.meta["graph"]["name"] == "mlp"
     rows = _table(capsys, "--model", tmp_path / "mlp.dcmp")
     assert [r["layer"] for r in rows] == ["fc1", "fc2", "fc3"]
-    wl = from_block({"model": str(tmp_path / "mlp.dcmp")}, ArchConfig(), graphs=True)
+    wl = from_block({"model": str(tmp_path / "mlp.dcmp"), "mode": "per-layer"}, ArchConfig(),
+                    graphs=True)
     assert wl.network is True                               # fc layers chained in fixed point
+    wl = from_block({"model": str(tmp_path / "mlp.dcmp")}, ArchConfig(), graphs=True)
+    assert isinstance(wl, NetWorkload) and wl.mode == "chained"     # the default: its graph
 
 
 def test_onnx_cnn_compress_then_simulate_runs_conv_per_position(tmp_path, capsys):

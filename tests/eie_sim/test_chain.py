@@ -202,7 +202,7 @@ def test_squeezenet_per_layer_formats_keep_more_biases():
 @pytest.mark.parametrize("argv, pattern", [
     (["--squeezenet", "--image", "chelsea", "--positions", "10"], r"--image: a chained run computes every layer"),
     (["--squeezenet", "--image", "lena"], r"--image 'lena': unknown image"),
-    (["--synthetic", "8,8,0.5,0.5", "--image", "chelsea"], r"--image applies to --squeezenet only"),
+    (["--synthetic", "8,8,0.5,0.5", "--image", "chelsea"], r"--image applies to --squeezenet, --model or a workload: block only"),
     (["--synthetic", "8,8,0.5,0.5", "--set", "fixed_point.headroom_bits=1"],
      r"fixed_point: applies to the chained run"),
 ])
