@@ -87,7 +87,7 @@ class ModelChainRun:
             a = agree[r.label]
             row = {"input": r.label, "relative_error": r.rel_error,
                    "fixed_point_relative_error": r.fixed_point_rel_error,
-                   "cycles": t["cycles"], "time_us": t["time_us"], "energy_uj": t["energy_uj"],
+                   "cycles": t["cycles"], "time_us": t["time_us"], "total_energy_uj": t["total_energy_uj"],
                    "input_saturations": t["input_saturations"],
                    "output_saturations": t["output_saturations"]}
             if self.agreement.classifier:

@@ -20,9 +20,11 @@ import numpy as np
 from eie_sim.output import netrun
 from eie_sim.output.names import markdown_code
 from eie_sim.output.report import csv_text, json_text
+from eie_sim.sim.columns import units_map
+from eie_sim.sim.results import LAYER_COLUMNS
 
 INPUT_COLUMNS = ("input", "relative_error", "fixed_point_relative_error", "float_top5",
-                 "eie_top5", "top1_agree", "top5_agree", "cycles", "time_us", "energy_uj",
+                 "eie_top5", "top1_agree", "top5_agree", "cycles", "time_us", "total_energy_uj",
                  "input_saturations", "output_saturations")
 
 
@@ -52,7 +54,7 @@ def inputs_table(m) -> str:
                 f"{r['fixed_point_relative_error']:.4g} |")
         if cls:
             line += f" {r['float_top5']} | {r['eie_top5']} | {'yes' if r['top1_agree'] else 'NO'} |"
-        line += (f" {r['cycles']:,.0f} | {r['time_us']:,.1f} | {r['energy_uj']:.2f} | "
+        line += (f" {r['cycles']:,.0f} | {r['time_us']:,.1f} | {r['total_energy_uj']:.2f} | "
                  f"{r['input_saturations']:,.0f}/{r['output_saturations']:,.0f} |")
         lines.append(line)
     return "\n".join(lines) + "\n"
@@ -74,6 +76,7 @@ def summary_dict(m, wl, resolved: dict) -> dict[str, Any]:
             "first_input_layers": [l.to_dict() for l in first.layers],
             "first_input_errors": [e.as_dict() for e in first.errors],
             "first_input_totals": netrun.totals(first), "notes": m.notes, "wall_s": m.wall_s,
+            "units": units_map(INPUT_COLUMNS, LAYER_COLUMNS, netrun.totals(first)),
             "files": {"outputs.npy": "EIE's final outputs, one row per input (inputs.csv order)",
                       "float_outputs.npy": "the float model's final outputs, same order"}}
 
