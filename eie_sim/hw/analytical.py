@@ -16,7 +16,7 @@ pattern it evaluates closed forms of the rules of docs/timing.md
   whose solution is ``fin_M = max_m (b_m + 1 + sum_{i >= m} w_i)`` (exact). A queue of
   ``D`` entries lets the CCU run at most ``D`` columns ahead of the slowest PE; the model
   approximates that coupling by letting the PEs resynchronise every
-  ``W = SYNC_WINDOW_FACTOR x (D + 1)`` broadcast columns: the work is ``sum over windows of
+  ``W = SYNC_WINDOW_FACTOR x (D + 1)**2`` broadcast columns: the work is ``sum over windows of
   W broadcast columns of max_k (PE k's work in the window)`` (``D = 1``: every column but
   the last costs at least 2 cycles from pop to pop, docs/timing.md "End of a run"). The
   estimate is the larger of the two.
@@ -27,7 +27,7 @@ So the model is **exact** (a) when every PE has the same work in every broadcast
 (perfect balance, e.g. ESE load-balance-aware pruning per column), every activation is
 non-zero and the input fits one batch: all PEs then run in lockstep, a full queue only
 ever waits for all of them at once, and both forms equal the engines' count (any queue
-depth); (b) when no queue ever fills and ``SYNC_WINDOW_FACTOR x (D + 1)`` covers the
+depth); (b) when no queue ever fills and ``SYNC_WINDOW_FACTOR x (D + 1)**2`` covers the
 pass's broadcasts (the max-plus form alone). It is an estimate where PEs are unbalanced
 column by column and the queues are short (the CCU then stalls in patterns the window
 does not follow), and where a stall also delays the CCU's walk over zero activations
@@ -51,6 +51,7 @@ refused with :class:`~eie_sim.errors.EngineUnavailable`.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from eie_sim.hw.counters import PassBatch, PassStats
@@ -91,17 +92,19 @@ def broadcast_times(x_q: np.ndarray, n_pe: int, regs: int, batch_load: int,
     return columns, b.astype(np.int64), last
 
 
-#: the PEs are taken to resynchronise every ``SYNC_WINDOW_FACTOR x (queue_depth + 1)``
-#: broadcast columns (a queue's entries plus the column being worked on); the factor was
-#: chosen among 1, 2, 4, 8 on random layers (4-64 PEs, queues 1-32, skewed rows; mean
-#: |error| 6.5 %, 3.6 %, 2.1 %, 1.7 % and bias +5.6 %, +2.5 %, +0.5 %, -0.7 %): 4 is the
-#: least biased; benchmarks/bench_analytical.py measures it on other layers
-SYNC_WINDOW_FACTOR = 4
+#: the PEs are taken to resynchronise every ``SYNC_WINDOW_FACTOR x (queue_depth + 1)**2``
+#: broadcast columns: a queue absorbs a lag of ``D + 1`` columns (its entries and the column
+#: being worked on) and the difference of two PEs' work drifts like a random walk, which
+#: needs about the square of that many columns to exhaust it. The factor was chosen among
+#: 1, 2, 3, 4 on random layers (4-64 PEs, queues 1-32, skewed rows; mean |error| 2.0, 1.5,
+#: 1.4, 1.5 %, bias +0.6, -0.5, -0.9, -1.2 %) and Alex-8 / NT-LSTM at 64 PEs (2: within
+#: 2.5 % at queues 2, 8, 32); benchmarks/bench_analytical.py measures it elsewhere.
+SYNC_WINDOW_FACTOR = 2
 
 
 def _window_work(w: np.ndarray, depth: int) -> int:
     """``sum over windows of W broadcast columns of max over PEs of the window's work``
-    with ``W = SYNC_WINDOW_FACTOR x (depth + 1)`` (``w``: (M, N)); with ``depth = 1`` a
+    with ``W = SYNC_WINDOW_FACTOR x (depth + 1)**2`` (``w``: (M, N)); with ``depth = 1`` a
     column costs at least 2 cycles from pop to pop (docs/timing.md "End of a run"), all
     but the last."""
     M = w.shape[0]
@@ -110,7 +113,7 @@ def _window_work(w: np.ndarray, depth: int) -> int:
     if depth == 1:
         w = w.copy()
         w[:-1] = np.maximum(w[:-1], 2)
-    win = SYNC_WINDOW_FACTOR * (depth + 1)
+    win = SYNC_WINDOW_FACTOR * (depth + 1) ** 2
     if win >= M:
         return int(w.sum(axis=0).max())
     pad = (-M) % win
@@ -118,109 +121,123 @@ def _window_work(w: np.ndarray, depth: int) -> int:
     return int(wp.reshape(-1, win, w.shape[1]).sum(axis=1).max(axis=1).sum())
 
 
-def _line_reads(pl, columns: np.ndarray, epl: int) -> np.ndarray:
-    """Rule S exactly: per PE, a read for the first line of every non-empty broadcast
-    column unless it is the line the PE read last, plus one per line boundary inside."""
-    a0 = pl.ptr[:, columns]
-    a1 = pl.ptr[:, columns + 1]
-    nonempty = a1 > a0
-    first = a0 // epl
-    last = (a1 - 1) // epl
-    reads = np.zeros(pl.n_pe, dtype=np.int64)
-    for k in range(pl.n_pe):
-        ne = nonempty[k]
-        f, l = first[k][ne], last[k][ne]
-        if f.size == 0:
-            continue
-        prev = np.concatenate([[-1], l[:-1]])
-        reads[k] = int((l - f).sum() + np.count_nonzero(f != prev))
-    return reads
+@numba.njit(cache=True, nogil=True)
+def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bias_q_pass, cols,
+                n_pe, epl, shift):
+    """The timing-free part of rules S and A over the broadcast columns, per PE in storage
+    order: accumulators, busy (real) and padding entries, Spmat line reads (exact), and
+    bypass hits counted as if the PE issued its columns back to back."""
+    M = columns.shape[0]
+    acc = np.zeros(bias_q_pass.shape[0], dtype=np.int64)
+    out = np.zeros((4, n_pe), dtype=np.int64)       # busy, padding, lines, bypass
+    half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
+    for k in range(n_pe):
+        e0 = entry_start[k]
+        prev_line = -1
+        prev_writes = False
+        prev_row = -1
+        for m in range(M):
+            j = columns[m]
+            a0 = ptr[k, j]
+            a1 = ptr[k, j + 1]
+            if a1 == a0:
+                prev_writes = False
+                continue
+            first = a0 // epl
+            last = (a1 - 1) // epl
+            out[2, k] += last - first + (1 if first != prev_line else 0)
+            prev_line = last
+            xj = np.int64(1) if j == cols else x_q[j]
+            chain = prev_writes
+            for a in range(a0, a1):
+                v = code[e0 + a]
+                if v != 0:
+                    out[0, k] += 1
+                    lr = np.int64(local_row[e0 + a])
+                    if chain and prev_row == lr:
+                        out[3, k] += 1
+                    r = lr * n_pe + k
+                    if j == cols:
+                        acc[r] += bias_q_pass[r]
+                    else:
+                        acc[r] += (codebook_q[v] * xj + half) >> shift
+                    chain = True
+                    prev_row = lr
+                else:
+                    out[1, k] += 1
+                    chain = False
+            prev_writes = chain
+    return acc, out
 
 
-def _values(pl, layer_layout, x_q: np.ndarray, shift: int):
-    """Rule A's accumulators and, per PE, busy entries, padding and bypass (back to back)."""
-    codes = pl.code.astype(np.int64)
-    col = pl.columns()
-    pe = np.repeat(np.arange(pl.n_pe, dtype=np.int64), pl.entries_per_pe)
-    lr = pl.local_row.astype(np.int64)
-    row = lr * pl.n_pe + pe
-    xext = np.append(x_q.astype(np.int64), 1)      # the bias column's activation
-    live = (xext[col] != 0) & (codes != 0)
-    acc = np.zeros(pl.rows, dtype=np.int64)
-    is_bias = col == pl.cols
-    prod = layer_layout.codebook_q[codes] * xext[col]
-    if shift > 0:
-        prod = (prod + (np.int64(1) << (shift - 1))) >> shift
-    bias_pass = layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows]
-    prod = np.where(is_bias, bias_pass[np.minimum(row, pl.rows - 1)] if pl.rows else 0, prod)
-    np.add.at(acc, row[live], prod[live])
-    issued = xext[col] != 0
-    busy = np.bincount(pe[issued & (codes != 0)], minlength=pl.n_pe)
-    pad = np.bincount(pe[issued & (codes == 0)], minlength=pl.n_pe)
-    # bypass: consecutive issued entries of one PE, both writing, same row, as if back to
-    # back (inside a column rows increase, so only column boundaries can hit)
-    order_pe = pe[issued]
-    w_ok = (codes != 0)[issued]
-    rr = lr[issued]
-    # index of each issued entry's column among the broadcast columns: a hit needs the
-    # next broadcast column (an empty column slice between breaks the chain)
-    bidx = np.cumsum(xext != 0) - 1
-    bm = bidx[col[issued]]
-    same = ((order_pe[1:] == order_pe[:-1]) & w_ok[1:] & w_ok[:-1] & (rr[1:] == rr[:-1])
-            & (bm[1:] == bm[:-1] + 1))
-    bypass = np.bincount(order_pe[1:][same], minlength=pl.n_pe)
-    return acc, busy.astype(np.int64), pad.astype(np.int64), bypass.astype(np.int64)
+def _check_x(pl, x_q) -> np.ndarray:
+    x_q = np.asarray(x_q, dtype=np.int64)
+    if x_q.ndim != 1 or x_q.shape[0] != pl.cols:
+        raise ValueError(f"x_q must be one vector of {pl.cols} activations, got shape {x_q.shape}")
+    return x_q
+
+
+def _timing(pl, x_q: np.ndarray, cfg) -> tuple[int, int, np.ndarray]:
+    """The cycle estimate of one pass: ``(cycles, queue_full_stalls, broadcast columns)``."""
+    N, D, L = int(pl.n_pe), int(cfg.queue_depth), int(cfg.arithmetic_latency)
+    columns, b, last_ccu = broadcast_times(x_q, N, int(cfg.act_regs_per_pe),
+                                           int(cfg.batch_load_cycles), bool(pl.has_bias))
+    M = int(columns.size)
+    if not M:
+        return last_ccu + 1, 0, columns
+    work = pl.column_work()[columns].astype(np.int64)            # (M, N)
+    suffix = np.cumsum(work[::-1], axis=0)[::-1]                 # sum_{i >= m} w_i
+    fin_free = (b[:, None] + 1 + suffix).max(axis=0)             # per PE, unbounded queues
+    paced = work.copy()
+    if D == 1:
+        paced[:-1] = np.maximum(paced[:-1], 2)
+    fin_sync = int(b[0]) + 1 + _window_work(work, D)
+    fin = np.maximum(fin_free, fin_sync)                         # per PE
+    # the last real entry of PE k issues before the work of its trailing columns without
+    # a real entry (empty slices or padding only)
+    real = pl.column_real()[columns] > 0                         # (M, N)
+    has_real = real.any(axis=0)
+    last_real = np.where(has_real, M - 1 - np.argmax(real[::-1], axis=0), -1)
+    tail = np.cumsum(paced[::-1], axis=0)[::-1]                  # work from column m on
+    ar = np.arange(N)
+    after = np.where(last_real + 1 < M, tail[np.minimum(last_real + 1, M - 1), ar], 0)
+    lr_idx = np.maximum(last_real, 0)
+    gap = paced[lr_idx, ar] - work[lr_idx, ar]                   # D = 1's idle cycle
+    last_issue = fin - after - gap
+    cycles = max(int(fin.max()) + 1, last_ccu + 1)
+    if has_real.any():
+        cycles = max(cycles, int(last_issue[has_real].max()) + L + 2)
+    return cycles, max(0, int(fin.max()) - int(fin_free.max())), columns
+
+
+def pass_cycles(pass_layout, x_q: np.ndarray, cfg) -> int:
+    """The cycle estimate of one pass alone (no accumulators, no counters): what a design
+    space search needs."""
+    return _timing(pass_layout, _check_x(pass_layout, x_q), cfg)[0]
 
 
 def run_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
     """Estimate one output pass (module docstring); same signature as the engines'."""
     pl = pass_layout
-    x_q = np.asarray(x_q, dtype=np.int64)
-    if x_q.ndim != 1 or x_q.shape[0] != pl.cols:
-        raise ValueError(f"x_q must be one vector of {pl.cols} activations, got shape {x_q.shape}")
-    N, D, L = int(pl.n_pe), int(cfg.queue_depth), int(cfg.arithmetic_latency)
-    columns, b, last_ccu = broadcast_times(x_q, N, int(cfg.act_regs_per_pe),
-                                           int(cfg.batch_load_cycles), bool(pl.has_bias))
+    x_q = _check_x(pl, x_q)
+    N, D = int(pl.n_pe), int(cfg.queue_depth)
+    cycles, stalls, columns = _timing(pl, x_q, cfg)
     M = int(columns.size)
-    work = pl.column_work()[columns].astype(np.int64)            # (M, N)
-    entries = pl.col_entries[:, columns] if M else np.zeros((N, 0), np.int64)
-    empty = np.count_nonzero(entries == 0, axis=1).astype(np.int64)
-    acc, busy, pad, bypass = _values(pl, layer_layout, x_q, int(cfg.product_shift))
-    stalls = 0
-    if M:
-        suffix = np.cumsum(work[::-1], axis=0)[::-1]             # sum_{i >= m} w_i
-        fin_free = (b[:, None] + 1 + suffix).max(axis=0)         # per PE, unbounded queues
-        paced = work.copy()
-        if D == 1:
-            paced[:-1] = np.maximum(paced[:-1], 2)
-        fin_sync = int(b[0]) + 1 + _window_work(work, D)
-        fin = np.maximum(fin_free, fin_sync)                     # per PE
-        # the last real entry of PE k issues before the work of its trailing columns
-        # without a real entry (empty slices or padding only)
-        real = pl.column_real()[columns] > 0                     # (M, N)
-        has_real = real.any(axis=0)
-        last_real = np.where(has_real, M - 1 - np.argmax(real[::-1], axis=0), -1)
-        tail = np.cumsum(paced[::-1], axis=0)[::-1]              # work from column m on
-        after = np.where(last_real + 1 < M, tail[np.minimum(last_real + 1, M - 1), np.arange(N)], 0)
-        lr_idx = np.maximum(last_real, 0)
-        gap = paced[lr_idx, np.arange(N)] - work[lr_idx, np.arange(N)]   # D = 1's idle cycle
-        last_issue = fin - after - gap
-        cycles = max(int(fin.max()) + 1, last_ccu + 1)
-        if has_real.any():
-            cycles = max(cycles, int(last_issue[has_real].max()) + L + 2)
-        stalls = max(0, int(fin.max()) - int(fin_free.max()))
-    else:
-        cycles = last_ccu + 1
+    empty = np.count_nonzero(pl.ptr[:, columns + 1] == pl.ptr[:, columns], axis=1).astype(np.int64)
+    bias_pass = np.ascontiguousarray(layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows],
+                                     dtype=np.int64)
+    acc, ent = _entry_pass(pl.ptr, pl.entry_start, pl.code, pl.local_row, columns, x_q,
+                           np.asarray(layer_layout.codebook_q, dtype=np.int64), bias_pass,
+                           int(pl.cols), N, int(cfg.entries_per_line), int(cfg.product_shift))
+    busy, pad, lines, bypass = ent
     n_loads = max(0, -(-pl.cols // N) - 1) // max(1, int(cfg.act_regs_per_pe))  # rows r > 0, r % R == 0
-    worked = busy + pad + empty
-    starved = cycles - worked
+    starved = cycles - (busy + pad + empty)
     occ = D if stalls > 0 else min(D, M)
     return PassStats.build(
         cycles=int(cycles), broadcasts=M, queue_full_stalls=int(stalls),
         batch_load_cycles=n_loads * int(cfg.batch_load_cycles), max_queue_occupancy=int(occ),
         acc=acc, busy=busy, padding=pad, empty=empty, starved=starved,
-        pointer_reads=np.full(N, M, dtype=np.int64),
-        spmat_line_reads=_line_reads(pl, columns, int(cfg.entries_per_line)),
+        pointer_reads=np.full(N, M, dtype=np.int64), spmat_line_reads=lines,
         bypass_hits=bypass)
 
 
