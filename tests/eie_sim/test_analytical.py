@@ -123,3 +123,18 @@ def test_selectable_through_the_api_and_energy():
     assert est.energy.energy_uj == pytest.approx(exact.energy.energy_uj, rel=0.25)
     with pytest.raises(EngineUnavailable, match="is an estimate"):
         api.simulate(w, x, pes=8, engine="analytical", verify=True)
+
+
+def test_sweep_with_analytical_engine():
+    """A design-space sweep on the analytical model: same points, cycles within the bound."""
+    from eie_sim import api
+    rng = np.random.default_rng(4)
+    w = np.where(rng.random((128, 96)) < 0.15, rng.normal(size=(128, 96)), 0.0)
+    x = np.where(rng.random(96) < 0.6, rng.uniform(0, 2, 96), 0.0)
+    lw = api.layer(w, weight_bits=4)
+    est = api.sweep(lw, x, engine="analytical", pes=[4, 16], queue_depth=[2, 8])
+    exact = api.sweep(lw, x, engine="fast", pes=[4, 16], queue_depth=[2, 8])
+    assert [(r["pes"], r["queue_depth"]) for r in est] == [(r["pes"], r["queue_depth"]) for r in exact]
+    for a, f in zip(est, exact):
+        assert a["engine"] == "analytical"
+        assert abs(a["cycles"] - f["cycles"]) / f["cycles"] < 0.25
