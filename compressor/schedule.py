@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from compressor.prune import parse_structure
+
 __all__ = ["DEFAULT_BITS", "PAPER_BITS", "DEFAULT_INDEX_BITS", "LayerSpec", "Schedule", "DSDSchedule", "DEFAULT_LAYERS",
            "SCHEDULE_TUNING_NOTE", "DEFAULT_SCHEDULES", "default_layers", "default_schedule",
            "TARGETS", "target_failures"]
@@ -52,7 +54,6 @@ class LayerSpec:
         """The parsed :class:`compressor.prune.Structure`, or None (unstructured)."""
         if self.structure is None:
             return None
-        from compressor.prune import parse_structure
         return parse_structure(self.structure)
 
     def target_density(self) -> float | None:
