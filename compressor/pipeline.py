@@ -61,7 +61,7 @@ from compressor.dsd import dsd_train
 from compressor.errors import RoundTripError, WeightsError
 from compressor.model import QuantizedLayer, QuantizedModel
 from compressor.npzio import check_weights, load_npz_weights
-from compressor.prune import prune_mask, threshold_for_quality
+from compressor.prune import nm_mask, prune_mask, structured_mask, threshold_for_quality
 from compressor.quantize import quantize_layer
 from compressor.schedule import (
     DSDSchedule,
@@ -106,7 +106,21 @@ def train_dense(net: Network, data, sched: Schedule, seed: int, progress: Progre
 
 def _round_mask(w: np.ndarray, old: np.ndarray, spec: LayerSpec, r: int, rounds: int
                 ) -> tuple[np.ndarray, float]:
-    """Mask of pruning round ``r`` (1-based) and the magnitude threshold it applied."""
+    """Mask of pruning round ``r`` (1-based) and the magnitude threshold it applied.
+
+    Structured rules (``spec.structure``) tighten gradually too: N:M keeps
+    ``m - round((m - n) r / rounds)`` of every ``m`` in round ``r``; block and balance prune
+    to ``density ** (r / rounds)`` as the magnitude rule does. The threshold recorded for
+    them is the largest magnitude removed (rules not cut by one threshold)."""
+    st = spec.parsed_structure()
+    if st is not None:
+        if st.kind == "nm":
+            k = st.m - int(round((st.m - st.n) * r / rounds))
+            mask = nm_mask(w, k, st.m, old=old)
+        else:
+            mask = structured_mask(w, st, density=spec.density ** (r / rounds), old=old)
+        gone = old & ~mask
+        return mask, float(np.abs(w[gone]).max()) if np.any(gone) else 0.0
     if spec.density is not None:
         target = spec.density ** (r / rounds)
         mask = prune_mask(w, density=target) & old
@@ -142,6 +156,8 @@ def prune_and_retrain(net: Network, data, specs: dict[str, LayerSpec], sched: Sc
             masks[layer.name] = mask
             w *= mask
             records[layer.name] = {"threshold": thr, "density": float(mask.mean())}
+            if spec.structure is not None:
+                records[layer.name]["structure"] = str(spec.parsed_structure())
         summary = ", ".join(f"{k} {v['density'] * 100:.1f}%" for k, v in records.items())
         if retrain:
             acc0 = net.accuracy(data.x_test, data.y_test)
@@ -192,7 +208,7 @@ def to_quantized_model(net: Network, ties: dict[str, CodebookTie], specs: dict[s
     for layer in net.weighted_layers():
         spec, tie = specs[layer.name], ties[layer.name]
         bits = spec.bits_for(layer.kind)
-        rule = ({"target_density": spec.density} if spec.density is not None
+        rule = ({"target_density": spec.target_density()} if spec.target_density() is not None
                 else {"quality": spec.quality})
         lmeta = {**rule, **records[layer.name]}  # bits and index bits are the layer's own fields
         layers.append(QuantizedLayer(name=layer.name, kind=layer.kind, codes=tie.codes.copy(),

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from compressor.prune import parse_structure
+
 __all__ = ["DEFAULT_BITS", "PAPER_BITS", "DEFAULT_INDEX_BITS", "LayerSpec", "Schedule", "DSDSchedule", "DEFAULT_LAYERS",
            "SCHEDULE_TUNING_NOTE", "DEFAULT_SCHEDULES", "default_layers", "default_schedule",
            "TARGETS", "target_failures"]
@@ -35,15 +37,48 @@ class LayerSpec:
     Exactly one of ``density`` (final fraction kept, in (0, 1]) and ``quality`` (the
     NIPS 2015 threshold multiplier, >= 0) selects the pruning rule. ``bits`` defaults to
     :data:`DEFAULT_BITS` of the layer's kind.
+
+    ``structure`` (default None: unstructured magnitude pruning) selects a structured rule
+    (:func:`compressor.prune.parse_structure`): ``"N:M"`` (e.g. ``"2:4"``; fixes the density
+    at N/M, so ``density`` may be left out or must equal N/M; no ``quality``),
+    ``"block:RxC"`` or ``"balance:P[:column|layer]"`` (both need ``density``).
     """
 
     density: float | None = None
     quality: float | None = None
     bits: int | None = None
     index_bits: int = DEFAULT_INDEX_BITS
+    structure: str | None = None
+
+    def parsed_structure(self):
+        """The parsed :class:`compressor.prune.Structure`, or None (unstructured)."""
+        if self.structure is None:
+            return None
+        return parse_structure(self.structure)
+
+    def target_density(self) -> float | None:
+        """The final kept fraction this spec asks for (N:M: N/M), or None (quality rule)."""
+        st = self.parsed_structure()
+        if st is not None and st.fixed_density is not None:
+            return st.fixed_density
+        return self.density
 
     def validate(self, name: str) -> None:
-        if (self.density is None) == (self.quality is None):
+        if self.structure is not None:
+            try:
+                st = self.parsed_structure()
+            except ValueError as exc:
+                raise ValueError(f"layer {name}: {exc}") from None
+            if self.quality is not None:
+                raise ValueError(f"layer {name}: structure {st} prunes to a density; "
+                                 "give density, not quality")
+            if st.fixed_density is not None:
+                if self.density is not None and abs(self.density - st.fixed_density) > 1e-9:
+                    raise ValueError(f"layer {name}: structure {st} keeps density {st.fixed_density:g}; "
+                                     f"density {self.density} contradicts it")
+            elif self.density is None:
+                raise ValueError(f"layer {name}: structure {st} needs a density")
+        elif (self.density is None) == (self.quality is None):
             raise ValueError(f"layer {name}: give exactly one of density or quality")
         if self.density is not None and not (0.0 < self.density <= 1.0):
             raise ValueError(f"layer {name}: density must lie in (0, 1], got {self.density}")

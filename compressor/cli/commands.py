@@ -72,7 +72,10 @@ def _layer_specs(args, names: list[str], kinds: dict[str, str], defaults: dict[s
     dens = _per_layer(args.density, "density", float, names)
     qual = _per_layer(args.quality, "quality", float, names)
     bits = _per_layer(args.bits, "bits", int, names)
+    struct = _per_layer(getattr(args, "structure", []), "structure", str, names)
     keep = getattr(args, "keep_mask", False)
+    if keep and struct:
+        raise CLIError("--keep-mask keeps the input's zeros as the mask: give it without --structure")
     if keep and (args.density or args.quality):
         raise CLIError("--keep-mask keeps the input's zeros as the mask: give it without "
                        "--density / --quality")
@@ -87,14 +90,20 @@ def _layer_specs(args, names: list[str], kinds: dict[str, str], defaults: dict[s
             spec.density = dens[name]
         elif name in qual:
             spec.quality = qual[name]
+        elif name in struct and struct[name].split(":")[0].strip().isdigit():
+            pass                   # N:M fixes the density itself
         elif keep:
             spec.quality = 0.0     # |w| > 0: exactly the input's non-zeros survive
         elif base is not None:
             spec.density, spec.quality = base.density, base.quality
+        elif name in struct:
+            raise CLIError(f"layer {name}: --structure {struct[name]} needs a density (--density)")
         else:
             spec.quality = 1.0
         if name in bits:
             spec.bits = bits[name]
+        if name in struct:
+            spec.structure = struct[name]
         try:
             spec.validate(name)
         except ValueError as exc:
@@ -265,7 +274,8 @@ def cmd_import(args) -> int:
     keep: dict = {}
     if imp.format == "dcmp":    # compressed already: keep codes + codebook where bits allow
         explicit = set(_per_layer(args.density, "density", float, names)) | \
-            set(_per_layer(args.quality, "quality", float, names))
+            set(_per_layer(args.quality, "quality", float, names)) | \
+            set(_per_layer(args.structure, "structure", str, names))
         keep, lines = importers.kept_layers(fileformat.load(args.model_file), specs, explicit)
         for line in lines:
             print(line)

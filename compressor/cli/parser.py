@@ -46,6 +46,10 @@ def _add_compression_options(p: argparse.ArgumentParser) -> None:
                    help="fraction of weights kept, in (0, 1] (e.g. ip1=0.08)")
     g.add_argument("--quality", action="append", default=[], metavar="[LAYER=]Q",
                    help="prune |w| <= Q x std(layer) (NIPS 2015 rule), Q >= 0")
+    g.add_argument("--structure", action="append", default=[], metavar="[LAYER=]S",
+                   help="structured pruning: N:M (e.g. 2:4, density N/M), block:RxC or "
+                        "balance:P[:column|layer] (ESE load-balance-aware over P PEs; "
+                        "both with --density); default unstructured magnitude")
     g.add_argument("--bits", action="append", default=[], metavar="[LAYER=]B",
                    help="weight bits (codebook of 2**B entries, code 0 = pruned); default 4 (EIE's "
                         "16-entry codebook; train: the paper's conv 8, fc 5)")

@@ -21,7 +21,7 @@ from eie_sim.arch.schema import check_fields, spec, specs
 from eie_sim.errors import ConfigError
 
 #: the timing engines (run.engine; eie_sim.hw.engines builds them)
-ENGINE_NAMES: tuple[str, ...] = ("fast", "simpy")
+ENGINE_NAMES: tuple[str, ...] = ("fast", "simpy", "analytical")
 #: where eie-sweep runs its points (run.executor; docs/cluster.md)
 EXECUTOR_NAMES: tuple[str, ...] = ("local", "dask")
 #: what a sweep does with a point whose layers do not fit the per-PE SRAMs (run.unfit_points)
@@ -205,8 +205,9 @@ class RunOptions:
     """How to run (not what hardware): engine, cross-check, seeds, outputs (the ``run:``
     block of a configuration file)."""
 
-    engine: str = spec("fast", "choice", "timing engine (numba, or the simpy unit model); "
-                       "identical counters by specification", choices=ENGINE_NAMES)
+    engine: str = spec("fast", "choice", "timing engine (numba, or the simpy unit model: "
+                       "identical counters by specification; analytical: a closed-form "
+                       "estimate, docs/analytical.md)", choices=ENGINE_NAMES)
     verify: bool = spec(False, "bool", "run both engines on every pass; any differing counter "
                         "is an error")
     seed: int = spec(0, "int", "seed of synthetic layers/inputs that do not give their own; "

@@ -62,7 +62,7 @@ def _range_text(s: Spec) -> str:
 
 
 def allowed(s: Spec) -> str:
-    """What the key accepts, in words (``an integer in 1..1024``, ``one of fast, simpy``)."""
+    """What the key accepts, in words (``an integer in 1..1024``, ``one of fast, simpy, analytical``)."""
     if s.text:
         return s.text
     if s.kind == "int":

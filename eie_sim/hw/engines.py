@@ -9,6 +9,10 @@ discrete-event model (:mod:`eie_sim.hw.engine_simpy`, one vector a run). Any cal
 time and records no trace. What an engine can do beyond ``run_pass`` is declared in its
 fields (``batch``: a native batched run; ``traced``: a single-vector run that also records
 its :class:`~eie_sim.hw.trace.PassTrace`), not read off the identity of its function.
+
+``analytical`` (:mod:`eie_sim.hw.analytical`, docs/analytical.md) is an estimate, not a
+third cycle-exact engine: ``exact=False``, so it records no trace and is never used for,
+or cross-checked by, ``verify``.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 
 from eie_sim.arch.config import ENGINE_NAMES
 from eie_sim.errors import EngineUnavailable
-from eie_sim.hw import engine_fast, engine_simpy
+from eie_sim.hw import analytical, engine_fast, engine_simpy
 from eie_sim.hw.counters import PassBatch, PassStats
 from eie_sim.hw.trace import PassTrace
 
@@ -40,6 +44,7 @@ class Engine:
     run_pass: RunPass
     batch: RunBatch | None = None
     traced: RunTraced | None = None
+    exact: bool = True
 
     def run_batch(self, pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:
         """One output pass for every row of ``X_q`` (``(P, cols)`` int64)."""
@@ -61,14 +66,18 @@ class Engine:
 
     def other(self) -> "Engine":
         """The other named engine (what ``verify=True`` compares with)."""
+        if not self.exact:
+            raise EngineUnavailable(f"engine {self.name!r} is an estimate: verify compares cycle-exact "
+                                    "engines counter by counter; measure its error with "
+                                    "benchmarks/bench_analytical.py instead")
         if self.name not in ENGINE_NAMES:
             raise EngineUnavailable("verify=True with a custom engine: pass the engine to compare against")
         return get_engine("simpy" if self.name == "fast" else "fast")
 
 
 def get_engine(engine: "str | RunPass | Engine") -> Engine:
-    """The :class:`Engine` for ``'fast'``, ``'simpy'``, an :class:`Engine` or a ``run_pass``
-    callable."""
+    """The :class:`Engine` for ``'fast'``, ``'simpy'``, ``'analytical'``, an :class:`Engine`
+    or a ``run_pass`` callable."""
     if isinstance(engine, Engine):
         return engine
     if callable(engine):
@@ -78,4 +87,6 @@ def get_engine(engine: "str | RunPass | Engine") -> Engine:
                       traced=engine_fast.run_pass_traced)
     if engine == "simpy":
         return Engine("simpy", engine_simpy.run_pass, traced=engine_simpy.run_pass_traced)
+    if engine == "analytical":
+        return Engine("analytical", analytical.run_pass, batch=analytical.run_batch, exact=False)
     raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}")

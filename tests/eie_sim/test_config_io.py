@@ -46,7 +46,7 @@ def test_values_and_run_options(tmp_path):
     ("clock_mhz: -5\n", 1, r"clock_mhz: -5 is outside the allowed range \(0, 100000\]$"),
     ("\n\nact_frac_bits: 16\n", 3, r"act_frac_bits: 16 must be below word_bits \(16\)"),
     ("spmat_width_bits: 8\nweight_bits: 8\n", 1, r"spmat_width_bits: 8 bits cannot hold one 12-bit entry"),
-    ("run:\n  engine: turbo\n", 2, r"run\.engine: expected one of fast, simpy, got 'turbo'"),
+    ("run:\n  engine: turbo\n", 2, r"run\.engine: expected one of fast, simpy, analytical, got 'turbo'"),
     ("run:\n  colour: red\n", 2, r"run\.colour: unknown key"),
     ("sweep:\n  pes: [1, 2, 0]\n", 2, r"sweep\.pes\[2\]: 0 is outside the allowed range"),
     ("sweep:\n  wheels: [1, 2]\n", 2, r"sweep\.wheels: unknown key"),

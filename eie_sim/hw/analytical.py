@@ -1,0 +1,246 @@
+"""The analytical timing model: ``engine: analytical`` (docs/analytical.md).
+
+A Sparseloop-style estimate beside the two cycle-exact engines. It never steps cycles: from
+the per-PE load of every broadcast column (``max(1, entries)`` of PE ``k``'s slice of column
+``j``, the layout's :meth:`~eie_sim.hw.layout.PassLayout.column_work`) and the activation
+pattern it evaluates closed forms of the rules of docs/timing.md
+(``shared/docs/eie-reference.md`` section 4):
+
+* **Rule B (CCU), exact when no queue fills.** The free-running broadcast cycle ``b_m`` of
+  the ``m``-th non-zero: cycle 0 loads detector row 0; a row with ``c`` non-zeros costs
+  ``c`` cycles when its bank ``N - 1`` is non-zero, else ``c + 1``; a row that starts an
+  input batch first costs ``batch_load_cycles``; the bias column is broadcast after the
+  last row.
+* **Rules P and Q (pointer read, column work, queue), a max-plus closed form.** With
+  unbounded queues a PE's column ``m`` ends at ``fin_m = max(fin_{m-1}, b_m + 1) + w_m``,
+  whose solution is ``fin_M = max_m (b_m + 1 + sum_{i >= m} w_i)`` (exact). A queue of
+  ``D`` entries lets the CCU run at most ``D`` columns ahead of the slowest PE; the model
+  approximates that coupling by letting the PEs resynchronise every
+  ``W = SYNC_WINDOW_FACTOR x (D + 1)**2`` broadcast columns: the work is ``sum over windows of
+  W broadcast columns of max_k (PE k's work in the window)`` (``D = 1``: every column but
+  the last costs at least 2 cycles from pop to pop, docs/timing.md "End of a run"). The
+  estimate is the larger of the two.
+* **End of a run**: last issue + ``arithmetic_latency`` + 2, and never before the CCU's
+  last cycle + 1.
+
+So the model is **exact** (a) when every PE has the same work in every broadcast column
+(perfect balance, e.g. ESE load-balance-aware pruning per column), every activation is
+non-zero and the input fits one batch: all PEs then run in lockstep, a full queue only
+ever waits for all of them at once, and both forms equal the engines' count (any queue
+depth); (b) when no queue ever fills and ``SYNC_WINDOW_FACTOR x (D + 1)**2`` covers the
+pass's broadcasts (the max-plus form alone). It is an estimate where PEs are unbalanced
+column by column and the queues are short (the CCU then stalls in patterns the window
+does not follow), and where a stall also delays the CCU's walk over zero activations
+(sparse inputs with short queues). docs/analytical.md measures where it fails.
+
+Counters: what does not depend on timing is computed exactly from the layout and the
+activations: ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts),
+``broadcasts``, ``batch_load_cycles`` and ``spmat_line_reads`` (rule S depends only on the
+order of the issued entries), and the accumulators (rule A's rounding, so the numpy check
+holds). Estimated: ``cycles``, ``starved`` (= cycles minus the PE's work),
+``queue_full_stalls`` (the estimate's delay of the last broadcast against the
+free-running CCU), ``max_queue_occupancy`` (``D`` when stalls are estimated, else the
+smaller of ``D`` and the broadcasts) and ``bypass_hits`` (counted as if each PE issued
+its columns back to back: exact when a PE never waits between two columns, an upper
+bound otherwise). Energy follows from these counters through the same tables as for the
+cycle-exact engines.
+
+It cannot record a trace (windowed counters, timelines) and cannot be cross-checked with
+``verify`` (an estimate is not expected to equal the cycle-exact counters): both are
+refused with :class:`~eie_sim.errors.EngineUnavailable`.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from eie_sim.hw.counters import PassBatch, PassStats
+
+
+def broadcast_times(x_q: np.ndarray, n_pe: int, regs: int, batch_load: int,
+                    has_bias: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rule B without stalls: ``(columns, b, last_ccu_cycle)``, the broadcast columns in
+    order (the bias column ``cols`` last), the cycle each is broadcast in when no queue is
+    full, and the CCU's last cycle."""
+    cols = int(x_q.shape[0])
+    N = int(n_pe)
+    n_rows = -(-cols // N)
+    nz = np.flatnonzero(x_q != 0)
+    row_of = nz // N
+    count = np.bincount(row_of, minlength=n_rows)
+    last_bank = np.arange(n_rows) * N + N - 1
+    full_end = np.zeros(n_rows, dtype=bool)
+    inside = last_bank < cols
+    full_end[inside] = x_q[last_bank[inside]] != 0
+    cost = count + (~full_end).astype(np.int64)
+    loads = np.zeros(n_rows, dtype=np.int64)
+    if regs > 0 and n_rows > 0:
+        loads[np.arange(n_rows) % regs == 0] = batch_load
+        loads[0] = 0
+    # start cycle of every row's first broadcast (after its own batch load)
+    start = 1 + np.concatenate([[0], np.cumsum(cost + loads)[:-1]]) + loads if n_rows else np.zeros(0, np.int64)
+    first_of_row = np.searchsorted(row_of, np.arange(n_rows))
+    b = start[row_of] + (np.arange(nz.size) - first_of_row[row_of]) if nz.size else np.zeros(0, np.int64)
+    end = 1 + int(cost.sum() + loads.sum())       # the cycle after the last row's
+    columns = nz.astype(np.int64)
+    if has_bias:
+        columns = np.append(columns, cols)
+        b = np.append(b, end)                     # broadcast in the cycle rows are done
+        last = end
+    else:
+        last = end - 1
+    return columns, b.astype(np.int64), last
+
+
+#: the PEs are taken to resynchronise every ``SYNC_WINDOW_FACTOR x (queue_depth + 1)**2``
+#: broadcast columns: a queue absorbs a lag of ``D + 1`` columns (its entries and the column
+#: being worked on) and the difference of two PEs' work drifts like a random walk, which
+#: needs about the square of that many columns to exhaust it. The factor was chosen among
+#: 1, 2, 3, 4 on random layers (4-64 PEs, queues 1-32, skewed rows; mean |error| 2.0, 1.5,
+#: 1.4, 1.5 %, bias +0.6, -0.5, -0.9, -1.2 %) and Alex-8 / NT-LSTM at 64 PEs (2: within
+#: 2.5 % at queues 2, 8, 32); benchmarks/bench_analytical.py measures it elsewhere.
+SYNC_WINDOW_FACTOR = 2
+
+
+def _window_work(w: np.ndarray, depth: int) -> int:
+    """``sum over windows of W broadcast columns of max over PEs of the window's work``
+    with ``W = SYNC_WINDOW_FACTOR x (depth + 1)**2`` (``w``: (M, N)); with ``depth = 1`` a
+    column costs at least 2 cycles from pop to pop (docs/timing.md "End of a run"), all
+    but the last."""
+    M = w.shape[0]
+    if M == 0:
+        return 0
+    if depth == 1:
+        w = w.copy()
+        w[:-1] = np.maximum(w[:-1], 2)
+    win = SYNC_WINDOW_FACTOR * (depth + 1) ** 2
+    if win >= M:
+        return int(w.sum(axis=0).max())
+    pad = (-M) % win
+    wp = np.vstack([w, np.zeros((pad, w.shape[1]), dtype=w.dtype)])
+    return int(wp.reshape(-1, win, w.shape[1]).sum(axis=1).max(axis=1).sum())
+
+
+@numba.njit(cache=True, nogil=True)
+def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bias_q_pass, cols,
+                n_pe, epl, shift):
+    """The timing-free part of rules S and A over the broadcast columns, per PE in storage
+    order: accumulators, busy (real) and padding entries, Spmat line reads (exact), and
+    bypass hits counted as if the PE issued its columns back to back."""
+    M = columns.shape[0]
+    acc = np.zeros(bias_q_pass.shape[0], dtype=np.int64)
+    out = np.zeros((4, n_pe), dtype=np.int64)       # busy, padding, lines, bypass
+    half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
+    for k in range(n_pe):
+        e0 = entry_start[k]
+        prev_line = -1
+        prev_writes = False
+        prev_row = -1
+        for m in range(M):
+            j = columns[m]
+            a0 = ptr[k, j]
+            a1 = ptr[k, j + 1]
+            if a1 == a0:
+                prev_writes = False
+                continue
+            first = a0 // epl
+            last = (a1 - 1) // epl
+            out[2, k] += last - first + (1 if first != prev_line else 0)
+            prev_line = last
+            xj = np.int64(1) if j == cols else x_q[j]
+            chain = prev_writes
+            for a in range(a0, a1):
+                v = code[e0 + a]
+                if v != 0:
+                    out[0, k] += 1
+                    lr = np.int64(local_row[e0 + a])
+                    if chain and prev_row == lr:
+                        out[3, k] += 1
+                    r = lr * n_pe + k
+                    if j == cols:
+                        acc[r] += bias_q_pass[r]
+                    else:
+                        acc[r] += (codebook_q[v] * xj + half) >> shift
+                    chain = True
+                    prev_row = lr
+                else:
+                    out[1, k] += 1
+                    chain = False
+            prev_writes = chain
+    return acc, out
+
+
+def _check_x(pl, x_q) -> np.ndarray:
+    x_q = np.asarray(x_q, dtype=np.int64)
+    if x_q.ndim != 1 or x_q.shape[0] != pl.cols:
+        raise ValueError(f"x_q must be one vector of {pl.cols} activations, got shape {x_q.shape}")
+    return x_q
+
+
+def _timing(pl, x_q: np.ndarray, cfg) -> tuple[int, int, np.ndarray]:
+    """The cycle estimate of one pass: ``(cycles, queue_full_stalls, broadcast columns)``."""
+    N, D, L = int(pl.n_pe), int(cfg.queue_depth), int(cfg.arithmetic_latency)
+    columns, b, last_ccu = broadcast_times(x_q, N, int(cfg.act_regs_per_pe),
+                                           int(cfg.batch_load_cycles), bool(pl.has_bias))
+    M = int(columns.size)
+    if not M:
+        return last_ccu + 1, 0, columns
+    work = pl.column_work()[columns].astype(np.int64)            # (M, N)
+    suffix = np.cumsum(work[::-1], axis=0)[::-1]                 # sum_{i >= m} w_i
+    fin_free = (b[:, None] + 1 + suffix).max(axis=0)             # per PE, unbounded queues
+    paced = work.copy()
+    if D == 1:
+        paced[:-1] = np.maximum(paced[:-1], 2)
+    fin_sync = int(b[0]) + 1 + _window_work(work, D)
+    fin = np.maximum(fin_free, fin_sync)                         # per PE
+    # the last real entry of PE k issues before the work of its trailing columns without
+    # a real entry (empty slices or padding only)
+    real = pl.column_real()[columns] > 0                         # (M, N)
+    has_real = real.any(axis=0)
+    last_real = np.where(has_real, M - 1 - np.argmax(real[::-1], axis=0), -1)
+    tail = np.cumsum(paced[::-1], axis=0)[::-1]                  # work from column m on
+    ar = np.arange(N)
+    after = np.where(last_real + 1 < M, tail[np.minimum(last_real + 1, M - 1), ar], 0)
+    lr_idx = np.maximum(last_real, 0)
+    gap = paced[lr_idx, ar] - work[lr_idx, ar]                   # D = 1's idle cycle
+    last_issue = fin - after - gap
+    cycles = max(int(fin.max()) + 1, last_ccu + 1)
+    if has_real.any():
+        cycles = max(cycles, int(last_issue[has_real].max()) + L + 2)
+    return cycles, max(0, int(fin.max()) - int(fin_free.max())), columns
+
+
+def pass_cycles(pass_layout, x_q: np.ndarray, cfg) -> int:
+    """The cycle estimate of one pass alone (no accumulators, no counters): what a design
+    space search needs."""
+    return _timing(pass_layout, _check_x(pass_layout, x_q), cfg)[0]
+
+
+def run_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
+    """Estimate one output pass (module docstring); same signature as the engines'."""
+    pl = pass_layout
+    x_q = _check_x(pl, x_q)
+    N, D = int(pl.n_pe), int(cfg.queue_depth)
+    cycles, stalls, columns = _timing(pl, x_q, cfg)
+    M = int(columns.size)
+    empty = np.count_nonzero(pl.ptr[:, columns + 1] == pl.ptr[:, columns], axis=1).astype(np.int64)
+    bias_pass = np.ascontiguousarray(layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows],
+                                     dtype=np.int64)
+    acc, ent = _entry_pass(pl.ptr, pl.entry_start, pl.code, pl.local_row, columns, x_q,
+                           np.asarray(layer_layout.codebook_q, dtype=np.int64), bias_pass,
+                           int(pl.cols), N, int(cfg.entries_per_line), int(cfg.product_shift))
+    busy, pad, lines, bypass = ent
+    n_loads = max(0, -(-pl.cols // N) - 1) // max(1, int(cfg.act_regs_per_pe))  # rows r > 0, r % R == 0
+    starved = cycles - (busy + pad + empty)
+    occ = D if stalls > 0 else min(D, M)
+    return PassStats.build(
+        cycles=int(cycles), broadcasts=M, queue_full_stalls=int(stalls),
+        batch_load_cycles=n_loads * int(cfg.batch_load_cycles), max_queue_occupancy=int(occ),
+        acc=acc, busy=busy, padding=pad, empty=empty, starved=starved,
+        pointer_reads=np.full(N, M, dtype=np.int64), spmat_line_reads=lines,
+        bypass_hits=bypass)
+
+
+def run_batch(pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:
+    """:func:`run_pass` for every row of ``X_q`` (each an independent estimate)."""
+    return PassBatch.from_stats([run_pass(pass_layout, layer_layout, x, cfg) for x in X_q])
