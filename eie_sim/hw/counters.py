@@ -24,10 +24,12 @@ from eie_sim.errors import AccountingError
 
 #: the per-PE counters, in the order of the fast kernel's ``(7, N)`` output
 PE_COUNTERS = ("busy", "padding", "empty", "starved", "pointer_reads",
-               "spmat_line_reads", "bypass_hits")
+               "spmat_line_reads", "bypass_hits", "dram_stall_cycles")
 #: the CCU-level scalars of one pass, in the order of the fast kernel's scalar output
 PASS_SCALARS = ("cycles", "broadcasts", "queue_full_stalls", "batch_load_cycles",
-                "max_queue_occupancy")
+                "max_queue_occupancy", "dram_bytes", "dram_row_activations", "dram_tiles")
+#: counters a result may leave out (0 then): those of the DRAM stream (docs/dram.md)
+OPTIONAL_COUNTERS = ("dram_stall_cycles", "dram_bytes", "dram_row_activations", "dram_tiles")
 
 
 def _differences(a_obj, b_obj, names) -> list[str]:
@@ -52,7 +54,9 @@ class PECounters:
 
     ``busy`` cycles issuing a real entry, ``padding`` cycles issuing a padding entry,
     ``empty`` empty-column cycles, ``starved`` all other cycles (the four sum to the
-    cycles), ``pointer_reads`` (= queue pops), ``spmat_line_reads``, ``bypass_hits``.
+    cycles), ``pointer_reads`` (= queue pops), ``spmat_line_reads``, ``bypass_hits``,
+    ``dram_stall_cycles`` (of the starved cycles, those spent waiting for a column's DRAM
+    tile, docs/dram.md rule D).
     """
 
     busy: np.ndarray
@@ -62,10 +66,11 @@ class PECounters:
     pointer_reads: np.ndarray
     spmat_line_reads: np.ndarray
     bypass_hits: np.ndarray
+    dram_stall_cycles: np.ndarray
 
     @classmethod
     def from_stacked(cls, arr: np.ndarray) -> "PECounters":
-        """From an array ``(..., 7, N)`` in :data:`PE_COUNTERS` order (the fast kernel's)."""
+        """From an array ``(..., 8, N)`` in :data:`PE_COUNTERS` order (the fast kernel's)."""
         return cls(*(np.asarray(arr[..., i, :], dtype=np.int64) for i in range(len(PE_COUNTERS))))
 
     @classmethod
@@ -101,6 +106,8 @@ class PassStats:
     CCU: ``broadcasts`` (bias included), ``queue_full_stalls`` (cycles the broadcast was
     blocked by a full queue), ``batch_load_cycles`` (cycles loading input batches),
     ``max_queue_occupancy`` (largest number of entries any queue held).
+    DRAM stream (docs/dram.md; 0 for a layer on chip): ``dram_bytes`` (bytes fetched),
+    ``dram_row_activations``, ``dram_tiles`` (tiles fetched).
     Values: ``acc`` int64 (rows of the pass,) accumulators before saturation.
     """
 
@@ -111,12 +118,18 @@ class PassStats:
     batch_load_cycles: int
     max_queue_occupancy: int
     acc: np.ndarray
+    dram_bytes: int = 0
+    dram_row_activations: int = 0
+    dram_tiles: int = 0
 
     @classmethod
     def build(cls, **values) -> "PassStats":
-        """From flat keyword arguments: the :data:`PASS_SCALARS`, ``acc`` and the seven
-        :data:`PE_COUNTERS` arrays (how a custom engine or a test states its result)."""
-        pe = PECounters(*(np.asarray(values.pop(n), dtype=np.int64) for n in PE_COUNTERS))
+        """From flat keyword arguments: the :data:`PASS_SCALARS`, ``acc`` and the
+        :data:`PE_COUNTERS` arrays (how a custom engine or a test states its result); the
+        :data:`OPTIONAL_COUNTERS` may be left out (0)."""
+        zeros = np.zeros_like(np.asarray(values["busy"], dtype=np.int64))
+        pe = PECounters(*(np.asarray(values.pop(n) if n in values or n not in OPTIONAL_COUNTERS
+                                     else zeros, dtype=np.int64) for n in PE_COUNTERS))
         return cls(pe=pe, **values)
 
     def differences(self, other: "PassStats") -> list[str]:
@@ -147,6 +160,9 @@ class PassBatch:
     batch_load_cycles: np.ndarray
     max_queue_occupancy: np.ndarray
     acc: np.ndarray
+    dram_bytes: np.ndarray | None = None
+    dram_row_activations: np.ndarray | None = None
+    dram_tiles: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -154,8 +170,8 @@ class PassBatch:
 
     @classmethod
     def from_kernel(cls, scalars: np.ndarray, counters: np.ndarray, acc: np.ndarray) -> "PassBatch":
-        """From the fast kernel's arrays: scalars ``(P, 5)`` in :data:`PASS_SCALARS` order,
-        counters ``(P, 7, N)`` in :data:`PE_COUNTERS` order, acc ``(P, rows)``."""
+        """From the fast kernel's arrays: scalars ``(P, 8)`` in :data:`PASS_SCALARS` order,
+        counters ``(P, 8, N)`` in :data:`PE_COUNTERS` order, acc ``(P, rows)``."""
         cols = {n: np.ascontiguousarray(scalars[:, i]) for i, n in enumerate(PASS_SCALARS)}
         return cls(pe=PECounters.from_stacked(counters), acc=acc, **cols)
 
@@ -278,6 +294,10 @@ class LayerCounters:
     max_queue_occupancy: int
     critical_pe_cycles: int         #: sum over passes and vectors of the busiest PE's work
     ccu_min_cycles: int             #: cycles the CCU needs without any stall (lower bound)
+    dram_bytes: int = 0             #: bytes streamed from DRAM (docs/dram.md)
+    dram_row_activations: int = 0   #: DRAM rows opened
+    dram_tiles: int = 0             #: tiles fetched
+    streamed: bool = False          #: the layer's weights streamed from DRAM
 
     @property
     def positions(self) -> int:
@@ -299,7 +319,11 @@ class LayerCounters:
             pass_reload_cycles=self.pass_reload_cycles + other.pass_reload_cycles,
             max_queue_occupancy=max(self.max_queue_occupancy, other.max_queue_occupancy),
             critical_pe_cycles=self.critical_pe_cycles + other.critical_pe_cycles,
-            ccu_min_cycles=self.ccu_min_cycles + other.ccu_min_cycles)
+            ccu_min_cycles=self.ccu_min_cycles + other.ccu_min_cycles,
+            dram_bytes=self.dram_bytes + other.dram_bytes,
+            dram_row_activations=self.dram_row_activations + other.dram_row_activations,
+            dram_tiles=self.dram_tiles + other.dram_tiles,
+            streamed=self.streamed or other.streamed)
 
     def check(self) -> None:
         """The layer-level accounting holds for every PE (raises :class:`AccountingError`)."""
@@ -307,7 +331,7 @@ class LayerCounters:
 
 
 def roll_up(batches: list[PassBatch], cols: int, cfg, X_q: np.ndarray | None = None,
-            has_bias: bool = False) -> LayerCounters:
+            has_bias: bool = False, streamed: bool = False) -> LayerCounters:
     """**The** roll-up of a layer's passes (one :class:`PassBatch` per output pass, all on
     the same ``P`` vectors) into :class:`LayerCounters`, by the rule of docs/timing.md.
 
@@ -337,4 +361,6 @@ def roll_up(batches: list[PassBatch], cols: int, cfg, X_q: np.ndarray | None = N
         batch_store_cycles=P * store, pass_reload_cycles=P * reload,
         max_queue_occupancy=int(max(int(b.max_queue_occupancy.max(initial=0)) for b in batches)),
         critical_pe_cycles=int(sum(int(b.pe.work.max(axis=1).sum()) for b in batches)),
-        ccu_min_cycles=ccu)
+        ccu_min_cycles=ccu, streamed=streamed,
+        **{n: int(sum(int(getattr(b, n).sum()) for b in batches if getattr(b, n) is not None))
+           for n in ("dram_bytes", "dram_row_activations", "dram_tiles")})

@@ -276,9 +276,11 @@ def pointer_fit_advice(layout: LayerLayout, cfg: ArchConfig) -> str:
             f"{passes} pass(es), which fits")
 
 
-def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
-    """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes)."""
-    name, n = layout.name, cfg.pes
+def fit_problems(layout: LayerLayout, cfg: ArchConfig) -> tuple[list[str], list[str]]:
+    """``(weights, other)``: why the layer does not fit the per-PE SRAMs (paper sec. IV
+    sizes). ``weights``: the Spmat SRAM, the pointer width and the pointer SRAM, which a
+    DRAM removes by streaming (docs/dram.md); ``other``: the activation SRAM."""
+    n = cfg.pes
     problems = []
     entries = np.zeros(n, dtype=np.int64)
     for p in layout.passes:
@@ -305,13 +307,40 @@ def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
             f"({len(layout.passes)} output pass(es) x {layout.passes[0].n_cols_total + 1}) but "
             f"pointer_sram_kb={cfg.pointer_sram_kb} holds {cfg.pointer_capacity}; "
             + pointer_fit_advice(layout, cfg) + f" (or pointer_sram_kb >= {need_kb})")
+    other = []
     for what, length in (("input", layout.cols), ("output", layout.rows)):
         per_pe = math.ceil(length / n)
         if per_pe > cfg.act_sram_capacity:
-            problems.append(
+            other.append(
                 f"activation SRAM: the {length}-long {what} vector needs {per_pe} words per PE "
                 f"but act_sram_kb={cfg.act_sram_kb} holds {cfg.act_sram_capacity}; about "
                 f"{math.ceil(length / cfg.act_sram_capacity)} PEs would fit it")
+    return problems, other
+
+
+def streams(layout: LayerLayout, cfg: ArchConfig) -> bool:
+    """Whether the layer's weights stream from DRAM (docs/dram.md): a DRAM is attached
+    (``dram`` not ``none``) and ``dram_stream: always`` or the weights do not fit the
+    Spmat/pointer SRAMs. Cached per configuration on the layout."""
+    if cfg.dram == "none":
+        return False
+    if cfg.dram_stream == "always":
+        return True
+    key = ("streams", cfg.spmat_sram_kb, cfg.pointer_sram_kb, cfg.pointer_bits, cfg.entry_bits)
+    hit = layout.meta.get(key)
+    if hit is None:
+        hit = layout.meta[key] = bool(fit_problems(layout, cfg)[0])
+    return hit
+
+
+def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
+    """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes).
+    With a DRAM (``dram`` not ``none``) weights that do not fit are streamed instead
+    (:func:`streams`); a column slice larger than a buffer half is refused when run."""
+    weights, other = fit_problems(layout, cfg)
+    problems = other if cfg.dram != "none" else weights + other
     if problems:
-        raise LayoutError(f"layer {name!r} ({layout.rows} x {layout.cols}) does not fit "
-                          f"{n} PEs: " + "; ".join(problems))
+        raise LayoutError(f"layer {layout.name!r} ({layout.rows} x {layout.cols}) does not fit "
+                          f"{cfg.pes} PEs: " + "; ".join(problems)
+                          + ("" if cfg.dram != "none" or not weights else
+                             " (or attach a DRAM to stream the weights: dram: ddr4_3200)"))

@@ -94,6 +94,12 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     *((k, _layer_total(k)) for k in ("batch_load_cycles", "batch_store_cycles",
                                      "pass_reload_cycles")),
     ("max_queue_occupancy", lambda r: r.counters.max_queue_occupancy),
+    ("dram", lambda r: r.config.get("dram", "none") if r.counters.streamed else "none"),
+    ("dram_stall_cycles", _pe_total("dram_stall_cycles")),
+    *((k, _layer_total(k)) for k in ("dram_bytes", "dram_row_activations", "dram_tiles")),
+    ("dram_energy_uj", lambda r: r.extensive(float(r.energy.energy_pj_by_unit.get("dram", 0.0))) * 1e-6),
+    ("dram_gbps", lambda r: r.counters.dram_bytes / (r.cycles_simulated * 1e3 / r.clock_mhz)
+     if r.cycles_simulated else 0.0),
     *((k, _layer_total(k)) for k in ("ccu_min_cycles", "critical_pe_cycles")),
     ("input_saturations", lambda r: r.extensive(r.input_saturations)),
     ("output_saturations", lambda r: r.extensive(r.output_saturations)),
