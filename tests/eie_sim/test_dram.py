@@ -181,3 +181,29 @@ def test_dram_none_refuses_and_presets_have_sources():
         assert ArchConfig(dram=name).validate()
     with pytest.raises(Exception, match="dram"):
         ArchConfig(dram="ddr9").validate()
+
+
+def test_trace_shows_dram_stalls_and_fetches():
+    """The recorded timeline of a streamed layer: the PEs' DRAM-stall runs add up to the
+    counted stall cycles, the DRAM track holds one fetch per tile (Perfetto and VCD)."""
+    import io
+    import json
+
+    from eie_sim.output.traces import DRAM_STALL, collect_trace, write_perfetto, write_vcd
+    cfg = ArchConfig(pes=4, spmat_sram_kb=1, pointer_sram_kb=1, pointer_bits=64,
+                     dram_stream="always", dram_bandwidth_gbps=1.0).validate()
+    wl = synthetic_layer(64, 300, 0.5, 0.8, seed=5)
+    res = simulate_layer(wl, None, cfg, SimOptions(verify=True), record=True)
+    tr = collect_trace(res.timeline, "l")
+    stall = tr.run_state == DRAM_STALL
+    assert int(tr.run_len[stall].sum()) == int(res.pe.dram_stall_cycles.sum()) > 0
+    for k in range(cfg.pes):
+        assert int(tr.run_len[stall & (tr.run_pe == k)].sum()) == int(res.pe.dram_stall_cycles[k])
+    assert tr.dram_start.size == res.counters.dram_tiles
+    buf = io.StringIO()
+    write_perfetto(tr, buf)
+    events = json.loads(buf.getvalue())["traceEvents"]
+    assert sum(e.get("cat") == "dram fetch" for e in events) == res.counters.dram_tiles
+    assert any(e.get("cat") == "dram stall" for e in events)
+    vcd = io.StringIO()
+    assert write_vcd(tr, vcd) > 0
