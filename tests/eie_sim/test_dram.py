@@ -173,6 +173,9 @@ def test_docs_example_hand_counted():
         assert st_.pe.dram_stall_cycles.tolist() == [339]
         assert st_.cycles == 352
         assert st_.dram_bytes == 192 and st_.dram_row_activations == 1
+        on_chip, tr0 = eng.run_pass_traced(p, lay, x_q, cfg.replace(dram="none"))
+        assert on_chip.cycles == 13 and list(tr0.broadcast) == [1, 3, 4]
+        assert tr0.pops[:, 0].tolist() == [2, 4, 6] and on_chip.pe.dram_stall_cycles.tolist() == [0]
 
 
 def test_dram_none_refuses_and_presets_have_sources():
