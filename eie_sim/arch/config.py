@@ -95,6 +95,11 @@ class ArchConfig:
         None, "float", "peak DRAM bandwidth replacing the preset's (null: the preset's)",
         range=(0.0, 1e5), optional=True, unit="GB/s", shown="null or (0, 1e+05]",
         text="null or a number in (0, 1e+05]", source="preset (docs/dram.md)")
+    batch: int = spec(1, "int", "input vectors that share each broadcast and each weight "
+                      "fetch (docs/dram.md \"Batching\"): a column is broadcast once with the "
+                      "B activations and each of its entries issued once per vector with a "
+                      "non-zero there; 1 is the paper's design", range=(1, 1024),
+                      source="not in the paper (our choice, docs/dram.md)")
 
     # ---- derived quantities (all rules in docs/timing.md) -------------------------
     @property

@@ -148,9 +148,11 @@ class PassStats:
 
 @dataclass
 class PassBatch:
-    """One output pass run on ``P`` input vectors: per vector what ``run_pass`` returns.
+    """One output pass run on ``P`` input vectors: per run what ``run_pass`` returns.
 
-    Scalars are int64 ``(P,)``, ``pe`` holds ``(P, N)`` arrays, ``acc`` is ``(P, rows)``.
+    A run is one vector, or with ``batch: B`` one batch of up to ``B`` vectors
+    (docs/dram.md "Batching"; ``group_sizes`` says how many, None: one each). Scalars are
+    int64 ``(runs,)``, ``pe`` holds ``(runs, N)`` arrays, ``acc`` is ``(P, rows)``.
     """
 
     cycles: np.ndarray
@@ -163,17 +165,30 @@ class PassBatch:
     dram_bytes: np.ndarray | None = None
     dram_row_activations: np.ndarray | None = None
     dram_tiles: np.ndarray | None = None
+    group_sizes: np.ndarray | None = None    #: vectors of each run (None: 1 each)
 
     @property
     def size(self) -> int:
+        """Runs (vectors, or batches of vectors)."""
         return int(self.cycles.shape[0])
 
+    @property
+    def vectors(self) -> int:
+        return int(self.acc.shape[0])
+
+    def _acc_slice(self, i: int) -> slice:
+        if self.group_sizes is None:
+            return slice(i, i + 1)
+        lo = int(self.group_sizes[:i].sum())
+        return slice(lo, lo + int(self.group_sizes[i]))
+
     @classmethod
-    def from_kernel(cls, scalars: np.ndarray, counters: np.ndarray, acc: np.ndarray) -> "PassBatch":
+    def from_kernel(cls, scalars: np.ndarray, counters: np.ndarray, acc: np.ndarray,
+                    group_sizes: np.ndarray | None = None) -> "PassBatch":
         """From the fast kernel's arrays: scalars ``(P, 8)`` in :data:`PASS_SCALARS` order,
         counters ``(P, 8, N)`` in :data:`PE_COUNTERS` order, acc ``(P, rows)``."""
         cols = {n: np.ascontiguousarray(scalars[:, i]) for i, n in enumerate(PASS_SCALARS)}
-        return cls(pe=PECounters.from_stacked(counters), acc=acc, **cols)
+        return cls(pe=PECounters.from_stacked(counters), acc=acc, group_sizes=group_sizes, **cols)
 
     @classmethod
     def from_stats(cls, stats: list[PassStats]) -> "PassBatch":
@@ -181,11 +196,18 @@ class PassBatch:
         cols = {n: np.array([getattr(s, n) for s in stats], dtype=np.int64) for n in PASS_SCALARS}
         pe = PECounters(*(np.stack([np.asarray(getattr(s.pe, n), dtype=np.int64) for s in stats])
                           for n in PE_COUNTERS))
-        return cls(pe=pe, acc=np.stack([np.asarray(s.acc, dtype=np.int64) for s in stats]), **cols)
+        accs = [np.asarray(s.acc, dtype=np.int64) for s in stats]
+        if all(a.ndim == 1 for a in accs):
+            return cls(pe=pe, acc=np.stack(accs), **cols)
+        accs = [np.atleast_2d(a) for a in accs]          # runs of batches of vectors
+        return cls(pe=pe, acc=np.concatenate(accs), **cols,
+                   group_sizes=np.array([a.shape[0] for a in accs], dtype=np.int64))
 
     def stats(self, i: int) -> PassStats:
-        """Vector ``i`` as the :class:`PassStats` ``run_pass`` would return."""
-        return PassStats(pe=self.pe.map(lambda a: a[i]), acc=self.acc[i],
+        """Run ``i`` as the :class:`PassStats` ``run_pass`` would return (``acc``: one
+        vector's ``(rows,)``, or a batch's ``(vectors, rows)``)."""
+        acc = self.acc[i] if self.group_sizes is None else self.acc[self._acc_slice(i)]
+        return PassStats(pe=self.pe.map(lambda a: a[i]), acc=acc,
                          **{n: int(getattr(self, n)[i]) for n in PASS_SCALARS})
 
     def differences(self, other: "PassBatch") -> list[str]:
@@ -203,8 +225,9 @@ class PassBatch:
             if np.shape(getattr(self.pe, n)) != (P, n_pe):
                 raise AccountingError(f"counter {n} has shape {np.shape(getattr(self.pe, n))}, "
                                       f"expected ({P}, {n_pe})")
-        if np.shape(self.acc) != (P, pass_rows):
-            raise AccountingError(f"{np.shape(self.acc)} accumulators for {P} vectors x {pass_rows} rows")
+        V = P if self.group_sizes is None else int(self.group_sizes.sum())
+        if np.shape(self.acc) != (V, pass_rows):
+            raise AccountingError(f"{np.shape(self.acc)} accumulators for {V} vectors x {pass_rows} rows")
         self.pe.check(self.cycles)
 
 
@@ -283,7 +306,8 @@ class LayerCounters:
     """
 
     passes: int
-    cycles_pos: np.ndarray          #: int64 (P,) layer cycles of each input vector
+    cycles_pos: np.ndarray          #: int64 (runs,) layer cycles of each run: an input
+                                    #: vector, or a batch of them (``run_vectors``)
     pass_cycles: np.ndarray         #: int64 (passes,) cycles of each pass, summed over vectors
     pe: PECounters                  #: (N,) summed over passes and vectors, starved at layer level
     broadcasts: int
@@ -298,6 +322,19 @@ class LayerCounters:
     dram_row_activations: int = 0   #: DRAM rows opened
     dram_tiles: int = 0             #: tiles fetched
     streamed: bool = False          #: the layer's weights streamed from DRAM
+    run_vectors: np.ndarray | None = None   #: int64 (runs,) vectors of each run (None: 1)
+
+    @property
+    def vectors(self) -> int:
+        """Input vectors that ran (in all runs)."""
+        return self.positions if self.run_vectors is None else int(self.run_vectors.sum())
+
+    def cycles_per_vector(self) -> np.ndarray:
+        """Layer cycles of each input vector: a run's cycles, shared evenly by the vectors
+        of its batch (float with ``batch > 1``, else the int64 ``cycles_pos``)."""
+        if self.run_vectors is None:
+            return self.cycles_pos
+        return np.repeat(self.cycles_pos / self.run_vectors, self.run_vectors)
 
     @property
     def positions(self) -> int:
@@ -323,7 +360,14 @@ class LayerCounters:
             dram_bytes=self.dram_bytes + other.dram_bytes,
             dram_row_activations=self.dram_row_activations + other.dram_row_activations,
             dram_tiles=self.dram_tiles + other.dram_tiles,
-            streamed=self.streamed or other.streamed)
+            streamed=self.streamed or other.streamed,
+            run_vectors=None if self.run_vectors is None and other.run_vectors is None else
+            np.concatenate([self._runs(), other._runs()]))
+
+    def _runs(self) -> np.ndarray:
+        if self.run_vectors is None:
+            return np.ones(self.cycles_pos.size, dtype=np.int64)
+        return self.run_vectors
 
     def check(self) -> None:
         """The layer-level accounting holds for every PE (raises :class:`AccountingError`)."""
@@ -336,7 +380,8 @@ def roll_up(batches: list[PassBatch], cols: int, cfg, X_q: np.ndarray | None = N
     the same ``P`` vectors) into :class:`LayerCounters`, by the rule of docs/timing.md.
 
     ``X_q`` (the ``(P, cols)`` fixed-point inputs) gives :attr:`LayerCounters.ccu_min_cycles`
-    (0 without it).
+    (0 without it). With ``batch > 1`` a run is a batch of vectors (``group_sizes``) and
+    the CCU's lower bound is that of the batch's non-zero columns.
     """
     n_pass = len(batches)
     if not n_pass:
@@ -349,8 +394,13 @@ def roll_up(batches: list[PassBatch], cols: int, cfg, X_q: np.ndarray | None = N
     for b in batches:
         pe = pe + b.pe.map(lambda a: a.sum(axis=0))
     pe.starved = pe.starved + P * overhead           # overhead cycles: every PE starved
+    sizes = batches[0].group_sizes
     ccu = 0
     if X_q is not None:
+        X_q = np.asarray(X_q).reshape(-1, cols)
+        if sizes is not None:               # a run sees the union of its batch's non-zeros
+            starts = np.r_[0, np.cumsum(sizes)[:-1]]
+            X_q = np.add.reduceat(X_q != 0, starts, axis=0)
         ccu = int(n_pass * ccu_min_cycles(X_q, cols, cfg, has_bias).sum()) + P * reload
     return LayerCounters(
         passes=n_pass, cycles_pos=np.asarray(cycles_pos, dtype=np.int64).reshape(P),
@@ -362,5 +412,6 @@ def roll_up(batches: list[PassBatch], cols: int, cfg, X_q: np.ndarray | None = N
         max_queue_occupancy=int(max(int(b.max_queue_occupancy.max(initial=0)) for b in batches)),
         critical_pe_cycles=int(sum(int(b.pe.work.max(axis=1).sum()) for b in batches)),
         ccu_min_cycles=ccu, streamed=streamed,
+        run_vectors=None if sizes is None else np.asarray(sizes, dtype=np.int64),
         **{n: int(sum(int(getattr(b, n).sum()) for b in batches if getattr(b, n) is not None))
            for n in ("dram_bytes", "dram_row_activations", "dram_tiles")})

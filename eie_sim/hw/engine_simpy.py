@@ -38,10 +38,15 @@ class SimpyModel:
         if n != cfg.pes:
             raise ValueError(f"pass laid out for {n} PEs but cfg.pes = {cfg.pes}")
         x_q = np.asarray(x_q)
+        batch = None
+        if x_q.ndim == 2 and 1 <= x_q.shape[0] <= max(1, cfg.batch) and cfg.batch > 1:
+            batch = x_q                      # one batch of vectors (docs/dram.md "Batching")
+            x_q = np.count_nonzero(batch, axis=0).astype(np.int64)   # what the detector sees
         if x_q.shape != (pass_layout.cols,):
             raise ValueError(f"x_q has shape {x_q.shape}, expected ({pass_layout.cols},)")
         if x_q.size and not np.issubdtype(x_q.dtype, np.integer):
             raise ValueError(f"x_q must hold integer fixed-point activations, got {x_q.dtype}")
+        self.batch = batch
         self.cfg = cfg
         self.pass_layout = pass_layout
         self.env = env = simpy.Environment()
@@ -71,6 +76,8 @@ class SimpyModel:
         self.queues: list[ActivationQueue] = []
         self.act_rws: list[ActRW] = []
         self.pes: list[ProcessingElement] = []
+        batch_x = None if batch is None else [[int(v) for v in row] for row in batch]
+        self.batch_dests: list[list[list[int]]] = []
         for k in range(n):
             local_rows = len(range(k, rows, n))
             queue = ActivationQueue(env, clock, cfg.queue_depth, self.full_signal)
@@ -80,11 +87,14 @@ class SimpyModel:
             if has_bias:
                 global_rows = pass_layout.row_offset + k + n * np.arange(local_rows)
                 bias_of_row = [int(v) for v in bias_q[global_rows]]
+            dests = None if batch is None else [[0] * local_rows for _ in range(len(batch))]
+            self.batch_dests.append(dests)
             arith = ArithmeticUnit(
                 codes=pass_layout.code[lo:hi].tolist(), zs=pass_layout.z[lo:hi].tolist(),
                 codebook_q=codebook_q, shift=cfg.product_shift,
                 bias_col=pass_layout.cols if has_bias else -1,
-                bias_of_row=bias_of_row, dest=act.dest, latency=cfg.arithmetic_latency)
+                bias_of_row=bias_of_row, dest=act.dest, latency=cfg.arithmetic_latency,
+                batch_x=batch_x, batch_dest=dests)
             pe = ProcessingElement(env, k, queue, PointerReadUnit(pass_layout.ptr[k]),
                                    SpmatReadUnit(cfg.entries_per_line), arith, act,
                                    self.dram, tile_of)
@@ -125,9 +135,15 @@ class SimpyModel:
         except AccountingError as exc:
             raise AccountingError(f"simpy model: the PEs' own idle counts disagree with "
                                   f"cycles - busy - padding - empty: {exc}") from None
-        acc = np.zeros(self.pass_layout.rows, dtype=np.int64)
-        for k, act in enumerate(self.act_rws):
-            acc[k::n] = act.dest
+        if self.batch is None:
+            acc = np.zeros(self.pass_layout.rows, dtype=np.int64)
+            for k, act in enumerate(self.act_rws):
+                acc[k::n] = act.dest
+        else:
+            acc = np.zeros((len(self.batch), self.pass_layout.rows), dtype=np.int64)
+            for k, dests in enumerate(self.batch_dests):
+                for b, d in enumerate(dests):
+                    acc[b, k::n] = d
         counters = PECounters(
             busy=busy, padding=padding, empty=empty, starved=starved,
             pointer_reads=per_pe(pe.pointer_read.reads for pe in pes),

@@ -60,8 +60,11 @@ def _layer_total(counter: str) -> Callable:
 def _cycles_pos(reduce: str) -> Callable:
     """The least or most cycles of one vector (0 when none ran)."""
     def get(r):
-        cp = r.counters.cycles_pos
-        return int(getattr(cp, reduce)()) if cp.size else 0
+        cp = r.counters.cycles_per_vector()
+        if not cp.size:
+            return 0
+        v = getattr(cp, reduce)()
+        return int(v) if r.counters.run_vectors is None else float(v)
     return get
 
 
@@ -100,6 +103,10 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     ("dram_energy_uj", lambda r: r.extensive(float(r.energy.energy_pj_by_unit.get("dram", 0.0))) * 1e-6),
     ("dram_gbps", lambda r: r.counters.dram_bytes / (r.cycles_simulated * 1e3 / r.clock_mhz)
      if r.cycles_simulated else 0.0),
+    ("batch", lambda r: r.config.get("batch", 1)),
+    ("cycles_per_vector", lambda r: r.cycles_simulated / r.simulated if r.simulated else 0.0),
+    ("energy_uj_per_vector", lambda r: float(r.energy.energy_uj) / r.simulated if r.simulated else 0.0),
+    ("dram_bytes_per_vector", lambda r: r.counters.dram_bytes / r.simulated if r.simulated else 0.0),
     *((k, _layer_total(k)) for k in ("ccu_min_cycles", "critical_pe_cycles")),
     ("input_saturations", lambda r: r.extensive(r.input_saturations)),
     ("output_saturations", lambda r: r.extensive(r.output_saturations)),

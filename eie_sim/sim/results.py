@@ -166,7 +166,7 @@ class LayerResult:
 
     @property
     def cycles_per_position(self) -> float:
-        return float(self.counters.cycles_pos.mean()) if self.simulated else 0.0
+        return self.cycles_simulated / self.simulated if self.simulated else 0.0
 
     @property
     def cycle_ns(self) -> float:

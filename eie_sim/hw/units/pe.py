@@ -86,9 +86,9 @@ class ProcessingElement:
             # the column occupies cycles t+1 .. t+work
             entries = end - start
             self.spmat_read.issue(start, end)
-            self.arithmetic.execute(col, a, start, end, first_cycle=t + 1)
+            issued = self.arithmetic.execute(col, a, start, end, first_cycle=t + 1)
             if entries:
-                work = entries
+                work = issued                    # entries x vectors served (a batch)
             else:
                 work = 1                         # empty column slice: one idle-issue cycle
                 self.empty += 1
