@@ -290,6 +290,36 @@ def _simulate(ptr, work, entry_start, code, local_row, X, codebook_q, bias_q_pas
             # issue directly only when that was in cycle p. In a batch each entry issues
             # once per vector of vecs[m] (n cycles), in vector order.
             chain = prev_writes and prev_issue_t == p
+            if n == 1:          # one vector (always with batch 1): the plain rule A loop
+                b = vecs[m, 0]
+                acc_b = acc[b]
+                xj = np.int64(0)
+                if not is_bias:
+                    xj = X[b, j]
+                for a in range(a0, a1):
+                    v = code[e0 + a]
+                    if v != 0:
+                        busy += 1
+                        w = p + 1 + (a - a0) + latency      # issued in p + 1 + (a - a0)
+                        if w > last_write:
+                            last_write = w
+                        lr = np.int64(local_row[e0 + a])
+                        if chain and prev_row == lr and prev_vec == b:
+                            bypass += 1
+                        r = lr * N + k
+                        if is_bias:
+                            acc_b[r] += bias_q_pass[r]
+                        else:
+                            acc_b[r] += _round_product(codebook_q[v] * xj, weight_frac_bits)
+                        chain = True
+                        prev_row = lr
+                        prev_vec = b
+                    else:
+                        pad += 1
+                        chain = False
+                prev_writes = chain
+                prev_issue_t = fin
+                continue
             for a in range(a0, a1):
                 v = code[e0 + a]
                 if v != 0:
