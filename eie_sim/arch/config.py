@@ -223,6 +223,16 @@ class ArchConfig:
         # which cost ~10 % of a LeNet image's simulation)
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+    def record_dict(self) -> dict:
+        """:meth:`as_dict` without the :data:`LATER_KEYS` that hold their defaults: what a
+        sweep database stores and hashes, so that a database written before those keys
+        existed still resumes (it describes the same configuration)."""
+        d = self.as_dict()
+        for k, default in LATER_KEYS.items():
+            if d[k] == default and type(d[k]) is type(default):
+                del d[k]
+        return d
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -268,6 +278,11 @@ class RunOptions:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+
+#: keys added after the sweep database's format was fixed (docs/dram.md), with the default
+#: that means "as before them" (ArchConfig.record_dict leaves them out at that value)
+LATER_KEYS: dict = {"dram": "ddr4_3200", "dram_stream": "auto", "dram_bandwidth_gbps": None,
+                    "batch": 1}
 
 #: name -> (minimum, maximum) of the integer architecture keys (from their specs)
 INT_RANGES: dict[str, tuple[int, int]] = {

@@ -45,9 +45,10 @@ def _number(v) -> bool:
     return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
 
 UNITS = ("act_queue", "ptr_read", "spmat_read", "arithm_unit", "act_rw")
-#: the parts an energy estimate is split into (``energy_<part>_uj`` columns); ``dram``:
-#: the bits streamed from DRAM (docs/dram.md), 0 for layers on chip
-ENERGY_PARTS = UNITS + ("lnzd", "static", "dram")
+#: the on-chip parts an energy estimate is split into (``energy_<part>_uj`` columns); the
+#: off-chip DRAM's energy (bits streamed, docs/dram.md) is ``energy_pj_by_unit["dram"]``
+#: (the ``dram_energy_uj`` column); all of them sum to the total
+ENERGY_PARTS = UNITS + ("lnzd", "static")
 #: the DRAM types priced per bit (``dram_pj_per_bit``; ArchConfig ``dram``)
 DRAM_TYPES = ("ddr4_3200", "lpddr4_4266", "lpddr5_6400", "hbm2")
 #: the per-PE parts of the area (``pe_area_<part>_mm2`` columns)

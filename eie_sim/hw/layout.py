@@ -339,6 +339,15 @@ def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
     (:func:`streams`); a column slice larger than a buffer half is refused when run."""
     weights, other = fit_problems(layout, cfg)
     problems = other if cfg.dram != "none" else weights + other
+    if streams(layout, cfg):
+        from eie_sim.hw.units import dram
+        entries, columns = dram.tile_capacity(cfg)
+        for p in layout.passes:
+            slices = np.diff(p.ptr, axis=1)
+            if columns < 1 or (slices.size and int(slices.max()) > entries):
+                worst = int(np.argmax(slices.max(axis=0))) if slices.size else 0
+                problems.append(dram.stream_refusal(worst, cfg))
+                break
     if problems:
         raise LayoutError(f"layer {layout.name!r} ({layout.rows} x {layout.cols}) does not fit "
                           f"{cfg.pes} PEs: " + "; ".join(problems)

@@ -19,7 +19,7 @@ from eie_sim.output.names import markdown_text, plot_text
 #: paper Table II names of the parts
 PART_TITLES = {"act_queue": "Act_queue", "ptr_read": "PtrRead", "spmat_read": "SpmatRead",
                "arithm_unit": "ArithmUnit", "act_rw": "ActRW", "lnzd": "LNZD",
-               "static": "static/leakage", "filler": "filler", "dram": "DRAM"}
+               "static": "static/leakage", "filler": "filler"}
 PAPER_CHIP_AREA_MM2 = 40.8     # paper value (Table V, EIE 64 PEs)
 COLOURS = ("tab:olive", "tab:purple", "tab:blue", "tab:orange", "tab:green", "tab:brown",
            "tab:gray", "tab:pink")

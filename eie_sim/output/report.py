@@ -157,7 +157,7 @@ def totals_line(totals: dict) -> str:
     if totals.get("streamed_layers"):
         dram = (f"; {totals['streamed_layers']} layer(s) streamed from DRAM: "
                 f"{totals['dram_bytes']:,} bytes, {totals['dram_stall_cycles']:,} PE stall "
-                f"cycles, {totals.get('energy_dram_uj', 0.0):.3f} uJ (docs/dram.md)")
+                f"cycles, {totals.get('dram_energy_uj', 0.0):.3f} uJ (docs/dram.md)")
     return (f"total: {totals['cycles']:,} cycles, {totals['time_us']:.2f} us, "
             f"{totals['energy_uj']:.3f} uJ (energy model, docs/energy.md), "
             f"average {totals['avg_power_w']:.3f} W (paper chip: 0.59 W, paper value); "

@@ -271,9 +271,27 @@ def test_batch_shares_the_dram_stream():
     r1, r4 = one.to_dict(), four.to_dict()
     assert r1["useful_macs"] == r4["useful_macs"] and r4["batch"] == 4
     assert r4["dram_bytes_per_vector"] < 0.5 * r1["dram_bytes_per_vector"]
-    assert r4["cycles_per_vector"] < r1["cycles_per_vector"]
+    assert r4["cycles_per_position"] < r1["cycles_per_position"]
     assert r4["energy_uj_per_vector"] < r1["energy_uj_per_vector"]
     assert four.counters.cycles_pos.size == 1 and one.counters.cycles_pos.size == 4
     singles = [simulate_layer(wl, X[i], cfg) for i in range(4)]
     assert r1["cycles"] == sum(s.cycles for s in singles)
     assert r1["dram_bytes"] == sum(s.counters.dram_bytes for s in singles)
+
+
+def test_sweep_database_records_leave_out_the_later_keys_at_their_defaults():
+    """A layer on chip at batch 1 is stored as before the DRAM model (so older sweep
+    databases resume); a streamed one keeps its DRAM columns; fill_row restores the row."""
+    from eie_sim.sim.columns import LATER_COLUMNS, LAYER_COLUMNS, compact_row, fill_row
+    wl = synthetic_layer(64, 64, 0.3, 0.5, seed=1)
+    row = simulate_layer(wl, None, ArchConfig(pes=4)).to_dict()
+    small = compact_row(row)
+    assert not set(LATER_COLUMNS) & set(small)
+    back = fill_row(small)
+    assert back == row and list(back) == list(LAYER_COLUMNS)
+    streamed = simulate_layer(wl, None, ArchConfig(pes=4, dram_stream="always")).to_dict()
+    kept = compact_row(streamed)
+    assert kept["dram"] == "ddr4_3200" and kept["dram_bytes"] > 0
+    assert fill_row(kept) == streamed
+    assert "dram" not in ArchConfig().record_dict() and "batch" not in ArchConfig().record_dict()
+    assert ArchConfig(batch=2).record_dict()["batch"] == 2
