@@ -46,7 +46,7 @@ def _number(v) -> bool:
 
 UNITS = ("act_queue", "ptr_read", "spmat_read", "arithm_unit", "act_rw")
 #: the on-chip parts an energy estimate is split into (``energy_<part>_uj`` columns); the
-#: off-chip DRAM's energy (bits streamed, docs/dram.md) is ``energy_pj_by_unit["dram"]``
+#: off-chip DRAM's energy (bits streamed, docs/dram.md) is ``EnergyEstimate.dram_pj``
 #: (the ``dram_energy_uj`` column); all of them sum to the total
 ENERGY_PARTS = UNITS + ("lnzd", "static")
 #: the DRAM types priced per bit (``dram_pj_per_bit``; ArchConfig ``dram``)
@@ -321,6 +321,7 @@ class EnergyEstimate:
     memory_model: str                       #: ``cacti`` or ``table2``
     table: str                              #: the energy table's source
     model: str                              #: :func:`model_note`
+    dram_pj: float = 0.0                    #: the off-chip DRAM: bits streamed x pJ/bit
 
 
 _DEFAULT: EnergyTable | None = None
@@ -362,14 +363,15 @@ def estimate(counts: ActionCounts, cfg: ArchConfig, table: EnergyTable | None = 
                   + (counts.act_sram_cycles - stores) * e["act_sram_read"] + stores * e["act_sram_write"],
         "lnzd": counts.cycles * cfg.lnzd_nodes * e["lnzd_node_cycle"],
         "static": counts.cycles * cfg.pes * e["static_pe_cycle"],
-        "dram": counts.dram_bytes * 8 * (table.data["dram_pj_per_bit"][cfg.dram]
-                                         if counts.dram_bytes else 0.0),
     }
-    total_pj = sum(parts.values())
+    dram_pj = counts.dram_bytes * 8 * (table.data["dram_pj_per_bit"][cfg.dram]
+                                       if counts.dram_bytes else 0.0)
+    total_pj = sum(parts.values()) + dram_pj
     time_s = counts.cycles / (cfg.clock_mhz * 1e6)
     return EnergyEstimate(
         energy_uj=total_pj * 1e-6,
         energy_pj_by_unit=parts,
+        dram_pj=dram_pj,
         spmat_sram_energy_pj=counts.spmat_line_reads * e["spmat_line_read"],
         avg_power_w=(total_pj * 1e-12 / time_s) if time_s > 0 else 0.0,
         paper_chip_power_w=table.data["paper_chip_power_w"],

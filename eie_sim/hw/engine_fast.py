@@ -33,8 +33,7 @@ import numpy as np
 
 from eie_sim.arch.config import ArchConfig
 from eie_sim.hw.counters import PassBatch, PassStats
-from eie_sim.hw.layout import LayerLayout, PassLayout
-from eie_sim.hw.layout import streams
+from eie_sim.hw.layout import LayerLayout, PassLayout, streams
 from eie_sim.hw.trace import EVENT_LOAD, EVENT_ROW_MOVE, EVENT_STALL, PassTrace
 from eie_sim.hw.units import dram as dram_unit
 
@@ -436,11 +435,7 @@ def dram_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: Arch
         return (False, _NO_RECORDS, _NO_RECORDS, 0, 0, 1, 1, 0.0, 0.0, 0.0, 1.0)
     ptr = np.ascontiguousarray(pass_layout.ptr, dtype=np.int64)
     params = dram_unit.kernel_params(cfg)
-    slices = np.diff(ptr, axis=1)
-    if params[1] < 1 or (slices.size and int(slices.max()) > params[0]):
-        from eie_sim.errors import LayoutError
-        worst = int(np.argmax(slices.max(axis=0))) if slices.size else 0
-        raise LayoutError(f"layer {layer_layout.name!r}: " + dram_unit.stream_refusal(worst, cfg))
+    dram_unit.check_streamable(ptr, layer_layout.name, cfg)
     addr, bursts = dram_unit.column_records(ptr, cfg)
     return (True, addr, bursts) + params
 

@@ -63,8 +63,7 @@ class SimpyModel:
         self.dram_totals = (0, 0, 0)
         tile_of = None
         if streams(layer_layout, cfg):
-            from eie_sim.hw.engine_fast import dram_arguments
-            dram_arguments(pass_layout, layer_layout, cfg)     # the same refusals
+            dram_unit.check_streamable(pass_layout.ptr, layer_layout.name, cfg)
             columns = np.flatnonzero(x_q).astype(np.int64)
             if has_bias:
                 columns = np.append(columns, pass_layout.cols)

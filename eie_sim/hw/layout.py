@@ -33,6 +33,7 @@ from eie_sim.arch.fixed_point import quantize_exact_range
 from eie_sim.errors import LayoutError
 from eie_sim.hw.csr import CodesCSR
 from eie_sim.hw.layout_images import encode_runs, layout_csr_rows
+from eie_sim.hw.units import dram
 
 
 @dataclass
@@ -340,13 +341,11 @@ def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
     weights, other = fit_problems(layout, cfg)
     problems = other if cfg.dram != "none" else weights + other
     if streams(layout, cfg):
-        from eie_sim.hw.units import dram
-        entries, columns = dram.tile_capacity(cfg)
         for p in layout.passes:
-            slices = np.diff(p.ptr, axis=1)
-            if columns < 1 or (slices.size and int(slices.max()) > entries):
-                worst = int(np.argmax(slices.max(axis=0))) if slices.size else 0
-                problems.append(dram.stream_refusal(worst, cfg))
+            try:
+                dram.check_streamable(p.ptr, layout.name, cfg)
+            except LayoutError as exc:
+                problems.append(str(exc).split(": ", 1)[1])
                 break
     if problems:
         raise LayoutError(f"layer {layout.name!r} ({layout.rows} x {layout.cols}) does not fit "

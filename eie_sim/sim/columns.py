@@ -111,7 +111,7 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     ("dram_stall_cycles", _dram(lambda r: int(r.pe.dram_stall_cycles.sum()))),
     *((k, _dram(lambda r, k=k: getattr(r.counters, k)))
       for k in ("dram_bytes", "dram_row_activations", "dram_tiles")),
-    ("dram_energy_uj", _dram(lambda r: float(r.energy.energy_pj_by_unit.get("dram", 0.0)) * 1e-6, 0.0)),
+    ("dram_energy_uj", _dram(lambda r: float(r.energy.dram_pj) * 1e-6, 0.0)),
     ("dram_gbps", lambda r: r.counters.dram_bytes / (r.cycles_simulated * 1e3 / r.clock_mhz)
      if r.counters.dram_bytes and r.cycles_simulated else 0.0),
     ("batch", lambda r: r.config.get("batch", 1)),

@@ -337,7 +337,7 @@ def network_totals(layers: list[LayerResult]) -> dict[str, Any]:
             "streamed_layers": sum(bool(l.counters.streamed) for l in L),
             "dram_bytes": sum(l.extensive(l.counters.dram_bytes) for l in L),
             "dram_stall_cycles": sum(l.extensive(int(l.pe.dram_stall_cycles.sum())) for l in L),
-            "dram_energy_uj": sum(l.extensive(float(l.energy.energy_pj_by_unit.get("dram", 0.0)))
+            "dram_energy_uj": sum(l.extensive(float(l.energy.dram_pj))
                                   for l in L) * 1e-6,
             "energy_uj": e_uj,
             "avg_power_w": (e_uj * 1e-6) / (t_us * 1e-6) if t_us else 0.0,

@@ -295,3 +295,16 @@ def test_sweep_database_records_leave_out_the_later_keys_at_their_defaults():
     assert fill_row(kept) == streamed
     assert "dram" not in ArchConfig().record_dict() and "batch" not in ArchConfig().record_dict()
     assert ArchConfig(batch=2).record_dict()["batch"] == 2
+
+
+def test_batches_do_not_depend_on_the_chunk():
+    """Long runs go through the engine in chunks of whole batches: the runs are the same."""
+    wl = synthetic_layer(32, 40, 0.5, 0.5, seed=3)
+    X = np.random.default_rng(4).random((7, 40))
+    cfg = ArchConfig(pes=4, batch=3)
+    a = simulate_layer(wl, X, cfg, chunk=4)
+    b = simulate_layer(wl, X, cfg)
+    assert a.counters.cycles_pos.tolist() == b.counters.cycles_pos.tolist()
+    assert a.counters.run_vectors.tolist() == [3, 3, 1]
+    ra, rb = a.to_dict(), b.to_dict()
+    assert all(ra[k] == rb[k] for k in ra if k != "wall_s")

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from eie_sim.errors import LayoutError
+
 
 @dataclass(frozen=True)
 class DramPreset:
@@ -187,7 +189,6 @@ def plan_tiles(ptr, bcol, rec_addr, rec_bursts, cap_entries, cap_cols, burst_byt
 def plan(pass_layout, columns: np.ndarray, cfg):
     """:func:`plan_tiles` of one pass for the broadcast ``columns`` (raises
     :class:`~eie_sim.errors.LayoutError` when a column slice exceeds a buffer half)."""
-    from eie_sim.errors import LayoutError
     ptr = np.ascontiguousarray(pass_layout.ptr, dtype=np.int64)
     addr, bursts = column_records(ptr, cfg)
     out = plan_tiles(ptr, np.ascontiguousarray(columns, dtype=np.int64), addr, bursts,
@@ -195,6 +196,16 @@ def plan(pass_layout, columns: np.ndarray, cfg):
     if out[4] >= 0:
         raise LayoutError(stream_refusal(int(out[4]), cfg))
     return out[:4]
+
+
+def check_streamable(ptr: np.ndarray, name: str, cfg) -> None:
+    """Raise :class:`LayoutError` when a column slice of a pass (``ptr``) exceeds one
+    buffer half or the pointer SRAM's half holds no column."""
+    entries, columns = tile_capacity(cfg)
+    slices = np.diff(ptr, axis=1)
+    if columns < 1 or (slices.size and int(slices.max()) > entries):
+        worst = int(np.argmax(slices.max(axis=0))) if slices.size else 0
+        raise LayoutError(f"layer {name!r}: " + stream_refusal(worst, cfg))
 
 
 def stream_refusal(column: int, cfg) -> str:
