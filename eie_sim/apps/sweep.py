@@ -77,7 +77,7 @@ def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
             table = hashlib.sha256(pathlib.Path(run.energy_table).read_bytes()).hexdigest()
         except OSError:
             table = run.energy_table
-    ident = {"arch": loaded.arch.as_dict(), "engine": run.engine, "verify": run.verify,
+    ident = {"arch": loaded.arch.record_dict(), "engine": run.engine, "verify": run.verify,
              "seed": run.seed, "relu": run.relu, "check_fit": run.check_fit,
              "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
     if not run.check_fit:

@@ -64,6 +64,7 @@ import urllib.parse
 
 from typing import Callable
 
+from eie_sim.sim.columns import compact_row, fill_row
 from eie_sim.apps.sweep_points import PointResult, SweepPoint
 from eie_sim.errors import BundleError, ConfigError, EIEError
 
@@ -288,9 +289,9 @@ class SweepDB:
             if self.con.execute("SELECT 1 FROM points WHERE point = ?", (res.index,)).fetchone():
                 return False
             params_t = json.dumps(point.params)
-            config_t = json.dumps(point.config.as_dict(), sort_keys=True)
+            config_t = json.dumps(point.config.record_dict(), sort_keys=True)
             figs_t = json.dumps(res.figures)
-            datas = [json.dumps(r) for r in res.rows]
+            datas = [json.dumps(compact_row(r)) for r in res.rows]
             fits = None if res.fits is None else int(bool(res.fits))
             self.con.execute(
                 "INSERT INTO points (point, params, config, config_hash, error, figures, "
@@ -332,6 +333,7 @@ class SweepDB:
             raise self._untrusted(f"point {p}: malformed values")
         figs = renamed(figs)
         rows = [renamed(json.loads(d)) for _, _, d in lays]
+        rows = [fill_row(r) if isinstance(r, dict) else r for r in rows]
         bad = None
         if [i for i, _, _ in lays] != list(range(len(lays))):
             bad = f"layer rows numbered {[i for i, _, _ in lays][:8]}, not 0..{len(lays) - 1}"
@@ -355,7 +357,7 @@ class SweepDB:
                 bad = f"{params} is not a point of this sweep"
             elif _canon(pt.params) != _canon(params):
                 bad = f"recorded as {params}, but this sweep's point {p} is {pt.params}"
-            elif pt.config_hash != h or json.loads(config_t) != pt.config.as_dict():
+            elif pt.config_hash != h or json.loads(config_t) != pt.config.record_dict():
                 bad = "its configuration hash does not match its values"
         if not bad and digest is not None and digest != _digest(
                 p, params_t, config_t, h, err, figs_t, [d for _, _, d in lays], fits):

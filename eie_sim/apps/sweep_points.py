@@ -98,7 +98,7 @@ def make_point(base: ArchConfig, index: int, params: dict) -> SweepPoint:
     arch, over = split_point(params)
     cfg = dataclasses.replace(base, **arch)
     return SweepPoint(index, params, cfg, workload_key(cfg.weight_bits, over),
-                      stable_hash([cfg.as_dict(), over]))
+                      stable_hash([cfg.record_dict(), over]))
 
 
 def planned_points(loaded: LoadedConfig) -> list[SweepPoint] | None:

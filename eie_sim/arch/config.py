@@ -22,6 +22,10 @@ from eie_sim.errors import ConfigError
 
 #: the timing engines (run.engine; eie_sim.hw.engines builds them)
 ENGINE_NAMES: tuple[str, ...] = ("fast", "simpy", "analytical")
+#: DRAM presets (eie_sim/hw/units/dram.py; docs/dram.md); none: on chip only
+DRAM_NAMES: tuple[str, ...] = ("none", "ddr4_3200", "lpddr4_4266", "lpddr5_6400", "hbm2")
+#: which layers stream their weights from DRAM (docs/dram.md)
+DRAM_STREAM_NAMES: tuple[str, ...] = ("auto", "always")
 #: where eie-sweep runs its points (run.executor; docs/cluster.md)
 EXECUTOR_NAMES: tuple[str, ...] = ("local", "dask")
 #: what a sweep does with a point whose layers do not fit the per-PE SRAMs (run.unfit_points)
@@ -81,6 +85,23 @@ class ArchConfig:
         4, "int", "cycles from issue to accumulator write (Spmat read, decode, multiply, "
         "add/write); the run ends 2 cycles after the last write", range=(1, 64),
         source="released simulator (eie-reference.md section 4, rule 6)")
+    dram: str = spec("ddr4_3200", "choice", "off-chip DRAM the weights of a layer too large for "
+                     "the Spmat/pointer SRAMs stream from (docs/dram.md); `none`: no DRAM, such "
+                     "a layer is refused (the paper's on-chip design)", choices=DRAM_NAMES,
+                     source="JEDEC/datasheet figures per preset (docs/dram.md)")
+    dram_stream: str = spec("auto", "choice", "`auto`: only layers that do not fit on chip "
+                            "stream (a layer that fits runs exactly as without DRAM); "
+                            "`always`: every layer streams", choices=DRAM_STREAM_NAMES,
+                            source=_OURS)
+    dram_bandwidth_gbps: float | None = spec(
+        None, "float", "peak DRAM bandwidth replacing the preset's (null: the preset's)",
+        range=(0.0, 1e5), optional=True, unit="GB/s", shown="null or (0, 1e+05]",
+        text="null or a number in (0, 1e+05]", source="preset (docs/dram.md)")
+    batch: int = spec(1, "int", "input vectors that share each broadcast and each weight "
+                      "fetch (docs/dram.md \"Batching\"): a column is broadcast once with the "
+                      "B activations and each of its entries issued once per vector with a "
+                      "non-zero there; 1 is the paper's design", range=(1, 1024),
+                      source="not in the paper (our choice, docs/dram.md)")
 
     # ---- derived quantities (all rules in docs/timing.md) -------------------------
     @property
@@ -138,6 +159,11 @@ class ArchConfig:
             width = math.ceil(width / self.lnzd_fan_in)
             nodes += width
         return nodes
+
+    @property
+    def streams_possible(self) -> bool:
+        """A DRAM is attached (``dram`` is not ``none``)."""
+        return self.dram != "none"
 
     @property
     def cycle_ns(self) -> float:
@@ -199,6 +225,16 @@ class ArchConfig:
         # which cost ~10 % of a LeNet image's simulation)
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+    def record_dict(self) -> dict:
+        """:meth:`as_dict` without the :data:`LATER_KEYS` that hold their defaults: what a
+        sweep database stores and hashes, so that a database written before those keys
+        existed still resumes (it describes the same configuration)."""
+        d = self.as_dict()
+        for k, default in LATER_KEYS.items():
+            if d[k] == default and type(d[k]) is type(default):
+                del d[k]
+        return d
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -253,6 +289,11 @@ class RunOptions:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+
+#: keys added after the sweep database's format was fixed (docs/dram.md), with the default
+#: that means "as before them" (ArchConfig.record_dict leaves them out at that value)
+LATER_KEYS: dict = {"dram": "ddr4_3200", "dram_stream": "auto", "dram_bandwidth_gbps": None,
+                    "batch": 1}
 
 #: name -> (minimum, maximum) of the integer architecture keys (from their specs)
 INT_RANGES: dict[str, tuple[int, int]] = {

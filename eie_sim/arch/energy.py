@@ -45,8 +45,15 @@ def _number(v) -> bool:
     return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
 
 UNITS = ("act_queue", "ptr_read", "spmat_read", "arithm_unit", "act_rw")
-#: the parts an energy estimate is split into (``energy_<part>_uj`` columns)
+#: the on-chip parts an energy estimate is split into (``energy_<part>_uj`` columns); the
+#: off-chip DRAM's energy (bits streamed, docs/dram.md) is ``EnergyEstimate.dram_pj``
+#: (the ``energy_dram_uj`` column); all of them sum to the total
 ENERGY_PARTS = UNITS + ("lnzd", "static")
+#: every ``energy_<part>_uj`` column: the on-chip parts and the DRAM (they sum to the
+#: ``total_energy_uj`` column)
+ENERGY_COLUMN_PARTS = ENERGY_PARTS + ("dram",)
+#: the DRAM types priced per bit (``dram_pj_per_bit``; ArchConfig ``dram``)
+DRAM_TYPES = ("ddr4_3200", "lpddr4_4266", "lpddr5_6400", "hbm2")
 #: the per-PE parts of the area (``pe_area_<part>_mm2`` columns)
 AREA_PARTS = UNITS + ("filler",)
 MEMORY_MODELS = ("cacti", "table2")
@@ -57,7 +64,8 @@ _NUM_KEYS = ("reference_clock_mhz", "lnzd_node_power_mw", "sram_read_pj_per_32b"
              "act_sram_reference_width_bits")
 _STR_KEYS = {"memory_model": MEMORY_MODELS, "sram_table": None, "reference_sram_table": None}
 _MAP_KEYS = {"unit_power_mw": UNITS, "unit_area_um2": UNITS,
-             "reference_memory_kb": ("spmat_sram_kb", "pointer_sram_kb", "act_sram_kb")}
+             "reference_memory_kb": ("spmat_sram_kb", "pointer_sram_kb", "act_sram_kb"),
+             "dram_pj_per_bit": DRAM_TYPES}
 
 
 def default_table_path() -> pathlib.Path:
@@ -316,6 +324,7 @@ class EnergyEstimate:
     memory_model: str                       #: ``cacti`` or ``table2``
     table: str                              #: the energy table's source
     model: str                              #: :func:`model_note`
+    dram_pj: float = 0.0                    #: the off-chip DRAM: bits streamed x pJ/bit
 
 
 _DEFAULT: EnergyTable | None = None
@@ -340,6 +349,7 @@ class ActionCounts:
     accumulator_writes: int     #: busy (real entries)
     act_sram_cycles: int        #: (batch load + batch store cycles) x PEs
     act_sram_store_cycles: int = 0   #: of those, batch store cycles x PEs (SRAM writes)
+    dram_bytes: int = 0         #: bytes streamed from DRAM (docs/dram.md)
 
 
 def estimate(counts: ActionCounts, cfg: ArchConfig, table: EnergyTable | None = None) -> EnergyEstimate:
@@ -357,11 +367,14 @@ def estimate(counts: ActionCounts, cfg: ArchConfig, table: EnergyTable | None = 
         "lnzd": counts.cycles * cfg.lnzd_nodes * e["lnzd_node_cycle"],
         "static": counts.cycles * cfg.pes * e["static_pe_cycle"],
     }
-    total_pj = sum(parts.values())
+    dram_pj = counts.dram_bytes * 8 * (table.data["dram_pj_per_bit"][cfg.dram]
+                                       if counts.dram_bytes else 0.0)
+    total_pj = sum(parts.values()) + dram_pj
     time_s = counts.cycles / (cfg.clock_mhz * 1e6)
     return EnergyEstimate(
         energy_uj=total_pj * 1e-6,
         energy_pj_by_unit=parts,
+        dram_pj=dram_pj,
         spmat_sram_energy_pj=counts.spmat_line_reads * e["spmat_line_read"],
         avg_power_w=(total_pj * 1e-12 / time_s) if time_s > 0 else 0.0,
         paper_chip_power_w=table.data["paper_chip_power_w"],

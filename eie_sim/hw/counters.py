@@ -24,10 +24,12 @@ from eie_sim.errors import AccountingError
 
 #: the per-PE counters, in the order of the fast kernel's ``(7, N)`` output
 PE_COUNTERS = ("busy", "padding", "empty", "starved", "pointer_reads",
-               "spmat_line_reads", "bypass_hits")
+               "spmat_line_reads", "bypass_hits", "dram_stall_cycles")
 #: the CCU-level scalars of one pass, in the order of the fast kernel's scalar output
 PASS_SCALARS = ("cycles", "broadcasts", "queue_full_stalls", "batch_load_cycles",
-                "max_queue_occupancy")
+                "max_queue_occupancy", "dram_bytes", "dram_row_activations", "dram_tiles")
+#: counters a result may leave out (0 then): those of the DRAM stream (docs/dram.md)
+OPTIONAL_COUNTERS = ("dram_stall_cycles", "dram_bytes", "dram_row_activations", "dram_tiles")
 
 
 def _differences(a_obj, b_obj, names) -> list[str]:
@@ -52,7 +54,9 @@ class PECounters:
 
     ``busy`` cycles issuing a real entry, ``padding`` cycles issuing a padding entry,
     ``empty`` empty-column cycles, ``starved`` all other cycles (the four sum to the
-    cycles), ``pointer_reads`` (= queue pops), ``spmat_line_reads``, ``bypass_hits``.
+    cycles), ``pointer_reads`` (= queue pops), ``spmat_line_reads``, ``bypass_hits``,
+    ``dram_stall_cycles`` (of the starved cycles, those spent waiting for a column's DRAM
+    tile, docs/dram.md rule D).
     """
 
     busy: np.ndarray
@@ -62,10 +66,11 @@ class PECounters:
     pointer_reads: np.ndarray
     spmat_line_reads: np.ndarray
     bypass_hits: np.ndarray
+    dram_stall_cycles: np.ndarray
 
     @classmethod
     def from_stacked(cls, arr: np.ndarray) -> "PECounters":
-        """From an array ``(..., 7, N)`` in :data:`PE_COUNTERS` order (the fast kernel's)."""
+        """From an array ``(..., 8, N)`` in :data:`PE_COUNTERS` order (the fast kernel's)."""
         return cls(*(np.asarray(arr[..., i, :], dtype=np.int64) for i in range(len(PE_COUNTERS))))
 
     @classmethod
@@ -101,6 +106,8 @@ class PassStats:
     CCU: ``broadcasts`` (bias included), ``queue_full_stalls`` (cycles the broadcast was
     blocked by a full queue), ``batch_load_cycles`` (cycles loading input batches),
     ``max_queue_occupancy`` (largest number of entries any queue held).
+    DRAM stream (docs/dram.md; 0 for a layer on chip): ``dram_bytes`` (bytes fetched),
+    ``dram_row_activations``, ``dram_tiles`` (tiles fetched).
     Values: ``acc`` int64 (rows of the pass,) accumulators before saturation.
     """
 
@@ -111,12 +118,18 @@ class PassStats:
     batch_load_cycles: int
     max_queue_occupancy: int
     acc: np.ndarray
+    dram_bytes: int = 0
+    dram_row_activations: int = 0
+    dram_tiles: int = 0
 
     @classmethod
     def build(cls, **values) -> "PassStats":
-        """From flat keyword arguments: the :data:`PASS_SCALARS`, ``acc`` and the seven
-        :data:`PE_COUNTERS` arrays (how a custom engine or a test states its result)."""
-        pe = PECounters(*(np.asarray(values.pop(n), dtype=np.int64) for n in PE_COUNTERS))
+        """From flat keyword arguments: the :data:`PASS_SCALARS`, ``acc`` and the
+        :data:`PE_COUNTERS` arrays (how a custom engine or a test states its result); the
+        :data:`OPTIONAL_COUNTERS` may be left out (0)."""
+        zeros = np.zeros_like(np.asarray(values["busy"], dtype=np.int64))
+        pe = PECounters(*(np.asarray(values.pop(n) if n in values or n not in OPTIONAL_COUNTERS
+                                     else zeros, dtype=np.int64) for n in PE_COUNTERS))
         return cls(pe=pe, **values)
 
     def differences(self, other: "PassStats") -> list[str]:
@@ -135,9 +148,11 @@ class PassStats:
 
 @dataclass
 class PassBatch:
-    """One output pass run on ``P`` input vectors: per vector what ``run_pass`` returns.
+    """One output pass run on ``P`` input vectors: per run what ``run_pass`` returns.
 
-    Scalars are int64 ``(P,)``, ``pe`` holds ``(P, N)`` arrays, ``acc`` is ``(P, rows)``.
+    A run is one vector, or with ``batch: B`` one batch of up to ``B`` vectors
+    (docs/dram.md "Batching"; ``group_sizes`` says how many, None: one each). Scalars are
+    int64 ``(runs,)``, ``pe`` holds ``(runs, N)`` arrays, ``acc`` is ``(P, rows)``.
     """
 
     cycles: np.ndarray
@@ -147,17 +162,33 @@ class PassBatch:
     batch_load_cycles: np.ndarray
     max_queue_occupancy: np.ndarray
     acc: np.ndarray
+    dram_bytes: np.ndarray | None = None
+    dram_row_activations: np.ndarray | None = None
+    dram_tiles: np.ndarray | None = None
+    group_sizes: np.ndarray | None = None    #: vectors of each run (None: 1 each)
 
     @property
     def size(self) -> int:
+        """Runs (vectors, or batches of vectors)."""
         return int(self.cycles.shape[0])
 
+    @property
+    def vectors(self) -> int:
+        return int(self.acc.shape[0])
+
+    def _acc_slice(self, i: int) -> slice:
+        if self.group_sizes is None:
+            return slice(i, i + 1)
+        lo = int(self.group_sizes[:i].sum())
+        return slice(lo, lo + int(self.group_sizes[i]))
+
     @classmethod
-    def from_kernel(cls, scalars: np.ndarray, counters: np.ndarray, acc: np.ndarray) -> "PassBatch":
-        """From the fast kernel's arrays: scalars ``(P, 5)`` in :data:`PASS_SCALARS` order,
-        counters ``(P, 7, N)`` in :data:`PE_COUNTERS` order, acc ``(P, rows)``."""
+    def from_kernel(cls, scalars: np.ndarray, counters: np.ndarray, acc: np.ndarray,
+                    group_sizes: np.ndarray | None = None) -> "PassBatch":
+        """From the fast kernel's arrays: scalars ``(P, 8)`` in :data:`PASS_SCALARS` order,
+        counters ``(P, 8, N)`` in :data:`PE_COUNTERS` order, acc ``(P, rows)``."""
         cols = {n: np.ascontiguousarray(scalars[:, i]) for i, n in enumerate(PASS_SCALARS)}
-        return cls(pe=PECounters.from_stacked(counters), acc=acc, **cols)
+        return cls(pe=PECounters.from_stacked(counters), acc=acc, group_sizes=group_sizes, **cols)
 
     @classmethod
     def from_stats(cls, stats: list[PassStats]) -> "PassBatch":
@@ -165,11 +196,18 @@ class PassBatch:
         cols = {n: np.array([getattr(s, n) for s in stats], dtype=np.int64) for n in PASS_SCALARS}
         pe = PECounters(*(np.stack([np.asarray(getattr(s.pe, n), dtype=np.int64) for s in stats])
                           for n in PE_COUNTERS))
-        return cls(pe=pe, acc=np.stack([np.asarray(s.acc, dtype=np.int64) for s in stats]), **cols)
+        accs = [np.asarray(s.acc, dtype=np.int64) for s in stats]
+        if all(a.ndim == 1 for a in accs):
+            return cls(pe=pe, acc=np.stack(accs), **cols)
+        accs = [np.atleast_2d(a) for a in accs]          # runs of batches of vectors
+        return cls(pe=pe, acc=np.concatenate(accs), **cols,
+                   group_sizes=np.array([a.shape[0] for a in accs], dtype=np.int64))
 
     def stats(self, i: int) -> PassStats:
-        """Vector ``i`` as the :class:`PassStats` ``run_pass`` would return."""
-        return PassStats(pe=self.pe.map(lambda a: a[i]), acc=self.acc[i],
+        """Run ``i`` as the :class:`PassStats` ``run_pass`` would return (``acc``: one
+        vector's ``(rows,)``, or a batch's ``(vectors, rows)``)."""
+        acc = self.acc[i] if self.group_sizes is None else self.acc[self._acc_slice(i)]
+        return PassStats(pe=self.pe.map(lambda a: a[i]), acc=acc,
                          **{n: int(getattr(self, n)[i]) for n in PASS_SCALARS})
 
     def differences(self, other: "PassBatch") -> list[str]:
@@ -187,8 +225,9 @@ class PassBatch:
             if np.shape(getattr(self.pe, n)) != (P, n_pe):
                 raise AccountingError(f"counter {n} has shape {np.shape(getattr(self.pe, n))}, "
                                       f"expected ({P}, {n_pe})")
-        if np.shape(self.acc) != (P, pass_rows):
-            raise AccountingError(f"{np.shape(self.acc)} accumulators for {P} vectors x {pass_rows} rows")
+        V = P if self.group_sizes is None else int(self.group_sizes.sum())
+        if np.shape(self.acc) != (V, pass_rows):
+            raise AccountingError(f"{np.shape(self.acc)} accumulators for {V} vectors x {pass_rows} rows")
         self.pe.check(self.cycles)
 
 
@@ -267,7 +306,8 @@ class LayerCounters:
     """
 
     passes: int
-    cycles_pos: np.ndarray          #: int64 (P,) layer cycles of each input vector
+    cycles_pos: np.ndarray          #: int64 (runs,) layer cycles of each run: an input
+                                    #: vector, or a batch of them (``run_vectors``)
     pass_cycles: np.ndarray         #: int64 (passes,) cycles of each pass, summed over vectors
     pe: PECounters                  #: (N,) summed over passes and vectors, starved at layer level
     broadcasts: int
@@ -278,6 +318,23 @@ class LayerCounters:
     max_queue_occupancy: int
     critical_pe_cycles: int         #: sum over passes and vectors of the busiest PE's work
     ccu_min_cycles: int             #: cycles the CCU needs without any stall (lower bound)
+    dram_bytes: int = 0             #: bytes streamed from DRAM (docs/dram.md)
+    dram_row_activations: int = 0   #: DRAM rows opened
+    dram_tiles: int = 0             #: tiles fetched
+    streamed: bool = False          #: the layer's weights streamed from DRAM
+    run_vectors: np.ndarray | None = None   #: int64 (runs,) vectors of each run (None: 1)
+
+    @property
+    def vectors(self) -> int:
+        """Input vectors that ran (in all runs)."""
+        return self.positions if self.run_vectors is None else int(self.run_vectors.sum())
+
+    def cycles_per_vector(self) -> np.ndarray:
+        """Layer cycles of each input vector: a run's cycles, shared evenly by the vectors
+        of its batch (float with ``batch > 1``, else the int64 ``cycles_pos``)."""
+        if self.run_vectors is None:
+            return self.cycles_pos
+        return np.repeat(self.cycles_pos / self.run_vectors, self.run_vectors)
 
     @property
     def positions(self) -> int:
@@ -299,7 +356,18 @@ class LayerCounters:
             pass_reload_cycles=self.pass_reload_cycles + other.pass_reload_cycles,
             max_queue_occupancy=max(self.max_queue_occupancy, other.max_queue_occupancy),
             critical_pe_cycles=self.critical_pe_cycles + other.critical_pe_cycles,
-            ccu_min_cycles=self.ccu_min_cycles + other.ccu_min_cycles)
+            ccu_min_cycles=self.ccu_min_cycles + other.ccu_min_cycles,
+            dram_bytes=self.dram_bytes + other.dram_bytes,
+            dram_row_activations=self.dram_row_activations + other.dram_row_activations,
+            dram_tiles=self.dram_tiles + other.dram_tiles,
+            streamed=self.streamed or other.streamed,
+            run_vectors=None if self.run_vectors is None and other.run_vectors is None else
+            np.concatenate([self._runs(), other._runs()]))
+
+    def _runs(self) -> np.ndarray:
+        if self.run_vectors is None:
+            return np.ones(self.cycles_pos.size, dtype=np.int64)
+        return self.run_vectors
 
     def check(self) -> None:
         """The layer-level accounting holds for every PE (raises :class:`AccountingError`)."""
@@ -307,12 +375,13 @@ class LayerCounters:
 
 
 def roll_up(batches: list[PassBatch], cols: int, cfg, X_q: np.ndarray | None = None,
-            has_bias: bool = False) -> LayerCounters:
+            has_bias: bool = False, streamed: bool = False) -> LayerCounters:
     """**The** roll-up of a layer's passes (one :class:`PassBatch` per output pass, all on
     the same ``P`` vectors) into :class:`LayerCounters`, by the rule of docs/timing.md.
 
     ``X_q`` (the ``(P, cols)`` fixed-point inputs) gives :attr:`LayerCounters.ccu_min_cycles`
-    (0 without it).
+    (0 without it). With ``batch > 1`` a run is a batch of vectors (``group_sizes``) and
+    the CCU's lower bound is that of the batch's non-zero columns.
     """
     n_pass = len(batches)
     if not n_pass:
@@ -325,8 +394,13 @@ def roll_up(batches: list[PassBatch], cols: int, cfg, X_q: np.ndarray | None = N
     for b in batches:
         pe = pe + b.pe.map(lambda a: a.sum(axis=0))
     pe.starved = pe.starved + P * overhead           # overhead cycles: every PE starved
+    sizes = batches[0].group_sizes
     ccu = 0
     if X_q is not None:
+        X_q = np.asarray(X_q).reshape(-1, cols)
+        if sizes is not None:               # a run sees the union of its batch's non-zeros
+            starts = np.r_[0, np.cumsum(sizes)[:-1]]
+            X_q = np.add.reduceat(X_q != 0, starts, axis=0)
         ccu = int(n_pass * ccu_min_cycles(X_q, cols, cfg, has_bias).sum()) + P * reload
     return LayerCounters(
         passes=n_pass, cycles_pos=np.asarray(cycles_pos, dtype=np.int64).reshape(P),
@@ -337,4 +411,7 @@ def roll_up(batches: list[PassBatch], cols: int, cfg, X_q: np.ndarray | None = N
         batch_store_cycles=P * store, pass_reload_cycles=P * reload,
         max_queue_occupancy=int(max(int(b.max_queue_occupancy.max(initial=0)) for b in batches)),
         critical_pe_cycles=int(sum(int(b.pe.work.max(axis=1).sum()) for b in batches)),
-        ccu_min_cycles=ccu)
+        ccu_min_cycles=ccu, streamed=streamed,
+        run_vectors=None if sizes is None else np.asarray(sizes, dtype=np.int64),
+        **{n: int(sum(int(getattr(b, n).sum()) for b in batches if getattr(b, n) is not None))
+           for n in ("dram_bytes", "dram_row_activations", "dram_tiles")})

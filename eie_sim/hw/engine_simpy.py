@@ -16,7 +16,8 @@ import simpy
 from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import AccountingError
 from eie_sim.hw.counters import PassStats, PECounters, check_cycle_classes
-from eie_sim.hw.layout import LayerLayout, PassLayout
+from eie_sim.hw.layout import LayerLayout, PassLayout, streams
+from eie_sim.hw.units import dram as dram_unit
 from eie_sim.hw.trace import PassTrace
 from eie_sim.hw.units.act_rw import ActRW
 from eie_sim.hw.units.activation_queue import ActivationQueue, FullSignal
@@ -37,10 +38,15 @@ class SimpyModel:
         if n != cfg.pes:
             raise ValueError(f"pass laid out for {n} PEs but cfg.pes = {cfg.pes}")
         x_q = np.asarray(x_q)
+        batch = None
+        if x_q.ndim == 2 and 1 <= x_q.shape[0] <= max(1, cfg.batch) and cfg.batch > 1:
+            batch = x_q                      # one batch of vectors (docs/dram.md "Batching")
+            x_q = np.count_nonzero(batch, axis=0).astype(np.int64)   # what the detector sees
         if x_q.shape != (pass_layout.cols,):
             raise ValueError(f"x_q has shape {x_q.shape}, expected ({pass_layout.cols},)")
         if x_q.size and not np.issubdtype(x_q.dtype, np.integer):
             raise ValueError(f"x_q must hold integer fixed-point activations, got {x_q.dtype}")
+        self.batch = batch
         self.cfg = cfg
         self.pass_layout = pass_layout
         self.env = env = simpy.Environment()
@@ -52,9 +58,25 @@ class SimpyModel:
         codebook_q = [int(v) for v in layer_layout.codebook_q]
         bias_q = np.asarray(layer_layout.bias_q, dtype=np.int64)
 
+        # rule D (docs/dram.md): the stream's tiles over the columns the CCU will broadcast
+        self.dram = None
+        self.dram_totals = (0, 0, 0)
+        tile_of = None
+        if streams(layer_layout, cfg):
+            dram_unit.check_streamable(pass_layout.ptr, layer_layout.name, cfg)
+            columns = np.flatnonzero(x_q).astype(np.int64)
+            if has_bias:
+                columns = np.append(columns, pass_layout.cols)
+            tile_of, dur, tbytes, tacts = dram_unit.plan(pass_layout, columns, cfg)
+            tile_of = tile_of.tolist()
+            self.dram = dram_unit.DramChannel(env, n, dur)
+            self.dram_totals = (int(tbytes.sum()), int(tacts.sum()), len(dur))
+
         self.queues: list[ActivationQueue] = []
         self.act_rws: list[ActRW] = []
         self.pes: list[ProcessingElement] = []
+        batch_x = None if batch is None else [[int(v) for v in row] for row in batch]
+        self.batch_dests: list[list[list[int]]] = []
         for k in range(n):
             local_rows = len(range(k, rows, n))
             queue = ActivationQueue(env, clock, cfg.queue_depth, self.full_signal)
@@ -64,13 +86,17 @@ class SimpyModel:
             if has_bias:
                 global_rows = pass_layout.row_offset + k + n * np.arange(local_rows)
                 bias_of_row = [int(v) for v in bias_q[global_rows]]
+            dests = None if batch is None else [[0] * local_rows for _ in range(len(batch))]
+            self.batch_dests.append(dests)
             arith = ArithmeticUnit(
                 codes=pass_layout.code[lo:hi].tolist(), zs=pass_layout.z[lo:hi].tolist(),
                 codebook_q=codebook_q, shift=cfg.product_shift,
                 bias_col=pass_layout.cols if has_bias else -1,
-                bias_of_row=bias_of_row, dest=act.dest, latency=cfg.arithmetic_latency)
+                bias_of_row=bias_of_row, dest=act.dest, latency=cfg.arithmetic_latency,
+                batch_x=batch_x, batch_dest=dests)
             pe = ProcessingElement(env, k, queue, PointerReadUnit(pass_layout.ptr[k]),
-                                   SpmatReadUnit(cfg.entries_per_line), arith, act)
+                                   SpmatReadUnit(cfg.entries_per_line), arith, act,
+                                   self.dram, tile_of)
             self.queues.append(queue)
             self.act_rws.append(act)
             self.pes.append(pe)
@@ -108,20 +134,29 @@ class SimpyModel:
         except AccountingError as exc:
             raise AccountingError(f"simpy model: the PEs' own idle counts disagree with "
                                   f"cycles - busy - padding - empty: {exc}") from None
-        acc = np.zeros(self.pass_layout.rows, dtype=np.int64)
-        for k, act in enumerate(self.act_rws):
-            acc[k::n] = act.dest
+        if self.batch is None:
+            acc = np.zeros(self.pass_layout.rows, dtype=np.int64)
+            for k, act in enumerate(self.act_rws):
+                acc[k::n] = act.dest
+        else:
+            acc = np.zeros((len(self.batch), self.pass_layout.rows), dtype=np.int64)
+            for k, dests in enumerate(self.batch_dests):
+                for b, d in enumerate(dests):
+                    acc[b, k::n] = d
         counters = PECounters(
             busy=busy, padding=padding, empty=empty, starved=starved,
             pointer_reads=per_pe(pe.pointer_read.reads for pe in pes),
             spmat_line_reads=per_pe(pe.spmat_read.line_reads for pe in pes),
-            bypass_hits=per_pe(pe.arithmetic.bypass_hits for pe in pes))
+            bypass_hits=per_pe(pe.arithmetic.bypass_hits for pe in pes),
+            dram_stall_cycles=per_pe(pe.dram_stall for pe in pes))
+        dram_bytes, dram_acts, dram_tiles = self.dram_totals
         return PassStats(
             cycles=cycles, pe=counters,
             broadcasts=ccu.broadcasts, queue_full_stalls=ccu.queue_full_stalls,
             batch_load_cycles=ccu.batch_load_cycles,
             max_queue_occupancy=max(q.max_occupancy for q in self.queues),
-            acc=acc)
+            acc=acc, dram_bytes=dram_bytes, dram_row_activations=dram_acts,
+            dram_tiles=dram_tiles)
 
 
     def trace(self, stats: PassStats) -> PassTrace:
@@ -131,9 +166,15 @@ class SimpyModel:
         pops = np.array([pe.pop_cycles for pe in self.pes], dtype=np.int64).reshape(
             len(self.pes), len(ccu.broadcast_cycles)).T
         events = np.array(ccu.events, dtype=np.int64).reshape(-1, 3)
+        tiles = np.zeros((0, 3), dtype=np.int64)
+        if self.dram is not None:     # the channel's own record; the first pop of each tile
+            tile_of = self.pes[0].tile_of
+            first = [m for m in range(len(tile_of)) if m == 0 or tile_of[m] != tile_of[m - 1]]
+            tiles = np.array([[f, s, a] for f, s, a in zip(first, self.dram.start, self.dram.arrival)],
+                             dtype=np.int64).reshape(-1, 3)
         return PassTrace(stats.cycles, np.array(ccu.broadcast_columns, dtype=np.int64),
                          np.array(ccu.broadcast_cycles, dtype=np.int64),
-                         np.ascontiguousarray(pops), events)
+                         np.ascontiguousarray(pops), events, tiles)
 
 
 def run_pass_traced(pass_layout: PassLayout, layer_layout: LayerLayout, x_q,

@@ -50,6 +50,13 @@ class Engine:
         """One output pass for every row of ``X_q`` (``(P, cols)`` int64)."""
         if self.batch is not None:
             return self.batch(pass_layout, layer_layout, X_q, cfg)
+        B = int(getattr(cfg, "batch", 1))
+        if B > 1:                  # batches of B vectors, one run each (docs/dram.md)
+            if self.name not in ENGINE_NAMES:
+                raise EngineUnavailable(f"engine {self.name!r} runs one vector at a time: "
+                                        f"batch: {B} needs the fast or simpy engine")
+            return PassBatch.from_stats([self.run_pass(pass_layout, layer_layout, X_q[i:i + B], cfg)
+                                         for i in range(0, len(X_q), B)])
         return PassBatch.from_stats([self.run_pass(pass_layout, layer_layout, x, cfg) for x in X_q])
 
     def run(self, pass_layout, layer_layout, X_q: np.ndarray, cfg,

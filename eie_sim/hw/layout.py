@@ -34,6 +34,7 @@ from eie_sim.arch.fixed_point import quantize_exact_range
 from eie_sim.errors import LayoutError
 from eie_sim.hw.csr import CodesCSR
 from eie_sim.hw.layout_images import encode_runs, layout_csr_rows
+from eie_sim.hw.units import dram
 
 
 @dataclass
@@ -292,12 +293,20 @@ class SramNeed:
     pointer_sram_kb: int          #: pointer SRAM needed per PE (at ``max(pointer_bits, cfg's)``)
     act_sram_kb: int              #: activation SRAM needed per PE
 
-    def fits(self, cfg: ArchConfig) -> bool:
-        """The image fits ``cfg``'s SRAMs and pointers (what :func:`check_layer_fits` checks)."""
+    def weights_fit(self, cfg: ArchConfig) -> bool:
+        """The weights (Spmat entries and column pointers) fit ``cfg``'s SRAMs and pointer
+        width: the layer runs on chip; otherwise it streams from a DRAM (docs/dram.md)."""
         return (self.spmat_entries <= cfg.spmat_capacity_entries
                 and self.spmat_entries <= cfg.max_pointer_value
-                and self.pointers <= cfg.pointer_capacity
-                and self.act_words <= cfg.act_sram_capacity)
+                and self.pointers <= cfg.pointer_capacity)
+
+    def fits(self, cfg: ArchConfig) -> bool:
+        """The layer runs as ``cfg`` is built (what :func:`check_layer_fits` checks, but for
+        the buffer-half check of a streamed column slice): its activations fit the
+        activation SRAM, and its weights fit the Spmat/pointer SRAMs or a DRAM is attached
+        to stream them (``dram`` not ``none``)."""
+        return (self.act_words <= cfg.act_sram_capacity
+                and (cfg.dram != "none" or self.weights_fit(cfg)))
 
     def sized(self, cfg: ArchConfig) -> dict[str, int]:
         """The capacities (and pointer width) ``cfg`` would need to hold it: each of
@@ -338,9 +347,11 @@ def sram_need(layout: LayerLayout, cfg: ArchConfig) -> SramNeed:
                     act_sram_kb=-(-words * cfg.word_bits // (8 * 1024)))
 
 
-def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
-    """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes)."""
-    name, n = layout.name, cfg.pes
+def fit_problems(layout: LayerLayout, cfg: ArchConfig) -> tuple[list[str], list[str]]:
+    """``(weights, other)``: why the layer does not fit the per-PE SRAMs (paper sec. IV
+    sizes). ``weights``: the Spmat SRAM, the pointer width and the pointer SRAM, which a
+    DRAM removes by streaming (docs/dram.md); ``other``: the activation SRAM."""
+    n = cfg.pes
     problems = []
     worst = sram_need(layout, cfg).spmat_entries
     if worst > cfg.spmat_capacity_entries:
@@ -364,13 +375,47 @@ def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
             f"({len(layout.passes)} output pass(es) x {layout.passes[0].n_cols_total + 1}) but "
             f"pointer_sram_kb={cfg.pointer_sram_kb} holds {cfg.pointer_capacity}; "
             + pointer_fit_advice(layout, cfg) + f" (or pointer_sram_kb >= {need_kb})")
+    other = []
     for what, length in (("input", layout.cols), ("output", layout.rows)):
         per_pe = math.ceil(length / n)
         if per_pe > cfg.act_sram_capacity:
-            problems.append(
+            other.append(
                 f"activation SRAM: the {length}-long {what} vector needs {per_pe} words per PE "
                 f"but act_sram_kb={cfg.act_sram_kb} holds {cfg.act_sram_capacity}; about "
                 f"{math.ceil(length / cfg.act_sram_capacity)} PEs would fit it")
+    return problems, other
+
+
+def streams(layout: LayerLayout, cfg: ArchConfig) -> bool:
+    """Whether the layer's weights stream from DRAM (docs/dram.md): a DRAM is attached
+    (``dram`` not ``none``) and ``dram_stream: always`` or the weights do not fit the
+    Spmat/pointer SRAMs. Cached per configuration on the layout."""
+    if cfg.dram == "none":
+        return False
+    if cfg.dram_stream == "always":
+        return True
+    key = ("streams", cfg.spmat_sram_kb, cfg.pointer_sram_kb, cfg.pointer_bits, cfg.entry_bits)
+    hit = layout.meta.get(key)
+    if hit is None:
+        hit = layout.meta[key] = bool(fit_problems(layout, cfg)[0])
+    return hit
+
+
+def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
+    """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes).
+    With a DRAM (``dram`` not ``none``) weights that do not fit are streamed instead
+    (:func:`streams`); a column slice larger than a buffer half is refused when run."""
+    weights, other = fit_problems(layout, cfg)
+    problems = other if cfg.dram != "none" else weights + other
+    if streams(layout, cfg):
+        for p in layout.passes:
+            try:
+                dram.check_streamable(p.ptr, layout.name, cfg)
+            except LayoutError as exc:
+                problems.append(str(exc).split(": ", 1)[1])
+                break
     if problems:
-        raise LayoutError(f"layer {name!r} ({layout.rows} x {layout.cols}) does not fit "
-                          f"{n} PEs: " + "; ".join(problems))
+        raise LayoutError(f"layer {layout.name!r} ({layout.rows} x {layout.cols}) does not fit "
+                          f"{cfg.pes} PEs: " + "; ".join(problems)
+                          + ("" if cfg.dram != "none" or not weights else
+                             " (or attach a DRAM to stream the weights: dram: ddr4_3200)"))

@@ -17,7 +17,7 @@ totals), so the window sums equal the layer totals exactly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -35,10 +35,13 @@ class PassTrace:
     broadcast: np.ndarray      #: int64 (M,): cycle of each broadcast
     pops: np.ndarray           #: int64 (M, N): cycle PE k popped broadcast m
     events: np.ndarray         #: int64 (E, 3): CCU (kind, first cycle, last cycle), in order
+    #: int64 (T, 3): DRAM tiles (first broadcast, fetch start cycle, arrival cycle), in
+    #: order; none when the layer is on chip (docs/dram.md rule D)
+    tiles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
 
     def differences(self, other: "PassTrace") -> list[str]:
         diffs = []
-        for name in ("columns", "broadcast", "pops", "events"):
+        for name in ("columns", "broadcast", "pops", "events", "tiles"):
             a, b = getattr(self, name), getattr(other, name)
             if a.shape != b.shape or not np.array_equal(a, b):
                 diffs.append(f"{name} differ")

@@ -18,7 +18,7 @@ from eie_sim.output.names import markdown_text, plot_text
 
 #: the label of each part: its one spelling, the name in the columns (eie_sim.arch.energy
 #: UNITS; the paper's Table II names appear only in docs/energy.md's comparison table)
-PART_TITLES = {p: p for p in ENERGY_PARTS + AREA_PARTS}
+PART_TITLES = {p: p for p in ENERGY_PARTS + AREA_PARTS + ("dram",)}
 PAPER_CHIP_AREA_MM2 = 40.8     # paper value (Table V, EIE 64 PEs)
 COLOURS = ("tab:olive", "tab:purple", "tab:blue", "tab:orange", "tab:green", "tab:brown",
            "tab:gray", "tab:pink")
@@ -91,7 +91,8 @@ def energy_bars(rows: list[dict], fmt: str = "png", synthetic: bool = False) -> 
     names = [plot_text(r.get("layer")) for r in rows]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(rows) + 2), 4.2))
     bottom = [0.0] * len(rows)
-    for p, colour in zip(ENERGY_PARTS, COLOURS):
+    dram = any(_f(r.get("energy_dram_uj")) for r in rows)     # a layer streamed from DRAM
+    for p, colour in zip(ENERGY_PARTS + (("dram",) if dram else ()), COLOURS):
         v = [_f(r.get(f"energy_{p}_uj")) or 0.0 for r in rows]
         ax.bar(range(len(rows)), v, bottom=bottom, color=colour, label=PART_TITLES[p], width=0.7)
         bottom = [b + x for b, x in zip(bottom, v)]

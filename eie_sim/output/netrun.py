@@ -165,7 +165,7 @@ def position_rows(run: NetRun) -> list[dict[str, Any]]:
     rows = []
     for l in run.layers:
         oh, ow = l.meta.get("out_hw", (1, l.positions_total))
-        for p, cyc, nz in zip(l.positions.tolist(), l.counters.cycles_pos.tolist(),
+        for p, cyc, nz in zip(l.positions.tolist(), l.counters.cycles_per_vector().tolist(),
                               l.input_nonzeros_pos.tolist()):
             rows.append({"layer": l.name, "position": p, "oy": p // ow, "ox": p % ow,
                          "cycles": cyc, "input_nonzeros": nz})

@@ -154,10 +154,15 @@ def markdown_report(summary: dict, rows: list[dict]) -> str:
 
 def totals_line(totals: dict) -> str:
     """One line with a run's totals (:func:`eie_sim.sim.results.network_totals`)."""
+    dram = ""
+    if totals.get("streamed_layers"):
+        dram = (f"; {totals['streamed_layers']} layer(s) streamed from DRAM: "
+                f"{totals['dram_bytes']:,} bytes, {totals['dram_stall_cycles']:,} PE stall "
+                f"cycles, {totals.get('energy_dram_uj', 0.0):.3f} uJ (docs/dram.md)")
     return (f"total: {totals['cycles']:,} cycles, {totals['time_us']:.2f} us, "
             f"{totals['total_energy_uj']:.3f} uJ (energy model, docs/energy.md), "
             f"average {totals['avg_power_w']:.3f} W (paper chip: 0.59 W, paper value); "
-            f"outputs match numpy (bit-exact; float within the fixed-point bound)")
+            f"outputs match numpy (bit-exact; float within the fixed-point bound)" + dram)
 
 
 def lenet_lines(res: dict, engine: str) -> list[str]:

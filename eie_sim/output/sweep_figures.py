@@ -33,7 +33,7 @@ import math
 import textwrap
 from dataclasses import dataclass, field
 
-from eie_sim.arch.energy import AREA_PARTS, ENERGY_PARTS
+from eie_sim.arch.energy import AREA_PARTS, ENERGY_COLUMN_PARTS, ENERGY_PARTS
 from eie_sim.errors import PlotError
 from eie_sim.output.names import plot_text
 
@@ -675,7 +675,7 @@ def unit_parts(t: Table, kind: str) -> list[tuple[str, str]]:
     table holds."""
     header = t.header()
     if kind == "energy":
-        parts = [(p, COLUMNS["energy_unit"][0].format(unit=p)) for p in ENERGY_PARTS]
+        parts = [(p, COLUMNS["energy_unit"][0].format(unit=p)) for p in ENERGY_COLUMN_PARTS]
     else:
         parts = [(p, COLUMNS["area_unit"][0].format(unit=p)) for p in AREA_PARTS]
     return [(p, c) for p, c in parts if c in header]

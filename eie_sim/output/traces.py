@@ -25,6 +25,7 @@ queue changes + CCU runs); :func:`collect_trace` refuses more with a
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -43,9 +44,10 @@ from eie_sim.output import folders
 #: about 100 bytes each in the Perfetto JSON, so a trace stays below a few hundred MB
 MAX_TRACE_EVENTS = 2_000_000
 
-#: PE states (the VCD ``state`` value; the Perfetto slice category)
-STARVED, BUSY, PADDING, EMPTY = 0, 1, 2, 3
-PE_STATES = ("starved", "busy", "padding", "empty")
+#: PE states (the VCD ``state`` value; the Perfetto slice category); ``dram stall``: a
+#: starved cycle spent waiting for the column's DRAM tile (docs/dram.md rule D)
+STARVED, BUSY, PADDING, EMPTY, DRAM_STALL = 0, 1, 2, 3, 4
+PE_STATES = ("starved", "busy", "padding", "empty", "dram stall")
 #: CCU states (the VCD ``ccu.state`` value and the Perfetto ``CCU state`` counter)
 IDLE, BROADCAST, STALL, ROW_MOVE, LOAD, STORE = range(6)
 CCU_STATES = ("idle", "broadcast", "stall", "row move", "batch load", "store")
@@ -82,11 +84,17 @@ class LayerTrace:
     pass_end: np.ndarray        #:   the stores and reloads between passes are outside)
     pass_index: np.ndarray
     region_start: np.ndarray    #: every pass's first cycle with its reload (not clipped)
+    #: DRAM tile fetches (docs/dram.md; none for a layer on chip): first cycle, cycles,
+    #: tile index in its pass, output pass
+    dram_start: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+    dram_len: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+    dram_tile: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+    dram_pass: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def n_events(self) -> int:
         """Records counted against :data:`MAX_TRACE_EVENTS`."""
-        return int(self.run_pe.size + self.q_pe.size + self.ccu_start.size)
+        return int(self.run_pe.size + self.q_pe.size + self.ccu_start.size + self.dram_start.size)
 
 
 def parse_cycles(text: str) -> tuple[int, int | None]:
@@ -141,6 +149,7 @@ def collect_trace(timeline: LayerTimeline, layer: str, first: int = 0, end: int 
     # ---- the CCU and the passes
     cs, cl, cst, ccol, cb, cp = [], [], [], [], [], []
     ps, pe_, pi = [], [], []
+    ds, dl, dt, dp = [], [], [], []
 
     def ccu(start, length, state, column=None, bcast=None, p=0):
         start = np.atleast_1d(np.asarray(start, dtype=np.int64))
@@ -170,6 +179,14 @@ def collect_trace(timeline: LayerTimeline, layer: str, first: int = 0, end: int 
         ccu(starts[order], lens[order], states[order], column[order], bcast[order], p)
         if timeline.store:
             ccu(o + pc, timeline.store, STORE, p=p)
+        tiles = np.asarray(getattr(tr, "tiles", np.zeros((0, 3))), dtype=np.int64).reshape(-1, 3)
+        if tiles.size:                   # DRAM tile fetches: start .. arrival - 1
+            keep, s, n = _clip(o + tiles[:, 1], tiles[:, 2] - tiles[:, 1], first, end)
+            grow(int(s.size))
+            ds.append(s)
+            dl.append(n)
+            dt.append(np.flatnonzero(keep).astype(np.int64))
+            dp.append(np.full(s.size, p, np.int64))
         keep, s, n = _clip(np.array([o]), np.array([pc]), first, end)
         if keep[0]:
             ps.append(int(s[0]))
@@ -196,6 +213,22 @@ def collect_trace(timeline: LayerTimeline, layer: str, first: int = 0, end: int 
             start = o + pops + 1
             a0 = pl.ptr[k, cols]
             e = pl.ptr[k, cols + 1] - a0
+            if cols.size and np.asarray(getattr(tr, "tiles", ())).size:
+                # DRAM stalls (rule D): the pop came later than max(end of the previous
+                # column, broadcast + 1); cycles base + 1 .. pop waited for the tile
+                w = np.maximum(e, 1)
+                base = np.maximum(np.r_[-1, pops[:-1] + w[:-1]], tr.broadcast + 1)
+                m = np.flatnonzero(pops > base)
+                keep, s, n = _clip(o + base[m] + 1, pops[m] - base[m], first, end)
+                if s.size:
+                    grow(int(s.size))
+                    rp.append(np.full(s.size, k, np.int64))
+                    rs.append(s)
+                    rl.append(n)
+                    rst.append(np.full(s.size, DRAM_STALL, np.int64))
+                    rc.append(cols[m[keep]])
+                    rpa.append(np.full(s.size, p, np.int64))
+                    rb.append(m[keep])
             hit = np.flatnonzero((start < end) & (start + np.maximum(e, 1) > first))
             if not hit.size:
                 continue
@@ -245,7 +278,8 @@ def collect_trace(timeline: LayerTimeline, layer: str, first: int = 0, end: int 
                       cat(rp), cat(rs), cat(rl), cat(rst), cat(rc), cat(rpa), cat(rb),
                       cat(qp), cat(qt), cat(qv), cat(cs), cat(cl), cat(cst), cat(ccol), cat(cb),
                       cat(cp), np.array(ps, np.int64), np.array(pe_, np.int64),
-                      np.array(pi, np.int64), np.array(region, np.int64))
+                      np.array(pi, np.int64), np.array(region, np.int64),
+                      cat(ds), cat(dl), cat(dt), cat(dp))
 
 
 # ------------------------------------------------------------------ Perfetto (JSON)
@@ -310,6 +344,14 @@ def write_perfetto(trace: LayerTrace, f: TextIO, meta: dict | None = None) -> in
             f'"cat":"{PE_STATES[st]}","args":{{"column":{c},"pass":{p},"broadcast":{b}}}}}')
     for k, t, v in zip(trace.q_pe.tolist(), trace.q_t.tolist(), trace.q_value.tolist()):
         put(f'{{"ph":"C","pid":{2 + k},"name":"queue","ts":{t},"args":{{"entries":{v}}}}}')
+    if trace.dram_start.size:        # the DRAM channel: a slice per tile fetch
+        pid = 2 + trace.n_pe
+        put(f'{{"ph":"M","pid":{pid},"name":"process_name","args":{{"name":"DRAM"}}}}')
+        put(f'{{"ph":"M","pid":{pid},"name":"process_sort_index","args":{{"sort_index":{pid}}}}}')
+        for s, ln, i, p in zip(trace.dram_start.tolist(), trace.dram_len.tolist(),
+                               trace.dram_tile.tolist(), trace.dram_pass.tolist()):
+            put(f'{{"ph":"X","pid":{pid},"tid":1,"ts":{s},"dur":{ln},"name":"tile {i}",'
+                f'"cat":"dram fetch","args":{{"tile":{i},"pass":{p}}}}}')
     f.write("\n]}\n")
     return n
 
@@ -395,7 +437,7 @@ def write_vcd(trace: LayerTrace, f: TextIO, meta: dict | None = None) -> int:
                  w.register_var("eie.ccu", "column", "reg", size=col_bits, init="x")]
     for k in range(N):
         scope = f"eie.pe{k:0{len(str(N - 1))}d}"
-        variables += [w.register_var(scope, "state", "reg", size=2, init="x"),
+        variables += [w.register_var(scope, "state", "reg", size=3, init="x"),
                       w.register_var(scope, "column", "reg", size=col_bits, init="x"),
                       w.register_var(scope, "queue", "reg", size=q_bits, init="x")]
     for ti, vi, xi in zip(t.tolist(), var.tolist(), val.tolist()):

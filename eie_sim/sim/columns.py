@@ -101,9 +101,22 @@ def _layer_total(counter: str) -> Callable:
 def _cycles_pos(reduce: str) -> Callable:
     """The least or most cycles of one vector (0 when none ran)."""
     def get(r):
-        cp = r.counters.cycles_pos
-        return int(getattr(cp, reduce)()) if cp.size else 0
+        cp = r.counters.cycles_per_vector()
+        if not cp.size:
+            return 0
+        v = getattr(cp, reduce)()
+        return int(v) if r.counters.run_vectors is None else float(v)
     return get
+
+
+def _dram(get: Callable, zero=0) -> Callable:
+    """A DRAM figure as a layer total; exactly ``zero`` for a layer on chip."""
+    return lambda r: r.extensive(get(r)) if r.counters.streamed else zero
+
+
+def _per_vector(r, total) -> float:
+    """A layer total per input vector (the layer's vectors: positions)."""
+    return float(total) / r.positions_total if r.positions_total else 0.0
 
 
 #: ``(column or columns, compute)`` in the order of ``layers.csv``; a group's function
@@ -135,6 +148,16 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     *((k, _layer_total(k)) for k in ("batch_load_cycles", "batch_store_cycles",
                                      "pass_reload_cycles")),
     ("max_queue_occupancy", lambda r: r.counters.max_queue_occupancy),
+    ("dram", lambda r: r.config.get("dram", "none") if r.counters.streamed else "none"),
+    ("dram_stall_cycles", _dram(lambda r: int(r.pe.dram_stall_cycles.sum()))),
+    *((k, _dram(lambda r, k=k: getattr(r.counters, k)))
+      for k in ("dram_bytes", "dram_row_activations", "dram_tiles")),
+    ("energy_dram_uj", _dram(lambda r: float(r.energy.dram_pj) * 1e-6, 0.0)),
+    ("dram_gbps", lambda r: r.counters.dram_bytes / (r.cycles_simulated * 1e3 / r.clock_mhz)
+     if r.counters.dram_bytes and r.cycles_simulated else 0.0),
+    ("batch", lambda r: r.config.get("batch", 1)),
+    ("total_energy_uj_per_vector", lambda r: _per_vector(r, r.energy_uj)),
+    ("dram_bytes_per_vector", lambda r: _per_vector(r, _dram(lambda q: q.counters.dram_bytes)(r))),
     *((k, _layer_total(k)) for k in ("ccu_min_cycles", "critical_pe_cycles")),
     ("input_saturations", lambda r: r.extensive(r.input_saturations)),
     ("output_saturations", lambda r: r.extensive(r.output_saturations)),
@@ -162,3 +185,40 @@ def layer_row(r) -> dict[str, Any]:
             group = compute(r)
             row.update((c, group[c]) for c in names)
     return row
+
+
+#: columns added after the sweep database's format was fixed (docs/dram.md), each with
+#: its value for a layer on chip at batch 1 as a function of the rest of the row: a
+#: sweep database stores a row without them when they hold that value
+#: (:func:`compact_row`) and :func:`fill_row` puts them back, so a database written
+#: before they existed still resumes and exports the same tables as a fresh run
+LATER_COLUMNS: dict[str, Callable[[dict], Any]] = {
+    "dram": lambda row: "none",
+    "dram_stall_cycles": lambda row: 0, "dram_bytes": lambda row: 0,
+    "dram_row_activations": lambda row: 0, "dram_tiles": lambda row: 0,
+    "energy_dram_uj": lambda row: 0.0, "dram_gbps": lambda row: 0.0, "batch": lambda row: 1,
+    "total_energy_uj_per_vector": lambda row: (float(row["total_energy_uj"]) / row["positions"]
+                                               if row.get("positions") else 0.0),
+    "dram_bytes_per_vector": lambda row: 0.0,
+}
+
+
+def compact_row(row: dict) -> dict:
+    """``row`` without the :data:`LATER_COLUMNS` that hold their on-chip, batch-1 value."""
+    out = dict(row)
+    for c, neutral in LATER_COLUMNS.items():
+        if c in out:
+            v, n = out[c], neutral(row)
+            if v == n and type(v) is type(n):
+                del out[c]
+    return out
+
+
+def fill_row(row: dict) -> dict:
+    """``row`` with every missing :data:`LATER_COLUMNS` entry at its on-chip value, in
+    :data:`LAYER_COLUMNS` order (the inverse of :func:`compact_row`)."""
+    if all(c in row for c in LATER_COLUMNS) or "total_energy_uj" not in row:
+        return row
+    full = {**{c: f(row) for c, f in LATER_COLUMNS.items() if c not in row}, **row}
+    return {**{c: full[c] for c in LAYER_COLUMNS if c in full},
+            **{c: v for c, v in full.items() if c not in LAYER_COLUMNS}}

@@ -69,6 +69,7 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     if compare_to is not None:
         compare_to = np.asarray(compare_to)
     runs, outs, counts = [], [], []
+    chunk = max(cfg.batch, chunk - chunk % cfg.batch)   # whole batches (docs/dram.md)
     for a in range(0, max(1, inputs.size), chunk):
         part = inputs.select(a, a + chunk)
         run = run_engine(prep, part, cfg, opt.engine, opt.verify, record=record or bool(window))

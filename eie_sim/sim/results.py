@@ -166,7 +166,7 @@ class LayerResult:
 
     @property
     def cycles_per_position(self) -> float:
-        return float(self.counters.cycles_pos.mean()) if self.simulated else 0.0
+        return self.cycles_simulated / self.simulated if self.simulated else 0.0
 
     @property
     def cycle_ns(self) -> float:
@@ -334,6 +334,11 @@ def network_totals(layers: list[LayerResult]) -> dict[str, Any]:
             "batch_load_cycles": sum(l.extensive(l.counters.batch_load_cycles) for l in L),
             "batch_store_cycles": sum(l.extensive(l.counters.batch_store_cycles) for l in L),
             "pass_reload_cycles": sum(l.extensive(l.counters.pass_reload_cycles) for l in L),
+            "streamed_layers": sum(bool(l.counters.streamed) for l in L),
+            "dram_bytes": sum(l.extensive(l.counters.dram_bytes) for l in L),
+            "dram_stall_cycles": sum(l.extensive(int(l.pe.dram_stall_cycles.sum())) for l in L),
+            "energy_dram_uj": sum(l.extensive(float(l.energy.dram_pj))
+                                  for l in L) * 1e-6,
             "total_energy_uj": e_uj,
             "avg_power_w": (e_uj * 1e-6) / (t_us * 1e-6) if t_us else 0.0,
             **_energy_area_totals(L),

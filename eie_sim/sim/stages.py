@@ -36,7 +36,7 @@ from eie_sim.errors import (
 from eie_sim.hw.counters import LayerCounters, PassBatch, input_batches, roll_up
 from eie_sim.hw.csr import CodesCSR
 from eie_sim.hw.engines import Engine, get_engine
-from eie_sim.hw.layout import LayerLayout, check_layer_fits
+from eie_sim.hw.layout import LayerLayout, check_layer_fits, streams
 from eie_sim.hw.trace import LayerTimeline, PassTrace
 from eie_sim.sim.references import FloatReference, references_batch
 from eie_sim.sim.results import ErrorSummary, LayerResult
@@ -331,7 +331,7 @@ def _compare(prep: PreparedLayer, inputs: LayerInputs, out_q: np.ndarray, fr: Fl
 def count(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, cfg: ArchConfig) -> LayerCounters:
     """The layer's counters: :func:`eie_sim.hw.counters.roll_up` of the passes."""
     lay = prep.layout
-    return roll_up(run.batches, lay.cols, cfg, inputs.X_q, lay.has_bias)
+    return roll_up(run.batches, lay.cols, cfg, inputs.X_q, lay.has_bias, streams(lay, cfg))
 
 
 # ------------------------------------------------------------------ 6. price
@@ -347,7 +347,8 @@ def price(counters: LayerCounters, cfg: ArchConfig,
         pointer_reads=int(pe.pointer_reads.sum()), spmat_line_reads=int(pe.spmat_line_reads.sum()),
         issued_entries=busy + int(pe.padding.sum()), accumulator_writes=busy,
         act_sram_cycles=(counters.batch_load_cycles + counters.batch_store_cycles) * cfg.pes,
-        act_sram_store_cycles=counters.batch_store_cycles * cfg.pes)
+        act_sram_store_cycles=counters.batch_store_cycles * cfg.pes,
+        dram_bytes=counters.dram_bytes)
     return energy_mod.estimate(counts, cfg, table)
 
 

@@ -128,7 +128,7 @@ def test_error_bound_is_the_bound_of_the_worst_output():
 
 def test_pointer_sram_advice_counts_output_passes():
     # 600 rows x 300 cols on 4 PEs with 8 registers: 19 passes x 302 pointers per PE
-    cfg = ArchConfig(pes=4, act_regs_per_pe=8, pointer_sram_kb=2).validate()  # 1024 pointers
+    cfg = ArchConfig(pes=4, act_regs_per_pe=8, pointer_sram_kb=2, dram="none").validate()  # 1024 pointers
     codes = (np.arange(600 * 300).reshape(600, 300) % 7 == 0).astype(np.uint8)
     lay = build_layer(codes, np.linspace(0, 1, 16), np.ones(600), cfg, check_fit=False)
     with pytest.raises(LayoutError) as exc:

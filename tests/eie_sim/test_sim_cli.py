@@ -48,7 +48,7 @@ def test_config_workload_block_and_rerun_from_resolved_config(tmp_path, capsys):
     (["--synthetic", "10,10,2.0,0.5"], r"weight_density: expected a fraction in 0\.\.1"),
     (["--npz", "{tmp}/missing.npz"], r"missing\.npz: file not found"),
     (["--model", "{tmp}/missing.dcmp"], r"missing\.dcmp: model file not found"),
-    (["--synthetic", "400,400,0.5,0.5", "--set", "pes=2", "--set", "spmat_sram_kb=4"],
+    (["--synthetic", "400,400,0.5,0.5", "--set", "pes=2", "--set", "spmat_sram_kb=4", "--set", "dram=none"],
      r"does not fit 2 PEs: Spmat SRAM: a PE needs \d+ entries \(\d+ KB\).*about \d+ PEs would fit it"),
     (["--table3", "Alex-0"], r"unknown Table III layer 'Alex-0'"),
     ([], r"no workload"),

@@ -32,7 +32,7 @@ def test_sweep_cross_product_in_worker_processes(tmp_path):
 def test_sweep_points_that_do_not_fit_are_recorded(tmp_path):
     cfg = tmp_path / "s.yaml"
     cfg.write_text("workload:\n  synthetic: {rows: 100, cols: 100, weight_density: 0.3}\n"
-                   "spmat_sram_kb: 1\nrun: {workers: 1}\nsweep:\n  pes: [1, 8]\n")
+                   "spmat_sram_kb: 1\ndram: none\nrun: {workers: 1}\nsweep:\n  pes: [1, 8]\n")
     run_sweep(load_config(cfg), tmp_path / "out")
     rows = list(csv.DictReader((tmp_path / "out" / "sweep.csv").open()))
     assert "does not fit 1 PEs" in rows[0]["error"] and rows[-1]["error"] == ""
@@ -103,7 +103,7 @@ def test_a_bad_point_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     # the other points run
     cfg = tmp_path / "s.yaml"
     cfg.write_text("workload:\n  synthetic: {rows: 100, cols: 60, weight_density: 0.3, bias: true, "
-                   "weight_scale: 1}\nspmat_sram_kb: 1\nrun: {workers: 1}\n"
+                   "weight_scale: 1}\nspmat_sram_kb: 1\ndram: none\nrun: {workers: 1}\n"
                    "sweep:\n  pes: [1, 4]\n  weight_frac_bits: [8, 14]\n")
     assert sweep_main([str(cfg), "--out", str(tmp_path / "sw")]) == 0
     rows = list(csv.DictReader((tmp_path / "sw" / "sweep.csv").open()))

@@ -155,7 +155,7 @@ def test_sweep_point_is_resolved_once_with_the_database_hash():
     assert pt.config.queue_depth == base.queue_depth
     assert pt.overrides == {"workload.weight_density": 0.2}
     assert pt.workload_key == json.dumps([5, [["workload.weight_density", 0.2]]])
-    assert pt.config_hash == stable_hash([pt.config.as_dict(), {"workload.weight_density": 0.2}])
+    assert pt.config_hash == stable_hash([pt.config.record_dict(), {"workload.weight_density": 0.2}])
     # the same architecture with other workload keys: another hash and workload
     other = make_point(base, 6, {"pes": 4, "workload.weight_density": 0.3, "weight_bits": 5})
     assert other.config == pt.config and other.config_hash != pt.config_hash
@@ -176,7 +176,7 @@ def test_database_round_trip_of_a_point_result(tmp_path):
     (lh,) = con.execute("SELECT config_hash FROM layers").fetchone()
     con.close()
     assert json.loads(row[0]) == {"queue_depth": 4} and row[2] == pt.config_hash == lh
-    assert json.loads(row[1]) == pt.config.as_dict()
+    assert json.loads(row[1]) == pt.config.record_dict()
 
 
 def test_one_grid_count():

@@ -123,7 +123,7 @@ def test_model_with_too_many_codebook_bits_is_refused(tmp_path):
 
 
 def test_layer_too_large_is_refused_with_size_and_pes():
-    cfg = ArchConfig(pes=2, spmat_sram_kb=1)          # 1024 entries per PE
+    cfg = ArchConfig(pes=2, spmat_sram_kb=1, dram="none")   # 1024 entries per PE, no DRAM
     lay = synthetic_layer(64, 100, 0.5, 0.5, seed=0)  # 3200 entries -> ~1600 per PE
     with pytest.raises(LayoutError) as err:
         lay.layout(cfg)

@@ -16,4 +16,6 @@ One module per paper unit:
 * :mod:`.ccu` - the central control unit: computing-mode broadcast loop, queue-full
   stalls, input batch loads, bias broadcast (rule B).
 * :mod:`.pe` - one processing element wiring its units as a simpy process (rule P).
+* :mod:`.dram` - the DRAM channel that streams a layer's weights into the PEs' SRAMs
+  (docs/dram.md rule D), its presets and the tile plan both engines share.
 """

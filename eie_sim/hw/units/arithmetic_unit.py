@@ -19,6 +19,11 @@ that wrote the same row (the adder output is forwarded instead of re-read).
 Entries of the bias column (broadcast with activation 1.0) add the bias of their row
 exactly (docs/timing.md choice 3): ``bias_q`` already has the accumulator's format.
 
+With ``batch: B`` (docs/dram.md "Batching") the unit holds ``B`` sets of accumulators
+and each entry issues once per vector whose activation of the column is non-zero, in
+vector order, one per cycle (the bias column: every vector); a bypass hit then needs the
+same row *and* the same vector.
+
 Because every product is rounded on its own, the accumulators do not depend on the
 order of the additions; the unit therefore applies a whole column slice when it starts
 issuing it (the timing of each entry - issue cycle, bypass, latency - is kept exact).
@@ -32,7 +37,8 @@ class ArithmeticUnit:
     """Decode, multiply-accumulate and bypass detection of one PE."""
 
     def __init__(self, codes: list[int], zs: list[int], codebook_q: list[int], shift: int,
-                 bias_col: int, bias_of_row: list[int], dest: list[int], latency: int):
+                 bias_col: int, bias_of_row: list[int], dest: list[int], latency: int,
+                 batch_x: list[list[int]] | None = None, batch_dest: list[list[int]] | None = None):
         self.codes = codes              #: Spmat SRAM: weight index v of each entry
         self.zs = zs                    #: Spmat SRAM: zero run z of each entry
         self.codebook_q = codebook_q    #: decoded weights, weight_frac_bits fixed point
@@ -40,6 +46,8 @@ class ArithmeticUnit:
         self.bias_col = bias_col        #: index of the bias column (-1: no bias)
         self.bias_of_row = bias_of_row  #: bias of each local row, output_frac_bits
         self.dest = dest                #: destination registers (accumulators)
+        self.batch_x = batch_x          #: a batch: the B vectors' activations (None: one)
+        self.batch_dest = batch_dest    #: a batch: the B vectors' accumulators
         self.writes = 0                 #: accumulator writes of real entries
         self.padding = 0                #: padding entries that flowed through
         self.bypass_hits = 0
@@ -48,9 +56,11 @@ class ArithmeticUnit:
         self._last_cycle = -2           #: issue cycle of the last entry
         self._last_write_row = -1       #: its row if it wrote, else -1
 
-    def execute(self, col: int, a: int, start: int, end: int, first_cycle: int) -> None:
+    def execute(self, col: int, a: int, start: int, end: int, first_cycle: int) -> int:
         """Process entries ``start .. end-1`` of column ``col`` with activation ``a``,
-        issued one per cycle from ``first_cycle`` on."""
+        issued one per cycle from ``first_cycle`` on; returns the issue cycles."""
+        if self.batch_x is not None:
+            return self._execute_batch(col, start, end, first_cycle)
         codes, zs, dest = self.codes, self.zs, self.dest
         codebook_q, shift = self.codebook_q, self.shift
         is_bias = col == self.bias_col
@@ -76,3 +86,36 @@ class ArithmeticUnit:
             prev_cycle = cycle
             cycle += 1
         self._last_cycle, self._last_write_row = prev_cycle, prev_row
+        return end - start
+
+    def _execute_batch(self, col: int, start: int, end: int, first_cycle: int) -> int:
+        """:meth:`execute` for a batch: each entry once per vector with a non-zero."""
+        codes, zs, codebook_q, shift = self.codes, self.zs, self.codebook_q, self.shift
+        is_bias = col == self.bias_col
+        X = self.batch_x
+        vecs = [b for b in range(len(X)) if is_bias or X[b][col] != 0]
+        prev_cycle, prev = self._last_cycle, self._last_write_row     # prev: (vector, row)
+        cycle = first_cycle
+        row = -1
+        for addr in range(start, end):
+            row += zs[addr] + 1
+            v = codes[addr]
+            for b in vecs:
+                if v == 0:
+                    self.padding += 1
+                    prev = -1
+                else:
+                    if prev == (b, row) and prev_cycle == cycle - 1:
+                        self.bypass_hits += 1
+                    dest = self.batch_dest[b]
+                    if is_bias:
+                        dest[row] += self.bias_of_row[row]
+                    else:
+                        dest[row] += round_product(codebook_q[v] * X[b][col], shift)
+                    self.writes += 1
+                    self.last_write_cycle = cycle + self.latency
+                    prev = (b, row)
+                prev_cycle = cycle
+                cycle += 1
+        self._last_cycle, self._last_write_row = prev_cycle, prev
+        return (end - start) * len(vecs)

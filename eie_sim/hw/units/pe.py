@@ -19,6 +19,11 @@ column, counted by the PE from its own timeline: the gap before each pop (waitin
 the queue, including the pop cycle itself) and, once the run's length is known
 (:meth:`finish`), the cycles after its last column. The engine checks that the four
 add up to the run's cycles; nothing derives one class from the others.
+
+With a DRAM stream (docs/dram.md rule D) the PE pops a column only once its tile has
+arrived (:class:`~eie_sim.hw.units.dram.DramChannel`); the cycles it waits for it are
+counted as ``dram_stall`` (part of ``idle``), and after popping the last column of a tile
+it tells the channel when it will be done with that tile.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ class ProcessingElement:
 
     def __init__(self, env: simpy.Environment, index: int, queue: ActivationQueue,
                  pointer_read: PointerReadUnit, spmat_read: SpmatReadUnit,
-                 arithmetic: ArithmeticUnit, act_rw: ActRW):
+                 arithmetic: ArithmeticUnit, act_rw: ActRW, dram=None, tile_of=None):
         self.env = env
         self.index = index
         self.queue = queue
@@ -48,6 +53,9 @@ class ProcessingElement:
         self.idle = 0                  #: cycles spent on no column (starved), see finish()
         self.last_work_cycle = -1      #: last cycle this PE issued or spent on a column
         self.pop_cycles: list[int] = []   #: the cycle of every pop (pointer read), in order
+        self.dram = dram                  #: the DRAM channel when the layer streams
+        self.tile_of = tile_of            #: the tile of each broadcast (rule D)
+        self.dram_stall = 0               #: cycles waiting for a tile that had not arrived
         self.process = env.process(self.run())
 
     @property
@@ -64,6 +72,11 @@ class ProcessingElement:
             # This is a cycle in which the PE holds no column (or its last one ends now).
             if not len(queue):
                 yield queue.wait_nonempty()      # idle until a broadcast has arrived
+            m = len(self.pop_cycles)             # the broadcast at the queue head
+            if self.dram is not None and not self.dram.arrived(self.tile_of[m]):
+                waited_from = env.now            # its tile is not here yet (rule D)
+                yield self.dram.wait(self.tile_of[m])
+                self.dram_stall += env.now - waited_from
             t = env.now
             # cycles last_work_cycle + 1 .. t held no column (none when the previous
             # column ended in this very cycle: back-to-back columns have no gap)
@@ -73,13 +86,16 @@ class ProcessingElement:
             # the column occupies cycles t+1 .. t+work
             entries = end - start
             self.spmat_read.issue(start, end)
-            self.arithmetic.execute(col, a, start, end, first_cycle=t + 1)
+            issued = self.arithmetic.execute(col, a, start, end, first_cycle=t + 1)
             if entries:
-                work = entries
+                work = issued                    # entries x vectors served (a batch)
             else:
                 work = 1                         # empty column slice: one idle-issue cycle
                 self.empty += 1
             self.last_work_cycle = t + work
+            if self.dram is not None and (m + 1 == len(self.tile_of)
+                                          or self.tile_of[m + 1] != self.tile_of[m]):
+                self.dram.release(int(self.tile_of[m]), t + work + 1)
             yield env.timeout(work)
 
     def finish(self, cycles: int) -> None:
