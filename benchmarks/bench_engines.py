@@ -83,7 +83,7 @@ def quantize_acts(x: np.ndarray, cfg: ArchConfig) -> np.ndarray:
 
 
 def bench_config(pes: int = 64) -> ArchConfig:
-    return ArchConfig(pes=pes, queue_depth=8).validate()
+    return ArchConfig(pes=pes, queue_depth=8, dram="none").validate()   # on chip (the paper)
 
 
 def layer_totals(stats, cols: int, cfg: ArchConfig) -> tuple[int, float]:

@@ -64,7 +64,7 @@ import urllib.parse
 
 from typing import Callable
 
-from eie_sim.sim.columns import compact_row, fill_row
+from eie_sim.sim.columns import compact_row, fill_figures, fill_row
 from eie_sim.apps.sweep_points import PointResult, SweepPoint
 from eie_sim.errors import BundleError, ConfigError, EIEError
 
@@ -334,6 +334,7 @@ class SweepDB:
         figs = renamed(figs)
         rows = [renamed(json.loads(d)) for _, _, d in lays]
         rows = [fill_row(r) if isinstance(r, dict) else r for r in rows]
+        figs = fill_figures(figs, rows)
         bad = None
         if [i for i, _, _ in lays] != list(range(len(lays))):
             bad = f"layer rows numbered {[i for i, _, _ in lays][:8]}, not 0..{len(lays) - 1}"

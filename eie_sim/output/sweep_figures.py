@@ -33,7 +33,7 @@ import math
 import textwrap
 from dataclasses import dataclass, field
 
-from eie_sim.arch.energy import AREA_PARTS, ENERGY_COLUMN_PARTS, ENERGY_PARTS
+from eie_sim.arch.energy import AREA_PARTS, ENERGY_COLUMN_PARTS
 from eie_sim.errors import PlotError
 from eie_sim.output.names import plot_text
 

@@ -222,3 +222,24 @@ def fill_row(row: dict) -> dict:
     full = {**{c: f(row) for c, f in LATER_COLUMNS.items() if c not in row}, **row}
     return {**{c: full[c] for c in LAYER_COLUMNS if c in full},
             **{c: v for c, v in full.items() if c not in LAYER_COLUMNS}}
+
+
+def _energy_part(c: str) -> bool:
+    return c.startswith("energy_") and c.endswith("_uj")
+
+
+def fill_figures(figs: dict, rows: list) -> dict:
+    """A sweep point's figures recorded before an energy part of :data:`LATER_COLUMNS`
+    existed (``energy_dram_uj``): the part summed over the point's :func:`fill_row`-ed
+    layer rows (its on-chip value), in the order the point's figures put the energy parts
+    (the layer rows' order, after ``cycles``, ``time_us``, ``total_energy_uj``)."""
+    if not rows or not isinstance(rows[0], dict):
+        return figs
+    first = rows[0]
+    if all(c in figs for c in first if c in LATER_COLUMNS and _energy_part(c)):
+        return figs
+    head = {k: figs[k] for k in ("cycles", "time_us", "total_energy_uj") if k in figs}
+    parts = {c: figs[c] if c in figs else sum(float(r.get(c) or 0.0) for r in rows)
+             for c in first if _energy_part(c)}
+    return {**head, **parts, **{k: v for k, v in figs.items() if k not in head and k not in parts}}
+

@@ -138,6 +138,10 @@ def test_layer_four_times_the_sram_streams_by_default(tmp_path):
     assert row["dram_tiles"] >= 2 * len(lay.passes)
     # the bytes priced at the table's pJ/bit
     assert row["energy_dram_uj"] == pytest.approx(row["dram_bytes"] * 8 * 20.0 * 1e-6)
+    # the energy_<part>_uj columns, the DRAM's included, sum to the total
+    parts = [c for c in row if c.startswith("energy_") and c.endswith("_uj")]
+    assert "energy_dram_uj" in parts
+    assert sum(row[c] for c in parts) == pytest.approx(row["total_energy_uj"], rel=1e-12)
     # the CLI writes them into layers.csv
     from eie_sim.cli.simulate import simulate_main as main
     out = tmp_path / "b"

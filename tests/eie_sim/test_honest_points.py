@@ -24,7 +24,7 @@ from eie_sim.workloads.synthetic import synthetic_layer
 #: from 4 PEs on. At 1 PE it is the cheapest point per inference when priced with the
 #: too-small 4 KB SRAM -- the issue's case of a point that must not shape the front.
 WL = ("workload:\n  synthetic: {name: a, rows: 128, cols: 400, weight_density: 0.3, "
-      "act_density: 0.5, seed: 1}\nspmat_sram_kb: 4\n")
+      "act_density: 0.5, seed: 1}\nspmat_sram_kb: 4\ndram: none\n")
 
 
 def _sweep(tmp_path, name: str, run: str) -> tuple[list[dict], list[dict], dict]:
@@ -173,3 +173,15 @@ def test_a_search_counts_a_point_that_does_not_fit_as_a_failed_trial(tmp_path):
     assert {r["fit_handling"] for r in pts if r["pes"] in ("1", "2")} == {"excluded"}
     assert any(r["pes"] in ("1", "2") for r in pts) and par
     assert all(r["fit_handling"] == "" for r in par)
+
+
+def test_with_a_dram_a_point_whose_weights_do_not_fit_streams_and_ranks(tmp_path):
+    """The default design has a DRAM (docs/dram.md): the 1-PE point's weights, too large
+    for its Spmat SRAM, stream from it; the point is priced with that traffic (DRAM bytes
+    and energy), so it fits as built and ranks like the others."""
+    cfg = load_config(text=WL.replace("dram: none\n", "") +
+                      "run: {workers: 1, check_fit: false}\nsweep:\n  pes: [1, 16]\n")
+    run_sweep(cfg, tmp_path / "d")
+    pts = {r["pes"]: r for r in csv.DictReader((tmp_path / "d" / "points.csv").open())}
+    assert pts["1"]["fits"] == "true" and pts["1"]["fit_handling"] == ""
+    assert float(pts["1"]["energy_dram_uj"]) > 0 and float(pts["16"]["energy_dram_uj"]) == 0

@@ -21,7 +21,7 @@ from eie_sim.output.html import number
 from eie_sim.output.sweep_html import write_sweep_report
 
 SWEEP = ("workload:\n  synthetic: {name: a, rows: 128, cols: 400, weight_density: 0.3, "
-         "act_density: 0.5, seed: 1}\nspmat_sram_kb: 4\nrun: {workers: 1, check_fit: false}\n"
+         "act_density: 0.5, seed: 1}\nspmat_sram_kb: 4\ndram: none\nrun: {workers: 1, check_fit: false}\n"
          "sweep:\n  pes: [1, 4, 16]\n  queue_depth: [2, 8]\n")
 #: a 1x1 PNG (as matplotlib would write a plot: the page embeds whatever PNGs it finds)
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"

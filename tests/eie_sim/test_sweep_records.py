@@ -10,6 +10,7 @@ import pytest
 import eie_sim.apps.sweep_exec as sweep_exec
 from eie_sim.apps.sweep import read_partial, run_sweep
 from eie_sim.apps.sweep_db import DB_NAME, DB_VERSION, SweepDB, renamed
+from eie_sim.sim.columns import LATER_COLUMNS
 from eie_sim.sim.sram_fit import NEEDED, PRICED
 from eie_sim.apps.sweep_points import PointResult, make_point, stable_hash
 from eie_sim.arch.config import ArchConfig
@@ -143,8 +144,10 @@ def _without_need(row: dict) -> dict:
 
 
 def _old_figures(row: tuple) -> tuple:
-    """A database row with its figures as the old code recorded them (no SRAM need)."""
-    figs = {k: v for k, v in row[5].items() if k not in NEEDED + PRICED}
+    """A database row with its figures as the old code recorded them (no SRAM need, no
+    DRAM energy of a point on chip: columns.LATER_COLUMNS)."""
+    figs = {k: v for k, v in row[5].items() if k not in NEEDED + PRICED
+            and not (k in LATER_COLUMNS and v == 0.0)}
     return row[:5] + (figs,)
 
 
