@@ -79,6 +79,18 @@ class ArchConfig:
         4, "int", "cycles from issue to accumulator write (Spmat read, decode, multiply, "
         "add/write); the run ends 2 cycles after the last write", range=(1, 64),
         source="released simulator (eie-reference.md section 4, rule 6)")
+    chips: int = spec(1, "int", "EIE chips, each of `pes` PEs; a layer's rows are split into "
+                      "`chips` contiguous blocks, the input broadcast over the link, the outputs "
+                      "gathered (docs/llm.md \"Multi-chip EIE\"; 1: the paper's single chip)",
+                      range=(1, 1024), source=_OURS)
+    link_gbps: float = spec(31.5, "float", "inter-chip link bandwidth, one direction (with "
+                            "`chips` > 1)", range=(0.0, 1e6), unit="GB/s",
+                            source="PCIe 4.0 x16: 16 GT/s x 16 lanes x 128/130 / 8 (PCI-SIG "
+                            "PCIe Base Specification 4.0)")
+    link_latency_ns: int = spec(500, "int", "latency of one link transfer (with `chips` > 1)",
+                                range=(0, 10 ** 9), unit="ns",
+                                source="our choice, of the order of the PCIe DMA latencies "
+                                "measured by Neugebauer et al., SIGCOMM 2018")
 
     # ---- derived quantities (all rules in docs/timing.md) -------------------------
     @property

@@ -104,6 +104,11 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     ("spmat_sram_energy_pj", lambda r: r.extensive(r.energy.spmat_sram_energy_pj)),
     (ENERGY_AREA_COLUMNS, energy_area_row),
     ("workload_seed", lambda r: r.seeds.get("workload_seed", "")), ("wall_s", _attr("wall_s")),
+    # multi-chip EIE (eie_sim.sim.multichip; one chip: 1, 1.0, 0, 0)
+    ("chips", lambda r: r.meta.get("chips", 1)),
+    ("chip_balance", lambda r: r.meta.get("chip_balance", 1.0)),
+    ("link_bytes", lambda r: r.extensive(r.meta.get("link_bytes", 0))),
+    ("link_cycles", lambda r: r.extensive(r.meta.get("link_cycles", 0))),
 )
 
 #: the keys of ``LayerResult.to_dict``, in the order of ``layers.csv``

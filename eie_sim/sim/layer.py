@@ -57,11 +57,17 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     to hold the simulated ones to (:func:`~eie_sim.sim.stages.check_outputs`). ``record``:
     keep the engines' cycle-by-cycle record (``result.timeline``, one input vector);
     ``options.window``: also bin it into windows of that many cycles (``result.windows``,
-    docs/timing.md). Raises :class:`~eie_sim.errors.SimulationMismatch`,
+    docs/timing.md). ``cfg.chips`` > 1: the rows split over that many chips
+    (:mod:`eie_sim.sim.multichip`). Raises :class:`~eie_sim.errors.SimulationMismatch`,
     :class:`~eie_sim.errors.EngineMismatch`, :class:`~eie_sim.errors.LayoutError`,
     :class:`~eie_sim.errors.WorkloadError`.
     """
     opt = options or DEFAULT_OPTIONS
+    if cfg.chips > 1:        # rows split over chips, each chip's block simulated as here
+        from eie_sim.sim.multichip import simulate_multichip
+        return simulate_multichip(layer, x, cfg, options, simulate=simulate_layer, relu=relu,
+                                  x_q=x_q, positions=positions, positions_total=positions_total,
+                                  compare_to=compare_to, seeds=seeds, record=record, chunk=chunk)
     window = opt.window
     t0 = time.perf_counter()
     prep = prepare(layer, cfg, check_fit=opt.check_fit)
