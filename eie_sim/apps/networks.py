@@ -122,8 +122,9 @@ def load_case(name: str, size: tuple[int, int] | None = None, weight_seed: int =
     (seed ``SYNTHETIC_SEED``) and the float forward pass of the quantized network."""
     t0 = time.perf_counter()
     if name not in NETWORK_NAMES:
-        raise WorkloadError(f"unknown network {name!r}; known: {', '.join(NETWORK_NAMES)} "
-                            f"(SqueezeNet: --squeezenet)")
+        from eie_sim.workloads.llm import LLM_NAMES
+        raise WorkloadError(f"unknown network {name!r}; known: {', '.join(NETWORK_NAMES)}; LLMs "
+                            f"(docs/llm.md): {', '.join(LLM_NAMES)} (SqueezeNet: --squeezenet)")
     try:
         net = zoo.build(name, size)
         model = synthetic_model(net, weight_seed)
