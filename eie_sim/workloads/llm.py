@@ -204,36 +204,31 @@ def _numba_seed(seed: int, *key: int) -> int:
 def _kernel():
     from numba import njit, uint64
 
-    @njit(cache=True)
+    @njit(cache=True, nogil=True)
     def select_rows(counts, cols, n_codes, seed, indptr, indices, data):
         """Row i keeps ``counts[i]`` of ``cols`` columns, uniformly (Algorithm S: column j
         is taken with probability needed / left), each with a uniform code 1..n_codes.
-        Random numbers: xorshift64* (Vigna 2016), seeded by ``seed`` (53-bit uniforms;
-        codes by the multiply-shift map of 32 random bits)."""
+        One xorshift64* number (Vigna 2016, seeded by ``seed``) per column: its top 32
+        bits decide the column (``u left < needed``, exact integer arithmetic), bits 11..31
+        give the code (multiply-shift map). Branch-free: every column writes its slot, a
+        taken one advances (``indices`` and ``data`` have one spare slot)."""
         x = uint64(seed) * uint64(0x9E3779B97F4A7C15) + uint64(1)
         mult = uint64(2685821657736338717)
-        scale = 1.0 / 9007199254740992.0            # 2**-53
         e = 0
         for i in range(counts.size):
-            need = counts[i]
-            left = cols
-            j = 0
-            while need > 0:
+            need = uint64(counts[i])
+            left = uint64(cols)
+            for j in range(cols):
                 x ^= x >> uint64(12)
                 x ^= x << uint64(25)
                 x ^= x >> uint64(27)
-                u = float((x * mult) >> uint64(11)) * scale
-                if u * left < need:
-                    x ^= x >> uint64(12)
-                    x ^= x << uint64(25)
-                    x ^= x >> uint64(27)
-                    r = (x * mult) >> uint64(32)
-                    indices[e] = j
-                    data[e] = 1 + ((r * uint64(n_codes)) >> uint64(32))
-                    e += 1
-                    need -= 1
-                left -= 1
-                j += 1
+                r = x * mult
+                take = uint64((r >> uint64(32)) * left < (need << uint64(32)))
+                indices[e] = j
+                data[e] = 1 + ((((r >> uint64(11)) & uint64(0x1FFFFF)) * uint64(n_codes)) >> uint64(21))
+                e += take
+                need -= take
+                left -= uint64(1)
             indptr[i + 1] = e
         return e
     return select_rows
@@ -260,12 +255,12 @@ def sparse_codes(rows: int, cols: int, density: float, prune: str, seed: int, in
                                                  method="marginals").astype(np.int64)
     total = int(counts.sum())
     indptr = np.zeros(rows + 1, dtype=np.int64)
-    indices = np.empty(total, dtype=np.int32)
-    data = np.empty(total, dtype=np.uint8)
+    indices = np.empty(total + 1, dtype=np.int32)        # + the spare slot
+    data = np.empty(total + 1, dtype=np.uint8)
     if _SELECT is None:
         _SELECT = _kernel()
     _SELECT(counts, cols, n_codes, _numba_seed(seed, index), indptr, indices, data)
-    return CodesCSR((rows, cols), indptr, indices, data)
+    return CodesCSR((rows, cols), indptr, indices[:total], data[:total])
 
 
 def llm_layer(shape: TransformerShape, fc: FcLayer, density: float, *, prune: str = "global",
