@@ -92,3 +92,27 @@ def test_chips_engines_agree_and_fit():
 def test_more_chips_than_rows_refused():
     with pytest.raises(WorkloadError, match="chips=20 exceeds the layer's 10 rows"):
         simulate_layer(_layer(rows=10, cols=20), None, CFG.replace(chips=20))
+
+
+def test_network_runner_fit_check_per_chip():
+    """The network runner's fit check (prepare_all) checks every chip's block."""
+    from eie_sim.errors import LayoutError
+    from eie_sim.sim.stages import prepare_all
+    small = CFG.replace(spmat_sram_kb=1)
+    big = _layer(rows=256, cols=256, wd=0.5)
+    with pytest.raises(LayoutError):
+        prepare_all([(big, small)])
+    _, rows = prepare_all([(big, small.replace(chips=8))])
+    assert rows[0]["fits"] and rows[0]["max_entries_per_pe"] <= small.spmat_capacity_entries
+
+
+def test_network_run_on_two_chips_same_outputs():
+    """A convolution network through the one network runner on 2 chips: the same outputs
+    (every one checked against numpy and the forward pass) as on one chip."""
+    from eie_sim.apps.networks import run_network
+    kw = dict(positions=2, seed=0, size=(32, 32), layers=["b2/expand", "b2/dw"])
+    one = run_network("mobilenet_v2", PAPER_CONFIG.replace(pes=16), **kw)
+    two = run_network("mobilenet_v2", PAPER_CONFIG.replace(pes=16, chips=2), **kw)
+    for a, b in zip(one.layers, two.layers):
+        assert np.array_equal(a.output_q, b.output_q) and b.to_dict()["chips"] == 2
+        assert b.pes == 32 and b.cycles > 0
