@@ -116,3 +116,19 @@ def test_network_run_on_two_chips_same_outputs():
     for a, b in zip(one.layers, two.layers):
         assert np.array_equal(a.output_q, b.output_q) and b.to_dict()["chips"] == 2
         assert b.pes == 32 and b.cycles > 0
+
+
+def test_chips_sweep_like_any_key(tmp_path):
+    """A sweep over chips: one chip refused for the Spmat SRAM, four chips fit; the
+    multi-chip columns in sweep.csv."""
+    import csv
+
+    from eie_sim.apps.sweep import run_sweep
+    from eie_sim.arch.config_io import load_config
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("workload:\n  synthetic: {rows: 100, cols: 100, weight_density: 0.3}\n"
+                   "pes: 2\nspmat_sram_kb: 1\nrun: {workers: 1}\nsweep:\n  chips: [1, 4]\n")
+    run_sweep(load_config(cfg), tmp_path / "out")
+    rows = list(csv.DictReader((tmp_path / "out" / "sweep.csv").open()))
+    assert "does not fit 2 PEs" in rows[0]["error"]
+    assert rows[1]["error"] == "" and rows[1]["chips"] == "4" and int(rows[1]["link_bytes"]) > 0
