@@ -27,10 +27,13 @@ import numpy as np
 from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
 from eie_sim.errors import LayoutError, WorkloadError
+from eie_sim.hw.layout import check_layer_fits
 from eie_sim.sim.layer import simulate_layer
+from eie_sim.sim.multichip import LINK_NOTE
 from eie_sim.sim.options import SimOptions
 from eie_sim.sim.results import NetRun
 from eie_sim.workloads import llm
+from eie_sim.workloads.chips import chip_workloads
 
 __all__ = ["run_llm", "step_summary", "PEAK_BANDWIDTH_GBPS", "DRAM_COLUMNS", "roofline",
            "stored_bytes"]
@@ -54,13 +57,11 @@ def _with_batch(cfg: ArchConfig, batch: int) -> ArchConfig:
 
 
 def _parts(wl, cfg: ArchConfig):
-    from eie_sim.sim.multichip import chip_workloads
     return chip_workloads(wl, cfg.chips) if cfg.chips > 1 else [wl]
 
 
 def _fit_row(wl, cfg: ArchConfig) -> dict[str, Any]:
     """The SRAM fit row of a layer (the fullest chip's), as the network runner writes it."""
-    from eie_sim.hw.layout import check_layer_fits
     one = cfg.replace(chips=1)
     row = {"layer": wl.name, "max_entries_per_pe": 0, "padding_entries": 0, "fits": True, "why": ""}
     for p in _parts(wl, cfg):
@@ -255,6 +256,5 @@ def _notes(run: NetRun, shape: llm.TransformerShape, nu: float, sigma: float, se
                      "chip" + ("" if any(c in run.layers[0].to_dict() for c in DRAM_COLUMNS)
                                else " (no DRAM model here: see the roofline for streaming them)"))
     if run.config.chips > 1:
-        from eie_sim.sim.multichip import LINK_NOTE
         notes.append(LINK_NOTE)
     return notes

@@ -19,6 +19,7 @@ from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import WorkloadError
 from eie_sim.hw.counters import LayerCounters
 from eie_sim.hw.layout import LayerLayout
+from eie_sim.sim.multichip import simulate_multichip
 from eie_sim.sim.options import DEFAULT_OPTIONS, SimOptions
 from eie_sim.sim.results import LayerResult
 from eie_sim.sim.stages import (
@@ -64,7 +65,6 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     """
     opt = options or DEFAULT_OPTIONS
     if cfg.chips > 1:        # rows split over chips, each chip's block simulated as here
-        from eie_sim.sim.multichip import simulate_multichip
         return simulate_multichip(layer, x, cfg, options, simulate=simulate_layer, relu=relu,
                                   x_q=x_q, positions=positions, positions_total=positions_total,
                                   compare_to=compare_to, seeds=seeds, record=record, chunk=chunk)

@@ -35,38 +35,22 @@ import math
 
 import numpy as np
 
-from eie_sim.arch import energy as energy_mod
 from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import WorkloadError
 from eie_sim.hw.counters import LayerCounters, PECounters
-from eie_sim.hw.csr import CodesCSR
 from eie_sim.hw.layout import LayerLayout
 from eie_sim.sim.results import LayerResult
+from eie_sim.sim.stages import PreparedLayer, prepare
+from eie_sim.workloads.chips import chip_rows, chip_workloads
 from eie_sim.workloads.layer import LayerWorkload
 
-__all__ = ["chip_rows", "row_slice", "link_cycles", "simulate_multichip", "LINK_NOTE"]
+__all__ = ["link_cycles", "link_bytes_in", "simulate_multichip", "merge_chips", "LINK_NOTE",
+           "chip_rows", "chip_workloads"]
 
 #: what every multi-chip report says about the link
 LINK_NOTE = ("multi-chip: rows split over the chips, the input broadcast over the link, the "
              "outputs gathered; cycles = link in + slowest chip + link out (no overlap); "
              "link energy not modelled (docs/llm.md)")
-
-
-def chip_rows(rows: int, chips: int) -> np.ndarray:
-    """int64 ``(chips + 1,)``: chip ``c`` holds rows ``bounds[c] .. bounds[c+1] - 1``."""
-    if chips < 1:
-        raise WorkloadError(f"chips: expected an integer >= 1, got {chips}")
-    if chips > rows:
-        raise WorkloadError(f"chips={chips} exceeds the layer's {rows} rows: every chip needs "
-                            f"at least one row (use at most {rows} chips)")
-    return (np.arange(chips + 1, dtype=np.int64) * rows) // chips
-
-
-def row_slice(codes: CodesCSR, a: int, b: int) -> CodesCSR:
-    """Rows ``a .. b-1`` of ``codes`` (views of its arrays where possible)."""
-    lo, hi = int(codes.indptr[a]), int(codes.indptr[b])
-    return CodesCSR((b - a, codes.cols), codes.indptr[a:b + 1] - lo, codes.indices[lo:hi],
-                    codes.data[lo:hi])
 
 
 def link_bytes_in(nonzeros: np.ndarray, cols: int, cfg: ArchConfig) -> np.ndarray:
@@ -84,7 +68,6 @@ def link_cycles(n_bytes, cfg: ArchConfig) -> np.ndarray:
 
 def _parts(layer, cfg: ArchConfig):
     """``(name, codes, codebook, bias, workload-or-None, source meta)`` of any layer form."""
-    from eie_sim.sim.stages import PreparedLayer, prepare
     if isinstance(layer, LayerLayout):
         layer = prepare(layer, cfg.replace(pes=layer.n_pe, chips=1), check_fit=False)
     if isinstance(layer, PreparedLayer):
@@ -98,21 +81,6 @@ def _parts(layer, cfg: ArchConfig):
     if isinstance(layer, LayerWorkload):
         return layer
     raise TypeError(f"expected a LayerWorkload, LayerLayout or PreparedLayer, got {type(layer).__name__}")
-
-
-def chip_workloads(wl: LayerWorkload, chips: int) -> list[LayerWorkload]:
-    """The row block of every chip as its own layer (cached on ``wl`` per chip count, so a
-    sweep lays every block out once per layout)."""
-    def build():
-        b = chip_rows(wl.rows, chips)
-        return [LayerWorkload(name=wl.name, codes=row_slice(wl.codes, int(b[c]), int(b[c + 1])),
-                              codebook=wl.codebook,
-                              bias=None if wl.bias is None else wl.bias[b[c]:b[c + 1]],
-                              x=wl.x, synthetic=wl.synthetic,
-                              source={**wl.source, "chip": c, "chip_rows": [int(b[c]), int(b[c + 1])]},
-                              bits=wl.bits)
-                for c in range(chips)]
-    return wl.cached("chips", (chips,), build, keep=1)
 
 
 def simulate_multichip(layer, x, cfg: ArchConfig, options=None, *, simulate, **kwargs) -> LayerResult:

@@ -40,6 +40,7 @@ from eie_sim.hw.layout import LayerLayout, check_layer_fits
 from eie_sim.hw.trace import LayerTimeline, PassTrace
 from eie_sim.sim.references import FloatReference, references_batch
 from eie_sim.sim.results import ErrorSummary, LayerResult
+from eie_sim.workloads.chips import chip_workloads
 from eie_sim.workloads.layer import LayerWorkload
 
 
@@ -119,7 +120,6 @@ def prepare_all(layers: list[tuple[LayerWorkload, ArchConfig]], check_fit: bool 
 
 def _chip_layouts(wl: LayerWorkload, cfg: ArchConfig) -> list[LayerLayout]:
     """The layouts of a layer's row blocks on ``cfg.chips`` chips (sim/multichip)."""
-    from eie_sim.sim.multichip import chip_workloads
     one = cfg.replace(chips=1)
     return [p.layout(one, check_fit=False) for p in chip_workloads(wl, cfg.chips)]
 

@@ -30,7 +30,8 @@ fit to any checkpoint), then pruned by magnitude to ``density``:
 The kept weights are quantized to ``2 x ((2**weight_bits - 1) // 2)`` codes by
 equal-probability bins of the kept distribution, half per sign (7 per sign with 4-bit
 codes; code 0 = pruned): each kept weight's code is then uniform over the codes, and each
-code's codebook value is the median of its bin (Student-t quantiles, scipy). So the
+code's codebook value is the median of its bin (Student-t quantiles,
+:func:`student_t_isf`). So the
 values of a layer are exactly magnitude-pruned, quantile-quantized Student-t weights,
 at a cost of two random numbers per kept weight.
 
@@ -61,7 +62,7 @@ from eie_sim.workloads.layer import LayerWorkload
 
 __all__ = ["TransformerShape", "LLM_SHAPES", "LLM_NAMES", "FcLayer", "fc_layers", "llm_layer",
            "llm_inputs", "host_flops", "PRUNE_MODES", "DEFAULT_NU", "DEFAULT_SIGMA",
-           "get_shape", "student_t_codebook"]
+           "get_shape", "student_t_codebook", "student_t_isf"]
 
 DEFAULT_NU = 4.0
 DEFAULT_SIGMA = 0.02
@@ -180,12 +181,29 @@ def host_flops(shape: TransformerShape, context: int) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ weights
+def student_t_isf(p: np.ndarray, nu: float) -> np.ndarray:
+    """The Student-t inverse survival function: ``t`` with ``P(T > t) = p`` (``0 < p <=
+    1/2``), by numpy alone. With ``s = sqrt(nu) tan(theta)``,
+    ``P(T > s) = c int_theta^(pi/2) cos^(nu - 1)``, ``c = Gamma((nu+1)/2) / (sqrt(pi)
+    Gamma(nu/2))``: the tail is integrated (trapezoid rule) on a grid of 2**18 angles and
+    inverted by interpolation (error far below the quantization it serves)."""
+    p = np.asarray(p, dtype=np.float64)
+    if np.any((p <= 0) | (p > 0.5)):
+        raise ValueError("tail probabilities must lie in (0, 1/2]")
+    theta = np.linspace(0.0, math.pi / 2, (1 << 18) + 1)
+    f = np.cos(theta) ** (nu - 1.0)
+    c = math.exp(math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2)) / math.sqrt(math.pi)
+    steps = 0.5 * (f[1:] + f[:-1]) * np.diff(theta)
+    tail = c * np.concatenate([np.cumsum(steps[::-1])[::-1], [0.0]])   # P(T > s(theta))
+    th = np.interp(p, tail[::-1], theta[::-1])
+    return math.sqrt(nu) * np.tan(th)
+
+
 def student_t_codebook(density: float, bits: int, nu: float = DEFAULT_NU,
                        sigma: float = DEFAULT_SIGMA) -> np.ndarray:
     """float32 ``(1 + 2 K,)`` codebook, ``K = (2**bits - 1) // 2`` codes per sign: entry 0
     is 0 (pruned), entries ``1..K`` the medians of ``K`` equal-probability bins of the kept
     negative weights (most negative first), ``K+1..2K`` their mirror images."""
-    from scipy import stats
     K = (2 ** bits - 1) // 2
     if K < 1:
         raise WorkloadError(f"weight_bits={bits}: at least 2 bits are needed for signed codes")
@@ -193,7 +211,7 @@ def student_t_codebook(density: float, bits: int, nu: float = DEFAULT_NU,
     # |w| > t keeps ``density``: P(T > t/scale) = density / 2; within the positive tail,
     # bin j (j = 0..K-1, small to large) has tail probabilities (density/2) (1 - (j+.5)/K)
     tail = (density / 2.0) * (1.0 - (np.arange(K) + 0.5) / K)
-    pos = scale * stats.t.isf(tail, nu)
+    pos = scale * student_t_isf(tail, nu)
     return np.concatenate([[0.0], -pos[::-1], pos]).astype(np.float32)
 
 
@@ -282,9 +300,12 @@ def llm_layer(shape: TransformerShape, fc: FcLayer, density: float, *, prune: st
 
 
 # ------------------------------------------------------------------ activations
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
 def _gelu(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+    """GELU, ``x Phi(x)`` (the exact form, math.erf)."""
+    return 0.5 * x * (1.0 + _ERF(x / math.sqrt(2.0)).astype(np.float64))
 
 
 def llm_inputs(fc: FcLayer, batch: int, seed: int = 0, threshold: float = 0.0) -> np.ndarray:

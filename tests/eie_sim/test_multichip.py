@@ -5,7 +5,8 @@ import pytest
 from eie_sim.arch.config import PAPER_CONFIG
 from eie_sim.errors import WorkloadError
 from eie_sim.sim.layer import simulate_layer
-from eie_sim.sim.multichip import chip_rows, chip_workloads, link_cycles
+from eie_sim.sim.multichip import link_cycles
+from eie_sim.workloads.chips import chip_rows, chip_workloads
 from eie_sim.sim.options import SimOptions
 from eie_sim.workloads.synthetic import synthetic_layer
 
