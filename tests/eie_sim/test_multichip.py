@@ -1,6 +1,8 @@
 """Multi-chip EIE (eie_sim.sim.multichip): rows split over chips, C = 1 is one chip."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eie_sim.arch.config import PAPER_CONFIG
 from eie_sim.errors import WorkloadError
@@ -133,3 +135,23 @@ def test_chips_sweep_like_any_key(tmp_path):
     rows = list(csv.DictReader((tmp_path / "out" / "sweep.csv").open()))
     assert "does not fit 2 PEs" in rows[0]["error"]
     assert rows[1]["error"] == "" and rows[1]["chips"] == "4" and int(rows[1]["link_bytes"]) > 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=st.integers(1, 90), cols=st.integers(1, 60), wd=st.floats(0.05, 0.9),
+       chips=st.integers(1, 6), pes=st.sampled_from([1, 2, 4, 8]), seed=st.integers(0, 99))
+def test_chips_any_layer(rows, cols, wd, chips, pes, seed):
+    """Any layer on any number of chips (up to its rows): the single chip's outputs, the
+    cycles at least the slowest chip's, the per-PE classes adding up over chips x PEs."""
+    chips = min(chips, rows)
+    wl = synthetic_layer(rows, cols, wd, 0.5, seed=seed, bias=bool(seed % 2))
+    cfg = PAPER_CONFIG.replace(pes=pes)
+    one = simulate_layer(wl, None, cfg)
+    many = simulate_layer(wl, None, cfg.replace(chips=chips))
+    assert np.array_equal(one.output_q, many.output_q)
+    many.counters.check()
+    assert many.pe.busy.size == chips * pes and many.useful_macs == one.useful_macs
+    if chips == 1:
+        assert many.cycles == one.cycles
+    else:
+        assert many.cycles >= max(many.meta["chip_cycles"]) + 2
