@@ -202,18 +202,27 @@ def chips_study(chips_list) -> list[dict]:
 
 # ------------------------------------------------------------------ report
 def _md_grid(rows) -> str:
-    head = ("| PEs | density | batch | DRAM (peak GB/s) | EIE tokens/s | EIE mJ/token | stored GB/token "
-            "| GB/s to stay compute-bound | roofline tokens/s | bound | DRAM GB/s at roofline |"
-            + (" sim. DRAM stalls | sim. DRAM GB | sim. DRAM mJ/token |" if HAS_DRAM else ""))
-    n = head.count("|") - 1
-    lines = [head, "|" + "---|" * n]
+    """One row per PEs x density x batch; per DRAM type the roofline tokens/s and its bound
+    (c: compute, b: bandwidth), and the simulated DRAM columns where the model ran."""
+    drams = list(dict.fromkeys(r["dram"] for r in rows))
+    head = ("| PEs | density | batch | EIE tokens/s | EIE mJ/token | stored GB/token | GB/s to stay "
+            "compute-bound | " + " | ".join(f"{k} ({PEAK_BANDWIDTH_GBPS[k]:.1f} GB/s)" for k in drams)
+            + " |")
+    lines = [head, "|" + "---|" * (7 + len(drams))]
+    groups: dict = {}
     for r in rows:
-        cells = [r["pes"], r["density"], r["batch"], f"{r['dram']} ({r['dram_peak_gbps']:.1f})",
-                 f"{r['eie_tokens_per_s']:,.1f}", f"{r['eie_mj_per_token']:,.2f}",
-                 f"{r['stored_gb_per_token']:.3f}", f"{r['needed_gbps']:,.1f}",
-                 f"{r['roofline_tokens_per_s']:,.1f}", r["bound"], f"{r['dram_gbps_at_roofline']:,.1f}"]
-        if HAS_DRAM:
-            cells += [r["sim_dram_stall_cycles"], r["sim_dram_gb"], r["sim_dram_mj_per_token"]]
+        groups.setdefault((r["pes"], r["density"], r["batch"]), {})[r["dram"]] = r
+    for (pes, d, b), by in groups.items():
+        r = next(iter(by.values()))
+        cells = [pes, d, b, f"{r['eie_tokens_per_s']:,.1f}", f"{r['eie_mj_per_token']:,.2f}",
+                 f"{r['stored_gb_per_token']:.3f}", f"{r['needed_gbps']:,.1f}"]
+        for k in drams:
+            x = by[k]
+            cell = f"{x['roofline_tokens_per_s']:,.1f} ({x['bound'][0]})"
+            if x["sim_dram_gb"] != "":
+                cell += (f"; sim. {x['sim_dram_stall_cycles']:,.0f} stall cycles, "
+                         f"{x['sim_dram_gb']:.3f} GB, {x['sim_dram_mj_per_token']:.2f} mJ/token")
+            cells.append(cell)
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -292,7 +301,8 @@ def main(outdir: pathlib.Path | str = "results", quick: bool = False) -> dict:
            "EIE tokens/s and mJ/token: the cycles and energy model of the simulated step (weights "
            "as if on chip). Roofline: the stored weights (8-bit entries incl. padding, 16-bit "
            "pointers) streamed once per step at the DRAM's peak bandwidth, overlapped with "
-           "compute; the step takes the longer of the two. " + (
+           "compute; the step takes the longer of the two. Each DRAM column: the roofline's "
+           "tokens/s and its bound (c: compute, b: bandwidth). " + (
                "The sim. DRAM columns are the DRAM model's." if HAS_DRAM else
                "No DRAM model on this branch: the roofline only (the DRAM columns appear once "
                "the configuration has the `dram` key)."), "", _md_grid(rows)]
