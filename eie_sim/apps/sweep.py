@@ -47,6 +47,7 @@ from eie_sim.apps.sweep_points import (
     expected_point,
     make_point,
     planned_points,
+    recorded_config,
     stable_hash,
 )
 from eie_sim.apps.sweep_search import covers, pareto_front, run_search
@@ -73,7 +74,7 @@ def sweep_identity(loaded: LoadedConfig, block: dict) -> dict:
             table = hashlib.sha256(pathlib.Path(run.energy_table).read_bytes()).hexdigest()
         except OSError:
             table = run.energy_table
-    return {"arch": loaded.arch.as_dict(), "engine": run.engine, "verify": run.verify,
+    return {"arch": recorded_config(loaded.arch), "engine": run.engine, "verify": run.verify,
             "seed": run.seed, "relu": run.relu, "check_fit": run.check_fit,
             "energy_table": table, "workload": block, "sweep": loaded.sweep, "plan": loaded.plan}
 

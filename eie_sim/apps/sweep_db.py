@@ -52,7 +52,7 @@ import urllib.parse
 
 from typing import Callable
 
-from eie_sim.apps.sweep_points import PointResult, SweepPoint
+from eie_sim.apps.sweep_points import PointResult, SweepPoint, recorded_config
 from eie_sim.errors import BundleError, ConfigError, EIEError
 
 DB_NAME = "sweep.db"
@@ -242,7 +242,7 @@ class SweepDB:
             if self.con.execute("SELECT 1 FROM points WHERE point = ?", (res.index,)).fetchone():
                 return False
             params_t = json.dumps(point.params)
-            config_t = json.dumps(point.config.as_dict(), sort_keys=True)
+            config_t = json.dumps(recorded_config(point.config), sort_keys=True)
             figs_t = json.dumps(res.figures)
             datas = [json.dumps(r) for r in res.rows]
             self.con.execute(
@@ -303,7 +303,7 @@ class SweepDB:
                 bad = f"{params} is not a point of this sweep"
             elif _canon(pt.params) != _canon(params):
                 bad = f"recorded as {params}, but this sweep's point {p} is {pt.params}"
-            elif pt.config_hash != h or json.loads(config_t) != pt.config.as_dict():
+            elif pt.config_hash != h or json.loads(config_t) != recorded_config(pt.config):
                 bad = "its configuration hash does not match its values"
         if not bad and digest is not None and digest != _digest(
                 p, params_t, config_t, h, err, figs_t, [d for _, _, d in lays]):

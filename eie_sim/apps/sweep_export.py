@@ -26,6 +26,7 @@ from eie_sim.arch.sweep_spec import OBJECTIVES, planned_count
 from eie_sim.arch.workload_spec import parse_workload
 from eie_sim.errors import BundleError
 from eie_sim.output import report
+from eie_sim.sim.columns import LATER_COLUMNS
 
 #: units of the exported columns, by name suffix (docs/cluster.md "Columns and units")
 UNITS = (("inferences_per_s_per_mm2", "inferences / s / mm^2"),
@@ -113,7 +114,9 @@ def export(loaded: LoadedConfig, block: dict,
         head = {"point": p.index, **p.params, "error": p.error}
         figs = {f"point_{c}": v for c, v in p.figures.items()}
         for r in p.rows or [{}]:
-            rows.append({**r, **head, **figs})
+            # a row recorded before a later column existed had that column's one value
+            later = {k: v for k, v in LATER_COLUMNS.items() if r and k in layer_cols and k not in r}
+            rows.append({**r, **later, **head, **figs})
     pt_cols = ["point"] + keys + fig_cols + ["error"]
     pt_rows = [{"point": p.index, **p.params, **p.figures, "error": p.error}
                for p in points]

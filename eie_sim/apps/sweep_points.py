@@ -92,12 +92,26 @@ class SweepPoint:
         return split_point(self.params)[1]
 
 
+#: architecture keys added after the sweep database format: a point's hash and stored
+#: configuration leave them out while they hold their default, so a database written
+#: before them still resumes (multi-chip EIE: eie_sim.sim.multichip)
+LATER_KEYS: tuple[str, ...] = ("chips", "link_gbps", "link_latency_ns")
+
+
+def recorded_config(cfg: ArchConfig) -> dict:
+    """The architecture as a sweep database records and hashes it: ``cfg.as_dict()``
+    without the :data:`LATER_KEYS` that hold their default."""
+    defaults = ArchConfig()
+    return {k: v for k, v in cfg.as_dict().items()
+            if not (k in LATER_KEYS and v == getattr(defaults, k))}
+
+
 def make_point(base: ArchConfig, index: int, params: dict) -> SweepPoint:
     """The :class:`SweepPoint` of the swept values ``params`` at ``index``."""
     arch, over = split_point(params)
     cfg = dataclasses.replace(base, **arch)
     return SweepPoint(index, params, cfg, workload_key(cfg.weight_bits, over),
-                      stable_hash([cfg.as_dict(), over]))
+                      stable_hash([recorded_config(cfg), over]))
 
 
 def planned_points(loaded: LoadedConfig) -> list[SweepPoint] | None:

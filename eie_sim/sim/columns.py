@@ -111,6 +111,11 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     ("link_cycles", lambda r: r.extensive(r.meta.get("link_cycles", 0))),
 )
 
+#: columns added after the sweep database format, with the value every row recorded
+#: before them had (one chip, no link): a resumed older database exports them so
+LATER_COLUMNS: dict[str, Any] = {"chips": 1, "chip_balance": 1.0, "link_bytes": 0,
+                                 "link_cycles": 0}
+
 #: the keys of ``LayerResult.to_dict``, in the order of ``layers.csv``
 LAYER_COLUMNS: tuple[str, ...] = tuple(
     c for names, _ in LAYER_COLUMN_SPEC for c in ((names,) if isinstance(names, str) else names))

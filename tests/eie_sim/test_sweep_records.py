@@ -10,10 +10,17 @@ import pytest
 import eie_sim.apps.sweep_exec as sweep_exec
 from eie_sim.apps.sweep import read_partial, run_sweep
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
-from eie_sim.apps.sweep_points import PointResult, make_point, stable_hash
+from eie_sim.apps.sweep_points import (
+    LATER_KEYS,
+    PointResult,
+    make_point,
+    recorded_config,
+    stable_hash,
+)
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import count_points, load_config
 from eie_sim.arch.sweep_spec import grid_size, planned_count
+from eie_sim.sim.columns import LATER_COLUMNS
 
 DATA = pathlib.Path(__file__).parent / "data"
 EXPORTED = ("sweep.csv", "points.csv", "pareto.csv")
@@ -31,7 +38,8 @@ MISSING = {"grid": {3, 6, 7}, "search": {5, 6, 7}}
 
 
 def _rows(db: pathlib.Path) -> tuple[dict, dict]:
-    """Per point its database row (wall times left out) and its layer rows' content."""
+    """Per point its database row (wall times left out) and its layer rows' content (the
+    :data:`LATER_COLUMNS` left out once checked at their one earlier value)."""
     con = sqlite3.connect(db)
     try:
         pts = {r[0]: r for r in con.execute(
@@ -41,6 +49,8 @@ def _rows(db: pathlib.Path) -> tuple[dict, dict]:
                 "SELECT * FROM layers ORDER BY point, idx"):
             d = json.loads(data)
             d.pop("wall_s", None)
+            for k, v in LATER_COLUMNS.items():     # columns the old code did not write:
+                assert d.pop(k, v) == v            # their one value then (one chip, no link)
             lay.setdefault(p, []).append((idx, name, cyc, t, e, h, d))
         return pts, lay
     finally:
@@ -89,7 +99,12 @@ def test_sweep_point_is_resolved_once_with_the_database_hash():
     assert pt.config.queue_depth == base.queue_depth
     assert pt.overrides == {"workload.weight_density": 0.2}
     assert pt.workload_key == json.dumps([5, [["workload.weight_density", 0.2]]])
-    assert pt.config_hash == stable_hash([pt.config.as_dict(), {"workload.weight_density": 0.2}])
+    rec = recorded_config(pt.config)          # the later keys left out at their default
+    assert set(pt.config.as_dict()) - set(rec) == set(LATER_KEYS)
+    assert pt.config_hash == stable_hash([rec, {"workload.weight_density": 0.2}])
+    chips = make_point(base, 7, {"pes": 4, "workload.weight_density": 0.2, "weight_bits": 5,
+                                 "chips": 2})
+    assert recorded_config(chips.config)["chips"] == 2 and chips.config_hash != pt.config_hash
     # the same architecture with other workload keys: another hash and workload
     other = make_point(base, 6, {"pes": 4, "workload.weight_density": 0.3, "weight_bits": 5})
     assert other.config == pt.config and other.config_hash != pt.config_hash
@@ -110,7 +125,7 @@ def test_database_round_trip_of_a_point_result(tmp_path):
     (lh,) = con.execute("SELECT config_hash FROM layers").fetchone()
     con.close()
     assert json.loads(row[0]) == {"queue_depth": 4} and row[2] == pt.config_hash == lh
-    assert json.loads(row[1]) == pt.config.as_dict()
+    assert json.loads(row[1]) == recorded_config(pt.config)
 
 
 def test_one_grid_count():
