@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export MPLBACKEND := Agg
 
-.PHONY: all install test test-slow fuzz bench clean help energy-tables bench-full
+.PHONY: all install test test-slow fuzz bench clean help energy-tables bench-full bench-llm
 
 # make fuzz: cases per format and the campaign seed (empty: a random one, printed)
 FUZZ_CASES ?= 10000
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz       fuzz every reader (FUZZ_CASES=10000 per format, FUZZ_SEED=random), print the outcome table"
 	@echo "make bench      install if needed, reproduce the paper tables into results/"
 	@echo "make bench-full the compression studies and DSD in their full version (bench_studies, ~8 min)"
+	@echo "make bench-llm  LLM decode steps on EIE: speed goal, tokens/s, J/token, roofline (benchmarks/bench_llm.py, ~15 min)"
 	@echo "make energy-tables  regenerate the CACTI SRAM tables (needs python3.12; own venv $(CACTI_VENV))"
 	@echo "make clean      remove the virtual environment, caches and results"
 
@@ -47,6 +48,11 @@ bench: $(STAMP)
 # tuned schedules (make bench runs its quick version)
 bench-full: $(STAMP)
 	EIE_BENCH_FULL=1 $(PY) -m benchmarks.run_all --only bench_studies
+
+# make bench-llm: LLM decode steps on EIE (benchmarks/bench_llm.py; not in make bench: it
+# takes longer than make bench's budget allows)
+bench-llm: $(STAMP)
+	$(PY) -m benchmarks.bench_llm results
 
 # make energy-tables: regenerate eie_sim/arch/configs/sram_cacti_*nm.yaml with CACTI
 # (hwcomponents-cacti, Python >= 3.12, in its own environment; not part of test or bench).

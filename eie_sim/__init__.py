@@ -28,6 +28,7 @@ of the synthetic layers), ``LAYER_COLUMNS`` (the ``layers.csv`` columns),
 """
 from eie_sim.api import layer, make_config, simulate, sweep
 from eie_sim.apps.images import DEFAULT_IMAGES, IMAGES, image_input, parse_images
+from eie_sim.apps.llm import run_llm
 from eie_sim.apps.networks import NETWORK_NAMES, run_network
 from eie_sim.apps.networks import load_case as load_network
 from eie_sim.apps.networks import run_case as run_network_case
@@ -36,6 +37,7 @@ from eie_sim.apps.squeezenet import NET_NAME as SQUEEZENET_NET
 from eie_sim.apps.squeezenet import PROTOTXT_NAME as SQUEEZENET_PROTOTXT
 from eie_sim.apps.squeezenet import load_squeezenet, run_squeezenet
 from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
+from eie_sim.workloads.llm import LLM_NAMES
 from eie_sim.apps.sweep import run_sweep
 from eie_sim.arch import paper
 from eie_sim.arch.config import PAPER_CONFIG, ArchConfig
@@ -85,7 +87,7 @@ __all__ = ["ArchConfig", "ConfigError", "EIEError", "EngineMismatch", "LayerResu
            "single_format", "FixedPointSpec", "DEFAULT_IMAGES", "IMAGES", "image_input",
            "parse_images", "NETWORK_NAMES", "load_network", "run_network", "run_network_case",
            "SQUEEZENET_DIR", "SQUEEZENET_NET", "SQUEEZENET_PROTOTXT", "load_squeezenet",
-           "run_squeezenet", "run_squeezenet_chain",
+           "run_squeezenet", "run_squeezenet_chain", "run_llm", "LLM_NAMES",
            # eie-sweep from Python: the design-space sweep into a folder, its grid size
            "grid_size", "run_sweep",
            # for reports and the benchmarks

@@ -60,6 +60,7 @@ from eie_sim.errors import WorkloadError
 from eie_sim.sim.options import SimOptions
 from eie_sim.sim.results import NetRun
 from eie_sim.sim.runner import NetSource, parse_positions, run_net
+from eie_sim.workloads.llm import LLM_NAMES
 
 __all__ = ["NETWORK_NAMES", "NetworkCase", "load_case", "run_case", "run_network",
            "operator_handling", "HANDLING"]
@@ -122,8 +123,8 @@ def load_case(name: str, size: tuple[int, int] | None = None, weight_seed: int =
     (seed ``SYNTHETIC_SEED``) and the float forward pass of the quantized network."""
     t0 = time.perf_counter()
     if name not in NETWORK_NAMES:
-        raise WorkloadError(f"unknown network {name!r}; known: {', '.join(NETWORK_NAMES)} "
-                            f"(SqueezeNet: --squeezenet)")
+        raise WorkloadError(f"unknown network {name!r}; known: {', '.join(NETWORK_NAMES)}; LLMs "
+                            f"(docs/llm.md): {', '.join(LLM_NAMES)} (SqueezeNet: --squeezenet)")
     try:
         net = zoo.build(name, size)
         model = synthetic_model(net, weight_seed)

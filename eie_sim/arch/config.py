@@ -102,6 +102,18 @@ class ArchConfig:
                       "B activations and each of its entries issued once per vector with a "
                       "non-zero there; 1 is the paper's design", range=(1, 1024),
                       source="not in the paper (our choice, docs/dram.md)")
+    chips: int = spec(1, "int", "EIE chips, each of `pes` PEs; a layer's rows are split into "
+                      "`chips` contiguous blocks, the input broadcast over the link, the outputs "
+                      "gathered (docs/llm.md \"Multi-chip EIE\"; 1: the paper's single chip)",
+                      range=(1, 1024), source=_OURS)
+    link_gbps: float = spec(31.5, "float", "inter-chip link bandwidth, one direction (with "
+                            "`chips` > 1)", range=(0.0, 1e6), unit="GB/s",
+                            source="PCIe 4.0 x16: 16 GT/s x 16 lanes x 128/130 / 8 (PCI-SIG "
+                            "PCIe Base Specification 4.0)")
+    link_latency_ns: int = spec(500, "int", "latency of one link transfer (with `chips` > 1)",
+                                range=(0, 10 ** 9), unit="ns",
+                                source="our choice, of the order of the PCIe DMA latencies "
+                                "measured by Neugebauer et al., SIGCOMM 2018")
 
     # ---- derived quantities (all rules in docs/timing.md) -------------------------
     @property
@@ -293,7 +305,7 @@ class RunOptions:
 #: keys added after the sweep database's format was fixed (docs/dram.md), with the default
 #: that means "as before them" (ArchConfig.record_dict leaves them out at that value)
 LATER_KEYS: dict = {"dram": "ddr4_3200", "dram_stream": "auto", "dram_bandwidth_gbps": None,
-                    "batch": 1}
+                    "batch": 1, "chips": 1, "link_gbps": 31.5, "link_latency_ns": 500}
 
 #: name -> (minimum, maximum) of the integer architecture keys (from their specs)
 INT_RANGES: dict[str, tuple[int, int]] = {

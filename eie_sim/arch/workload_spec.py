@@ -17,7 +17,9 @@ kind           keys
                names), ``float_model`` (the float file to compare with),
                ``image_preprocess`` (``caffe`` or ``unit``)
 ``network``    a network of :mod:`compressor.zoo` (synthetic weights); ``positions``,
-               ``input_size``, ``layers``
+               ``input_size``, ``layers``; or an LLM of :mod:`eie_sim.workloads.llm`
+               (one decode step of its FC layers): ``batch``, ``weight_density``,
+               ``act_threshold``, ``prune``, ``context``, ``blocks``, ``layers``
 ``squeezenet`` the authors' SqueezeNet folder (``""``: the default); ``positions``,
                ``layers``; ``images`` runs those images chained on EIE instead
 ``lenet``      a compressed LeNet-300-100 file, MNIST accuracy on EIE; ``images`` (a
@@ -32,6 +34,7 @@ point's overrides).
 """
 from __future__ import annotations
 
+import math
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -50,7 +53,9 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "npz": ("input", "act_density"),
     "model": ("layers", "input", "act_density", "mode", "images", "float_model",
               "image_preprocess"),
-    "network": ("positions", "input_size", "layers"),
+    "network": ("positions", "input_size", "layers") + ("batch", "weight_density",
+                                                         "act_threshold", "prune", "context",
+                                                         "blocks"),
     "squeezenet": ("positions", "layers", "images"),
     "lenet": ("images", "mnist_dir"),
 }
@@ -68,6 +73,11 @@ IMAGE_PREPROCESS = ("caffe", "unit")
 DEFAULT_POSITIONS = {"network": 64, "squeezenet": "all"}
 DEFAULT_ACT_DENSITY = 0.5
 DEFAULT_LENET_IMAGES = 100
+#: magnitude pruning of an LLM's generated weights (eie_sim.workloads.llm)
+PRUNE_MODES = ("global", "per-row")
+#: the options that only an LLM ``network`` takes, and those only a compact network takes
+LLM_KEYS = ("batch", "weight_density", "act_threshold", "prune", "context", "blocks")
+CNN_KEYS = ("positions", "input_size")
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,13 @@ class WorkloadSpec:
     mode: str | None = None
     float_model: str | None = None
     image_preprocess: str | None = None
+    #: LLM decode-step options (``network`` kind with an LLM name; docs/llm.md)
+    batch: int | None = None
+    weight_density: float | None = None
+    act_threshold: float | None = None
+    prune: str | None = None
+    context: int | None = None
+    blocks: int | None = None
     label: str = "workload"
     base_dir: str | None = field(default=None, compare=False)
     #: the block as it was given (its values as written: what :meth:`block` returns, what
@@ -276,6 +293,27 @@ def parse_workload(values: Any, where: Callable[..., str] | None = None,
             ("images" in opts or isinstance(opts.get("input"), tuple)):
         raise ConfigError(f"{where('input' if 'input' in opts else 'images')}: per-layer mode "
                           f"runs one input; several inputs run chained (mode chained)")
+    for key in ("batch", "context", "blocks"):          # LLM options (docs/llm.md)
+        if key in values:
+            n = values[key]
+            if isinstance(n, str) and n.strip().isdigit():
+                n = int(n)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(f"{where(key)}: expected an integer >= 1, got {n!r}")
+            opts[key] = n
+    for key, lo_open in (("weight_density", True), ("act_threshold", False)):
+        if key in values:
+            n = values[key]
+            ok = not isinstance(n, bool) and isinstance(n, (int, float)) and math.isfinite(n)
+            if not ok or (lo_open and not 0.0 < n <= 1.0) or (not lo_open and n < 0):
+                want = "a fraction in (0, 1]" if lo_open else "a number >= 0"
+                raise ConfigError(f"{where(key)}: expected {want}, got {n!r}")
+            opts[key] = float(n)
+    if "prune" in values:
+        if values["prune"] not in PRUNE_MODES:
+            raise ConfigError(f"{where('prune')}: expected one of {', '.join(PRUNE_MODES)}, "
+                              f"got {values['prune']!r}")
+        opts["prune"] = values["prune"]
     if kind == "squeezenet" and "images" in opts and ("positions" in opts or "layers" in opts):
         raise ConfigError(f"{where('images')}: a chained run computes every layer on every output "
                           f"position: drop positions / layers")

@@ -15,6 +15,7 @@ import time
 from eie_sim.apps.networks import NETWORK_NAMES
 from eie_sim.arch.energy import EnergyTable
 from eie_sim.arch.workload_spec import WorkloadSpec, parse_workload
+from eie_sim.workloads.llm import LLM_NAMES
 from eie_sim.cli import simulate_runs as runs
 from eie_sim.cli.common import (
     _common_config_args,
@@ -46,9 +47,23 @@ def _build_parser():
                      "position (DIR: prototxt + .net; default ../shared/data/squeezenet)")
     src.add_argument("--network", metavar="NAME",
                      help="a named network built from its paper's shapes with SYNTHETIC weights, M x V "
-                     f"per output position ({', '.join(NETWORK_NAMES)}; docs/networks.md)")
+                     f"per output position ({', '.join(NETWORK_NAMES)}; docs/networks.md), or an "
+                     f"LLM's decode step, its FC layers at the published shapes ({', '.join(LLM_NAMES)}; "
+                     f"docs/llm.md)")
     p.add_argument("--input-size", metavar="H|HxW",
                    help="with --network: input height x width (default: the paper's)")
+    g = p.add_argument_group("LLM decode step (--network with an LLM name; docs/llm.md; tokens per "
+                             "step: --batch, the architecture key)")
+    g.add_argument("--weight-density", type=float, metavar="D",
+                   help="kept weights after magnitude pruning (default 0.5)")
+    g.add_argument("--prune", choices=("global", "per-row"),
+                   help="magnitude pruning over the whole layer (default) or per row")
+    g.add_argument("--act-threshold", type=float, metavar="T",
+                   help="zero every input with |x| < T (default 0: SiLU/GELU give no zeros)")
+    g.add_argument("--context", type=int, metavar="L", help="KV-cache length for the host "
+                   "FLOPs (default 1024)")
+    g.add_argument("--blocks", type=int, metavar="N", help="simulate only the first N transformer "
+                   "blocks, step totals extrapolated and labelled so (default: all)")
     p.add_argument("--layers", metavar="A,B", help="with --model or --squeezenet: only these layers")
     p.add_argument("--input", metavar="FILE|DIR", nargs="+",
                    help="input(s) for --model: .npy/.npz arrays or images, or folders of them, "
@@ -216,6 +231,8 @@ def _spec(args, from_config: WorkloadSpec | None) -> WorkloadSpec:
              "float_model": _abs(args.float_model), "image_preprocess": args.image_preprocess,
              "positions": args.positions, "input_size": args.input_size, "layers": args.layers,
              "mnist_dir": _abs(args.mnist_dir),
+             "weight_density": args.weight_density, "act_threshold": args.act_threshold,
+             "prune": args.prune, "context": args.context, "blocks": args.blocks,
              "images": args.images if args.images is not None else args.image}
     block.update({k: v for k, v in given.items() if v is not None})
     base = from_config.base_dir if flag is None and from_config is not None else None
@@ -288,6 +305,8 @@ def _refuse_ignored_flags(args) -> None:
         "--float-model": (args.float_model is not None, ("--model", None)),
         "--image-preprocess": (args.image_preprocess is not None, ("--model", None)),
         "--layers": (args.layers is not None, ("--model", "--squeezenet", "--network", None)),
+        **{"--" + k.replace("_", "-"): (getattr(args, k) is not None, ("--network", None))
+           for k in ("weight_density", "prune", "act_threshold", "context", "blocks")},
         "--no-relu": (args.no_relu, ("--model", "--npz", "--synthetic", "--table3", None)),
     }
     for opt in ("window", "trace_perfetto", "trace_vcd", "trace_layer", "trace_cycles"):

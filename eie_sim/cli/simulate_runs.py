@@ -22,12 +22,13 @@ from compressor.zoo import parse_size
 from eie_sim.apps.images import parse_images
 from eie_sim.apps.lenet import lenet_accuracy
 from eie_sim.apps.model_chain import run_model_chain
+from eie_sim.apps.llm import run_llm
 from eie_sim.apps.networks import run_network
 from eie_sim.apps.squeezenet import run_squeezenet
 from eie_sim.apps.squeezenet_chain import run_squeezenet_chain
 from eie_sim.arch.config import INT_RANGES
 from eie_sim.arch.config_io import dump_resolved
-from eie_sim.arch.workload_spec import DEFAULT_LENET_IMAGES
+from eie_sim.arch.workload_spec import CNN_KEYS, DEFAULT_LENET_IMAGES, LLM_KEYS
 from eie_sim.errors import TraceError, WorkloadError
 from eie_sim.output import modelrun as model_report
 from eie_sim.output import netrun as net_report
@@ -39,6 +40,7 @@ from eie_sim.sim.network import run_workload
 from eie_sim.sim.runner import NetSource, run_net
 from eie_sim.workloads.files import from_spec, model_code_bits
 from eie_sim.workloads.graph import NetWorkload
+from eie_sim.workloads.llm import LLM_NAMES
 
 #: kinds that run whole networks (per output position or image by image)
 NETWORK_KINDS = ("network", "squeezenet", "lenet")
@@ -61,6 +63,9 @@ def run(r) -> int:
                                 f"drop --engine simpy / --verify")
         _refuse_window(r, what, "windows are recorded for one input vector, a convolution "
                        "runs one per output position")
+        _refuse_other_kind_keys(spec)
+        if spec.kind == "network" and spec.value in LLM_NAMES:
+            return _llm(r)
         return _chain(r) if chained else _net(r)
     return _layers(r)
 
@@ -123,6 +128,35 @@ def _net(r) -> int:
     loaded = _recorded(r, spec, nr.config)
     # report.md + cycles.png (no report.html: its per-layer plots take seconds per layer,
     # and these networks have up to 112 layers)
+    r.write(net_report.bundle_files(nr, loaded.resolved(), dump_resolved(loaded)), html=False)
+    return 0
+
+
+def _refuse_other_kind_keys(spec) -> None:
+    """The LLM options with a compact network (or SqueezeNet), the position options with an
+    LLM: refused, naming the key, never ignored."""
+    llm = spec.kind == "network" and spec.value in LLM_NAMES
+    keys = CNN_KEYS if llm else LLM_KEYS
+    given = [k for k in keys if getattr(spec, k) is not None]
+    if given:
+        what = f"the LLM {spec.value}" if llm else f"{spec.kind} {spec.value or ''}".strip()
+        takes = "an LLM (" + ", ".join(LLM_NAMES) + ")" if not llm else "a compact network"
+        raise WorkloadError(f"{spec.label}.{given[0]}: applies to {takes} only, not to {what}")
+
+
+def _llm(r) -> int:
+    """An LLM ``network``: one decode step of its FC layers (apps/llm), reported as a network."""
+    spec, run = r.spec, r.run
+    with Progress(None, desc=spec.value, unit="layer", quiet=r.args.quiet) as bar:
+        nr = run_llm(spec.value, r.cfg, density=spec.weight_density or 0.5,
+                     batch=spec.batch or r.cfg.batch, act_threshold=spec.act_threshold or 0.0,
+                     prune=spec.prune or "global", context=spec.context or 1024, seed=run.seed,
+                     blocks=spec.blocks, layers=list(spec.layers) if spec.layers else None,
+                     options=r.options, progress=bar)
+    print(net_report.markdown_table(nr), end="")
+    for line in net_report.llm_lines(nr) + net_report.summary_lines(nr) + nr.notes:
+        r.say(line)
+    loaded = _recorded(r, spec, nr.config)
     r.write(net_report.bundle_files(nr, loaded.resolved(), dump_resolved(loaded)), html=False)
     return 0
 

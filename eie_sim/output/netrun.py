@@ -142,6 +142,32 @@ def summary_lines(run: NetRun) -> list[str]:
     return out
 
 
+def llm_lines(run: NetRun) -> list[str]:
+    """An LLM run's decode-step figures (``run.llm``, :func:`eie_sim.apps.llm.step_summary`)
+    in words: printed by ``eie-simulate``, in report.md."""
+    s = run.llm
+    lab = "EXTRAPOLATED " if s["extrapolated"] else ""
+    lines = [f"{lab}decode step of {s['batch']} token(s), {s['layers_simulated']} FC layers "
+             f"simulated: {s['cycles']:,.0f} cycles, {s['time_s'] * 1e3:,.3f} ms, "
+             f"{s['tokens_per_s']:,.1f} tokens/s, {s['energy_j_per_token'] * 1e3:,.3f} mJ/token "
+             f"(EIE energy model; DRAM "
+             + (f"{s['dram_energy_uj'] * 1e-3 / s['batch']:,.3f} mJ/token)" if "dram_energy_uj" in s
+                else "not modelled here)"),
+             f"stored weights: {s['stored_bytes'] / 1e9:,.3f} GB per step "
+             f"({s['stored_bytes_per_token'] / 1e9:,.3f} GB per token); EIE MACs per token "
+             f"{s['eie_macs_per_token']:,.0f}; host FLOPs per token "
+             f"{s['host_flops_per_token']['total']:,}",
+             "activation density by layer kind: " + ", ".join(
+                 f"{k} {v:.3f}" for k, v in s["act_density_by_kind"].items())]
+    if "dram_stall_cycles" in s:
+        lines.append(f"DRAM: {s['dram_bytes'] / 1e9:,.3f} GB, {s['dram_stall_cycles']:,.0f} stall "
+                     f"cycles, {s['dram_gbps']:,.1f} GB/s")
+    lines.append("bandwidth roofline (streaming the stored weights once per step): " + "; ".join(
+        f"{k} {v['bandwidth_gbps']:.1f} GB/s -> {v['dram_s'] * 1e3:,.2f} ms vs EIE "
+        f"{v['eie_s'] * 1e3:,.2f} ms ({v['bound']}-bound)" for k, v in s["roofline"].items()))
+    return lines
+
+
 def summary_dict(run: NetRun, resolved: dict | None = None) -> dict[str, Any]:
     out = {"title": run.title or f"{run.name} on EIE", "network": run.name, "mode": run.mode,
            "synthetic": run.synthetic, "source": run.source,
@@ -157,6 +183,8 @@ def summary_dict(run: NetRun, resolved: dict | None = None) -> dict[str, Any]:
     if run.compression:
         out["compressed_total"] = run.compression[-1]
     out["units"] = units_map(LAYER_COLUMNS, PER_PE_COLUMNS, POSITION_COLUMNS, out["totals"])
+    if run.llm:
+        out["llm"] = run.llm
     return out
 
 
@@ -176,6 +204,7 @@ def markdown(run: NetRun, summ: dict[str, Any]) -> str:
     md = ["# " + summ["title"], ""]
     if run.notes and (run.synthetic or run.extrapolated):
         md += [f"**{run.notes[0]}**", ""]
+    md += [f"- {line}" for line in llm_lines(run)] if run.llm else []
     md += [f"- {line}" for line in summary_lines(run)]
     md += [f"- seeds: {run.seeds}", f"- wall time: {run.wall_s:.1f} s", "", "## Layers", "",
            markdown_table(run)]

@@ -168,7 +168,15 @@ LAYER_COLUMN_SPEC: tuple[tuple[str | tuple[str, ...], Callable[[Any], Any]], ...
     ("spmat_sram_energy_pj", lambda r: r.extensive(r.energy.spmat_sram_energy_pj)),
     (ENERGY_AREA_COLUMNS, energy_area_row),
     ("workload_seed", lambda r: r.seeds.get("workload_seed", "")), ("wall_s", _attr("wall_s")),
+    # multi-chip EIE (eie_sim.sim.multichip; one chip: 1, 1.0, 0, 0)
+    ("chips", lambda r: r.meta.get("chips", 1)),
+    ("chip_balance", lambda r: r.meta.get("chip_balance", 1.0)),
+    ("link_bytes", lambda r: r.extensive(r.meta.get("link_bytes", 0))),
+    ("link_cycles", lambda r: r.extensive(r.meta.get("link_cycles", 0))),
 )
+
+#: columns added after the sweep database format, with the value every row recorded
+#: before them had (one chip, no link): a resumed older database exports them so
 
 #: the keys of ``LayerResult.to_dict``, in the order of ``layers.csv``
 LAYER_COLUMNS: tuple[str, ...] = tuple(
@@ -200,6 +208,8 @@ LATER_COLUMNS: dict[str, Callable[[dict], Any]] = {
     "total_energy_uj_per_vector": lambda row: (float(row["total_energy_uj"]) / row["positions"]
                                                if row.get("positions") else 0.0),
     "dram_bytes_per_vector": lambda row: 0.0,
+    "chips": lambda row: 1, "chip_balance": lambda row: 1.0, "link_bytes": lambda row: 0,
+    "link_cycles": lambda row: 0,
 }
 
 

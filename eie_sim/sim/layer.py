@@ -19,6 +19,7 @@ from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import WorkloadError
 from eie_sim.hw.counters import LayerCounters
 from eie_sim.hw.layout import LayerLayout
+from eie_sim.sim.multichip import simulate_multichip
 from eie_sim.sim.options import DEFAULT_OPTIONS, SimOptions
 from eie_sim.sim.results import LayerResult
 from eie_sim.sim.stages import (
@@ -57,11 +58,16 @@ def simulate_layer(layer: LayerWorkload | LayerLayout | PreparedLayer, x: np.nda
     to hold the simulated ones to (:func:`~eie_sim.sim.stages.check_outputs`). ``record``:
     keep the engines' cycle-by-cycle record (``result.timeline``, one input vector);
     ``options.window``: also bin it into windows of that many cycles (``result.windows``,
-    docs/timing.md). Raises :class:`~eie_sim.errors.SimulationMismatch`,
+    docs/timing.md). ``cfg.chips`` > 1: the rows split over that many chips
+    (:mod:`eie_sim.sim.multichip`). Raises :class:`~eie_sim.errors.SimulationMismatch`,
     :class:`~eie_sim.errors.EngineMismatch`, :class:`~eie_sim.errors.LayoutError`,
     :class:`~eie_sim.errors.WorkloadError`.
     """
     opt = options or DEFAULT_OPTIONS
+    if cfg.chips > 1:        # rows split over chips, each chip's block simulated as here
+        return simulate_multichip(layer, x, cfg, options, simulate=simulate_layer, relu=relu,
+                                  x_q=x_q, positions=positions, positions_total=positions_total,
+                                  compare_to=compare_to, seeds=seeds, record=record, chunk=chunk)
     window = opt.window
     t0 = time.perf_counter()
     prep = prepare(layer, cfg, check_fit=opt.check_fit)

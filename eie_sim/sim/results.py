@@ -403,6 +403,8 @@ class NetRun:
     errors: list = field(default_factory=list)  #: per EIE layer, sim.chain.LayerError
     fused_relu: list[str] = field(default_factory=list)    #: ReLU/Clip layers EIE applied
     host_layers: list[str] = field(default_factory=list)   #: layers computed on the host
+    # ---- an LLM decode step (eie_sim.apps.llm)
+    llm: dict[str, Any] = field(default_factory=dict)      #: decode-step figures, or empty
 
     @property
     def extrapolated(self) -> bool:

@@ -28,6 +28,7 @@ from typing import Any
 
 from eie_sim.arch.config import ArchConfig, ConfigError
 from eie_sim.errors import FixedPointRangeError, LayoutError, WorkloadError
+from eie_sim.workloads.chips import chip_workloads
 from eie_sim.hw.layout import SramNeed, check_layer_fits, sram_need
 
 #: what makes one design point fail without stopping a sweep (``eie-sweep`` and
@@ -55,16 +56,26 @@ HANDLING_TEXT = {
 }
 
 
+def _on_chips(layers, cfg: ArchConfig) -> list:
+    """The layers as each chip holds them: with ``chips`` > 1 every chip's row block
+    (:func:`eie_sim.workloads.chips.chip_workloads`, docs/llm.md "Multi-chip EIE")."""
+    if cfg.chips <= 1:
+        return list(layers)
+    return [part for lay in layers for part in chip_workloads(lay, cfg.chips)]
+
+
 def point_need(layers, cfg: ArchConfig) -> SramNeed:
     """The largest need over ``layers`` (:class:`~eie_sim.workloads.layer.LayerWorkload`)
-    laid out on ``cfg`` (layouts are cached per layout key: the simulation reuses them)."""
-    return SramNeed.most([sram_need(lay.layout(cfg, check_fit=False), cfg) for lay in layers])
+    laid out on ``cfg``, per chip (layouts are cached per layout key: the simulation
+    reuses them)."""
+    return SramNeed.most([sram_need(lay.layout(cfg, check_fit=False), cfg)
+                          for lay in _on_chips(layers, cfg)])
 
 
 def refuse(layers, cfg: ArchConfig) -> None:
-    """Raise the :class:`~eie_sim.errors.LayoutError` of the first layer that does not
-    fit (the message ``run.check_fit: true`` records)."""
-    for lay in layers:
+    """Raise the :class:`~eie_sim.errors.LayoutError` of the first layer (of a chip) that
+    does not fit (the message ``run.check_fit: true`` records)."""
+    for lay in _on_chips(layers, cfg):
         check_layer_fits(lay.layout(cfg, check_fit=False), cfg)
 
 

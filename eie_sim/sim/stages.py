@@ -40,6 +40,7 @@ from eie_sim.hw.layout import LayerLayout, check_layer_fits, streams
 from eie_sim.hw.trace import LayerTimeline, PassTrace
 from eie_sim.sim.references import FloatReference, references_batch
 from eie_sim.sim.results import ErrorSummary, LayerResult
+from eie_sim.workloads.chips import chip_workloads
 from eie_sim.workloads.layer import LayerWorkload
 
 
@@ -98,11 +99,15 @@ def prepare_all(layers: list[tuple[LayerWorkload, ArchConfig]], check_fit: bool 
     prepared, rows, refusals = [], [], []
     for wl, cfg in layers:
         prep = prepare(wl, cfg, check_fit=False)
-        per_pe = np.sum([p.entries_per_pe for p in prep.layout.passes], axis=0)
-        row = {"layer": wl.name, "max_entries_per_pe": int(per_pe.max()),
-               "padding_entries": int(prep.layout.n_padding), "fits": True, "why": ""}
+        # with chips > 1 every chip holds its row block (eie_sim.sim.multichip)
+        lays = [prep.layout] if cfg.chips == 1 else _chip_layouts(wl, cfg)
+        per_pe = max(int(np.sum([p.entries_per_pe for p in lay.passes], axis=0).max())
+                     for lay in lays)
+        row = {"layer": wl.name, "max_entries_per_pe": per_pe,
+               "padding_entries": sum(int(lay.n_padding) for lay in lays), "fits": True, "why": ""}
         try:
-            check_layer_fits(prep.layout, cfg)
+            for lay in lays:
+                check_layer_fits(lay, cfg.replace(chips=1))
         except LayoutError as exc:
             row.update(fits=False, why=str(exc))
             refusals.append(str(exc))
@@ -111,6 +116,12 @@ def prepare_all(layers: list[tuple[LayerWorkload, ArchConfig]], check_fit: bool 
     if refusals and check_fit:
         raise LayoutError("; ".join(refusals) + (f" ({hint})" if hint else ""))
     return prepared, rows
+
+
+def _chip_layouts(wl: LayerWorkload, cfg: ArchConfig) -> list[LayerLayout]:
+    """The layouts of a layer's row blocks on ``cfg.chips`` chips (sim/multichip)."""
+    one = cfg.replace(chips=1)
+    return [p.layout(one, check_fit=False) for p in chip_workloads(wl, cfg.chips)]
 
 
 # ------------------------------------------------------------------ 2. inputs

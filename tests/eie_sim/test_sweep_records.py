@@ -13,7 +13,7 @@ from eie_sim.apps.sweep_db import DB_NAME, DB_VERSION, SweepDB, renamed
 from eie_sim.sim.columns import LATER_COLUMNS
 from eie_sim.sim.sram_fit import NEEDED, PRICED
 from eie_sim.apps.sweep_points import PointResult, make_point, stable_hash
-from eie_sim.arch.config import ArchConfig
+from eie_sim.arch.config import LATER_KEYS, ArchConfig
 from eie_sim.arch.config_io import count_points, load_config
 from eie_sim.arch.sweep_spec import grid_size, planned_count
 from eie_sim.errors import BundleError
@@ -158,7 +158,12 @@ def test_sweep_point_is_resolved_once_with_the_database_hash():
     assert pt.config.queue_depth == base.queue_depth
     assert pt.overrides == {"workload.weight_density": 0.2}
     assert pt.workload_key == json.dumps([5, [["workload.weight_density", 0.2]]])
-    assert pt.config_hash == stable_hash([pt.config.record_dict(), {"workload.weight_density": 0.2}])
+    rec = pt.config.record_dict()             # the later keys left out at their default
+    assert set(pt.config.as_dict()) - set(rec) == set(LATER_KEYS)
+    assert pt.config_hash == stable_hash([rec, {"workload.weight_density": 0.2}])
+    chips = make_point(base, 7, {"pes": 4, "workload.weight_density": 0.2, "weight_bits": 5,
+                                 "chips": 2})
+    assert chips.config.record_dict()["chips"] == 2 and chips.config_hash != pt.config_hash
     # the same architecture with other workload keys: another hash and workload
     other = make_point(base, 6, {"pes": 4, "workload.weight_density": 0.3, "weight_bits": 5})
     assert other.config == pt.config and other.config_hash != pt.config_hash
