@@ -162,19 +162,219 @@ def test_once(rec: dict[str, Any], data: Dataset, outdir: pathlib.Path) -> dict[
     return {"dense": _err(dense), "compressed": _err(comp)}
 
 
+# ------------------------------------------------------------------------------ EIE
+def simulate_on_eie(model: str, path: pathlib.Path, data: Dataset, n_images: int) -> dict[str, Any]:
+    """The compressed file's fc layers on the cycle-level simulator, image by image, for the
+    first ``n_images`` test images, in the project's 16-bit format
+    (:func:`benchmarks.fixed_point_lenet.formats`). LeNet-300-100 runs whole; LeNet-5's
+    ``ip1``/``ip2`` take the features its convolutions give in EIE's integer arithmetic.
+    Every image's simulated logits must equal, bit for bit, the simulator's batched
+    integer arithmetic (:func:`benchmarks.fixed_point_lenet.fixed_point_logits`) of the
+    whole network; a difference raises ``AssertionError``."""
+    # imported here: the training phase does not need the simulator
+    from benchmarks import fixed_point_lenet as fpl
+    from compressor.model import QuantizedModel
+    from eie_sim import SimOptions, simulate_network
+    from eie_sim.arch.fixed_point import to_float
+    from eie_sim.sim.stages import prepare
+
+    qmodel = fileformat.load(path)
+    cfg = fpl.formats(model, qmodel, data.x_train[:200])["16-bit fixed"]
+    x, y = data.x_test[:n_images], data.y_test[:n_images]
+    logits, n_sat = fpl.fixed_point_logits(model, qmodel, x, cfg)
+    fc = [l for l in qmodel.layers if l.kind == "fc"]
+    conv = [l for l in qmodel.layers if l.kind == "conv"]
+    if conv:   # the convolutions' output in EIE arithmetic: the fc layers' input
+        feats, _ = fpl.fixed_point_logits(model, QuantizedModel(conv, dict(qmodel.meta)), x, cfg)
+        inputs = to_float(feats.reshape(len(x), -1), cfg.act_frac_bits)
+    else:
+        inputs = np.asarray(x, np.float64)
+    wls = [fpl._workload(l) for l in fc]
+    preps = [prepare(w, cfg, check_fit=False) for w in wls]
+    cycles, energy, time_us, sim_pred = [], [], [], []
+    t0 = time.perf_counter()
+    for k in range(len(x)):
+        res = simulate_network(wls, inputs[k], cfg, SimOptions(check_fit=False), prepared=preps)
+        out = np.asarray(res.output_q).reshape(-1)
+        if not np.array_equal(out, logits[k]):
+            raise AssertionError(f"{path.name}: test image {k}: simulated logits differ from "
+                                 "the batched integer arithmetic")
+        cycles.append(res.cycles)
+        energy.append(res.energy_uj)
+        time_us.append(res.time_us)
+        sim_pred.append(int(out.argmax()))
+    q = build(model, 0)
+    set_from_quantized(q, qmodel)
+    float_pred = q.predict(x)
+    return {"images": len(x), "layers": [l.name for l in fc], "pes": int(cfg.pes),
+            "format": f"{cfg.word_bits}-bit, act/weight fraction bits {cfg.act_frac_bits}/{cfg.weight_frac_bits}",
+            "outputs_identical": len(x), "saturated": int(n_sat),
+            "cycles_per_image": float(np.mean(cycles)), "time_us_per_image": float(np.mean(time_us)),
+            "energy_uj_per_image": float(np.mean(energy)),
+            "sim_accuracy": 100.0 * float(np.mean(np.asarray(sim_pred) == y)),
+            "float_accuracy": 100.0 * float(np.mean(float_pred == y)),
+            "agreement": 100.0 * float(np.mean(np.asarray(sim_pred) == float_pred)),
+            "wall_s": time.perf_counter() - t0}
+
+
+# ---------------------------------------------------------------------------- tables
+def _paper_err(model: str) -> tuple[float, float]:
+    return PAPER[model]["total"]["top1_err"]
+
+
+def table1(chosen: dict[str, dict[str, Any]], tests: dict[str, dict[str, float]]) -> str:
+    lines = ["| Network | Top-1 error dense (test) | Top-1 error compressed (test) | Size dense "
+             "| Size compressed | **Ratio** | Goal (>= ratio, error within 0.1 point) |",
+             "|---|---|---|---|---|---|---|"]
+    for m, r in chosen.items():
+        p, t, g = PAPER[m]["total"], tests[m], FULL_MNIST_TARGETS[m]
+        rise = t["compressed"] - t["dense"]
+        ok = r["ratio"] >= g["ratio"] and rise <= g["max_rise"] + 1e-9
+        lines.append(
+            f"| {TITLES[m]} | {t['dense']:.2f} % (paper {p['top1_err'][0]:.2f} %) "
+            f"| {t['compressed']:.2f} % (paper {p['top1_err'][1]:.2f} %) "
+            f"| {r['dense_bytes'] / 1000:.1f} KB (paper {p['size_kb'][0]} KB) "
+            f"| {r['file_bytes'] / 1000:.1f} KB (paper {p['size_kb'][1]} KB) "
+            f"| **{r['ratio']:.1f}x** (paper {p['ratio']:.0f}x) "
+            f"| {'met' if ok else 'MISSED'} ({rise:+.2f} points) |")
+    return "\n".join(lines) + "\n"
+
+
+def candidates_table(records: dict[str, list[dict[str, Any]]], chosen: dict[str, dict[str, Any]]) -> str:
+    lines = ["| Network | candidate | densities (bits) | val. error dense | val. error pruned "
+             "| val. error compressed | ratio | chosen |", "|---|---|---|---|---|---|---|---|"]
+    for m, recs in records.items():
+        for r in recs:
+            dens = ", ".join(f"{k} {100 * v['density']:.1f} % ({v['bits']})" for k, v in r["specs"].items())
+            va = r["val_acc"]
+            lines.append(f"| {TITLES[m]} | {r['candidate']} | {dens} | {_err(va['dense']):.2f} % "
+                         f"| {_err(va['pruned']):.2f} % | {_err(va['compressed']):.2f} % "
+                         f"| {r['ratio']:.1f}x | {'yes' if r is chosen[m] else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def times_table(records: dict[str, list[dict[str, Any]]]) -> str:
+    lines = ["| Network | candidate | one dense epoch (train images + validation pass) | dense training "
+             "| pruning + retraining | quantization + fine-tuning | Huffman + read-back | total |",
+             "|---|---|---|---|---|---|---|---|"]
+    for m, recs in records.items():
+        for r in recs:
+            s, ep = r["seconds"], r["epoch_seconds"]
+            lines.append(f"| {TITLES[m]} | {r['candidate']} | {np.median(ep):.1f} s (median of {len(ep)}; "
+                         f"min {min(ep):.1f} s) | {s['dense training']:.0f} s "
+                         f"| {s['pruning + retraining']:.0f} s | {s['quantization + fine-tuning']:.0f} s "
+                         f"| {s['Huffman encoding + read-back']:.1f} s | {s['total']:.0f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def eie_table(eie: dict[str, dict[str, Any]]) -> str:
+    lines = ["| Network | layers on EIE | images | outputs bit-identical | cycles / image "
+             "| time / image | energy / image | accuracy on EIE (float, same images) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for m, e in eie.items():
+        lines.append(f"| {TITLES[m]} | {', '.join(e['layers'])} | {e['images']} "
+                     f"| {e['outputs_identical']} / {e['images']} | {e['cycles_per_image']:,.0f} "
+                     f"| {e['time_us_per_image']:.2f} us | {e['energy_uj_per_image']:.4f} uJ "
+                     f"| {e['sim_accuracy']:.1f} % ({e['float_accuracy']:.1f} %) |")
+    first = next(iter(eie.values())) if eie else {"format": "", "pes": 0}
+    return "\n".join(lines) + (f"\n\nFormat: {first['format']} (the project's default); "
+                               f"{first['pes']} PEs, otherwise the default configuration.\n")
+
+
+def per_layer_tables(chosen: dict[str, dict[str, Any]], outdir: pathlib.Path) -> str:
+    from compressor import report
+    parts = []
+    for m, r in chosen.items():
+        path = outdir / r["file"]
+        qm = fileformat.load(path)
+        rows = report.table_rows(qm, path)
+        parts.append(f"### {PAPER[m]['table']}: {TITLES[m]} (per layer; `(paper: x)` = paper's value)\n")
+        parts.append(report.accounting.format_markdown(rows, report.paper_columns(m)))
+    return "\n".join(parts)
+
+
+def run(outdir: pathlib.Path, data: Dataset, *, n_eie: int = 100, log: Log = print
+        ) -> tuple[str, dict[str, Any], list[str]]:
+    """Every candidate trained, one chosen per network on validation, test measured once,
+    the chosen files on EIE. Returns (markdown summary, everything as a dict, missed goals)."""
+    outdir = pathlib.Path(outdir)
+    records: dict[str, list[dict[str, Any]]] = {}
+    chosen, tests, eie = {}, {}, {}
+    t_eie = {}
+    for m in ("lenet300", "lenet5"):
+        log(f"--- {TITLES[m]}: candidates {', '.join(FULL_MNIST_LAYERS[m])}")
+        records[m] = [train_candidate(m, k, data, outdir, log=log) for k in FULL_MNIST_LAYERS[m]]
+        chosen[m] = choose(records[m])
+        tests[m] = test_once(chosen[m], data, outdir)
+        t = time.perf_counter()
+        eie[m] = simulate_on_eie(m, outdir / chosen[m]["file"], data, n_eie)
+        t_eie[m] = time.perf_counter() - t
+    return summarize(records, chosen, tests, eie, t_eie, outdir)
+
+
+def summarize(records, chosen, tests, eie, t_eie, outdir) -> tuple[str, dict[str, Any], list[str]]:
+    failed = []
+    for m, r in chosen.items():
+        g = FULL_MNIST_TARGETS[m]
+        rise = tests[m]["compressed"] - tests[m]["dense"]
+        if r["ratio"] < g["ratio"]:
+            failed.append(f"{m} ratio {r['ratio']:.1f}x < {g['ratio']:.0f}x")
+        if rise > g["max_rise"] + 1e-9:
+            failed.append(f"{m} test error rose {rise:.2f} points > {g['max_rise']}")
+    eie_secs = ", ".join(f"{TITLES[m]} {s:.0f} s" for m, s in t_eie.items())
+    parts = ["# Deep Compression on the full MNIST: LeNet-300-100 and LeNet-5 (Tables 1-3)\n",
+             FULL_MNIST_PROTOCOL + " Sizes: float32 weights + biases vs every byte of the `.dcmp` "
+             "file. Paper values labelled as such.\n",
+             "## Table 1 (test errors measured once, on the chosen candidates)\n", table1(chosen, tests),
+             "## Candidates, chosen on the validation images\n", candidates_table(records, chosen),
+             "## Wall time per step (this run)\n", times_table(records),
+             f"## The compressed files on EIE ({eie_secs})\n", eie_table(eie),
+             "## Per layer\n", per_layer_tables(chosen, outdir),
+             "Goals (issue 27): " + ("all met." if not failed else "MISSED: " + "; ".join(failed)) + "\n",
+             f"BLAS: {format_blas()}.\n"]
+    everything = {"records": records, "chosen": {m: r["candidate"] for m, r in chosen.items()},
+                  "test_error": tests, "eie": eie, "failed": failed}
+    return "\n".join(parts), everything, failed
+
+
+def report_from_files(outdir: pathlib.Path, data: Dataset, n_eie: int = 100) -> tuple[str, dict, list[str]]:
+    """The report of a finished training phase (the ``.json`` records under ``outdir``)."""
+    outdir = pathlib.Path(outdir)
+    records = {m: [json.loads((outdir / f"{m}_{k}.json").read_text()) for k in FULL_MNIST_LAYERS[m]
+                   if (outdir / f"{m}_{k}.json").is_file()] for m in ("lenet300", "lenet5")}
+    records = {m: r for m, r in records.items() if r}
+    chosen = {m: choose(r) for m, r in records.items()}
+    tests = {m: test_once(r, data, outdir) for m, r in chosen.items()}
+    eie, t_eie = {}, {}
+    for m, r in chosen.items():
+        t = time.perf_counter()
+        eie[m] = simulate_on_eie(m, outdir / r["file"], data, n_eie)
+        t_eie[m] = time.perf_counter() - t
+    return summarize(records, chosen, tests, eie, t_eie, outdir)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.lenet_full")
-    ap.add_argument("action", choices=["train"])
+    ap.add_argument("action", choices=["train", "report"])
     ap.add_argument("out", type=pathlib.Path)
-    ap.add_argument("--model", required=True, choices=sorted(FULL_MNIST_LAYERS))
-    ap.add_argument("--candidate", required=True)
+    ap.add_argument("--model", choices=sorted(FULL_MNIST_LAYERS))
+    ap.add_argument("--candidate")
+    ap.add_argument("--eie-images", type=int, default=100)
     args = ap.parse_args(argv)
     from compressor.training.data import load_full_mnist
     data = load_full_mnist(seed=DATA_SEED)
     print(FULL_MNIST_PROTOCOL, flush=True)
-    train_candidate(args.model, args.candidate, data, args.out,
-                    log=lambda s: print("   ", s, flush=True))
-    return 0
+    if args.action == "train":
+        if not (args.model and args.candidate):
+            ap.error("train needs --model and --candidate")
+        train_candidate(args.model, args.candidate, data, args.out,
+                        log=lambda s: print("   ", s, flush=True))
+        return 0
+    text, everything, failed = report_from_files(args.out, data, args.eie_images)
+    (args.out / "lenet_full_summary.md").write_text(text)
+    (args.out / "lenet_full.json").write_text(json.dumps(everything, indent=1, default=str))
+    print(text, flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
