@@ -188,3 +188,49 @@ def test_real_full_mnist_loads_with_its_checksums_and_split(tmp_path):
     np.testing.assert_array_equal(again.y_test, ds.y_test)
     t = ds.tuning()
     assert t.x_test is ds.x_val and t.source["evaluated_on"] == "validation"
+
+
+def _rec(cand, ratio, val):
+    return {"model": "lenet300", "candidate": cand, "ratio": ratio, "val_acc": {"compressed": val}}
+
+
+def test_choose_prefers_validation_accuracy_among_files_at_the_paper_ratio():
+    from benchmarks.lenet_full import choose
+    a, b, c = _rec("a", 40.7, 98.2), _rec("b", 42.0, 98.1), _rec("c", 38.0, 99.0)
+    assert choose([a, b, c]) is a            # c is more accurate but misses 40x
+    assert choose([b, c]) is b
+    assert choose([c, _rec("d", 39.0, 98.0)])["candidate"] == "c"  # none reaches it: best val
+    assert choose([_rec("e", 41.0, 98.2), a])["candidate"] == "e"  # tie: the larger ratio
+
+
+@pytest.mark.slow
+def test_full_bench_runs_end_to_end_on_a_small_split(tmp_path, monkeypatch):
+    """benchmarks.lenet_full.run on 2,000 / 500 / 500 images with one-epoch schedules: every
+    stage, the choice, the test measurement, EIE (outputs checked) and the tables."""
+    import dataclasses
+
+    from benchmarks import lenet_full
+    from compressor import schedule
+    rng = np.random.default_rng(0)
+    x = rng.random((3000, 784), dtype=np.float32)
+    y = (np.arange(3000) % 10).astype(np.int64)
+    x[np.arange(3000), y * 70] = 3.0                  # a learnable mark per class
+    ds = mdata.Dataset(x[:2000], y[:2000], x[2000:2500], y[2000:2500], {"source": "synthetic"},
+                       x_val=x[2500:], y_val=y[2500:])
+    scheds = {m: {k: dataclasses.replace(s, epochs=1, prune_rounds=1, retrain_epochs=1,
+                                         final_retrain_epochs=1, quant_epochs=1)
+                  for k, s in v.items()} for m, v in schedule.FULL_MNIST_SCHEDULES.items()}
+    layers = {"lenet300": {"a": schedule.FULL_MNIST_LAYERS["lenet300"]["a"]},
+              "lenet5": schedule.FULL_MNIST_LAYERS["lenet5"]}
+    monkeypatch.setattr(lenet_full, "FULL_MNIST_SCHEDULES", scheds)
+    monkeypatch.setattr(lenet_full, "FULL_MNIST_LAYERS", layers)
+    text, everything, failed = lenet_full.run(tmp_path, ds, n_eie=3, log=lambda s: None)
+    assert set(everything["chosen"]) == {"lenet300", "lenet5"}
+    for m in ("lenet300", "lenet5"):
+        e = everything["eie"][m]
+        assert e["outputs_identical"] == e["images"] == 3 and e["cycles_per_image"] > 0
+        assert (tmp_path / f"{m}_a.dcmp").is_file() and (tmp_path / f"{m}_a.json").is_file()
+        assert 0.0 <= everything["test_error"][m]["compressed"] <= 100.0
+    assert "| LeNet-5 |" in text and "Table 3" in text and "**Ratio**" in text
+    again, _, _ = lenet_full.report_from_files(tmp_path, ds, n_eie=3)
+    assert again.split("## Wall time")[0] == text.split("## Wall time")[0]
