@@ -322,11 +322,16 @@ def summarize(records, chosen, tests, eie, t_eie, outdir) -> tuple[str, dict[str
         if rise > g["max_rise"] + 1e-9:
             failed.append(f"{m} test error rose {rise:.2f} points > {g['max_rise']}")
     eie_secs = ", ".join(f"{TITLES[m]} {s:.0f} s" for m, s in t_eie.items())
+    missing = [f"{TITLES[m]} {k}" for m in FULL_MNIST_LAYERS for k in FULL_MNIST_LAYERS[m]
+               if k not in {r["candidate"] for r in records.get(m, [])}]
+    not_run = (f"Candidates defined but not trained in this run (so not chosen from): "
+               f"{', '.join(missing)}.\n" if missing else "")
     parts = ["# Deep Compression on the full MNIST: LeNet-300-100 and LeNet-5 (Tables 1-3)\n",
              FULL_MNIST_PROTOCOL + " Sizes: float32 weights + biases vs every byte of the `.dcmp` "
              "file. Paper values labelled as such.\n",
              "## Table 1 (test errors measured once, on the chosen candidates)\n", table1(chosen, tests),
              "## Candidates, chosen on the validation images\n", candidates_table(records, chosen),
+             not_run,
              "## Wall time per step (this run)\n", times_table(records),
              f"## The compressed files on EIE ({eie_secs})\n", eie_table(eie),
              "## Per layer\n", per_layer_tables(chosen, outdir),

@@ -246,6 +246,10 @@ FULL_MNIST_LAYERS: dict[str, dict[str, dict[str, LayerSpec]]] = {
               "conv2": LayerSpec(density=0.10, bits=PAPER_BITS["conv"]),
               "ip1": LayerSpec(density=0.06, bits=PAPER_BITS["fc"]),
               "ip2": LayerSpec(density=0.15, bits=PAPER_BITS["fc"])},
+        "b": {"conv1": LayerSpec(density=0.66, bits=PAPER_BITS["conv"]),
+              "conv2": LayerSpec(density=0.10, bits=PAPER_BITS["conv"]),
+              "ip1": LayerSpec(density=0.06, bits=PAPER_BITS["fc"]),
+              "ip2": LayerSpec(density=0.15, bits=PAPER_BITS["fc"])},
     },
 }
 FULL_MNIST_SCHEDULES: dict[str, dict[str, Schedule]] = {
@@ -264,6 +268,10 @@ FULL_MNIST_SCHEDULES: dict[str, dict[str, Schedule]] = {
         "a": Schedule(epochs=12, lr=0.02, lr_decay=0.85, prune_rounds=3, retrain_epochs=3,
                       retrain_lr_factor=0.2, retrain_lr_decay=0.8, final_retrain_epochs=5,
                       quant_epochs=2),
+        # a shorter schedule (14 epochs in all instead of 25)
+        "b": Schedule(epochs=8, lr=0.02, lr_decay=0.75, prune_rounds=2, retrain_epochs=2,
+                      retrain_lr_factor=0.2, retrain_lr_decay=0.8, final_retrain_epochs=3,
+                      quant_epochs=1),
     },
 }
 #: issue 27's goals: the file >= ratio x smaller, test error at most max_rise points above dense
