@@ -96,7 +96,8 @@ class Dataset:
         y_train, y_test = self.y_train[:n_train], self.y_test[:n_test]
         src = dict(self.source)
         src["n_train"], src["n_test"] = len(y_train), len(y_test)  # what the slices hold
-        return Dataset(self.x_train[:n_train], y_train, self.x_test[:n_test], y_test, src)
+        return Dataset(self.x_train[:n_train], y_train, self.x_test[:n_test], y_test, src,
+                       self.x_val, self.y_val)  # the validation split is kept whole
 
 
 # --------------------------------------------------------------------------- IDX files
