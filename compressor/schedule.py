@@ -253,6 +253,10 @@ FULL_MNIST_LAYERS: dict[str, dict[str, dict[str, LayerSpec]]] = {
               "conv2": LayerSpec(density=0.10, bits=PAPER_BITS["conv"]),
               "ip1": LayerSpec(density=0.06, bits=PAPER_BITS["fc"]),
               "ip2": LayerSpec(density=0.15, bits=PAPER_BITS["fc"])},
+        "c": {"conv1": LayerSpec(density=0.66, bits=PAPER_BITS["conv"]),
+              "conv2": LayerSpec(density=0.10, bits=PAPER_BITS["conv"]),
+              "ip1": LayerSpec(density=0.06, bits=PAPER_BITS["fc"]),
+              "ip2": LayerSpec(density=0.15, bits=PAPER_BITS["fc"])},
     },
 }
 FULL_MNIST_SCHEDULES: dict[str, dict[str, Schedule]] = {
@@ -274,6 +278,10 @@ FULL_MNIST_SCHEDULES: dict[str, dict[str, Schedule]] = {
         # a shorter schedule (14 epochs in all instead of 25)
         "b": Schedule(epochs=8, lr=0.02, lr_decay=0.75, prune_rounds=2, retrain_epochs=2,
                       retrain_lr_factor=0.2, retrain_lr_decay=0.8, final_retrain_epochs=3,
+                      quant_epochs=1),
+        # shorter still (9 epochs), for a loaded machine
+        "c": Schedule(epochs=5, lr=0.03, lr_decay=0.7, prune_rounds=2, retrain_epochs=1,
+                      retrain_lr_factor=0.2, retrain_lr_decay=0.8, final_retrain_epochs=2,
                       quant_epochs=1),
     },
 }
