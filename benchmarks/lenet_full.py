@@ -313,7 +313,7 @@ def run(outdir: pathlib.Path, data: Dataset, *, n_eie: int = 100, log: Log = pri
 
 
 def summarize(records, chosen, tests, eie, t_eie, outdir) -> tuple[str, dict[str, Any], list[str]]:
-    failed = []
+    failed = [f"{m}: no candidate trained" for m in FULL_MNIST_LAYERS if m not in chosen]
     for m, r in chosen.items():
         g = FULL_MNIST_TARGETS[m]
         rise = tests[m]["compressed"] - tests[m]["dense"]
