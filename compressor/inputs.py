@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import ForwardError, InputError
+from .graph.forward import check_token_ids, token_inputs
 from .graph.net import Net
 from .npzio import read_npy, read_npz
 
@@ -265,8 +266,14 @@ def fit_input(a: np.ndarray, net: Net, layout: str | None, source: str) -> list[
                          f"batch dimension, or (K, {', '.join(map(str, want[1:]))}) for K "
                          f"inputs){hint}")
     perm = _layout_perm(net, layout, len(want))
+    vocab = token_inputs(net).get(next(iter(net.inputs)))
     out = []
     for r in rows:
+        if vocab is not None:      # token ids of an Embed layer: integers within the table
+            try:
+                check_token_ids(r, vocab, source)
+            except ForwardError as exc:
+                raise InputError(str(exc)) from None
         r = r.astype(np.float32)
         if not np.all(np.isfinite(r)):
             raise InputError(f"{source}: the input contains NaN or infinity")
