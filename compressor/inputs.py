@@ -15,7 +15,9 @@ graph's declared shape is the one expected. An input whose shape is not the expe
 is refused with the expected shape and layout (:class:`~compressor.errors.InputError`);
 nothing is ever silently reshaped. Accepted: exactly the expected shape, the expected
 shape without its batch dimension of 1, or a stack ``(K, ...)`` of K inputs when the
-batch dimension is 1 (K rows).
+batch dimension is 1 (K rows). An input that an ``Embed`` layer reads holds token ids
+(:func:`compressor.graph.forward.token_inputs`): they must be integers within the table
+(:func:`~compressor.graph.forward.check_token_ids`, refused with the valid range).
 
 **Files** (:func:`load_inputs`): ``.npy`` (one input or a stack), ``.npz`` (every member
 an input, in archive order, labelled ``file:member``), an image (``.png``, ``.jpg``,
