@@ -15,7 +15,9 @@ graph's declared shape is the one expected. An input whose shape is not the expe
 is refused with the expected shape and layout (:class:`~compressor.errors.InputError`);
 nothing is ever silently reshaped. Accepted: exactly the expected shape, the expected
 shape without its batch dimension of 1, or a stack ``(K, ...)`` of K inputs when the
-batch dimension is 1 (K rows).
+batch dimension is 1 (K rows). An input that an ``Embed`` layer reads holds token ids
+(:func:`compressor.graph.forward.token_inputs`): they must be integers within the table
+(:func:`~compressor.graph.forward.check_token_ids`, refused with the valid range).
 
 **Files** (:func:`load_inputs`): ``.npy`` (one input or a stack), ``.npz`` (every member
 an input, in archive order, labelled ``file:member``), an image (``.png``, ``.jpg``,
@@ -43,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import ForwardError, InputError
+from .graph.forward import check_token_ids, token_inputs
 from .graph.net import Net
 from .npzio import read_npy, read_npz
 
@@ -265,8 +268,14 @@ def fit_input(a: np.ndarray, net: Net, layout: str | None, source: str) -> list[
                          f"batch dimension, or (K, {', '.join(map(str, want[1:]))}) for K "
                          f"inputs){hint}")
     perm = _layout_perm(net, layout, len(want))
+    vocab = token_inputs(net).get(next(iter(net.inputs)))
     out = []
     for r in rows:
+        if vocab is not None:      # token ids of an Embed layer: integers within the table
+            try:
+                check_token_ids(r, vocab, source)
+            except ForwardError as exc:
+                raise InputError(str(exc)) from None
         r = r.astype(np.float32)
         if not np.all(np.isfinite(r)):
             raise InputError(f"{source}: the input contains NaN or infinity")

@@ -49,7 +49,7 @@ __all__ = [
     "deconv_as_conv", "zero_insert", "deconv_weights_as_conv", "max_unpool", "matrix_codes",
     "mxv_input", "pool2d", "WeightSource",
     "ForwardResult", "forward_layer", "forward", "ConvWorkload", "layer_mxv", "layer_workloads",
-    "default_inputs",
+    "default_inputs", "token_inputs", "token_ids", "check_token_ids",
 ]
 
 SYNTHETIC_SEED = 1510  # default seed of the synthetic input (arXiv 1510.00149)
@@ -116,17 +116,60 @@ def forward_layer(lay: Layer, inputs: list[np.ndarray], weights: WeightSource
     return y
 
 
+#: weight-free layer types whose output holds only values of their one input, rearranged
+#: (token ids stay token ids through them: :func:`token_inputs` looks through them)
+ID_PRESERVING_TYPES = ("Reshape", "Flatten", "Transpose", "Dropout", "Slice")
+
+
+def token_inputs(net: Net) -> dict[str, int]:
+    """Input name -> table size ``V`` for every graph input holding token ids: an input an
+    ``Embed`` layer reads, directly or through layers that only rearrange values
+    (:data:`ID_PRESERVING_TYPES`, e.g. a Reshape); several tables: the smallest. Valid ids
+    are the integers ``0 .. V-1`` (``-V .. -1`` count from the end, as ONNX ``Gather``)."""
+    producer = {t: lay for lay in net.layers for t in lay.tops if lay.type != "Input"}
+    out: dict[str, int] = {}
+    for lay in net.layers:
+        if lay.type != "Embed" or lay.axis is None:
+            continue
+        blob = lay.bottoms[0]
+        while blob in producer and producer[blob].type in ID_PRESERVING_TYPES \
+                and len(producer[blob].bottoms) == 1:
+            blob = producer[blob].bottoms[0]
+        if blob in net.inputs:
+            out[blob] = min(out.get(blob, int(lay.axis)), int(lay.axis))
+    return out
+
+
+def token_ids(shape, vocab: int, seed: int) -> np.ndarray:
+    """Seeded token ids ``0 .. vocab-1`` of ``shape`` (as float32, the blobs' type)."""
+    return np.random.default_rng(seed).integers(0, vocab, tuple(shape)).astype(np.float32)
+
+
+def check_token_ids(a: np.ndarray, vocab: int, source: str) -> None:
+    """Refuse (:class:`ForwardError`) token ids that are not integers in ``-V .. V-1``
+    (:func:`token_inputs`), naming ``source`` and the valid range."""
+    v = np.asarray(a, dtype=np.float64).reshape(-1)
+    bad = ~np.isfinite(v) | (v != np.round(v))
+    if np.any(bad):
+        raise ForwardError(f"{source}: token ids must be integers, got {float(v[bad][0]):g} (an "
+                           f"Embed layer reads this input: ids 0..{vocab - 1})")
+    out = (v < -vocab) | (v >= vocab)
+    if np.any(out):
+        raise ForwardError(f"{source}: token id {int(v[out][0])} is out of range: the table "
+                           f"has {vocab} rows, valid ids are 0..{vocab - 1} (or -{vocab}..-1 "
+                           f"counted from the end); {int(out.sum())} id(s) out of range")
+
+
 def default_inputs(net: Net, seed: int = SYNTHETIC_SEED) -> dict[str, np.ndarray]:
     """A seeded input for every input blob: token ids (seeded integers below the table
-    size) for an input an ``Embed`` layer reads; :func:`synthetic_input` for an image
-    ``(N, C, H, W)``; zeros for any other input (a recurrent state starts at zero),
-    except a first input of another rank, which gets seeded standard-normal values."""
+    size, :func:`token_inputs`) for an input an ``Embed`` layer reads; :func:`synthetic_input`
+    for an image ``(N, C, H, W)``; zeros for any other input (a recurrent state starts at
+    zero), except a first input of another rank, which gets seeded standard-normal values."""
     out = {}
-    vocab = {lay.bottoms[0]: int(lay.axis) for lay in net.layers
-             if lay.type == "Embed" and lay.axis is not None}
+    vocab = token_inputs(net)
     for k, (name, shape) in enumerate(net.inputs.items()):
         if name in vocab:          # token ids of an embedding look-up: seeded integers
-            out[name] = np.random.default_rng(seed + k).integers(0, vocab[name], shape).astype(np.float32)
+            out[name] = token_ids(shape, vocab[name], seed + k)
         elif len(shape) == 4:
             out[name] = synthetic_input(tuple(shape), seed)
         elif k == 0:

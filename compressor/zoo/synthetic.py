@@ -61,7 +61,7 @@ def layer_class(net: Net, lay: Layer) -> str:
         return "classifier"
     if lay is wl[0] and lay.type == "Convolution":
         return "first conv"
-    if lay.type == "InnerProduct":
+    if lay.type == "InnerProduct" or lay.conv is None:   # MatMul, Embed, recurrent: fc-like
         return "fc"
     if lay.type == "Deconvolution":
         return "deconvolution"

@@ -6,7 +6,9 @@ fixed point, the final outputs compared with the float model's (docs/byom.md).
 :mod:`compressor.inputs` checks each input's shape and layout against the graph's; a graph
 with several inputs gets them as its first, the others, a recurrent state, at zero)
 through :class:`eie_sim.sim.chain.EieChain`: every Convolution / InnerProduct / MatMul
-computed by the simulator in fixed point on the previous layers' fixed-point outputs, a
+computed by the simulator in fixed point on the previous layers' fixed-point outputs, an
+``Embed`` look-up (integer token ids in) as the table's M x V with one one-hot vector per
+id (the host makes it; one non-zero activation, EIE's best case), a
 recurrent layer's ``W_hh h_{t-1}`` on EIE at every step with its gate arithmetic on the
 host, host operators in float in between, every EIE output checked against numpy (bit for
 bit) on its own input.
@@ -146,7 +148,8 @@ def run_model_chain(net: Net, model: QuantizedModel, inputs: list[tuple[str, np.
                                      [r.label for r in runs])
     notes = [
         "Chained in fixed point: every Convolution / InnerProduct / MatMul runs on EIE on the "
-        "previous layers' fixed-point outputs (all output positions), a recurrent layer's "
+        "previous layers' fixed-point outputs (all output positions), an Embed look-up as the "
+        "table's M x V with a one-hot vector per token id (one non-zero activation), a recurrent layer's "
         "W_hh h_{t-1} once per step (rows NAME[tK]) with its gate arithmetic on the host; other "
         "host operators run in float in between; every EIE output is checked against numpy "
         "bit for bit.",

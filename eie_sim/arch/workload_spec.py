@@ -15,7 +15,9 @@ kind           keys
                ``input`` (a file or folder, or a list), ``act_density``, ``mode``
                (``chained``, the default, or ``per-layer``), ``images`` (package image
                names), ``float_model`` (the float file to compare with),
-               ``image_preprocess`` (``caffe`` or ``unit``)
+               ``image_preprocess`` (``caffe`` or ``unit``), ``input_shape`` /
+               ``input_value`` (sizes of symbolic input dimensions, fixed input values:
+               passed to the importer when an ``.onnx`` / ``.safetensors`` is read)
 ``network``    a network of :mod:`compressor.zoo` (synthetic weights); ``positions``,
                ``input_size``, ``layers``; or an LLM of :mod:`eie_sim.workloads.llm`
                (one decode step of its FC layers): ``batch``, ``weight_density``,
@@ -52,7 +54,7 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "synthetic": ("layers",),
     "npz": ("input", "act_density"),
     "model": ("layers", "input", "act_density", "mode", "images", "float_model",
-              "image_preprocess"),
+              "image_preprocess", "input_shape", "input_value"),
     "network": ("positions", "input_size", "layers") + ("batch", "weight_density",
                                                          "act_threshold", "prune", "context",
                                                          "blocks"),
@@ -109,6 +111,10 @@ class WorkloadSpec:
     prune: str | None = None
     context: int | None = None
     blocks: int | None = None
+    #: ``((input name, sizes), ...)``: the importer's ``input_shapes`` (symbolic dimensions)
+    input_shape: tuple | None = None
+    #: ``((input name, number or tuple of numbers), ...)``: the importer's ``input_values``
+    input_value: tuple | None = None
     label: str = "workload"
     base_dir: str | None = field(default=None, compare=False)
     #: the block as it was given (its values as written: what :meth:`block` returns, what
@@ -122,9 +128,21 @@ class WorkloadSpec:
         out: dict[str, Any] = {self.kind: self.value}
         for key in KIND_KEYS[self.kind]:
             v = getattr(self, key)
-            if v is not None:
+            if v is None:
+                continue
+            if key == "input_shape":
+                out[key] = {n: "x".join(map(str, d)) for n, d in v}
+            elif key == "input_value":
+                out[key] = {n: list(x) if isinstance(x, tuple) else x for n, x in v}
+            else:
                 out[key] = list(v) if key in ("layers", "input") and isinstance(v, tuple) else v
         return out
+
+    def import_args(self) -> tuple[dict, dict]:
+        """``(input_shapes, input_values)`` for :func:`compressor.importers.load_model`
+        (name -> sizes; name -> a number or a list of numbers), empty when not given."""
+        return (dict(self.input_shape or ()),
+                {n: list(x) if isinstance(x, tuple) else x for n, x in self.input_value or ()})
 
     def input_paths(self) -> list[pathlib.Path]:
         """The absolute paths of ``input`` (one, or a list for a model)."""
@@ -182,6 +200,85 @@ def _names(v: Any, where: str) -> tuple[str, ...]:
     if not isinstance(items, list) or not items or not all(isinstance(x, str) and x for x in items):
         raise ConfigError(f"{where}: expected a layer name or a list of names, got {v!r}")
     return tuple(items)
+
+
+#: the largest size of one input dimension and the most values of one fixed input
+MAX_INPUT_DIM = 1 << 24
+MAX_INPUT_VALUES = 1 << 16
+
+
+def _dims(v: Any, where: str) -> tuple[int, ...]:
+    """``"1x3x48x48"``, ``16`` or ``[1, 3, 48, 48]``: 1 to 8 sizes, each 1..2**24."""
+    if isinstance(v, str):
+        parts = v.strip().split("x")
+        if not all(p.strip().isdigit() for p in parts):
+            raise ConfigError(f"{where}: expected sizes D1xD2x... (e.g. 1x3x48x48), got {v!r}")
+        dims = [int(p) for p in parts]
+    elif isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in v):
+        dims = list(v)
+    elif isinstance(v, int) and not isinstance(v, bool):
+        dims = [v]
+    else:
+        raise ConfigError(f"{where}: expected sizes D1xD2x... or a list of integers, got {v!r}")
+    if not 1 <= len(dims) <= 8 or not all(1 <= d <= MAX_INPUT_DIM for d in dims):
+        raise ConfigError(f"{where}: 1 to 8 sizes, each 1..{MAX_INPUT_DIM}, got {v!r}")
+    return tuple(dims)
+
+
+def _number(x: Any) -> int | float | None:
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, (int, float)):
+        return x if x == x and abs(x) != float("inf") else None
+    if isinstance(x, str):
+        t = x.strip()
+        try:
+            return int(t)
+        except ValueError:
+            pass
+        try:
+            f = float(t)
+        except ValueError:
+            return None
+        return f if f == f and abs(f) != float("inf") else None
+    return None
+
+
+def _numbers(v: Any, where: str):
+    """A finite number, a comma list of them or a list: the number, or a tuple."""
+    items = v.split(",") if isinstance(v, str) else v if isinstance(v, list) else [v]
+    nums = [_number(x) for x in items]
+    if not items or any(n is None for n in nums) or len(nums) > MAX_INPUT_VALUES:
+        raise ConfigError(f"{where}: expected a finite number or a list of at most "
+                          f"{MAX_INPUT_VALUES} of them, got {v!r}")
+    return nums[0] if len(nums) == 1 and not isinstance(v, list) else tuple(nums)
+
+
+def _name_items(v: Any, where: str, parse: Callable[[Any, str], Any], what: str) -> tuple:
+    """A mapping ``name: value`` or a list of ``NAME=VALUE`` texts (the command line's
+    form) as ``((name, parsed value), ...)``; a name given twice is an error."""
+    if isinstance(v, str):
+        v = [v]
+    if isinstance(v, dict) and v:
+        pairs = [(k, x, f"{where}.{k}") for k, x in v.items()]
+    elif isinstance(v, list) and v and all(isinstance(t, str) for t in v):
+        pairs = []
+        for t in v:
+            name, eq, rest = t.partition("=")
+            if not eq or not name.strip() or not rest.strip():
+                raise ConfigError(f"{where}: expected NAME=VALUE, got {t!r} ({what})")
+            pairs.append((name.strip(), rest.strip(), f"{where} {name.strip()}"))
+    else:
+        raise ConfigError(f"{where}: expected {what}, got {v!r}")
+    out, seen = [], set()
+    for name, x, at in pairs:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: input names must be non-empty text, got {name!r}")
+        if name in seen:
+            raise ConfigError(f"{where}: input {name!r} given twice")
+        seen.add(name)
+        out.append((name, parse(x, at)))
+    return tuple(out)
 
 
 def parse_workload(values: Any, where: Callable[..., str] | None = None,
@@ -262,6 +359,14 @@ def parse_workload(values: Any, where: Callable[..., str] | None = None,
         opts["image_preprocess"] = values["image_preprocess"]
     if "layers" in values:
         opts["layers"] = _names(values["layers"], where("layers"))
+    if "input_shape" in values:
+        opts["input_shape"] = _name_items(values["input_shape"], where("input_shape"), _dims,
+                                          "input name -> sizes (tokens: 1x16, or a list "
+                                          "NAME=1x16)")
+    if "input_value" in values:
+        opts["input_value"] = _name_items(values["input_value"], where("input_value"), _numbers,
+                                          "input name -> a number or a list of numbers "
+                                          "(sr: 16000, or a list NAME=16000)")
     if "act_density" in values:
         ad = values["act_density"]
         if isinstance(ad, bool) or not isinstance(ad, (int, float)) or not 0.0 <= ad <= 1.0:

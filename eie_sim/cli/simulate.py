@@ -81,6 +81,15 @@ def _build_parser():
                    help="with --model: how images become inputs: caffe (default: BGR minus the "
                    "ImageNet means, 0..255, as SqueezeNet) or unit (RGB in 0..1); "
                    "docs/byom.md")
+    p.add_argument("--input-shape", action="append", metavar="NAME=1x3x48x48",
+                   help="with --model FILE.onnx/.safetensors: the sizes of input NAME (for "
+                   "symbolic dimensions: a batch, a sequence length), given to the importer "
+                   "as eie-compress import --input-shape does; repeatable "
+                   "(workload.input_shape)")
+    p.add_argument("--input-value", action="append", metavar="NAME=VALUE",
+                   help="with --model FILE.onnx: a fixed value of input NAME (e.g. a sample "
+                   "rate, sr=16000; N1,N2 for a list), made a constant at import; repeatable "
+                   "(workload.input_value)")
     p.add_argument("--act-density", type=float, metavar="F",
                    help="density of the synthetic input for --model/--npz when no --input "
                    "(workload.act_density; default 0.5)")
@@ -230,7 +239,8 @@ def _spec(args, from_config: WorkloadSpec | None) -> WorkloadSpec:
     given = {"input": inp, "act_density": args.act_density, "mode": args.mode,
              "float_model": _abs(args.float_model), "image_preprocess": args.image_preprocess,
              "positions": args.positions, "input_size": args.input_size, "layers": args.layers,
-             "mnist_dir": _abs(args.mnist_dir),
+             "mnist_dir": _abs(args.mnist_dir), "input_shape": args.input_shape,
+             "input_value": args.input_value,
              "weight_density": args.weight_density, "act_threshold": args.act_threshold,
              "prune": args.prune, "context": args.context, "blocks": args.blocks,
              "images": args.images if args.images is not None else args.image}
@@ -304,6 +314,8 @@ def _refuse_ignored_flags(args) -> None:
         "--mode": (args.mode is not None, ("--model", None)),
         "--float-model": (args.float_model is not None, ("--model", None)),
         "--image-preprocess": (args.image_preprocess is not None, ("--model", None)),
+        "--input-shape": (args.input_shape is not None, ("--model", None)),
+        "--input-value": (args.input_value is not None, ("--model", None)),
         "--layers": (args.layers is not None, ("--model", "--squeezenet", "--network", None)),
         **{"--" + k.replace("_", "-"): (getattr(args, k) is not None, ("--network", None))
            for k in ("weight_density", "prune", "act_threshold", "context", "blocks")},

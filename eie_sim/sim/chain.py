@@ -23,6 +23,15 @@ Walking ``net.layers`` in order (docs/squeezenet.md "Chained run"):
 * **MatMul** (an importer's matrix over the last axis, e.g. an LSTM's ``W_ih`` over the
   time steps): one M x V per row of the leading axes, batched like a convolution's
   positions.
+* **Embed** (a table look-up: ONNX ``Gather`` of a constant table, or ``OneHot`` then
+  ``MatMul``): its input blob holds integer token ids; the host turns each id into a
+  one-hot vector of the table size ``V`` (:func:`compressor.graph.ops.embed_rows`) and EIE
+  computes the ``E x V`` M x V of the transposed table with it, one per id. Exactly one
+  activation of each vector is non-zero, so the LNZD skips all the others and each PE
+  reads a single column (EIE's best case: the work is one column of the table, not
+  ``E x V``); the output is the table's row (``codebook[code] x 1``, rounded to the output
+  format, plus the bias), equal to the float look-up up to the weights' fixed point. An
+  id is exact, so its error bound is the layer's own rounding bound alone.
 * **LSTM / GRU** (the recurrent matrix ``W_hh``, :mod:`compressor.graph.recurrent`): at
   every time step ``W_hh h_{t-1} + b_hh`` is one M x V on EIE, on the previous step's
   hidden state (the step's input quantized to the layer's input format), and the gate
@@ -83,7 +92,7 @@ EXPANSIVE_HOST_TYPES = ("Softmax", "LRN")
 #: every other weight-free layer of the op table (an Eltwise sum, the element-wise ops an
 #: importer adds) also runs on the host, and ends the guaranteed bound (inf)
 BOUNDED_HOST_TYPES = tuple(t for t in HOST_TYPES if t not in EXPANSIVE_HOST_TYPES)
-EIE_TYPES = ("Convolution", "InnerProduct", "MatMul") + RECURRENT_TYPES
+EIE_TYPES = ("Convolution", "InnerProduct", "MatMul", "Embed") + RECURRENT_TYPES
 
 
 @dataclass
@@ -208,8 +217,12 @@ class EieChain:
                 if fuse.on_eie:
                     ref = np.maximum(ref, 0.0)
                 d = np.abs(y.astype(np.float64) - ref)
-                bound = (self.row_l1[lay.name] * bounds[lay.bottoms[0]]
-                         + float(res.meta.get("max_output_bound", math.inf)))
+                if lay.type == "Embed":   # exact ids -> exact one-hot; else a wrong row
+                    bound = (float(res.meta.get("max_output_bound", math.inf))
+                             if bounds[lay.bottoms[0]] == 0.0 else math.inf)
+                else:
+                    bound = (self.row_l1[lay.name] * bounds[lay.bottoms[0]]
+                             + float(res.meta.get("max_output_bound", math.inf)))
                 c = self.configs[lay.name]
                 limit = (1 << (c.word_bits - 1)) / (1 << c.output_frac_bits)
                 if res.output_saturations or float(np.abs(y).max(initial=0.0)) + bound >= limit:

@@ -59,6 +59,7 @@ def layer_ranges(net: Net, weights: QuantizedModel, inputs: list[np.ndarray],
         q = weights.layer(lay.name)
         out.append(LayerRange(
             lay.name,
+            1.0 if lay.type == "Embed" else     # its M x V input is one-hot (0 or 1)
             max(float(np.abs(f.layer_inputs[lay.name]).max(initial=0.0)) for f in fwds),
             max(_out_max(lay, q, f) for f in fwds),
             0.0 if q.bias is None else float(np.abs(q.bias).max(initial=0.0)),

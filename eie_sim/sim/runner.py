@@ -98,9 +98,17 @@ def sample_positions(total: int, n: int | None, seed: int, layer_index: int) -> 
     return np.sort(rng.choice(total, size=n, replace=False)).astype(np.int64)
 
 
+#: weight layers whose outputs are position-major, channels last: one M x V per position
+#: of the leading axes (a MatMul over a sequence; an Embed, one one-hot vector per id)
+CHANNELS_LAST_TYPES = ("MatMul", "Embed")
+
+
 def _out_grid(lay: Layer) -> tuple[int, int, int]:
-    """``(channels, out height, out width)`` of a weight layer (fc: ``(outputs, 1, 1)``)."""
+    """``(channels, out height, out width)`` of a weight layer (fc: ``(outputs, 1, 1)``;
+    MatMul / Embed: ``(outputs, positions of the leading axes, 1)``)."""
     out = lay.out_shapes[0]
+    if lay.type in CHANNELS_LAST_TYPES:
+        return int(out[-1]), int(np.prod(out[:-1])), 1
     if len(out) == 4:
         return int(out[1]), int(out[2]), int(out[3])
     return int(np.prod(out[1:])), 1, 1
@@ -112,6 +120,8 @@ def _check_patch_limit(net: Net, run_layers: list[Layer], n: int | None, where: 
     for lay in run_layers:
         _, oh, ow = _out_grid(lay)
         cols = int(np.prod(lay.in_shapes[0][1:]))
+        if lay.type in CHANNELS_LAST_TYPES:      # one row per position: V (Embed) or D wide
+            cols = int(lay.weight_shape[1]) if lay.weight_shape else cols
         if lay.conv is not None:
             cols = int(lay.in_shapes[0][1]) * lay.conv.kernel[0] * lay.conv.kernel[1]
         total += min(oh * ow, n or oh * ow) * cols
@@ -211,10 +221,12 @@ def _per_layer(net, weights, x, cfg, n_sample, wanted, opt, seed, fit_format, ab
         cp, src = mxv_input(lay, fwd.layer_inputs[lay.name])
         y = fwd.layer_outputs[lay.name]
         c, oh, ow = _out_grid(lay)
-        ref_all = y[0].reshape(c, oh * ow) if y.ndim == 4 else y.reshape(1, -1).T
+        last = lay.type in CHANNELS_LAST_TYPES
+        ref_all = (y.reshape(-1, c).T if last else
+                   y[0].reshape(c, oh * ow) if y.ndim == 4 else y.reshape(1, -1).T)
         n_total = oh * ow
         idx = sample_positions(n_total, n_sample, seed, index[lay.name])
-        patches = src[:1] if cp is None else patches_at(src, cp, idx)
+        patches = src[idx] if last else src[:1] if cp is None else patches_at(src, cp, idx)
         relu = eie_relu(net, lay).on_eie
         one = n_total == 1 and cp is None
         res = simulate_layer(prep, patches, cfg, opt if one else opt.replace(window=None),

@@ -153,14 +153,18 @@ def _load_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want
     return model, net, fmt
 
 
-def _read_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want_graph: bool = True):
+def _read_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want_graph: bool = True,
+                     input_shapes: dict | None = None, input_values: dict | None = None):
     """:func:`_load_model_file` plus the dense :class:`ImportedModel` of a dense file (None
-    for a ``.dcmp``)."""
+    for a ``.dcmp``). ``input_shapes`` / ``input_values`` (input name -> sizes / fixed
+    value) go to the importer (:func:`compressor.importers.load_model`: symbolic input
+    dimensions of an ONNX graph, a safetensors file's recurrent module)."""
     if not path.exists():
         raise WorkloadError(f"{path}: model file not found")
     try:
         if path.suffix.lower() in DENSE_SUFFIXES:
-            imp = load_model(path)
+            imp = load_model(path, input_shapes=_values(input_shapes),
+                             input_values=_values(input_values, arrays=True))
             bits = cfg.weight_bits if cfg is not None else 4
             return as_quantized(imp, bits, seed), imp.net, imp.format, imp
         model = load(path)
@@ -171,12 +175,28 @@ def _read_model_file(path: pathlib.Path, cfg: ArchConfig | None, seed: int, want
         raise WorkloadError(f"{path}: cannot read model file: {exc}") from None
 
 
+def _values(d: dict | None, arrays: bool = False) -> dict | None:
+    """``d`` for the importer (None when empty); ``arrays``: each value a numpy array
+    (int64 when every number is an integer, else float32)."""
+    if not d:
+        return None
+    if not arrays:
+        return {k: tuple(v) for k, v in d.items()}
+    out = {}
+    for k, v in d.items():
+        a = np.asarray(v)
+        out[k] = a.astype(np.int64) if a.dtype.kind in "iu" else a.astype(np.float32)
+    return out
+
+
 def model_workload(path: str | pathlib.Path, cfg: ArchConfig, seed: int = 0,
                    layers: list[str] | None = None, x: np.ndarray | None = None,
                    act_density: float = 0.5, graphs: bool = True, input_source: str = "input",
                    *, mode: str = "per-layer", input_paths: list | None = None,
                    images: str | None = None, preprocess: str = "caffe",
-                   float_model: str | pathlib.Path | None = None) -> Workload | NetWorkload:
+                   float_model: str | pathlib.Path | None = None,
+                   input_shapes: dict | None = None, input_values: dict | None = None
+                   ) -> Workload | NetWorkload:
     """A model file (any format of :data:`DENSE_SUFFIXES` or ``.dcmp``) as a workload.
 
     With ``graphs`` and a graph in the file, ``mode="chained"`` gives a chained
@@ -189,16 +209,33 @@ def model_workload(path: str | pathlib.Path, cfg: ArchConfig, seed: int = 0,
     independent layers; a model whose layers to run include a convolution runs through
     its graph per layer (the input ``x`` or ``input_paths[0]``, or a seeded synthetic
     one); without a graph it is refused, naming the layers and what is missing, never
-    skipped.
+    skipped. ``input_shapes`` / ``input_values`` (``workload.input_shape`` /
+    ``input_value``, ``--input-shape`` / ``--input-value``) go to the importer of a dense
+    ``.onnx`` / ``.safetensors`` file (the model's and the float model's); a ``.dcmp`` or
+    ``.npz`` has its shapes already, so giving them for one alone is refused.
     """
     path = pathlib.Path(path)
-    model, net, fmt, imp = _read_model_file(path, cfg, seed)
+    if (input_shapes or input_values) and not any(
+            p is not None and pathlib.Path(p).suffix.lower() in (".onnx", ".safetensors")
+            for p in (path, float_model)):
+        raise WorkloadError(f"{path}: input_shape / input_value (--input-shape / --input-value) "
+                            f"apply when an .onnx or .safetensors file is imported for the run; "
+                            f"a {path.suffix or 'suffix-less'} file has its input shapes already "
+                            f"(give them to eie-compress import)")
+    dense = path.suffix.lower() in (".onnx", ".safetensors")
+    model, net, fmt, imp = _read_model_file(path, cfg, seed, True,
+                                            input_shapes if dense else None,
+                                            input_values if dense else None)
     layout = model_inputs.input_layout(imp.meta if imp is not None else model.meta)
     if graphs and net is not None and mode == "chained":
         return _chained_workload(path, model, net, fmt, imp, layout, seed, act_density, layers,
-                                 input_paths or [], images, preprocess, float_model)
+                                 input_paths or [], images, preprocess, float_model,
+                                 input_shapes, input_values)
     conv = [q.name for q in model.layers if q.kind == "conv"]
-    run_conv = [n for n in conv if not layers or n in layers]
+    # an Embed's input is token ids, one-hot on EIE: it runs through the graph, never as a
+    # plain fully-connected layer on a synthetic vector
+    embed = [lay.name for lay in net.weight_layers if lay.type == "Embed"] if net is not None else []
+    run_conv = [n for n in conv + embed if not layers or n in layers]
     if x is None and input_paths and (net is not None and run_conv):
         rows = _graph_inputs(net, layout, input_paths, None, preprocess)
         if len(rows) != 1:
@@ -217,9 +254,9 @@ def model_workload(path: str | pathlib.Path, cfg: ArchConfig, seed: int = 0,
             f"eie-compress import, or run only its fully-connected layers with --layers "
             f"(docs/byom.md)")
     if not graphs:
-        raise WorkloadError(f"{path}: layer(s) {', '.join(run_conv)} are convolutions; this "
-                            f"workload runs fully-connected layers only (eie-simulate --model "
-                            f"runs convolutions per output position)")
+        raise WorkloadError(f"{path}: layer(s) {', '.join(run_conv)} are convolutions or "
+                            f"embeddings; this workload runs fully-connected layers only "
+                            f"(eie-simulate --model runs them through the model's graph)")
     x = graph_input(net, seed, act_density, x, input_source)
     names = [lay.name for lay in net.weight_layers]
     unknown = [n for n in layers or [] if n not in names]
@@ -252,7 +289,8 @@ def _graph_inputs(net, layout, paths, images, preprocess) -> list[tuple[str, np.
 
 
 def _chained_workload(path, model, net, fmt, imp, layout, seed, act_density, layers, paths,
-                      images, preprocess, float_model) -> NetWorkload:
+                      images, preprocess, float_model, input_shapes=None,
+                      input_values=None) -> NetWorkload:
     if layers:
         raise WorkloadError(f"{path}: a chained run computes every layer; to run only "
                             f"{', '.join(layers)} give --mode per-layer (workload.mode)")
@@ -262,7 +300,11 @@ def _chained_workload(path, model, net, fmt, imp, layout, seed, act_density, lay
         rows = [(f"synthetic (seed {seed})", x)]
     fnet, fweights, fdesc = None, None, ""
     if float_model is not None:
-        ref, rnet, _, rimp = _read_model_file(pathlib.Path(float_model), None, seed)
+        fpath = pathlib.Path(float_model)
+        fdense = fpath.suffix.lower() in (".onnx", ".safetensors")
+        ref, rnet, _, rimp = _read_model_file(fpath, None, seed, True,
+                                              input_shapes if fdense else None,
+                                              input_values if fdense else None)
         fweights = rimp.weights if rimp is not None else ref
         fnet = rnet or net
         if [lay.name for lay in fnet.weight_layers] != [lay.name for lay in net.weight_layers] \
@@ -421,7 +463,8 @@ def from_spec(spec: WorkloadSpec, cfg: ArchConfig, seed: int = 0,
                         input_paths=paths,
                         images=spec.images if spec.kind == "model" else None,
                         preprocess=spec.image_preprocess or "caffe",
-                        float_model=spec.path("float_model"))
+                        float_model=spec.path("float_model"),
+                        input_shapes=spec.import_args()[0], input_values=spec.import_args()[1])
     if isinstance(wl, NetWorkload):
         if wl.mode == "chained":
             wl.description += f"; {len(wl.inputs)} input(s)"

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from compressor.graph import eie_relu
+from compressor.errors import ForwardError
+from compressor.graph.forward import check_token_ids, token_ids, token_inputs
 from compressor.graph.forward import synthetic_input as image_input
 from compressor.graph.net import Net
 from compressor.model import QuantizedModel
@@ -73,15 +75,31 @@ def graph_input(net: Net, seed: int, act_density: float, x: np.ndarray | None = 
     """The graph's input: ``x`` reshaped to the input shape, or a seeded synthetic one (an
     image-like smooth map of spread 1 for (N, C, H, W) inputs,
     :func:`compressor.graph.forward.synthetic_input`; a vector of density ``act_density``
-    for (N, D) inputs, :func:`eie_sim.workloads.synthetic.synthetic_input`)."""
-    shape = next(iter(net.inputs.values()))     # (further inputs: a recurrent state, zeros)
+    for (N, D) inputs, :func:`eie_sim.workloads.synthetic.synthetic_input`).
+
+    An input an ``Embed`` layer reads holds **token ids**
+    (:func:`compressor.graph.forward.token_inputs`): the synthetic one is seeded integers
+    ``0 .. V-1`` (``V``: the table's rows), and a given ``x`` must be integers in range
+    (refused otherwise, with the valid range)."""
+    name, shape = next(iter(net.inputs.items()))   # (further inputs: a recurrent state, zeros)
     n = int(np.prod(shape))
+    vocab = token_inputs(net).get(name)
     if x is not None:
-        x = np.asarray(x, dtype=np.float32).reshape(-1)
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise WorkloadError(f"{source}: the input must hold numbers, got dtype {x.dtype}")
+        x = x.reshape(-1)
         if x.size != n:
             raise WorkloadError(f"{source}: {x.size} values, the graph's input {tuple(shape)} "
                                 f"holds {n}")
-        return x.reshape(shape)
+        if vocab is not None:
+            try:
+                check_token_ids(x, vocab, source)
+            except ForwardError as exc:
+                raise WorkloadError(str(exc)) from None
+        return x.astype(np.float32).reshape(shape)
+    if vocab is not None:
+        return token_ids(shape, vocab, seed)
     if len(shape) == 4:
         return image_input(tuple(shape), seed=seed, scale=1.0)
     return synthetic_input(n, act_density, seed).astype(np.float32).reshape(shape)
