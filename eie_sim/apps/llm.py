@@ -14,7 +14,7 @@ Until the DRAM model is on this branch, a layer larger than the SRAMs runs only 
 fit check off (``run.check_fit: false``, ``--no-fit-check``): its weights are then taken
 to be on chip, and :func:`step_summary` puts the bandwidth roofline of streaming them
 beside the cycles (:data:`PEAK_BANDWIDTH_GBPS`). Where the layer rows carry the DRAM
-columns (``dram_stall_cycles``, ``dram_bytes``, ``dram_energy_uj``), the summary adds them up.
+columns (``dram_stall_cycles``, ``dram_bytes``, ``energy_dram_uj``), the summary adds them up.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ PEAK_BANDWIDTH_GBPS: dict[str, float] = {
     "lpddr5_6400": 6400e6 * 4 / 1e9, "hbm2": 2.0e9 * 1024 / 8 / 1e9}
 
 #: the DRAM columns of a layer row (written by the DRAM model where it runs)
-DRAM_COLUMNS = ("dram_stall_cycles", "dram_bytes", "dram_energy_uj")
+DRAM_COLUMNS = ("dram_stall_cycles", "dram_bytes", "energy_dram_uj")
 
 
 def _with_batch(cfg: ArchConfig, batch: int) -> ArchConfig:
@@ -203,7 +203,7 @@ def step_summary(run: NetRun, shape: llm.TransformerShape, *, batch: int, densit
     activation density by layer kind and the roofline per :data:`PEAK_BANDWIDTH_GBPS`."""
     cfg = run.config
     cycles = _sum(run, "cycles", block_scale)
-    energy_uj = _sum(run, "energy_uj", block_scale)
+    energy_uj = _sum(run, "total_energy_uj", block_scale)
     stored = _sum(run, "stored_bytes", block_scale)
     macs = _sum(run, "useful_macs", block_scale)
     t = cycles / (cfg.clock_mhz * 1e6)

@@ -151,7 +151,7 @@ def llm_lines(run: NetRun) -> list[str]:
              f"simulated: {s['cycles']:,.0f} cycles, {s['time_s'] * 1e3:,.3f} ms, "
              f"{s['tokens_per_s']:,.1f} tokens/s, {s['energy_j_per_token'] * 1e3:,.3f} mJ/token "
              f"(EIE energy model; DRAM "
-             + (f"{s['dram_energy_uj'] * 1e-3 / s['batch']:,.3f} mJ/token)" if "dram_energy_uj" in s
+             + (f"{s['energy_dram_uj'] * 1e-3 / s['batch']:,.3f} mJ/token)" if "energy_dram_uj" in s
                 else "not modelled here)"),
              f"stored weights: {s['stored_bytes'] / 1e9:,.3f} GB per step "
              f"({s['stored_bytes_per_token'] / 1e9:,.3f} GB per token); EIE MACs per token "

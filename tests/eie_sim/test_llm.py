@@ -152,6 +152,8 @@ def test_decode_step_run_and_multichip_outputs():
     s1, s2 = one.llm, two.llm
     assert s2["chips"] == 2 and s2["link_bytes"] > 0 and s1["link_bytes"] == 0
     assert s1["tokens_per_s"] == pytest.approx(2 / s1["time_s"])
+    layer_uj = sum(l.energy_uj for l in one.layers)            # the layers' total energy
+    assert layer_uj > 0 and s1["energy_j_per_token"] == pytest.approx(layer_uj * 1e-6 / 2)
     assert s1["stored_bytes"] >= one.layers[0].nnz           # one byte per 8-bit entry, + pointers
     r = s1["roofline"]["hbm2"]
     assert r["bound"] in ("compute", "bandwidth") and r["dram_s"] == pytest.approx(
