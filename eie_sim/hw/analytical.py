@@ -34,9 +34,9 @@ does not follow), and where a stall also delays the CCU's walk over zero activat
 (sparse inputs with short queues). docs/analytical.md measures where it fails.
 
 Counters: what does not depend on timing is computed exactly from the layout and the
-activations: ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts),
-``broadcasts``, ``batch_load_cycles`` and ``spmat_line_reads`` (rule S depends only on the
-order of the issued entries), and the accumulators (rule A's rounding, so the numpy check
+activations: ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts; 0 with
+``spmat_encoding: nm``), ``broadcasts``, ``batch_load_cycles`` and ``spmat_line_reads``
+(rule S depends only on the order of the issued slots, for every encoding), and the accumulators (rule A's rounding, so the numpy check
 holds). Estimated: ``cycles``, ``starved`` (= cycles minus the PE's work),
 ``queue_full_stalls`` (the estimate's delay of the last broadcast against the
 free-running CCU), ``max_queue_occupancy`` (``D`` when stalls are estimated, else the

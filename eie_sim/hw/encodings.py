@@ -32,6 +32,7 @@ import numpy as np
 
 from eie_sim.errors import LayoutError
 from eie_sim.hw.layout_images import _images_for
+from eie_sim.hw.units.index_decode import decoder_for
 
 
 def mask_rows(rows: int, n_pe: int) -> int:
@@ -245,9 +246,6 @@ def decode_layer(layout, cfg) -> tuple[np.ndarray, np.ndarray]:
     each slice's rows found by the PE's own decoder (:mod:`eie_sim.hw.units.index_decode`:
     relative-index adder, priority encoder over the masks, N:M offsets), not from the
     layout's ``local_row``. The round trip ``decode_layer(build_layer(W)) == W`` is tested."""
-    from eie_sim.hw.units.index_decode import (
-        decoder_for,  # units import nothing of ours
-    )
     codes = np.zeros((layout.rows, layout.cols), dtype=np.uint8)
     bias = np.zeros(layout.rows, dtype=bool)
     for p in layout.passes:
