@@ -243,3 +243,28 @@ def test_prune_nm_keeps_the_largest():
     # 2 PEs, groups of 2 local rows: PE 0 rows (0, 2), (4, 6); PE 1 rows (1, 3), (5, 7)
     out = prune_nm(w, 1, 2, 2)
     assert out[:, 0].tolist() == [0.0, 0.0, -0.9, 0.0, 0.5, 0.0, 0.0, 0.0]
+
+
+def test_tool_compares_the_encodings(tmp_path, capsys):
+    """tools/spmat_encodings.py on a small compressed layer: one row per encoding, the
+    nm row pruned to 2:4 along the PEs' rows, csc and bitmask with the same cycles work."""
+    import importlib.util
+    import json
+    import pathlib
+
+    import compressor
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((40, 30)) * (rng.random((40, 30)) < 0.2)).astype(np.float32)
+    compressor.compress({"fc": w}, out=tmp_path / "m.dcmp")
+    path = pathlib.Path(__file__).resolve().parents[2] / "tools" / "spmat_encodings.py"
+    spec = importlib.util.spec_from_file_location("spmat_encodings_tool", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main([str(tmp_path / "m.dcmp"), "--layer", "fc", "--pes", "4",
+                      "--images", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = {r["encoding"]: r for r in out["rows"]}
+    assert set(rows) == set(ENCODINGS)
+    assert rows["nm"]["pointer_reads"] == 0 and rows["nm"]["pointer_bits"] == 0
+    assert rows["csc"]["busy"] == rows["bitmask"]["busy"] and rows["bitmask"]["padding"] == 0
+    assert rows["nm"]["nnz"] <= rows["csc"]["nnz"]
