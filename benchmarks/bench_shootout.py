@@ -74,6 +74,11 @@ def run_point(net, rule, density, pes_group, grid, encodings, notes, rows, err_r
         if isinstance(m, str):
             notes.add(f"{net.title} / {rule.name}: {m} (skipped)")
             return
+        if not m.any():
+            at = f" on {pes0} PEs" if rule.per_pe else ""
+            notes.add(f"{net.title} / {rule.name} at {density:g}{at}: keeps no weight of {layer.name} "
+                      "(capped by the matrix's own mask; skipped)")
+            return
         masks[layer.name] = m
     if not rule.fixed:
         st = rule.structure(density, pes0)
@@ -82,9 +87,10 @@ def run_point(net, rule, density, pes_group, grid, encodings, notes, rows, err_r
         kept = sum(int(m.sum()) for m in masks.values()) / sum(m.size for m in masks.values())
         if kept < 0.8 * density:
             at = f" on {pes0} PEs" if rule.per_pe else ""
-            notes.add(f"{net.title} / {rule.name} at {density:g}{at}: kept only {kept:.1%}: "
-                      "the rule is capped by the matrix's own mask (balanced: a column keeps no more "
-                      "per PE than the PE with the fewest survivors there)")
+            why = (": a column keeps no more per PE than the PE with the fewest survivors there"
+                   if rule.per_pe else "")
+            notes.add(f"{net.title} / {rule.name} at {density:g}{at}: kept only {kept:.1%}: the rule "
+                      f"is capped by the matrix's own mask{why}")
     acc0 = acc1 = None
     if net.evaluator is not None:
         acc0, acc1, quant = net.evaluator.evaluate(masks)

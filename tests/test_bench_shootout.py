@@ -123,3 +123,10 @@ def test_shootout_tiny_grid(tmp_path):
     _check_table(result)
     assert {r["network"] for r in result["rows"]} == {"LeNet-300-100", "NT-LSTM"}
     assert (tmp_path / "shootout" / "shootout.md").is_file()
+
+
+def test_squeezenet_absent_is_a_note(tmp_path):
+    """Without the authors' files the SqueezeNet rows are skipped with a clear note."""
+    from benchmarks import shootout_workloads
+    net = shootout_workloads.squeezenet(("conv_final",), data_dir=tmp_path / "nowhere")
+    assert net.layers == [] and "SqueezeNet SKIPPED" in net.notes[0] and "nowhere" in net.notes[0]
