@@ -130,3 +130,21 @@ def test_squeezenet_absent_is_a_note(tmp_path):
     from benchmarks import shootout_workloads
     net = shootout_workloads.squeezenet(("conv_final",), data_dir=tmp_path / "nowhere")
     assert net.layers == [] and "SqueezeNet SKIPPED" in net.notes[0] and "nowhere" in net.notes[0]
+
+
+def test_encodings_are_picked_up_once_the_config_has_them(monkeypatch):
+    """What the bench does after the encodings merge: an encoding among the key's choices
+    runs when the layout can count its bits; one outside the choices is skipped."""
+    from eie_sim.arch.schema import Spec
+    real = {f.name for f in dataclasses.fields(ArchConfig)}
+    keys = real | {"spmat_encoding", "nm_n", "nm_m"}
+    monkeypatch.setattr(G, "_arch_keys", lambda: keys)
+    monkeypatch.setattr(G, "specs", lambda cls: {"spmat_encoding": Spec("choice", "", choices=("csc", "bitmask"))})
+    bitmask, nm = G.ENCODINGS[3], G.ENCODINGS[4]
+    monkeypatch.delattr(G.layout_mod, "stored_bits", raising=False)
+    assert "stored_bits" in G.encoding_support(bitmask)
+    monkeypatch.setattr(G.layout_mod, "stored_bits", lambda layout, cfg: 0, raising=False)
+    assert G.encoding_support(bitmask) is None
+    assert "does not accept 'nm'" in G.encoding_support(nm)
+    if "spmat_encoding" not in real:   # a build without the keys refuses them: a reason, no exception
+        assert "refused" in G.encoding_config(PAPER_CONFIG, nm, "1:4")
