@@ -72,6 +72,7 @@ def load_efficiency(net_rows: list[dict], encoding: str, path: pathlib.Path) -> 
 
 def analytical_error(errs: list[dict], path: pathlib.Path) -> None:
     plt = _plt()
+    from matplotlib.ticker import NullFormatter
     e = np.array([r["error_pct"] for r in errs])
     q = np.array([r["queue_depth"] for r in errs])
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
@@ -86,6 +87,10 @@ def analytical_error(errs: list[dict], path: pathlib.Path) -> None:
                         vmin=0, vmax=max(1, len(depths) - 1))
         if logx:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if key == "skew":
+            ticks = [t for t in (1, 1.5, 2, 4, 8, 16) if t <= max(1.5, x.max() * 1.1)]
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         if key == "queue_depth":
             ax.set_xticks(depths, [str(d) for d in depths])
             ax.minorticks_off()
