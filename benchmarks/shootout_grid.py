@@ -26,12 +26,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compressor.prune import balanced_mask, prune_mask, structured_mask
-from eie_sim.apps.llm import stored_bytes
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.schema import specs
 from eie_sim.errors import ConfigError
 from eie_sim.hw import layout as layout_mod
+from eie_sim.hw.encodings import prune_nm
 
+
+#: structure prefix of the rule pruning N:M over each PE's local rows (``pe-nm:N:M``)
+PE_NM = "pe-nm:"
+#: activation registers per PE of the paper's design (output pass = pes x this many rows)
+PAPER_ACT_REGS = ArchConfig().act_regs_per_pe
 
 # ------------------------------------------------------------------------------ encodings
 @dataclass(frozen=True)
@@ -86,9 +91,10 @@ def encoding_config(base: ArchConfig, enc: Encoding, structure: str | None) -> A
     if "spmat_encoding" in _arch_keys():
         changes["spmat_encoding"] = enc.kind
     if enc.kind == "nm":
-        if not structure or structure.count(":") != 1 or not structure.split(":")[0].isdigit():
-            return "nm encoding needs an N:M-pruned matrix"
-        n, m = (int(v) for v in structure.split(":"))
+        if not structure or not structure.startswith(PE_NM):
+            return ("nm encoding needs a matrix pruned N:M over each PE's local rows "
+                    "(the rule `N:M (PE rows)`)")
+        n, m = (int(v) for v in structure[len(PE_NM):].split(":"))
         changes.update(nm_n=n, nm_m=m)
     try:
         return base.replace(**changes)
@@ -97,18 +103,26 @@ def encoding_config(base: ArchConfig, enc: Encoding, structure: str | None) -> A
 
 
 def stored_bits(wl, cfg: ArchConfig) -> int:
-    """Bits the layout stores for ``wl``'s matrix on ``cfg``: Spmat entries (fillers and
-    padding included) at ``entry_bits`` plus column pointers (``pointer_bits`` each,
-    ``cols (+ bias) + 1`` per PE and output pass), over every PE; ``wl`` should carry no
-    bias so that only the weights are counted. CSC: :func:`eie_sim.apps.llm.stored_bytes`
-    (what streaming the layer from DRAM moves), in bits; other encodings: the layout's
-    own ``stored_bits(layout, cfg)`` (:func:`encoding_support` requires it)."""
-    if getattr(cfg, "spmat_encoding", "csc") != "csc" or callable(getattr(layout_mod, "stored_bits", None)):
-        return int(layout_mod.stored_bits(wl.layout(cfg.replace(chips=1), check_fit=False), cfg))
-    return 8 * stored_bytes(wl, cfg)
+    """Bits the layout stores for ``wl``'s matrix on ``cfg``, over every PE and output
+    pass (:func:`eie_sim.hw.layout.stored_bits`: Spmat slots with fillers, padding and
+    empty N:M slots, bitmask lines, column pointers); ``wl`` should carry no bias so that
+    only the weights are counted."""
+    return int(layout_mod.stored_bits(wl.layout(cfg.replace(chips=1), check_fit=False), cfg)["total"])
 
 
 # ---------------------------------------------------------------------------- pruning rules
+def nm_pow2_for_density(density: float) -> str:
+    """``"N:M"`` with ``M`` a power of two (what the ``nm`` encoding's log2(M)-bit offsets
+    need): exactly ``density`` for the smallest ``M`` of 4..64 that allows it, else the
+    nearest ``N:32`` (0.1 -> 3:32, i.e. 9.4 %; the table's density column is the kept
+    fraction)."""
+    for m in (4, 8, 16, 32, 64):
+        n = density * m
+        if n >= 1 and abs(n - round(n)) < 1e-9:
+            return f"{round(n)}:{m}"
+    return f"{max(1, round(density * 32))}:32"
+
+
 def nm_for_density(density: float) -> str | None:
     """The ``"N:M"`` rule whose ``N/M`` equals ``density`` for the smallest ``M`` of
     4, 8, 10, 16, 20, 32 (2:4 at 50 %, 1:4 at 25 %, 1:10 at 10 %, 1:20 at 5 %), else None."""
@@ -144,6 +158,11 @@ class PruningRule:
         if st is None:
             m = prune_mask(np.where(old, w, 0.0) if old is not None else w, density=density)
             return m & old if old is not None else m
+        if st.startswith(PE_NM):
+            n, m = (int(v) for v in st[len(PE_NM):].split(":"))
+            src = np.where(old, w, 0.0) if old is not None else w
+            per_pass = pes * PAPER_ACT_REGS
+            return prune_nm(src, n, m, pes, rows_per_pass=per_pass) != 0
         if st.startswith("balance:"):
             p = min(pes, w.shape[0])
             return balanced_mask(w, p, density, scope="column", old=old)
@@ -153,6 +172,9 @@ class PruningRule:
 PRUNING_RULES: tuple[PruningRule, ...] = (
     PruningRule("unstructured", lambda d, p: None),
     PruningRule("N:M", lambda d, p: nm_for_density(d) or ""),
+    # N:M over each PE's local rows (groups of M rows r, r + pes, ...): the pattern the
+    # simulator's `nm` encoding stores (docs/timing.md, "Spmat encodings"); needs the PEs
+    PruningRule("N:M (PE rows)", lambda d, p: PE_NM + nm_pow2_for_density(d), per_pe=True),
     PruningRule("block 4x4", lambda d, p: "block:4x4"),
     PruningRule("balanced (ESE)", lambda d, p: f"balance:{p}:column", per_pe=True),
     PruningRule("as shipped", lambda d, p: None, fixed=True),
@@ -193,7 +215,7 @@ class Grid:
 
 QUICK = Grid("quick", networks=("lenet300", "lenet5", "squeezenet", "nt-lstm"),
              densities=(0.1, 0.25), pes=(16, 64), queue_depths=(2, 8),
-             rules=("unstructured", "N:M", "balanced (ESE)", "as shipped"))
+             rules=("unstructured", "N:M", "N:M (PE rows)", "balanced (ESE)", "as shipped"))
 FULL = Grid("full", networks=("lenet300", "lenet5", "squeezenet", "nt-lstm"),
             densities=(0.05, 0.1, 0.25, 0.5), pes=(4, 16, 64, 256), queue_depths=(1, 2, 4, 8, 32),
             dense_epochs={"lenet300": 15, "lenet5": 4}, retrain_epochs=3,

@@ -18,7 +18,7 @@ from eie_sim.workloads.layer import LayerWorkload
 
 def test_stored_bits_hand_counted():
     # 2 x 3 matrix on 1 PE, non-zeros (0, 0) and (1, 2): two entries of 4 + 4 bits and
-    # (3 + 1) pointers of 16 bits = 80 bits (stored_bytes rounds up to whole bytes)
+    # (3 + 1) pointers of 16 bits = 80 bits
     codes = np.array([[1, 0, 0], [0, 0, 2]])
     wl = LayerWorkload("t", codes, np.array([0.0, 0.5, -0.5], np.float32))
     cfg = PAPER_CONFIG.replace(pes=1)
@@ -28,7 +28,7 @@ def test_stored_bits_hand_counted():
     codes = np.zeros((8, 1), int)
     codes[7, 0] = 1
     wl = LayerWorkload("t", codes, np.array([0.0, 0.5], np.float32))
-    assert G.stored_bits(wl, cfg.replace(index_bits=2)) == 8 * -(-(2 * 6 + 2 * 16) // 8)
+    assert G.stored_bits(wl, cfg.replace(index_bits=2)) == 2 * 6 + 2 * 16
     assert bench_shootout._layer_stats(wl, cfg.replace(index_bits=2))["padding_entries"] == 1
     assert bench_shootout._layer_stats(wl, cfg)["padding_entries"] == 0
 
@@ -50,12 +50,18 @@ def test_encoding_support_follows_the_installed_config():
 def test_pruning_rules():
     assert [G.nm_for_density(d) for d in (0.5, 0.25, 0.1, 0.05, 0.3)] == ["2:4", "1:4", "1:10", "1:20", "3:10"]
     assert G.nm_for_density(0.123) is None
+    assert [G.nm_pow2_for_density(d) for d in (0.5, 0.25, 0.1)] == ["2:4", "1:4", "3:32"]
     w = np.random.default_rng(0).normal(size=(40, 60))
     for rule in G.PRUNING_RULES:
         m = rule.mask(w, 0.25, 8, None)
         if rule.fixed:
             assert isinstance(m, str)          # "as shipped" needs the matrix's own mask
             assert np.array_equal(rule.mask(w, 0.25, 8, w > 0), w > 0)
+            continue
+        if rule.name == "N:M (PE rows)":      # 1:4 over each PE's local rows r, r + 8, ...
+            for pe in range(8):
+                local = m[pe::8]                   # 5 local rows: groups of 4 and of 1
+                assert np.all(local[:4].sum(axis=0) == 1) and np.all(local[4:].sum(axis=0) == 1)
             continue
         assert m.shape == w.shape and abs(m.mean() - 0.25) < 0.02, rule.name
     nm = G.rule_named("N:M").mask(w, 0.25, 8, None)
@@ -93,8 +99,9 @@ def _check_table(result):
     assert all(r["bits_per_nnz"] > 0 for r in nets.values())
 
 
-MICRO = dataclasses.replace(G.TINY, name="micro", networks=("lenet300",), rules=("unstructured", "N:M"),
-                            encodings=("csc-i2", "csc-i4", "bitmask"), dense_epochs={"lenet300": 1})
+MICRO = dataclasses.replace(G.TINY, name="micro", networks=("lenet300",),
+                            rules=("unstructured", "N:M", "N:M (PE rows)"),
+                            encodings=("csc-i2", "csc-i4", "bitmask", "nm"), dense_epochs={"lenet300": 1})
 
 
 def test_shootout_micro_grid(tmp_path):
@@ -106,6 +113,8 @@ def test_shootout_micro_grid(tmp_path):
     assert any(r["verified_simpy"] for r in result["rows"])   # fast == simpy pass by pass there
     lenet = [r for r in result["network_rows"] if r["network"] == "LeNet-300-100"]
     assert all(50 < r["acc_retrained"] <= 100 for r in lenet)
+    nm_rows = [r for r in result["rows"] if r["encoding"] == "nm"]
+    assert nm_rows and {r["rule"] for r in nm_rows} == {"N:M (PE rows)"}   # nm needs that mask
     if G.encoding_support(G.ENCODINGS[3]) is not None:
         assert not any(r["encoding"] == "bitmask" for r in result["rows"])
         assert any("bitmask SKIPPED" in n for n in result["notes"])
