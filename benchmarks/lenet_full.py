@@ -65,6 +65,31 @@ def _err(acc: float) -> float:
     return round(100.0 - acc, 4)
 
 
+#: the schedule fields that decide the dense network (with the seed and the data)
+DENSE_FIELDS = ("epochs", "lr", "lr_decay", "batch_size", "momentum", "weight_decay")
+
+
+def reusable_dense(model: str, rec: dict[str, Any], outdir: pathlib.Path) -> tuple[str, dict] | None:
+    """Another candidate's record in ``outdir`` whose dense network is this one's: same
+    model, seed, data split and dense-stage schedule (:data:`DENSE_FIELDS`; training is
+    deterministic, so the network is the same), with its ``_dense.npz`` present. Returns
+    ``(candidate, its record)`` or None. Lets candidates that differ only after the dense
+    stage (and a rerun of ``make bench-full``) skip the dense epochs."""
+    for path in sorted(outdir.glob(f"{model}_*.json")):
+        try:
+            other = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(other, dict) or other.get("model") != model or \
+                other.get("candidate") == rec["candidate"] or "epoch_seconds" not in other:
+            continue
+        same = (other.get("seed") == rec["seed"] and other.get("data") == rec["data"] and
+                all(other.get("schedule", {}).get(f) == rec["schedule"][f] for f in DENSE_FIELDS))
+        if same and (outdir / f"{model}_{other['candidate']}_dense.npz").is_file():
+            return other["candidate"], other
+    return None
+
+
 def train_candidate(model: str, key: str, data: Dataset, outdir: pathlib.Path,
                     log: Log = print) -> dict[str, Any]:
     """Train and compress one candidate on ``data.tuning()`` (train / validation); write
@@ -82,17 +107,32 @@ def train_candidate(model: str, key: str, data: Dataset, outdir: pathlib.Path,
                            "specs": {k: dataclasses.asdict(v) for k, v in specs.items()},
                            "seconds": {}, "val_acc": {}}
     t_all = time.perf_counter()
+    reuse = reusable_dense(model, rec, outdir)
     with pinned_blas():
         net = build(model, SEED)
         t = time.perf_counter()
-        tlog = train(net, tune.x_train, tune.y_train, epochs=sched.epochs, lr=sched.lr,
-                     batch_size=sched.batch_size, momentum=sched.momentum,
-                     weight_decay=sched.weight_decay, lr_decay=sched.lr_decay,
-                     seed=_stage_seed(SEED, 0), eval_data=val, progress=log,
-                     tag=f"{model}/{key} dense")
+        if reuse:
+            # the same dense network, trained by another candidate: its epoch times are
+            # that candidate's (labelled), this candidate's dense stage took no training
+            with np.load(outdir / f"{model}_{reuse[0]}_dense.npz") as z:
+                net.set_weights({k: z[k] for k in z.files})
+            rec["dense_reused_from"] = reuse[0]
+            rec["epoch_seconds"] = list(reuse[1]["epoch_seconds"])
+            log(f"[{model}/{key}] dense network of candidate {reuse[0]} reused (same seed, data "
+                f"and dense schedule)")
+        else:
+            tlog = train(net, tune.x_train, tune.y_train, epochs=sched.epochs, lr=sched.lr,
+                         batch_size=sched.batch_size, momentum=sched.momentum,
+                         weight_decay=sched.weight_decay, lr_decay=sched.lr_decay,
+                         seed=_stage_seed(SEED, 0), eval_data=val, progress=log,
+                         tag=f"{model}/{key} dense")
+            rec["epoch_seconds"] = [e["seconds"] for e in tlog.epochs]
         rec["seconds"]["dense training"] = time.perf_counter() - t
-        rec["epoch_seconds"] = [e["seconds"] for e in tlog.epochs]
         rec["val_acc"]["dense"] = net.accuracy(*val)
+        if reuse and rec["val_acc"]["dense"] != reuse[1]["val_acc"]["dense"]:
+            raise RuntimeError(f"{model}/{key}: the reused dense network of {reuse[0]} measures "
+                               f"{rec['val_acc']['dense']} % on validation, its record says "
+                               f"{reuse[1]['val_acc']['dense']} %")
         dense = net.get_weights()
         np.savez(outdir / f"{model}_{key}_dense.npz", **dense)
 
@@ -260,8 +300,10 @@ def times_table(records: dict[str, list[dict[str, Any]]]) -> str:
     for m, recs in records.items():
         for r in recs:
             s, ep = r["seconds"], r["epoch_seconds"]
+            dense = (f"reused from {r['dense_reused_from']}" if r.get("dense_reused_from")
+                     else f"{s['dense training']:.0f} s")
             lines.append(f"| {TITLES[m]} | {r['candidate']} | {np.median(ep):.1f} s (median of {len(ep)}; "
-                         f"min {min(ep):.1f} s) | {s['dense training']:.0f} s "
+                         f"min {min(ep):.1f} s) | {dense} "
                          f"| {s['pruning + retraining']:.0f} s | {s['quantization + fine-tuning']:.0f} s "
                          f"| {s['Huffman encoding + read-back']:.1f} s | {s['total']:.0f} s |")
     return "\n".join(lines) + "\n"

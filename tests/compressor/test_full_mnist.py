@@ -234,3 +234,23 @@ def test_full_bench_runs_end_to_end_on_a_small_split(tmp_path, monkeypatch):
     assert "| LeNet-5 |" in text and "Table 3" in text and "**Ratio**" in text
     again, _, _ = lenet_full.report_from_files(tmp_path, ds, n_eie=3)
     assert again.split("## Wall time")[0] == text.split("## Wall time")[0]
+
+
+def test_reusable_dense_needs_the_same_dense_stage(tmp_path):
+    """A candidate reuses another's dense network only when seed, data split and the
+    dense-stage schedule match and the other's ``_dense.npz`` is there."""
+    import json
+
+    from benchmarks import lenet_full
+    sched = {f: 1 for f in lenet_full.DENSE_FIELDS} | {"prune_rounds": 3}
+    base = {"model": "lenet5", "seed": 0, "data": {"source": "x"}, "schedule": sched,
+            "epoch_seconds": [1.0], "val_acc": {"dense": 99.0}}
+    mine = dict(base, candidate="d", schedule=dict(sched, prune_rounds=4))
+    (tmp_path / "lenet5_a.json").write_text(json.dumps(dict(base, candidate="a")))
+    assert lenet_full.reusable_dense("lenet5", mine, tmp_path) is None        # no npz yet
+    np.savez(tmp_path / "lenet5_a_dense.npz", w=np.zeros(1))
+    assert lenet_full.reusable_dense("lenet5", mine, tmp_path)[0] == "a"
+    for change in ({"seed": 1}, {"data": {"source": "y"}},
+                   {"schedule": dict(sched, lr=2)}):
+        assert lenet_full.reusable_dense("lenet5", dict(mine, **change), tmp_path) is None
+    assert lenet_full.reusable_dense("lenet300", dict(mine, model="lenet300"), tmp_path) is None
