@@ -157,27 +157,72 @@ def hw_prune_layer(w: np.ndarray, density: float, x: np.ndarray, cfg: ArchConfig
     return HwPruneResult(name, mask, traj, first, final, record)
 
 
+def _forward(weights: dict[str, np.ndarray], names: list[str], masks: dict[str, np.ndarray],
+             x: np.ndarray, stop: str | None = None) -> np.ndarray:
+    """The float forward pass of the fully-connected chain ``names`` (ReLU between layers,
+    none after the last) with ``masks`` applied; ``stop``: return the input of that layer."""
+    h = np.asarray(x, np.float64)
+    for i, name in enumerate(names):
+        if name == stop:
+            return h
+        w = np.asarray(weights[name], np.float64)
+        if name in masks:
+            w = np.where(masks[name], w, 0.0)
+        b = weights.get(f"{name}.bias")
+        h = h @ w.T + (0.0 if b is None else np.asarray(b, np.float64))
+        if i < len(names) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def accuracy(weights: dict[str, np.ndarray], masks: dict[str, np.ndarray], x: np.ndarray,
+             y: np.ndarray) -> float:
+    """Top-1 accuracy (%) of the fully-connected chain ``weights`` with ``masks`` applied
+    (the class is the argmax of the last layer's output)."""
+    names = [k for k in weights if not k.endswith(".bias")]
+    out = _forward(weights, names, masks, x)
+    return float(100.0 * np.mean(np.argmax(out, axis=1) == np.asarray(y)))
+
+
 def hw_prune_network(weights: dict[str, np.ndarray], densities: dict[str, float], x: np.ndarray,
-                     cfg: ArchConfig, **kwargs) -> dict[str, HwPruneResult]:
+                     cfg: ArchConfig, *, val: tuple[np.ndarray, np.ndarray] | None = None,
+                     max_drop: float | None = None, **kwargs) -> dict[str, HwPruneResult]:
     """:func:`hw_prune_layer` for a chain of fully-connected layers (``weights`` in order:
-    ``"NAME"`` (outputs x inputs) and optional ``"NAME.bias"``); each layer's sample
-    inputs are the previous pruned layer's ReLU outputs on ``x``. ``densities``: per layer
-    name (a layer left out is not pruned, only passed through)."""
+    ``"NAME"`` (outputs x inputs) and optional ``"NAME.bias"``), layer by layer; each
+    layer's sample inputs are the previous layers' (pruned) ReLU outputs on ``x``.
+    ``densities``: per layer name (a layer left out is not pruned, only passed through).
+    ``val=(x, labels)`` with ``max_drop`` (percentage points): a step is kept only if the
+    chain's accuracy on ``val`` (:func:`accuracy`, the layers pruned so far masked) stays
+    within ``max_drop`` of its accuracy with the layer's start mask."""
     names = [k for k in weights if not k.endswith(".bias")]
     unknown = sorted(set(densities) - set(names))
     if unknown:
         raise WorkloadError(f"densities for unknown layer(s) {unknown}; layers: {', '.join(names)}")
+    bad = [n for n in names if np.ndim(weights[n]) != 2]
+    if bad:
+        raise WorkloadError(f"layer(s) {bad}: only chains of fully-connected (2-D) layers are "
+                            f"pruned here")
+    if (max_drop is None) != (val is None):
+        raise WorkloadError("an accuracy constraint needs both validation data and max_drop")
     out: dict[str, HwPruneResult] = {}
-    h = np.asarray(x, np.float64)
+    masks: dict[str, np.ndarray] = {}
     for name in names:
-        w = np.asarray(weights[name], np.float64)
-        b = weights.get(f"{name}.bias")
-        if w.ndim != 2:
-            raise WorkloadError(f"layer {name!r}: only fully-connected (2-D) layers are pruned "
-                                f"here, got shape {w.shape}")
-        if name in densities:
-            out[name] = hw_prune_layer(w, densities[name], h, cfg, bias=b, name=name, **kwargs)
-            w = np.where(out[name].mask, w, 0.0)
-        h = h @ w.T + (0.0 if b is None else np.asarray(b, np.float64))
-        h = np.maximum(h, 0.0)
+        if name not in densities:
+            continue
+        h = _forward(weights, names, masks, x, stop=name)
+        accept = None
+        if val is not None:
+            w = np.asarray(weights[name], np.float64)
+            m0 = start_mask(w, densities[name], int(cfg.pes), kwargs.get("start", "magnitude"))
+            floor = accuracy(weights, {**masks, name: m0}, *val) - float(max_drop)
+
+            def accept(m, name=name, floor=floor):
+                return accuracy(weights, {**masks, name: m}, *val) >= floor
+        out[name] = hw_prune_layer(weights[name], densities[name], h, cfg,
+                                   bias=weights.get(f"{name}.bias"), name=name, accept=accept,
+                                   **kwargs)
+        if val is not None:
+            out[name].record.update(max_accuracy_drop=float(max_drop), accuracy_floor=floor,
+                                    accuracy=accuracy(weights, {**masks, name: out[name].mask}, *val))
+        masks[name] = out[name].mask
     return out
