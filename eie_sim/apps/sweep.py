@@ -14,7 +14,9 @@ files are written from the database (:mod:`eie_sim.apps.sweep_export`), each ato
 and layer), ``points.csv`` (one row per point: the per-inference figures), ``pareto.csv``
 (the points on the latency/energy/area front), ``summary.json`` (resolved configuration,
 seeds, units of every column, timings), ``report.md``, ``report.html``
-(:mod:`eie_sim.output.sweep_html`) and ``config.yaml``. The exported
+(:mod:`eie_sim.output.sweep_html`) and ``config.yaml``; with ``run.confirm_engine`` also
+``confirm.csv``, the analytical front re-run cycle-exactly (:mod:`eie_sim.apps.sweep_confirm`,
+run once every point is in). The exported
 tables hold no wall times (those are in ``summary.json`` and the database), so a resumed
 sweep exports exactly the tables of an uninterrupted one.
 
