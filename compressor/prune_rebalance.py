@@ -102,13 +102,14 @@ def reallocate(w: np.ndarray, mask: np.ndarray, pes: int, give: np.ndarray, take
 def cost_guided_mask(w: np.ndarray, start: np.ndarray, pes: int,
                      evaluate: Callable[[np.ndarray], Evaluation], *, iterations: int = 30,
                      fraction: float = 0.02, seed: int = 0,
-                     accept: Callable[[np.ndarray], bool] | None = None
+                     accept: Callable[[np.ndarray], bool | tuple[bool, dict]] | None = None
                      ) -> tuple[np.ndarray, list[dict]]:
     """Improve the keep-mask ``start`` of ``w`` for a cost model (module docstring).
 
     ``iterations`` rounds; each tries one :func:`reallocate` step of ``step`` moves
     (first ``max(1, round(fraction x nnz))``) and keeps it only if ``evaluate``'s score is
-    lower and ``accept(mask)`` (if given) holds; a rejected step halves ``step``, and the
+    lower and ``accept(mask)`` (if given) holds (it returns a bool, or ``(bool, figures)``
+    whose figures join the round's record); a rejected step halves ``step``, and the
     loop ends when ``step`` reaches 0 or no move has a positive benefit. Returns the best
     mask and the trajectory: one dict per round (``iteration``, ``moves``, ``accepted``,
     ``score`` and the evaluation's ``info``), round 0 being ``start``."""
@@ -129,9 +130,13 @@ def cost_guided_mask(w: np.ndarray, start: np.ndarray, pes: int,
         if made == 0:
             break
         ev = evaluate(cand)
-        ok = tuple(ev.score) < tuple(cur.score) and (accept is None or bool(accept(cand)))
+        ok = tuple(ev.score) < tuple(cur.score)
+        extra: dict = {}
+        if ok and accept is not None:          # only a step the cost model keeps is checked
+            got = accept(cand)
+            ok, extra = (bool(got[0]), dict(got[1])) if isinstance(got, tuple) else (bool(got), {})
         traj.append({"iteration": it, "moves": made, "accepted": ok, "score": list(ev.score),
-                     **ev.info})
+                     **ev.info, **extra})
         if ok:
             mask, cur = cand, ev
         else:

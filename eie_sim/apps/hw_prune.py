@@ -133,7 +133,7 @@ def hw_prune_layer(w: np.ndarray, density: float, x: np.ndarray, cfg: ArchConfig
                    bias: np.ndarray | None = None, start: str = "magnitude",
                    iterations: int = 30, fraction: float = 0.02, seed: int = 0,
                    inner_engine: str = "analytical", confirm_engine: str = "fast",
-                   accept: Callable[[np.ndarray], bool] | None = None,
+                   accept: Callable[[np.ndarray], bool | tuple[bool, dict]] | None = None,
                    name: str = "layer") -> HwPruneResult:
     """Prune ``w`` (outputs x inputs) to ``round(density x size)`` non-zeros for the fewest
     simulated cycles on the sample inputs ``x`` (``(vectors, inputs)``) at ``cfg``
@@ -214,14 +214,17 @@ def hw_prune_network(weights: dict[str, np.ndarray], densities: dict[str, float]
         if val is not None:
             w = np.asarray(weights[name], np.float64)
             m0 = start_mask(w, densities[name], int(cfg.pes), kwargs.get("start", "magnitude"))
-            floor = accuracy(weights, {**masks, name: m0}, *val) - float(max_drop)
+            acc0 = accuracy(weights, {**masks, name: m0}, *val)
+            floor = acc0 - float(max_drop)
 
             def accept(m, name=name, floor=floor):
-                return accuracy(weights, {**masks, name: m}, *val) >= floor
+                acc = accuracy(weights, {**masks, name: m}, *val)
+                return acc >= floor, {"accuracy": acc}
         out[name] = hw_prune_layer(weights[name], densities[name], h, cfg,
                                    bias=weights.get(f"{name}.bias"), name=name, accept=accept,
                                    **kwargs)
         if val is not None:
+            out[name].trajectory[0]["accuracy"] = acc0
             out[name].record.update(max_accuracy_drop=float(max_drop), accuracy_floor=floor,
                                     accuracy=accuracy(weights, {**masks, name: out[name].mask}, *val))
         masks[name] = out[name].mask

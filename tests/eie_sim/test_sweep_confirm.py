@@ -98,3 +98,19 @@ def test_a_front_point_dominated_under_the_exact_figures_is_reported(tmp_path):
     assert facts["dominated_by"] == {"1": [0]}
     assert [r["on_exact_front"] for r in rows] == [True, False]
     assert rows[1]["error_pct_time_us"] == pytest.approx(100 * (1.0 - 1.5) / 1.5)
+
+
+def test_a_search_confirms_its_front(tmp_path):
+    pytest.importorskip("optuna")
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(SMALL.split("sweep:")[0] + "sweep:\n  search:\n    method: random\n"
+                   "    trials: 6\n    seed: 3\n    objectives: [latency, area]\n    space:\n"
+                   "      pes: [2, 4, 8, 16]\n      queue_depth: [1, 2, 8]\n")
+    run_sweep(load_config(cfg, ["run.engine=analytical", "run.confirm_engine=simpy"]),
+              tmp_path / "a")
+    summ = json.loads((tmp_path / "a" / "summary.json").read_text())
+    conf = _rows(tmp_path / "a" / "confirm.csv")
+    assert summ["confirm"]["engine"] == "simpy" and summ["confirm"]["objectives"] == ["latency", "area"]
+    assert [int(r["point"]) for r in conf] == summ["pareto_points"]
+    assert all(r["confirm_engine"] == "simpy" and r["exact_cycles"] for r in conf)
+    assert "exact_total_energy_uj" not in conf[0]          # not an objective of this search
