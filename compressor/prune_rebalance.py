@@ -44,9 +44,10 @@ class Evaluation:
     info: dict = field(default_factory=dict)
 
 
-def _per_pe(values: np.ndarray, pe: np.ndarray, pes: int, reduce) -> np.ndarray:
-    """``(pes, cols)``: ``reduce`` over each PE's rows of ``values`` (``(rows, cols)``)."""
-    return np.stack([reduce(values[pe == p], axis=0) for p in range(pes)])
+def _per_pe(values: np.ndarray, pe: np.ndarray, pes: int, reduce, initial: float) -> np.ndarray:
+    """``(pes, cols)``: ``reduce`` over each PE's rows of ``values`` (``(rows, cols)``);
+    ``initial`` for a PE without rows (a layer with fewer rows than PEs)."""
+    return np.stack([reduce(values[pe == p], axis=0, initial=initial) for p in range(pes)])
 
 
 def reallocate(w: np.ndarray, mask: np.ndarray, pes: int, give: np.ndarray, take: np.ndarray,
@@ -69,8 +70,8 @@ def reallocate(w: np.ndarray, mask: np.ndarray, pes: int, give: np.ndarray, take
     if moves < 0:
         raise ValueError(f"moves must be >= 0, got {moves}")
     pe = pe_of_row(R, pes)
-    kept_min = _per_pe(np.where(m, mat, np.inf), pe, pes, np.min)       # smallest kept
-    free_max = _per_pe(np.where(m, -np.inf, mat), pe, pes, np.max)      # largest pruned
+    kept_min = _per_pe(np.where(m, mat, np.inf), pe, pes, np.min, np.inf)      # smallest kept
+    free_max = _per_pe(np.where(m, -np.inf, mat), pe, pes, np.max, -np.inf)    # largest pruned
     g = np.where(np.isfinite(kept_min), np.asarray(give, np.float64), -np.inf)
     donor = np.argmax(g, axis=0)
     cols = np.arange(C)

@@ -81,6 +81,15 @@ def test_skewed_layer_gets_faster_and_the_trajectory_only_keeps_improvements():
     assert scores == sorted(scores, reverse=True) and len(set(scores)) == len(scores)
 
 
+def test_a_layer_with_fewer_rows_than_pes():
+    """PEs without rows (LeNet's ip3: 10 rows on 64 PEs) hold nothing and receive nothing."""
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((10, 100)) * np.arange(1, 11)[:, None]
+    x = rng.random((4, 100))
+    res = hw_prune_layer(w, 0.3, x, PAPER_CONFIG.replace(pes=16), iterations=5)
+    assert res.mask.sum() == 300 and res.final["cycles"] <= res.start["cycles"]
+
+
 def test_deterministic_given_the_seed():
     w, x = _skewed()
     cfg = PAPER_CONFIG.replace(pes=16)
