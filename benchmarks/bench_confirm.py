@@ -101,20 +101,22 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("outdir", help="folder for the sweep folders and bench_confirm.json/.md")
-    p.add_argument("--trials", type=int, help="trials of the search configuration (default: its own)")
-    p.add_argument("--configs", nargs="*", default=list(CONFIGS), help="configs/ files to measure")
-    a = p.parse_args(argv)
-    out = pathlib.Path(a.outdir)
+def main(outdir, trials: int | None = None, configs=CONFIGS) -> list[dict]:
+    """Measure ``configs``; write ``bench_confirm.json`` and ``bench_confirm.md`` under ``outdir``."""
+    out = pathlib.Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [measure(c, out, a.trials) for c in a.configs]
+    rows = [measure(c, out / "bench_confirm", trials) for c in configs]
     (out / "bench_confirm.json").write_text(json.dumps(rows, indent=1))
     md = markdown(rows)
     (out / "bench_confirm.md").write_text(md)
     print(md)
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("outdir", help="folder for the sweep folders and bench_confirm.json/.md")
+    p.add_argument("--trials", type=int, help="trials of the search configuration (default: its own)")
+    p.add_argument("--configs", nargs="*", default=list(CONFIGS), help="configs/ files to measure")
+    a = p.parse_args()
+    main(a.outdir, a.trials, a.configs)

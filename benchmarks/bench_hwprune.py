@@ -124,20 +124,22 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("outdir", help="folder for bench_hwprune.json and .md")
-    p.add_argument("--epochs", type=int, default=8, help="dense training epochs")
-    p.add_argument("--iterations", type=int, default=30, help="rounds of the loop")
-    a = p.parse_args(argv)
-    out = pathlib.Path(a.outdir)
+def main(outdir, epochs: int = 8, iterations: int = 30) -> dict:
+    """Run, write ``bench_hwprune.json`` and ``bench_hwprune.md`` under ``outdir``."""
+    out = pathlib.Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    res = run(epochs=a.epochs, iterations=a.iterations)
+    res = run(epochs=epochs, iterations=iterations)
     (out / "bench_hwprune.json").write_text(json.dumps(res, indent=1, default=float))
     md = markdown(res)
     (out / "bench_hwprune.md").write_text(md)
     print(md)
+    return res
 
 
 if __name__ == "__main__":
-    main()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("outdir", help="folder for bench_hwprune.json and .md")
+    p.add_argument("--epochs", type=int, default=8, help="dense training epochs")
+    p.add_argument("--iterations", type=int, default=30, help="rounds of the loop")
+    a = p.parse_args()
+    main(a.outdir, a.epochs, a.iterations)
