@@ -3,7 +3,8 @@
 * :mod:`compressor.graph.layer`: :class:`Layer` and its parameters (Caffe's vocabulary);
 * :mod:`compressor.graph.net`: :class:`Net` (layers in order, every blob's shape, weight
   shapes) and :func:`infer_shapes`;
-* :mod:`compressor.graph.ops`: the op table, each layer type's shape rule and forward;
+* :mod:`compressor.graph.ops`: the op table, each layer type's shape rule and forward
+  (the weight layers' in :mod:`compressor.graph.weight_ops`);
 * :mod:`compressor.graph.kernels`: the numpy kernels (im2col, convolution, pooling, ...);
 * :mod:`compressor.graph.hostops`: the host-side layers of imported graphs (element-wise
   functions, broadcasting arithmetic, reductions, reshapes...) and

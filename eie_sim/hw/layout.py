@@ -23,18 +23,28 @@ without Python loops over entries (the numba kernels that write the images:
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from eie_sim.arch.config import INT_RANGES, ArchConfig
+from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.fixed_point import quantize_exact_range
 from eie_sim.errors import LayoutError
 from eie_sim.hw.csr import CodesCSR
+from eie_sim.hw.encodings import encode_bitmask, encode_nm, mask_rows, nm_violation_error, slot_lines
+from eie_sim.hw.encodings import stored_bits  # noqa: F401 (the API: bits of a layout)
 from eie_sim.hw.layout_images import encode_runs, layout_csr_rows
-from eie_sim.hw.units import dram
+
+# the SRAM fit of a layout (re-exported: callers import them from here)
+from eie_sim.hw.sram_need import (  # noqa: F401
+    SramNeed,
+    check_layer_fits,
+    fit_problems,
+    pointer_fit_advice,
+    sram_need,
+    streams,
+)
 
 
 @dataclass
@@ -56,6 +66,8 @@ class PassLayout:
     code: np.ndarray           #: uint8 (entries,): weight index v; 0 = padding
     z: np.ndarray              #: uint8 (entries,): zeros before the entry (relative index)
     local_row: np.ndarray      #: int32 (entries,): decoded local row (row // n_pe within pass)
+    encoding: str = "csc"      #: spmat_encoding (eie_sim.hw.encodings); z is the offset for nm
+    _lines: dict = field(default_factory=dict, repr=False, compare=False)
     _work: np.ndarray | None = field(default=None, repr=False, compare=False)
     _real: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -90,6 +102,14 @@ class PassLayout:
             self._real = np.ascontiguousarray(real.reshape(self.n_pe, self.n_cols_total).T,
                                               dtype=np.int32)
         return self._real
+
+    def spmat_lines(self, cfg: ArchConfig) -> tuple[np.ndarray, np.ndarray]:
+        """``(line, mask_line)`` of every slot (rule S; :func:`eie_sim.hw.encodings.slot_lines`),
+        cached per line width."""
+        key = (cfg.spmat_width_bits, cfg.entry_bits)
+        if key not in self._lines:
+            self._lines[key] = slot_lines(self, cfg)
+        return self._lines[key]
 
     @property
     def n_entries(self) -> int:
@@ -233,6 +253,10 @@ def build_layer(codes: "CodesCSR | np.ndarray", codebook: np.ndarray, bias: np.n
     passes = []
     for start in range(0, rows, rows_per_pass):
         stop = min(rows, start + rows_per_pass)
+        if cfg.spmat_encoding != "csc":
+            passes.append(_encoded_pass(codes, start, stop, bias_nz[start:stop], bias is not None,
+                                          cfg, name))
+            continue
         ptr, entry_start, out_code, out_z, out_local = layout_csr_rows(
             codes.indptr, codes.indices, codes.data, cols, start, stop, cfg.pes,
             bias_nz[start:stop], bias is not None, cfg.max_z)
@@ -248,174 +272,49 @@ def build_layer(codes: "CodesCSR | np.ndarray", codebook: np.ndarray, bias: np.n
     return layout
 
 
-#: the configuration keys a layout depends on (a sweep over any other key reuses it)
+def _encoded_pass(codes: CodesCSR, start: int, stop: int, bias_nz: np.ndarray,
+                  has_bias: bool, cfg: ArchConfig, name: str) -> PassLayout:
+    """One output pass in the ``bitmask`` or ``nm`` encoding (:mod:`eie_sim.hw.encodings`)
+    from the CSR rows ``start .. stop-1``."""
+    n = cfg.pes
+    lo, hi = int(codes.indptr[start]), int(codes.indptr[stop])
+    r = np.repeat(np.arange(start, stop, dtype=np.int64),
+                  np.diff(codes.indptr[start:stop + 1])) - start
+    c = np.asarray(codes.indices[lo:hi], dtype=np.int64)
+    v = np.asarray(codes.data[lo:hi], dtype=np.uint8)
+    keep = v != 0
+    r, c, v = r[keep], c[keep], v[keep]
+    cols = codes.shape[1]
+    if has_bias:
+        br = np.flatnonzero(bias_nz).astype(np.int64)
+        r = np.concatenate([r, br])
+        c = np.concatenate([c, np.full(br.shape, cols, dtype=np.int64)])
+        v = np.concatenate([v, np.ones(br.shape, dtype=np.uint8)])
+    pe, local = r % n, r // n
+    order = np.lexsort((local, c, pe))
+    pe, c, local, v = pe[order], c[order], local[order], v[order]
+    R = mask_rows(stop - start, n)
+    if cfg.spmat_encoding == "bitmask":
+        ptr, es, oc, oz, ol = encode_bitmask(pe, c, local, v, n, cols + int(has_bias), R,
+                                             cfg.spmat_width_bits)
+    else:
+        ptr, es, oc, oz, ol, bad = encode_nm(pe, c, local, v, n, cols, has_bias, R,
+                                             cfg.nm_n, cfg.nm_m)
+        if bad[0] >= 0:
+            raise nm_violation_error(name, bad, start, n, cfg)
+    return PassLayout(n_pe=n, row_offset=start, rows=stop - start, cols=cols,
+                      has_bias=has_bias, ptr=ptr, entry_start=es, code=oc, z=oz,
+                      local_row=ol, encoding=cfg.spmat_encoding)
+
+
+#: the configuration keys a layout depends on (a sweep over any other key reuses it);
+#: ``spmat_width_bits`` too with ``spmat_encoding: bitmask`` (its masks' skip slots)
 LAYOUT_KEYS = ("pes", "act_regs_per_pe", "index_bits", "weight_bits", "weight_frac_bits",
-               "act_frac_bits", "word_bits", "out_frac_bits")
+               "act_frac_bits", "word_bits", "out_frac_bits", "spmat_encoding", "nm_n", "nm_m")
 
 
 def layout_key(cfg: ArchConfig) -> tuple:
     """The values of :data:`LAYOUT_KEYS` (two configurations with the same key give the
     same layout; the SRAM fit check depends on more and is run per configuration)."""
-    return tuple(getattr(cfg, k) for k in LAYOUT_KEYS)
-
-
-def pointer_fit_advice(layout: LayerLayout, cfg: ArchConfig) -> str:
-    """What more PEs do for the pointer SRAM: every PE stores ``cols (+ bias) + 1``
-    pointers per output pass, and more PEs only help by cutting the number of passes
-    (``ceil(rows / (N R))``)."""
-    per_pass = layout.passes[0].n_cols_total + 1
-    max_passes = cfg.pointer_capacity // per_pass
-    if max_passes == 0:
-        return (f"more PEs do not help (a single output pass already needs {per_pass} "
-                f"pointers in every PE)")
-    regs = cfg.act_regs_per_pe
-    need_pes = math.ceil(layout.rows / (max_passes * regs))
-    if need_pes > INT_RANGES["pes"][1]:
-        return (f"more PEs do not help within pes <= {INT_RANGES['pes'][1]} (at most "
-                f"{max_passes} output pass(es) fit)")
-    passes = math.ceil(layout.rows / (need_pes * regs))
-    return (f"more PEs help only by cutting output passes: about {need_pes} PEs run it in "
-            f"{passes} pass(es), which fits")
-
-
-@dataclass(frozen=True)
-class SramNeed:
-    """What one PE's memories must hold for a layer (or the largest of several layers:
-    :meth:`most`), against the per-PE SRAMs of paper sec. IV. Capacities are the smallest
-    whole number of KB that holds the image (``*_kb``); ``pointer_bits`` the narrowest
-    pointer that addresses every entry of a PE (at least 1)."""
-
-    spmat_entries: int            #: Spmat entries of the fullest PE (all passes)
-    pointers: int                 #: column pointers per PE (all passes)
-    act_words: int                #: activations per PE (the longer of input and output)
-    spmat_sram_kb: int            #: Spmat SRAM needed per PE
-    pointer_bits: int             #: pointer width needed
-    pointer_sram_kb: int          #: pointer SRAM needed per PE (at ``max(pointer_bits, cfg's)``)
-    act_sram_kb: int              #: activation SRAM needed per PE
-
-    def weights_fit(self, cfg: ArchConfig) -> bool:
-        """The weights (Spmat entries and column pointers) fit ``cfg``'s SRAMs and pointer
-        width: the layer runs on chip; otherwise it streams from a DRAM (docs/dram.md)."""
-        return (self.spmat_entries <= cfg.spmat_capacity_entries
-                and self.spmat_entries <= cfg.max_pointer_value
-                and self.pointers <= cfg.pointer_capacity)
-
-    def fits(self, cfg: ArchConfig) -> bool:
-        """The layer runs as ``cfg`` is built (what :func:`check_layer_fits` checks, but for
-        the buffer-half check of a streamed column slice): its activations fit the
-        activation SRAM, and its weights fit the Spmat/pointer SRAMs or a DRAM is attached
-        to stream them (``dram`` not ``none``)."""
-        return (self.act_words <= cfg.act_sram_capacity
-                and (cfg.dram != "none" or self.weights_fit(cfg)))
-
-    def sized(self, cfg: ArchConfig) -> dict[str, int]:
-        """The capacities (and pointer width) ``cfg`` would need to hold it: each of
-        ``spmat_sram_kb``, ``pointer_bits``, ``pointer_sram_kb``, ``act_sram_kb`` raised to
-        the need where it falls short, never lowered."""
-        bits = max(cfg.pointer_bits, self.pointer_bits)
-        ptr_kb = -(-self.pointers * bits // (8 * 1024))
-        return {"spmat_sram_kb": max(cfg.spmat_sram_kb, self.spmat_sram_kb),
-                "pointer_bits": bits,
-                "pointer_sram_kb": max(cfg.pointer_sram_kb, ptr_kb),
-                "act_sram_kb": max(cfg.act_sram_kb, self.act_sram_kb)}
-
-    @staticmethod
-    def most(needs: "list[SramNeed]") -> "SramNeed":
-        """The largest need of each memory over several layers (the layers run one after
-        the other in the same SRAMs, so they must hold the largest)."""
-        return SramNeed(*(max(getattr(n, f.name) for n in needs)
-                          for f in dataclasses.fields(SramNeed)))
-
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
-
-
-def sram_need(layout: LayerLayout, cfg: ArchConfig) -> SramNeed:
-    """What one PE's memories must hold for ``layout`` laid out on ``cfg``'s PEs."""
-    n = cfg.pes
-    entries = np.zeros(n, dtype=np.int64)
-    for p in layout.passes:
-        entries += p.entries_per_pe
-    worst = int(entries.max())
-    pointers = sum(p.n_cols_total + 1 for p in layout.passes)
-    words = max(math.ceil(layout.cols / n), math.ceil(layout.rows / n))
-    bits = max(1, worst.bit_length())
-    return SramNeed(spmat_entries=worst, pointers=pointers, act_words=words,
-                    spmat_sram_kb=-(-worst * cfg.entry_bits // (8 * 1024)),
-                    pointer_bits=bits,
-                    pointer_sram_kb=-(-pointers * max(bits, cfg.pointer_bits) // (8 * 1024)),
-                    act_sram_kb=-(-words * cfg.word_bits // (8 * 1024)))
-
-
-def fit_problems(layout: LayerLayout, cfg: ArchConfig) -> tuple[list[str], list[str]]:
-    """``(weights, other)``: why the layer does not fit the per-PE SRAMs (paper sec. IV
-    sizes). ``weights``: the Spmat SRAM, the pointer width and the pointer SRAM, which a
-    DRAM removes by streaming (docs/dram.md); ``other``: the activation SRAM."""
-    n = cfg.pes
-    problems = []
-    worst = sram_need(layout, cfg).spmat_entries
-    if worst > cfg.spmat_capacity_entries:
-        need_kb = math.ceil(worst * cfg.entry_bits / 8 / 1024)
-        fit_pes = math.ceil(n * worst / cfg.spmat_capacity_entries)  # entries/PE ~ 1/N
-        problems.append(
-            f"Spmat SRAM: a PE needs {worst} entries ({need_kb} KB) but spmat_sram_kb="
-            f"{cfg.spmat_sram_kb} holds {cfg.spmat_capacity_entries}; about "
-            f"{fit_pes} PEs would fit it (or spmat_sram_kb >= {need_kb})")
-    if worst > cfg.max_pointer_value:
-        problems.append(
-            f"pointer width: a PE holds {worst} entries but {cfg.pointer_bits}-bit pointers "
-            f"address at most {cfg.max_pointer_value}; set pointer_bits >= "
-            f"{math.ceil(math.log2(worst + 1))} or use more PEs (about "
-            f"{math.ceil(n * worst / cfg.max_pointer_value)})")
-    pointers = sum(p.n_cols_total + 1 for p in layout.passes)
-    if pointers > cfg.pointer_capacity:
-        need_kb = math.ceil(pointers * cfg.pointer_bits / 8 / 1024)
-        problems.append(
-            f"pointer SRAM: {pointers} column pointers ({need_kb} KB) per PE "
-            f"({len(layout.passes)} output pass(es) x {layout.passes[0].n_cols_total + 1}) but "
-            f"pointer_sram_kb={cfg.pointer_sram_kb} holds {cfg.pointer_capacity}; "
-            + pointer_fit_advice(layout, cfg) + f" (or pointer_sram_kb >= {need_kb})")
-    other = []
-    for what, length in (("input", layout.cols), ("output", layout.rows)):
-        per_pe = math.ceil(length / n)
-        if per_pe > cfg.act_sram_capacity:
-            other.append(
-                f"activation SRAM: the {length}-long {what} vector needs {per_pe} words per PE "
-                f"but act_sram_kb={cfg.act_sram_kb} holds {cfg.act_sram_capacity}; about "
-                f"{math.ceil(length / cfg.act_sram_capacity)} PEs would fit it")
-    return problems, other
-
-
-def streams(layout: LayerLayout, cfg: ArchConfig) -> bool:
-    """Whether the layer's weights stream from DRAM (docs/dram.md): a DRAM is attached
-    (``dram`` not ``none``) and ``dram_stream: always`` or the weights do not fit the
-    Spmat/pointer SRAMs. Cached per configuration on the layout."""
-    if cfg.dram == "none":
-        return False
-    if cfg.dram_stream == "always":
-        return True
-    key = ("streams", cfg.spmat_sram_kb, cfg.pointer_sram_kb, cfg.pointer_bits, cfg.entry_bits)
-    hit = layout.meta.get(key)
-    if hit is None:
-        hit = layout.meta[key] = bool(fit_problems(layout, cfg)[0])
-    return hit
-
-
-def check_layer_fits(layout: LayerLayout, cfg: ArchConfig) -> None:
-    """Refuse a layer whose memory images exceed the per-PE SRAMs (paper sec. IV sizes).
-    With a DRAM (``dram`` not ``none``) weights that do not fit are streamed instead
-    (:func:`streams`); a column slice larger than a buffer half is refused when run."""
-    weights, other = fit_problems(layout, cfg)
-    problems = other if cfg.dram != "none" else weights + other
-    if streams(layout, cfg):
-        for p in layout.passes:
-            try:
-                dram.check_streamable(p.ptr, layout.name, cfg)
-            except LayoutError as exc:
-                problems.append(str(exc).split(": ", 1)[1])
-                break
-    if problems:
-        raise LayoutError(f"layer {layout.name!r} ({layout.rows} x {layout.cols}) does not fit "
-                          f"{cfg.pes} PEs: " + "; ".join(problems)
-                          + ("" if cfg.dram != "none" or not weights else
-                             " (or attach a DRAM to stream the weights: dram: ddr4_3200)"))
+    width = cfg.spmat_width_bits if cfg.spmat_encoding == "bitmask" else None
+    return tuple(getattr(cfg, k) for k in LAYOUT_KEYS) + (width,)

@@ -2,8 +2,9 @@
 
 :mod:`~eie_sim.workloads.layer` defines the form every source ends in;
 :mod:`~eie_sim.workloads.synthetic` makes seeded synthetic layers and the paper's
-Table III layers; :mod:`~eie_sim.workloads.files` reads ``.dcmp`` models, ``.npz`` layers,
-input vectors and a config's ``workload:`` block.
+Table III layers; :mod:`~eie_sim.workloads.files` builds a config's ``workload:`` block
+from them and from files: models (:mod:`~eie_sim.workloads.model_files`), ``.npz`` layers
+and input vectors (:mod:`~eie_sim.workloads.array_files`).
 """
 from eie_sim.workloads.files import (
                                      from_block,

@@ -194,10 +194,12 @@ def test_cli_llm_and_errors(tmp_path, capsys):
 
 
 def test_yaml_block_options_checked():
-    spec = parse_workload({"network": "llama2-7b", "batch": 4, "weight_density": 0.5,
+    spec = parse_workload({"network": "llama2-7b", "weight_density": 0.5,
                            "act_threshold": 0.1, "prune": "per-row", "blocks": 2})
-    assert (spec.batch, spec.weight_density, spec.prune, spec.blocks) == (4, 0.5, "per-row", 2)
-    for bad, msg in (({"batch": 0}, "batch: expected an integer >= 1"),
+    assert (spec.weight_density, spec.prune, spec.blocks) == (0.5, "per-row", 2)
+    for bad, msg in (({"batch": 4}, "workload.batch: no longer a workload key: .*architecture "
+                                    "key `batch`"),
+                     ({"blocks": 0}, "blocks: expected an integer >= 1"),
                      ({"weight_density": 1.5}, r"weight_density: expected a fraction in \(0, 1\]"),
                      ({"act_threshold": -1}, "act_threshold: expected a number >= 0"),
                      ({"prune": "x"}, "prune: expected one of global, per-row")):

@@ -18,7 +18,7 @@ from eie_sim.arch.config_io import load_config
 from eie_sim.cli.plot import plot_main
 from eie_sim.cli.simulate import simulate_main
 from eie_sim.errors import ConfigError, TraceError
-from eie_sim.output import traces
+from eie_sim.output import trace_collect, traces
 from eie_sim.output.windows import WINDOW_COLUMNS
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.network import run_workload
@@ -326,7 +326,7 @@ def test_trace_cap_and_range_errors_write_nothing(tmp_path, capsys, monkeypatch)
     assert traces.collect_trace(res.timeline, "a", max_events=full.n_events).n_events == full.n_events
     with pytest.raises(TraceError, match=f"has {res.cycles} cycles"):
         traces.collect_trace(res.timeline, "a", res.cycles, None)
-    monkeypatch.setattr(traces, "MAX_TRACE_EVENTS", 50)
+    monkeypatch.setattr(trace_collect, "MAX_TRACE_EVENTS", 50)   # the cap collect_trace reads
     argv = ["--synthetic", "30,40,0.3,0.6,4", "--set", "pes=4", "--trace-perfetto", tmp_path / "t.json",
             "--trace-vcd", tmp_path / "t.vcd", "--out", tmp_path / "o"]
     rc, so, se = run(argv, capsys)

@@ -3,8 +3,9 @@
 An entry ``(v, z)`` issued by the pointer/Spmat read unit in cycle ``c`` goes through
 
 1. ``c + 1``: the Spmat SRAM read of the entry;
-2. ``c + 2``: codebook lookup ``w = codebook[v]`` (16-bit fixed point) and address
-   accumulation ``row = previous row + z + 1`` (restarting at -1 for each column);
+2. ``c + 2``: codebook lookup ``w = codebook[v]`` (16-bit fixed point) and the row
+   decode (``csc``: address accumulation ``row = previous row + z + 1``, restarting at
+   -1 for each column; other encodings: :mod:`eie_sim.hw.units.index_decode`);
 3. ``c + 3``: multiply ``w * a_j`` and read accumulator ``row`` from the destination
    registers;
 4. ``c + 4``: round the product to the accumulator format (to nearest, ties towards
@@ -36,11 +37,11 @@ from eie_sim.arch.fixed_point import round_product
 class ArithmeticUnit:
     """Decode, multiply-accumulate and bypass detection of one PE."""
 
-    def __init__(self, codes: list[int], zs: list[int], codebook_q: list[int], shift: int,
+    def __init__(self, codes: list[int], decoder, codebook_q: list[int], shift: int,
                  bias_col: int, bias_of_row: list[int], dest: list[int], latency: int,
                  batch_x: list[list[int]] | None = None, batch_dest: list[list[int]] | None = None):
         self.codes = codes              #: Spmat SRAM: weight index v of each entry
-        self.zs = zs                    #: Spmat SRAM: zero run z of each entry
+        self.decoder = decoder          #: row decoder over the stored index fields
         self.codebook_q = codebook_q    #: decoded weights, weight_frac_bits fixed point
         self.shift = shift              #: product fraction bits dropped (cfg.product_shift)
         self.bias_col = bias_col        #: index of the bias column (-1: no bias)
@@ -61,14 +62,14 @@ class ArithmeticUnit:
         issued one per cycle from ``first_cycle`` on; returns the issue cycles."""
         if self.batch_x is not None:
             return self._execute_batch(col, start, end, first_cycle)
-        codes, zs, dest = self.codes, self.zs, self.dest
+        codes, dest = self.codes, self.dest
         codebook_q, shift = self.codebook_q, self.shift
         is_bias = col == self.bias_col
         prev_cycle, prev_row = self._last_cycle, self._last_write_row
         cycle = first_cycle
-        row = -1
+        rows = self.decoder.rows(col, start, end)        # stage 1: the row decode
         for addr in range(start, end):
-            row += zs[addr] + 1                          # stage 1: address accumulation
+            row = rows[addr - start]
             v = codes[addr]
             if v == 0:                                   # padding: flows through, no write
                 self.padding += 1
@@ -90,15 +91,15 @@ class ArithmeticUnit:
 
     def _execute_batch(self, col: int, start: int, end: int, first_cycle: int) -> int:
         """:meth:`execute` for a batch: each entry once per vector with a non-zero."""
-        codes, zs, codebook_q, shift = self.codes, self.zs, self.codebook_q, self.shift
+        codes, codebook_q, shift = self.codes, self.codebook_q, self.shift
         is_bias = col == self.bias_col
         X = self.batch_x
         vecs = [b for b in range(len(X)) if is_bias or X[b][col] != 0]
         prev_cycle, prev = self._last_cycle, self._last_write_row     # prev: (vector, row)
         cycle = first_cycle
-        row = -1
+        rows = self.decoder.rows(col, start, end)
         for addr in range(start, end):
-            row += zs[addr] + 1
+            row = rows[addr - start]
             v = codes[addr]
             for b in vecs:
                 if v == 0:

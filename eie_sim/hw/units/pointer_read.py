@@ -5,6 +5,9 @@ queue and reads the column pointers ``p[j]`` and ``p[j+1]``. The pointers are st
 two single-ported banks, even addresses in one and odd addresses in the other, so both
 are read in the same cycle whatever the parity of ``j``. Every pop is one pointer read
 (rule 7 of the released simulator: pointer reads = queue pops).
+
+With ``spmat_encoding: nm`` every column slice has the same number of slots, so the PE
+computes ``p[j] = j x slots`` (:class:`ComputedPointers`): no pointer SRAM, no reads.
 """
 from __future__ import annotations
 
@@ -37,3 +40,17 @@ class PointerReadUnit:
         start, end = self.read_pointers(j)
         self.reads += 1
         return j, a, start, end
+
+
+class ComputedPointers:
+    """The address generator of the ``nm`` encoding: column ``j < cols`` starts at
+    ``j x slots`` and holds ``slots``; the bias column (``j = cols``) holds ``bias_slots``."""
+
+    def __init__(self, slots: int, cols: int, bias_slots: int):
+        self.slots, self.cols, self.bias_slots = slots, cols, bias_slots
+        self.reads = 0             #: pointer reads: none
+
+    def pop_column(self, queue: ActivationQueue) -> tuple[int, int, int, int]:
+        j, a = queue.pop()
+        start = j * self.slots
+        return j, a, start, start + (self.bias_slots if j == self.cols else self.slots)
