@@ -350,7 +350,8 @@ class RunOptions:
 #: keys added after the sweep database's format was fixed (docs/dram.md), with the default
 #: that means "as before them" (ArchConfig.record_dict leaves them out at that value)
 LATER_KEYS: dict = {"dram": "ddr4_3200", "dram_stream": "auto", "dram_bandwidth_gbps": None,
-                    "batch": 1, "chips": 1, "link_gbps": 31.5, "link_latency_ns": 500}
+                    "batch": 1, "chips": 1, "link_gbps": 31.5, "link_latency_ns": 500,
+                    "spmat_encoding": "csc", "nm_n": 2, "nm_m": 4}
 
 #: name -> (minimum, maximum) of the integer architecture keys (from their specs)
 INT_RANGES: dict[str, tuple[int, int]] = {
