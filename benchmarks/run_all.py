@@ -31,6 +31,8 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench_pipeline", "the whole simulation: stage times for Alex-8, whole call vs engine, SqueezeNet wall"),
     ("bench_analytical", "analytical model vs cycle-exact engine: error per Table III layer and design point, speed, failure plot"),
     ("bench_shootout", "sparse-format shoot-out: encoding x pruning x density x PEs on LeNets, SqueezeNet, NT-LSTM; analytical error"),
+    ("bench_confirm", "analytical sweeps/search with their front confirmed cycle-exactly vs cycle-exact runs: time, front error"),
+    ("bench_hwprune", "pruning with the simulator in the loop vs magnitude and ESE on LeNet-300-100 ip1 (real weights), 64 PEs"),
     ("bench_sweep", "design-space sweep: 10,000 points (PEs x queue x Spmat width x density) on a 2-worker dask cluster, points/s"),
     ("bench_plots", "eie-plot on a 4-key sweep of 108 points: time of the default plot set, image sizes (<= 2000 px)"),
 ]

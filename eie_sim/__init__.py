@@ -27,6 +27,7 @@ of the synthetic layers), ``LAYER_COLUMNS`` (the ``layers.csv`` columns),
 :func:`sweep_plots` (the sweep figures).
 """
 from eie_sim.api import layer, make_config, simulate, sweep
+from eie_sim.apps.hw_prune import hw_prune_layer, hw_prune_network
 from eie_sim.apps.images import DEFAULT_IMAGES, IMAGES, image_input, parse_images
 from eie_sim.apps.llm import run_llm
 from eie_sim.apps.networks import NETWORK_NAMES, run_network
@@ -90,6 +91,8 @@ __all__ = ["ArchConfig", "ConfigError", "EIEError", "EngineMismatch", "LayerResu
            "run_squeezenet", "run_squeezenet_chain", "run_llm", "LLM_NAMES",
            # eie-sweep from Python: the design-space sweep into a folder, its grid size
            "grid_size", "run_sweep",
+           # pruning with the simulator in the loop (docs/hw_prune.md)
+           "hw_prune_layer", "hw_prune_network",
            # for reports and the benchmarks
            "EnergyTable", "LAYER_COLUMNS", "chained_images_report", "csv_text",
            "netrun_report", "paper", "sweep_plots", "synthetic_input", "write_bundle"]

@@ -38,3 +38,12 @@ def test_network_benchmarks_run(tmp_path):
     files = _files(tmp_path)
     assert {"squeezenet_eie/layers.csv", "squeezenet_eie/positions.csv"} <= files
     assert "squeezenet_chain/images.csv" in files
+
+
+def test_hw_prune_and_confirm_benchmarks_run(tmp_path):
+    from benchmarks import bench_confirm, bench_hwprune
+    res = bench_hwprune.run(epochs=1, n_loop=4, n_eval=4, iterations=2, retrain_epochs=0)
+    assert [r["mask"] for r in res["rows"]][:2] == ["magnitude", "ESE balanced (column)"]
+    assert "| magnitude |" in bench_hwprune.markdown(res)
+    bench_confirm.main(tmp_path, configs=["sweep_pes.yaml"])
+    assert {"bench_confirm.json", "bench_confirm.md"} <= _files(tmp_path)

@@ -14,7 +14,9 @@ files are written from the database (:mod:`eie_sim.apps.sweep_export`), each ato
 and layer), ``points.csv`` (one row per point: the per-inference figures), ``pareto.csv``
 (the points on the latency/energy/area front), ``summary.json`` (resolved configuration,
 seeds, units of every column, timings), ``report.md``, ``report.html``
-(:mod:`eie_sim.output.sweep_html`) and ``config.yaml``. The exported
+(:mod:`eie_sim.output.sweep_html`) and ``config.yaml``; with ``run.confirm_engine`` also
+``confirm.csv``, the analytical front re-run cycle-exactly (:mod:`eie_sim.apps.sweep_confirm`,
+run once every point is in). The exported
 tables hold no wall times (those are in ``summary.json`` and the database), so a resumed
 sweep exports exactly the tables of an uninterrupted one.
 
@@ -35,6 +37,7 @@ from typing import Any, Callable
 
 from compressor.fileio import atomic_write
 from compressor.progress import Progress
+from eie_sim.apps import sweep_confirm
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
 from eie_sim.apps.sweep_exec import make_executor
 from eie_sim.apps.sweep_export import UNITS, export, read_partial
@@ -159,6 +162,10 @@ def _run_sweep(loaded: LoadedConfig, out: pathlib.Path, quiet: bool,
                processes: bool) -> dict[str, Any]:
     if not loaded.workload:
         raise WorkloadError(f"{loaded.source}: no workload: block to sweep over")
+    if loaded.run.confirm_engine and loaded.run.engine != "analytical":
+        raise ConfigError(f"{loaded.source}: run.confirm_engine: {loaded.run.confirm_engine} "
+                          f"confirms an analytical sweep; run.engine is {loaded.run.engine} "
+                          f"(set run.engine: analytical, or leave confirm_engine out)")
     if loaded.workload.kind not in LAYER_KINDS:
         raise WorkloadError(f"{loaded.source}: workload.{loaded.workload.kind}: a sweep runs layer "
                             f"workloads ({', '.join(LAYER_KINDS)}); a whole network runs with "
@@ -226,7 +233,8 @@ def _run_locked(loaded: LoadedConfig, out: pathlib.Path, quiet: bool, processes:
     executor = None
 
     def run_points(pts: list[SweepPoint], size: int,
-                   on_result: Callable[[SweepPoint, PointResult], None]) -> None:
+                   on_result: Callable[[SweepPoint, PointResult], None],
+                   run_how: PointRun | None = None) -> None:
         """Run ``pts`` (on an executor of at most ``size`` local workers, started on first
         use), after building the workloads of ``pts`` not built yet (a search over a
         density range: one per distinct value, cached by it; handed to a running
@@ -241,7 +249,7 @@ def _run_locked(loaded: LoadedConfig, out: pathlib.Path, quiet: bool, processes:
         if executor is None:
             executor = make_executor(loaded.run, size, workloads, processes)
         by_index = {p.index: p for p in pts}
-        executor.run((PointTask(p, how) for p in pts), len(pts),
+        executor.run((PointTask(p, run_how or how) for p in pts), len(pts),
                      lambda r: on_result(by_index[r.index], r))
 
     try:
@@ -252,11 +260,14 @@ def _run_locked(loaded: LoadedConfig, out: pathlib.Path, quiet: bool, processes:
                 run_points(todo, len(todo), record)
         else:
             _search(loaded, db, recorded, run_points, record)
+        bar.close()
+        points = db.points(expect)
+        confirmed = None
+        if loaded.run.confirm_engine and any(not p.error for p in points):
+            confirmed = sweep_confirm.confirm(loaded, db, points, run_points, how)
         workers_used = getattr(executor, "workers", None)
         if executor is not None:
             executor.close()
-        bar.close()
-        points = db.points(expect)
     except BaseException:
         if executor is not None:
             executor.abort()
@@ -283,6 +294,10 @@ def _run_locked(loaded: LoadedConfig, out: pathlib.Path, quiet: bool, processes:
                             f"written; point {first.index}: {first.error}")
     wall = time.perf_counter() - t0
     files, facts = export(loaded, block, points)
+    if confirmed is not None:
+        files["confirm.csv"] = report.csv_text(confirmed[0], list(confirmed[0][0]) if confirmed[0] else [])
+        files["report.md"] += sweep_confirm.markdown(*confirmed)
+        facts["confirm"] = confirmed[1]
     summary = {**facts, "wall_s": wall, "points_run_now": stats["ran"],
                "points_from_database": done_before, "executor": loaded.run.executor,
                "workers": workers_used or loaded.run.workers, "scheduler": loaded.run.scheduler,

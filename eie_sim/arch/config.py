@@ -22,6 +22,8 @@ from eie_sim.errors import ConfigError
 
 #: the timing engines (run.engine; eie_sim.hw.engines builds them)
 ENGINE_NAMES: tuple[str, ...] = ("fast", "simpy", "analytical")
+#: the cycle-exact engines, those that can confirm an analytical result (run.confirm_engine)
+CONFIRM_ENGINES: tuple[str, ...] = ("fast", "simpy")
 #: DRAM presets (eie_sim/hw/units/dram.py; docs/dram.md); none: on chip only
 DRAM_NAMES: tuple[str, ...] = ("none", "ddr4_3200", "lpddr4_4266", "lpddr5_6400", "hbm2")
 #: how a PE's Spmat SRAM stores its column slices (docs/timing.md "Spmat encodings")
@@ -333,6 +335,13 @@ class RunOptions:
         "it; needs a results bundle; not for `--lenet`/`--squeezenet` (refused), no effect "
         "in `eie-sweep`", range=(1, 2 ** 40 - 1), optional=True,
         text="an integer >= 1 (cycles) or null", shown="integer >= 1 or null")
+    confirm_engine: str | None = spec(
+        None, "choice", "null: none; with `engine: analytical` in `eie-sweep`: re-run the points of the "
+        "Pareto front with this cycle-exact engine when the sweep or search is done, and "
+        "report both results and their error per front point (`confirm.csv`, "
+        "`summary.json` `confirm`, docs/analytical.md); not part of the sweep's identity (an "
+        "analytical sweep folder is confirmed by rerunning it with this key); no effect in "
+        "`eie-simulate`", choices=CONFIRM_ENGINES, optional=True)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -341,7 +350,8 @@ class RunOptions:
 #: keys added after the sweep database's format was fixed (docs/dram.md), with the default
 #: that means "as before them" (ArchConfig.record_dict leaves them out at that value)
 LATER_KEYS: dict = {"dram": "ddr4_3200", "dram_stream": "auto", "dram_bandwidth_gbps": None,
-                    "batch": 1, "chips": 1, "link_gbps": 31.5, "link_latency_ns": 500}
+                    "batch": 1, "chips": 1, "link_gbps": 31.5, "link_latency_ns": 500,
+                    "spmat_encoding": "csc", "nm_n": 2, "nm_m": 4}
 
 #: name -> (minimum, maximum) of the integer architecture keys (from their specs)
 INT_RANGES: dict[str, tuple[int, int]] = {

@@ -12,7 +12,7 @@ from tests.docblocks import python_blocks, run_blocks
 
 def test_api_page_code_blocks_run(tmp_path, monkeypatch, capsys):
     blocks = python_blocks("api.md", "`eie_sim`")
-    assert len(blocks) == 9
+    assert len(blocks) == 10
     monkeypatch.chdir(tmp_path)
     ns = run_blocks(blocks, "docs/api.md eie_sim")
     out = capsys.readouterr().out

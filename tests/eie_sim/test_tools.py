@@ -13,6 +13,7 @@ import eie_sim.cli.plot as plot_cli
 from eie_sim.arch import schema
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.energy import AREA_PARTS, ENERGY_COLUMN_PARTS, UNITS
+from eie_sim.cli import hwprune as hwprune_cli
 from eie_sim.cli import simulate as simulate_cli
 from eie_sim.cli import sweep as sweep_cli
 from eie_sim.cli.common import _load
@@ -47,10 +48,10 @@ def _plot_parser() -> argparse.ArgumentParser:
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:
     return {"eie-simulate": simulate_cli._build_parser(), "eie-sweep": sweep_cli._build_parser(),
-            "eie-plot": _plot_parser()}
+            "eie-plot": _plot_parser(), "eie-hwprune": hwprune_cli._build_parser()}
 
 
-@pytest.mark.parametrize("tool", ["eie-simulate", "eie-sweep", "eie-plot"])
+@pytest.mark.parametrize("tool", ["eie-simulate", "eie-sweep", "eie-plot", "eie-hwprune"])
 def test_every_option_of_every_tool_has_help(tool, capsys):
     parser = _parsers()[tool]
     capsys.readouterr()
@@ -59,7 +60,7 @@ def test_every_option_of_every_tool_has_help(tool, capsys):
     assert bare == [], f"{tool}: options without help text: {bare}"
 
 
-@pytest.mark.parametrize("tool", ["eie-simulate", "eie-sweep"])
+@pytest.mark.parametrize("tool", ["eie-simulate", "eie-sweep", "eie-hwprune"])
 def test_every_architecture_key_is_a_flag_with_help_from_its_spec(tool):
     parser = _parsers()[tool]
     flags = {a.dest: a for a in parser._actions}
