@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SCRIPTS = ["eie-compress", "eie-simulate", "eie-sweep", "eie-plot"]
+SCRIPTS = ["eie-compress", "eie-simulate", "eie-sweep", "eie-plot", "eie-hwprune"]
 
 
 def test_packages_import():
