@@ -131,7 +131,10 @@ def _step(shape, layers, cfg, batch, threshold=0.0, seed=0) -> dict:
 GRID_COLUMNS = ("pes", "density", "batch", "dram", "cycles", "eie_tokens_per_s",
                 "eie_mj_per_token", "stored_gb_per_step", "stored_gb_per_token", "needed_gbps",
                 "dram_peak_gbps", "roofline_tokens_per_s", "bound", "dram_gbps_at_roofline",
-                "sim_dram_stall_cycles", "sim_dram_gb", "sim_dram_mj_per_token")
+                "sim_tokens_per_s", "sim_dram_gbps", "sim_slowdown", "sim_dram_stall_pe_cycles",
+                "sim_dram_gb", "sim_dram_mj_per_token")
+#: a simulated step within this factor of the on-chip step counts as compute-bound
+SIM_COMPUTE_BOUND = 1.05
 
 
 def grid(pes_list, densities, batches, quick=False) -> list[dict]:
@@ -155,6 +158,7 @@ def grid(pes_list, densities, batches, quick=False) -> list[dict]:
                 for k in drams:
                     rf = roofline(base["stored"], base["cycles"], PAPER_CONFIG, PEAK_BANDWIDTH_GBPS[k])
                     sim = sims[k]["dram"] if sims[k] else {}
+                    t_sim = sims[k]["cycles"] / (PAPER_CONFIG.clock_mhz * 1e6) if sims[k] else None
                     rows.append({
                         "pes": pes, "density": d, "batch": b, "dram": k, "cycles": base["cycles"],
                         "eie_tokens_per_s": b / t, "eie_mj_per_token": base["energy_uj"] * 1e-3 / b,
@@ -163,7 +167,10 @@ def grid(pes_list, densities, batches, quick=False) -> list[dict]:
                         "needed_gbps": rf["needed_gbps"], "dram_peak_gbps": rf["bandwidth_gbps"],
                         "roofline_tokens_per_s": b / rf["bound_s"], "bound": rf["bound"],
                         "dram_gbps_at_roofline": base["stored"] / rf["bound_s"] / 1e9,
-                        "sim_dram_stall_cycles": sim.get("dram_stall_cycles", ""),
+                        "sim_tokens_per_s": b / t_sim if t_sim else "",
+                        "sim_dram_gbps": sim["dram_bytes"] / t_sim / 1e9 if t_sim else "",
+                        "sim_slowdown": t_sim / t if t_sim else "",
+                        "sim_dram_stall_pe_cycles": sim.get("dram_stall_cycles", ""),
                         "sim_dram_gb": sim["dram_bytes"] / 1e9 if "dram_bytes" in sim else "",
                         "sim_dram_mj_per_token": sim["energy_dram_uj"] * 1e-3 / b
                         if "energy_dram_uj" in sim else ""})
@@ -224,9 +231,9 @@ def _md_grid(rows) -> str:
         for k in drams:
             x = by[k]
             cell = f"{x['roofline_tokens_per_s']:,.1f} ({x['bound'][0]})"
-            if x["sim_dram_gb"] != "":
-                cell += (f"; sim. {x['sim_dram_stall_cycles']:,.0f} stall cycles, "
-                         f"{x['sim_dram_gb']:.3f} GB, {x['sim_dram_mj_per_token']:.2f} mJ/token")
+            if x["sim_tokens_per_s"] != "":
+                cell += (f"; sim. **{x['sim_tokens_per_s']:,.1f}** at {x['sim_dram_gbps']:,.1f} GB/s, "
+                         f"DRAM {x['sim_dram_mj_per_token']:,.1f} mJ/token")
             cells.append(cell)
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -245,8 +252,14 @@ def _crossover(rows) -> list[str]:
             if not rs:
                 continue
             cb = [r["batch"] for r in rs if r["bound"] == "compute"]
-            parts.append(f"{k}: " + (f"compute-bound from batch {cb[0]}" if cb else
-                                     f"bandwidth-bound up to batch {rs[-1]['batch']}"))
+            text = (f"{k}: roofline " + (f"compute-bound from batch {cb[0]}" if cb else
+                                         f"bandwidth-bound up to batch {rs[-1]['batch']}"))
+            if all(r["sim_slowdown"] != "" for r in rs):
+                sb = [r["batch"] for r in rs if r["sim_slowdown"] <= SIM_COMPUTE_BOUND]
+                text += (f", simulated within {SIM_COMPUTE_BOUND - 1:.0%} of on-chip from batch "
+                         f"{sb[0]}" if sb else f", simulated {rs[-1]['sim_slowdown']:.2f}x "
+                         f"slower than on-chip at batch {rs[-1]['batch']}")
+            parts.append(text)
         out.append(f"{pes} PEs, density {d}: " + "; ".join(parts))
     return out
 
@@ -308,7 +321,9 @@ def main(outdir: pathlib.Path | str = "results", quick: bool = False) -> dict:
            "pointers) streamed once per step at the DRAM's peak bandwidth, overlapped with "
            "compute; the step takes the longer of the two. Each DRAM column: the roofline's "
            "tokens/s and its bound (c: compute, b: bandwidth). " + (
-               "The sim. DRAM columns are the DRAM model's." if HAS_DRAM else
+               "sim.: the DRAM model's simulated step (weights streamed per pass, rule D, "
+               "docs/dram.md): its tokens/s (bold), the DRAM bandwidth it drew and the DRAM "
+               "energy per token." if HAS_DRAM else
                "No DRAM model on this branch: the roofline only (the DRAM columns appear once "
                "the configuration has the `dram` key)."), "", _md_grid(rows)]
     md += ["Where EIE stops being compute-bound:", ""] + [f"- {l}" for l in _crossover(rows)] + [""]
