@@ -70,7 +70,7 @@ def run_point(net, rule, density, pes_group, grid, encodings, notes, rows, err_r
     pes0 = pes_group[0]
     masks, structure = {}, None
     for layer in net.layers:
-        m = rule.mask(layer.weight, density, pes0, layer.old)
+        m = rule.mask(layer.weight, density, pes0, layer.old, layer.x)
         if isinstance(m, str):
             notes.add(f"{net.title} / {rule.name}: {m} (skipped)")
             return

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compressor.prune import balanced_mask, prune_mask, structured_mask
+from eie_sim.apps.hw_prune import hw_prune_layer
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.schema import specs
 from eie_sim.errors import ConfigError
@@ -145,13 +146,27 @@ class PruningRule:
     structure: Callable[[float, int], str | None]
     per_pe: bool = False
     fixed: bool = False
+    #: simulator in the loop (:func:`eie_sim.apps.hw_prune.hw_prune_layer`): needs the
+    #: layer's sample inputs
+    loop: bool = False
 
-    def mask(self, w: np.ndarray, density: float, pes: int, old: np.ndarray | None) -> np.ndarray | str:
+    def mask(self, w: np.ndarray, density: float, pes: int, old: np.ndarray | None,
+             x: np.ndarray | None = None) -> np.ndarray | str:
         """Keep-mask of ``w`` (a subset of ``old`` when given), or a reason it does not
         apply. Balanced pruning spreads over ``min(pes, rows)`` PEs (a layer with fewer
-        rows than PEs leaves PEs without rows, which no mask can balance)."""
+        rows than PEs leaves PEs without rows, which no mask can balance). ``x``: the
+        layer's sample inputs (the simulator-in-the-loop rule simulates them)."""
         if self.fixed:
             return old.copy() if old is not None else "needs the matrix's own mask"
+        if self.loop:
+            if x is None:
+                return "needs the layer's sample inputs"
+            src = np.where(old, w, 0.0) if old is not None else w
+            if old is not None and density * src.size > np.count_nonzero(src):
+                density = np.count_nonzero(src) / src.size
+            res = hw_prune_layer(src, density, np.atleast_2d(x), ArchConfig(pes=pes, dram="none"),
+                                 iterations=LOOP_ITERATIONS, seed=0)
+            return res.mask & old if old is not None else res.mask
         st = self.structure(density, pes)
         if st == "":
             return f"no {self.name} rule for density {density:g}"
@@ -178,9 +193,11 @@ PRUNING_RULES: tuple[PruningRule, ...] = (
     PruningRule("block 4x4", lambda d, p: "block:4x4"),
     PruningRule("balanced (ESE)", lambda d, p: f"balance:{p}:column", per_pe=True),
     PruningRule("as shipped", lambda d, p: None, fixed=True),
-    # simulator-in-the-loop pruning (issue 26, another branch) goes here as one more
-    # PruningRule: its mask(w, density, pes, old) may simulate the layer on `pes` PEs.
+    # the budget moved where the simulated cycles go (docs/hw_prune.md), from magnitude
+    PruningRule("sim in the loop", lambda d, p: None, per_pe=True, loop=True),
 )
+#: steps of the simulator-in-the-loop rule per layer (eie-hwprune's default is 30)
+LOOP_ITERATIONS = 15
 
 
 def rule_named(name: str) -> PruningRule:
@@ -215,7 +232,8 @@ class Grid:
 
 QUICK = Grid("quick", networks=("lenet300", "lenet5", "squeezenet", "nt-lstm"),
              densities=(0.1, 0.25), pes=(16, 64), queue_depths=(2, 8),
-             rules=("unstructured", "N:M", "N:M (PE rows)", "balanced (ESE)", "as shipped"))
+             rules=("unstructured", "N:M", "N:M (PE rows)", "balanced (ESE)", "sim in the loop",
+                    "as shipped"))
 FULL = Grid("full", networks=("lenet300", "lenet5", "squeezenet", "nt-lstm"),
             densities=(0.05, 0.1, 0.25, 0.5), pes=(4, 16, 64, 256), queue_depths=(1, 2, 4, 8, 32),
             dense_epochs={"lenet300": 15, "lenet5": 4}, retrain_epochs=3,

@@ -54,6 +54,12 @@ def test_pruning_rules():
     w = np.random.default_rng(0).normal(size=(40, 60))
     for rule in G.PRUNING_RULES:
         m = rule.mask(w, 0.25, 8, None)
+        if rule.loop:                          # simulates the layer: needs its inputs
+            assert "sample inputs" in m
+            x = np.random.default_rng(1).normal(size=(4, 60))
+            m = rule.mask(w, 0.25, 8, None, x)
+            assert m.sum() == round(0.25 * w.size)     # the budget exactly
+            continue
         if rule.fixed:
             assert isinstance(m, str)          # "as shipped" needs the matrix's own mask
             assert np.array_equal(rule.mask(w, 0.25, 8, w > 0), w > 0)
@@ -100,7 +106,7 @@ def _check_table(result):
 
 
 MICRO = dataclasses.replace(G.TINY, name="micro", networks=("lenet300",),
-                            rules=("unstructured", "N:M", "N:M (PE rows)"),
+                            rules=("unstructured", "N:M", "N:M (PE rows)", "sim in the loop"),
                             encodings=("csc-i2", "csc-i4", "bitmask", "nm"), dense_epochs={"lenet300": 1})
 
 
@@ -113,6 +119,10 @@ def test_shootout_micro_grid(tmp_path):
     assert any(r["verified_simpy"] for r in result["rows"])   # fast == simpy pass by pass there
     lenet = [r for r in result["network_rows"] if r["network"] == "LeNet-300-100"]
     assert all(50 < r["acc_retrained"] <= 100 for r in lenet)
+    ref = {(r["layer"], r["pes"], r["target_density"]): r["cycles"] for r in result["rows"]
+           if r["rule"] == "unstructured" and r["encoding"] == "csc-i4"}
+    loop = [r for r in result["rows"] if r["rule"] == "sim in the loop" and r["encoding"] == "csc-i4"]
+    assert loop and all(r["cycles"] <= ref[(r["layer"], r["pes"], r["target_density"])] for r in loop)
     nm_rows = [r for r in result["rows"] if r["encoding"] == "nm"]
     assert nm_rows and {r["rule"] for r in nm_rows} == {"N:M (PE rows)"}   # nm needs that mask
     if G.encoding_support(G.ENCODINGS[3]) is not None:
