@@ -90,6 +90,25 @@ def reusable_dense(model: str, rec: dict[str, Any], outdir: pathlib.Path) -> tup
     return None
 
 
+def finished_candidate(model: str, key: str, data: Dataset, outdir: pathlib.Path
+                       ) -> dict[str, Any] | None:
+    """The record of candidate ``key`` already trained in ``outdir`` with this very seed,
+    data split, schedule and layer specs, its ``.dcmp`` present (None otherwise): a rerun
+    of ``make bench-full`` (or one after a kill) does not train it again."""
+    path = outdir / f"{model}_{key}.json"
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    want = {"model": model, "candidate": key, "seed": SEED, "data": data.tuning().source,
+            "schedule": dataclasses.asdict(FULL_MNIST_SCHEDULES[model][key]),
+            "specs": {k: dataclasses.asdict(v) for k, v in FULL_MNIST_LAYERS[model][key].items()}}
+    same = isinstance(rec, dict) and all(
+        json.dumps(rec.get(k), sort_keys=True) == json.dumps(v, sort_keys=True, default=str)
+        for k, v in want.items())
+    return rec if same and (outdir / rec.get("file", "")).is_file() else None
+
+
 def train_candidate(model: str, key: str, data: Dataset, outdir: pathlib.Path,
                     log: Log = print) -> dict[str, Any]:
     """Train and compress one candidate on ``data.tuning()`` (train / validation); write
@@ -302,7 +321,8 @@ def times_table(records: dict[str, list[dict[str, Any]]]) -> str:
             s, ep = r["seconds"], r["epoch_seconds"]
             dense = (f"reused from {r['dense_reused_from']}" if r.get("dense_reused_from")
                      else f"{s['dense training']:.0f} s")
-            lines.append(f"| {TITLES[m]} | {r['candidate']} | {np.median(ep):.1f} s (median of {len(ep)}; "
+            cand = r["candidate"] + (" (trained by an earlier run)" if r.get("resumed") else "")
+            lines.append(f"| {TITLES[m]} | {cand} | {np.median(ep):.1f} s (median of {len(ep)}; "
                          f"min {min(ep):.1f} s) | {dense} "
                          f"| {s['pruning + retraining']:.0f} s | {s['quantization + fine-tuning']:.0f} s "
                          f"| {s['Huffman encoding + read-back']:.1f} s | {s['total']:.0f} s |")
@@ -345,7 +365,14 @@ def run(outdir: pathlib.Path, data: Dataset, *, n_eie: int = 100, log: Log = pri
     t_eie = {}
     for m in ("lenet300", "lenet5"):
         log(f"--- {TITLES[m]}: candidates {', '.join(FULL_MNIST_LAYERS[m])}")
-        records[m] = [train_candidate(m, k, data, outdir, log=log) for k in FULL_MNIST_LAYERS[m]]
+        records[m] = []
+        for k in FULL_MNIST_LAYERS[m]:
+            rec = finished_candidate(m, k, data, outdir)
+            if rec is not None:
+                log(f"[{m}/{k}] already trained in {outdir} (same seed, data, schedule and "
+                    f"specs): its record and file are used")
+                rec["resumed"] = True
+            records[m].append(rec or train_candidate(m, k, data, outdir, log=log))
         chosen[m] = choose(records[m])
         tests[m] = test_once(chosen[m], data, outdir)
         t = time.perf_counter()

@@ -275,20 +275,9 @@ FULL_MNIST_LAYERS: dict[str, dict[str, dict[str, LayerSpec]]] = {
         "b": {"ip1": LayerSpec(density=0.06, bits=PAPER_BITS["fc"]),
               "ip2": LayerSpec(density=0.08, bits=PAPER_BITS["fc"]),
               "ip3": LayerSpec(density=0.20, bits=PAPER_BITS["fc"])},
-        "c": {"ip1": LayerSpec(density=0.07, bits=4),
-              "ip2": LayerSpec(density=0.09, bits=PAPER_BITS["fc"]),
-              "ip3": LayerSpec(density=0.26, bits=PAPER_BITS["fc"])},
     },
     "lenet5": {
         "a": {"conv1": LayerSpec(density=0.66, bits=PAPER_BITS["conv"]),
-              "conv2": LayerSpec(density=0.10, bits=PAPER_BITS["conv"]),
-              "ip1": LayerSpec(density=0.06, bits=PAPER_BITS["fc"]),
-              "ip2": LayerSpec(density=0.15, bits=PAPER_BITS["fc"])},
-        "b": {"conv1": LayerSpec(density=0.66, bits=PAPER_BITS["conv"]),
-              "conv2": LayerSpec(density=0.10, bits=PAPER_BITS["conv"]),
-              "ip1": LayerSpec(density=0.06, bits=PAPER_BITS["fc"]),
-              "ip2": LayerSpec(density=0.15, bits=PAPER_BITS["fc"])},
-        "c": {"conv1": LayerSpec(density=0.66, bits=PAPER_BITS["conv"]),
               "conv2": LayerSpec(density=0.10, bits=PAPER_BITS["conv"]),
               "ip1": LayerSpec(density=0.06, bits=PAPER_BITS["fc"]),
               "ip2": LayerSpec(density=0.15, bits=PAPER_BITS["fc"])},
@@ -307,22 +296,11 @@ FULL_MNIST_SCHEDULES: dict[str, dict[str, Schedule]] = {
         "b": Schedule(epochs=20, lr=0.05, lr_decay=0.85, prune_rounds=6, retrain_epochs=4,
                       retrain_lr_factor=0.2, retrain_lr_decay=0.85, final_retrain_epochs=12,
                       quant_epochs=4),
-        "c": Schedule(epochs=20, lr=0.05, lr_decay=0.85, prune_rounds=6, retrain_epochs=4,
-                      retrain_lr_factor=0.2, retrain_lr_decay=0.85, final_retrain_epochs=12,
-                      quant_epochs=4),
     },
     "lenet5": {
         "a": Schedule(epochs=12, lr=0.02, lr_decay=0.85, prune_rounds=3, retrain_epochs=3,
                       retrain_lr_factor=0.2, retrain_lr_decay=0.8, final_retrain_epochs=5,
                       quant_epochs=2),
-        # a shorter schedule (14 epochs in all instead of 25)
-        "b": Schedule(epochs=8, lr=0.02, lr_decay=0.75, prune_rounds=2, retrain_epochs=2,
-                      retrain_lr_factor=0.2, retrain_lr_decay=0.8, final_retrain_epochs=3,
-                      quant_epochs=1),
-        # shorter still (9 epochs), for a loaded machine
-        "c": Schedule(epochs=5, lr=0.03, lr_decay=0.7, prune_rounds=2, retrain_epochs=1,
-                      retrain_lr_factor=0.2, retrain_lr_decay=0.8, final_retrain_epochs=2,
-                      quant_epochs=1),
         # a's dense stage (so its dense network is reused), then gentler pruning: one more
         # round, a higher retraining rate and a longer last round (20 epochs after dense)
         "d": Schedule(epochs=12, lr=0.02, lr_decay=0.85, prune_rounds=4, retrain_epochs=3,

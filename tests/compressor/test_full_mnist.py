@@ -254,3 +254,28 @@ def test_reusable_dense_needs_the_same_dense_stage(tmp_path):
                    {"schedule": dict(sched, lr=2)}):
         assert lenet_full.reusable_dense("lenet5", dict(mine, **change), tmp_path) is None
     assert lenet_full.reusable_dense("lenet300", dict(mine, model="lenet300"), tmp_path) is None
+
+
+def test_finished_candidate_is_reused_only_when_identical(tmp_path):
+    """make bench-full resumes: a candidate's record is reused only with the same seed,
+    data split, schedule and specs, and its .dcmp present."""
+    import dataclasses
+    import json
+
+    from benchmarks import lenet_full
+    from compressor import schedule
+    ds = mdata.Dataset(np.zeros((20, 784), np.float32), np.arange(20) % 10,
+                       np.zeros((10, 784), np.float32), np.arange(10) % 10, {"source": "synthetic"},
+                       x_val=np.zeros((10, 784), np.float32), y_val=np.arange(10) % 10)
+    rec = {"model": "lenet5", "candidate": "a", "seed": lenet_full.SEED,
+           "data": ds.tuning().source, "file": "lenet5_a.dcmp",
+           "schedule": dataclasses.asdict(schedule.FULL_MNIST_SCHEDULES["lenet5"]["a"]),
+           "specs": {k: dataclasses.asdict(v)
+                     for k, v in schedule.FULL_MNIST_LAYERS["lenet5"]["a"].items()}}
+    (tmp_path / "lenet5_a.json").write_text(json.dumps(rec))
+    assert lenet_full.finished_candidate("lenet5", "a", ds, tmp_path) is None     # no file
+    (tmp_path / "lenet5_a.dcmp").write_bytes(b"x")
+    assert lenet_full.finished_candidate("lenet5", "a", ds, tmp_path)["candidate"] == "a"
+    rec["schedule"]["epochs"] += 1
+    (tmp_path / "lenet5_a.json").write_text(json.dumps(rec))
+    assert lenet_full.finished_candidate("lenet5", "a", ds, tmp_path) is None
