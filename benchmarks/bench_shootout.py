@@ -7,8 +7,9 @@ Per layer and design point (axes and workloads: :mod:`benchmarks.shootout_grid`,
 not the capacities):
 
 * **bits per non-zero weight**: the bits the simulator's layout stores for the weight
-  matrix (every Spmat entry, fillers included, at ``weight_bits + index_bits``, plus the
-  column pointers of every PE and output pass) over the non-zero weights;
+  matrix (:func:`eie_sim.hw.layout.stored_bits`: every Spmat slot, fillers and empty N:M
+  slots included, bitmask lines, the column pointers of every PE and output pass) over
+  the non-zero weights;
 * **accuracy** (LeNets, MNIST subset): pruned + quantized without retraining, and after a
   short masked retraining (labelled with its epochs);
 * **cycles, load efficiency** (``1 - starved / (N T)``, Fig. 8) and **energy**
