@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from eie_sim.hw.analytical_counts import column_counts
+from eie_sim.hw.analytical_counts import column_counts, slice_tables
 from eie_sim.hw.analytical_dram import StreamEstimate, stream_estimate
 from eie_sim.hw.counters import PassBatch, PassStats
 
@@ -226,7 +226,7 @@ def _timing(pl, X: np.ndarray, cfg, layer_layout=None) -> Timing:
     fin = np.maximum(fin_free, fin_sync)                         # per PE
     # the last real entry of PE k issues before the work of its trailing columns without
     # a real entry (empty slices or padding only)
-    real = pl.column_real()[columns] > 0                         # (M, N)
+    real = slice_tables(pl, cfg)[0][columns] > 0                 # (M, N) real entries
     has_real = real.any(axis=0)
     last_real = np.where(has_real, M - 1 - np.argmax(real[::-1], axis=0), -1)
     tail = np.cumsum(paced[::-1], axis=0)[::-1]                  # work from column m on

@@ -1,8 +1,9 @@
 """The analytical model's counters at column granularity (docs/analytical.md).
 
 What a run does not depend on timing for, counted per broadcast column slice instead of
-per entry, so it costs ``O(broadcasts x PEs)`` numpy work and no pass over the entries
-(the estimate-only path of sweeps, :func:`eie_sim.hw.analytical.estimate_batch`):
+per entry: one numba pass over a pass layout's slots builds per-slice tables (cached on
+the layout, independent of the input), then each run costs ``O(broadcasts x PEs)`` numpy
+work (the estimate-only path of sweeps, :func:`eie_sim.hw.analytical.estimate_batch`):
 
 * ``busy`` / ``padding``: the real / padding entries of the broadcast slices, times the
   vectors non-zero in the column with ``batch > 1`` (docs/dram.md "Batching");
@@ -18,46 +19,51 @@ accumulators.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
-def _slice_lines(pl, line: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per slice ``(n_cols_total, N)``: distinct lines, first and last line (-1: no slot
-    with a line), line numbers offset per PE so they increase over the whole pass."""
-    N = int(pl.n_pe)
-    n = line.size
-    valid = line >= 0
-    pe_of = np.repeat(np.arange(N, dtype=np.int64), pl.entries_per_pe)
-    big = int(line.max(initial=0)) + 2
-    g = np.where(valid, line + pe_of * big, -1)
-    ff = np.maximum.accumulate(g) if n else g                   # last line at or before
-    prev = np.r_[-1, ff[:-1]] if n else ff
-    new = valid & (g != prev)
-    cnew = np.r_[0, np.cumsum(new)]
-    idx = np.where(valid, np.arange(n), n)
-    nv = np.minimum.accumulate(idx[::-1])[::-1] if n else idx  # next slot with a line
-    nv = np.r_[nv, n]
-    lo = (np.asarray(pl.entry_start[:-1], dtype=np.int64)[:, None] + pl.ptr[:, :-1]).T
-    hi = (np.asarray(pl.entry_start[:-1], dtype=np.int64)[:, None] + pl.ptr[:, 1:]).T
-    fv = nv[lo]
-    has = fv < hi
-    g_pad = np.r_[g, -1]
-    new_pad = np.r_[new, False]
-    ff_pad = np.r_[ff, -1]
-    distinct = (cnew[hi] - cnew[lo]) + (has & ~new_pad[fv])
-    first = np.where(has, g_pad[fv], -1)
-    last = np.where(has, ff_pad[np.maximum(hi - 1, 0)], -1)
-    return distinct.astype(np.int64), first, last
+@numba.njit(cache=True, nogil=True)
+def _slice_tables(ptr, entry_start, code, line, mline):
+    """One pass over the slots: per slice ``(n_cols_total, N)`` its real entries and, for
+    the entry lines and the mask lines, its distinct lines and its first and last line
+    (-1: no slot with a line in the slice)."""
+    N, C = ptr.shape[0], ptr.shape[1] - 1
+    real = np.zeros((C, N), dtype=np.int64)
+    dist = np.zeros((2, C, N), dtype=np.int64)
+    first = np.full((2, C, N), -1, dtype=np.int64)
+    last = np.full((2, C, N), -1, dtype=np.int64)
+    for k in range(N):
+        e0 = entry_start[k]
+        for j in range(C):
+            for a in range(e0 + ptr[k, j], e0 + ptr[k, j + 1]):
+                if code[a] != 0:
+                    real[j, k] += 1
+                for t in range(2):
+                    v = line[a] if t == 0 else mline[a]
+                    if v < 0:
+                        continue
+                    if first[t, j, k] < 0:
+                        first[t, j, k] = v
+                        dist[t, j, k] = 1
+                    elif v != last[t, j, k]:
+                        dist[t, j, k] += 1
+                    last[t, j, k] = v
+    return real, dist, first, last
 
 
-def line_tables(pl, cfg):
-    """The per-slice line tables of both line kinds (cached on the pass layout per line
-    width, as :meth:`~eie_sim.hw.layout.PassLayout.spmat_lines`)."""
-    key = ("analytical_lines", cfg.spmat_width_bits, cfg.entry_bits)
+def slice_tables(pl, cfg):
+    """:func:`_slice_tables` of a pass (cached on the pass layout per line width, as
+    :meth:`~eie_sim.hw.layout.PassLayout.spmat_lines`)."""
+    key = ("analytical_slices", cfg.spmat_width_bits, cfg.entry_bits)
     cache = pl._lines
     if key not in cache:
-        cache[key] = tuple(_slice_lines(pl, np.asarray(a, dtype=np.int64))
-                           for a in pl.spmat_lines(cfg))
+        line, mline = pl.spmat_lines(cfg)
+        cache[key] = _slice_tables(np.ascontiguousarray(pl.ptr, dtype=np.int64),
+                                   np.ascontiguousarray(pl.entry_start, dtype=np.int64),
+                                   np.ascontiguousarray(pl.code),
+                                   np.ascontiguousarray(line, dtype=np.int64),
+                                   np.ascontiguousarray(mline, dtype=np.int64))
     return cache[key]
 
 
@@ -66,8 +72,9 @@ def line_reads(pl, columns: np.ndarray, cfg) -> np.ndarray:
     out = np.zeros(int(pl.n_pe), dtype=np.int64)
     if columns.size == 0:
         return out
-    for distinct, first, last in line_tables(pl, cfg):
-        d, f, l = distinct[columns], first[columns], last[columns]
+    _, dist, first, last = slice_tables(pl, cfg)
+    for t in range(2):
+        d, f, l = dist[t][columns], first[t][columns], last[t][columns]
         before = np.maximum.accumulate(l, axis=0)
         before = np.vstack([np.full((1, l.shape[1]), -1), before[:-1]])
         out += d.sum(axis=0) - np.count_nonzero((f >= 0) & (f == before), axis=0)
@@ -78,7 +85,7 @@ def column_counts(pl, columns: np.ndarray, nj: np.ndarray, cfg) -> dict[str, np.
     """``busy``, ``padding``, ``empty``, ``pointer_reads`` and ``spmat_line_reads`` per PE
     (int64 ``(N,)``) of one run broadcasting ``columns`` with ``nj`` vectors each."""
     ent = pl.col_entries[:, columns].T.astype(np.int64)          # (M, N)
-    real = pl.column_real()[columns].astype(np.int64)
+    real = slice_tables(pl, cfg)[0][columns]
     w = nj.astype(np.int64)[:, None]
     N = int(pl.n_pe)
     return {"busy": (real * w).sum(axis=0), "padding": ((ent - real) * w).sum(axis=0),
