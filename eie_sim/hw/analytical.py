@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from eie_sim.hw.analytical_counts import column_counts, slice_tables
+from eie_sim.hw.analytical_counts import run_counts
 from eie_sim.hw.analytical_dram import StreamEstimate, stream_estimate
 from eie_sim.hw.counters import PassBatch, PassStats
 
@@ -199,6 +199,7 @@ class Timing:
     columns: np.ndarray          #: broadcast columns in order (bias last)
     nj: np.ndarray               #: vectors non-zero in each (the run's batch for the bias)
     stream: StreamEstimate | None   #: rule D (None: the layer is on chip)
+    counts: dict                 #: :func:`~eie_sim.hw.analytical_counts.run_counts` (exact)
 
 
 def _timing(pl, X: np.ndarray, cfg, layer_layout=None) -> Timing:
@@ -212,7 +213,7 @@ def _timing(pl, X: np.ndarray, cfg, layer_layout=None) -> Timing:
     nj = np.r_[nzc, B].astype(np.int64)[columns]
     M = int(columns.size)
     if not M:
-        return Timing(last_ccu + 1, 0, columns, nj, None)
+        return Timing(last_ccu + 1, 0, columns, nj, None, run_counts(pl, columns, nj, cfg)[0])
     if B == 1:
         work = pl.column_work()[columns].astype(np.int64)        # (M, N)
     else:                      # a batch: a slice of e entries takes e x n_j cycles, at least 1
@@ -226,9 +227,8 @@ def _timing(pl, X: np.ndarray, cfg, layer_layout=None) -> Timing:
     fin = np.maximum(fin_free, fin_sync)                         # per PE
     # the last real entry of PE k issues before the work of its trailing columns without
     # a real entry (empty slices or padding only)
-    real = slice_tables(pl, cfg)[0][columns] > 0                 # (M, N) real entries
-    has_real = real.any(axis=0)
-    last_real = np.where(has_real, M - 1 - np.argmax(real[::-1], axis=0), -1)
+    counts, last_real = run_counts(pl, columns, nj, cfg)
+    has_real = last_real >= 0
     tail = np.cumsum(paced[::-1], axis=0)[::-1]                  # work from column m on
     ar = np.arange(N)
     after = np.where(last_real + 1 < M, tail[np.minimum(last_real + 1, M - 1), ar], 0)
@@ -243,7 +243,7 @@ def _timing(pl, X: np.ndarray, cfg, layer_layout=None) -> Timing:
     if stream is not None:        # docs/analytical.md "DRAM streaming"
         cycles += stream.delay
         stalls += stream.delay
-    return Timing(cycles, stalls, columns, nj, stream)
+    return Timing(cycles, stalls, columns, nj, stream, counts)
 
 
 def pass_cycles(pass_layout, x_q: np.ndarray, cfg, layer_layout=None) -> int:
@@ -280,7 +280,6 @@ def run_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
                                      dtype=np.int64)
     codebook = np.asarray(layer_layout.codebook_q, dtype=np.int64)
     lines = pl.spmat_lines(cfg)
-    cnt = column_counts(pl, t.columns, t.nj, cfg) if X.shape[0] > 1 else None
     accs, ent = [], np.zeros((4, N), dtype=np.int64)
     for x in X:                   # rule A per vector over its own non-zero columns
         cols_v = t.columns if X.shape[0] == 1 else t.columns[(t.columns == pl.cols)
@@ -289,13 +288,8 @@ def run_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
                              codebook, bias_pass, int(pl.cols), N, *lines, int(cfg.product_shift))
         accs.append(acc)
         ent += e
-    if cnt is None:               # one vector: the entry pass's own counts
-        empty = np.count_nonzero(pl.ptr[:, t.columns + 1] == pl.ptr[:, t.columns], axis=1)
-        cnt = {"busy": ent[0], "padding": ent[1], "empty": empty.astype(np.int64),
-               "pointer_reads": np.full(N, 0 if pl.encoding == "nm" else t.columns.size, dtype=np.int64),
-               "spmat_line_reads": ent[2]}
     acc = accs[0] if np.ndim(x_q) == 1 else np.stack(accs)
-    return _stats(pl, t, {**cnt, "bypass_hits": ent[3]}, acc, cfg)
+    return _stats(pl, t, {**t.counts, "bypass_hits": ent[3]}, acc, cfg)
 
 
 def _runs(X_q: np.ndarray, cfg):
@@ -313,16 +307,15 @@ def run_batch(pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:
 
 def estimate_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
     """The estimate-only run (sweeps, docs/analytical.md "Estimate-only sweeps"): the
-    cycle estimate and the counters :func:`~eie_sim.hw.analytical_counts.column_counts`
-    gives at column granularity, without the pass over the entries. ``bypass_hits`` and
+    cycle estimate and the counters of :func:`~eie_sim.hw.analytical_counts.run_counts`,
+    without the accumulators. ``bypass_hits`` and
     the accumulators are **not computed**: zeros here, and a result built from this run
     reports them as absent (:data:`eie_sim.sim.columns.ESTIMATE_ABSENT`)."""
     pl = pass_layout
     X = _check_x(pl, x_q, cfg.batch)
     t = _timing(pl, X, cfg, layer_layout)
-    cnt = column_counts(pl, t.columns, t.nj, cfg)
     acc = np.zeros((X.shape[0], pl.rows) if np.ndim(x_q) == 2 else pl.rows, dtype=np.int64)
-    return _stats(pl, t, {**cnt, "bypass_hits": np.zeros(int(pl.n_pe), dtype=np.int64)}, acc, cfg)
+    return _stats(pl, t, {**t.counts, "bypass_hits": np.zeros(int(pl.n_pe), dtype=np.int64)}, acc, cfg)
 
 
 def estimate_batch(pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:

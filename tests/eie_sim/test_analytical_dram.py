@@ -12,7 +12,8 @@ import pytest
 from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import EngineUnavailable
 from eie_sim.hw import analytical
-from eie_sim.hw.analytical_counts import column_counts
+from eie_sim.hw import engine_fast
+from eie_sim.hw.analytical_counts import run_counts
 from eie_sim.hw.engines import estimate_engine
 from eie_sim.sim.columns import ESTIMATE_ABSENT
 from eie_sim.sim.layer import simulate_layer
@@ -84,21 +85,20 @@ def test_on_chip_layer_unchanged_by_a_dram():
     assert on.equal(dd) and dd.dram_bytes == 0 and not dd.pe.dram_stall_cycles.any()
 
 
-@pytest.mark.parametrize("encoding", ["csc", "bitmask"])
-def test_column_counts_equal_the_entry_pass(encoding):
-    """Busy, padding, empty and the Spmat line reads counted per column slice equal the
-    entry-by-entry count (one vector: the full analytical engine's entry pass)."""
+@pytest.mark.parametrize("encoding,batch", [("csc", 1), ("bitmask", 1), ("csc", 3)])
+def test_run_counts_equal_the_fast_engine(encoding, batch):
+    """Busy, padding, empty, pointer and Spmat line reads of the counting pass equal the
+    cycle-exact engine's (bitmask: mask lines too; a batch: slots issued per vector)."""
     lay, X = _layer(3)
-    cfg = ArchConfig(pes=8, spmat_encoding=encoding, spmat_width_bits=32)
+    cfg = ArchConfig(pes=8, spmat_encoding=encoding, spmat_width_bits=32, batch=batch)
     L = lay.layout(cfg)
+    Xq = np.asarray(X[:batch] * 256, dtype=np.int64)
     for p in L.passes:
-        for x in X:
-            xq = np.asarray(x * 256, dtype=np.int64)
-            full = analytical.run_pass(p, L, xq, cfg)
-            t = analytical._timing(p, xq[None, :], cfg)
-            c = column_counts(p, t.columns, t.nj, cfg)
-            for k, v in c.items():
-                assert np.array_equal(v, getattr(full.pe, k)), k
+        f = engine_fast.run_pass(p, L, Xq if batch > 1 else Xq[0], cfg)
+        t = analytical._timing(p, Xq, cfg)
+        c, _ = run_counts(p, t.columns, t.nj, cfg)
+        for k, v in c.items():
+            assert np.array_equal(v, getattr(f.pe, k)), k
 
 
 def test_estimate_only_rows_mark_what_they_lack():
