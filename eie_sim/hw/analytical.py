@@ -33,16 +33,27 @@ column by column and the queues are short (the CCU then stalls in patterns the w
 does not follow), and where a stall also delays the CCU's walk over zero activations
 (sparse inputs with short queues). docs/analytical.md measures where it fails.
 
+**Rule D (DRAM streaming, docs/dram.md)** for a layer that streams:
+:mod:`eie_sim.hw.analytical_dram` (the DRAM unit's own tile plan, exact bytes, a
+tile-granular double-buffered roofline for the delay). **Batches** (``batch: B``): the
+detector's union of the batch's columns, a slice's work ``e x n_j`` (docs/dram.md
+"Batching").
+
 Counters: what does not depend on timing is computed exactly from the layout and the
-activations: ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts; 0 with
+activations (:mod:`eie_sim.hw.analytical_counts`, one counting pass over the broadcast
+slots): ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts; 0 with
 ``spmat_encoding: nm``), ``broadcasts``, ``batch_load_cycles`` and ``spmat_line_reads``
-(rule S depends only on the order of the issued slots, for every encoding), and the accumulators (rule A's rounding, so the numpy check
-holds). Estimated: ``cycles``, ``starved`` (= cycles minus the PE's work),
+(rule S depends only on the order of the issued slots, for every encoding), the DRAM
+stream's ``dram_bytes``, ``dram_row_activations`` and ``dram_tiles``, and the
+accumulators (rule A's rounding, so the numpy check holds; :func:`estimate_pass`, the
+estimate-only form sweeps use, leaves them out). Estimated: ``cycles``, ``starved`` (= cycles minus the PE's work),
 ``queue_full_stalls`` (the estimate's delay of the last broadcast against the
-free-running CCU), ``max_queue_occupancy`` (``D`` when stalls are estimated, else the
+free-running CCU, plus the DRAM delay), ``dram_stall_cycles`` (per PE, at most its
+starved cycles), ``max_queue_occupancy`` (``D`` when stalls are estimated, else the
 smaller of ``D`` and the broadcasts) and ``bypass_hits`` (counted as if each PE issued
 its columns back to back: exact when a PE never waits between two columns, an upper
-bound otherwise). Energy follows from these counters through the same tables as for the
+bound otherwise; in a batch summed per vector, a loose bound since the engines
+interleave the vectors entry by entry). Energy follows from these counters through the same tables as for the
 cycle-exact engines.
 
 It cannot record a trace (windowed counters, timelines) and cannot be cross-checked with

@@ -23,10 +23,12 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_counts(ptr, entry_start, code, line, mline, columns, nj):
+def _run_counts(ptr, entry_start, code, line, mline, epl, columns, nj):
     """Per PE over the broadcast ``columns`` (``nj`` vectors each): ``out`` int64
     ``(4, N)`` = busy, padding, empty, Spmat line reads, and the index (into
-    ``columns``) of its last broadcast with a real slot (-1: none)."""
+    ``columns``) of its last broadcast with a real slot (-1: none). ``epl`` > 0: the
+    slot lines are ``slot // epl`` within the PE and no mask lines (every encoding but
+    ``bitmask``, :func:`eie_sim.hw.encodings.slot_lines`; ``line``/``mline`` unused)."""
     N = ptr.shape[0]
     M = columns.shape[0]
     out = np.zeros((4, N), dtype=np.int64)
@@ -46,6 +48,12 @@ def _run_counts(ptr, entry_start, code, line, mline, columns, nj):
             for a in range(a0, a1):
                 if code[a] != 0:
                     real += 1
+                if epl > 0:
+                    ln = (a - e0) // epl
+                    if ln != cur:
+                        out[3, k] += 1
+                        cur = ln
+                    continue
                 if line[a] >= 0 and line[a] != cur:
                     out[3, k] += 1
                     cur = line[a]
@@ -62,10 +70,14 @@ def _run_counts(ptr, entry_start, code, line, mline, columns, nj):
 def run_counts(pl, columns: np.ndarray, nj: np.ndarray, cfg) -> tuple[dict, np.ndarray]:
     """``({busy, padding, empty, pointer_reads, spmat_line_reads}, last_real)`` per PE
     (int64 ``(N,)``) of one run broadcasting ``columns`` with ``nj`` vectors each."""
-    line, mline = pl.spmat_lines(cfg)
+    if pl.encoding == "bitmask":
+        (line, mline), epl = pl.spmat_lines(cfg), 0
+    else:                      # the lines follow from the slot address (no per-slot arrays)
+        line = mline = np.zeros(0, dtype=np.int64)
+        epl = int(cfg.entries_per_line)
     out, last_real = _run_counts(np.ascontiguousarray(pl.ptr, dtype=np.int64),
                                  np.ascontiguousarray(pl.entry_start, dtype=np.int64),
-                                 pl.code, line, mline,
+                                 pl.code, line, mline, epl,
                                  np.ascontiguousarray(columns, dtype=np.int64),
                                  np.ascontiguousarray(nj, dtype=np.int64))
     N = int(pl.n_pe)
