@@ -47,15 +47,16 @@ def cases():
         X = _inputs(lay.cols, 8, 0.4, 0)
         for pes, q, dram, batch in itertools.product((8, 16, 64), (2, 8),
                                                      ("ddr4_3200", "hbm2", "lpddr4_4266"), (1, 4)):
-            yield "table3", lay, X, dict(pes=pes, queue_depth=q, dram=dram, batch=batch)
+            yield "table3", lay, X, {"pes": pes, "queue_depth": q, "dram": dram, "batch": batch}
     for seed, (rows, cols, wd, ad) in enumerate([(512, 1024, 0.1, 0.5), (1024, 512, 0.2, 0.8),
                                                  (768, 768, 0.05, 0.3)], start=1):
         lay = synthetic_layer(rows, cols, wd, ad, seed=seed, bias=True)
         X = _inputs(cols, 4, ad, seed)
         for pes, q, dram, batch, kb, bw in itertools.product((4, 16), (2, 8), ("ddr4_3200", "hbm2"),
                                                              (1, 4), (1, 4), (None, 2.0)):
-            yield "small SRAMs", lay, X, dict(pes=pes, queue_depth=q, dram=dram, batch=batch,
-                                              spmat_sram_kb=kb, dram_bandwidth_gbps=bw)
+            yield "small SRAMs", lay, X, {"pes": pes, "queue_depth": q, "dram": dram,
+                                          "batch": batch, "spmat_sram_kb": kb,
+                                          "dram_bandwidth_gbps": bw}
 
 
 def measure() -> list[dict]:
@@ -85,8 +86,8 @@ def _summary(rows: list[dict], label: str) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    out = ["| cases | n | mean abs. cycle error | median | p90 | max | max abs. energy error | "
-           "bytes, tiles, activations, lines, empty, broadcasts equal |",
+    out = [("| cases | n | mean abs. cycle error | median | p90 | max | max abs. energy error | "
+            "bytes, tiles, activations, lines, empty, broadcasts equal |"),
            "|---|---|---|---|---|---|---|---|", _summary(rows, "all")]
     for key, vals in (("group", ("table3", "small SRAMs")), ("queue_depth", (2, 8)),
                       ("batch", (1, 4)), ("dram", ("ddr4_3200", "hbm2", "lpddr4_4266"))):

@@ -11,8 +11,7 @@ import pytest
 
 from eie_sim.arch.config import ArchConfig
 from eie_sim.errors import EngineUnavailable
-from eie_sim.hw import analytical
-from eie_sim.hw import engine_fast
+from eie_sim.hw import analytical, engine_fast
 from eie_sim.hw.analytical_counts import run_counts
 from eie_sim.hw.engines import estimate_engine
 from eie_sim.sim.columns import ESTIMATE_ABSENT
