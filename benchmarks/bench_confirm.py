@@ -13,6 +13,15 @@ confirmation only re-runs the analytical front: a point off it can be on the exa
 The configurations' layers are SYNTHETIC (the Table III shapes with seeded random
 weights, as configs/*.yaml say). ``python benchmarks/bench_confirm.py OUTDIR [--trials N]``
 writes ``bench_confirm.json`` and ``bench_confirm.md``.
+
+Measured 2026-12-05 on the shared 2-core development machine (other helpers and a
+training job running, load average about 4; wall times +-30 % between runs), with the
+estimate-only analytical path of sweeps and rule D in the analytical model: the
+analytical points took 0.85 s / 0.38 s / 7.56 s (sweep_pes / sweep_queue / search_nsga2)
+against 0.76 s / 0.79 s / 10.41 s cycle-exact; the largest |cycle error| on the fronts
+1.76 % / 0.00 % / 6.10 %, no confirmed front differs (docs/analytical.md has the table
+and the figures before the change: 2.39 s / 0.83 s / 14.46 s against 0.61 s / 0.60 s /
+15.01 s, search front error 38.28 %).
 """
 from __future__ import annotations
 

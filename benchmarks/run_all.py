@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("bench_energy", "energy and area: Table II shares, Fig. 9 with CACTI, Table V EIE columns, Fig. 6/7 vs CPU BLAS/CSR"),
     ("bench_pipeline", "the whole simulation: stage times for Alex-8, whole call vs engine, SqueezeNet wall"),
     ("bench_analytical", "analytical model vs cycle-exact engine: error per Table III layer and design point, speed, failure plot"),
+    ("bench_analytical_dram", "analytical model vs cycle-exact engine on layers streamed from DRAM (rule D): cycle error, exact DRAM bytes"),
     ("bench_shootout", "sparse-format shoot-out: encoding x pruning x density x PEs on LeNets, SqueezeNet, NT-LSTM; analytical error"),
     ("bench_confirm", "analytical sweeps/search with their front confirmed cycle-exactly vs cycle-exact runs: time, front error"),
     ("bench_hwprune", "pruning with the simulator in the loop vs magnitude and ESE on LeNet-300-100 ip1 (real weights), 64 PEs"),

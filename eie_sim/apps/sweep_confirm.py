@@ -103,7 +103,7 @@ def confirm(loaded, db, points: list[PointResult], run_points: RunPoints,
     by_index = {p.index: p for p in points}
     done = recorded(db, engine)
     todo = [make_point(loaded.arch, i, by_index[i].params) for i in on_front if i not in done]
-    exact_how = dataclasses.replace(how, options=how.options.replace(engine=engine, verify=False))
+    exact_how = dataclasses.replace(how, options=how.options.replace(engine=engine, verify=False, check=True))
 
     def keep(pt: SweepPoint, res: PointResult) -> None:
         add(db, res, engine)

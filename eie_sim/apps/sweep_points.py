@@ -40,6 +40,7 @@ from eie_sim.arch.energy import EnergyTable, default_table
 from eie_sim.arch.paper import TABLE3
 from eie_sim.arch.sweep_spec import grid_size, point_at, sample_indices
 from eie_sim.errors import WorkloadError
+from eie_sim.hw.engines import estimate_engine
 from eie_sim.sim import sram_fit
 from eie_sim.sim.network import run_workload
 from eie_sim.sim.options import SimOptions
@@ -157,6 +158,12 @@ class PointRun:
     @classmethod
     def from_options(cls, run: RunOptions) -> "PointRun":
         table = EnergyTable.load(run.energy_table) if run.energy_table else None
+        if run.engine == "analytical":   # docs/analytical.md "Estimate-only sweeps"
+            opts = (SimOptions(engine="analytical", check=True, check_fit=run.check_fit,
+                               energy_table=table) if run.verify else
+                    SimOptions(engine=estimate_engine(), check=False, check_fit=run.check_fit,
+                               energy_table=table))
+            return cls(opts, run.relu, run.seed, run.unfit_points)
         return cls(SimOptions(engine=run.engine, verify=run.verify, check_fit=run.check_fit,
                               energy_table=table), run.relu, run.seed, run.unfit_points)
 
@@ -288,7 +295,10 @@ def simulate_point(point: SweepPoint, wl: Workload, run: PointRun,
     price it with when it differs from the point's only in its SRAM capacities and pointer
     width (:func:`eie_sim.sim.sram_fit.priced_config`: the timing does not depend on
     them, so the cycles are the point's)."""
-    results, _ = run_workload(wl, priced or point.config, run.options, run.relu, seed=run.seed)
+    opt = run.options
+    if wl.network and getattr(opt.engine, "estimate_only", False):
+        opt = opt.replace(engine="analytical")    # a network needs each layer's outputs
+    results, _ = run_workload(wl, priced or point.config, opt, run.relu, seed=run.seed)
     return [r.to_dict() for r in results]
 
 

@@ -295,7 +295,9 @@ class RunOptions:
                        "identical counters by specification; analytical: a closed-form "
                        "estimate, docs/analytical.md)", choices=ENGINE_NAMES)
     verify: bool = spec(False, "bool", "run both engines on every pass; any differing counter "
-                        "is an error")
+                        "is an error (with `engine: analytical` in `eie-sweep`: run the full "
+                        "analytical engine with the numpy output check instead of the "
+                        "estimate-only path, docs/analytical.md)")
     seed: int = spec(0, "int", "seed of synthetic layers/inputs that do not give their own; "
                      "recorded in every report", range=(0, 2 ** 63 - 1),
                      text="an integer >= 0", shown="integer >= 0")

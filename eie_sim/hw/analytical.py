@@ -33,16 +33,27 @@ column by column and the queues are short (the CCU then stalls in patterns the w
 does not follow), and where a stall also delays the CCU's walk over zero activations
 (sparse inputs with short queues). docs/analytical.md measures where it fails.
 
+**Rule D (DRAM streaming, docs/dram.md)** for a layer that streams:
+:mod:`eie_sim.hw.analytical_dram` (the DRAM unit's own tile plan, exact bytes, a
+tile-granular double-buffered roofline for the delay). **Batches** (``batch: B``): the
+detector's union of the batch's columns, a slice's work ``e x n_j`` (docs/dram.md
+"Batching").
+
 Counters: what does not depend on timing is computed exactly from the layout and the
-activations: ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts; 0 with
+activations (:mod:`eie_sim.hw.analytical_counts`, one counting pass over the broadcast
+slots): ``busy``, ``padding``, ``empty``, ``pointer_reads`` (= broadcasts; 0 with
 ``spmat_encoding: nm``), ``broadcasts``, ``batch_load_cycles`` and ``spmat_line_reads``
-(rule S depends only on the order of the issued slots, for every encoding), and the accumulators (rule A's rounding, so the numpy check
-holds). Estimated: ``cycles``, ``starved`` (= cycles minus the PE's work),
+(rule S depends only on the order of the issued slots, for every encoding), the DRAM
+stream's ``dram_bytes``, ``dram_row_activations`` and ``dram_tiles``, and the
+accumulators (rule A's rounding, so the numpy check holds; :func:`estimate_pass`, the
+estimate-only form sweeps use, leaves them out). Estimated: ``cycles``, ``starved`` (= cycles minus the PE's work),
 ``queue_full_stalls`` (the estimate's delay of the last broadcast against the
-free-running CCU), ``max_queue_occupancy`` (``D`` when stalls are estimated, else the
+free-running CCU, plus the DRAM delay), ``dram_stall_cycles`` (per PE, at most its
+starved cycles), ``max_queue_occupancy`` (``D`` when stalls are estimated, else the
 smaller of ``D`` and the broadcasts) and ``bypass_hits`` (counted as if each PE issued
 its columns back to back: exact when a PE never waits between two columns, an upper
-bound otherwise). Energy follows from these counters through the same tables as for the
+bound otherwise; in a batch summed per vector, a loose bound since the engines
+interleave the vectors entry by entry). Energy follows from these counters through the same tables as for the
 cycle-exact engines.
 
 It cannot record a trace (windowed counters, timelines) and cannot be cross-checked with
@@ -51,9 +62,13 @@ refused with :class:`~eie_sim.errors.EngineUnavailable`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 
+from eie_sim.hw.analytical_counts import run_counts
+from eie_sim.hw.analytical_dram import StreamEstimate, stream_estimate
 from eie_sim.hw.counters import PassBatch, PassStats
 
 
@@ -174,22 +189,46 @@ def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bia
     return acc, out
 
 
-def _check_x(pl, x_q) -> np.ndarray:
+def _check_x(pl, x_q, batch: int = 1) -> np.ndarray:
+    """``x_q`` as an int64 ``(B, cols)`` run: one vector, or one batch of at most
+    ``batch`` vectors (docs/dram.md "Batching")."""
     x_q = np.asarray(x_q, dtype=np.int64)
-    if x_q.ndim != 1 or x_q.shape[0] != pl.cols:
-        raise ValueError(f"x_q must be one vector of {pl.cols} activations, got shape {x_q.shape}")
-    return x_q
+    if x_q.ndim == 1 and x_q.shape[0] == pl.cols:
+        return x_q[None, :]
+    if x_q.ndim == 2 and x_q.shape[1] == pl.cols and 1 <= x_q.shape[0] <= max(1, batch):
+        return x_q
+    raise ValueError(f"x_q must be one vector of {pl.cols} activations (or one batch of at "
+                     f"most batch={batch}), got shape {x_q.shape}")
 
 
-def _timing(pl, x_q: np.ndarray, cfg) -> tuple[int, int, np.ndarray]:
-    """The cycle estimate of one pass: ``(cycles, queue_full_stalls, broadcast columns)``."""
+@dataclass(frozen=True)
+class Timing:
+    """The cycle estimate of one run of a pass and what it was made from."""
+
+    cycles: int
+    stalls: int                  #: estimated queue-full stalls
+    columns: np.ndarray          #: broadcast columns in order (bias last)
+    nj: np.ndarray               #: vectors non-zero in each (the run's batch for the bias)
+    stream: StreamEstimate | None   #: rule D (None: the layer is on chip)
+    counts: dict                 #: :func:`~eie_sim.hw.analytical_counts.run_counts` (exact)
+
+
+def _timing(pl, X: np.ndarray, cfg, layer_layout=None) -> Timing:
+    """The cycle estimate of one run (``X``: ``(B, cols)``), rule D included when
+    ``layer_layout`` is given and streams."""
     N, D, L = int(pl.n_pe), int(cfg.queue_depth), int(cfg.arithmetic_latency)
-    columns, b, last_ccu = broadcast_times(x_q, N, int(cfg.act_regs_per_pe),
+    B = X.shape[0]
+    nzc = np.count_nonzero(X, axis=0)
+    columns, b, last_ccu = broadcast_times((nzc > 0).astype(np.int64), N, int(cfg.act_regs_per_pe),
                                            int(cfg.batch_load_cycles), bool(pl.has_bias))
+    nj = np.r_[nzc, B].astype(np.int64)[columns]
     M = int(columns.size)
     if not M:
-        return last_ccu + 1, 0, columns
-    work = pl.column_work()[columns].astype(np.int64)            # (M, N)
+        return Timing(last_ccu + 1, 0, columns, nj, None, run_counts(pl, columns, nj, cfg)[0])
+    if B == 1:
+        work = pl.column_work()[columns].astype(np.int64)        # (M, N)
+    else:                      # a batch: a slice of e entries takes e x n_j cycles, at least 1
+        work = np.maximum(pl.col_entries[:, columns].T.astype(np.int64) * nj[:, None], 1)
     suffix = np.cumsum(work[::-1], axis=0)[::-1]                 # sum_{i >= m} w_i
     fin_free = (b[:, None] + 1 + suffix).max(axis=0)             # per PE, unbounded queues
     paced = work.copy()
@@ -199,9 +238,8 @@ def _timing(pl, x_q: np.ndarray, cfg) -> tuple[int, int, np.ndarray]:
     fin = np.maximum(fin_free, fin_sync)                         # per PE
     # the last real entry of PE k issues before the work of its trailing columns without
     # a real entry (empty slices or padding only)
-    real = pl.column_real()[columns] > 0                         # (M, N)
-    has_real = real.any(axis=0)
-    last_real = np.where(has_real, M - 1 - np.argmax(real[::-1], axis=0), -1)
+    counts, last_real = run_counts(pl, columns, nj, cfg)
+    has_real = last_real >= 0
     tail = np.cumsum(paced[::-1], axis=0)[::-1]                  # work from column m on
     ar = np.arange(N)
     after = np.where(last_real + 1 < M, tail[np.minimum(last_real + 1, M - 1), ar], 0)
@@ -211,41 +249,88 @@ def _timing(pl, x_q: np.ndarray, cfg) -> tuple[int, int, np.ndarray]:
     cycles = max(int(fin.max()) + 1, last_ccu + 1)
     if has_real.any():
         cycles = max(cycles, int(last_issue[has_real].max()) + L + 2)
-    return cycles, max(0, int(fin.max()) - int(fin_free.max())), columns
+    stalls = max(0, int(fin.max()) - int(fin_free.max()))
+    stream = None if layer_layout is None else stream_estimate(pl, layer_layout, columns, b, work, cfg)
+    if stream is not None:        # docs/analytical.md "DRAM streaming"
+        cycles += stream.delay
+        stalls += stream.delay
+    return Timing(cycles, stalls, columns, nj, stream, counts)
 
 
-def pass_cycles(pass_layout, x_q: np.ndarray, cfg) -> int:
+def pass_cycles(pass_layout, x_q: np.ndarray, cfg, layer_layout=None) -> int:
     """The cycle estimate of one pass alone (no accumulators, no counters): what a design
-    space search needs."""
-    return _timing(pass_layout, _check_x(pass_layout, x_q), cfg)[0]
+    space search needs. ``layer_layout``: the layer, so that a streamed layer's DRAM
+    delay is included (None: the pass as if on chip)."""
+    return _timing(pass_layout, _check_x(pass_layout, x_q, cfg.batch), cfg, layer_layout).cycles
+
+
+def _stats(pl, t: Timing, cnt: dict, acc: np.ndarray, cfg) -> PassStats:
+    """A run's :class:`PassStats` from its timing and counters (module docstring)."""
+    N, D, M = int(pl.n_pe), int(cfg.queue_depth), int(t.columns.size)
+    n_loads = max(0, -(-pl.cols // N) - 1) // max(1, int(cfg.act_regs_per_pe))  # rows r > 0, r % R == 0
+    starved = t.cycles - (cnt["busy"] + cnt["padding"] + cnt["empty"])
+    s = t.stream
+    dram = {} if s is None else {
+        "dram_stall_cycles": np.minimum(s.stall, starved), "dram_bytes": s.dram_bytes,
+        "dram_row_activations": s.dram_row_activations, "dram_tiles": s.dram_tiles}
+    return PassStats.build(
+        cycles=int(t.cycles), broadcasts=M, queue_full_stalls=int(t.stalls),
+        batch_load_cycles=n_loads * int(cfg.batch_load_cycles),
+        max_queue_occupancy=int(D if t.stalls > 0 else min(D, M)), acc=acc,
+        starved=starved, **cnt, **dram)
 
 
 def run_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
-    """Estimate one output pass (module docstring); same signature as the engines'."""
+    """Estimate one output pass (module docstring); same signature as the engines'
+    (``x_q``: one vector, or one batch of at most ``cfg.batch`` vectors)."""
     pl = pass_layout
-    x_q = _check_x(pl, x_q)
-    N, D = int(pl.n_pe), int(cfg.queue_depth)
-    cycles, stalls, columns = _timing(pl, x_q, cfg)
-    M = int(columns.size)
-    empty = np.count_nonzero(pl.ptr[:, columns + 1] == pl.ptr[:, columns], axis=1).astype(np.int64)
+    X = _check_x(pl, x_q, cfg.batch)
+    N = int(pl.n_pe)
+    t = _timing(pl, X, cfg, layer_layout)
     bias_pass = np.ascontiguousarray(layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows],
                                      dtype=np.int64)
-    acc, ent = _entry_pass(pl.ptr, pl.entry_start, pl.code, pl.local_row, columns, x_q,
-                           np.asarray(layer_layout.codebook_q, dtype=np.int64), bias_pass,
-                           int(pl.cols), N, *pl.spmat_lines(cfg), int(cfg.product_shift))
-    busy, pad, lines, bypass = ent
-    n_loads = max(0, -(-pl.cols // N) - 1) // max(1, int(cfg.act_regs_per_pe))  # rows r > 0, r % R == 0
-    starved = cycles - (busy + pad + empty)
-    occ = D if stalls > 0 else min(D, M)
-    return PassStats.build(
-        cycles=int(cycles), broadcasts=M, queue_full_stalls=int(stalls),
-        batch_load_cycles=n_loads * int(cfg.batch_load_cycles), max_queue_occupancy=int(occ),
-        acc=acc, busy=busy, padding=pad, empty=empty, starved=starved,
-        pointer_reads=np.full(N, 0 if pl.encoding == "nm" else M, dtype=np.int64),
-        spmat_line_reads=lines,
-        bypass_hits=bypass)
+    codebook = np.asarray(layer_layout.codebook_q, dtype=np.int64)
+    lines = pl.spmat_lines(cfg)
+    accs, ent = [], np.zeros((4, N), dtype=np.int64)
+    for x in X:                   # rule A per vector over its own non-zero columns
+        cols_v = t.columns if X.shape[0] == 1 else t.columns[(t.columns == pl.cols)
+                                                             | (np.r_[x, 1][t.columns] != 0)]
+        acc, e = _entry_pass(pl.ptr, pl.entry_start, pl.code, pl.local_row, cols_v, x,
+                             codebook, bias_pass, int(pl.cols), N, *lines, int(cfg.product_shift))
+        accs.append(acc)
+        ent += e
+    acc = accs[0] if np.ndim(x_q) == 1 else np.stack(accs)
+    return _stats(pl, t, {**t.counts, "bypass_hits": ent[3]}, acc, cfg)
+
+
+def _runs(X_q: np.ndarray, cfg):
+    """The runs of ``X_q`` ``(P, cols)``: one vector each, or batches of ``cfg.batch``."""
+    B = int(cfg.batch)
+    return [X_q[i] for i in range(len(X_q))] if B <= 1 else \
+        [X_q[i:i + B] for i in range(0, len(X_q), B)]
 
 
 def run_batch(pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:
-    """:func:`run_pass` for every row of ``X_q`` (each an independent estimate)."""
-    return PassBatch.from_stats([run_pass(pass_layout, layer_layout, x, cfg) for x in X_q])
+    """:func:`run_pass` for every run of ``X_q`` (each an independent estimate)."""
+    return PassBatch.from_stats([run_pass(pass_layout, layer_layout, x, cfg)
+                                 for x in _runs(np.asarray(X_q), cfg)])
+
+
+def estimate_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
+    """The estimate-only run (sweeps, docs/analytical.md "Estimate-only sweeps"): the
+    cycle estimate and the counters of :func:`~eie_sim.hw.analytical_counts.run_counts`,
+    without the accumulators. ``bypass_hits`` and
+    the accumulators are **not computed**: zeros here, and a result built from this run
+    reports them as absent (:data:`eie_sim.sim.columns.ESTIMATE_ABSENT`)."""
+    pl = pass_layout
+    X = _check_x(pl, x_q, cfg.batch)
+    t = _timing(pl, X, cfg, layer_layout)
+    acc = np.zeros((X.shape[0], pl.rows) if np.ndim(x_q) == 2 else pl.rows, dtype=np.int64)
+    return _stats(pl, t, {**t.counts, "bypass_hits": np.zeros(int(pl.n_pe), dtype=np.int64)}, acc, cfg)
+
+
+def estimate_batch(pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:
+    """:func:`estimate_pass` for every run of ``X_q``."""
+    return PassBatch.from_stats([estimate_pass(pass_layout, layer_layout, x, cfg)
+                                 for x in _runs(np.asarray(X_q), cfg)])
+

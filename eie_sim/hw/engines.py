@@ -12,7 +12,8 @@ its :class:`~eie_sim.hw.trace.PassTrace`), not read off the identity of its func
 
 ``analytical`` (:mod:`eie_sim.hw.analytical`, docs/analytical.md) is an estimate, not a
 third cycle-exact engine: ``exact=False``, so it records no trace and is never used for,
-or cross-checked by, ``verify``.
+or cross-checked by, ``verify``. :func:`estimate_engine` is its cheaper form for sweeps
+(``estimate_only``: no accumulators, no pass over the entries).
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ class Engine:
     batch: RunBatch | None = None
     traced: RunTraced | None = None
     exact: bool = True
+    #: counters only at column granularity and no accumulators (``analytical`` in sweeps,
+    #: docs/analytical.md "Estimate-only sweeps"): results mark what it cannot fill
+    estimate_only: bool = False
 
     def run_batch(self, pass_layout, layer_layout, X_q: np.ndarray, cfg) -> PassBatch:
         """One output pass for every row of ``X_q`` (``(P, cols)`` int64)."""
@@ -80,6 +84,13 @@ class Engine:
         if self.name not in ENGINE_NAMES:
             raise EngineUnavailable("verify=True with a custom engine: pass the engine to compare against")
         return get_engine("simpy" if self.name == "fast" else "fast")
+
+
+def estimate_engine() -> Engine:
+    """The analytical model's estimate-only engine (:func:`eie_sim.hw.analytical.estimate_pass`):
+    what a sweep or search with ``engine: analytical`` runs unless it verifies."""
+    return Engine("analytical", analytical.estimate_pass, batch=analytical.estimate_batch,
+                  exact=False, estimate_only=True)
 
 
 def get_engine(engine: "str | RunPass | Engine") -> Engine:

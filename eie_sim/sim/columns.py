@@ -183,6 +183,13 @@ LAYER_COLUMNS: tuple[str, ...] = tuple(
     c for names, _ in LAYER_COLUMN_SPEC for c in ((names,) if isinstance(names, str) else names))
 
 
+#: the columns a result of the estimate-only analytical engine cannot fill
+#: (``hw/engines.estimate_engine``, docs/analytical.md "Estimate-only sweeps"): NaN in its
+#: rows. Bypass hits need the entries' order within a slice, the rest the outputs.
+ESTIMATE_ABSENT = ("bypass_hits", "output_saturations", "max_error", "max_error_bound",
+                   "min_error_slack")
+
+
 def layer_row(r) -> dict[str, Any]:
     """The per-layer scalar row of layer result ``r``, keys :data:`LAYER_COLUMNS`."""
     row: dict[str, Any] = {}
@@ -192,6 +199,8 @@ def layer_row(r) -> dict[str, Any]:
         else:
             group = compute(r)
             row.update((c, group[c]) for c in names)
+    if r.meta.get("estimate_only"):
+        row.update((c, float("nan")) for c in ESTIMATE_ABSENT)
     return row
 
 

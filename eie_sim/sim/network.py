@@ -7,7 +7,7 @@ import numpy as np
 
 from compressor.model import QuantizedModel
 from eie_sim.arch.config import ArchConfig
-from eie_sim.errors import WorkloadError
+from eie_sim.errors import EngineUnavailable, WorkloadError
 from eie_sim.sim.layer import simulate_layer
 from eie_sim.sim.options import DEFAULT_OPTIONS, SimOptions
 from eie_sim.sim.results import LayerResult, NetworkResult
@@ -44,6 +44,10 @@ def simulate_network(model, x: np.ndarray, cfg: ArchConfig, options: SimOptions 
     timeline is kept (``result.timeline``).
     """
     opt = options or DEFAULT_OPTIONS
+    if getattr(opt.engine, "estimate_only", False):
+        raise EngineUnavailable("a network feeds each layer's outputs to the next: the "
+                                "estimate-only analytical engine computes none (use engine "
+                                "'analytical')")
     if x is not None and not np.all(np.isfinite(np.asarray(x, dtype=np.float64))):
         raise WorkloadError("the network input x contains NaN or infinity")
     layers = prepared if prepared is not None else prepare_network(model, cfg, opt.check_fit)

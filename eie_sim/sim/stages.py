@@ -29,6 +29,7 @@ from eie_sim.arch.fixed_point import quantize, saturate, to_float, word_limits
 from eie_sim.errors import (
     AccountingError,
     EngineMismatch,
+    EngineUnavailable,
     LayoutError,
     SimulationMismatch,
     WorkloadError,
@@ -186,6 +187,7 @@ class EngineRun:
     batches: list[PassBatch]
     verified: bool
     traces: list[PassTrace] | None = None   #: per pass, when recorded (one vector)
+    estimate_only: bool = False   #: no accumulators (hw/engines.estimate_engine)
 
     @property
     def acc(self) -> np.ndarray:
@@ -227,7 +229,8 @@ def run_engine(prep: PreparedLayer, inputs: LayerInputs, cfg: ArchConfig,
                 raise EngineMismatch(f"layer {lay.name!r} pass {i}: engines {eng.name} and "
                                      f"{other.name} disagree: " + "; ".join(diffs))
         batches.append(b)
-    return EngineRun(eng.name, batches, other is not None, traces if record else None)
+    return EngineRun(eng.name, batches, other is not None, traces if record else None,
+                     eng.estimate_only)
 
 
 # ------------------------------------------------------------------ 4. check
@@ -301,6 +304,10 @@ def check_outputs(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, cfg:
     ``map_check``.
     """
     lay = prep.layout
+    if check and run.estimate_only:
+        raise EngineUnavailable(f"layer {lay.name!r}: the estimate-only analytical engine "
+                                f"computes no outputs to check (check=False, or the full "
+                                f"analytical engine)")
     acc = run.acc
     out_q, out_sat = saturate(acc, cfg.word_bits)
     if relu:
@@ -408,5 +415,6 @@ def assemble(prep: PreparedLayer, inputs: LayerInputs, run: EngineRun, out: Outp
         engine=run.engine, verified=run.verified, synthetic=bool(lay.meta.get("synthetic", False)),
         seeds=seeds, config=cfg.as_dict(), source=dict(lay.meta.get("source", {})),
         meta={"max_output_bound": out.errors.max_bound,
+              **({"estimate_only": True} if run.estimate_only else {}),
               **({} if out.map_check is None else {"map_check": out.map_check})}, wall_s=wall_s,
         timeline=timeline, windows=timeline.windows(window) if timeline and window else None)
