@@ -84,6 +84,16 @@ def stored_bytes(wl, cfg: ArchConfig) -> int:
     return (bits + 7) // 8
 
 
+def model_fits_on_chip(shape: llm.TransformerShape, density: float, cfg: ArchConfig) -> bool:
+    """Whether the weights of *every* FC layer of the model (all blocks and the LM head) can
+    stay in the chips' Spmat SRAMs together: a lower bound of their stored bits (the
+    non-zeros at ``entry_bits``, no padding, no pointers) against ``pes x chips x
+    spmat_sram_kb``. When they cannot, a decode step streams every layer from DRAM
+    (``dram_stream: always``), also those that would fit alone (docs/llm.md)."""
+    nnz = sum(round(density * fc.rows * fc.cols) for fc in llm.fc_layers(shape, None, True))
+    return nnz * cfg.entry_bits <= cfg.pes * cfg.chips * cfg.spmat_sram_kb * 1024 * 8
+
+
 def run_llm(name: str, cfg: ArchConfig | None = None, *, density: float = 0.5,
             batch: int | None = None,
             act_threshold: float = 0.0, prune: str = "global", context: int = 1024,
@@ -129,6 +139,11 @@ def run_llm(name: str, cfg: ArchConfig | None = None, *, density: float = 0.5,
         fcs = [known[n] for n in wanted]
     batch = int(batch)
     cfg_run = cfg.replace(batch=batch) if cfg.batch != batch else cfg
+    resident = model_fits_on_chip(shape, density, cfg_run)
+    if cfg_run.dram != "none" and cfg_run.dram_stream == "auto" and not resident:
+        # a layer that fits the SRAMs alone is still not resident across decode steps when
+        # the model's weights do not all fit: every layer streams once per step
+        cfg_run = cfg_run.replace(dram_stream="always")
     if progress:
         progress.start(len(fcs))
     results, fit = [], []
@@ -253,6 +268,13 @@ def _notes(run: NetRun, shape: llm.TransformerShape, nu: float, sigma: float, se
         notes.append("--no-fit-check: layers larger than the SRAMs ran as if their weights were on "
                      "chip" + ("" if any(c in run.layers[0].to_dict() for c in DRAM_COLUMNS)
                                else " (no DRAM model here: see the roofline for streaming them)"))
+    if run.config.dram != "none" and run.config.dram_stream == "always" and \
+            not model_fits_on_chip(shape, s["weight_density"], run.config):
+        notes.append(f"Every layer streams from {run.config.dram} once per step: the model's "
+                     f"weights (at least {s['weight_density']:g} x its FC parameters at "
+                     f"{run.config.entry_bits} bits) exceed the chips' Spmat SRAM "
+                     f"({run.config.pes * run.config.chips * run.config.spmat_sram_kb / 1024:g} MB), "
+                     "so no layer stays resident across steps (docs/llm.md)")
     if run.config.chips > 1:
         notes.append(LINK_NOTE)
     return notes

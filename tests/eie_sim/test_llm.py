@@ -205,3 +205,22 @@ def test_yaml_block_options_checked():
                      ({"prune": "x"}, "prune: expected one of global, per-row")):
         with pytest.raises(ConfigError, match=msg):
             parse_workload({"network": "llama2-7b", **bad})
+
+
+def test_layers_stream_when_the_model_does_not_fit():
+    """A layer that fits the SRAMs alone still streams once per decode step when the
+    model's weights do not all fit (they cannot stay resident across steps)."""
+    from eie_sim.apps.llm import model_fits_on_chip
+    llama, gpt2 = llm.get_shape("llama2-7b"), llm.get_shape("gpt2-small")
+    assert not model_fits_on_chip(llama, 0.05, PAPER_CONFIG.replace(pes=1024))
+    assert model_fits_on_chip(gpt2, 0.01, PAPER_CONFIG.replace(pes=1024))
+    cfg = PAPER_CONFIG.replace(pes=1024, dram="ddr4_3200")
+    run = run_llm("llama2-7b", cfg, layers=["block0.k"], density=0.05,
+                  options=SimOptions(check_fit=True))
+    row = run.layers[0].to_dict()
+    assert run.config.dram_stream == "always" and int(row["dram_bytes"]) > 0
+    assert any("streams from ddr4_3200 once per step" in n for n in run.notes)
+    first = llm.fc_layers(gpt2, 1, False)[0].name
+    small = run_llm("gpt2-small", cfg, layers=[first], density=0.01,
+                    options=SimOptions(check_fit=True))
+    assert small.config.dram_stream == "auto" and int(small.layers[0].to_dict()["dram_bytes"]) == 0
