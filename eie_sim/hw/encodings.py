@@ -178,10 +178,14 @@ def slot_lines(pl, cfg) -> tuple[np.ndarray, np.ndarray]:
     counts a read whenever the line a PE needs differs from its buffered one (one buffer
     for entry lines, one for mask lines)."""
     n = pl.n_entries
-    rel = np.arange(n, dtype=np.int64) - np.repeat(pl.entry_start[:-1], pl.entries_per_pe)
+    rel = np.arange(n, dtype=np.int64)
+    rel -= np.repeat(pl.entry_start[:-1], pl.entries_per_pe)       # slot index within its PE
     epl = cfg.entries_per_line
     if pl.encoding != "bitmask":
-        return rel // epl, np.full(n, -1, dtype=np.int64)
+        # no masks: a read-only view of -1 (no memory per slot; LLM-scale layers hold
+        # tens of millions of slots)
+        rel //= epl
+        return rel, np.broadcast_to(np.int64(-1), (n,))
     stored = pl.code != 0
     cum = np.cumsum(stored, dtype=np.int64)
     before_pe = np.concatenate([[0], cum])[pl.entry_start[:-1]]
