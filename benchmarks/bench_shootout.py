@@ -93,10 +93,10 @@ def run_point(net, rule, density, pes_group, grid, encodings, notes, rows, err_r
             notes.add(f"{net.title} / {rule.name} at {density:g}{at}: kept only {kept:.1%}: the rule "
                       f"is capped by the matrix's own mask{why}")
         if kept > 1.25 * density and structure and structure.startswith(G.PE_NM):
-            rows = min(layer.weight.shape[0] for layer in net.layers)
+            fewest = min(layer.weight.shape[0] for layer in net.layers)
             notes.add(f"{net.title} / {rule.name} at {density:g} on {pes0} PEs: kept {kept:.1%}, "
                       f"above the target: {structure[len(G.PE_NM):]} keeps N per group of M local "
-                      f"rows, and with {rows / pes0:.1f} rows per PE (smallest layer) the groups "
+                      f"rows, and with {fewest / pes0:.1f} rows per PE (smallest layer) the groups "
                       "are partial (a partial group still keeps up to N)")
     acc0 = acc1 = None
     if net.evaluator is not None:

@@ -167,3 +167,18 @@ def test_encodings_are_picked_up_once_the_config_has_them(monkeypatch):
     assert "does not accept 'nm'" in G.encoding_support(nm)
     if "spmat_encoding" not in real:   # a build without the keys refuses them: a reason, no exception
         assert "refused" in G.encoding_config(PAPER_CONFIG, nm, "1:4")
+
+
+def test_pe_rows_overshoot_is_noted():
+    """N:M over PE rows on a layer with fewer local rows per PE than M keeps more than
+    the target; the point still runs (every encoding, nm included) and the note says why."""
+    from benchmarks.shootout_workloads import ShootLayer, ShootNetwork
+    rng = np.random.default_rng(0)
+    layer = ShootLayer("t", rng.normal(size=(10, 40)), None, rng.random(40), 4)
+    net = ShootNetwork("t", "T", "synthetic", [layer])
+    rows, errs, notes = [], [], set()
+    encs = [e for e in G.ENCODINGS if e.name in ("csc-i4", "nm")]
+    bench_shootout.run_point(net, G.rule_named("N:M (PE rows)"), 0.1, (8,), G.TINY, encs,
+                             notes, rows, errs, False)
+    assert {r["encoding"] for r in rows} == {"csc-i4", "nm"}
+    assert any("above the target" in n for n in notes)
