@@ -27,7 +27,8 @@ So the model is **exact** (a) when every PE has the same work in every broadcast
 (perfect balance, e.g. ESE load-balance-aware pruning per column), every activation is
 non-zero and the input fits one batch: all PEs then run in lockstep, a full queue only
 ever waits for all of them at once, and both forms equal the engines' count (any queue
-depth); (b) when no queue ever fills and ``SYNC_WINDOW_FACTOR x (D + 1)**2`` covers the
+depth but one exception: with a 2-entry queue and a bias column it can end one cycle
+early, found by the hypothesis test on 2026-12-05 and not yet explained); (b) when no queue ever fills and ``SYNC_WINDOW_FACTOR x (D + 1)**2`` covers the
 pass's broadcasts (the max-plus form alone). It is an estimate where PEs are unbalanced
 column by column and the queues are short (the CCU then stalls in patterns the window
 does not follow), and where a stall also delays the CCU's walk over zero activations
