@@ -39,6 +39,15 @@ from eie_sim.arch.config import PAPER_CONFIG
 SEED = 0
 
 
+
+def _run_record(r, seconds: float) -> dict:
+    """What the JSON keeps of one loop: its record, time, cycles and trajectory."""
+    return {"seconds": seconds, **r.record, "loop_start_cycles": r.start["cycles"],
+            "loop_final_cycles": r.final["cycles"],
+            "trajectory": [{k: s[k] for k in ("iteration", "moves", "accepted", "cycles",
+                                              "load_efficiency", "kept_magnitude")}
+                           for s in r.trajectory]}
+
 def run(epochs: int = 8, density: float = 0.075, pes: int = 64, n_loop: int = 32,
         n_eval: int = 64, iterations: int = 30, retrain_epochs: int = 2,
         max_drop: float = 0.0) -> dict:
@@ -69,21 +78,13 @@ def run(epochs: int = 8, density: float = 0.075, pes: int = 64, n_loop: int = 32
         t = time.perf_counter()
         r = hw_prune_layer(w, density, x_loop, cfg, bias=weights.get("ip1.bias"), start=start,
                            iterations=iterations, seed=SEED, name="ip1")
-        runs[label] = {"seconds": time.perf_counter() - t, **r.record,
-                       "loop_start_cycles": r.start["cycles"], "loop_final_cycles": r.final["cycles"],
-                       "trajectory": [{k: s[k] for k in ("iteration", "moves", "accepted", "cycles",
-                                                         "load_efficiency", "kept_magnitude")}
-                                      for s in r.trajectory]}
+        runs[label] = _run_record(r, time.perf_counter() - t)
         masks[label] = r.mask
     t = time.perf_counter()
     label = f"hw-prune from magnitude, accuracy floor ({max_drop} pp)"
     r = hw_prune_network(weights, {"ip1": density}, x_loop, cfg, val=val, max_drop=max_drop,
                          iterations=iterations, seed=SEED)["ip1"]
-    runs[label] = {"seconds": time.perf_counter() - t, **r.record,
-                   "loop_start_cycles": r.start["cycles"], "loop_final_cycles": r.final["cycles"],
-                   "trajectory": [{k: s[k] for k in ("iteration", "moves", "accepted", "cycles",
-                                                     "load_efficiency", "kept_magnitude")}
-                                  for s in r.trajectory]}
+    runs[label] = _run_record(r, time.perf_counter() - t)
     masks[label] = r.mask
     rows = []
     for label, m in masks.items():

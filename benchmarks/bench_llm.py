@@ -14,8 +14,9 @@ the activation threshold's gain, multi-chip EIE, and the speed goal (docs/llm.md
    the same shapes and generator), tokens/s and J/token from EIE's cycles and energy model,
    stored bytes per step and per token, and per DRAM type the bandwidth roofline
    (streaming the stored weights once per step at the interface's peak bandwidth) with the
-   bound (compute or bandwidth) and the tokens/s it allows. Where the configuration has the
-   DRAM model (``dram`` key), its simulated stall cycles, bytes and energy are shown too.
+   bound (compute or bandwidth) and the tokens/s it allows, beside the DRAM model's
+   simulated step (every layer streamed when the model's weights do not fit the SRAMs, as
+   ``run_llm`` does): its tokens/s, DRAM GB/s and DRAM energy per token.
 4. **Activation threshold**: Llama-2-7B block 0 at thresholds 0 / 0.1 / 0.25 / 0.5: input
    density per layer kind and the leading-non-zero detector's gain (cycles at 0 / cycles).
 5. **Multi-chip**: block 0 + LM head on 1 / 2 / 4 / 8 chips: cycles, link share, balance.
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import os
 import pathlib
@@ -58,7 +58,6 @@ GOAL_S, GOAL_GB = 180.0, 4.0
 OPT = SimOptions(check_fit=False)
 #: the DRAM the speed goal's layers stream from (the default DRAM of ArchConfig)
 STREAM_DRAM = "ddr4_3200"
-HAS_DRAM = "dram" in {f.name for f in dataclasses.fields(PAPER_CONFIG)}
 
 
 def _say(*a):
@@ -137,7 +136,7 @@ def _step(shape, layers, cfg, batch, threshold=0.0, seed=0) -> dict:
 GRID_COLUMNS = ("pes", "density", "batch", "dram", "cycles", "eie_tokens_per_s",
                 "eie_mj_per_token", "stored_gb_per_step", "stored_gb_per_token", "needed_gbps",
                 "dram_peak_gbps", "roofline_tokens_per_s", "bound", "dram_gbps_at_roofline",
-                "sim_tokens_per_s", "sim_dram_gbps", "sim_slowdown", "sim_dram_stall_pe_cycles",
+                "sim_dram_stream", "sim_tokens_per_s", "sim_dram_gbps", "sim_slowdown", "sim_dram_stall_pe_cycles",
                 "sim_dram_gb", "sim_dram_mj_per_token")
 #: a simulated step within this factor of the on-chip step counts as compute-bound
 SIM_COMPUTE_BOUND = 1.05
@@ -154,20 +153,19 @@ def grid(pes_list, densities, batches, quick=False) -> list[dict]:
         for pes in pes_list:
             for b in batches:
                 drams = list(PEAK_BANDWIDTH_GBPS) if not quick else ["ddr4_3200", "hbm2"]
-                sims = {k: None for k in drams}
                 # on chip: the same batched scheme (batch key) as the streamed runs
                 base = _step(shape, layers, PAPER_CONFIG.replace(pes=pes, batch=b), b)
-                if HAS_DRAM:     # the DRAM model simulated (merged branch)
-                    for k in drams:
-                        cfg = PAPER_CONFIG.replace(pes=pes, dram=k, batch=b)
-                        if not model_fits_on_chip(shape, d, cfg):   # as run_llm: every layer
-                            cfg = cfg.replace(dram_stream="always")  # streams once per step
-                        sims[k] = _step(shape, layers, cfg, b)
+                cfgs = {k: PAPER_CONFIG.replace(pes=pes, dram=k, batch=b) for k in drams}
+                # as run_llm: when the model does not fit, every layer streams once per step
+                stream = {k: "auto" if model_fits_on_chip(shape, d, c) else "always"
+                          for k, c in cfgs.items()}
+                sims = {k: _step(shape, layers, c.replace(dram_stream=stream[k]), b)
+                        for k, c in cfgs.items()}
                 t = base["cycles"] / (PAPER_CONFIG.clock_mhz * 1e6)
                 for k in drams:
                     rf = roofline(base["stored"], base["cycles"], PAPER_CONFIG, PEAK_BANDWIDTH_GBPS[k])
-                    sim = sims[k]["dram"] if sims[k] else {}
-                    t_sim = sims[k]["cycles"] / (PAPER_CONFIG.clock_mhz * 1e6) if sims[k] else None
+                    sim = sims[k]["dram"]
+                    t_sim = sims[k]["cycles"] / (PAPER_CONFIG.clock_mhz * 1e6)
                     rows.append({
                         "pes": pes, "density": d, "batch": b, "dram": k, "cycles": base["cycles"],
                         "eie_tokens_per_s": b / t, "eie_mj_per_token": base["energy_uj"] * 1e-3 / b,
@@ -176,13 +174,12 @@ def grid(pes_list, densities, batches, quick=False) -> list[dict]:
                         "needed_gbps": rf["needed_gbps"], "dram_peak_gbps": rf["bandwidth_gbps"],
                         "roofline_tokens_per_s": b / rf["bound_s"], "bound": rf["bound"],
                         "dram_gbps_at_roofline": base["stored"] / rf["bound_s"] / 1e9,
-                        "sim_tokens_per_s": b / t_sim if t_sim else "",
-                        "sim_dram_gbps": sim["dram_bytes"] / t_sim / 1e9 if t_sim else "",
-                        "sim_slowdown": t_sim / t if t_sim else "",
+                        "sim_dram_stream": stream[k], "sim_tokens_per_s": b / t_sim,
+                        "sim_dram_gbps": sim.get("dram_bytes", 0.0) / t_sim / 1e9,
+                        "sim_slowdown": t_sim / t,
                         "sim_dram_stall_pe_cycles": sim.get("dram_stall_cycles", ""),
-                        "sim_dram_gb": sim["dram_bytes"] / 1e9 if "dram_bytes" in sim else "",
-                        "sim_dram_mj_per_token": sim["energy_dram_uj"] * 1e-3 / b
-                        if "energy_dram_uj" in sim else ""})
+                        "sim_dram_gb": sim.get("dram_bytes", 0.0) / 1e9,
+                        "sim_dram_mj_per_token": sim.get("energy_dram_uj", 0.0) * 1e-3 / b})
                 _say(f"  PEs {pes:4d} batch {b:3d}: {b / t:9.1f} tokens/s on EIE, needs "
                      f"{rows[-1]['needed_gbps']:7.1f} GB/s to stay compute-bound")
         del layers
@@ -239,11 +236,9 @@ def _md_grid(rows) -> str:
                  f"{r['stored_gb_per_token']:.3f}", f"{r['needed_gbps']:,.1f}"]
         for k in drams:
             x = by[k]
-            cell = f"{x['roofline_tokens_per_s']:,.1f} ({x['bound'][0]})"
-            if x["sim_tokens_per_s"] != "":
-                cell += (f"; sim. **{x['sim_tokens_per_s']:,.1f}** at {x['sim_dram_gbps']:,.1f} GB/s, "
+            cells.append(f"{x['roofline_tokens_per_s']:,.1f} ({x['bound'][0]}); sim. "
+                         f"**{x['sim_tokens_per_s']:,.1f}** at {x['sim_dram_gbps']:,.1f} GB/s, "
                          f"DRAM {x['sim_dram_mj_per_token']:,.1f} mJ/token")
-            cells.append(cell)
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -263,11 +258,10 @@ def _crossover(rows) -> list[str]:
             cb = [r["batch"] for r in rs if r["bound"] == "compute"]
             text = (f"{k}: roofline " + (f"compute-bound from batch {cb[0]}" if cb else
                                          f"bandwidth-bound up to batch {rs[-1]['batch']}"))
-            if all(r["sim_slowdown"] != "" for r in rs):
-                sb = [r["batch"] for r in rs if r["sim_slowdown"] <= SIM_COMPUTE_BOUND]
-                text += (f", simulated within {SIM_COMPUTE_BOUND - 1:.0%} of on-chip from batch "
-                         f"{sb[0]}" if sb else f", simulated {rs[-1]['sim_slowdown']:.2f}x "
-                         f"slower than on-chip at batch {rs[-1]['batch']}")
+            sb = [r["batch"] for r in rs if r["sim_slowdown"] <= SIM_COMPUTE_BOUND]
+            text += (f", simulated within {SIM_COMPUTE_BOUND - 1:.0%} of on-chip from batch "
+                     f"{sb[0]}" if sb else f", simulated {rs[-1]['sim_slowdown']:.2f}x "
+                     f"slower than on-chip at batch {rs[-1]['batch']}")
             parts.append(text)
         out.append(f"{pes} PEs, density {d}: " + "; ".join(parts))
     return out
@@ -329,13 +323,12 @@ def main(outdir: pathlib.Path | str = "results", quick: bool = False) -> dict:
            "as if on chip; B tokens batched as the `batch` key does). Roofline: the stored weights (8-bit entries incl. padding, 16-bit "
            "pointers) streamed once per step at the DRAM's peak bandwidth, overlapped with "
            "compute; the step takes the longer of the two. Each DRAM column: the roofline's "
-           "tokens/s and its bound (c: compute, b: bandwidth). " + (
-               "sim.: the DRAM model's simulated step (every layer streamed once per step, per "
-               "pass, rule D, docs/dram.md: the model's weights exceed the SRAMs at every PE count "
-               "here): its tokens/s (bold), the DRAM bandwidth it drew and the DRAM energy per "
-               "token." if HAS_DRAM else
-               "No DRAM model on this branch: the roofline only (the DRAM columns appear once "
-               "the configuration has the `dram` key)."), "", _md_grid(rows)]
+           "tokens/s and its bound (c: compute, b: bandwidth). sim.: the DRAM model's "
+           "simulated step (per pass, rule D, docs/dram.md; every layer streamed once per step "
+           "where the model's weights exceed the SRAMs: "
+           f"{sum(r['sim_dram_stream'] == 'always' for r in rows)} of {len(rows)} points here, "
+           "the others stream only the layers that do not fit): its tokens/s (bold), the DRAM "
+           "bandwidth it drew and the DRAM energy per token.", "", _md_grid(rows)]
     md += ["Where EIE stops being compute-bound:", ""] + [f"- {l}" for l in _crossover(rows)] + [""]
     # 4. threshold
     _say("activation threshold: block 0 at 64 PEs ...")
