@@ -69,6 +69,11 @@ def _err(acc: float) -> float:
 DENSE_FIELDS = ("epochs", "lr", "lr_decay", "batch_size", "momentum", "weight_decay")
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal as they are written to a record (JSON: tuples read back as lists)."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
 def reusable_dense(model: str, rec: dict[str, Any], outdir: pathlib.Path) -> tuple[str, dict] | None:
     """Another candidate's record in ``outdir`` whose dense network is this one's: same
     model, seed, data split and dense-stage schedule (:data:`DENSE_FIELDS`; training is
@@ -83,8 +88,8 @@ def reusable_dense(model: str, rec: dict[str, Any], outdir: pathlib.Path) -> tup
         if not isinstance(other, dict) or other.get("model") != model or \
                 other.get("candidate") == rec["candidate"] or "epoch_seconds" not in other:
             continue
-        same = (other.get("seed") == rec["seed"] and other.get("data") == rec["data"] and
-                all(other.get("schedule", {}).get(f) == rec["schedule"][f] for f in DENSE_FIELDS))
+        same = (_same(other.get("seed"), rec["seed"]) and _same(other.get("data"), rec["data"]) and
+                all(_same(other.get("schedule", {}).get(f), rec["schedule"][f]) for f in DENSE_FIELDS))
         if same and (outdir / f"{model}_{other['candidate']}_dense.npz").is_file():
             return other["candidate"], other
     return None
@@ -103,9 +108,7 @@ def finished_candidate(model: str, key: str, data: Dataset, outdir: pathlib.Path
     want = {"model": model, "candidate": key, "seed": SEED, "data": data.tuning().source,
             "schedule": dataclasses.asdict(FULL_MNIST_SCHEDULES[model][key]),
             "specs": {k: dataclasses.asdict(v) for k, v in FULL_MNIST_LAYERS[model][key].items()}}
-    same = isinstance(rec, dict) and all(
-        json.dumps(rec.get(k), sort_keys=True) == json.dumps(v, sort_keys=True, default=str)
-        for k, v in want.items())
+    same = isinstance(rec, dict) and all(_same(rec.get(k), v) for k, v in want.items())
     return rec if same and (outdir / rec.get("file", "")).is_file() else None
 
 

@@ -103,7 +103,8 @@ def run_llm(name: str, cfg: ArchConfig | None = None, *, density: float = 0.5,
     """One decode step of ``batch`` tokens of the LLM ``name`` (module docstring).
 
     ``batch``: tokens per step, the architecture key ``batch`` of ``cfg`` (None: keep
-    ``cfg.batch``; a number sets it: there is one batch key); ``density``: kept weights; ``prune``: ``global`` or ``per-row`` magnitude pruning;
+    ``cfg.batch``; a number sets it: there is one batch key); ``density``: kept weights;
+    ``prune``: ``global`` or ``per-row`` magnitude pruning;
     ``act_threshold``: inputs with ``|x|`` below it are zeroed; ``context``: KV-cache length
     (host work only); ``blocks``: only the first that many transformer blocks (step totals
     then **extrapolated** to all blocks and labelled so); ``layers``: only these layer names
@@ -139,8 +140,8 @@ def run_llm(name: str, cfg: ArchConfig | None = None, *, density: float = 0.5,
         fcs = [known[n] for n in wanted]
     batch = int(batch)
     cfg_run = cfg.replace(batch=batch) if cfg.batch != batch else cfg
-    resident = model_fits_on_chip(shape, density, cfg_run)
-    if cfg_run.dram != "none" and cfg_run.dram_stream == "auto" and not resident:
+    if cfg_run.dram != "none" and cfg_run.dram_stream == "auto" and \
+            not model_fits_on_chip(shape, density, cfg_run):
         # a layer that fits the SRAMs alone is still not resident across decode steps when
         # the model's weights do not all fit: every layer streams once per step
         cfg_run = cfg_run.replace(dram_stream="always")
