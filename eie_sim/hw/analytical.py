@@ -139,18 +139,16 @@ def _window_work(w: np.ndarray, depth: int) -> int:
 
 @numba.njit(cache=True, nogil=True)
 def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bias_q_pass, cols,
-                n_pe, line, mline, shift):
-    """The timing-free part of rules S and A over the broadcast columns, per PE in storage
-    order: accumulators, busy (real) and padding entries, Spmat line reads (exact), and
-    bypass hits counted as if the PE issued its columns back to back."""
+                n_pe, shift):
+    """The timing-free part of rule A over the broadcast columns, per PE in storage order:
+    accumulators and bypass hits counted as if the PE issued its columns back to back
+    (busy, padding and line reads: :func:`~eie_sim.hw.analytical_counts.run_counts`)."""
     M = columns.shape[0]
     acc = np.zeros(bias_q_pass.shape[0], dtype=np.int64)
-    out = np.zeros((4, n_pe), dtype=np.int64)       # busy, padding, lines, bypass
+    bypass = np.zeros(n_pe, dtype=np.int64)
     half = (np.int64(1) << (shift - 1)) if shift > 0 else np.int64(0)
     for k in range(n_pe):
         e0 = entry_start[k]
-        cur_line = np.int64(-1)
-        cur_mline = np.int64(-1)
         prev_writes = False
         prev_row = -1
         for m in range(M):
@@ -160,22 +158,14 @@ def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bia
             if a1 == a0:
                 prev_writes = False
                 continue
-            for a in range(a0, a1):           # rule S over the slots' lines (any encoding)
-                if line[e0 + a] >= 0 and line[e0 + a] != cur_line:
-                    out[2, k] += 1
-                    cur_line = line[e0 + a]
-                if mline[e0 + a] >= 0 and mline[e0 + a] != cur_mline:
-                    out[2, k] += 1
-                    cur_mline = mline[e0 + a]
             xj = np.int64(1) if j == cols else x_q[j]
             chain = prev_writes
             for a in range(a0, a1):
                 v = code[e0 + a]
                 if v != 0:
-                    out[0, k] += 1
                     lr = np.int64(local_row[e0 + a])
                     if chain and prev_row == lr:
-                        out[3, k] += 1
+                        bypass[k] += 1
                     r = lr * n_pe + k
                     if j == cols:
                         acc[r] += bias_q_pass[r]
@@ -184,10 +174,9 @@ def _entry_pass(ptr, entry_start, code, local_row, columns, x_q, codebook_q, bia
                     chain = True
                     prev_row = lr
                 else:
-                    out[1, k] += 1
                     chain = False
             prev_writes = chain
-    return acc, out
+    return acc, bypass
 
 
 def _check_x(pl, x_q, batch: int = 1) -> np.ndarray:
@@ -291,17 +280,16 @@ def run_pass(pass_layout, layer_layout, x_q: np.ndarray, cfg) -> PassStats:
     bias_pass = np.ascontiguousarray(layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows],
                                      dtype=np.int64)
     codebook = np.asarray(layer_layout.codebook_q, dtype=np.int64)
-    lines = pl.spmat_lines(cfg)
-    accs, ent = [], np.zeros((4, N), dtype=np.int64)
+    accs, bypass = [], np.zeros(N, dtype=np.int64)
     for x in X:                   # rule A per vector over its own non-zero columns
         cols_v = t.columns if X.shape[0] == 1 else t.columns[(t.columns == pl.cols)
                                                              | (np.r_[x, 1][t.columns] != 0)]
-        acc, e = _entry_pass(pl.ptr, pl.entry_start, pl.code, pl.local_row, cols_v, x,
-                             codebook, bias_pass, int(pl.cols), N, *lines, int(cfg.product_shift))
+        acc, by = _entry_pass(pl.ptr, pl.entry_start, pl.code, pl.local_row, cols_v, x,
+                              codebook, bias_pass, int(pl.cols), N, int(cfg.product_shift))
         accs.append(acc)
-        ent += e
+        bypass += by
     acc = accs[0] if np.ndim(x_q) == 1 else np.stack(accs)
-    return _stats(pl, t, {**t.counts, "bypass_hits": ent[3]}, acc, cfg)
+    return _stats(pl, t, {**t.counts, "bypass_hits": bypass}, acc, cfg)
 
 
 def _runs(X_q: np.ndarray, cfg):

@@ -56,7 +56,7 @@ def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: Ar
     before = (np.ascontiguousarray(pl.ptr, dtype=np.int64), pl.column_work(),
               np.ascontiguousarray(pl.entry_start, dtype=np.int64),
               np.ascontiguousarray(pl.code, dtype=np.uint8),
-              np.ascontiguousarray(pl.local_row, dtype=np.int32)) + pl.spmat_lines(cfg)
+              np.ascontiguousarray(pl.local_row, dtype=np.int32)) + _line_arguments(pl, cfg)
     bias_q_pass = np.ascontiguousarray(
         layer_layout.bias_q[pl.row_offset:pl.row_offset + pl.rows], dtype=np.int64)
     after = (np.ascontiguousarray(layer_layout.codebook_q, dtype=np.int64),
@@ -67,6 +67,16 @@ def kernel_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: Ar
 
 
 _NO_RECORDS = np.zeros(0, dtype=np.int64)
+
+
+def _line_arguments(pl, cfg) -> tuple:
+    """Rule S's inputs to the kernel: ``(line, mline, epl)``. ``csc`` and ``nm`` store slot
+    ``a`` of a PE in line ``a // epl`` (the kernel's closed form: no per-slot arrays);
+    ``bitmask`` passes its per-slot code and mask lines (:func:`eie_sim.hw.encodings.slot_lines`)
+    and ``epl = 0``."""
+    if pl.encoding == "bitmask":
+        return pl.spmat_lines(cfg) + (np.int64(0),)
+    return _NO_RECORDS, _NO_RECORDS, np.int64(cfg.entries_per_line)
 
 
 def dram_arguments(pass_layout: PassLayout, layer_layout: LayerLayout, cfg: ArchConfig) -> tuple:

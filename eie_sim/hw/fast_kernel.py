@@ -1,8 +1,9 @@
 """The numba kernel of the fast engine (:mod:`eie_sim.hw.engine_fast`, which explains
 the method): one pass of docs/timing.md per call (:func:`_simulate`), many independent
-batches in parallel (:func:`_simulate_many`). Rule S counts Spmat line reads from the
-line of every slot (the layout's :meth:`~eie_sim.hw.layout.PassLayout.spmat_lines`, for
-every ``spmat_encoding``); ``ptr_reads`` is 1 when a pop reads the column pointers, 0 for
+batches in parallel (:func:`_simulate_many`). Rule S counts Spmat line reads in closed
+form for ``csc`` and ``nm`` (slot ``a`` of a PE lies in line ``a // epl``) and from the
+per-slot code and mask lines for ``bitmask`` (``epl = 0``; the layout's
+:meth:`~eie_sim.hw.layout.PassLayout.spmat_lines`); ``ptr_reads`` is 1 when a pop reads the column pointers, 0 for
 ``nm`` (computed slice addresses)."""
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def _broadcast(bt, nb, work, j, ready, P, btime, popped_all, max_occ, N, arr, ds
 
 
 @numba.njit(cache=True, nogil=True)
-def _simulate(ptr, work, entry_start, code, local_row, line, mline, X, codebook_q, bias_q_pass,
+def _simulate(ptr, work, entry_start, code, local_row, line, mline, epl, X, codebook_q,
+              bias_q_pass,
               has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
               ptr_reads, latency, weight_frac_bits, dram_on, rec_addr, rec_bursts,
               cap_entries, cap_cols, burst_bytes, row_bytes, t_cl_ns, t_act_ns, ns_per_byte,
@@ -244,15 +246,23 @@ def _simulate(ptr, work, entry_start, code, local_row, line, mline, X, codebook_
                 continue
             fin = p + (a1 - a0) * n
             # rule S: a line read whenever a slot's line differs from the buffered one
-            for a in range(a0, a1):
-                ln = line[e0 + a]
-                if ln >= 0 and ln != cur_line:
+            if epl > 0:     # csc / nm: slot a of the PE lies in line a // epl (closed form)
+                first = a0 // epl
+                last = (a1 - 1) // epl
+                lines += last - first
+                if first != cur_line:
                     lines += 1
-                    cur_line = ln
-                ml = mline[e0 + a]
-                if ml >= 0 and ml != cur_mline:
-                    lines += 1
-                    cur_mline = ml
+                cur_line = last
+            else:           # bitmask: the per-slot code and mask lines
+                for a in range(a0, a1):
+                    ln = line[e0 + a]
+                    if ln >= 0 and ln != cur_line:
+                        lines += 1
+                        cur_line = ln
+                    ml = mline[e0 + a]
+                    if ml >= 0 and ml != cur_mline:
+                        lines += 1
+                        cur_mline = ml
             is_bias = j == cols
             # rule A: the first entry issues in cycle p + 1; it follows the PE's previous
             # issue directly only when that was in cycle p. In a batch each entry issues
@@ -373,7 +383,8 @@ def _tile_done(m, M, tile_of, ready, tdone, N):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _simulate_many(ptr, work, entry_start, code, local_row, line, mline, X_q, batch, codebook_q,
+def _simulate_many(ptr, work, entry_start, code, local_row, line, mline, epl, X_q, batch,
+                   codebook_q,
                    bias_q_pass, has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
                    ptr_reads, latency, weight_frac_bits, dram_on, rec_addr, rec_bursts,
                    cap_entries, cap_cols, burst_bytes, row_bytes, t_cl_ns, t_act_ns,
@@ -389,7 +400,7 @@ def _simulate_many(ptr, work, entry_start, code, local_row, line, mline, X_q, ba
         lo = i * batch
         hi = min(P, lo + batch)
         s, c, a, _, _, _ = _simulate(
-            ptr, work, entry_start, code, local_row, line, mline, X_q[lo:hi], codebook_q,
+            ptr, work, entry_start, code, local_row, line, mline, epl, X_q[lo:hi], codebook_q,
             bias_q_pass, has_bias, n_pe, cols, pass_rows, queue_depth, regs, batch_load,
             ptr_reads, latency,
             weight_frac_bits, dram_on, rec_addr, rec_bursts, cap_entries, cap_cols, burst_bytes,
