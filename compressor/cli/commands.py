@@ -51,7 +51,7 @@ def _progress(args):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _per_layer(values: list[str], what: str, cast, names: list[str]) -> dict[str, Any]:
+def per_layer(values: list[str], what: str, cast, names: list[str]) -> dict[str, Any]:
     """``["0.1", "ip1=0.08"]`` -> ``{layer: value}``; a bare value applies to every layer."""
     out: dict[str, Any] = {}
     for item in values:
@@ -69,10 +69,10 @@ def _per_layer(values: list[str], what: str, cast, names: list[str]) -> dict[str
 
 
 def _layer_specs(args, names: list[str], kinds: dict[str, str], defaults: dict[str, Any] | None):
-    dens = _per_layer(args.density, "density", float, names)
-    qual = _per_layer(args.quality, "quality", float, names)
-    bits = _per_layer(args.bits, "bits", int, names)
-    struct = _per_layer(getattr(args, "structure", []), "structure", str, names)
+    dens = per_layer(args.density, "density", float, names)
+    qual = per_layer(args.quality, "quality", float, names)
+    bits = per_layer(args.bits, "bits", int, names)
+    struct = per_layer(getattr(args, "structure", []), "structure", str, names)
     keep = getattr(args, "keep_mask", False)
     if keep and struct:
         raise CLIError("--keep-mask keeps the input's zeros as the mask: give it without --structure")
@@ -267,15 +267,15 @@ def cmd_import(args) -> int:
             imp.net, imp.weights, xs, labels, target_agreement=args.target_agreement,
             max_rel_error=args.max_rel_error, index_bits=args.index_bits, seed=args.seed,
             kmeans_init=args.kmeans_init,
-            fixed_bits=_per_layer(args.bits, "bits", int, names),
+            fixed_bits=per_layer(args.bits, "bits", int, names),
             fixed_fraction={n: 1.0 for n in names} if args.keep_mask else None,
             say=None if quiet else (lambda m: print(m, flush=True)))
         specs = search.specs
     keep: dict = {}
     if imp.format == "dcmp":    # compressed already: keep codes + codebook where bits allow
-        explicit = set(_per_layer(args.density, "density", float, names)) | \
-            set(_per_layer(args.quality, "quality", float, names)) | \
-            set(_per_layer(args.structure, "structure", str, names))
+        explicit = set(per_layer(args.density, "density", float, names)) | \
+            set(per_layer(args.quality, "quality", float, names)) | \
+            set(per_layer(args.structure, "structure", str, names))
         keep, lines = importers.kept_layers(fileformat.load(args.model_file), specs, explicit)
         for line in lines:
             print(line)

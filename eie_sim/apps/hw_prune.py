@@ -17,7 +17,7 @@ this module supplies its cost model, the simulator:
   above the mean; adding one to an empty slice is free, so ``take = f_j [e_qj >= 1]`` for
   the PEs below the mean (others cannot receive).
 * **Confirmation**: the start mask and the result are simulated with a cycle-exact engine
-  (``confirm_engine``, default ``fast``); if the result is not faster there, the start
+  (``confirm_engine``, default ``fast``); if the result is slower there, the start
   mask is returned (``fallback`` in the record), so the result is never slower,
   cycle-exactly, than the mask it started from.
 

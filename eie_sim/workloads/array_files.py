@@ -19,7 +19,7 @@ from eie_sim.workloads.synthetic import quantize_dense
 NPZ_KEYS = ("codes", "codebook", "weights", "bias", "x")
 
 
-def _numeric(a: np.ndarray, path, what: str) -> np.ndarray:
+def numeric(a: np.ndarray, path, what: str) -> np.ndarray:
     """``a`` if it holds numbers (bool, integer, float), else a :class:`WorkloadError`."""
     if a.dtype.kind not in "biuf":
         raise WorkloadError(f"{path}: {what} must hold numbers, got dtype {a.dtype}")
@@ -30,7 +30,7 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
              name: str | None = None) -> LayerWorkload:
     """A layer from an ``.npz``: ``codes`` + ``codebook`` or ``weights``; ``bias``, ``x`` optional."""
     path = pathlib.Path(path)
-    data = _read_arrays(path, npz=True)
+    data = read_arrays(path, npz=True)
     unknown = sorted(set(data) - set(NPZ_KEYS))
     if unknown:
         raise WorkloadError(f"{path}: unknown array(s) {unknown}; allowed: {', '.join(NPZ_KEYS)}")
@@ -47,7 +47,7 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
         codebook, codes = quantize_dense(w, weight_bits, seed)
         bits, kind = weight_bits, "npz-dense (quantized here by k-means)"
     elif "codes" in data and "codebook" in data:
-        _numeric(data["codebook"], path, "codebook")
+        numeric(data["codebook"], path, "codebook")
         codes, codebook = data["codes"], data["codebook"].astype(np.float32).reshape(-1)
         if codes.ndim != 2 or codes.dtype.kind not in "iu" or 0 in codes.shape:
             raise WorkloadError(f"{path}: codes must be a 2-D integer (rows, cols) matrix, "
@@ -64,14 +64,14 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
     rows, cols = codes.shape
     bias = data.get("bias")
     if bias is not None:
-        bias = _numeric(bias, path, "bias").astype(np.float32).reshape(-1)
+        bias = numeric(bias, path, "bias").astype(np.float32).reshape(-1)
         if bias.shape != (rows,):
             raise WorkloadError(f"{path}: bias has {bias.size} values for {rows} rows")
         if not np.all(np.isfinite(bias)):
             raise WorkloadError(f"{path}: bias contains NaN or infinity (or a value beyond float32)")
     x = data.get("x")
     if x is not None:
-        x = _numeric(x, path, "x").astype(np.float64).reshape(-1)
+        x = numeric(x, path, "x").astype(np.float64).reshape(-1)
         if x.shape != (cols,):
             raise WorkloadError(f"{path}: x has {x.size} values for {cols} columns")
         if not np.all(np.isfinite(x)):
@@ -81,7 +81,7 @@ def from_npz(path: str | pathlib.Path, weight_bits: int = 4, seed: int = 0,
                          bits=bits)
 
 
-def _read_arrays(path: pathlib.Path, npz: bool):
+def read_arrays(path: pathlib.Path, npz: bool):
     """The arrays of an ``.npz`` (dict) or one ``.npy`` array, read within the limits of
     :func:`compressor.npzio.read_npz` (every member a real ``.npy``, declared sizes
     checked before reading, native byte order); any problem is a :class:`WorkloadError`."""
@@ -96,7 +96,7 @@ def _read_arrays(path: pathlib.Path, npz: bool):
 def _legacy_npz(path: pathlib.Path) -> bool:
     """True for the simulator's older one-layer ``.npz`` form (arrays among
     :data:`NPZ_KEYS`, with ``weights`` or ``codes``); False for the project's convention."""
-    data = _read_arrays(path, npz=True)
+    data = read_arrays(path, npz=True)
     return set(data) <= set(NPZ_KEYS) and ("weights" in data or "codes" in data)
 
 
@@ -105,13 +105,13 @@ def load_input(path: str | pathlib.Path, cols: int | None) -> np.ndarray:
     (``None``: any length, flattened)."""
     path = pathlib.Path(path)
     if path.suffix == ".npz":
-        z = _read_arrays(path, npz=True)
+        z = read_arrays(path, npz=True)
         if "x" not in z:
             raise WorkloadError(f"{path}: no array 'x' (has {sorted(z)})")
         x = z["x"]
     else:
-        x = _read_arrays(path, npz=False)
-    x = _numeric(np.asarray(x), path, "the input").astype(np.float64).reshape(-1)
+        x = read_arrays(path, npz=False)
+    x = numeric(np.asarray(x), path, "the input").astype(np.float64).reshape(-1)
     if cols is not None and x.size != cols:
         raise WorkloadError(f"{path}: input has {x.size} values but the first layer has {cols} inputs")
     if not np.all(np.isfinite(x)):

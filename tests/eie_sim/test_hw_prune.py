@@ -194,7 +194,7 @@ def test_cli_on_mnist_with_an_accuracy_floor(tmp_path):
     np.savez(tmp_path / "w.npz", ip1=(rng.standard_normal((32, 784)) * 0.05).astype(np.float32),
              ip2=(rng.standard_normal((10, 32)) * 0.3).astype(np.float32))
     out = tmp_path / "out"
-    rc = hwprune_main([str(tmp_path / "w.npz"), "--layer", "ip1=0.1", "--mnist", "8",
+    rc = hwprune_main([str(tmp_path / "w.npz"), "--density", "ip1=0.1", "--mnist", "8",
                        "--max-accuracy-drop", "0", "--pes", "8", "--iterations", "4",
                        "--out", str(out)])
     assert rc == 0
