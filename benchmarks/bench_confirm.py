@@ -14,14 +14,8 @@ The configurations' layers are SYNTHETIC (the Table III shapes with seeded rando
 weights, as configs/*.yaml say). ``python benchmarks/bench_confirm.py OUTDIR [--trials N]``
 writes ``bench_confirm.json`` and ``bench_confirm.md``.
 
-Measured 2026-12-05 on the shared 2-core development machine (other helpers and a
-training job running, load average about 4; wall times +-30 % between runs), with the
-estimate-only analytical path of sweeps and rule D in the analytical model: the
-analytical points took 0.85 s / 0.38 s / 7.56 s (sweep_pes / sweep_queue / search_nsga2)
-against 0.76 s / 0.79 s / 10.41 s cycle-exact; the largest |cycle error| on the fronts
-1.76 % / 0.00 % / 6.10 %, no confirmed front differs (docs/analytical.md has the table
-and the figures before the change: 2.39 s / 0.83 s / 14.46 s against 0.61 s / 0.60 s /
-15.01 s, search front error 38.28 %).
+What it measured, and the figures before the estimate-only path and rule D in the
+analytical model: docs/analytical.md.
 """
 from __future__ import annotations
 
@@ -41,7 +35,8 @@ CONFIGS = ("sweep_pes.yaml", "sweep_queue.yaml", "search_nsga2.yaml")
 
 
 def _front(folder: pathlib.Path) -> list[int]:
-    return [int(r["point"]) for r in csv.DictReader((folder / "pareto.csv").open())]
+    with (folder / "pareto.csv").open() as f:
+        return [int(r["point"]) for r in csv.DictReader(f)]
 
 
 def _point_wall(folder: pathlib.Path) -> float:
@@ -69,7 +64,8 @@ def measure(name: str, out: pathlib.Path, trials: int | None) -> dict:
         res[f"{label}_front"] = _front(folder)
         if label == "analytical":
             c = json.loads((folder / "summary.json").read_text())["confirm"]
-            rows = list(csv.DictReader((folder / "confirm.csv").open()))
+            with (folder / "confirm.csv").open() as f:
+                rows = list(csv.DictReader(f))
             res["confirm_wall_s"] = c["exact_wall_s_front"]
             res["front_differs"] = c["front_differs"]
             res["left_front"] = c["left_front"]

